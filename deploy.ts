@@ -1,0 +1,20 @@
+#!/usr/bin/env -S node --import tsx
+/** Switchyard: zero-downtime A/B deploys behind nginx. One file per command in scripts/. */
+import { COMMANDS, usage } from './scripts/commands.ts';
+
+const [name, ...args] = process.argv.slice(2);
+const io = { argv: args, env: process.env };
+
+if (!name || name === '--help' || name === '-h' || name === 'help') {
+  process.stdout.write(usage());
+  process.exitCode = name ? 0 : 2;
+} else if (name === '--version') {
+  process.stdout.write('switchyard 0.1.0\n');
+} else if (!(name in COMMANDS)) {
+  process.stderr.write(`error: unknown command ${JSON.stringify(name)}; nothing was changed; run ./deploy.ts --help for the list\n`);
+  process.exitCode = 2;
+} else {
+  const command = await COMMANDS[name as keyof typeof COMMANDS]();
+  if (args.includes('--help') || args.includes('-h')) process.stdout.write(command.help);
+  else process.exitCode = await command.run(io);
+}

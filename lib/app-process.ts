@@ -1,0 +1,134 @@
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SwitchyardError } from './errors.ts';
+import { ensurePrivateDir, writeFileAtomic } from './files.ts';
+import { isAlive, isGroupAlive, stopGroup, type StopOutcome } from './process.ts';
+import { spawnDetached } from './run.ts';
+import type { SupervisorStatus } from './supervisor.ts';
+
+/** One app process managed by the built-in supervisor: its pid file, log and status live in runDir. */
+export type AppFiles = { pidFile: string; logFile: string; statusFile: string };
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$/;
+
+export function validateAppName(name: string): string | undefined {
+  if (!NAME_PATTERN.test(name) || name.includes('..')) {
+    return `app name must be letters, digits, '.', '_' or '-' (no '/', '..', spaces or control characters); got ${JSON.stringify(name)}`;
+  }
+  return undefined;
+}
+
+export function appFiles(runDir: string, name: string): AppFiles {
+  const problem = validateAppName(name);
+  if (problem) throw new SwitchyardError(problem, { untouched: 'nothing was changed', next: 'use a plain name such as myapp-a' });
+  return {
+    pidFile: path.join(runDir, `${name}.pid`),
+    logFile: path.join(runDir, `${name}.log`),
+    statusFile: path.join(runDir, `${name}.status.json`),
+  };
+}
+
+export function readPid(files: AppFiles): number | undefined {
+  try {
+    const pid = Number(readFileSync(files.pidFile, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function runningPid(files: AppFiles): number | undefined {
+  const pid = readPid(files);
+  return pid !== undefined && (isAlive(pid) || isGroupAlive(pid)) && isOurSupervisor(pid) ? pid : undefined;
+}
+
+/** A pid file can outlive its process and the pid be reused: only signal what is really our supervisor (or its group). */
+export function isOurSupervisor(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervisor.ts');
+  } catch (error) {
+    // No /proc entry: the leader is gone but its group may live on (an orphaned app), which is still ours.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? isGroupAlive(pid) : true;
+  }
+}
+
+export function readStatus(files: AppFiles): SupervisorStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(files.statusFile, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Last lines of the app's log, read from its end so a huge log costs nothing. */
+export function readLogTail(logFile: string, lines = 20): string[] {
+  try {
+    const size = statSync(logFile).size;
+    const length = Math.min(size, 64 * 1024);
+    const fd = openSync(logFile, 'r');
+    try {
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      return buffer.toString('utf8').split('\n').filter((line) => line.length > 0).slice(-lines);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+}
+
+export type StartRequest = {
+  name: string;
+  dir: string;
+  port: number;
+  host: string;
+  command: string;
+  runDir: string;
+  env: Record<string, string | undefined>;
+};
+
+/** Start the app detached under the supervisor; returns the supervisor's pid (also the group id). */
+export function startApp(request: StartRequest): number {
+  const files = appFiles(request.runDir, request.name);
+  if (!existsSync(request.dir) || !statSync(request.dir).isDirectory()) {
+    throw new SwitchyardError(`app folder ${request.dir} does not exist`, { untouched: 'nothing was started', next: 'check APP_DIR' });
+  }
+  const already = runningPid(files);
+  if (already) {
+    throw new SwitchyardError(`${request.name} is already running (pid ${already})`, {
+      untouched: 'it was left running',
+      next: `stop it first with ./deploy.ts stop ${request.name}`,
+    });
+  }
+  ensurePrivateDir(request.runDir);
+  rmSync(files.statusFile, { force: true });
+  const logFd = openSync(files.logFile, 'a', 0o600);
+  let pid: number;
+  try {
+    const supervisor = fileURLToPath(new URL('./supervisor.ts', import.meta.url));
+    const tsx = import.meta.resolve('tsx');
+    const settings = { name: request.name, command: request.command, cwd: request.dir, statusFile: files.statusFile };
+    pid = spawnDetached([process.execPath, '--import', tsx, supervisor], {
+      cwd: request.dir,
+      env: { ...request.env, PORT: String(request.port), HOST: request.host, SWITCHYARD_SUPERVISOR: JSON.stringify(settings) },
+      logFd,
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  writeFileAtomic(files.pidFile, `${pid}\n`);
+  return pid;
+}
+
+export async function stopApp(files: AppFiles, timeoutMs: number, onWait?: (elapsedMs: number) => void): Promise<StopOutcome> {
+  const pid = runningPid(files);
+  if (pid === undefined) {
+    rmSync(files.pidFile, { force: true });
+    return { result: 'not-running', waitedMs: 0 };
+  }
+  const outcome = await stopGroup(pid, timeoutMs, onWait);
+  rmSync(files.pidFile, { force: true });
+  return outcome;
+}

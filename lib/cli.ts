@@ -1,0 +1,122 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONFIG_KEYS, type ConfigKey } from './config-keys.ts';
+import { readSettings, resolveConfig, suggestKey, type Config } from './config.ts';
+import { isSwitchyardError, SwitchyardError } from './errors.ts';
+import { Reporter, wantsColor } from './output.ts';
+
+/** What every command script shares: argv flags, config loading, the reporter, interruption, and the error line. */
+
+export const PROJECT_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+export type CommandIo = { argv: string[]; env: Record<string, string | undefined> };
+
+export function hasFlag(argv: readonly string[], ...names: string[]): boolean {
+  return argv.some((arg) => names.includes(arg));
+}
+
+/** Positional arguments, after dropping known flags; `--` ends flags. */
+export function positionals(argv: readonly string[], flagsWithValue: string[] = []): string[] {
+  const result: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    if (arg === '--') {
+      result.push(...argv.slice(index + 1));
+      break;
+    }
+    if (flagsWithValue.includes(arg)) {
+      index++;
+      continue;
+    }
+    if (arg.startsWith('--') || /^-[a-zA-Z]$/.test(arg)) continue;
+    result.push(arg);
+  }
+  return result;
+}
+
+export function flagValue(argv: readonly string[], name: string): string | undefined {
+  const index = argv.indexOf(name);
+  if (index >= 0) return argv[index + 1];
+  const inline = argv.find((arg) => arg.startsWith(`${name}=`));
+  return inline?.slice(name.length + 1);
+}
+
+/** Refuse flags a command does not know, so a typo never silently changes what runs. */
+export function rejectUnknownFlags(argv: readonly string[], known: string[]): void {
+  const common = ['--no-color', '--color', '--verbose', '--help', '-h'];
+  for (const arg of argv) {
+    if (arg === '--') return;
+    const name = arg.split('=')[0];
+    if (arg.startsWith('-') && arg !== '-' && !known.includes(name) && !common.includes(name)) {
+      throw new SwitchyardError(`unknown option ${JSON.stringify(arg)}`, { untouched: 'nothing was changed', next: 'see --help', exitCode: 2 });
+    }
+  }
+}
+
+export function makeReporter(io: CommandIo, config?: Config): Reporter {
+  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), secrets: config?.secrets });
+}
+
+export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigKey[]): Config {
+  const settings = readSettings(path.join(PROJECT_DIR, '.env'), io.env);
+  const config = resolveConfig(settings, required);
+  for (const key of config.unknownKeys) {
+    const suggestion = suggestKey(key);
+    reporter.warn(`unknown key ${key} in ${config.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);
+  }
+  return config;
+}
+
+/** The environment handed to apps and commands: the operator's, minus Switchyard's own settings. */
+export function childEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const result = { ...env };
+  for (const key of Object.keys(CONFIG_KEYS)) delete result[key];
+  delete result.DEPLOY_ENV_FILE;
+  for (const key of Object.keys(result)) if (key.startsWith('SWITCHYARD_TEST_')) delete result[key];
+  return result;
+}
+
+/**
+ * Abort on Ctrl-C, SIGTERM or SSH hang-up. A second Ctrl-C does not kill us mid-cleanup: the
+ * cleanup is what keeps the host serving.
+ */
+export function interruptionSignal(reporter: Reporter): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) return;
+      reporter.warn(`${signal} received: stopping what this command started (the live slot is left serving)`);
+      controller.abort(signal);
+    });
+  }
+  return controller.signal;
+}
+
+/** Print the one-line error (and its details) and set the exit code; the stack only with --verbose. */
+export function reportFailure(error: unknown, reporter: Reporter, argv: readonly string[]): number {
+  if (isSwitchyardError(error)) {
+    reporter.error(error.line, error.details);
+    if (hasFlag(argv, '--verbose') && error.cause) console.error(error.cause);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  reporter.error(`unexpected failure: ${message}; run again with --verbose for the stack trace`);
+  if (hasFlag(argv, '--verbose')) console.error(error);
+  return 1;
+}
+
+/** Test-only fault injection by phase name: SWITCHYARD_TEST_FAULT=kill@build or pause@switch (waits for a file). */
+export function faultInjector(env: Record<string, string | undefined>): ((phase: string) => Promise<void>) | undefined {
+  const spec = env.SWITCHYARD_TEST_FAULT;
+  if (!spec) return undefined;
+  const [action, phase] = spec.split('@');
+  return async (current: string) => {
+    if (current !== phase) return;
+    if (action === 'kill') process.kill(process.pid, 'SIGKILL');
+    if (action === 'pause' && env.SWITCHYARD_TEST_PAUSE_FILE) {
+      const { existsSync, writeFileSync } = await import('node:fs');
+      writeFileSync(`${env.SWITCHYARD_TEST_PAUSE_FILE}.reached`, current);
+      while (!existsSync(env.SWITCHYARD_TEST_PAUSE_FILE)) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+}

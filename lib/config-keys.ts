@@ -1,0 +1,32 @@
+/**
+ * Every configuration key Switchyard reads, with its default and a one-line description.
+ * `.env.example` documents exactly these (a test keeps the two in step).
+ */
+export type KeySpec = { default?: string; required?: boolean; doc: string };
+
+export const CONFIG_KEYS = {
+  APP_NAME: { required: true, doc: 'name of the app: letters, digits, dot, dash, underscore' },
+  REPO: { required: true, doc: 'git URL or local path of the repository to deploy' },
+  DEPLOY_BRANCH: { default: 'main', doc: 'branch deployed when `deploy` gets no commit' },
+  DEPLOY_ROOT: { required: true, doc: 'folder holding the slots, state, lock and logs (relative paths are relative to the .env file)' },
+  PORT_A: { default: '3001', doc: 'port of slot a' },
+  PORT_B: { default: '3002', doc: 'port of slot b' },
+  HOST: { default: '127.0.0.1', doc: 'bind address passed to the app as HOST' },
+  INSTALL_CMD: { default: 'npm ci', doc: 'install command, run by /bin/sh in the slot folder (empty to skip)' },
+  BUILD_CMD: { default: 'npm run build --if-present', doc: 'build command, run by /bin/sh in the slot folder (empty to skip)' },
+  START_CMD: { default: 'npm start', doc: 'command that starts the app, run by /bin/sh with PORT and HOST set' },
+  HEALTH_PATH: { default: '/health', doc: 'path that must answer 2xx before traffic moves' },
+  HEALTH_TIMEOUT: { default: '30s', doc: 'how long the new slot may take to become healthy (seconds or 500ms, 30s, 2m)' },
+  STOP_TIMEOUT: { default: '30s', doc: 'how long a stopping app may drain before SIGKILL' },
+  SWITCH: { default: 'nginx', doc: 'traffic switch: nginx (rewrite upstream + reload), passive (both ports, no reload), none' },
+  NGINX_UPSTREAM_FILE: { default: '<DEPLOY_ROOT>/nginx/upstream.conf', doc: 'upstream include file Switchyard owns and rewrites' },
+  NGINX_TEST_CMD: { default: 'sudo -n nginx -t', doc: 'command that checks the nginx config, run by /bin/sh' },
+  NGINX_RELOAD_CMD: { default: 'sudo -n systemctl reload nginx', doc: 'command that reloads nginx, run by /bin/sh' },
+  NGINX_PID_FILE: { default: '/run/nginx.pid', doc: "nginx master's pid file: used to wait until workers with the old config have exited" },
+  NGINX_CHECK_URL: { default: '', doc: 'optional URL through nginx that must answer 2xx after the switch (e.g. http://127.0.0.1/__switchyard/health)' },
+  PROCESS_MANAGER: { default: 'builtin', doc: 'builtin (detached supervisor with restart) or systemd (templates/systemd/APP@.service)' },
+  HOOKS_DIR: { default: 'deploy/hooks', doc: 'folder of hook executables, relative to the slot folder' },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export const KNOWN_KEYS = Object.keys(CONFIG_KEYS) as ConfigKey[];

@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './config-keys.ts';
+import { parseDuration } from './duration.ts';
+import { SwitchyardError } from './errors.ts';
+
+export type SlotName = 'a' | 'b';
+export type SwitchKind = 'nginx' | 'passive' | 'none';
+export type ProcessManagerKind = 'builtin' | 'systemd';
+
+export type Config = {
+  appName: string;
+  repo: string;
+  branch: string;
+  deployRoot: string;
+  ports: Record<SlotName, number>;
+  host: string;
+  installCmd: string;
+  buildCmd: string;
+  startCmd: string;
+  healthPath: string;
+  healthTimeoutMs: number;
+  stopTimeoutMs: number;
+  switchKind: SwitchKind;
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string };
+  processManager: ProcessManagerKind;
+  hooksDir: string;
+  /** Where the values came from, for messages. */
+  envFile: string;
+  /** Keys in the env file Switchyard does not know (likely typos). */
+  unknownKeys: string[];
+  /** Values never to print (credentials in REPO, values of *_TOKEN/*_SECRET/... keys in the env file). */
+  secrets: string[];
+};
+
+export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string };
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
+
+/** Read the env file (missing is fine unless it was named explicitly) and the environment. */
+export function readSettings(defaultEnvFile: string, env: Record<string, string | undefined>): RawSettings {
+  const explicit = env.DEPLOY_ENV_FILE;
+  const envFile = path.resolve(explicit || defaultEnvFile);
+  let text: string;
+  try {
+    text = readFileSync(envFile, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return { fileValues: {}, env, envFile };
+    const reason = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code})`;
+    throw new SwitchyardError(`config file ${envFile} ${reason}`, {
+      untouched: 'nothing was changed',
+      next: explicit ? 'fix DEPLOY_ENV_FILE or create the file from .env.example' : 'copy .env.example to .env and edit it',
+    });
+  }
+  return { fileValues: parseDotenv(text), env, envFile };
+}
+
+/** Validate everything at once; throws one error naming every bad key. Pure. */
+export function resolveConfig(settings: RawSettings, required: readonly ConfigKey[] = requiredKeys()): Config {
+  const { fileValues, env, envFile } = settings;
+  const baseDir = path.dirname(envFile);
+  const raw = (key: ConfigKey): string | undefined => env[key] ?? fileValues[key];
+  const problems: string[] = [];
+  const value = (key: ConfigKey): string => {
+    const given = raw(key);
+    if (given !== undefined && given !== '') return given;
+    const spec = CONFIG_KEYS[key] as { default?: string };
+    return spec.default ?? '';
+  };
+  for (const key of required) {
+    if (!raw(key)) problems.push(`${key} is required (${CONFIG_KEYS[key].doc})`);
+  }
+
+  const appName = value('APP_NAME');
+  if (appName && !NAME_PATTERN.test(appName)) {
+    problems.push(`APP_NAME must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit; got ${JSON.stringify(appName)}`);
+  }
+  const port = (key: 'PORT_A' | 'PORT_B'): number => {
+    const text = value(key);
+    const parsed = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(parsed >= 1 && parsed <= 65535)) problems.push(`${key} must be a port number 1-65535; got ${JSON.stringify(text)}`);
+    return parsed;
+  };
+  const ports = { a: port('PORT_A'), b: port('PORT_B') };
+  if (ports.a === ports.b) problems.push(`PORT_A and PORT_B must differ; both are ${ports.a}`);
+
+  const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT'): number => {
+    const text = value(key);
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0) problems.push(`${key} must be a duration such as 30, 30s or 500ms; got ${JSON.stringify(text)}`);
+    return ms ?? 0;
+  };
+  const healthTimeoutMs = duration('HEALTH_TIMEOUT');
+  const stopTimeoutMs = duration('STOP_TIMEOUT');
+
+  const switchKind = value('SWITCH');
+  if (!['nginx', 'passive', 'none'].includes(switchKind)) problems.push(`SWITCH must be nginx, passive or none; got ${JSON.stringify(switchKind)}`);
+  const processManager = value('PROCESS_MANAGER');
+  if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
+
+  const healthPath = value('HEALTH_PATH');
+  if (!healthPath.startsWith('/') || /[\s\0]/.test(healthPath)) problems.push(`HEALTH_PATH must start with / and hold no spaces; got ${JSON.stringify(healthPath)}`);
+  const host = value('HOST');
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) problems.push(`HOST must be an address or host name; got ${JSON.stringify(host)}`);
+  const branch = value('DEPLOY_BRANCH');
+  if (branch.startsWith('-') || /[\s\0~^:?*[\\]|\.\.|@\{/.test(branch)) problems.push(`DEPLOY_BRANCH is not a valid branch name; got ${JSON.stringify(branch)}`);
+  for (const key of ['REPO', 'DEPLOY_ROOT', 'NGINX_UPSTREAM_FILE', 'NGINX_PID_FILE', 'HOOKS_DIR'] as const) {
+    if (/[\0\n]/.test(value(key))) problems.push(`${key} must not contain newlines or NUL characters`);
+  }
+  const repo = value('REPO');
+  if (repo.startsWith('-')) problems.push(`REPO must be a git URL or a path, not an option; got ${JSON.stringify(repo)}`);
+  const checkUrl = value('NGINX_CHECK_URL');
+  if (checkUrl && !/^https?:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// or https:// URL; got ${JSON.stringify(checkUrl)}`);
+
+  if (problems.length > 0) {
+    throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
+      untouched: 'nothing was changed',
+      next: 'fix the named keys (every key is documented in .env.example)',
+      details: problems,
+    });
+  }
+
+  const deployRoot = path.resolve(baseDir, value('DEPLOY_ROOT'));
+  const upstreamGiven = raw('NGINX_UPSTREAM_FILE');
+  const isLocalPath = !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !/^[^/]+@[^/]+:/.test(repo);
+  return {
+    appName,
+    repo: isLocalPath && repo ? path.resolve(baseDir, repo) : repo,
+    branch,
+    deployRoot,
+    ports,
+    host,
+    installCmd: raw('INSTALL_CMD') ?? CONFIG_KEYS.INSTALL_CMD.default,
+    buildCmd: raw('BUILD_CMD') ?? CONFIG_KEYS.BUILD_CMD.default,
+    startCmd: value('START_CMD'),
+    healthPath,
+    healthTimeoutMs,
+    stopTimeoutMs,
+    switchKind: switchKind as SwitchKind,
+    nginx: {
+      upstreamFile: upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf'),
+      testCmd: value('NGINX_TEST_CMD'),
+      reloadCmd: value('NGINX_RELOAD_CMD'),
+      pidFile: path.resolve(baseDir, value('NGINX_PID_FILE')),
+      checkUrl,
+    },
+    processManager: processManager as ProcessManagerKind,
+    hooksDir: path.resolve(baseDir, value('HOOKS_DIR')),
+    envFile,
+    unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),
+    secrets: collectSecrets(fileValues, repo),
+  };
+}
+
+export function requiredKeys(): ConfigKey[] {
+  return KNOWN_KEYS.filter((key) => (CONFIG_KEYS[key] as { required?: boolean }).required);
+}
+
+/** Suggest the known key an unknown one was probably meant to be. */
+export function suggestKey(unknown: string): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const key of KNOWN_KEYS) {
+    const distance = editDistance(unknown.toUpperCase(), key);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key, distance };
+  }
+  return best?.key;
+}
+
+function collectSecrets(fileValues: Record<string, string>, repo: string): string[] {
+  const secrets = Object.entries(fileValues)
+    .filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4)
+    .map(([, value]) => value);
+  const credentials = /^[a-z][a-z0-9+.-]*:\/\/([^@/]+)@/i.exec(repo);
+  if (credentials) secrets.push(credentials[1]);
+  return secrets;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}

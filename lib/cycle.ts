@@ -1,0 +1,369 @@
+import type { Config, SlotName } from './config.ts';
+import { formatDuration } from './duration.ts';
+import { SwitchyardError, withContext } from './errors.ts';
+import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
+import { healthUrl, portInUse, probe, waitUntilHealthy, describeProbe } from './health.ts';
+import { acquireLock, currentUser, releaseLock } from './lock.ts';
+import type { Reporter } from './output.ts';
+import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
+import { runShell } from './run.ts';
+import { SLOTS, slotAppExited, slotDir, slotLogTail, slotRunningPid, startSlot, stopSlot } from './slots.ts';
+import { loadState, otherSlot, saveState, type HistoryEntry, type State } from './state.ts';
+import { createSwitch, type TrafficSwitch } from './switch/index.ts';
+
+/**
+ * The deploy and rollback flows. Each phase is journaled in the state before it runs, so a command
+ * killed at any moment leaves a host the next command can read and put right (see reconcile.ts).
+ */
+
+export type HookRunner = (name: string, facts: Record<string, string>) => Promise<void>;
+
+export type CycleContext = {
+  config: Config;
+  reporter: Reporter;
+  /** Environment for the app and the commands it runs (the operator's, without Switchyard's settings). */
+  env: Record<string, string | undefined>;
+  /** Aborted by Ctrl-C, SIGTERM or an SSH hang-up. */
+  signal: AbortSignal;
+  hooks?: HookRunner;
+  /** Test-only fault injection: called as each phase begins. */
+  atPhase?: (phase: string) => Promise<void> | void;
+};
+
+type Command = 'deploy' | 'rollback';
+
+export async function deploy(ctx: CycleContext, revision: string | undefined): Promise<void> {
+  await runCycle(ctx, 'deploy', revision);
+}
+
+export async function rollback(ctx: CycleContext): Promise<void> {
+  await runCycle(ctx, 'rollback', undefined);
+}
+
+async function runCycle(ctx: CycleContext, command: Command, revision: string | undefined): Promise<void> {
+  const { config, reporter } = ctx;
+  const started = Date.now();
+  // Read before the lock so a corrupt state file stops us before anything at all happens.
+  loadState(config.deployRoot, config.appName, config.ports);
+  const lockStep = reporter.step('lock');
+  const lock = acquireLock(config.deployRoot, command);
+  if (lock.takenOver) reporter.warn(`took over a stale lock left by pid ${lock.takenOver.pid} (${lock.takenOver.command} by ${lock.takenOver.user}, started ${lock.takenOver.startedAt}), which is no longer running`);
+  lockStep.done(`held by pid ${process.pid}`);
+  const traffic = createSwitch(config, { phase: ctx.atPhase });
+  try {
+    await ctx.atPhase?.('locked');
+    let state = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports));
+    const live = state.live;
+    const target: SlotName = live ? otherSlot(live) : state.next_deploy;
+    const flow = new Flow(ctx, traffic, command, target, live, started);
+    await flow.run(state, revision);
+  } finally {
+    releaseLock(lock);
+  }
+}
+
+/** Make the state match the host before acting; reports every disagreement it puts right. */
+export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
+  const facts = await gatherFacts(ctx.config, traffic);
+  const assessment = assessHost(state, facts);
+  if (assessment.findings.length === 0) return state;
+  const step = ctx.reporter.step('recover');
+  for (const finding of assessment.findings) ctx.reporter.warn(finding);
+  for (const slot of assessment.stop) {
+    const outcome = await stopSlot(ctx.config, slot);
+    ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
+  }
+  if (assessment.reswitch && assessment.live) {
+    const live = assessment.live;
+    const standby = otherSlot(live);
+    await traffic.moveTo(
+      { slot: live, port: ctx.config.ports[live], commit: state.slots[live].commit },
+      { slot: standby, port: ctx.config.ports[standby], commit: state.slots[standby].commit },
+      (message) => ctx.reporter.info(`  ${message}`),
+    );
+  }
+  const next = reconciledState(state, facts, assessment);
+  saveState(ctx.config.deployRoot, next);
+  step.done(`slot ${next.live ?? 'none'} is live`);
+  return next;
+}
+
+export async function gatherFacts(config: Config, traffic: TrafficSwitch): Promise<HostFacts> {
+  const slots = {} as HostFacts['slots'];
+  for (const slot of SLOTS) {
+    const runningPid = slotRunningPid(config, slot);
+    const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
+    slots[slot] = { runningPid, healthy };
+  }
+  return { slots, upstreamPort: traffic.currentPort() };
+}
+
+class Flow {
+  private state!: State;
+  private startedNewSlot = false;
+  private switched = false;
+  private commit: string | null = null;
+
+  constructor(
+    private readonly ctx: CycleContext,
+    private readonly traffic: TrafficSwitch,
+    private readonly command: Command,
+    private readonly target: SlotName,
+    private readonly live: SlotName | null,
+    private readonly started: number,
+  ) {}
+
+  private get config() {
+    return this.ctx.config;
+  }
+
+  private save(): void {
+    saveState(this.config.deployRoot, this.state);
+  }
+
+  /** Journal the phase, then let the fault injector act on it. */
+  private async phase(name: string): Promise<void> {
+    if (this.ctx.signal.aborted && !this.switched) throw interruption(this.ctx.signal);
+    this.state.journal = { command: this.command, pid: process.pid, slot: this.target, phase: name, startedAt: new Date(this.started).toISOString() };
+    this.save();
+    await this.ctx.atPhase?.(name);
+  }
+
+  private facts(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      COMMAND: this.command,
+      SLOT: this.target,
+      PORT: String(this.config.ports[this.target]),
+      COMMIT: this.commit ?? '',
+      PREVIOUS_COMMIT: (this.live && this.state.slots[this.live].commit) || '',
+      PREVIOUS_SLOT: this.live ?? '',
+      APP_DIR: slotDir(this.config, this.target),
+      APP_NAME: this.config.appName,
+      DEPLOY_ROOT: this.config.deployRoot,
+      ...extra,
+    };
+  }
+
+  private async hook(name: string, extra: Record<string, string> = {}): Promise<void> {
+    if (!this.ctx.hooks) return;
+    try {
+      await this.ctx.hooks(name, this.facts(extra));
+    } catch (error) {
+      if (!this.switched) throw error;
+      this.ctx.reporter.warn(`hook ${name} failed after the switch (the switch stands): ${(error as Error).message}`);
+    }
+  }
+
+  async run(state: State, revision: string | undefined): Promise<void> {
+    this.state = state;
+    const { reporter } = this.ctx;
+    try {
+      await this.hook('begin');
+      if (this.command === 'deploy') await this.build(revision);
+      else this.checkRollbackTarget();
+      await this.startAndCheck();
+      await this.switchTraffic();
+      await this.drainPrevious();
+      await this.record('success');
+      await this.hook('end');
+      const kept = this.live && this.state.slots[this.live].commit ? `; slot ${this.live} (${short(this.state.slots[this.live].commit)}) kept for rollback` : '';
+      const verb = this.command === 'deploy' ? 'deployed' : 'rolled back to';
+      reporter.success(`${verb} ${short(this.commit)} on slot ${this.target} (port ${this.config.ports[this.target]}) in ${formatDuration(Date.now() - this.started)}${kept}`);
+    } catch (error) {
+      await this.cleanUpAfterFailure(error);
+      throw this.explain(error);
+    }
+  }
+
+  private async build(revision: string | undefined): Promise<void> {
+    const { reporter } = this.ctx;
+    const cache = cacheDir(this.config.deployRoot);
+    const dir = slotDir(this.config, this.target);
+    const stream = (label: string) => ({ onLine: (line: string) => reporter.output(label, line), signal: this.ctx.signal });
+
+    await this.phase('resolve');
+    let step = reporter.step('fetch');
+    await fetchRepo(this.config.repo, cache, { signal: this.ctx.signal });
+    this.commit = await resolveCommit(cache, revision ?? `refs/heads/${this.config.branch}`);
+    step.done(`${revision ?? this.config.branch} → ${short(this.commit)}`);
+
+    await this.hook('pre_checkout');
+    await this.phase('checkout');
+    // The idle slot's previous build is about to be replaced: until the new one is complete, it holds none.
+    Object.assign(this.state.slots[this.target], { commit: null, builtAt: null, pid: null, startedAt: null });
+    this.save();
+    if (slotRunningPid(this.config, this.target)) await stopSlot(this.config, this.target);
+    step = reporter.step('checkout');
+    await checkoutSlot(cache, dir, this.commit, { signal: this.ctx.signal });
+    step.done(`slot ${this.target} at ${short(this.commit)} in ${dir}`);
+
+    await this.hook('pre_install');
+    await this.phase('install');
+    step = reporter.step('install');
+    if (this.config.installCmd.trim()) {
+      await runShell(this.config.installCmd, { cwd: dir, env: this.ctx.env, ...stream('install') });
+      step.done(this.config.installCmd);
+    } else step.done('skipped (INSTALL_CMD is empty)');
+    await this.hook('post_install');
+
+    await this.phase('build');
+    step = reporter.step('build');
+    if (this.config.buildCmd.trim()) {
+      await runShell(this.config.buildCmd, { cwd: dir, env: this.ctx.env, ...stream('build') });
+      step.done(this.config.buildCmd);
+    } else step.done('skipped (BUILD_CMD is empty)');
+    Object.assign(this.state.slots[this.target], { commit: this.commit, builtAt: new Date().toISOString() });
+    this.save();
+  }
+
+  private checkRollbackTarget(): void {
+    const slot = this.state.slots[this.target];
+    if (!this.live) {
+      throw new SwitchyardError('nothing to roll back: no slot is live yet', { untouched: 'nothing was changed', next: 'deploy first with ./deploy.ts deploy' });
+    }
+    if (!slot.commit) {
+      throw new SwitchyardError(`cannot roll back: slot ${this.target} holds no complete build`, {
+        untouched: `slot ${this.live} stays live`,
+        next: 'deploy the commit you want with ./deploy.ts deploy <commit>',
+      });
+    }
+    this.commit = slot.commit;
+  }
+
+  private async startAndCheck(): Promise<void> {
+    const { reporter } = this.ctx;
+    const port = this.config.ports[this.target];
+    await this.phase('start');
+    await this.hook('pre_start');
+    if (slotRunningPid(this.config, this.target)) await stopSlot(this.config, this.target);
+    if (await portInUse(this.config.host, port)) {
+      throw new SwitchyardError(`port ${port} of slot ${this.target} is already in use by a process Switchyard did not start`, {
+        next: `find it with \`ss -ltnp 'sport = :${port}'\`, stop it or change PORT_${this.target.toUpperCase()}, then run this again`,
+      });
+    }
+    let step = reporter.step('start');
+    const pid = startSlot(this.config, this.target, this.ctx.env);
+    this.startedNewSlot = true;
+    Object.assign(this.state.slots[this.target], { pid, startedAt: new Date().toISOString() });
+    this.save();
+    step.done(`slot ${this.target} on port ${port} (pid ${pid}): ${this.config.startCmd}`);
+    await this.hook('post_start');
+
+    await this.phase('health');
+    step = reporter.step('health');
+    const url = healthUrl(this.config.host, port, this.config.healthPath);
+    const result = await waitUntilHealthy(url, {
+      timeoutMs: this.config.healthTimeoutMs,
+      hasExited: () => slotAppExited(this.config, this.target),
+      onWait: (elapsed, last) => step.progress(`waiting for ${url} (last: ${describeProbe(last)})`),
+      signal: this.ctx.signal,
+    });
+    if (!result.healthy) {
+      step.fail();
+      if (this.ctx.signal.aborted) throw interruption(this.ctx.signal);
+      const why = result.exited
+        ? `the app exited during boot`
+        : `${url} did not answer 2xx within ${formatDuration(this.config.healthTimeoutMs)} (last: ${describeProbe(result.last)})`;
+      throw new SwitchyardError(`slot ${this.target} failed its health check: ${why}`, { details: this.logTail() });
+    }
+    step.done(`${url} answered 2xx`);
+    await this.hook('running');
+  }
+
+  private logTail(): string[] {
+    return slotLogTail(this.config, this.target, 20).map((line) => `log: ${line}`);
+  }
+
+  private async switchTraffic(): Promise<void> {
+    const { reporter } = this.ctx;
+    await this.phase('switch');
+    const step = reporter.step('switch');
+    const live = { slot: this.target, port: this.config.ports[this.target], commit: this.commit };
+    const previous = this.live ? { slot: this.live, port: this.config.ports[this.live], commit: this.state.slots[this.live].commit } : null;
+    const detail = await this.traffic.moveTo(live, previous, (message) => step.progress(message));
+    this.switched = true;
+    this.state.live = this.target;
+    this.state.next_deploy = otherSlot(this.target);
+    this.save();
+    step.done(detail);
+  }
+
+  private async drainPrevious(): Promise<void> {
+    const { reporter } = this.ctx;
+    await this.phase('drain');
+    if (!this.live) return;
+    await this.hook('pre_stop', { STOP_SLOT: this.live });
+    const step = reporter.step('drain');
+    const outcome = await stopSlot(this.config, this.live, (elapsed) => step.progress(`slot ${this.live} is still draining`));
+    Object.assign(this.state.slots[this.live], { pid: null, startedAt: null });
+    this.save();
+    if (outcome.result === 'killed') {
+      reporter.warn(`slot ${this.live} did not exit within STOP_TIMEOUT (${formatDuration(this.config.stopTimeoutMs)}) after SIGTERM and was killed with SIGKILL`);
+    }
+    const how = { exited: 'exited after SIGTERM', killed: 'killed with SIGKILL', 'not-running': 'was not running' }[outcome.result];
+    step.done(`slot ${this.live} ${how}`);
+    await this.hook('post_stop', { STOP_SLOT: this.live });
+  }
+
+  private async record(outcome: HistoryEntry['outcome'], reason?: string): Promise<void> {
+    await this.phase('record').catch(() => undefined);
+    const entry: HistoryEntry = {
+      at: new Date(this.started).toISOString(),
+      user: currentUser(),
+      command: this.command,
+      slot: this.target,
+      commit: this.commit,
+      previousCommit: (this.live && this.state.slots[this.live].commit) || null,
+      outcome,
+      durationMs: Date.now() - this.started,
+      ...(reason ? { reason } : {}),
+    };
+    this.state.history.push(entry);
+    this.state.journal = null;
+    this.save();
+  }
+
+  /** Before the switch: stop what we started, the live slot is untouched. After it: the new slot stays live. */
+  private async cleanUpAfterFailure(error: unknown): Promise<void> {
+    const { reporter } = this.ctx;
+    if (!this.switched && this.startedNewSlot) {
+      const outcome = await stopSlot(this.config, this.target);
+      Object.assign(this.state.slots[this.target], { pid: null, startedAt: null });
+      reporter.info(`  stopped the new slot ${this.target} (${outcome.result})`);
+    }
+    const interrupted = this.ctx.signal.aborted;
+    const reason = error instanceof Error ? error.message : String(error);
+    try {
+      await this.record(interrupted ? 'interrupted' : 'failed', reason);
+    } catch (saveError) {
+      reporter.warn(`could not record the failure in the state file: ${(saveError as Error).message}`);
+    }
+    await this.hook('failed', { REASON: reason }).catch((hookError) => reporter.warn(`hook failed failed: ${(hookError as Error).message}`));
+  }
+
+  private explain(error: unknown): SwitchyardError {
+    const liveText = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : 'no slot was live before';
+    if (this.switched) {
+      return withContext(error, `${this.command} switched traffic to slot ${this.target} but did not finish`, {
+        untouched: `slot ${this.target} (${short(this.commit)}) is live`,
+        next: 'run ./deploy.ts status to see what is left, then deploy or rollback again',
+      });
+    }
+    const base = error instanceof SwitchyardError ? error : withContext(error, `${this.command} failed`);
+    return new SwitchyardError(`${this.command} failed: ${base.message}`, {
+      untouched: base.untouched ? `${liveText}; ${base.untouched}` : `${liveText}; nothing else was changed`,
+      next: base.next ?? 'fix the cause above and run the command again',
+      details: base.details,
+      cause: error,
+      exitCode: base.exitCode,
+    });
+  }
+}
+
+function interruption(signal: AbortSignal): SwitchyardError {
+  return new SwitchyardError(`interrupted by ${String(signal.reason ?? 'a signal')}`, { exitCode: 130 });
+}
+
+export function short(commit: string | null | undefined): string {
+  return commit ? commit.slice(0, 7) : 'nothing';
+}

@@ -1,0 +1,73 @@
+import http from 'node:http';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export type Probe = { ok: boolean; status?: number; error?: string; headers?: http.IncomingHttpHeaders };
+
+/** One GET; 2xx is healthy, anything else (including a redirect) is not. Never hangs past timeoutMs. */
+export function probe(url: string, timeoutMs = 2000): Promise<Probe> {
+  return new Promise((resolve) => {
+    const request = http.get(url, { agent: false, timeout: timeoutMs, headers: { 'user-agent': 'switchyard-health' } }, (response) => {
+      response.resume();
+      const status = response.statusCode ?? 0;
+      response.on('end', () => resolve({ ok: status >= 200 && status < 300, status, headers: response.headers }));
+      response.on('error', (error) => resolve({ ok: false, error: error.message }));
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs}ms`)));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message }));
+  });
+}
+
+export function describeProbe(result: Probe): string {
+  if (result.status !== undefined) return `HTTP ${result.status}`;
+  return result.error ?? 'no answer';
+}
+
+export type WaitResult = { healthy: true; elapsedMs: number } | { healthy: false; elapsedMs: number; last: Probe; exited: boolean };
+
+/**
+ * Poll until 2xx, the deadline, or `hasExited()` says the process died (then fail at once).
+ */
+export async function waitUntilHealthy(
+  url: string,
+  options: { timeoutMs: number; hasExited: () => boolean; onWait?: (elapsedMs: number, last: Probe) => void; signal?: AbortSignal },
+): Promise<WaitResult> {
+  const started = Date.now();
+  let lastReport = started;
+  let last: Probe = { ok: false, error: 'not probed yet' };
+  for (;;) {
+    const elapsed = Date.now() - started;
+    if (options.hasExited()) return { healthy: false, elapsedMs: elapsed, last, exited: true };
+    if (elapsed >= options.timeoutMs || options.signal?.aborted) return { healthy: false, elapsedMs: elapsed, last, exited: false };
+    last = await probe(url, Math.min(2000, Math.max(200, options.timeoutMs - elapsed)));
+    if (last.ok) return { healthy: true, elapsedMs: Date.now() - started };
+    if (options.onWait && Date.now() - lastReport >= 5000) {
+      lastReport = Date.now();
+      options.onWait(Date.now() - started, last);
+    }
+    await sleep(100);
+  }
+}
+
+export function healthUrl(host: string, port: number, healthPath: string): string {
+  const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const hostPart = target.includes(':') ? `[${target}]` : target;
+  return `http://${hostPart}:${port}${healthPath}`;
+}
+
+/** Whether something already accepts connections on host:port (checked before a slot starts there). */
+export function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    const socket = net.connect({ host: target, port, timeout: 1000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

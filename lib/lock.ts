@@ -1,0 +1,82 @@
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SwitchyardError } from './errors.ts';
+import { ensurePrivateDir } from './files.ts';
+import { isAlive } from './process.ts';
+
+export type LockHolder = { pid: number; user: string; command: string; startedAt: string; host: string };
+export type Lock = { file: string; holder: LockHolder; takenOver?: LockHolder };
+
+export function lockPath(deployRoot: string): string {
+  return path.join(deployRoot, 'deploy.lock');
+}
+
+/**
+ * Take the deploy lock or fail at once naming the holder. A lock whose holder is dead is taken over
+ * (the caller warns). link() makes creation atomic: two deploys can never both succeed.
+ */
+export function acquireLock(deployRoot: string, command: string): Lock {
+  ensurePrivateDir(deployRoot);
+  const file = lockPath(deployRoot);
+  const holder: LockHolder = { pid: process.pid, user: currentUser(), command, startedAt: new Date().toISOString(), host: os.hostname() };
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(temp, file);
+        return { file, holder };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const existing = readHolder(file);
+      if (existing && isAlive(existing.pid)) {
+        throw new SwitchyardError(
+          `another ${existing.command} is running (pid ${existing.pid}, user ${existing.user}, started ${existing.startedAt})`,
+          { untouched: 'nothing was changed', next: 'wait for it to finish, then run this again', exitCode: 75 },
+        );
+      }
+      // Dead holder (or an unreadable lock): move it aside atomically, so only one taker wins.
+      const stale = `${file}.stale.${process.pid}`;
+      try {
+        renameSync(file, stale);
+        rmSync(stale, { force: true });
+      } catch {
+        continue;
+      }
+      try {
+        linkSync(temp, file);
+        return { file, holder, takenOver: existing ?? { pid: 0, user: '?', command: '?', startedAt: '?', host: '?' } };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    throw new SwitchyardError(`could not take the deploy lock ${file}`, { untouched: 'nothing was changed', next: 'run the command again' });
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/** Release only a lock this process holds. */
+export function releaseLock(lock: Lock): void {
+  const existing = readHolder(lock.file);
+  if (existing && existing.pid === lock.holder.pid && existing.startedAt === lock.holder.startedAt) rmSync(lock.file, { force: true });
+}
+
+export function readHolder(file: string): LockHolder | undefined {
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof data.pid === 'number' ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function currentUser(): string {
+  try {
+    return process.env.SUDO_USER || os.userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}

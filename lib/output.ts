@@ -1,0 +1,97 @@
+import { formatDuration } from './duration.ts';
+
+/** Step lines with durations: colour on a TTY, plain text in SSH sessions, hooks and logs. */
+
+export type OutputOptions = { color: boolean; stream?: NodeJS.WritableStream; errorStream?: NodeJS.WritableStream; secrets?: string[] };
+
+export type Step = {
+  /** Mark the step done; prints its one line with the duration. */
+  done(detail?: string): number;
+  fail(detail?: string): number;
+  /** A sign of life for a long step. */
+  progress(message: string): void;
+};
+
+const COLORS = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1, cyan: 36 } as const;
+
+export class Reporter {
+  private readonly color: boolean;
+  private readonly out: NodeJS.WritableStream;
+  private readonly err: NodeJS.WritableStream;
+  private readonly secrets: string[];
+
+  constructor(options: OutputOptions) {
+    this.color = options.color;
+    this.out = options.stream ?? process.stdout;
+    this.err = options.errorStream ?? process.stderr;
+    this.secrets = (options.secrets ?? []).filter((secret) => secret.length >= 4);
+  }
+
+  private paint(color: keyof typeof COLORS, text: string): string {
+    return this.color ? `\x1b[${COLORS[color]}m${text}\x1b[0m` : text;
+  }
+
+  redact(text: string): string {
+    let result = text;
+    for (const secret of this.secrets) result = result.split(secret).join('[REDACTED]');
+    return result;
+  }
+
+  private write(stream: NodeJS.WritableStream, line: string): void {
+    try {
+      stream.write(`${this.redact(line)}\n`);
+    } catch {
+      // The terminal went away (SSH hang-up); the deploy goes on and the log keeps the record.
+    }
+  }
+
+  info(message: string): void {
+    this.write(this.out, message);
+  }
+
+  warn(message: string): void {
+    this.write(this.err, `${this.paint('yellow', 'warning:')} ${message}`);
+  }
+
+  error(message: string, details: string[] = []): void {
+    this.write(this.err, `${this.paint('red', 'error:')} ${message}`);
+    for (const line of details) this.write(this.err, `  ${this.paint('dim', '│')} ${line}`);
+  }
+
+  /** A line of a child command's output, indented under its step. */
+  output(label: string, line: string): void {
+    this.write(this.out, `  ${this.paint('dim', `${label} │`)} ${line}`);
+  }
+
+  success(message: string): void {
+    this.write(this.out, `${this.paint('green', '✔')} ${this.paint('bold', message)}`);
+  }
+
+  step(name: string): Step {
+    const started = Date.now();
+    const line = (mark: string, detail: string | undefined, elapsed: number) =>
+      `${mark} ${name.padEnd(9)} ${detail ?? ''}${detail ? ' ' : ''}${this.paint('dim', `(${formatDuration(elapsed)})`)}`;
+    return {
+      done: (detail) => {
+        const elapsed = Date.now() - started;
+        this.write(this.out, line(this.paint('green', this.color ? '✓' : 'ok'), detail, elapsed));
+        return elapsed;
+      },
+      fail: (detail) => {
+        const elapsed = Date.now() - started;
+        this.write(this.err, line(this.paint('red', this.color ? '✗' : 'FAILED'), detail, elapsed));
+        return elapsed;
+      },
+      progress: (message) => {
+        this.write(this.out, `  ${this.paint('dim', `${name} …`)} ${message} ${this.paint('dim', `(${formatDuration(Date.now() - started)})`)}`);
+      },
+    };
+  }
+}
+
+/** Colour only for a terminal that wants it: NO_COLOR and --no-color win. */
+export function wantsColor(stream: { isTTY?: boolean }, env: Record<string, string | undefined>, argv: readonly string[]): boolean {
+  if (argv.includes('--no-color') || env.NO_COLOR !== undefined || env.TERM === 'dumb') return false;
+  if (argv.includes('--color') || env.FORCE_COLOR) return true;
+  return Boolean(stream.isTTY);
+}

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+import { SwitchyardError } from './errors.ts';
+import { isAlive, signalGroup } from './process.ts';
+
+/** The only place that starts child processes. Commands are argv arrays; a shell runs only a user's own configured string. */
+
+export type RunOptions = {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Every output line (stdout and stderr merged), as it arrives. */
+  onLine?: (line: string) => void;
+  /** Aborting kills the command's whole process group. */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+};
+
+export type RunResult = { exitCode: number; tail: string[] };
+
+const TAIL_LINES = 20;
+
+export function describeArgv(argv: readonly string[]): string {
+  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** Run to completion, streaming lines with bounded memory; throws a SwitchyardError with the last lines on failure. */
+export async function runCommand(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const [file, ...args] = argv;
+  const tail: string[] = [];
+  let child;
+  try {
+    child = execa(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      extendEnv: options.env === undefined,
+      stdin: 'ignore',
+      all: true,
+      buffer: false,
+      reject: false,
+      detached: true,
+      timeout: options.timeoutMs,
+      killSignal: 'SIGTERM',
+    });
+  } catch (error) {
+    throw new SwitchyardError(`\`${describeArgv(argv)}\` could not start: ${(error as Error).message}`);
+  }
+  const abort = () => child.pid && signalGroup(child.pid, 'SIGTERM');
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    for await (const line of child.iterable({ from: 'all' })) {
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
+      options.onLine?.(line);
+    }
+    const result = await child;
+    if (options.signal?.aborted) throw new SwitchyardError(`\`${describeArgv(argv)}\` was stopped by the interruption`, { details: tail });
+    if (result.failed) {
+      const why = result.timedOut
+        ? `timed out after ${options.timeoutMs}ms`
+        : result.exitCode !== undefined
+          ? `failed with exit code ${result.exitCode}`
+          : result.signal
+            ? `was killed by ${result.signal}`
+            : `could not run (${result.shortMessage})`;
+      throw new SwitchyardError(`\`${describeArgv(argv)}\` ${why}`, { details: errorLinesFirst(tail) });
+    }
+    return { exitCode: 0, tail };
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    if (child.pid && options.signal?.aborted && isAlive(child.pid)) signalGroup(child.pid, 'SIGKILL');
+  }
+}
+
+/** A command string the operator configured, run as written by /bin/sh (never combined with other input). */
+export function runShell(command: string, options: RunOptions = {}): Promise<RunResult> {
+  return runCommand(['/bin/sh', '-c', command], options);
+}
+
+/** Run and return trimmed stdout; throws with stderr on failure. */
+export async function capture(argv: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<string> {
+  const [file, ...args] = argv;
+  const result = await execa(file, args, { cwd: options.cwd, env: options.env, stdin: 'ignore', reject: false, maxBuffer: 10_000_000 });
+  if (result.failed) {
+    const output = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-TAIL_LINES);
+    throw new SwitchyardError(`\`${describeArgv(argv)}\` failed with exit code ${result.exitCode ?? result.signal}`, { details: output });
+  }
+  return String(result.stdout).trim();
+}
+
+/**
+ * Start a process that outlives us: its own session (so an SSH hang-up does not reach it), stdio to the given fds.
+ * Returns its pid, which is also its process group id.
+ */
+export function spawnDetached(argv: readonly string[], options: { cwd: string; env: Record<string, string | undefined>; logFd: number }): number {
+  const [file, ...args] = argv;
+  const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', options.logFd, options.logFd] });
+  if (!child.pid) throw new SwitchyardError(`could not start \`${describeArgv(argv)}\``);
+  child.unref();
+  return child.pid;
+}
+
+function errorLinesFirst(lines: string[]): string[] {
+  const isError = (line: string) => /\b(error|err!|fatal|failed|cannot|exception)\b/i.test(line);
+  return [...lines.filter(isError), ...lines.filter((line) => !isError(line))].slice(0, TAIL_LINES);
+}
+
+/** Start a child in our own process group with stdio inherited (the supervisor's app). */
+export function spawnInGroup(argv: readonly string[], options: { cwd: string; env: Record<string, string | undefined> }) {
+  const [file, ...args] = argv;
+  return spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'inherit', 'inherit'] });
+}

@@ -1,0 +1,18 @@
+import type { Config } from '../config.ts';
+import { nginxSwitch } from './nginx.ts';
+import { noSwitch, passiveSwitch } from './passive.ts';
+import type { TrafficSwitch } from './types.ts';
+
+export type { SlotTarget, TrafficSwitch } from './types.ts';
+
+/** Where traffic is switched: pick the strategy named by SWITCH. */
+export function createSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {
+  switch (config.switchKind) {
+    case 'nginx':
+      return nginxSwitch(config, hooks);
+    case 'passive':
+      return passiveSwitch(config);
+    case 'none':
+      return noSwitch();
+  }
+}

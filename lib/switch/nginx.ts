@@ -1,0 +1,98 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config.ts';
+import { formatDuration } from '../duration.ts';
+import { SwitchyardError, withContext } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+import { probe } from '../health.ts';
+import { isAlive } from '../process.ts';
+import { runShell } from '../run.ts';
+import { childPids, readMasterPid } from './nginx-workers.ts';
+import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
+import { parseLivePort, renderUpstream } from './upstream.ts';
+
+/**
+ * The default switch: rewrite the upstream include, `nginx -t`, reload, then wait until every worker
+ * that ran the previous config has exited, so nothing can still send a new request to the old slot
+ * when it gets SIGTERM. Any failure puts the previous file back.
+ */
+export function nginxSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {
+  const file = config.nginx.upstreamFile;
+  return {
+    kind: 'nginx',
+    movesOnDrain: false,
+    currentPort: () => (existsSync(file) ? parseLivePort(readFileSync(file, 'utf8')) : undefined),
+    async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
+      const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+      const restore = () => (before === undefined ? rmSync(file, { force: true }) : writeFileAtomic(file, before, 0o644));
+      const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby: previous ?? undefined });
+      writeFileAtomic(file, content, 0o644);
+      await hooks.phase?.('upstream-written');
+      try {
+        await runShell(config.nginx.testCmd);
+      } catch (error) {
+        restore();
+        throw withContext(error, `nginx rejected the new upstream (${config.nginx.testCmd})`, {
+          untouched: `${file} was restored and nginx was not reloaded`,
+          next: 'fix the nginx configuration (see the lines below), then deploy again',
+        });
+      }
+      const master = readMasterPid(config.nginx.pidFile);
+      const oldWorkers = master ? childPids(master) : [];
+      try {
+        await runShell(config.nginx.reloadCmd);
+      } catch (error) {
+        restore();
+        throw withContext(error, `nginx reload failed (${config.nginx.reloadCmd})`, {
+          untouched: `${file} was restored; nginx still runs its previous config`,
+          next: 'check that nginx is running and that the deploy user may reload it (see templates/sudoers), then deploy again',
+        });
+      }
+      await hooks.phase?.('reloaded');
+      const waited = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
+      if (config.nginx.checkUrl) await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+      return waited;
+    },
+  };
+}
+
+async function waitForOldWorkers(master: number | undefined, oldWorkers: number[], pidFile: string, timeoutMs: number, report: SwitchReport): Promise<string> {
+  if (!master) {
+    // Without the master's pid we cannot see the workers; give the reload a moment rather than none.
+    await sleep(1000);
+    return `nginx reloaded (its pid file ${pidFile} was not readable, so Switchyard waited 1s instead of watching the old workers)`;
+  }
+  const started = Date.now();
+  let lastReport = started;
+  // The master answers a reload by starting new workers and then asking the old ones to quit.
+  while (oldWorkers.some(isAlive)) {
+    if (!isAlive(master)) throw new SwitchyardError(`the nginx master (pid ${master}) exited during the reload`, { next: 'start nginx, then run the command again' });
+    const elapsed = Date.now() - started;
+    if (elapsed >= timeoutMs) {
+      report(`${oldWorkers.filter(isAlive).length} nginx worker(s) with the previous config are still finishing long requests after ${formatDuration(elapsed)}; they fall back to the new slot once the old one stops`);
+      return 'nginx reloaded; some old workers were still finishing';
+    }
+    if (Date.now() - lastReport >= 5000) {
+      lastReport = Date.now();
+      report(`waiting for ${oldWorkers.filter(isAlive).length} nginx worker(s) with the previous config to finish (${formatDuration(elapsed)})`);
+    }
+    await sleep(20);
+  }
+  return `nginx reloaded; ${oldWorkers.length} old worker(s) exited after ${formatDuration(Date.now() - started)}`;
+}
+
+async function confirmThroughNginx(url: string, port: number, report: SwitchReport): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const result = await probe(url, 2000);
+    const upstream = String(result.headers?.['x-switchyard-upstream'] ?? '');
+    if (result.ok && (!upstream || upstream.endsWith(`:${port}`))) return;
+    last = result.ok ? `answered from ${upstream}` : result.status ? `HTTP ${result.status}` : (result.error ?? 'no answer');
+    await sleep(100);
+  }
+  report(`could not confirm through nginx that ${url} reaches port ${port} (${last})`);
+  throw new SwitchyardError(`nginx does not send ${url} to the new slot on port ${port} (${last})`, {
+    next: 'check that the nginx site includes the upstream file (see templates/nginx)',
+  });
+}

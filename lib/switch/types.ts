@@ -1,0 +1,15 @@
+import type { SlotName } from '../config.ts';
+
+export type SlotTarget = { slot: SlotName; port: number; commit: string | null };
+
+export type SwitchReport = (message: string) => void;
+
+/** One traffic-switch strategy. `moveTo` returns only once traffic really reaches `live`. */
+export interface TrafficSwitch {
+  readonly kind: 'nginx' | 'passive' | 'none';
+  /** Whether stopping the previous slot is what moves traffic (passive) rather than `moveTo`. */
+  readonly movesOnDrain: boolean;
+  moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string>;
+  /** The port the switch currently sends traffic to, when it can tell. */
+  currentPort(): number | undefined;
+}

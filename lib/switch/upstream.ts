@@ -1,0 +1,51 @@
+import type { SlotName } from '../config.ts';
+
+/** nginx identifiers allow letters, digits and underscores. */
+export function upstreamName(appName: string): string {
+  return `switchyard_${appName.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+export type UpstreamLayout =
+  | { kind: 'live'; appName: string; host: string; live: { slot: SlotName; port: number; commit?: string | null }; standby?: { slot: SlotName; port: number } }
+  | { kind: 'passive'; appName: string; host: string; ports: number[] };
+
+/**
+ * Render the upstream include Switchyard owns. Pure.
+ *
+ * `live`: the live slot first; the other slot as `backup`, so a worker that still runs the previous
+ * config (or a request refused by a draining slot) falls over to the other slot instead of failing.
+ * max_fails=0 everywhere: a refused connection during a switch must never mark a server down, or nginx
+ * answers "no live upstreams" while both are briefly unavailable.
+ */
+export function renderUpstream(layout: UpstreamLayout): string {
+  const name = upstreamName(layout.appName);
+  const address = (port: number) => `${layout.host.includes(':') ? `[${layout.host}]` : layout.host}:${port}`;
+  const lines = ['# Written by Switchyard; do not edit: the next deploy or rollback rewrites it.'];
+  if (layout.kind === 'live') {
+    const commit = layout.live.commit ? ` at ${layout.live.commit.slice(0, 12)}` : '';
+    lines.push(`# live: slot ${layout.live.slot}${commit}`);
+    lines.push(`upstream ${name} {`);
+    lines.push(`    server ${address(layout.live.port)} max_fails=0;`);
+    if (layout.standby && layout.standby.port !== layout.live.port) {
+      lines.push(`    server ${address(layout.standby.port)} max_fails=0 backup;  # slot ${layout.standby.slot}, only if the live slot refuses`);
+    }
+  } else {
+    lines.push('# passive: both slots always listed; nginx moves to whichever accepts connections');
+    lines.push(`upstream ${name} {`);
+    for (const port of layout.ports) lines.push(`    server ${address(port)} max_fails=0;`);
+  }
+  lines.push('    keepalive 32;');
+  // Shorter than any app's keep-alive timeout (Node's default is 5s), so nginx, not the app, closes idle connections.
+  lines.push('    keepalive_timeout 4s;');
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Which port the file sends traffic to first; undefined when it is not one of ours or not parseable. Pure. */
+export function parseLivePort(text: string): number | undefined {
+  for (const line of text.split('\n')) {
+    const match = /^\s*server\s+\S+:(\d+)\b([^;]*);/.exec(line);
+    if (match && !/\bbackup\b/.test(match[2])) return Number(match[1]);
+  }
+  return undefined;
+}

@@ -1,0 +1,34 @@
+import type { CommandIo } from '../lib/cli.ts';
+
+export type CommandModule = { help: string; summary: string; run(io: CommandIo): Promise<number> };
+
+/** Loaded lazily so `--help` and `stop` do not pay for the modules a deploy needs. */
+export const COMMANDS = {
+  deploy: () => import('./deploy.ts') as Promise<CommandModule>,
+  rollback: () => import('./rollback.ts') as Promise<CommandModule>,
+  status: () => import('./status.ts') as Promise<CommandModule>,
+  start: () => import('./start.ts') as Promise<CommandModule>,
+  stop: () => import('./stop.ts') as Promise<CommandModule>,
+  upstream: () => import('./upstream.ts') as Promise<CommandModule>,
+};
+
+export function usage(): string {
+  return `Usage: ./deploy.ts <command> [options]
+
+Zero-downtime deploys of an HTTP app on two slots (a, b) behind nginx.
+
+Commands:
+  deploy [COMMIT]                 build the idle slot from git (default: newest DEPLOY_BRANCH), start it,
+                                  wait until healthy, move traffic to it, drain the old slot
+  rollback                        bring the other slot's retained build back, without rebuilding
+  status [--json] [--repair]      which slot is live, its commit, pid, port, uptime and health
+  start <APP_NAME> <APP_DIR> <PORT>   run one app detached, with a log, a pid file and restart on crash
+  stop <APP_NAME> [--force]       SIGTERM the app, SIGKILL after STOP_TIMEOUT
+  upstream [--write]              print (or write) the nginx upstream file for the live slot
+
+Options for every command: --help, --no-color, --verbose (stack traces)
+Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
+override it. Every key is documented in .env.example.
+Exit code: 0 on success, 75 when another deploy holds the lock, 2 on a usage error, 1 otherwise.
+`;
+}

@@ -1,0 +1,27 @@
+import { childEnv, faultInjector, interruptionSignal, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { rollback } from '../lib/cycle.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+
+export const summary = "bring the other slot's build back";
+export const help = `Usage: ./deploy.ts rollback [--no-color]
+
+Starts the idle slot from the build it kept (no fetch, no install, no build), waits until it is
+healthy, moves traffic to it and drains the current slot. Refuses when the idle slot has never been
+built or its build was replaced by a failed deploy.
+
+Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, []);
+    if (positionals(io.argv).length > 0) throw new SwitchyardError('rollback takes no arguments', { untouched: 'nothing was changed', next: 'to deploy a given commit use ./deploy.ts deploy <commit>', exitCode: 2 });
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(io, config);
+    await rollback({ config, reporter, env: childEnv(io.env), signal: interruptionSignal(reporter), atPhase: faultInjector(io.env) });
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { appFiles, readLogTail, readStatus, runningPid, startApp, stopApp } from '../lib/app-process.ts';
+import { childEnv, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+import { portInUse } from '../lib/health.ts';
+import { runDir } from '../lib/slots.ts';
+
+export const summary = 'run one app detached';
+export const help = `Usage: ./deploy.ts start <APP_NAME> <APP_DIR> <PORT>
+
+Runs START_CMD (default \`npm start\`) in APP_DIR with PORT and HOST set, detached from the terminal
+(it survives the end of the SSH session), under a small supervisor that restarts it with backoff
+when it crashes. Output is appended to DEPLOY_ROOT/run/<APP_NAME>.log; the supervisor's pid (also the
+process group) is in DEPLOY_ROOT/run/<APP_NAME>.pid. Waits until the port accepts connections
+(at most HEALTH_TIMEOUT) and fails with the log's last lines if the app exits first.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, []);
+    const args = positionals(io.argv);
+    if (args.length !== 3) throw new SwitchyardError(`start needs <APP_NAME> <APP_DIR> <PORT>; got ${args.length} argument(s)`, { untouched: 'nothing was started', next: 'see ./deploy.ts start --help', exitCode: 2 });
+    const [name, dirArg, portArg] = args;
+    const port = /^\d+$/.test(portArg) ? Number(portArg) : NaN;
+    if (!(port >= 1 && port <= 65535)) throw new SwitchyardError(`PORT must be a number 1-65535; got ${JSON.stringify(portArg)}`, { untouched: 'nothing was started', exitCode: 2 });
+    const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
+    reporter = makeReporter(io, config);
+    const files = appFiles(runDir(config), name);
+    if (await portInUse(config.host, port)) {
+      throw new SwitchyardError(`port ${port} is already in use`, { untouched: 'nothing was started', next: `find the process with \`ss -ltnp 'sport = :${port}'\`` });
+    }
+    const step = reporter.step('start');
+    const pid = startApp({ name, dir: path.resolve(dirArg), port, host: config.host, command: config.startCmd, runDir: runDir(config), env: childEnv(io.env) });
+    const started = Date.now();
+    while (Date.now() - started < config.healthTimeoutMs) {
+      const status = readStatus(files);
+      if ((status && status.exits.length > 0) || !runningPid(files)) {
+        step.fail();
+        await stopApp(files, config.stopTimeoutMs);
+        throw new SwitchyardError(`${name} exited right after starting`, {
+          untouched: 'its supervisor was stopped',
+          next: `fix the app; the whole log is ${files.logFile}`,
+          details: readLogTail(files.logFile, 20).map((line) => `log: ${line}`),
+        });
+      }
+      if (await portInUse(config.host, port)) {
+        step.done(`${name} (pid ${pid}) listens on ${config.host}:${port}; log: ${files.logFile}`);
+        return 0;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    step.fail();
+    reporter.warn(`${name} is running (pid ${pid}) but nothing listens on port ${port} after ${formatDuration(config.healthTimeoutMs)}; it was left running; log: ${files.logFile}`);
+    return 1;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}

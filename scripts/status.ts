@@ -1,0 +1,124 @@
+import { existsSync, renameSync } from 'node:fs';
+import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import type { Config, SlotName } from '../lib/config.ts';
+import { gatherFacts, reconcile, short } from '../lib/cycle.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { capture } from '../lib/run.ts';
+import { acquireLock, releaseLock } from '../lib/lock.ts';
+import { gitArgv } from '../lib/git.ts';
+import { assessHost } from '../lib/reconcile.ts';
+import { SLOTS, slotDir } from '../lib/slots.ts';
+import { initialState, loadState, saveState, statePath, type State } from '../lib/state.ts';
+import { createSwitch } from '../lib/switch/index.ts';
+
+export const summary = 'show what is live';
+export const help = `Usage: ./deploy.ts status [--json] [--repair]
+
+Shows which slot is live, each slot's commit, port, pid, uptime and health (probed now), where the
+nginx upstream points, and the last deploy. When the state file and the host disagree (a recorded
+pid that is dead, an upstream that points at the other slot, a process the state does not know),
+it says so and how the next deploy will reconcile it.
+
+  --json     the same as one JSON object
+  --repair   reconcile now (takes the deploy lock); a corrupt state file is moved aside and rebuilt
+             from the slot folders, the running processes and the nginx upstream
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, ['--json', '--repair']);
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(io, config);
+    const traffic = createSwitch(config);
+    if (hasFlag(io.argv, '--repair')) {
+      const lock = acquireLock(config.deployRoot, 'status --repair');
+      try {
+        const state = await loadOrRebuild(config, (message) => reporter.warn(message));
+        const repaired = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
+        saveState(config.deployRoot, repaired);
+        reporter.success(`state repaired: slot ${repaired.live ?? 'none'} is live`);
+      } finally {
+        releaseLock(lock);
+      }
+    }
+    const state = loadState(config.deployRoot, config.appName, config.ports);
+    const facts = await gatherFacts(config, traffic);
+    const assessment = assessHost(state, facts);
+    const now = Date.now();
+    const slots = Object.fromEntries(
+      SLOTS.map((slot) => {
+        const recorded = state.slots[slot];
+        const pid = facts.slots[slot].runningPid ?? null;
+        const startedAt = pid && recorded.startedAt ? Date.parse(recorded.startedAt) : undefined;
+        return [slot, {
+          live: state.live === slot,
+          port: config.ports[slot],
+          commit: recorded.commit,
+          builtAt: recorded.builtAt,
+          pid,
+          startedAt: pid ? recorded.startedAt : null,
+          uptimeMs: startedAt ? now - startedAt : null,
+          healthy: facts.slots[slot].healthy,
+        }];
+      }),
+    ) as Record<SlotName, { live: boolean; port: number; commit: string | null; builtAt: string | null; pid: number | null; startedAt: string | null; uptimeMs: number | null; healthy: boolean }>;
+    const report = {
+      app: config.appName,
+      live: state.live,
+      next_deploy: state.next_deploy,
+      switch: config.switchKind,
+      upstreamPort: facts.upstreamPort ?? null,
+      slots,
+      lastEvent: state.history.at(-1) ?? null,
+      inProgress: state.journal,
+      disagreements: assessment.findings,
+    };
+    if (hasFlag(io.argv, '--json')) {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return 0;
+    }
+    reporter.info(`${config.appName}: live slot ${state.live ?? 'none'}${state.live ? ` (port ${config.ports[state.live]})` : ''}, next deploy goes to slot ${state.next_deploy}; switch: ${config.switchKind}`);
+    reporter.info('slot  role  commit   port   pid      uptime   health');
+    for (const slot of SLOTS) {
+      const info = slots[slot];
+      const role = info.live ? 'live' : 'idle';
+      const health = info.pid ? (info.healthy ? 'healthy' : 'UNHEALTHY') : 'stopped';
+      reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${short(info.commit).padEnd(8)} ${String(info.port).padEnd(6)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
+    }
+    if (config.switchKind === 'nginx') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
+    const last = report.lastEvent;
+    if (last) reporter.info(`last: ${last.command} ${short(last.commit)} to slot ${last.slot} by ${last.user} at ${last.at}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`);
+    if (state.journal) reporter.warn(`a ${state.journal.command} (pid ${state.journal.pid}) is in its "${state.journal.phase}" phase or was killed there`);
+    for (const finding of assessment.findings) reporter.warn(finding);
+    if (assessment.findings.length > 0) {
+      reporter.info(`the next deploy or rollback reconciles this: live becomes slot ${assessment.live ?? 'none'}${assessment.stop.length ? `, leftover slot(s) ${assessment.stop.join(', ')} are stopped` : ''}${assessment.reswitch ? ', the switch is applied again' : ''}; or run ./deploy.ts status --repair now`);
+    }
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}
+
+/** For --repair: a state file that cannot be read is moved aside and rebuilt from what is on disk. */
+async function loadOrRebuild(config: Config, warn: (message: string) => void): Promise<State> {
+  try {
+    return loadState(config.deployRoot, config.appName, config.ports);
+  } catch {
+    const file = statePath(config.deployRoot);
+    const aside = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    if (existsSync(file)) renameSync(file, aside);
+    warn(`the unreadable state file was moved to ${aside}; rebuilding it`);
+    const state = initialState(config.appName, config.ports);
+    for (const slot of SLOTS) {
+      const dir = slotDir(config, slot);
+      if (!existsSync(`${dir}/.git`)) continue;
+      try {
+        state.slots[slot].commit = await capture(gitArgv.headOf(dir));
+      } catch {
+        // No readable checkout: the slot holds no build.
+      }
+    }
+    return state;
+  }
+}

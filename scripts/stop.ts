@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { appFiles, stopApp } from '../lib/app-process.ts';
+import { hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+import { runDir, slotProcessName } from '../lib/slots.ts';
+import { loadState, statePath } from '../lib/state.ts';
+
+export const summary = 'stop one app';
+export const help = `Usage: ./deploy.ts stop <APP_NAME> [--force]
+
+Sends SIGTERM to the app started by \`start\` (and everything it started), waits up to STOP_TIMEOUT
+for it to drain, then sends SIGKILL, and says which happened. An app that is not running: says so,
+exit 0. Stopping the live slot's app (e.g. myapp-a while slot a is live) would take the site down
+and is refused unless --force.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, ['--force']);
+    const args = positionals(io.argv);
+    if (args.length !== 1) throw new SwitchyardError(`stop needs <APP_NAME>; got ${args.length} argument(s)`, { untouched: 'nothing was stopped', next: 'see ./deploy.ts stop --help', exitCode: 2 });
+    const [name] = args;
+    const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
+    reporter = makeReporter(io, config);
+    const files = appFiles(runDir(config), name);
+    if (config.appName && existsSync(statePath(config.deployRoot)) && !hasFlag(io.argv, '--force')) {
+      const state = loadState(config.deployRoot, config.appName, config.ports);
+      if (state.live && slotProcessName(config, state.live) === name) {
+        throw new SwitchyardError(`${name} is the live slot (${state.live}); stopping it would take the site down`, {
+          untouched: 'it was left running',
+          next: 'deploy or roll back to the other slot first, or add --force if you mean it',
+        });
+      }
+    }
+    const step = reporter.step('stop');
+    const outcome = await stopApp(files, config.stopTimeoutMs, (elapsed) => step.progress(`${name} is still draining`));
+    if (outcome.result === 'not-running') {
+      step.done(`${name} is not running; nothing to stop`);
+    } else if (outcome.result === 'exited') {
+      step.done(`${name} exited after SIGTERM`);
+    } else {
+      step.done(`${name} ignored SIGTERM for ${formatDuration(config.stopTimeoutMs)} (STOP_TIMEOUT) and was killed with SIGKILL`);
+    }
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}

@@ -1,0 +1,36 @@
+import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { writeFileAtomic } from '../lib/files.ts';
+import { loadState, otherSlot } from '../lib/state.ts';
+import { renderUpstream } from '../lib/switch/upstream.ts';
+
+export const summary = 'print or write the nginx upstream';
+export const help = `Usage: ./deploy.ts upstream [--write]
+
+Prints the upstream block Switchyard would write for the current live slot (slot a when nothing is
+live yet); with --write, writes it to NGINX_UPSTREAM_FILE (without reloading nginx). Use it once when
+setting up nginx, so the site config's include exists before the first deploy.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, ['--write']);
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(io, config);
+    const state = loadState(config.deployRoot, config.appName, config.ports);
+    const live = state.live ?? 'a';
+    const standby = otherSlot(live);
+    const content = config.switchKind === 'passive'
+      ? renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, ports: [config.ports.a, config.ports.b] })
+      : renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
+    if (hasFlag(io.argv, '--write')) {
+      writeFileAtomic(config.nginx.upstreamFile, content, 0o644);
+      reporter.success(`wrote ${config.nginx.upstreamFile} (slot ${live} first); nginx was not reloaded`);
+    } else {
+      process.stdout.write(content);
+    }
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}
