@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_KEYS, KNOWN_KEYS } from '../lib/config-keys.ts';
+import { resolveConfig, suggestKey } from '../lib/config.ts';
+import { parseDuration } from '../lib/duration.ts';
+
+const base = { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop' };
+const settings = (fileValues: Record<string, string>, env: Record<string, string> = {}) => ({ fileValues, env, envFile: '/etc/switchyard/shop.env' });
+
+describe('configuration', () => {
+  it('fills in every documented default', () => {
+    const config = resolveConfig(settings(base));
+    expect(config.ports).toEqual({ a: 3001, b: 3002 });
+    expect(config.branch).toBe('main');
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.installCmd).toBe('npm ci');
+    expect(config.buildCmd).toBe('npm run build --if-present');
+    expect(config.startCmd).toBe('npm start');
+    expect(config.healthPath).toBe('/health');
+    expect(config.healthTimeoutMs).toBe(30_000);
+    expect(config.stopTimeoutMs).toBe(30_000);
+    expect(config.switchKind).toBe('nginx');
+    expect(config.nginx.upstreamFile).toBe('/srv/shop/nginx/upstream.conf');
+    expect(config.nginx.testCmd).toBe('sudo -n nginx -t');
+  });
+
+  it('lets the environment override the file', () => {
+    const config = resolveConfig(settings({ ...base, PORT_A: '4001' }, { PORT_A: '5001', HEALTH_TIMEOUT: '500ms' }));
+    expect(config.ports.a).toBe(5001);
+    expect(config.healthTimeoutMs).toBe(500);
+  });
+
+  it('names every bad key at once', () => {
+    const call = () =>
+      resolveConfig(settings({ APP_NAME: '../evil', DEPLOY_ROOT: '/srv/x', PORT_A: '70000', PORT_B: 'abc', HEALTH_TIMEOUT: 'soon', SWITCH: 'haproxy' }));
+    expect(call).toThrow(/REPO is required/);
+    expect(call).toThrow(/APP_NAME must be/);
+    expect(call).toThrow(/PORT_A must be a port number 1-65535; got "70000"/);
+    expect(call).toThrow(/PORT_B must be a port number/);
+    expect(call).toThrow(/HEALTH_TIMEOUT must be a duration/);
+    expect(call).toThrow(/SWITCH must be nginx, passive or none; got "haproxy"/);
+  });
+
+  it('refuses equal ports, names with slashes, newlines or NUL, and an option as REPO', () => {
+    expect(() => resolveConfig(settings({ ...base, PORT_A: '3005', PORT_B: '3005' }))).toThrow(/PORT_A and PORT_B must differ/);
+    for (const name of ['a/b', '/abs', 'a\nb', 'a\0b', '..', '.hidden']) {
+      expect(() => resolveConfig(settings({ ...base, APP_NAME: name }))).toThrow(/APP_NAME must be/);
+    }
+    expect(() => resolveConfig(settings({ ...base, REPO: '--upload-pack=touch /tmp/x' }))).toThrow(/REPO must be a git URL or a path/);
+  });
+
+  it('reports unknown keys and suggests the likely one', () => {
+    const config = resolveConfig(settings({ ...base, HELTH_PATH: '/up', FOO: '1' }));
+    expect(config.unknownKeys).toEqual(['HELTH_PATH', 'FOO']);
+    expect(suggestKey('HELTH_PATH')).toBe('HEALTH_PATH');
+    expect(suggestKey('FOO')).toBeUndefined();
+  });
+
+  it('resolves relative paths against the env file and collects secrets to redact', () => {
+    const config = resolveConfig(settings({ ...base, DEPLOY_ROOT: 'root', REPO: 'https://deploy:s3cr3t-token@git.example.com/shop.git', NOTIFY_TOKEN: 'abcd1234' }));
+    expect(config.deployRoot).toBe('/etc/switchyard/root');
+    expect(config.secrets).toEqual(['abcd1234', 'deploy:s3cr3t-token']);
+  });
+
+  it('parses durations in seconds or with units', () => {
+    expect(parseDuration('30')).toBe(30_000);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(parseDuration('1.5s')).toBe(1500);
+    expect(parseDuration('soon')).toBeUndefined();
+    expect(parseDuration('-1')).toBeUndefined();
+  });
+
+  it('.env.example documents every key with its default', () => {
+    const lines = readFileSync(new URL('../.env.example', import.meta.url), 'utf8').split('\n');
+    const documented = new Map<string, string>();
+    lines.forEach((line, index) => {
+      const match = /^([A-Z_]+)=/.exec(line);
+      if (!match) return;
+      let start = index;
+      while (start > 0 && lines[start - 1].startsWith('#')) start--;
+      documented.set(match[1], lines.slice(start, index).join(' '));
+    });
+    expect([...documented.keys()].sort()).toEqual([...KNOWN_KEYS].sort());
+    for (const key of KNOWN_KEYS) {
+      const spec = CONFIG_KEYS[key] as { default?: string; required?: boolean };
+      const comment = documented.get(key) ?? '';
+      if (spec.required) expect(comment, key).toContain('Required');
+      else expect(comment, key).toMatch(/Default/);
+      if (spec.default) expect(comment, `${key} default`).toContain(spec.default);
+    }
+  });
+});

@@ -1,0 +1,122 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestHost, type TestHost } from './helpers/host.ts';
+
+/** Each failure exits non-zero with one clear line, and the previously live version still answers through nginx. */
+describe('failed deploys leave the live slot serving', () => {
+  let host: TestHost;
+  let v1: string;
+
+  beforeAll(async () => {
+    host = await createTestHost({ env: { HEALTH_TIMEOUT: '3s' } });
+    v1 = host.example.head();
+    const first = await host.run(['deploy']);
+    expect(first.exitCode, first.output).toBe(0);
+  }, 120_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  async function expectV1StillLive() {
+    const response = await host.get('/');
+    expect(response.status).toBe(200);
+    expect(response.json.version).toBe('v1');
+    const state = host.state();
+    expect(state.live).toBe('a');
+    expect(state.slots.a.commit).toBe(v1);
+    expect(state.journal).toBeNull();
+    expect(readFileSync(host.upstreamFile, 'utf8')).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${host.ports.a} max_fails=0;`));
+  }
+
+  function errorLine(stderr: string): string {
+    const line = stderr.split('\n').find((text) => text.startsWith('error: '));
+    expect(line, stderr).toBeDefined();
+    return line!;
+  }
+
+  it('an unknown commit fails before any slot is touched', async () => {
+    const result = await host.run(['deploy', 'no-such-commit']);
+    expect(result.exitCode).not.toBe(0);
+    expect(errorLine(result.stderr)).toMatch(/commit "no-such-commit" does not exist.*slot a \([0-9a-f]{7}\) is still live/);
+    expect(result.stdout).not.toMatch(/checkout/);
+    await expectV1StillLive();
+  }, 60_000);
+
+  it('a failing build stops the deploy and shows the build output', async () => {
+    host.example.commit('v2-broken-build', (repo) => {
+      writeFileSync(path.join(repo, 'build.js'), 'console.error("build exploded on purpose"); process.exit(3);\n');
+    });
+    const result = await host.run(['deploy']);
+    expect(result.exitCode).not.toBe(0);
+    expect(errorLine(result.stderr)).toMatch(/deploy failed: .*failed with exit code 3.*still live/);
+    expect(result.output).toContain('build exploded on purpose');
+    await expectV1StillLive();
+    expect(host.state().slots.b.commit).toBeNull();
+    expect(host.state().history.at(-1).outcome).toBe('failed');
+  }, 60_000);
+
+  it('an app that crashes on boot fails at once, with the last lines of its log', async () => {
+    host.example.commit('v3-crash', (repo) => {
+      writeFileSync(path.join(repo, 'build.js'), 'console.log("build ok");\n');
+      const server = readFileSync(path.join(repo, 'server.js'), 'utf8');
+      writeFileSync(path.join(repo, 'server.js'), `console.error("boot failure: missing DATABASE_URL");\nprocess.exit(1);\n${server}`);
+    });
+    const started = Date.now();
+    const result = await host.run(['deploy']);
+    expect(result.exitCode).not.toBe(0);
+    expect(errorLine(result.stderr)).toMatch(/slot b failed its health check: the app exited during boot/);
+    expect(result.stderr).toContain('boot failure: missing DATABASE_URL');
+    // "At once": well before the 3 s HEALTH_TIMEOUT would have expired after the boot (the supervisor's restart backoff is 1 s).
+    expect(result.output).not.toMatch(/did not answer 2xx within/);
+    expect(Date.now() - started).toBeGreaterThan(0);
+    await expectV1StillLive();
+    const status = JSON.parse((await host.run(['status', '--json'])).stdout);
+    expect(status.slots.b.pid).toBeNull();
+  }, 60_000);
+
+  it('an app that never becomes healthy is stopped after HEALTH_TIMEOUT', async () => {
+    host.example.commit('v4-unhealthy', (repo) => {
+      const server = readFileSync(path.join(repo, 'server.js'), 'utf8');
+      writeFileSync(path.join(repo, 'server.js'), server.replace('console.error("boot failure: missing DATABASE_URL");\nprocess.exit(1);\n', ''));
+      writeFileSync(path.join(repo, 'server.js'), readFileSync(path.join(repo, 'server.js'), 'utf8').replaceAll("'/health'", "'/health-moved'"));
+    });
+    const result = await host.run(['deploy']);
+    expect(result.exitCode).not.toBe(0);
+    expect(errorLine(result.stderr)).toMatch(/slot b failed its health check: .*did not answer 2xx within 3\.0s \(last: HTTP 404\)/);
+    await expectV1StillLive();
+    const status = JSON.parse((await host.run(['status', '--json'])).stdout);
+    expect(status.slots.b.pid).toBeNull();
+  }, 60_000);
+
+  it('a failing `nginx -t` restores the upstream file and stops the new slot', async () => {
+    host.example.commit('v5-good', (repo) => {
+      const server = readFileSync(path.join(repo, 'server.js'), 'utf8');
+      writeFileSync(path.join(repo, 'server.js'), server.replaceAll("'/health-moved'", "'/health'"));
+    });
+    const before = readFileSync(host.upstreamFile, 'utf8');
+    const broken = path.join(host.dir, 'broken-nginx.conf');
+    writeFileSync(broken, readFileSync(host.nginx.confFile, 'utf8').replace('events {', 'this_is_not_a_directive on;\nevents {'));
+    const result = await host.run(['deploy'], { NGINX_TEST_CMD: `nginx -p ${host.nginx.prefix} -c ${broken} -t -q` });
+    expect(result.exitCode).not.toBe(0);
+    expect(errorLine(result.stderr)).toMatch(/nginx rejected the new upstream.*restored and nginx was not reloaded/);
+    expect(result.stderr).toContain('this_is_not_a_directive');
+    expect(readFileSync(host.upstreamFile, 'utf8')).toBe(before);
+    await expectV1StillLive();
+  }, 60_000);
+
+  it('a second deploy while one runs exits at once naming the holder', async () => {
+    const pauseFile = path.join(host.dir, 'pause');
+    const first = host.run(['deploy'], { SWITCHYARD_TEST_FAULT: 'pause@build', SWITCHYARD_TEST_PAUSE_FILE: pauseFile });
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(`${pauseFile}.reached`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await host.run(['deploy']);
+    const rollback = await host.run(['rollback']);
+    writeFileSync(pauseFile, 'go');
+    const firstResult = await first;
+    expect(second.exitCode).toBe(75);
+    expect(errorLine(second.stderr)).toMatch(/another deploy is running \(pid \d+, user \S+, started \d{4}-.*\); nothing was changed; wait for it to finish/);
+    expect(rollback.exitCode).toBe(75);
+    expect(firstResult.exitCode, firstResult.output).toBe(0);
+    const response = await host.get('/');
+    expect(response.json.version).toBe('v5-good');
+  }, 120_000);
+});

@@ -1,0 +1,126 @@
+import http from 'node:http';
+
+/** A closed-loop keep-alive load through nginx that records every request; no retries: a failure is a failure. */
+
+export type RequestKind = 'fast' | 'post' | 'slow';
+export type RequestRecord = {
+  kind: RequestKind;
+  method: 'GET' | 'POST';
+  startedAt: number;
+  latencyMs: number;
+  status: number | null;
+  error: string | null;
+  /** The request went out on a keep-alive socket that had carried an earlier request. */
+  reused: boolean;
+  version: string | null;
+};
+
+export type LoadOptions = {
+  port: number;
+  connections?: number;
+  /** Share of each kind, summing to 1 (default 0.7 fast GET, 0.2 POST, 0.1 slow GET). */
+  mix?: Record<RequestKind, number>;
+  slowMs?: [number, number];
+  /** Hard bounds: the load stops by itself after this many requests or this long. */
+  maxRequests?: number;
+  maxDurationMs?: number;
+};
+
+export type Load = { records: RequestRecord[]; stop(): Promise<RequestRecord[]> };
+
+export function startLoad(options: LoadOptions): Load {
+  const connections = options.connections ?? 32;
+  const mix = options.mix ?? { fast: 0.7, post: 0.2, slow: 0.1 };
+  const [slowMin, slowMax] = options.slowMs ?? [300, 1500];
+  const maxRequests = options.maxRequests ?? 200_000;
+  const deadline = Date.now() + (options.maxDurationMs ?? 120_000);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+  const records: RequestRecord[] = [];
+  let stopping = false;
+  let sent = 0;
+
+  const pickKind = (): RequestKind => {
+    const roll = Math.random();
+    if (roll < mix.fast) return 'fast';
+    if (roll < mix.fast + mix.post) return 'post';
+    return 'slow';
+  };
+
+  const one = (kind: RequestKind): Promise<void> =>
+    new Promise((resolve) => {
+      const startedAt = Date.now();
+      const method = kind === 'post' ? 'POST' : 'GET';
+      const slowMs = Math.round(slowMin + Math.random() * (slowMax - slowMin));
+      const path = kind === 'slow' ? `/slow?ms=${slowMs}` : kind === 'post' ? '/echo' : '/';
+      const body = kind === 'post' ? JSON.stringify({ n: sent, note: 'switchyard load' }) : undefined;
+      const record: RequestRecord = { kind, method, startedAt, latencyMs: 0, status: null, error: null, reused: false, version: null };
+      const finish = () => {
+        record.latencyMs = Date.now() - startedAt;
+        records.push(record);
+        resolve();
+      };
+      const request = http.request(
+        { host: '127.0.0.1', port: options.port, path, method, agent, timeout: 10_000, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk) => chunks.push(chunk));
+          response.on('end', () => {
+            record.status = response.statusCode ?? null;
+            try {
+              record.version = JSON.parse(Buffer.concat(chunks).toString('utf8')).version ?? null;
+            } catch {
+              record.version = null;
+            }
+            if (record.status !== 200) record.error = `HTTP ${record.status}`;
+            finish();
+          });
+          response.on('error', (error) => {
+            record.error = error.message;
+            finish();
+          });
+        },
+      );
+      request.on('socket', () => (record.reused = request.reusedSocket));
+      request.on('timeout', () => request.destroy(new Error('timeout after 10s')));
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        if (record.error === null && record.status === null) {
+          record.error = error.code ?? error.message;
+          finish();
+        }
+      });
+      request.end(body);
+    });
+
+  const worker = async () => {
+    while (!stopping && sent < maxRequests && Date.now() < deadline) {
+      sent++;
+      await one(pickKind());
+    }
+  };
+  const workers = Array.from({ length: connections }, worker);
+  const done = Promise.all(workers).then(() => {
+    agent.destroy();
+    return records;
+  });
+  return {
+    records,
+    async stop() {
+      stopping = true;
+      return done;
+    },
+  };
+}
+
+export function failures(records: RequestRecord[]): RequestRecord[] {
+  return records.filter((record) => record.error !== null);
+}
+
+export function summarizeFailures(records: RequestRecord[]): string {
+  const failed = failures(records);
+  const byType = new Map<string, number>();
+  for (const record of failed) {
+    const key = `${record.method} ${record.error}${record.reused ? ' (reused socket)' : ''}`;
+    byType.set(key, (byType.get(key) ?? 0) + 1);
+  }
+  return `${failed.length} of ${records.length} failed${failed.length ? `: ${[...byType].map(([key, count]) => `${count}× ${key}`).join(', ')}` : ''}`;
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { assessHost, reconciledState, type HostFacts } from '../lib/reconcile.ts';
+import { initialState } from '../lib/state.ts';
+
+function state() {
+  const value = initialState('shop', { a: 3001, b: 3002 });
+  value.live = 'a';
+  value.next_deploy = 'b';
+  value.slots.a = { ...value.slots.a, commit: 'a'.repeat(40), pid: 100, startedAt: '2026-01-01T00:00:00Z' };
+  value.slots.b = { ...value.slots.b, commit: 'b'.repeat(40) };
+  return value;
+}
+const facts = (overrides: Partial<HostFacts['slots']> = {}, upstreamPort: number | undefined = 3001): HostFacts => ({
+  slots: { a: { runningPid: 100, healthy: true }, b: { runningPid: undefined, healthy: false }, ...overrides },
+  upstreamPort,
+});
+
+describe('reconciling state with the host', () => {
+  it('finds nothing when they agree', () => {
+    expect(assessHost(state(), facts())).toEqual({ live: 'a', findings: [], stop: [], reswitch: false });
+  });
+
+  it('killed after the reload: nginx points at the new healthy slot, which becomes live; the old one is stopped', () => {
+    const current = { ...state(), journal: { command: 'deploy' as const, pid: 9, slot: 'b' as const, phase: 'drain', startedAt: 'x' } };
+    const result = assessHost(current, facts({ b: { runningPid: 200, healthy: true } }, 3002));
+    expect(result.live).toBe('b');
+    expect(result.stop).toEqual(['a']);
+    expect(result.reswitch).toBe(true);
+    expect(result.findings.join('\n')).toMatch(/stopped during its "drain" phase/);
+    expect(result.findings.join('\n')).toMatch(/nginx upstream sends traffic to port 3002 \(slot b\) but the state says slot a is live/);
+    const next = reconciledState(current, facts({ b: { runningPid: 200, healthy: true } }, 3002), result);
+    expect(next.live).toBe('b');
+    expect(next.next_deploy).toBe('a');
+    expect(next.slots.a.pid).toBeNull();
+    expect(next.slots.b.pid).toBe(200);
+    expect(next.journal).toBeNull();
+  });
+
+  it('killed after the new slot started but before the switch: the old slot stays live, the new one is stopped', () => {
+    const result = assessHost(state(), facts({ b: { runningPid: 200, healthy: true } }, 3001));
+    expect(result.live).toBe('a');
+    expect(result.stop).toEqual(['b']);
+    expect(result.findings).toContain('slot b: pid 200 is running but the state does not record it');
+  });
+
+  it('reports a recorded pid that is dead and a site that is down', () => {
+    const result = assessHost(state(), facts({ a: { runningPid: undefined, healthy: false } }));
+    expect(result.findings).toContain('slot a: recorded pid 100 is not running');
+    expect(result.findings).toContain('no slot is healthy: the site is down');
+  });
+});
