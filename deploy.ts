@@ -1,4 +1,7 @@
-#!/usr/bin/env -S node --import tsx
+#!/bin/sh
+':' //; self="$(readlink -f -- "$0")"; exec node --import "$(dirname -- "$self")/lib/tsx-register.mjs" -- "$self" "$@"
+// The line above is for /bin/sh (to TypeScript it is a string and a comment): it finds this file's real
+// folder through any symlink and runs it with tsx resolved from there, whatever the working directory.
 /** Switchyard: zero-downtime A/B deploys behind nginx. One file per command in scripts/. */
 import { COMMANDS, usage } from './scripts/commands.ts';
 

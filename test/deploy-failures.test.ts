@@ -1,7 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from './helpers/host.ts';
+
+const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;
+const TEMPLATE_SERVER = new URL('../templates/example-app/server.js', import.meta.url).pathname;
+const TEMPLATE_BUILD = new URL('../templates/example-app/build.js', import.meta.url).pathname;
 
 /** Each failure exits non-zero with one clear line, and the previously live version still answers through nginx. */
 describe('failed deploys leave the live slot serving', () => {
@@ -56,42 +60,32 @@ describe('failed deploys leave the live slot serving', () => {
 
   it('an app that crashes on boot fails at once, with the last lines of its log', async () => {
     host.example.commit('v3-crash', (repo) => {
-      writeFileSync(path.join(repo, 'build.js'), 'console.log("build ok");\n');
-      const server = readFileSync(path.join(repo, 'server.js'), 'utf8');
-      writeFileSync(path.join(repo, 'server.js'), `console.error("boot failure: missing DATABASE_URL");\nprocess.exit(1);\n${server}`);
+      copyFileSync(TEMPLATE_BUILD, path.join(repo, 'build.js'));
+      copyFileSync(fixture('crash-on-boot.js'), path.join(repo, 'server.js'));
     });
-    const started = Date.now();
     const result = await host.run(['deploy']);
     expect(result.exitCode).not.toBe(0);
     expect(errorLine(result.stderr)).toMatch(/slot b failed its health check: the app exited during boot/);
     expect(result.stderr).toContain('boot failure: missing DATABASE_URL');
-    // "At once": well before the 3 s HEALTH_TIMEOUT would have expired after the boot (the supervisor's restart backoff is 1 s).
+    // "At once": the supervisor's exit report ends the wait, not the HEALTH_TIMEOUT.
     expect(result.output).not.toMatch(/did not answer 2xx within/);
-    expect(Date.now() - started).toBeGreaterThan(0);
     await expectV1StillLive();
     const status = JSON.parse((await host.run(['status', '--json'])).stdout);
     expect(status.slots.b.pid).toBeNull();
   }, 60_000);
 
   it('an app that never becomes healthy is stopped after HEALTH_TIMEOUT', async () => {
-    host.example.commit('v4-unhealthy', (repo) => {
-      const server = readFileSync(path.join(repo, 'server.js'), 'utf8');
-      writeFileSync(path.join(repo, 'server.js'), server.replace('console.error("boot failure: missing DATABASE_URL");\nprocess.exit(1);\n', ''));
-      writeFileSync(path.join(repo, 'server.js'), readFileSync(path.join(repo, 'server.js'), 'utf8').replaceAll("'/health'", "'/health-moved'"));
-    });
+    host.example.commit('v4-unhealthy', (repo) => copyFileSync(fixture('unhealthy.js'), path.join(repo, 'server.js')));
     const result = await host.run(['deploy']);
     expect(result.exitCode).not.toBe(0);
-    expect(errorLine(result.stderr)).toMatch(/slot b failed its health check: .*did not answer 2xx within 3\.0s \(last: HTTP 404\)/);
+    expect(errorLine(result.stderr)).toMatch(/slot b failed its health check: .*did not answer 2xx within 3\.0s \(last: HTTP 500\)/);
     await expectV1StillLive();
     const status = JSON.parse((await host.run(['status', '--json'])).stdout);
     expect(status.slots.b.pid).toBeNull();
   }, 60_000);
 
   it('a failing `nginx -t` restores the upstream file and stops the new slot', async () => {
-    host.example.commit('v5-good', (repo) => {
-      const server = readFileSync(path.join(repo, 'server.js'), 'utf8');
-      writeFileSync(path.join(repo, 'server.js'), server.replaceAll("'/health-moved'", "'/health'"));
-    });
+    host.example.commit('v5-good', (repo) => copyFileSync(TEMPLATE_SERVER, path.join(repo, 'server.js')));
     const before = readFileSync(host.upstreamFile, 'utf8');
     const broken = path.join(host.dir, 'broken-nginx.conf');
     writeFileSync(broken, readFileSync(host.nginx.confFile, 'utf8').replace('events {', 'this_is_not_a_directive on;\nevents {'));

@@ -9,7 +9,7 @@ describe('nginx upstream rendering', () => {
     const servers = text.split('\n').filter((line) => line.trim().startsWith('server '));
     expect(servers.map((line) => line.trim().replace(/\s+#.*/, ''))).toEqual(['server 127.0.0.1:3002 max_fails=0;', 'server 127.0.0.1:3001 max_fails=0 backup;']);
     expect(text).toContain('keepalive 32;');
-    expect(text).toMatch(/keepalive_timeout 4s;/);
+    expect(text).toMatch(/keepalive_timeout 1s;/);
     expect(parseLivePort(text)).toBe(3002);
   });
 

@@ -35,8 +35,9 @@ export function renderUpstream(layout: UpstreamLayout): string {
     for (const port of layout.ports) lines.push(`    server ${address(port)} max_fails=0;`);
   }
   lines.push('    keepalive 32;');
-  // Shorter than any app's keep-alive timeout (Node's default is 5s), so nginx, not the app, closes idle connections.
-  lines.push('    keepalive_timeout 4s;');
+  // Shorter than the app's idle timeouts (Node's keepAliveTimeout 5s, the drain helper's idleClose 2s),
+  // so nginx, never the app, closes an idle connection: no request is ever written to a closing socket.
+  lines.push('    keepalive_timeout 1s;');
   lines.push('}');
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,165 @@
+// switchyard/graceful: drain an http.Server on SIGTERM without failing a single request,
+// even when a proxy (nginx) holds keep-alive connections to it.
+//
+// Call graceful() right after creating the server and before listen(): sockets are tracked
+// from their 'connection' event. A socket accepted earlier is picked up at its next request;
+// one that stays silent is not idle-closed and only goes away when its peer closes it or at `timeout`.
+import net from 'node:net';
+
+const defaultLog = (/** @type {string} */ line) => process.stderr.write(`[graceful] ${line}\n`);
+const notConnection = (/** @type {unknown} */ name) => String(name).toLowerCase() !== 'connection';
+
+/** @param {any[]} args the arguments of writeHead after the status code */
+function withoutConnectionHeader(args) {
+  const i = args.findIndex((a) => typeof a === 'object' && a !== null);
+  if (i === -1) return args;
+  const headers = args[i];
+  const copy = [...args];
+  copy[i] = Array.isArray(headers) // flat [name, value, name, value, ...]
+    ? headers.filter((_, j) => notConnection(headers[j - (j % 2)]))
+    : Object.fromEntries(Object.entries(headers).filter(([name]) => notConnection(name)));
+  return copy;
+}
+
+/**
+ * @param {import('node:http').Server | { server: import('node:http').Server }} target
+ * @param {import('./index.js').GracefulOptions} [options]
+ * @returns {import('./index.js').GracefulController}
+ */
+export function graceful(target, options = {}) {
+  const server = target instanceof net.Server ? target : /** @type {any} */ (target)?.server;
+  if (!(server instanceof net.Server)) {
+    throw new TypeError('graceful(): expected an http.Server or an object whose .server is one');
+  }
+  const {
+    timeout = 10_000,
+    signals = ['SIGTERM', 'SIGINT'],
+    healthPath,
+    idleClose = 2_000,
+    exit = true,
+    log = defaultLog,
+    onShutdown,
+  } = options;
+
+  /** @type {Map<net.Socket, { inFlight: number, idleSince: number }>} */
+  const conns = new Map();
+  let draining = false;
+  /** @type {Promise<void> | undefined} */
+  let drainPromise;
+
+  const track = (/** @type {net.Socket} */ socket) => {
+    let conn = conns.get(socket);
+    if (!conn) {
+      conn = { inFlight: 0, idleSince: Date.now() };
+      conns.set(socket, conn);
+      socket.once('close', () => conns.delete(socket));
+    }
+    return conn;
+  };
+  server.on('connection', track);
+
+  // Wrapping emit (rather than adding a listener) lets the health check answer 503
+  // without the app's own handler also trying to respond.
+  const emit = server.emit;
+  server.emit = function (/** @type {string | symbol} */ event, /** @type {any[]} */ ...args) {
+    if (event === 'request' && onRequest(args[0], args[1])) return true;
+    return emit.call(this, /** @type {any} */ (event), ...args);
+  };
+
+  /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
+  function onRequest(req, res) {
+    const conn = track(req.socket);
+    conn.inFlight++;
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      conn.inFlight--;
+      conn.idleSince = Date.now();
+    };
+    res.once('finish', done);
+    res.once('close', done);
+
+    // Checked when the headers are written, not when the request arrives, so responses
+    // that were already in flight at SIGTERM also tell the proxy not to reuse the socket.
+    const writeHead = res.writeHead;
+    res.writeHead = /** @type {any} */ (function (/** @type {number} */ status, /** @type {any[]} */ ...rest) {
+      if (draining && !res.headersSent) {
+        res.setHeader('Connection', 'close'); // also makes node close the socket after this response
+        rest = withoutConnectionHeader(rest);
+      }
+      return writeHead.call(res, status, ...rest);
+    });
+
+    if (draining && healthPath !== undefined && req.url?.split('?')[0] === healthPath) {
+      res.writeHead(503, { 'Content-Type': 'text/plain' }).end('draining');
+      return true;
+    }
+    return false;
+  }
+
+  const onSignal = (/** @type {string} */ signal) => void shutdown(signal);
+  for (const signal of signals) process.on(signal, onSignal);
+
+  /** @param {string} [reason] */
+  function shutdown(reason = 'shutdown') {
+    if (drainPromise) {
+      log(`${reason}: drain already in progress`);
+      return drainPromise;
+    }
+    draining = true;
+    return (drainPromise = drain(reason));
+  }
+
+  /** @param {string} reason */
+  async function drain(reason) {
+    const started = Date.now();
+    // http.Server#close() would also close idle keep-alive sockets right now (Node >= 19),
+    // racing a proxy that is writing a request on one: nginx answers such a POST with 502.
+    // net's close only stops listening; its callback runs once every connection has ended.
+    const allClosed = new Promise((resolve) => net.Server.prototype.close.call(server, () => resolve('drained')));
+    // Logged only now, so whoever reads it knows new connections are already refused.
+    log(`${reason}: draining, ${conns.size} connection(s) open`);
+
+    // A proxy with a shorter upstream keepalive_timeout closes idle sockets itself first;
+    // a client that lingers is cut off once it has been idle for idleClose.
+    const sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [socket, conn] of conns) {
+        if (conn.inFlight === 0 && now - conn.idleSince >= idleClose) socket.destroy();
+      }
+    }, Math.min(250, Math.max(10, idleClose / 4)));
+
+    /** @type {NodeJS.Timeout | undefined} */
+    let timer;
+    const forced = new Promise((resolve) => (timer = setTimeout(resolve, timeout, 'forced')));
+    const drained = (async () => {
+      try {
+        await onShutdown?.();
+      } catch (err) {
+        log(`onShutdown failed: ${err instanceof Error ? err.stack : err}`);
+      }
+      return allClosed;
+    })();
+    const outcome = await Promise.race([drained, forced]);
+    clearInterval(sweep);
+    clearTimeout(timer);
+    for (const signal of signals) process.off(signal, onSignal);
+
+    if (outcome === 'forced') {
+      log(`forced exit after ${timeout}ms: ${conns.size} connection(s) still open`);
+      for (const socket of conns.keys()) socket.destroy();
+      if (exit) process.exit(1);
+    } else {
+      log(`drained in ${Date.now() - started}ms, exiting`);
+      if (exit) process.exit(0);
+    }
+  }
+
+  return {
+    get draining() {
+      return draining;
+    },
+    shutdown,
+  };
+}

@@ -1,0 +1,310 @@
+// Real processes, real sockets: spawn test/fixtures/graceful-server.mjs, hold keep-alive
+// connections to it with node:http Agents, SIGTERM it and watch what clients see.
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/graceful-server.mjs', import.meta.url));
+const HOST = '127.0.0.1';
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Fixture {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<Exit>;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once `re` matches the accumulated output of that stream. */
+  waitFor(stream: 'stdout' | 'stderr', re: RegExp, ms?: number): Promise<void>;
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  reusedSocket: boolean;
+  socket: Socket;
+}
+
+const children: ChildProcess[] = [];
+const agents: http.Agent[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGKILL');
+    }
+  }
+  for (const agent of agents.splice(0)) agent.destroy();
+});
+
+async function start(env: Record<string, string> = {}): Promise<Fixture> {
+  const child = spawn(process.execPath, [FIXTURE], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const out = { stdout: '', stderr: '' };
+  const waiters = new Set<() => void>();
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream]!.setEncoding('utf8');
+    child[stream]!.on('data', (chunk: string) => {
+      out[stream] += chunk;
+      for (const check of waiters) check();
+    });
+  }
+  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+
+  const waitFor = (stream: 'stdout' | 'stderr', re: RegExp, ms = 5000) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out waiting for ${re} on ${stream}; got:\n${out[stream]}`));
+      }, ms);
+      const check = () => {
+        if (!re.test(out[stream])) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      check();
+      void closed.then(() => {
+        if (!waiters.has(check)) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        reject(new Error(`process exited before ${re} appeared on ${stream}; got:\n${out[stream]}`));
+      });
+    });
+
+  await waitFor('stdout', /listening (\d+)/);
+  const port = Number(/listening (\d+)/.exec(out.stdout)![1]);
+  return { child, port, exited, waitFor, stdout: () => out.stdout, stderr: () => out.stderr };
+}
+
+function keepAliveAgent(maxSockets: number): http.Agent {
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  agents.push(agent);
+  return agent;
+}
+
+function request(
+  port: number,
+  path: string,
+  opts: { agent?: http.Agent | false; method?: string; body?: string } = {},
+): Promise<Reply> {
+  const reply = new Promise<Reply>((resolve, reject) => {
+    const req = http.request({ host: HOST, port, path, method: opts.method ?? 'GET', agent: opts.agent ?? false }, (res) => {
+      const socket = res.socket as Socket; // detached from res once a keep-alive response ends
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body, reusedSocket: req.reusedSocket, socket }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+  // Callers still see the rejection; this only keeps a request cut off by afterEach's
+  // SIGKILL (after an earlier assertion failed) from surfacing as an unhandled rejection.
+  reply.catch(() => {});
+  return reply;
+}
+
+/** Opens `n` keep-alive sockets on `agent` and leaves them idle in its pool. */
+async function openIdleSockets(port: number, agent: http.Agent, n: number): Promise<Socket[]> {
+  const replies = await Promise.all(Array.from({ length: n }, () => request(port, '/', { agent })));
+  for (const r of replies) expect(r.status).toBe(200);
+  const sockets = [...new Set(replies.map((r) => r.socket))];
+  expect(sockets).toHaveLength(n);
+  await new Promise((r) => setImmediate(r)); // let the agent move them to its free pool
+  expect(Object.values(agent.freeSockets).flat()).toHaveLength(n);
+  return sockets;
+}
+
+const ms = (since: number) => Date.now() - since;
+
+describe('graceful()', { timeout: 15_000 }, () => {
+  it('exits 0 shortly after idleClose when only idle keep-alive sockets remain', async () => {
+    const app = await start({ GRACEFUL_IDLE_CLOSE: '600' });
+    await openIdleSockets(app.port, keepAliveAgent(3), 3);
+
+    const t0 = Date.now();
+    app.child.kill('SIGTERM');
+    const exit = await app.exited;
+    const elapsed = ms(t0);
+
+    expect(exit).toEqual({ code: 0, signal: null });
+    // Not immediately: the idle sockets were given idleClose to be closed by the client first...
+    expect(elapsed).toBeGreaterThanOrEqual(400);
+    // ...but the process did not wait for keepAliveTimeout (65 s) either.
+    expect(elapsed).toBeLessThan(600 + 1500);
+    expect(app.stderr()).toMatch(/SIGTERM: draining, 3 connection\(s\) open/);
+    expect(app.stderr()).toMatch(/drained in \d+ms/);
+  });
+
+  it('completes a slow request in flight at SIGTERM with Connection: close', async () => {
+    const app = await start();
+    const agent = keepAliveAgent(1);
+    const slow = request(app.port, '/slow?ms=800', { agent });
+    await app.waitFor('stdout', /req GET \/slow/);
+
+    app.child.kill('SIGTERM');
+    const reply = await slow;
+
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('slow done');
+    expect(reply.headers.connection).toBe('close'); // the handler asked for keep-alive; drain wins
+    expect(reply.headers['x-slow']).toBe('1');
+    expect(reply.headers['content-type']).toBe('text/plain');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.stdout()).toMatch(/onShutdown ran/);
+  });
+
+  it('answers a request sent on an already-open keep-alive socket during the drain', async () => {
+    const app = await start({ GRACEFUL_IDLE_CLOSE: '3000' });
+    const agent = keepAliveAgent(2);
+    const before = await openIdleSockets(app.port, agent, 2);
+    const slow = request(app.port, '/slow?ms=1500', { agent }); // takes one socket, keeps the process alive
+    await app.waitFor('stdout', /req GET \/slow/);
+
+    app.child.kill('SIGTERM');
+    await app.waitFor('stderr', /draining/);
+    const reply = await request(app.port, '/', { agent }); // goes out on the other idle socket
+
+    expect(reply.reusedSocket).toBe(true);
+    expect(before).toContain(reply.socket);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('fast');
+    expect(reply.headers.connection).toBe('close');
+    expect((await slow).headers.connection).toBe('close');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('refuses new connections after SIGTERM', async () => {
+    const app = await start();
+    const slow = request(app.port, '/slow?ms=1000', { agent: keepAliveAgent(1) });
+    await app.waitFor('stdout', /req GET \/slow/);
+
+    app.child.kill('SIGTERM');
+    await app.waitFor('stderr', /draining/);
+    await expect(request(app.port, '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+
+    expect((await slow).status).toBe(200);
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('lets a POST whose body is still arriving at SIGTERM succeed', async () => {
+    const app = await start();
+    const payload = { hello: 'world', n: [1, 2, 3] };
+    const text = JSON.stringify(payload);
+    const agent = keepAliveAgent(1);
+
+    const reply = new Promise<Reply>((resolve, reject) => {
+      const req = http.request(
+        { host: HOST, port: app.port, path: '/echo', method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, reusedSocket: req.reusedSocket, socket: res.socket as Socket }));
+        },
+      );
+      req.on('error', reject);
+      req.write(text.slice(0, 5));
+      void app
+        .waitFor('stdout', /req POST \/echo/)
+        .then(() => {
+          app.child.kill('SIGTERM');
+          return app.waitFor('stderr', /draining/);
+        })
+        .then(() => req.end(text.slice(5)), reject);
+    });
+
+    const r = await reply;
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toEqual({ echo: payload });
+    expect(r.headers.connection).toBe('close');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('forces exit with code 1 after timeout when a handler never finishes', async () => {
+    const app = await start({ GRACEFUL_TIMEOUT: '1000' });
+    const hung = request(app.port, '/hang').catch((err: NodeJS.ErrnoException) => err);
+    await app.waitFor('stdout', /req GET \/hang/);
+
+    const t0 = Date.now();
+    app.child.kill('SIGTERM');
+    const exit = await app.exited;
+    const elapsed = ms(t0);
+
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(3000);
+    expect(app.stderr()).toMatch(/forced exit after 1000ms: 1 connection\(s\) still open/);
+    expect(await hung).toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('answers healthPath with 503 draining during the drain', async () => {
+    const app = await start({ GRACEFUL_IDLE_CLOSE: '3000' });
+    const agent = keepAliveAgent(2);
+    await openIdleSockets(app.port, agent, 2);
+    const healthy = await request(app.port, '/health', { agent });
+    expect(healthy.status).toBe(200);
+    expect(healthy.body).toBe('ok');
+
+    const slow = request(app.port, '/slow?ms=1500', { agent });
+    await app.waitFor('stdout', /req GET \/slow/);
+    app.child.kill('SIGTERM');
+    await app.waitFor('stderr', /draining/);
+    const draining = await request(app.port, '/health?probe=1', { agent });
+
+    expect(draining.status).toBe(503);
+    expect(draining.body).toBe('draining');
+    expect(draining.headers.connection).toBe('close');
+    expect(app.stdout()).not.toMatch(/req GET \/health\?probe=1/); // the app handler was not called too
+    expect((await slow).status).toBe(200);
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('ignores a second SIGTERM while draining instead of dying early', async () => {
+    const app = await start();
+    const slow = request(app.port, '/slow?ms=1000', { agent: keepAliveAgent(1) });
+    await app.waitFor('stdout', /req GET \/slow/);
+
+    app.child.kill('SIGTERM');
+    await app.waitFor('stderr', /draining/);
+    app.child.kill('SIGTERM');
+    await app.waitFor('stderr', /drain already in progress/);
+
+    expect((await slow).status).toBe(200);
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.stderr().match(/draining,/g)).toHaveLength(1);
+  });
+
+  it('accepts a { server } object (Fastify-like)', async () => {
+    const app = await start({ GRACEFUL_FORM: 'object', GRACEFUL_IDLE_CLOSE: '600' });
+    const agent = keepAliveAgent(2);
+    await openIdleSockets(app.port, agent, 1);
+    const slow = request(app.port, '/slow?ms=500', { agent: keepAliveAgent(1) });
+    await app.waitFor('stdout', /req GET \/slow/);
+
+    const t0 = Date.now();
+    app.child.kill('SIGTERM');
+    const reply = await slow;
+
+    expect(reply.status).toBe(200);
+    expect(reply.headers.connection).toBe('close');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(ms(t0)).toBeLessThan(600 + 1500);
+  });
+});
