@@ -54,7 +54,7 @@ export function rejectUnknownFlags(argv: readonly string[], known: string[]): vo
 }
 
 export function makeReporter(io: CommandIo, config?: Config): Reporter {
-  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), secrets: config?.secrets });
+  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: io.argv.includes('--json'), secrets: config?.secrets });
 }
 
 export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigKey[]): Config {

@@ -179,7 +179,7 @@ class Flow {
     const { reporter } = this.ctx;
     const cache = cacheDir(this.config.deployRoot);
     const dir = slotDir(this.config, this.target);
-    const stream = (label: string) => ({ onLine: (line: string) => reporter.output(label, line), signal: this.ctx.signal });
+    const stream = (label: string) => ({ onLine: (line: string) => line.trim() && reporter.output(label, line), signal: this.ctx.signal });
 
     await this.phase('resolve');
     let step = reporter.step('fetch');

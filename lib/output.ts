@@ -2,7 +2,14 @@ import { formatDuration } from './duration.ts';
 
 /** Step lines with durations: colour on a TTY, plain text in SSH sessions, hooks and logs. */
 
-export type OutputOptions = { color: boolean; stream?: NodeJS.WritableStream; errorStream?: NodeJS.WritableStream; secrets?: string[] };
+export type OutputOptions = {
+  color: boolean;
+  /** One JSON object per line on stdout (step, output, warning, error, success events) instead of text. */
+  json?: boolean;
+  stream?: NodeJS.WritableStream;
+  errorStream?: NodeJS.WritableStream;
+  secrets?: string[];
+};
 
 export type Step = {
   /** Mark the step done; prints its one line with the duration. */
@@ -19,9 +26,11 @@ export class Reporter {
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
   private readonly secrets: string[];
+  private readonly json: boolean;
 
   constructor(options: OutputOptions) {
-    this.color = options.color;
+    this.json = options.json ?? false;
+    this.color = options.color && !this.json;
     this.out = options.stream ?? process.stdout;
     this.err = options.errorStream ?? process.stderr;
     this.secrets = (options.secrets ?? []).filter((secret) => secret.length >= 4);
@@ -45,26 +54,35 @@ export class Reporter {
     }
   }
 
+  private event(fields: Record<string, unknown>): void {
+    this.write(this.out, JSON.stringify({ at: new Date().toISOString(), ...fields }));
+  }
+
   info(message: string): void {
-    this.write(this.out, message);
+    if (this.json) this.event({ event: 'info', message });
+    else this.write(this.out, message);
   }
 
   warn(message: string): void {
-    this.write(this.err, `${this.paint('yellow', 'warning:')} ${message}`);
+    if (this.json) this.event({ event: 'warning', message });
+    else this.write(this.err, `${this.paint('yellow', 'warning:')} ${message}`);
   }
 
   error(message: string, details: string[] = []): void {
+    if (this.json) this.event({ event: 'error', message, details });
     this.write(this.err, `${this.paint('red', 'error:')} ${message}`);
     for (const line of details) this.write(this.err, `  ${this.paint('dim', '│')} ${line}`);
   }
 
   /** A line of a child command's output, indented under its step. */
   output(label: string, line: string): void {
-    this.write(this.out, `  ${this.paint('dim', `${label} │`)} ${line}`);
+    if (this.json) this.event({ event: 'output', step: label, line });
+    else this.write(this.out, `  ${this.paint('dim', `${label} │`)} ${line}`);
   }
 
   success(message: string): void {
-    this.write(this.out, `${this.paint('green', '✔')} ${this.paint('bold', message)}`);
+    if (this.json) this.event({ event: 'success', message });
+    else this.write(this.out, `${this.paint('green', '✔')} ${this.paint('bold', message)}`);
   }
 
   step(name: string): Step {
@@ -74,16 +92,19 @@ export class Reporter {
     return {
       done: (detail) => {
         const elapsed = Date.now() - started;
-        this.write(this.out, line(this.paint('green', this.color ? '✓' : 'ok'), detail, elapsed));
+        if (this.json) this.event({ event: 'step', step: name, ok: true, ms: elapsed, detail });
+        else this.write(this.out, line(this.paint('green', this.color ? '✓' : 'ok'), detail, elapsed));
         return elapsed;
       },
       fail: (detail) => {
         const elapsed = Date.now() - started;
-        this.write(this.err, line(this.paint('red', this.color ? '✗' : 'FAILED'), detail, elapsed));
+        if (this.json) this.event({ event: 'step', step: name, ok: false, ms: elapsed, detail });
+        else this.write(this.err, line(this.paint('red', this.color ? '✗' : 'FAILED'), detail, elapsed));
         return elapsed;
       },
       progress: (message) => {
-        this.write(this.out, `  ${this.paint('dim', `${name} …`)} ${message} ${this.paint('dim', `(${formatDuration(Date.now() - started)})`)}`);
+        if (this.json) this.event({ event: 'progress', step: name, message, ms: Date.now() - started });
+        else this.write(this.out, `  ${this.paint('dim', `${name} …`)} ${message} ${this.paint('dim', `(${formatDuration(Date.now() - started)})`)}`);
       },
     };
   }

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The only module that sends signals. Apps run as a process group led by their supervisor, so one signal reaches them all. */
@@ -6,19 +7,42 @@ export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return procStat(pid)?.state !== 'Z';
 }
 
+/** Whether any process of the group still runs. Zombies do not count: they have exited, only their parent has not reaped them yet. */
 export function isGroupAlive(pgid: number): boolean {
   if (!Number.isInteger(pgid) || pgid <= 1) return false;
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  return entries.some((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    const stat = procStat(Number(entry));
+    return stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z';
+  });
+}
+
+/** State, parent and group of a process from /proc/<pid>/stat; undefined without /proc or once it is gone. */
+export function procStat(pid: number): { state: string; ppid: number; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may hold spaces: the fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGroupAlive } from '../lib/process.ts';
-import { createTestHost, type TestHost } from './helpers/host.ts';
-import { failures, startLoad, summarizeFailures } from './helpers/load.ts';
+import { createTestHost, type TestHost } from '../harness/host.ts';
+import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
 
 /** deploy v1, deploy v2 (under load), rollback (under load), deploy v3, through a real nginx. */
 describe('the A/B deploy cycle through real nginx', () => {

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from './helpers/host.ts';
+import { createTestHost, type TestHost } from '../harness/host.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;
 const TEMPLATE_SERVER = new URL('../templates/example-app/server.js', import.meta.url).pathname;

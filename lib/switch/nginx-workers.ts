@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { procStat } from '../process.ts';
 
 /** nginx master pid from its pid file, or undefined when nginx is not running or the file is unreadable. */
 export function readMasterPid(pidFile: string): number | undefined {
@@ -21,14 +22,8 @@ export function childPids(parentPid: number): number[] {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the parenthesised command name: state, ppid, ...
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === parentPid) children.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
+    const stat = procStat(Number(entry));
+    if (stat && stat.ppid === parentPid && stat.state !== 'Z') children.push(Number(entry));
   }
   return children;
 }

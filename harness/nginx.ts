@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './ports.ts';
 
-const SITE_TEMPLATE = fileURLToPath(new URL('../../templates/nginx/site.conf', import.meta.url));
+const SITE_TEMPLATE = fileURLToPath(new URL('../templates/nginx/site.conf', import.meta.url));
 
 export type TestNginx = {
   port: number;

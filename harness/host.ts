@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { createExampleRepo } from './example-repo.ts';
 import { startNginx, type TestNginx } from './nginx.ts';
 import { freePorts } from './ports.ts';
-import { renderUpstream, upstreamName } from '../../lib/switch/upstream.ts';
+import { renderUpstream, upstreamName } from '../lib/switch/upstream.ts';
 
-export const DEPLOY_TS = fileURLToPath(new URL('../../deploy.ts', import.meta.url));
+export const DEPLOY_TS = fileURLToPath(new URL('../deploy.ts', import.meta.url));
 
 export type TestHost = {
   dir: string;

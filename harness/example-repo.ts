@@ -3,8 +3,8 @@ import { copyFileSync, cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const TEMPLATE = fileURLToPath(new URL('../../templates/example-app', import.meta.url));
-const GRACEFUL = fileURLToPath(new URL('../../graceful/index.js', import.meta.url));
+const TEMPLATE = fileURLToPath(new URL('../templates/example-app', import.meta.url));
+const GRACEFUL = fileURLToPath(new URL('../graceful/index.js', import.meta.url));
 
 function git(repo: string, ...args: string[]): string {
   return execFileSync('git', ['-C', repo, ...args], {
