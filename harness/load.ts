@@ -124,3 +124,12 @@ export function summarizeFailures(records: RequestRecord[]): string {
   }
   return `${failed.length} of ${records.length} failed${failed.length ? `: ${[...byType].map(([key, count]) => `${count}× ${key}`).join(', ')}` : ''}`;
 }
+
+/**
+ * A reset of a reused client keep-alive connection before any response byte: what nginx's own reload
+ * does to a client that writes on an idle connection just as the old worker closes it (nginx closes
+ * idle connections when it reloads; see nginx/nginx#437). Never a 5xx, never a request the app saw.
+ */
+export function isReloadReset(record: RequestRecord): boolean {
+  return record.reused && record.status === null && /^(ECONNRESET|EPIPE|socket hang up)$/.test(record.error ?? '');
+}

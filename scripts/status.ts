@@ -25,11 +25,13 @@ it says so and how the next deploy will reconcile it.
 `;
 
 export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
+  // --json here means one report object on stdout; warnings stay text on stderr.
+  const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
+  let reporter = makeReporter(textIo);
   try {
     rejectUnknownFlags(io.argv, ['--json', '--repair']);
     const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
+    reporter = makeReporter(textIo, config);
     const traffic = createSwitch(config);
     if (hasFlag(io.argv, '--repair')) {
       const lock = acquireLock(config.deployRoot, 'status --repair');

@@ -1,0 +1,21 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startNginx, type TestNginx } from '../harness/nginx.ts';
+import { upstreamName } from '../lib/switch/upstream.ts';
+
+export const APP_NAME = 'exampleapp';
+export const UPSTREAM = upstreamName(APP_NAME);
+
+/**
+ * The baselines' nginx: the same site template and unprivileged nginx as harness/host.ts, with an
+ * upstream text the strategy writes itself.
+ */
+export async function startSite(dir: string, upstreamBody: string[]): Promise<TestNginx> {
+  const upstreamFile = path.join(dir, 'nginx-upstream.conf');
+  writeFileSync(upstreamFile, upstreamText(upstreamBody));
+  return startNginx(path.join(dir, 'nginx'), { upstreamFile, upstreamName: UPSTREAM });
+}
+
+export function upstreamText(body: string[]): string {
+  return [`upstream ${UPSTREAM} {`, ...body.map((line) => `    ${line}`), '}', ''].join('\n');
+}
