@@ -8,14 +8,15 @@ export const UPSTREAM = upstreamName(APP_NAME);
 
 /**
  * The baselines' nginx: the same site template and unprivileged nginx as harness/host.ts, with an
- * upstream text the strategy writes itself.
+ * upstream block the strategy writes itself (named UPSTREAM).
  */
-export async function startSite(dir: string, upstreamBody: string[]): Promise<TestNginx> {
+export async function startSite(dir: string, upstream: string): Promise<TestNginx> {
   const upstreamFile = path.join(dir, 'nginx-upstream.conf');
-  writeFileSync(upstreamFile, upstreamText(upstreamBody));
+  writeFileSync(upstreamFile, upstream);
   return startNginx(path.join(dir, 'nginx'), { upstreamFile, upstreamName: UPSTREAM });
 }
 
+/** An upstream block named UPSTREAM with these lines inside. */
 export function upstreamText(body: string[]): string {
   return [`upstream ${UPSTREAM} {`, ...body.map((line) => `    ${line}`), '}', ''].join('\n');
 }

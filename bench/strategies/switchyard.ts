@@ -1,0 +1,99 @@
+import { createTestHost, type TestHost } from '../../harness/host.ts';
+import type { Mark, Strategy, SwitchWindow } from '../types.ts';
+
+type StepEvent = { event: string; step?: string; ms?: number; at?: string; ok?: boolean; message?: string };
+
+/** Step events of `./deploy.ts deploy|rollback --json`, one JSON object a line. */
+export function parseEvents(stdout: string): StepEvent[] {
+  const events: StepEvent[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      // not an event line
+    }
+  }
+  return events;
+}
+
+/**
+ * Phase durations from the step events (fetch includes resolving the revision), and the toolkit's
+ * own overhead: everything in the wall time that is not the app's install, build, boot or drain.
+ */
+export function phasesOf(events: StepEvent[], wallMs: number): Record<string, number> {
+  const step: Record<string, number> = {};
+  for (const event of events) if (event.event === 'step' && event.step && typeof event.ms === 'number') step[event.step] = (step[event.step] ?? 0) + event.ms;
+  const get = (name: string) => step[name] ?? 0;
+  const phases = {
+    'fetch/checkout': get('fetch') + get('checkout'),
+    install: get('install'),
+    build: get('build'),
+    boot: get('start') + get('health'),
+    switch: get('switch'),
+    drain: get('drain'),
+  };
+  return { ...phases, overhead: wallMs - phases.install - phases.build - phases.boot - phases.drain };
+}
+
+/** Where each step ended (and where the switch began), for the chart. */
+function marksOf(events: StepEvent[]): Mark[] {
+  const marks: Mark[] = [];
+  for (const event of events) {
+    if (event.event !== 'step' || !event.step || !event.at) continue;
+    const end = Date.parse(event.at);
+    if (event.step === 'switch' && typeof event.ms === 'number') marks.push({ name: 'switch-start', at: end - event.ms });
+    marks.push({ name: event.step, at: end });
+  }
+  return marks;
+}
+
+/**
+ * Switchyard itself on the harness host: deploy v1 (not measured), then deploy, deploy, rollback,
+ * deploy, rollback ... each deploy of a new commit.
+ */
+export function switchyardStrategy(switchKind: 'nginx' | 'passive'): Strategy {
+  let host: TestHost | undefined;
+  let versions = 1;
+  let live = 'v1';
+  let idle: string | undefined;
+  return {
+    name: switchKind === 'nginx' ? 'switchyard' : 'switchyard-passive',
+    description:
+      switchKind === 'nginx'
+        ? 'Switchyard, SWITCH=nginx: rewrite the upstream, reload nginx, wait for old workers, drain the old slot'
+        : 'Switchyard, SWITCH=passive: both slots listed (max_fails=0), traffic moves when the old slot stops listening',
+    async setUp() {
+      host = await createTestHost({ switchKind });
+      const first = await host.run(['deploy', '--json']);
+      if (first.exitCode !== 0) throw new Error(`deploy of v1 failed (exit ${first.exitCode}): ${first.output.slice(-2000)}`);
+      return { port: host.nginx.port };
+    },
+    async cycle(index) {
+      const command = index === 1 || index % 2 === 0 ? 'deploy' : 'rollback';
+      const fromVersion = live;
+      let toVersion: string;
+      if (command === 'deploy') {
+        toVersion = `v${++versions}`;
+        host!.example.commit(toVersion);
+      } else {
+        toVersion = idle ?? '?';
+      }
+      const start = Date.now();
+      const result = await host!.run([command, '--json']);
+      const end = Date.now();
+      const events = parseEvents(result.stdout);
+      const ok = result.exitCode === 0 && events.some((event) => event.event === 'success');
+      if (ok) {
+        idle = fromVersion;
+        live = toVersion;
+      }
+      const window: SwitchWindow = { cycle: index, command, start, end, ok, fromVersion, toVersion, phases: phasesOf(events, end - start), marks: marksOf(events) };
+      if (!ok) window.error = `exit ${result.exitCode}: ${result.output.slice(-1500)}`;
+      return window;
+    },
+    async tearDown() {
+      await host?.cleanUp();
+    },
+  };
+}
