@@ -25,7 +25,7 @@ export const CONFIG_KEYS = {
   NGINX_PID_FILE: { default: '/run/nginx.pid', doc: "nginx master's pid file: used to wait until workers with the old config have exited" },
   NGINX_CHECK_URL: { default: '', doc: 'optional URL through nginx that must answer 2xx after the switch (e.g. http://127.0.0.1/__switchyard/health)' },
   PROCESS_MANAGER: { default: 'builtin', doc: 'builtin (detached supervisor with restart) or systemd (templates/systemd/APP@.service)' },
-  HOOKS_DIR: { default: 'deploy/hooks', doc: 'folder of hook executables, relative to the slot folder' },
+  HOOKS_DIR: { default: 'deploy/hooks', doc: 'folder of hook executables (begin, pre_checkout, ..., end, failed), relative to the env file' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

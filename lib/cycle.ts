@@ -158,9 +158,9 @@ class Flow {
     this.state = state;
     const { reporter } = this.ctx;
     try {
+      if (this.command === 'rollback') this.checkRollbackTarget();
       await this.hook('begin');
       if (this.command === 'deploy') await this.build(revision);
-      else this.checkRollbackTarget();
       await this.startAndCheck();
       await this.switchTraffic();
       await this.drainPrevious();
@@ -204,7 +204,6 @@ class Flow {
       await runShell(this.config.installCmd, { cwd: dir, env: this.ctx.env, ...stream('install') });
       step.done(this.config.installCmd);
     } else step.done('skipped (INSTALL_CMD is empty)');
-    await this.hook('post_install');
 
     await this.phase('build');
     step = reporter.step('build');
@@ -214,6 +213,7 @@ class Flow {
     } else step.done('skipped (BUILD_CMD is empty)');
     Object.assign(this.state.slots[this.target], { commit: this.commit, builtAt: new Date().toISOString() });
     this.save();
+    await this.hook('post_install');
   }
 
   private checkRollbackTarget(): void {
@@ -342,7 +342,7 @@ class Flow {
   }
 
   private explain(error: unknown): SwitchyardError {
-    const liveText = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : 'no slot was live before';
+    const liveText = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : '';
     if (this.switched) {
       return withContext(error, `${this.command} switched traffic to slot ${this.target} but did not finish`, {
         untouched: `slot ${this.target} (${short(this.commit)}) is live`,
@@ -351,7 +351,7 @@ class Flow {
     }
     const base = error instanceof SwitchyardError ? error : withContext(error, `${this.command} failed`);
     return new SwitchyardError(`${this.command} failed: ${base.message}`, {
-      untouched: base.untouched ? `${liveText}; ${base.untouched}` : `${liveText}; nothing else was changed`,
+      untouched: [liveText, base.untouched ?? (liveText ? 'nothing else was changed' : 'no slot was live before')].filter(Boolean).join('; '),
       next: base.next ?? 'fix the cause above and run the command again',
       details: base.details,
       cause: error,

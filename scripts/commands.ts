@@ -10,6 +10,9 @@ export const COMMANDS = {
   start: () => import('./start.ts') as Promise<CommandModule>,
   stop: () => import('./stop.ts') as Promise<CommandModule>,
   upstream: () => import('./upstream.ts') as Promise<CommandModule>,
+  history: () => import('./history.ts') as Promise<CommandModule>,
+  logs: () => import('./logs.ts') as Promise<CommandModule>,
+  'install-hook': () => import('./install-hook.ts') as Promise<CommandModule>,
 };
 
 export function usage(): string {

@@ -1,0 +1,83 @@
+/**
+ * `npm run bench [-- --cycles N --strategies a,b --out DIR]`: Switchyard against naive baselines and
+ * pm2, each under one keep-alive load through a real unprivileged nginx on loopback. Prints the
+ * tables and writes latest.json, latest.svg and latest.md to --out. Exit code 1 when a request
+ * failed (or a cycle failed) in Switchyard's nginx mode.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { killLeftovers } from './app-process.ts';
+import { parseBenchArgs, type StrategyName } from './args.ts';
+import { describeHost, hostInfo } from './host-info.ts';
+import { LOAD, measure, TIMING } from './measure.ts';
+import { resultsJson } from './report/json.ts';
+import { renderSvg } from './report/svg.ts';
+import { isSwitchyard, renderMarkdown, renderText, sections } from './report/table.ts';
+import { passiveNaiveStrategy } from './strategies/passive-naive.ts';
+import { pm2Strategy } from './strategies/pm2.ts';
+import { restartStrategy } from './strategies/restart.ts';
+import { switchyardStrategy } from './strategies/switchyard.ts';
+import { summarize } from './summary.ts';
+import { evaluateTargets } from './targets.ts';
+import type { Strategy, StrategyRun } from './types.ts';
+
+const FACTORIES: Record<StrategyName, () => Strategy> = {
+  switchyard: () => switchyardStrategy('nginx'),
+  'switchyard-passive': () => switchyardStrategy('passive'),
+  restart: restartStrategy,
+  'passive-naive': passiveNaiveStrategy,
+  pm2: pm2Strategy,
+};
+
+async function main(): Promise<number> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  const host = hostInfo();
+  console.log(`switchyard bench: ${args.cycles} cycles of ${args.strategies.join(', ')} on ${describeHost(host)}`);
+
+  const runs: StrategyRun[] = [];
+  for (const name of args.strategies) {
+    const started = Date.now();
+    console.log(`\n▶ ${name}`);
+    const run = await measure(FACTORIES[name](), args.cycles, (line) => console.log(line));
+    for (const problem of run.problems) console.log(`  problem: ${problem}`);
+    console.log(`  ${run.records.length} requests in ${((Date.now() - started) / 1000).toFixed(1)} s (set-up and tear-down included)`);
+    runs.push(run);
+  }
+
+  const summaries = runs.map(summarize);
+  const targets = runs.flatMap((run, i) => (isSwitchyard(run.name) ? evaluateTargets(run, summaries[i]) : []));
+  const tables = sections(summaries, targets);
+  console.log(renderText(tables));
+
+  mkdirSync(args.out, { recursive: true });
+  const title = `Switchyard bench, ${args.cycles} cycles, ${host.date.slice(0, 10)}: ${describeHost(host)}`;
+  writeFileSync(path.join(args.out, 'latest.json'), resultsJson({ host, args, load: LOAD, timing: TIMING, runs, summaries, targets }));
+  writeFileSync(path.join(args.out, 'latest.svg'), renderSvg(runs, title));
+  const problems = runs.flatMap((run) => run.problems.map((problem) => `- ${run.name}: ${problem}`));
+  writeFileSync(
+    path.join(args.out, 'latest.md'),
+    [
+      `## Benchmark (${args.cycles} cycles per strategy)`,
+      '',
+      `Host: ${describeHost(host)}. Date: ${host.date}. Run with \`npm run bench -- --cycles ${args.cycles}\`; chart: [latest.svg](latest.svg), raw records: latest.json.`,
+      '',
+      renderMarkdown(tables),
+      ...(problems.length ? ['### Problems during the run', '', ...problems, ''] : []),
+    ].join('\n'),
+  );
+  console.log(`\nwrote ${['latest.json', 'latest.svg', 'latest.md'].map((file) => path.join(args.out, file)).join(', ')}`);
+
+  const switchyard = runs.find((run) => run.name === 'switchyard');
+  const bad = switchyard && (switchyard.records.some((record) => record.error !== null) || switchyard.problems.length > 0);
+  if (bad) console.log('\nFAILED: Switchyard (nginx mode) had failed requests or cycles');
+  return bad ? 1 : 0;
+}
+
+process.on('exit', killLeftovers);
+main().then(
+  (code) => (process.exitCode = code),
+  (error) => {
+    console.error(`bench failed: ${(error as Error).stack ?? error}`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,37 @@
+import { flagValue, hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { short } from '../lib/cycle.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+import { loadState } from '../lib/state.ts';
+
+export const summary = 'the last deploys and rollbacks';
+export const help = `Usage: ./deploy.ts history [-n N] [--json]
+
+The last N (default 10) deploys and rollbacks, newest last: time, user, command, slot, commit,
+outcome, duration, and the reason of a failure. --json prints them as a JSON array.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
+  let reporter = makeReporter(textIo);
+  try {
+    rejectUnknownFlags(io.argv, ['--json', '-n']);
+    const countText = flagValue(io.argv, '-n') ?? '10';
+    if (!/^\d+$/.test(countText) || Number(countText) < 1) throw new SwitchyardError(`-n must be a positive number; got ${JSON.stringify(countText)}`, { untouched: 'nothing was changed', exitCode: 2 });
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(textIo, config);
+    const entries = loadState(config.deployRoot, config.appName, config.ports).history.slice(-Number(countText));
+    if (hasFlag(io.argv, '--json')) {
+      process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+      return 0;
+    }
+    if (entries.length === 0) reporter.info('no deploys yet');
+    for (const entry of entries) {
+      const reason = entry.reason ? `: ${entry.reason}` : '';
+      reporter.info(`${entry.at}  ${entry.user.padEnd(10)} ${entry.command.padEnd(8)} slot ${entry.slot} ${short(entry.commit).padEnd(8)} ${entry.outcome.padEnd(11)} ${formatDuration(entry.durationMs)}${reason}`);
+    }
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}

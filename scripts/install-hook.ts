@@ -1,0 +1,134 @@
+import { readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+import { writeFileAtomic } from '../lib/files.ts';
+import { capture } from '../lib/run.ts';
+
+export const summary = 'make pushes to DEPLOY_BRANCH of a bare repository deploy';
+export const help = `Usage: ./deploy.ts install-hook <BARE_REPO> [--force]
+
+Installs a post-receive hook in the bare git repository BARE_REPO (its hooks folder, or
+core.hooksPath): a push to DEPLOY_BRANCH runs \`deploy.ts deploy <pushed commit>\`, and the pusher
+sees the deploy's output as \`remote:\` lines. Pushes to other branches and branch deletions are
+ignored. The hook holds the absolute path of this deploy.ts, DEPLOY_BRANCH, the folder of the node
+running this command and DEPLOY_ENV_FILE (when set), as they are now: install it again after
+changing any of them. Point REPO at the same bare repository.
+
+git does not let a post-receive hook fail a push: when the deploy fails, \`git push\` still exits 0
+(the branch has moved); the \`remote:\` lines say DEPLOY FAILED and the live slot keeps serving.
+
+An existing different post-receive hook is left alone unless --force.
+`;
+
+export const TEMPLATE_FILE = path.join(PROJECT_DIR, 'templates', 'post-receive');
+
+export type HookValues = {
+  /** Absolute path of deploy.ts. */
+  deployTs: string;
+  branch: string;
+  /** Folder of the node binary to put first on PATH ('' to leave PATH alone). */
+  nodeDir: string;
+  /** Absolute DEPLOY_ENV_FILE, or undefined when deploy.ts should read the .env beside it. */
+  envFile?: string;
+};
+
+/** One argument for /bin/sh, whatever it holds. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The hook text: the template with its placeholders replaced by shell-quoted values. Pure. */
+export function renderPostReceive(template: string, values: HookValues): string {
+  const envLine = values.envFile === undefined
+    // A DEPLOY_ENV_FILE in the pusher's environment would make the deploy read another config than install-hook did.
+    ? 'unset DEPLOY_ENV_FILE'
+    : `DEPLOY_ENV_FILE=${shellQuote(values.envFile)}\nexport DEPLOY_ENV_FILE`;
+  const replacements: Record<string, string> = {
+    '{{DEPLOY_TS}}': shellQuote(values.deployTs),
+    '{{DEPLOY_BRANCH}}': shellQuote(values.branch),
+    '{{NODE_DIR}}': shellQuote(values.nodeDir),
+    '{{ENV_FILE}}': envLine,
+  };
+  let text = template;
+  for (const [placeholder, value] of Object.entries(replacements)) {
+    if (!text.includes(placeholder)) throw new SwitchyardError(`the hook template has no ${placeholder}`, { untouched: 'no hook was written', next: 'restore templates/post-receive from git' });
+    text = text.split(placeholder).join(value);
+  }
+  return text;
+}
+
+export type InstallPlan = 'write' | 'unchanged' | 'refuse';
+
+/** What to do with the hook path, given what is there now (undefined: nothing). Pure. */
+export function planInstall(existing: string | undefined, rendered: string, force: boolean): InstallPlan {
+  if (existing === undefined) return 'write';
+  if (existing === rendered) return 'unchanged';
+  return force ? 'write' : 'refuse';
+}
+
+/** The hooks folder of a bare repository, refusing a work tree or a folder inside a repository. */
+async function bareHooksDir(repo: string): Promise<string> {
+  const untouched = 'no hook was written';
+  let lines: string[];
+  try {
+    lines = (await capture(['git', '-C', repo, 'rev-parse', '--is-bare-repository', '--absolute-git-dir', '--git-path', 'hooks'])).split('\n');
+  } catch (error) {
+    throw new SwitchyardError(`${repo} is not a git repository`, { untouched, next: `create it with \`git init --bare ${repo}\` or name the right folder`, cause: error });
+  }
+  const [bare, gitDir, hooks] = lines;
+  if (bare !== 'true') throw new SwitchyardError(`${repo} is not a bare repository (a push to a checked-out branch is refused)`, { untouched, next: 'name a bare repository (git clone --bare) and point REPO at it' });
+  // git -C also finds a repository from a folder inside it (e.g. BARE_REPO/hooks): the hook would land in the wrong place.
+  if (realpathSync(gitDir) !== realpathSync(repo)) throw new SwitchyardError(`${repo} is inside the bare repository ${gitDir}, not one itself`, { untouched, next: `run install-hook ${gitDir}` });
+  return path.resolve(repo, hooks);
+}
+
+function sameRepository(configured: string, repo: string): boolean {
+  if (configured === repo) return true;
+  try {
+    return realpathSync(configured) === realpathSync(repo);
+  } catch {
+    return false;
+  }
+}
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SwitchyardError(`cannot read ${file}: ${(error as Error).message}`, { untouched: 'no hook was written', next: 'check its permissions' });
+  }
+}
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, ['--force']);
+    const args = positionals(io.argv);
+    if (args.length !== 1) throw new SwitchyardError(`install-hook needs <BARE_REPO>; got ${args.length} argument(s)`, { untouched: 'no hook was written', next: 'see ./deploy.ts install-hook --help', exitCode: 2 });
+    const repo = path.resolve(args[0]);
+    const config = loadConfig(io, reporter, ['APP_NAME', 'REPO', 'DEPLOY_ROOT']);
+    reporter = makeReporter(io, config);
+    const hookFile = path.join(await bareHooksDir(repo), 'post-receive');
+    const rendered = renderPostReceive(readFileSync(TEMPLATE_FILE, 'utf8'), {
+      deployTs: path.join(PROJECT_DIR, 'deploy.ts'),
+      branch: config.branch,
+      nodeDir: path.dirname(process.execPath),
+      envFile: io.env.DEPLOY_ENV_FILE ? config.envFile : undefined,
+    });
+    if (!sameRepository(config.repo, repo)) {
+      reporter.warn(`REPO is ${config.repo}, not ${repo}: the deploy fetches the pushed commit from REPO, so a push here fails to deploy until REPO has it`);
+    }
+    const plan = planInstall(readIfExists(hookFile), rendered, hasFlag(io.argv, '--force'));
+    if (plan === 'refuse') {
+      throw new SwitchyardError(`${hookFile} already exists and is not this Switchyard hook`, { untouched: 'it was left as it is', next: 'move it aside (or merge it by hand), or rerun with --force to replace it' });
+    }
+    if (plan === 'write') writeFileAtomic(hookFile, rendered, 0o755);
+    const verb = plan === 'write' ? 'installed' : 'already up to date:';
+    reporter.success(`${verb} ${hookFile}: pushes to ${config.branch} deploy with ${path.join(PROJECT_DIR, 'deploy.ts')}`);
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}

@@ -1,0 +1,52 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { readLogTail } from '../lib/app-process.ts';
+import { flagValue, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+import { slotFiles } from '../lib/slots.ts';
+import { loadState } from '../lib/state.ts';
+
+export const summary = "show an app slot's log";
+export const help = `Usage: ./deploy.ts logs [SLOT] [-n N] [-f]
+
+Prints the last N (default 50) lines of the app's log in SLOT (a or b; default: the live slot).
+-f keeps printing new lines as they are written, until Ctrl-C.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, ['-f', '--follow', '-n']);
+    const args = positionals(io.argv, ['-n']);
+    const countText = flagValue(io.argv, '-n') ?? '50';
+    if (!/^\d+$/.test(countText)) throw new SwitchyardError(`-n must be a number; got ${JSON.stringify(countText)}`, { untouched: 'nothing was changed', exitCode: 2 });
+    if (args.length > 1 || (args[0] && args[0] !== 'a' && args[0] !== 'b')) {
+      throw new SwitchyardError(`SLOT must be a or b; got ${JSON.stringify(args.join(' '))}`, { untouched: 'nothing was changed', exitCode: 2 });
+    }
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(io, config);
+    const slot = (args[0] as 'a' | 'b' | undefined) ?? loadState(config.deployRoot, config.appName, config.ports).live;
+    if (!slot) throw new SwitchyardError('no slot is live yet', { next: 'name a slot: ./deploy.ts logs a' });
+    const { logFile } = slotFiles(config, slot);
+    if (!existsSync(logFile)) throw new SwitchyardError(`slot ${slot} has no log yet (${logFile})`, { next: 'it is written once the slot has been started' });
+    for (const line of readLogTail(logFile, Number(countText))) process.stdout.write(`${line}\n`);
+    if (!hasFlag(io.argv, '-f', '--follow')) return 0;
+    let offset = statSync(logFile).size;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const size = statSync(logFile).size;
+      if (size < offset) offset = 0;
+      if (size === offset) continue;
+      const fd = openSync(logFile, 'r');
+      try {
+        const buffer = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
+        const read = readSync(fd, buffer, 0, buffer.length, offset);
+        process.stdout.write(buffer.subarray(0, read));
+        offset += read;
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}
