@@ -12,6 +12,9 @@ export function median(values: number[]): number | null {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
 
+/** The load's first second (connections opening, JIT warm-up) counts as neither steady state nor a switch. */
+export const WARMUP_MS = 1000;
+
 export type Spread = { n: number; p50: number | null; p99: number | null };
 export type MedianMax = { n: number; median: number | null; max: number | null };
 
@@ -24,6 +27,8 @@ export type Summary = {
   requests: number;
   failed: number;
   failuresByType: { key: string; count: number }[];
+  /** Seconds of the run in which requests failed: 100 ms slices in which at least one failed request ended. */
+  failingSeconds: number;
   fastSteady: Spread;
   fastSwitch: Spread;
   window: MedianMax;
@@ -59,6 +64,12 @@ export function failuresByType(records: RequestRecord[]): { key: string; count: 
   return [...counts].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count);
 }
 
+export function failingSeconds(records: RequestRecord[]): number {
+  const slices = new Set<number>();
+  for (const record of records) if (record.error !== null) slices.add(Math.floor((record.startedAt + record.latencyMs) / 100));
+  return slices.size / 10;
+}
+
 /** When the window's old version last finished an answer, in ms after its SIGTERM (or the window start). */
 export function lastOldAnswer(records: RequestRecord[], window: SwitchWindow): number | null {
   if (!window.fromVersion || window.fromVersion === window.toVersion) return null;
@@ -77,7 +88,8 @@ export function summarize(run: StrategyRun): Summary {
   const during: number[] = [];
   for (const record of records) {
     if (record.kind !== 'fast' || record.error !== null) continue;
-    (inAnyWindow(record, windows) ? during : steady).push(record.latencyMs);
+    if (inAnyWindow(record, windows)) during.push(record.latencyMs);
+    else if (record.startedAt >= run.loadStart + WARMUP_MS) steady.push(record.latencyMs);
   }
   const commands: Record<string, CommandSummary> = {};
   for (const command of new Set(windows.map((window) => window.command))) {
@@ -97,6 +109,7 @@ export function summarize(run: StrategyRun): Summary {
     requests: records.length,
     failed: records.filter((record) => record.error !== null).length,
     failuresByType: failuresByType(records),
+    failingSeconds: failingSeconds(records),
     fastSteady: spread(steady),
     fastSwitch: spread(during),
     window: medianMax(windows.map((window) => window.end - window.start)),

@@ -133,3 +133,8 @@ export function summarizeFailures(records: RequestRecord[]): string {
 export function isReloadReset(record: RequestRecord): boolean {
   return record.reused && record.status === null && /^(ECONNRESET|EPIPE|socket hang up)$/.test(record.error ?? '');
 }
+
+/** Every failure that is not a reload reset: a 5xx, a timeout, a refused or reset fresh connection. */
+export function upstreamFailures(records: RequestRecord[]): RequestRecord[] {
+  return failures(records).filter((record) => !isReloadReset(record));
+}

@@ -151,7 +151,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     hooksDir: path.resolve(baseDir, value('HOOKS_DIR')),
     envFile,
     unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),
-    secrets: collectSecrets(fileValues, repo),
+    secrets: collectSecrets({ ...env, ...fileValues }, repo),
   };
 }
 
@@ -169,9 +169,10 @@ export function suggestKey(unknown: string): string | undefined {
   return best?.key;
 }
 
-function collectSecrets(fileValues: Record<string, string>, repo: string): string[] {
-  const secrets = Object.entries(fileValues)
-    .filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4)
+/** Values of secret-looking keys, from the env file and the environment the hooks and apps inherit. */
+function collectSecrets(values: Record<string, string | undefined>, repo: string): string[] {
+  const secrets = Object.entries(values)
+    .filter((entry): entry is [string, string] => SECRET_KEY_PATTERN.test(entry[0]) && typeof entry[1] === 'string' && entry[1].length >= 4)
     .map(([, value]) => value);
   const credentials = /^[a-z][a-z0-9+.-]*:\/\/([^@/]+)@/i.exec(repo);
   if (credentials) secrets.push(credentials[1]);

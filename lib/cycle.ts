@@ -2,6 +2,7 @@ import type { Config, SlotName } from './config.ts';
 import { formatDuration } from './duration.ts';
 import { SwitchyardError, withContext } from './errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
+import { isAlive } from './process.ts';
 import { healthUrl, portInUse, probe, waitUntilHealthy, describeProbe } from './health.ts';
 import { acquireLock, currentUser, releaseLock } from './lock.ts';
 import type { Reporter } from './output.ts';
@@ -88,6 +89,14 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
   return next;
 }
 
+function loadJournalPid(config: Config): number | undefined {
+  try {
+    return loadState(config.deployRoot, config.appName, config.ports).journal?.pid;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function gatherFacts(config: Config, traffic: TrafficSwitch): Promise<HostFacts> {
   const slots = {} as HostFacts['slots'];
   for (const slot of SLOTS) {
@@ -95,7 +104,8 @@ export async function gatherFacts(config: Config, traffic: TrafficSwitch): Promi
     const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
     slots[slot] = { runningPid, healthy };
   }
-  return { slots, upstreamPort: traffic.currentPort() };
+  const holder = loadJournalPid(config);
+  return { slots, upstreamPort: traffic.currentPort(), journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder) };
 }
 
 class Flow {
@@ -342,6 +352,15 @@ class Flow {
   }
 
   private explain(error: unknown): SwitchyardError {
+    if (this.ctx.signal.aborted && !this.switched) {
+      const live = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : 'no slot was live';
+      return new SwitchyardError(`${this.command} interrupted by ${String(this.ctx.signal.reason ?? 'a signal')}: stopped what it had started`, {
+        untouched: `${live}; the lock was released`,
+        next: `run ./deploy.ts ${this.command} again when ready`,
+        cause: error,
+        exitCode: 130,
+      });
+    }
     const liveText = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : '';
     if (this.switched) {
       return withContext(error, `${this.command} switched traffic to slot ${this.target} but did not finish`, {

@@ -6,6 +6,8 @@ export type HostFacts = {
   slots: Record<SlotName, { runningPid: number | undefined; healthy: boolean }>;
   /** Port the nginx upstream sends traffic to first (nginx switch only). */
   upstreamPort: number | undefined;
+  /** Whether the process named in the state's journal still runs (a command in progress, not a crash). */
+  journalHolderAlive?: boolean;
 };
 
 export type Assessment = {
@@ -26,7 +28,7 @@ export function assessHost(state: State, facts: HostFacts): Assessment {
   const findings: string[] = [];
   const slots: SlotName[] = ['a', 'b'];
   const portSlot = slots.find((slot) => state.slots[slot].port === facts.upstreamPort);
-  if (state.journal) {
+  if (state.journal && !facts.journalHolderAlive) {
     findings.push(`a ${state.journal.command} (pid ${state.journal.pid}) stopped during its "${state.journal.phase}" phase, started ${state.journal.startedAt}`);
   }
   for (const slot of slots) {
@@ -49,7 +51,7 @@ export function assessHost(state: State, facts: HostFacts): Assessment {
   if (live !== state.live) findings.push(`slot ${live ?? 'none'} is what really serves; the state will record it as live`);
 
   const stop = slots.filter((slot) => slot !== live && facts.slots[slot].runningPid !== undefined);
-  const reswitch = live !== null && healthy(live) && (Boolean(state.journal) || (facts.upstreamPort !== undefined && portSlot !== live));
+  const reswitch = live !== null && healthy(live) && ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.upstreamPort !== undefined && portSlot !== live));
   return { live, findings, stop, reswitch };
 }
 

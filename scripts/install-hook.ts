@@ -40,15 +40,11 @@ export function shellQuote(value: string): string {
 
 /** The hook text: the template with its placeholders replaced by shell-quoted values. Pure. */
 export function renderPostReceive(template: string, values: HookValues): string {
-  const envLine = values.envFile === undefined
-    // A DEPLOY_ENV_FILE in the pusher's environment would make the deploy read another config than install-hook did.
-    ? 'unset DEPLOY_ENV_FILE'
-    : `DEPLOY_ENV_FILE=${shellQuote(values.envFile)}\nexport DEPLOY_ENV_FILE`;
   const replacements: Record<string, string> = {
     '{{DEPLOY_TS}}': shellQuote(values.deployTs),
     '{{DEPLOY_BRANCH}}': shellQuote(values.branch),
     '{{NODE_DIR}}': shellQuote(values.nodeDir),
-    '{{ENV_FILE}}': envLine,
+    '{{ENV_FILE}}': shellQuote(values.envFile ?? ''),
   };
   let text = template;
   for (const [placeholder, value] of Object.entries(replacements)) {

@@ -91,7 +91,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (config.switchKind === 'nginx') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
     const last = report.lastEvent;
     if (last) reporter.info(`last: ${last.command} ${short(last.commit)} to slot ${last.slot} by ${last.user} at ${last.at}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`);
-    if (state.journal) reporter.warn(`a ${state.journal.command} (pid ${state.journal.pid}) is in its "${state.journal.phase}" phase or was killed there`);
+    if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);
     for (const finding of assessment.findings) reporter.warn(finding);
     if (assessment.findings.length > 0) {
       reporter.info(`the next deploy or rollback reconciles this: live becomes slot ${assessment.live ?? 'none'}${assessment.stop.length ? `, leftover slot(s) ${assessment.stop.join(', ')} are stopped` : ''}${assessment.reswitch ? ', the switch is applied again' : ''}; or run ./deploy.ts status --repair now`);

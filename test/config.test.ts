@@ -60,6 +60,7 @@ describe('configuration', () => {
     const config = resolveConfig(settings({ ...base, DEPLOY_ROOT: 'root', REPO: 'https://deploy:s3cr3t-token@git.example.com/shop.git', NOTIFY_TOKEN: 'abcd1234' }));
     expect(config.deployRoot).toBe('/etc/switchyard/root');
     expect(config.secrets).toEqual(['abcd1234', 'deploy:s3cr3t-token']);
+    expect(resolveConfig({ ...settings(base), env: { SENTRY_TOKEN: 'from-the-environment' } }).secrets).toContain('from-the-environment');
   });
 
   it('parses durations in seconds or with units', () => {

@@ -6,8 +6,8 @@ import type { StrategyRun, SwitchWindow } from '../types.ts';
 
 /**
  * Every request, column by column, sorted by start: startedAt as ms deltas (the first from the load's
- * start), kind and reused as one character each, status and error only where they are not 200/null,
- * the answering version run-length encoded.
+ * start), then one character per request for kind, reused socket and outcome; the answering version
+ * run-length encoded.
  */
 export type CompactRecords = {
   count: number;
@@ -15,41 +15,57 @@ export type CompactRecords = {
   latencyMs: number[];
   /** f = GET / (fast), p = POST /echo, s = GET /slow */
   kind: string;
-  /** 1 = sent on a reused keep-alive socket */
+  /** 1 = sent on a keep-alive socket that had carried an earlier request */
   reused: string;
-  /** [index, status] for every status other than 200; 0 = no response */
-  statusNot200: [number, number][];
-  errors: [number, string][];
+  /** "." = HTTP 200; any other character indexes outcomes.names (the record's error: "HTTP 502", "ECONNRESET" ...) */
+  outcome: string;
+  outcomes: { codes: string; names: string[] };
   versions: { names: (string | null)[]; runs: [number, number][] };
 };
 
 const KIND_CODE = { fast: 'f', post: 'p', slow: 's' } as const;
+/** Printable, JSON-safe characters for outcome codes; more kinds of error than this share the last. */
+const OUTCOME_CODES = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 export function compactRecords(records: RequestRecord[], since: number): CompactRecords {
   const sorted = [...records].sort((a, b) => a.startedAt - b.startedAt);
-  const names: (string | null)[] = [];
+  const versionNames: (string | null)[] = [];
   const runs: [number, number][] = [];
-  const out: CompactRecords = { count: sorted.length, startedAtDeltaMs: [], latencyMs: [], kind: '', reused: '', statusNot200: [], errors: [], versions: { names, runs } };
-  let previous = since;
-  const kinds: string[] = [];
+  const outcomeNames: string[] = [];
+  const startedAtDeltaMs: number[] = [];
+  const latencyMs: number[] = [];
+  const kind: string[] = [];
   const reused: string[] = [];
-  sorted.forEach((record, index) => {
-    out.startedAtDeltaMs.push(record.startedAt - previous);
+  const outcome: string[] = [];
+  let previous = since;
+  for (const record of sorted) {
+    startedAtDeltaMs.push(record.startedAt - previous);
     previous = record.startedAt;
-    out.latencyMs.push(record.latencyMs);
-    kinds.push(KIND_CODE[record.kind]);
+    latencyMs.push(record.latencyMs);
+    kind.push(KIND_CODE[record.kind]);
     reused.push(record.reused ? '1' : '0');
-    if (record.status !== 200) out.statusNot200.push([index, record.status ?? 0]);
-    if (record.error !== null) out.errors.push([index, record.error]);
-    let name = names.indexOf(record.version);
-    if (name === -1) name = names.push(record.version) - 1;
+    if (record.error === null) outcome.push('.');
+    else {
+      let code = outcomeNames.indexOf(record.error);
+      if (code === -1 && outcomeNames.length < OUTCOME_CODES.length) code = outcomeNames.push(record.error) - 1;
+      outcome.push(OUTCOME_CODES[code === -1 ? OUTCOME_CODES.length - 1 : code]);
+    }
+    let name = versionNames.indexOf(record.version);
+    if (name === -1) name = versionNames.push(record.version) - 1;
     const last = runs.at(-1);
     if (last && last[0] === name) last[1]++;
     else runs.push([name, 1]);
-  });
-  out.kind = kinds.join('');
-  out.reused = reused.join('');
-  return out;
+  }
+  return {
+    count: sorted.length,
+    startedAtDeltaMs,
+    latencyMs,
+    kind: kind.join(''),
+    reused: reused.join(''),
+    outcome: outcome.join(''),
+    outcomes: { codes: OUTCOME_CODES.slice(0, outcomeNames.length), names: outcomeNames },
+    versions: { names: versionNames, runs },
+  };
 }
 
 /** Window times relative to the load's start, like the records. */

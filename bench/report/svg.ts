@@ -100,12 +100,12 @@ function panel(run: StrategyRun, top: number): string {
     out.push(`<line x1="${fixed(tx)}" x2="${fixed(tx)}" y1="${y0 + PANEL}" y2="${y0 + PANEL + 4}" stroke="#999"/><text x="${fixed(tx)}" y="${y0 + PANEL + 16}" text-anchor="middle" fill="#555">${t}s</text>`);
   }
   out.push(...series(run.records, y, plotWidth, run.loadStart, duration));
-  // Failed requests on top, one dot per pixel position.
+  // Failed requests on top, one dot per whole-pixel position (a tooltip names the first one there).
   const seen = new Set<string>();
   for (const record of run.records) {
     if (record.error === null) continue;
-    const px = fixed(x(record.startedAt));
-    const py = fixed(y(record.latencyMs));
+    const px = Math.round(x(record.startedAt));
+    const py = Math.round(y(record.latencyMs));
     if (seen.has(`${px},${py}`)) continue;
     seen.add(`${px},${py}`);
     out.push(`<circle cx="${px}" cy="${py}" r="2.5" fill="#d50000" fill-opacity="0.8"><title>${escapeXml(`${record.method} ${record.kind} ${record.error}${record.reused ? ' (reused)' : ''} after ${record.latencyMs} ms`)}</title></circle>`);

@@ -20,12 +20,16 @@ export function parseEvents(stdout: string): StepEvent[] {
 /**
  * Phase durations from the step events (fetch includes resolving the revision), and the toolkit's
  * own overhead: everything in the wall time that is not the app's install, build, boot or drain.
+ * `startup` is from the bench spawning ./deploy.ts to its first step (lock) beginning.
  */
-export function phasesOf(events: StepEvent[], wallMs: number): Record<string, number> {
+export function phasesOf(events: StepEvent[], start: number, end: number): Record<string, number> {
   const step: Record<string, number> = {};
   for (const event of events) if (event.event === 'step' && event.step && typeof event.ms === 'number') step[event.step] = (step[event.step] ?? 0) + event.ms;
   const get = (name: string) => step[name] ?? 0;
+  const first = events.find((event) => event.event === 'step' && event.at && typeof event.ms === 'number');
+  const wallMs = end - start;
   const phases = {
+    startup: first ? Date.parse(first.at!) - first.ms! - start : 0,
     'fetch/checkout': get('fetch') + get('checkout'),
     install: get('install'),
     build: get('build'),
@@ -88,7 +92,7 @@ export function switchyardStrategy(switchKind: 'nginx' | 'passive'): Strategy {
         idle = fromVersion;
         live = toVersion;
       }
-      const window: SwitchWindow = { cycle: index, command, start, end, ok, fromVersion, toVersion, phases: phasesOf(events, end - start), marks: marksOf(events) };
+      const window: SwitchWindow = { cycle: index, command, start, end, ok, fromVersion, toVersion, phases: phasesOf(events, start, end), marks: marksOf(events) };
       if (!ok) window.error = `exit ${result.exitCode}: ${result.output.slice(-1500)}`;
       return window;
     },

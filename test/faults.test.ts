@@ -1,0 +1,155 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
+import { startLoad, summarizeFailures, upstreamFailures } from '../harness/load.ts';
+import { parseState } from '../lib/state.ts';
+
+/**
+ * A deploy killed with SIGKILL at each phase, under keep-alive load through nginx: traffic keeps
+ * being served, the state file parses, and the next deploy recovers without manual repair.
+ */
+describe('crash safety: SIGKILL at every phase', () => {
+  let host: TestHost;
+  let version = 1;
+
+  beforeAll(async () => {
+    host = await createTestHost();
+    const first = await host.run(['deploy']);
+    expect(first.exitCode, first.output).toBe(0);
+  }, 120_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  const phases = [
+    ['locked', 'after the lock was taken'],
+    ['install', 'after checkout'],
+    ['build', 'as the build starts'],
+    ['health', 'after the new slot started'],
+    ['upstream-written', 'after the upstream file was written, before the reload'],
+    ['reloaded', 'after the reload, before the old slot stopped'],
+    ['record', 'before the final state write'],
+  ] as const;
+
+  for (const [phase, when] of phases) {
+    it(`killed ${when} (${phase}): traffic is served throughout and the next deploy recovers`, async () => {
+      const killedVersion = `v${++version}`;
+      host.example.commit(killedVersion);
+      const load = startLoad({ port: host.nginx.port, connections: 8, maxDurationMs: 90_000 });
+      const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: `kill@${phase}` });
+      expect(killed.exitCode).not.toBe(0);
+      const state = parseState(readFileSync(path.join(host.deployRoot, 'state.json'), 'utf8'));
+      expect(state.journal?.phase ?? 'recorded').toBeTruthy();
+      // Whatever the kill left, nginx still serves a working version.
+      const during = await host.get('/');
+      expect(during.status).toBe(200);
+
+      const status = await host.run(['status']);
+      expect(status.exitCode, status.output).toBe(0);
+
+      const nextVersion = `v${++version}`;
+      host.example.commit(nextVersion);
+      const next = await host.run(['deploy']);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const records = await load.stop();
+      expect(next.exitCode, next.output).toBe(0);
+      expect(next.stderr).toMatch(/took over a stale lock left by pid \d+/);
+      expect(upstreamFailures(records), summarizeFailures(records)).toEqual([]);
+      expect((await host.get('/')).json.version).toBe(nextVersion);
+      const report = JSON.parse((await host.run(['status', '--json'])).stdout);
+      expect(report.disagreements).toEqual([]);
+      expect(report.slots[report.live].healthy).toBe(true);
+      const idle = report.live === 'a' ? 'b' : 'a';
+      expect(report.slots[idle].pid).toBeNull();
+      expect(report.inProgress).toBeNull();
+    }, 120_000);
+  }
+
+  it('status explains a killed deploy before anything reconciles it', async () => {
+    host.example.commit(`v${++version}`);
+    const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: 'kill@reloaded' });
+    expect(killed.exitCode).not.toBe(0);
+    const status = await host.run(['status']);
+    expect(status.stderr).toMatch(/a deploy \(pid \d+\) stopped during its "switch" phase, started \d{4}-/);
+    expect(status.stderr).toMatch(/nginx upstream sends traffic to port \d+ \(slot [ab]\) but the state says slot [ab] is live/);
+    expect(status.stdout).toMatch(/the next deploy or rollback reconciles this: live becomes slot [ab], leftover slot\(s\) [ab] are stopped, the switch is applied again/);
+    const repaired = await host.run(['status', '--repair']);
+    expect(repaired.exitCode, repaired.output).toBe(0);
+    expect(JSON.parse((await host.run(['status', '--json'])).stdout).disagreements).toEqual([]);
+  }, 120_000);
+});
+
+describe('interruptions and a corrupt state file', () => {
+  let host: TestHost;
+
+  beforeAll(async () => {
+    host = await createTestHost();
+    const first = await host.run(['deploy']);
+    expect(first.exitCode, first.output).toBe(0);
+  }, 120_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    it(`${signal} during the health wait stops the new slot, releases the lock and exits 130`, async () => {
+      host.example.commit(`slow-boot-${signal}`);
+      const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', EXAMPLE_BOOT_DELAY_MS: '20000' }, reject: false, all: true });
+      let output = '';
+      child.all?.on('data', (chunk) => (output += chunk));
+      const deadline = Date.now() + 60_000;
+      while (!/ok start/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      child.kill(signal);
+      const result = await child;
+      expect(result.exitCode, result.all).toBe(130);
+      expect(result.stderr).toMatch(new RegExp(`error: deploy interrupted by ${signal}: stopped what it had started; slot a \\([0-9a-f]{7}\\) is still live and serving; the lock was released`));
+      expect(existsSync(path.join(host.deployRoot, 'deploy.lock'))).toBe(false);
+      expect((await host.get('/')).json.version).toBe('v1');
+      const report = JSON.parse((await host.run(['status', '--json'])).stdout);
+      expect(report.slots.b.pid).toBeNull();
+      expect(report.disagreements).toEqual([]);
+      expect(host.state().history.at(-1).outcome).toBe('interrupted');
+    }, 90_000);
+  }
+
+  it('SIGTERM during a long build kills the build and leaves the live slot serving', async () => {
+    const marker = path.join(host.dir, 'build-still-running');
+    const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', BUILD_CMD: `sleep 2; touch ${marker}` }, reject: false, all: true });
+    let output = '';
+    child.all?.on('data', (chunk) => (output += chunk));
+    while (!/ok install/.test(output)) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(existsSync(marker)).toBe(false);
+    expect((await host.get('/')).json.version).toBe('v1');
+  }, 60_000);
+
+  it('a corrupt state file is never overwritten; status --repair rebuilds it from the host', async () => {
+    const file = path.join(host.deployRoot, 'state.json');
+    writeFileSync(file, '{"version": 1, "live": "a", "slo');
+    const result = await host.run(['deploy']);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`error: state file ${file.replace(/[/.]/g, '\\$&')} cannot be used: it is not valid JSON.*left as it is.*status --repair`));
+    expect(readFileSync(file, 'utf8')).toBe('{"version": 1, "live": "a", "slo');
+    expect((await host.get('/')).json.version).toBe('v1');
+    const repaired = await host.run(['status', '--repair']);
+    expect(repaired.exitCode, repaired.output).toBe(0);
+    expect(repaired.stderr).toMatch(/moved to .*state\.json\.broken-/);
+    const state = host.state();
+    expect(state.live).toBe('a');
+    expect(state.slots.a.commit).toMatch(/^[0-9a-f]{40}$/);
+    const next = await host.run(['deploy']);
+    expect(next.exitCode, next.output).toBe(0);
+  }, 120_000);
+
+  it('a state file from a newer version is refused with its path', async () => {
+    const file = path.join(host.deployRoot, 'state.json');
+    const current = readFileSync(file, 'utf8');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(current), version: 7 }));
+    const result = await host.run(['rollback']);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/written by a newer Switchyard \(state version 7/);
+    writeFileSync(file, current);
+  }, 60_000);
+});
