@@ -18,6 +18,7 @@ if (!name || name === '--help' || name === '-h' || name === 'help') {
   process.exitCode = 2;
 } else {
   const command = await COMMANDS[name as keyof typeof COMMANDS]();
-  if (args.includes('--help') || args.includes('-h')) process.stdout.write(command.help);
+  const options = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (options.includes('--help') || options.includes('-h')) process.stdout.write(command.help);
   else process.exitCode = await command.run(io);
 }

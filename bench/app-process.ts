@@ -44,7 +44,7 @@ export async function stopApp(app: AppProcess, timeoutMs = 35_000): Promise<{ si
   let killed = false;
   const timer = setTimeout(() => {
     killed = true;
-    process.kill(app.pid, 'SIGKILL');
+    signal(app.pid, 'SIGKILL');
   }, timeoutMs);
   await app.exited;
   clearTimeout(timer);
@@ -53,5 +53,14 @@ export async function stopApp(app: AppProcess, timeoutMs = 35_000): Promise<{ si
 
 /** Last resort on the way out: SIGKILL whatever spawnApp started that is still running. */
 export function killLeftovers(): void {
-  for (const child of started) if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  for (const child of started) if (child.exitCode === null && child.pid) signal(child.pid, 'SIGKILL');
+}
+
+/** Signal one of our own children; it may have exited a moment ago. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
 }

@@ -11,8 +11,9 @@ import { parseBenchArgs, type StrategyName } from './args.ts';
 import { describeHost, hostInfo } from './host-info.ts';
 import { LOAD, measure, TIMING } from './measure.ts';
 import { resultsJson } from './report/json.ts';
-import { renderSvg } from './report/svg.ts';
-import { isSwitchyard, renderMarkdown, renderText, sections } from './report/table.ts';
+import { markdownReport } from './report/markdown.ts';
+import { renderSvg, svgTitle } from './report/svg.ts';
+import { isSwitchyard, renderText, sections } from './report/table.ts';
 import { passiveNaiveStrategy } from './strategies/passive-naive.ts';
 import { pm2Strategy } from './strategies/pm2.ts';
 import { restartStrategy } from './strategies/restart.ts';
@@ -38,7 +39,9 @@ async function main(): Promise<number> {
   for (const name of args.strategies) {
     const started = Date.now();
     console.log(`\n▶ ${name}`);
-    const run = await measure(FACTORIES[name](), args.cycles, (line) => console.log(line));
+    active = FACTORIES[name]();
+    const run = await measure(active, args.cycles, (line) => console.log(line));
+    active = undefined;
     for (const problem of run.problems) console.log(`  problem: ${problem}`);
     console.log(`  ${run.records.length} requests in ${((Date.now() - started) / 1000).toFixed(1)} s (set-up and tear-down included)`);
     runs.push(run);
@@ -50,21 +53,9 @@ async function main(): Promise<number> {
   console.log(renderText(tables));
 
   mkdirSync(args.out, { recursive: true });
-  const title = `Switchyard bench, ${args.cycles} cycles, ${host.date.slice(0, 10)}: ${describeHost(host)}`;
   writeFileSync(path.join(args.out, 'latest.json'), resultsJson({ host, args, load: LOAD, timing: TIMING, runs, summaries, targets }));
-  writeFileSync(path.join(args.out, 'latest.svg'), renderSvg(runs, title));
-  const problems = runs.flatMap((run) => run.problems.map((problem) => `- ${run.name}: ${problem}`));
-  writeFileSync(
-    path.join(args.out, 'latest.md'),
-    [
-      `## Benchmark (${args.cycles} cycles per strategy)`,
-      '',
-      `Host: ${describeHost(host)}. Date: ${host.date}. Run with \`npm run bench -- --cycles ${args.cycles}\`; chart: [latest.svg](latest.svg), raw records: latest.json.`,
-      '',
-      renderMarkdown(tables),
-      ...(problems.length ? ['### Problems during the run', '', ...problems, ''] : []),
-    ].join('\n'),
-  );
+  writeFileSync(path.join(args.out, 'latest.svg'), renderSvg(runs, svgTitle(args.cycles, host), describeHost(host)));
+  writeFileSync(path.join(args.out, 'latest.md'), markdownReport(tables, runs, args.cycles, host));
   console.log(`\nwrote ${['latest.json', 'latest.svg', 'latest.md'].map((file) => path.join(args.out, file)).join(', ')}`);
 
   const switchyard = runs.find((run) => run.name === 'switchyard');
@@ -73,6 +64,14 @@ async function main(): Promise<number> {
   return bad ? 1 : 0;
 }
 
+/** The strategy running now: on Ctrl-C it stops what it started before the bench exits. */
+let active: Strategy | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping what the bench started`);
+    void (active?.tearDown() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
 process.on('exit', killLeftovers);
 main().then(
   (code) => (process.exitCode = code),

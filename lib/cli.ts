@@ -11,8 +11,10 @@ export const PROJECT_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.u
 
 export type CommandIo = { argv: string[]; env: Record<string, string | undefined> };
 
+/** Flags come before `--`; after it everything is an argument (a commit may be called `-h`). */
 export function hasFlag(argv: readonly string[], ...names: string[]): boolean {
-  return argv.some((arg) => names.includes(arg));
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((arg) => names.includes(arg));
 }
 
 /** Positional arguments, after dropping known flags; `--` ends flags. */
@@ -35,6 +37,8 @@ export function positionals(argv: readonly string[], flagsWithValue: string[] = 
 }
 
 export function flagValue(argv: readonly string[], name: string): string | undefined {
+  const end = argv.indexOf('--');
+  if (end !== -1) argv = argv.slice(0, end);
   const index = argv.indexOf(name);
   if (index >= 0) return argv[index + 1];
   const inline = argv.find((arg) => arg.startsWith(`${name}=`));
@@ -54,7 +58,7 @@ export function rejectUnknownFlags(argv: readonly string[], known: string[]): vo
 }
 
 export function makeReporter(io: CommandIo, config?: Config): Reporter {
-  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: io.argv.includes('--json'), secrets: config?.secrets });
+  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: hasFlag(io.argv, '--json'), secrets: config?.secrets });
 }
 
 export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigKey[]): Config {

@@ -169,6 +169,7 @@ class Flow {
     const { reporter } = this.ctx;
     try {
       if (this.command === 'rollback') this.checkRollbackTarget();
+      await this.checkTargetPort();
       await this.hook('begin');
       if (this.command === 'deploy') await this.build(revision);
       await this.startAndCheck();
@@ -189,7 +190,7 @@ class Flow {
     const { reporter } = this.ctx;
     const cache = cacheDir(this.config.deployRoot);
     const dir = slotDir(this.config, this.target);
-    const stream = (label: string) => ({ onLine: (line: string) => line.trim() && reporter.output(label, line), signal: this.ctx.signal });
+    const stream = (label: string) => ({ onLine: (line: string) => (line.trim() ? reporter.output(label, line) : undefined), signal: this.ctx.signal });
 
     await this.phase('resolve');
     let step = reporter.step('fetch');
@@ -238,6 +239,16 @@ class Flow {
       });
     }
     this.commit = slot.commit;
+  }
+
+  /** Fail before building anything when a process we did not start holds the idle slot's port. */
+  private async checkTargetPort(): Promise<void> {
+    const port = this.config.ports[this.target];
+    if (slotRunningPid(this.config, this.target) === undefined && (await portInUse(this.config.host, port))) {
+      throw new SwitchyardError(`port ${port} of slot ${this.target} is already in use by a process Switchyard did not start`, {
+        next: `find it with \`ss -ltnp 'sport = :${port}'\`, stop it or change PORT_${this.target.toUpperCase()}, then run this again`,
+      });
+    }
   }
 
   private async startAndCheck(): Promise<void> {

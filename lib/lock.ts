@@ -1,4 +1,4 @@
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SwitchyardError } from './errors.ts';
@@ -17,7 +17,16 @@ export function lockPath(deployRoot: string): string {
  * (the caller warns). link() makes creation atomic: two deploys can never both succeed.
  */
 export function acquireLock(deployRoot: string, command: string): Lock {
-  ensurePrivateDir(deployRoot);
+  try {
+    ensurePrivateDir(deployRoot);
+    accessSync(deployRoot, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new SwitchyardError(`DEPLOY_ROOT ${deployRoot} is not a writable folder (${code})`, {
+      untouched: 'nothing was changed',
+      next: 'create it and give the deploy user write access, or fix DEPLOY_ROOT',
+    });
+  }
   const file = lockPath(deployRoot);
   const holder: LockHolder = { pid: process.pid, user: currentUser(), command, startedAt: new Date().toISOString(), host: os.hostname() };
   const temp = `${file}.${process.pid}.tmp`;

@@ -46,11 +46,17 @@ export class Reporter {
     return result;
   }
 
-  private write(stream: NodeJS.WritableStream, line: string): void {
+  /** Returns a promise when the stream's buffer is full, so a flood of build output waits instead of piling up in memory. */
+  private write(stream: NodeJS.WritableStream, line: string): Promise<void> | undefined {
     try {
-      stream.write(`${this.redact(line)}\n`);
+      if (stream.write(`${this.redact(line)}\n`)) return undefined;
+      return new Promise((resolve) => {
+        stream.once('drain', resolve);
+        stream.once('error', resolve);
+      });
     } catch {
       // The terminal went away (SSH hang-up); the deploy goes on and the log keeps the record.
+      return undefined;
     }
   }
 
@@ -74,10 +80,10 @@ export class Reporter {
     for (const line of details) this.write(this.err, `  ${this.paint('dim', '│')} ${line}`);
   }
 
-  /** A line of a child command's output, indented under its step. */
-  output(label: string, line: string): void {
-    if (this.json) this.event({ event: 'output', step: label, line });
-    else this.write(this.out, `  ${this.paint('dim', `${label} │`)} ${line}`);
+  /** A line of a child command's output, indented under its step; resolves once the terminal can take more. */
+  output(label: string, line: string): Promise<void> | undefined {
+    if (this.json) return this.write(this.out, JSON.stringify({ at: new Date().toISOString(), event: 'output', step: label, line }));
+    return this.write(this.out, `  ${this.paint('dim', `${label} │`)} ${line}`);
   }
 
   success(message: string): void {
@@ -112,6 +118,7 @@ export class Reporter {
 
 /** Colour only for a terminal that wants it: NO_COLOR and --no-color win. */
 export function wantsColor(stream: { isTTY?: boolean }, env: Record<string, string | undefined>, argv: readonly string[]): boolean {
+  if (argv.includes('--')) argv = argv.slice(0, argv.indexOf('--'));
   if (argv.includes('--no-color') || env.NO_COLOR !== undefined || env.TERM === 'dumb') return false;
   if (argv.includes('--color') || env.FORCE_COLOR) return true;
   return Boolean(stream.isTTY);

@@ -8,8 +8,8 @@ import { isAlive, signalGroup } from './process.ts';
 export type RunOptions = {
   cwd?: string;
   env?: Record<string, string | undefined>;
-  /** Every output line (stdout and stderr merged), as it arrives. */
-  onLine?: (line: string) => void;
+  /** Every output line (stdout and stderr merged), as it arrives; a returned promise pauses reading (backpressure). */
+  onLine?: (line: string) => unknown;
   /** Aborting kills the command's whole process group. */
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -50,7 +50,8 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
     for await (const line of child.iterable({ from: 'all' })) {
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
-      options.onLine?.(line);
+      const written = options.onLine?.(line);
+      if (written instanceof Promise) await written;
     }
     const result = await child;
     if (options.signal?.aborted) throw new SwitchyardError(`\`${describeArgv(argv)}\` was stopped by the interruption`, { details: tail });

@@ -101,3 +101,20 @@ export function resultsJson(input: { host: HostInfo; args: unknown; load: unknow
     }) + '\n'
   );
 }
+
+/** The inverse of compactRecords (used by bench/replot.ts). */
+export function expandRecords(compact: CompactRecords, since: number): RequestRecord[] {
+  const kinds = { f: 'fast', p: 'post', s: 'slow' } as const;
+  const versions: (string | null)[] = compact.versions.runs.flatMap(([name, count]) => Array<string | null>(count).fill(compact.versions.names[name]));
+  const records: RequestRecord[] = [];
+  let startedAt = since;
+  for (let i = 0; i < compact.count; i++) {
+    startedAt += compact.startedAtDeltaMs[i];
+    const kind = kinds[compact.kind[i] as keyof typeof kinds];
+    const code = compact.outcome[i];
+    const error = code === '.' ? null : compact.outcomes.names[compact.outcomes.codes.indexOf(code)];
+    const status = error === null ? 200 : /^HTTP (\d+)$/.exec(error) ? Number(error.slice(5)) : null;
+    records.push({ kind, method: kind === 'post' ? 'POST' : 'GET', startedAt, latencyMs: compact.latencyMs[i], status, error, reused: compact.reused[i] === '1', version: versions[i] });
+  }
+  return records;
+}

@@ -1,11 +1,13 @@
 import type { RequestRecord } from '../../harness/load.ts';
 import { percentile } from '../summary.ts';
+import type { HostInfo } from '../host-info.ts';
 import type { StrategyRun } from '../types.ts';
 
 /**
- * Latency over time, one panel per strategy, hand-written SVG. Per 2-px column: the range of all
- * answered requests (grey), fast-GET p50 (blue) and p99 (orange); failed requests as red dots at
- * their start and latency; switch windows shaded with their cycle's label, and vertical markers.
+ * Latency over time, one panel per strategy, hand-written SVG. Per 2-px column: the range of the
+ * answered GET / and POST requests (grey; GET /slow is left out, its latency is the client's choice),
+ * fast-GET p50 (blue) and p99 (orange); failed requests (every kind) as red dots at their start and
+ * latency; switch windows shaded with their cycle's label, and vertical markers.
  */
 
 const WIDTH = 1100;
@@ -15,7 +17,7 @@ const RIGHT = 16;
 const TOP = 26;
 const BOTTOM = 28;
 const GAP = 18;
-const HEADER = 46;
+const HEADER = 62;
 const BIN_PX = 2;
 const Y_MIN = 0.5; // ms
 const Y_MAX = 20_000;
@@ -31,13 +33,18 @@ const MARK_STYLE: Record<string, string> = {
 const escapeXml = (text: string) => text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 const fixed = (n: number) => n.toFixed(1);
 
-export function renderSvg(runs: StrategyRun[], title: string): string {
+export function svgTitle(cycles: number, host: HostInfo): string {
+  return `Switchyard bench: latency over time, ${cycles} cycles per strategy (${host.date.slice(0, 16).replace('T', ' ')} UTC)`;
+}
+
+export function renderSvg(runs: StrategyRun[], title: string, subtitle: string): string {
   const height = HEADER + runs.length * (PANEL + TOP + BOTTOM + GAP);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="${LEFT}" y="18" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
-    legend(LEFT, 36),
+    `<text x="${LEFT}" y="34" fill="#555">${escapeXml(subtitle)}</text>`,
+    legend(LEFT, 52),
   ];
   runs.forEach((run, i) => parts.push(panel(run, HEADER + i * (PANEL + TOP + BOTTOM + GAP))));
   parts.push('</svg>');
@@ -46,7 +53,7 @@ export function renderSvg(runs: StrategyRun[], title: string): string {
 
 function legend(x: number, y: number): string {
   const items: [string, string][] = [
-    ['<rect width="10" height="10" y="-9" fill="#ccc"/>', 'all answered (min–max)'],
+    ['<rect width="10" height="10" y="-9" fill="#ccc"/>', 'GET / and POST answered (min–max)'],
     ['<line x2="12" y1="-4" y2="-4" stroke="#1565c0" stroke-width="1.5"/>', 'fast GET p50'],
     ['<line x2="12" y1="-4" y2="-4" stroke="#ef6c00" stroke-width="1.5"/>', 'fast GET p99'],
     ['<circle cx="5" cy="-4" r="3" fill="#d50000"/>', 'failed request'],
@@ -59,7 +66,7 @@ function legend(x: number, y: number): string {
   return items
     .map(([icon, label]) => {
       const g = `<g transform="translate(${offset},${y})">${icon}<text x="16">${escapeXml(label)}</text></g>`;
-      offset += 24 + label.length * 6;
+      offset += 30 + label.length * 6.2;
       return g;
     })
     .join('');
@@ -77,7 +84,7 @@ function panel(run: StrategyRun, top: number): string {
   const failed = run.records.filter((record) => record.error !== null).length;
   const out: string[] = [
     `<text x="${LEFT}" y="${top + 16}" font-size="12.5" font-weight="bold">${escapeXml(run.name)}</text>`,
-    `<text x="${LEFT + 8 + run.name.length * 8}" y="${top + 16}" fill="#555">${run.records.length} requests, ${failed} failed, ${run.windows.length} cycles</text>`,
+    `<text x="${LEFT + 14 + run.name.length * 9}" y="${top + 16}" fill="#555">${run.records.length} requests, ${failed} failed, ${run.windows.length} cycles</text>`,
     `<rect x="${LEFT}" y="${y0}" width="${plotWidth}" height="${PANEL}" fill="none" stroke="#999"/>`,
   ];
   // Switch windows and their markers, under the data.
@@ -119,7 +126,7 @@ function series(records: RequestRecord[], y: (latency: number) => number, plotWi
   const all: { min: number; max: number }[] = Array.from({ length: bins }, () => ({ min: Infinity, max: -Infinity }));
   const fast: number[][] = Array.from({ length: bins }, () => []);
   for (const record of records) {
-    if (record.error !== null) continue;
+    if (record.error !== null || record.kind === 'slow') continue;
     const bin = Math.min(bins - 1, Math.max(0, Math.floor(((record.startedAt - since) / duration) * bins)));
     all[bin].min = Math.min(all[bin].min, record.latencyMs);
     all[bin].max = Math.max(all[bin].max, record.latencyMs);
