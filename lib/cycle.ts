@@ -8,7 +8,8 @@ import { acquireLock, currentUser, releaseLock } from './lock.ts';
 import type { Reporter } from './output.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { runShell } from './run.ts';
-import { SLOTS, slotAppExited, slotDir, slotLogTail, slotRunningPid, startSlot, stopSlot } from './slots.ts';
+import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
+import { SLOTS, slotDir } from './slots.ts';
 import { loadState, otherSlot, saveState, type HistoryEntry, type State } from './state.ts';
 import { createSwitch, type TrafficSwitch } from './switch/index.ts';
 
@@ -29,6 +30,8 @@ export type CycleContext = {
   hooks?: HookRunner;
   /** Test-only fault injection: called as each phase begins. */
   atPhase?: (phase: string) => Promise<void> | void;
+  /** Defaults to PROCESS_MANAGER's. */
+  processes?: SlotProcesses;
 };
 
 type Command = 'deploy' | 'rollback';
@@ -51,6 +54,7 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
   if (lock.takenOver) reporter.warn(`took over a stale lock left by pid ${lock.takenOver.pid} (${lock.takenOver.command} by ${lock.takenOver.user}, started ${lock.takenOver.startedAt}), which is no longer running`);
   lockStep.done(`held by pid ${process.pid}`);
   const traffic = createSwitch(config, { phase: ctx.atPhase });
+  ctx = { ...ctx, processes: ctx.processes ?? createSlotProcesses(config, ctx.env) };
   try {
     await ctx.atPhase?.('locked');
     let state = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports));
@@ -65,13 +69,14 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
 
 /** Make the state match the host before acting; reports every disagreement it puts right. */
 export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
-  const facts = await gatherFacts(ctx.config, traffic);
+  const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
+  const facts = await gatherFacts(ctx.config, traffic, processes);
   const assessment = assessHost(state, facts);
   if (assessment.findings.length === 0) return state;
   const step = ctx.reporter.step('recover');
   for (const finding of assessment.findings) ctx.reporter.warn(finding);
   for (const slot of assessment.stop) {
-    const outcome = await stopSlot(ctx.config, slot);
+    const outcome = await processes.stop(slot);
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }
   if (assessment.reswitch && assessment.live) {
@@ -97,10 +102,10 @@ function loadJournalPid(config: Config): number | undefined {
   }
 }
 
-export async function gatherFacts(config: Config, traffic: TrafficSwitch): Promise<HostFacts> {
+export async function gatherFacts(config: Config, traffic: TrafficSwitch, processes: SlotProcesses): Promise<HostFacts> {
   const slots = {} as HostFacts['slots'];
   for (const slot of SLOTS) {
-    const runningPid = slotRunningPid(config, slot);
+    const runningPid = await processes.runningPid(slot);
     const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
     slots[slot] = { runningPid, healthy };
   }
@@ -125,6 +130,10 @@ class Flow {
 
   private get config() {
     return this.ctx.config;
+  }
+
+  private get processes(): SlotProcesses {
+    return this.ctx.processes!;
   }
 
   private save(): void {
@@ -203,7 +212,7 @@ class Flow {
     // The idle slot's previous build is about to be replaced: until the new one is complete, it holds none.
     Object.assign(this.state.slots[this.target], { commit: null, builtAt: null, pid: null, startedAt: null });
     this.save();
-    if (slotRunningPid(this.config, this.target)) await stopSlot(this.config, this.target);
+    if (await this.processes.runningPid(this.target)) await this.processes.stop(this.target);
     step = reporter.step('checkout');
     await checkoutSlot(cache, dir, this.commit, { signal: this.ctx.signal });
     step.done(`slot ${this.target} at ${short(this.commit)} in ${dir}`);
@@ -244,7 +253,7 @@ class Flow {
   /** Fail before building anything when a process we did not start holds the idle slot's port. */
   private async checkTargetPort(): Promise<void> {
     const port = this.config.ports[this.target];
-    if (slotRunningPid(this.config, this.target) === undefined && (await portInUse(this.config.host, port))) {
+    if ((await this.processes.runningPid(this.target)) === undefined && (await portInUse(this.config.host, port))) {
       throw new SwitchyardError(`port ${port} of slot ${this.target} is already in use by a process Switchyard did not start`, {
         next: `find it with \`ss -ltnp 'sport = :${port}'\`, stop it or change PORT_${this.target.toUpperCase()}, then run this again`,
       });
@@ -256,14 +265,14 @@ class Flow {
     const port = this.config.ports[this.target];
     await this.phase('start');
     await this.hook('pre_start');
-    if (slotRunningPid(this.config, this.target)) await stopSlot(this.config, this.target);
+    if (await this.processes.runningPid(this.target)) await this.processes.stop(this.target);
     if (await portInUse(this.config.host, port)) {
       throw new SwitchyardError(`port ${port} of slot ${this.target} is already in use by a process Switchyard did not start`, {
         next: `find it with \`ss -ltnp 'sport = :${port}'\`, stop it or change PORT_${this.target.toUpperCase()}, then run this again`,
       });
     }
     let step = reporter.step('start');
-    const pid = startSlot(this.config, this.target, this.ctx.env);
+    const pid = await this.processes.start(this.target);
     this.startedNewSlot = true;
     Object.assign(this.state.slots[this.target], { pid, startedAt: new Date().toISOString() });
     this.save();
@@ -275,7 +284,7 @@ class Flow {
     const url = healthUrl(this.config.host, port, this.config.healthPath);
     const result = await waitUntilHealthy(url, {
       timeoutMs: this.config.healthTimeoutMs,
-      hasExited: () => slotAppExited(this.config, this.target),
+      hasExited: () => this.processes.hasExited(this.target),
       onWait: (elapsed, last) => step.progress(`waiting for ${url} (last: ${describeProbe(last)})`),
       signal: this.ctx.signal,
     });
@@ -292,7 +301,7 @@ class Flow {
   }
 
   private logTail(): string[] {
-    return slotLogTail(this.config, this.target, 20).map((line) => `log: ${line}`);
+    return this.processes.logTail(this.target, 20).map((line) => `log: ${line}`);
   }
 
   private async switchTraffic(): Promise<void> {
@@ -315,7 +324,7 @@ class Flow {
     if (!this.live) return;
     await this.hook('pre_stop', { STOP_SLOT: this.live });
     const step = reporter.step('drain');
-    const outcome = await stopSlot(this.config, this.live, (elapsed) => step.progress(`slot ${this.live} is still draining`));
+    const outcome = await this.processes.stop(this.live, () => step.progress(`slot ${this.live} is still draining`));
     Object.assign(this.state.slots[this.live], { pid: null, startedAt: null });
     this.save();
     if (outcome.result === 'killed') {
@@ -348,7 +357,7 @@ class Flow {
   private async cleanUpAfterFailure(error: unknown): Promise<void> {
     const { reporter } = this.ctx;
     if (!this.switched && this.startedNewSlot) {
-      const outcome = await stopSlot(this.config, this.target);
+      const outcome = await this.processes.stop(this.target);
       Object.assign(this.state.slots[this.target], { pid: null, startedAt: null });
       reporter.info(`  stopped the new slot ${this.target} (${outcome.result})`);
     }

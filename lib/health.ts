@@ -30,14 +30,14 @@ export type WaitResult = { healthy: true; elapsedMs: number } | { healthy: false
  */
 export async function waitUntilHealthy(
   url: string,
-  options: { timeoutMs: number; hasExited: () => boolean; onWait?: (elapsedMs: number, last: Probe) => void; signal?: AbortSignal },
+  options: { timeoutMs: number; hasExited: () => boolean | Promise<boolean>; onWait?: (elapsedMs: number, last: Probe) => void; signal?: AbortSignal },
 ): Promise<WaitResult> {
   const started = Date.now();
   let lastReport = started;
   let last: Probe = { ok: false, error: 'not probed yet' };
   for (;;) {
     const elapsed = Date.now() - started;
-    if (options.hasExited()) return { healthy: false, elapsedMs: elapsed, last, exited: true };
+    if (await options.hasExited()) return { healthy: false, elapsedMs: elapsed, last, exited: true };
     if (elapsed >= options.timeoutMs || options.signal?.aborted) return { healthy: false, elapsedMs: elapsed, last, exited: false };
     last = await probe(url, Math.min(2000, Math.max(200, options.timeoutMs - elapsed)));
     if (last.ok) return { healthy: true, elapsedMs: Date.now() - started };

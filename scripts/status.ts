@@ -6,6 +6,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { capture } from '../lib/run.ts';
 import { acquireLock, releaseLock } from '../lib/lock.ts';
 import { gitArgv } from '../lib/git.ts';
+import { createSlotProcesses } from '../lib/process-manager.ts';
 import { assessHost } from '../lib/reconcile.ts';
 import { SLOTS, slotDir } from '../lib/slots.ts';
 import { initialState, loadState, saveState, statePath, type State } from '../lib/state.ts';
@@ -45,7 +46,7 @@ export async function run(io: CommandIo): Promise<number> {
       }
     }
     const state = loadState(config.deployRoot, config.appName, config.ports);
-    const facts = await gatherFacts(config, traffic);
+    const facts = await gatherFacts(config, traffic, createSlotProcesses(config, {}));
     const assessment = assessHost(state, facts);
     const now = Date.now();
     const slots = Object.fromEntries(
