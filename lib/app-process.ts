@@ -5,7 +5,15 @@ import { SwitchyardError } from './errors.ts';
 import { ensurePrivateDir, writeFileAtomic } from './files.ts';
 import { isAlive, isGroupAlive, stopGroup, type StopOutcome } from './process.ts';
 import { spawnDetached } from './run.ts';
-import type { SupervisorStatus } from './supervisor.ts';
+
+/** What the supervisor (supervisor.mjs) writes to its status file. */
+export type SupervisorStatus = {
+  supervisorPid: number;
+  appPid: number | null;
+  starts: number;
+  exits: { code: number | null; signal: string | null; at: string }[];
+  state: 'running' | 'backoff' | 'stopping';
+};
 
 /** One app process managed by the built-in supervisor: its pid file, log and status live in runDir. */
 export type AppFiles = { pidFile: string; logFile: string; statusFile: string };
@@ -46,7 +54,7 @@ export function runningPid(files: AppFiles): number | undefined {
 /** A pid file can outlive its process and the pid be reused: only signal what is really our supervisor (or its group). */
 export function isOurSupervisor(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervisor.ts');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervisor.mjs');
   } catch (error) {
     // No /proc entry: the leader is gone but its group may live on (an orphaned app), which is still ours.
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? isGroupAlive(pid) : true;
@@ -107,10 +115,9 @@ export function startApp(request: StartRequest): number {
   const logFd = openSync(files.logFile, 'a', 0o600);
   let pid: number;
   try {
-    const supervisor = fileURLToPath(new URL('./supervisor.ts', import.meta.url));
-    const tsx = import.meta.resolve('tsx');
+    const supervisor = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
     const settings = { name: request.name, command: request.command, cwd: request.dir, statusFile: files.statusFile };
-    pid = spawnDetached([process.execPath, '--import', tsx, supervisor], {
+    pid = spawnDetached([process.execPath, supervisor], {
       cwd: request.dir,
       env: { ...request.env, PORT: String(request.port), HOST: request.host, SWITCHYARD_SUPERVISOR: JSON.stringify(settings) },
       logFd,

@@ -97,8 +97,3 @@ export async function stopGroup(pgid: number, timeoutMs: number, onWait?: (elaps
   await waitForGroupExit(pgid, 5000);
   return { result: 'killed', waitedMs: Date.now() - started };
 }
-
-/** Used by the supervisor to pass the operator's stop on to everything it started. */
-export function forwardToOwnGroup(signal: NodeJS.Signals): void {
-  signalGroup(process.pid, signal);
-}

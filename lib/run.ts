@@ -105,8 +105,3 @@ function errorLinesFirst(lines: string[]): string[] {
   return [...lines.filter(isError), ...lines.filter((line) => !isError(line))].slice(0, TAIL_LINES);
 }
 
-/** Start a child in our own process group with stdio inherited (the supervisor's app). */
-export function spawnInGroup(argv: readonly string[], options: { cwd: string; env: Record<string, string | undefined> }) {
-  const [file, ...args] = argv;
-  return spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'inherit', 'inherit'] });
-}

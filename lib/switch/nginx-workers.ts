@@ -27,3 +27,18 @@ export function childPids(parentPid: number): number[] {
   }
   return children;
 }
+
+/**
+ * Whether a worker still takes new requests. After a reload the master sends SIGQUIT to each old
+ * worker, which then closes its listening sockets, retitles itself "worker process is shutting down"
+ * and only finishes requests it already had: from then on it can never send a new request anywhere.
+ */
+export function takesNewRequests(pid: number): boolean {
+  try {
+    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const stat = procStat(pid);
+    return stat !== undefined && stat.state !== 'Z' && !title.includes('shutting down');
+  } catch {
+    return false;
+  }
+}

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../files.ts';
 import { probe } from '../health.ts';
 import { isAlive } from '../process.ts';
 import { runShell } from '../run.ts';
-import { childPids, readMasterPid } from './nginx-workers.ts';
+import { childPids, readMasterPid, takesNewRequests } from './nginx-workers.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
 import { parseLivePort, renderUpstream } from './upstream.ts';
 
@@ -49,9 +49,16 @@ export function nginxSwitch(config: Config, hooks: { phase?: (name: string) => P
         });
       }
       await hooks.phase?.('reloaded');
-      const waited = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
-      if (config.nginx.checkUrl) await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
-      return waited;
+      try {
+        const waited = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
+        if (config.nginx.checkUrl) await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+        return waited;
+      } catch (error) {
+        // Not sure nginx switched: put the previous upstream back so nginx and the state agree again.
+        restore();
+        await runShell(config.nginx.reloadCmd).catch(() => undefined);
+        throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
+      }
     },
   };
 }
@@ -64,21 +71,24 @@ async function waitForOldWorkers(master: number | undefined, oldWorkers: number[
   }
   const started = Date.now();
   let lastReport = started;
-  // The master answers a reload by starting new workers and then asking the old ones to quit.
-  while (oldWorkers.some(isAlive)) {
+  // The master answers a reload by starting new workers and then asking the old ones to quit; an old
+  // worker that is shutting down only finishes the requests it has (slow ones may take seconds), and
+  // those fall over to the new slot (the upstream's backup) if the old one stops listening meanwhile.
+  while (oldWorkers.some(takesNewRequests)) {
     if (!isAlive(master)) throw new SwitchyardError(`the nginx master (pid ${master}) exited during the reload`, { next: 'start nginx, then run the command again' });
     const elapsed = Date.now() - started;
     if (elapsed >= timeoutMs) {
-      report(`${oldWorkers.filter(isAlive).length} nginx worker(s) with the previous config are still finishing long requests after ${formatDuration(elapsed)}; they fall back to the new slot once the old one stops`);
-      return 'nginx reloaded; some old workers were still finishing';
+      throw new SwitchyardError(`${oldWorkers.filter(takesNewRequests).length} nginx worker(s) still run the previous config ${formatDuration(elapsed)} after the reload`, {
+        next: 'check the nginx error log; the reload may not have been applied',
+      });
     }
     if (Date.now() - lastReport >= 5000) {
       lastReport = Date.now();
-      report(`waiting for ${oldWorkers.filter(isAlive).length} nginx worker(s) with the previous config to finish (${formatDuration(elapsed)})`);
+      report(`waiting for ${oldWorkers.filter(takesNewRequests).length} nginx worker(s) with the previous config to stop taking requests (${formatDuration(elapsed)})`);
     }
     await sleep(20);
   }
-  return `nginx reloaded; ${oldWorkers.length} old worker(s) exited after ${formatDuration(Date.now() - started)}`;
+  return `nginx reloaded; its ${oldWorkers.length} old worker(s) stopped taking requests after ${formatDuration(Date.now() - started)}`;
 }
 
 async function confirmThroughNginx(url: string, port: number, report: SwitchReport): Promise<void> {

@@ -1,43 +1,40 @@
 /**
- * The detached supervisor behind `start`: runs the app's start command in its own process group,
- * appends everything to the log (its stdout/stderr are the log file), restarts a crashed app with
- * backoff, and on SIGTERM passes the stop on to the app and exits when it has.
- * Run as: node --import tsx lib/supervisor.ts, with SWITCHYARD_SUPERVISOR holding its settings as JSON.
+ * The detached supervisor behind `start` and the builtin process manager: runs the app's start
+ * command in this process group, appends everything to the log (stdout/stderr are the log file),
+ * restarts a crashed app with backoff, and on SIGTERM passes the stop to the whole group and exits
+ * once the app has. Plain JavaScript on purpose: it lives as long as the app, so it loads no
+ * TypeScript loader (no tsx, no esbuild service) and starts in a few milliseconds.
+ *
+ * Run as: node lib/supervisor.mjs, with SWITCHYARD_SUPERVISOR = {"name","command","cwd","statusFile"}.
  */
-import { writeFileAtomic } from './files.ts';
-import { forwardToOwnGroup } from './process.ts';
-import { spawnInGroup } from './run.ts';
+import { spawn } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
 
-export type SupervisorSettings = { name: string; command: string; cwd: string; statusFile: string };
-export type SupervisorStatus = {
-  supervisorPid: number;
-  appPid: number | null;
-  starts: number;
-  exits: { code: number | null; signal: string | null; at: string }[];
-  state: 'running' | 'backoff' | 'stopping';
-};
-
-const settings: SupervisorSettings = JSON.parse(process.env.SWITCHYARD_SUPERVISOR ?? '{}');
+const settings = JSON.parse(process.env.SWITCHYARD_SUPERVISOR ?? '{}');
 const appEnv = { ...process.env };
 delete appEnv.SWITCHYARD_SUPERVISOR;
 
-const status: SupervisorStatus = { supervisorPid: process.pid, appPid: null, starts: 0, exits: [], state: 'running' };
+/** @type {import('./app-process.ts').SupervisorStatus} */
+const status = { supervisorPid: process.pid, appPid: null, starts: 0, exits: [], state: 'running' };
 let stopping = false;
 let backoffMs = 1000;
-let restartTimer: NodeJS.Timeout | undefined;
+let restartTimer;
 
-function say(message: string): void {
+function say(message) {
   process.stderr.write(`[switchyard ${new Date().toISOString()}] ${settings.name}: ${message}\n`);
 }
 
-function saveStatus(): void {
+/** Readers (the deploy's health wait, status) must never see half a file: temp file, then rename. */
+function saveStatus() {
   status.exits = status.exits.slice(-20);
-  writeFileAtomic(settings.statusFile, JSON.stringify(status));
+  const temp = `${settings.statusFile}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(status), { mode: 0o600 });
+  renameSync(temp, settings.statusFile);
 }
 
-function startApp(): void {
+function startApp() {
   const startedAt = Date.now();
-  const child = spawnInGroup(['/bin/sh', '-c', settings.command], { cwd: settings.cwd, env: appEnv });
+  const child = spawn('/bin/sh', ['-c', settings.command], { cwd: settings.cwd, env: appEnv, stdio: ['ignore', 'inherit', 'inherit'] });
   status.starts += 1;
   status.appPid = child.pid ?? null;
   status.state = 'running';
@@ -62,7 +59,7 @@ function startApp(): void {
   });
 }
 
-function stop(signal: NodeJS.Signals): void {
+function stop(signal) {
   if (stopping) return;
   stopping = true;
   status.state = 'stopping';
@@ -72,7 +69,12 @@ function stop(signal: NodeJS.Signals): void {
     clearTimeout(restartTimer);
     process.exit(0);
   }
-  forwardToOwnGroup('SIGTERM');
+  // The whole group, so `sh -c`, `npm start` and the app itself all hear it at once.
+  try {
+    process.kill(-process.pid, 'SIGTERM');
+  } catch (error) {
+    say(`could not signal the app: ${error.message}`);
+  }
 }
 
 process.on('SIGTERM', () => stop('SIGTERM'));
