@@ -5,7 +5,7 @@ import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
 import { isAlive } from './process.ts';
 import { healthUrl, portInUse, probe, waitUntilHealthy, describeProbe } from './health.ts';
 import { acquireLock, currentUser, releaseLock } from './lock.ts';
-import type { Reporter } from './output.ts';
+import type { Reporter, Step } from './output.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { runShell } from './run.ts';
 import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
@@ -199,8 +199,7 @@ class Flow {
     const { reporter } = this.ctx;
     const cache = cacheDir(this.config.deployRoot);
     const dir = slotDir(this.config, this.target);
-    const stream = (label: string) => ({ onLine: (line: string) => (line.trim() ? reporter.output(label, line) : undefined), signal: this.ctx.signal });
-
+    
     await this.phase('resolve');
     let step = reporter.step('fetch');
     await fetchRepo(this.config.repo, cache, { signal: this.ctx.signal });
@@ -221,19 +220,43 @@ class Flow {
     await this.phase('install');
     step = reporter.step('install');
     if (this.config.installCmd.trim()) {
-      await runShell(this.config.installCmd, { cwd: dir, env: this.ctx.env, ...stream('install') });
+      await this.runStreamed(this.config.installCmd, dir, 'install', step);
       step.done(this.config.installCmd);
     } else step.done('skipped (INSTALL_CMD is empty)');
 
     await this.phase('build');
     step = reporter.step('build');
     if (this.config.buildCmd.trim()) {
-      await runShell(this.config.buildCmd, { cwd: dir, env: this.ctx.env, ...stream('build') });
+      await this.runStreamed(this.config.buildCmd, dir, 'build', step);
       step.done(this.config.buildCmd);
     } else step.done('skipped (BUILD_CMD is empty)');
     Object.assign(this.state.slots[this.target], { commit: this.commit, builtAt: new Date().toISOString() });
     this.save();
     await this.hook('post_install');
+  }
+
+  /**
+   * A configured command with its output streamed under the step. A silent command still shows it is
+   * alive every 5 s (SSH sessions and hook logs cannot see a spinner), and never more often.
+   */
+  private async runStreamed(command: string, dir: string, label: string, step: Step): Promise<void> {
+    let lastLine = Date.now();
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastLine >= 5000) step.progress('still running, no output for 5s');
+    }, 5000);
+    try {
+      await runShell(command, {
+        cwd: dir,
+        env: this.ctx.env,
+        signal: this.ctx.signal,
+        onLine: (line) => {
+          lastLine = Date.now();
+          return line.trim() ? this.ctx.reporter.output(label, line) : undefined;
+        },
+      });
+    } finally {
+      clearInterval(heartbeat);
+    }
   }
 
   private checkRollbackTarget(): void {
