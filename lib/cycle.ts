@@ -50,7 +50,7 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
   // Read before the lock so a corrupt state file stops us before anything at all happens.
   loadState(config.deployRoot, config.appName, config.ports);
   const lockStep = reporter.step('lock');
-  const lock = acquireLock(config.deployRoot, command);
+  const lock = acquireLock(config.deployRoot, command, currentUser(ctx.env));
   if (lock.takenOver) reporter.warn(`took over a stale lock left by pid ${lock.takenOver.pid} (${lock.takenOver.command} by ${lock.takenOver.user}, started ${lock.takenOver.startedAt}), which is no longer running`);
   lockStep.done(`held by pid ${process.pid}`);
   const traffic = createSwitch(config, { phase: ctx.atPhase });
@@ -362,7 +362,7 @@ class Flow {
     await this.phase('record').catch(() => undefined);
     const entry: HistoryEntry = {
       at: new Date(this.started).toISOString(),
-      user: currentUser(),
+      user: currentUser(this.ctx.env),
       command: this.command,
       slot: this.target,
       commit: this.commit,

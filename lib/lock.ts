@@ -16,7 +16,7 @@ export function lockPath(deployRoot: string): string {
  * Take the deploy lock or fail at once naming the holder. A lock whose holder is dead is taken over
  * (the caller warns). link() makes creation atomic: two deploys can never both succeed.
  */
-export function acquireLock(deployRoot: string, command: string): Lock {
+export function acquireLock(deployRoot: string, command: string, user: string): Lock {
   try {
     ensurePrivateDir(deployRoot);
     accessSync(deployRoot, constants.W_OK);
@@ -28,7 +28,7 @@ export function acquireLock(deployRoot: string, command: string): Lock {
     });
   }
   const file = lockPath(deployRoot);
-  const holder: LockHolder = { pid: process.pid, user: currentUser(), command, startedAt: new Date().toISOString(), host: os.hostname() };
+  const holder: LockHolder = { pid: process.pid, user, command, startedAt: new Date().toISOString(), host: os.hostname() };
   const temp = `${file}.${process.pid}.tmp`;
   writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 });
   try {
@@ -82,9 +82,10 @@ export function readHolder(file: string): LockHolder | undefined {
   }
 }
 
-export function currentUser(): string {
+/** Who runs the command: the sudo caller when there is one, for history and lock messages. */
+export function currentUser(env: Record<string, string | undefined>): string {
   try {
-    return process.env.SUDO_USER || os.userInfo().username;
+    return env.SUDO_USER || os.userInfo().username;
   } catch {
     return String(process.getuid?.() ?? 'unknown');
   }

@@ -88,7 +88,9 @@ export function loadState(deployRoot: string, app: string, ports: Record<SlotNam
   if (!existsSync(file)) return initialState(app, ports);
   try {
     const state = parseState(readFileSync(file, 'utf8'));
-    // Ports come from the config; a changed PORT_A/PORT_B applies at the next start of that slot.
+    // Ports come from the config: a changed PORT_A/PORT_B applies from the next start of that slot.
+    state.slots.a.port = ports.a;
+    state.slots.b.port = ports.b;
     return state;
   } catch (error) {
     throw new SwitchyardError(`state file ${file} cannot be used: ${(error as Error).message}`, {

@@ -4,7 +4,7 @@ import type { Config, SlotName } from '../lib/config.ts';
 import { gatherFacts, reconcile, short } from '../lib/cycle.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { capture } from '../lib/run.ts';
-import { acquireLock, releaseLock } from '../lib/lock.ts';
+import { acquireLock, currentUser, releaseLock } from '../lib/lock.ts';
 import { gitArgv } from '../lib/git.ts';
 import { createSlotProcesses } from '../lib/process-manager.ts';
 import { assessHost } from '../lib/reconcile.ts';
@@ -35,7 +35,7 @@ export async function run(io: CommandIo): Promise<number> {
     reporter = makeReporter(textIo, config);
     const traffic = createSwitch(config);
     if (hasFlag(io.argv, '--repair')) {
-      const lock = acquireLock(config.deployRoot, 'status --repair');
+      const lock = acquireLock(config.deployRoot, 'status --repair', currentUser(io.env));
       try {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
         const repaired = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
