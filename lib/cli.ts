@@ -89,7 +89,7 @@ export function interruptionSignal(reporter: Reporter): AbortSignal {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (controller.signal.aborted) return;
-      reporter.warn(`${signal} received: stopping what this command started (the live slot is left serving)`);
+      reporter.warn(`${signal} received: before the switch, what this command started is stopped and the live slot is left serving; after it, the drain is finished first`);
       controller.abort(signal);
     });
   }

@@ -40,7 +40,7 @@ export function acquireLock(deployRoot: string, command: string, user: string): 
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const existing = readHolder(file);
-      if (existing && isAlive(existing.pid)) {
+      if (existing && isAlive(existing.pid) && !pidWasReused(existing.pid)) {
         throw new SwitchyardError(
           `another ${existing.command} is running (pid ${existing.pid}, user ${existing.user}, started ${existing.startedAt})`,
           { untouched: 'nothing was changed', next: 'wait for it to finish, then run this again', exitCode: 75 },
@@ -71,6 +71,16 @@ export function acquireLock(deployRoot: string, command: string, user: string): 
 export function releaseLock(lock: Lock): void {
   const existing = readHolder(lock.file);
   if (existing && existing.pid === lock.holder.pid && existing.startedAt === lock.holder.startedAt) rmSync(lock.file, { force: true });
+}
+
+/** A lock outlives a crash and its pid can be reused: a live pid that is not a Switchyard command does not hold it. */
+function pidWasReused(pid: number): boolean {
+  try {
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return !/deploy\.ts|switchyard/.test(commandLine);
+  } catch {
+    return false;
+  }
 }
 
 export function readHolder(file: string): LockHolder | undefined {

@@ -9,7 +9,7 @@ export function markdownReport(tables: Section[], runs: StrategyRun[], cycles: n
   return [
     `## Benchmark (${cycles} cycles per strategy)`,
     '',
-    `Host: ${describeHost(host)}. Date: ${host.date}.`,
+    `Host: ${describeHost(host)}. Date: ${host.date}. Switchyard at ${host.commit ?? 'unknown'}.`,
     `Run with \`npm run bench -- --cycles ${cycles}\`; chart: [latest.svg](latest.svg); every request: latest.json.`,
     '',
     ...strategies,

@@ -107,16 +107,21 @@ function panel(run: StrategyRun, top: number): string {
     out.push(`<line x1="${fixed(tx)}" x2="${fixed(tx)}" y1="${y0 + PANEL}" y2="${y0 + PANEL + 4}" stroke="#999"/><text x="${fixed(tx)}" y="${y0 + PANEL + 16}" text-anchor="middle" fill="#555">${t}s</text>`);
   }
   out.push(...series(run.records, y, plotWidth, run.loadStart, duration));
-  // Failed requests on top, one dot per whole-pixel position (a tooltip names the first one there).
+  // Failed requests on top, one dot per 2-px cell (the failures of a closed loop come by the thousand).
   const seen = new Set<string>();
+  const dots: [number, number][] = [];
   for (const record of run.records) {
     if (record.error === null) continue;
-    const px = Math.round(x(record.startedAt));
-    const py = Math.round(y(record.latencyMs));
+    const px = Math.round(x(record.startedAt) / 2) * 2;
+    const py = Math.round(y(record.latencyMs) / 2) * 2;
     if (seen.has(`${px},${py}`)) continue;
     seen.add(`${px},${py}`);
-    out.push(`<circle cx="${px}" cy="${py}" r="2.5" fill="#d50000" fill-opacity="0.8"><title>${escapeXml(`${record.method} ${record.kind} ${record.error}${record.reused ? ' (reused)' : ''} after ${record.latencyMs} ms`)}</title></circle>`);
+    dots.push([px, py]);
   }
+  // A rare failure must not hide among the grey columns: few dots are drawn larger.
+  const r = dots.length < 50 ? 4 : 2;
+  const circles = dots.map(([px, py]) => `M${px - r} ${py}a${r} ${r} 0 1 0 ${2 * r} 0a${r} ${r} 0 1 0 ${-2 * r} 0`);
+  if (circles.length) out.push(`<path d="${circles.join('')}" fill="#d50000" fill-opacity="0.8"/>`);
   return `<g>\n${out.join('\n')}\n</g>`;
 }
 
@@ -144,13 +149,19 @@ function series(records: RequestRecord[], y: (latency: number) => number, plotWi
     [50, '#1565c0'],
     [99, '#ef6c00'],
   ] as const) {
-    const points: string[] = [];
+    // A column without a fast answer breaks the line rather than bridging the gap.
+    let d = '';
+    let drawing = false;
     fast.forEach((latencies, bin) => {
-      if (latencies.length === 0) return;
+      if (latencies.length === 0) {
+        drawing = false;
+        return;
+      }
       latencies.sort((a, b) => a - b);
-      points.push(`${fixed(LEFT + bin * BIN_PX + BIN_PX / 2)},${fixed(y(percentile(latencies, p)!))}`);
+      d += `${drawing ? 'L' : 'M'}${fixed(LEFT + bin * BIN_PX + BIN_PX / 2)} ${fixed(y(percentile(latencies, p)!))}`;
+      drawing = true;
     });
-    if (points.length) out.push(`<polyline points="${points.join(' ')}" stroke="${color}" stroke-width="1.2" fill="none"/>`);
+    if (d) out.push(`<path d="${d}" stroke="${color}" stroke-width="1.2" fill="none"/>`);
   }
   return out;
 }
