@@ -8,7 +8,7 @@
  * Run as: node lib/supervisor.mjs, with SWITCHYARD_SUPERVISOR = {"name","command","cwd","statusFile"}.
  */
 import { spawn } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const settings = JSON.parse(process.env.SWITCHYARD_SUPERVISOR ?? '{}');
 const appEnv = { ...process.env };
@@ -30,6 +30,28 @@ function saveStatus() {
   const temp = `${settings.statusFile}.${process.pid}.tmp`;
   writeFileSync(temp, JSON.stringify(status), { mode: 0o600 });
   renameSync(temp, settings.statusFile);
+}
+
+/**
+ * When the start command's own process dies (sh, npm) its children can live on, holding the port, so
+ * a restart would fail with EADDRINUSE forever: kill every other process of our group first.
+ */
+function killLeftovers() {
+  let killed = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === process.pid && fields[0] !== 'Z') {
+        process.kill(Number(entry), 'SIGKILL');
+        killed++;
+      }
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  if (killed > 0) say(`killed ${killed} leftover process(es) of the previous run`);
 }
 
 function startApp() {
@@ -54,6 +76,7 @@ function startApp() {
     status.state = 'backoff';
     saveStatus();
     say(`exited unexpectedly (${signal ?? `exit code ${code}`}); restarting in ${backoffMs / 1000}s`);
+    killLeftovers();
     restartTimer = setTimeout(startApp, backoffMs);
     backoffMs = Math.min(backoffMs * 2, 30_000);
   });
@@ -67,6 +90,7 @@ function stop(signal) {
   say(`${signal} received: stopping the app`);
   if (restartTimer || status.appPid === null) {
     clearTimeout(restartTimer);
+    killLeftovers();
     process.exit(0);
   }
   // The whole group, so `sh -c`, `npm start` and the app itself all hear it at once.
