@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ export type TestHost = {
  * A whole host in a temp dir: a real example-app git repo, a real unprivileged nginx running the
  * site template, free loopback ports for the slots, and a .env passed through DEPLOY_ENV_FILE.
  */
-export async function createTestHost(options: { switchKind?: 'nginx' | 'passive' | 'none'; env?: Record<string, string> } = {}): Promise<TestHost> {
+export async function createTestHost(options: { switchKind?: 'nginx' | 'nginx-live-file' | 'passive' | 'none'; env?: Record<string, string> } = {}): Promise<TestHost> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-test-'));
   const appName = 'exampleapp';
   const [portA, portB] = await freePorts(2);
@@ -43,9 +43,15 @@ export async function createTestHost(options: { switchKind?: 'nginx' | 'passive'
     upstreamFile,
     switchKind === 'passive'
       ? renderUpstream({ kind: 'passive', appName, host: '127.0.0.1', ports: [portA, portB] })
-      : renderUpstream({ kind: 'live', appName, host: '127.0.0.1', live: { slot: 'a', port: portA }, standby: { slot: 'b', port: portB } }),
+      : switchKind === 'nginx-live-file'
+        ? renderUpstream({ kind: 'per-slot', appName, host: '127.0.0.1', ports })
+        : renderUpstream({ kind: 'live', appName, host: '127.0.0.1', live: { slot: 'a', port: portA }, standby: { slot: 'b', port: portB } }),
   );
-  const nginx = await startNginx(path.join(dir, 'nginx'), { upstreamFile, upstreamName: upstreamName(appName) });
+  // nginx workers run as nobody when the tests run as root: the live-file folder must be reachable.
+  const liveDir = path.join(dir, 'live');
+  mkdirSync(liveDir, { mode: 0o755 });
+  chmodSync(dir, 0o755);
+  const nginx = await startNginx(path.join(dir, 'nginx'), { upstreamFile, upstreamName: upstreamName(appName), liveDir: switchKind === 'nginx-live-file' ? liveDir : undefined });
   const envFile = path.join(dir, 'switchyard.env');
   const baseEnv: Record<string, string> = {
     APP_NAME: appName,
@@ -62,6 +68,7 @@ export async function createTestHost(options: { switchKind?: 'nginx' | 'passive'
     NGINX_RELOAD_CMD: nginx.reloadCmd,
     NGINX_PID_FILE: nginx.pidFile,
     NGINX_CHECK_URL: nginx.url('/__switchyard/health'),
+    NGINX_LIVE_DIR: liveDir,
     ...options.env,
   };
   const host: TestHost = {

@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './ports.ts';
 
-const SITE_TEMPLATE = fileURLToPath(new URL('../templates/nginx/site.conf', import.meta.url));
+const SITE_TEMPLATES = {
+  upstream: fileURLToPath(new URL('../templates/nginx/site.conf', import.meta.url)),
+  'live-file': fileURLToPath(new URL('../templates/nginx/site-live-file.conf', import.meta.url)),
+};
 
 export type TestNginx = {
   port: number;
@@ -27,8 +30,9 @@ export function nginxBinary(): string {
 }
 
 /** The real site template with its placeholders filled in for this test instance. */
-export function renderSite(options: { upstreamFile: string; upstreamName: string; listen: string; healthPath: string }): string {
-  return readFileSync(SITE_TEMPLATE, 'utf8')
+export function renderSite(options: { upstreamFile: string; upstreamName: string; listen: string; healthPath: string; liveDir?: string }): string {
+  return readFileSync(SITE_TEMPLATES[options.liveDir ? 'live-file' : 'upstream'], 'utf8')
+    .replaceAll('{{LIVE_DIR}}', options.liveDir ?? '')
     .replaceAll('{{UPSTREAM_FILE}}', options.upstreamFile)
     .replaceAll('{{UPSTREAM_NAME}}', options.upstreamName)
     .replaceAll('{{LISTEN}}', options.listen)
@@ -39,7 +43,7 @@ export function renderSite(options: { upstreamFile: string; upstreamName: string
  * An unprivileged nginx with its own prefix in `dir`, on a free loopback port, running the real
  * site template. The upstream file must exist before it starts.
  */
-export async function startNginx(dir: string, options: { upstreamFile: string; upstreamName: string; healthPath?: string; workers?: number }): Promise<TestNginx> {
+export async function startNginx(dir: string, options: { upstreamFile: string; upstreamName: string; healthPath?: string; workers?: number; liveDir?: string }): Promise<TestNginx> {
   const binary = nginxBinary();
   const port = await freePort();
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });

@@ -6,7 +6,7 @@ import { parseDuration } from './duration.ts';
 import { SwitchyardError } from './errors.ts';
 
 export type SlotName = 'a' | 'b';
-export type SwitchKind = 'nginx' | 'passive' | 'none';
+export type SwitchKind = 'nginx' | 'nginx-live-file' | 'passive' | 'none';
 export type ProcessManagerKind = 'builtin' | 'systemd';
 
 export type Config = {
@@ -23,7 +23,7 @@ export type Config = {
   healthTimeoutMs: number;
   stopTimeoutMs: number;
   switchKind: SwitchKind;
-  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string };
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string };
   processManager: ProcessManagerKind;
   hooksDir: string;
   /** Where the values came from, for messages. */
@@ -97,7 +97,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const stopTimeoutMs = duration('STOP_TIMEOUT');
 
   const switchKind = value('SWITCH');
-  if (!['nginx', 'passive', 'none'].includes(switchKind)) problems.push(`SWITCH must be nginx, passive or none; got ${JSON.stringify(switchKind)}`);
+  if (!['nginx', 'nginx-live-file', 'passive', 'none'].includes(switchKind)) problems.push(`SWITCH must be nginx, nginx-live-file, passive or none; got ${JSON.stringify(switchKind)}`);
+  if (switchKind === 'nginx-live-file' && !value('NGINX_CHECK_URL')) problems.push('NGINX_CHECK_URL is required with SWITCH=nginx-live-file (Switchyard confirms through nginx that traffic follows the live-file)');
   const processManager = value('PROCESS_MANAGER');
   if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
 
@@ -107,7 +108,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (!/^[A-Za-z0-9.:_-]+$/.test(host)) problems.push(`HOST must be an address or host name; got ${JSON.stringify(host)}`);
   const branch = value('DEPLOY_BRANCH');
   if (branch.startsWith('-') || /[\s\0~^:?*[\\]|\.\.|@\{/.test(branch)) problems.push(`DEPLOY_BRANCH is not a valid branch name; got ${JSON.stringify(branch)}`);
-  for (const key of ['REPO', 'DEPLOY_ROOT', 'NGINX_UPSTREAM_FILE', 'NGINX_PID_FILE', 'HOOKS_DIR'] as const) {
+  for (const key of ['REPO', 'DEPLOY_ROOT', 'NGINX_UPSTREAM_FILE', 'NGINX_PID_FILE', 'NGINX_LIVE_DIR', 'HOOKS_DIR'] as const) {
     if (/[\0\n]/.test(value(key))) problems.push(`${key} must not contain newlines or NUL characters`);
   }
   const repo = value('REPO');
@@ -125,6 +126,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
 
   const deployRoot = path.resolve(baseDir, value('DEPLOY_ROOT'));
   const upstreamGiven = raw('NGINX_UPSTREAM_FILE');
+  const upstreamFile = upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf');
+  const liveDirGiven = raw('NGINX_LIVE_DIR');
   const isLocalPath = !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !/^[^/]+@[^/]+:/.test(repo);
   return {
     appName,
@@ -141,7 +144,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     stopTimeoutMs,
     switchKind: switchKind as SwitchKind,
     nginx: {
-      upstreamFile: upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf'),
+      upstreamFile,
+      liveDir: liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile),
       testCmd: value('NGINX_TEST_CMD'),
       reloadCmd: value('NGINX_RELOAD_CMD'),
       pidFile: path.resolve(baseDir, value('NGINX_PID_FILE')),

@@ -1,5 +1,7 @@
 import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../lib/files.ts';
+import { liveFile } from '../lib/switch/nginx-live-file.ts';
 import { loadState, otherSlot } from '../lib/state.ts';
 import { renderUpstream } from '../lib/switch/upstream.ts';
 
@@ -22,9 +24,14 @@ export async function run(io: CommandIo): Promise<number> {
     const standby = otherSlot(live);
     const content = config.switchKind === 'passive'
       ? renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, ports: [config.ports.a, config.ports.b] })
-      : renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
+      : config.switchKind === 'nginx-live-file'
+        ? renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, ports: config.ports })
+        : renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
     if (hasFlag(io.argv, '--write')) {
       writeFileAtomic(config.nginx.upstreamFile, content, 0o644);
+      if (config.switchKind === 'nginx-live-file' && !existsSync(liveFile(config, 'a')) && !existsSync(liveFile(config, 'b'))) {
+        writeFileAtomic(liveFile(config, live), `${live}\n`, 0o644);
+      }
       reporter.success(`wrote ${config.nginx.upstreamFile} (slot ${live} first); nginx was not reloaded`);
     } else {
       process.stdout.write(content);

@@ -79,7 +79,7 @@ describe('bad input changes nothing', () => {
     const folder = path.join(host.dir, 'folder.env');
     mkdirSync(folder, { recursive: true });
     await expectRefused(await host.run(['deploy'], { DEPLOY_ENV_FILE: folder }), /config file .*folder\.env cannot be read \(EISDIR\)/);
-    await expectRefused(await host.run(['deploy'], { HEALTH_TIMEOUT: 'soon', SWITCH: 'haproxy' }), /HEALTH_TIMEOUT must be a duration .* SWITCH must be nginx, passive or none/);
+    await expectRefused(await host.run(['deploy'], { HEALTH_TIMEOUT: 'soon', SWITCH: 'haproxy' }), /HEALTH_TIMEOUT must be a duration .* SWITCH must be nginx, nginx-live-file, passive or none/);
     const original = readFileSync(host.envFile, 'utf8');
     writeFileSync(host.envFile, `${original}HELTH_PATH=/up\n`);
     try {

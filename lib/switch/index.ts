@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import { nginxLiveFileSwitch } from './nginx-live-file.ts';
 import { nginxSwitch } from './nginx.ts';
 import { noSwitch, passiveSwitch } from './passive.ts';
 import type { TrafficSwitch } from './types.ts';
@@ -10,6 +11,8 @@ export function createSwitch(config: Config, hooks: { phase?: (name: string) => 
   switch (config.switchKind) {
     case 'nginx':
       return nginxSwitch(config, hooks);
+    case 'nginx-live-file':
+      return nginxLiveFileSwitch(config, hooks);
     case 'passive':
       return passiveSwitch(config);
     case 'none':

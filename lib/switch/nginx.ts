@@ -11,54 +11,86 @@ import { childPids, readMasterPid, takesNewRequests } from './nginx-workers.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
 import { parseLivePort, renderUpstream } from './upstream.ts';
 
+export type PhaseHooks = { phase?: (name: string) => Promise<void> | void };
+
 /**
- * The default switch: rewrite the upstream include, `nginx -t`, reload, then wait until every worker
- * that ran the previous config has exited, so nothing can still send a new request to the old slot
- * when it gets SIGTERM. Any failure puts the previous file back.
+ * Put `content` in the upstream file nginx includes: `NGINX_TEST_CMD` always runs (a broken nginx
+ * config stops the deploy before traffic moves); when the content changed, the file is written
+ * atomically, nginx reloaded, and we wait until every worker that ran the previous config has
+ * stopped taking requests. Any failure puts the previous file back. `undo` reverts a success.
  */
-export function nginxSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {
+export async function installUpstream(
+  config: Config,
+  content: string,
+  hooks: PhaseHooks,
+  report: SwitchReport,
+): Promise<{ detail: string; reloaded: boolean; undo: () => Promise<void> }> {
+  const file = config.nginx.upstreamFile;
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  const restore = () => (before === undefined ? rmSync(file, { force: true }) : writeFileAtomic(file, before, 0o644));
+  const changed = before !== content;
+  if (changed) {
+    writeFileAtomic(file, content, 0o644);
+    await hooks.phase?.('upstream-written');
+  }
+  try {
+    await runShell(config.nginx.testCmd);
+  } catch (error) {
+    if (changed) restore();
+    throw withContext(error, `nginx rejected ${changed ? 'the new upstream' : 'its configuration'} (${config.nginx.testCmd})`, {
+      untouched: changed ? `${file} was restored and nginx was not reloaded` : 'nginx was not reloaded',
+      next: 'fix the nginx configuration (see the lines below), then deploy again',
+    });
+  }
+  if (!changed) return { detail: 'nginx -t passed; upstream unchanged, no reload', reloaded: false, undo: async () => undefined };
+  const master = readMasterPid(config.nginx.pidFile);
+  const oldWorkers = master ? childPids(master) : [];
+  try {
+    await runShell(config.nginx.reloadCmd);
+  } catch (error) {
+    restore();
+    throw withContext(error, `nginx reload failed (${config.nginx.reloadCmd})`, {
+      untouched: `${file} was restored; nginx still runs its previous config`,
+      next: 'check that nginx is running and that the deploy user may reload it (see templates/nginx/sudoers), then deploy again',
+    });
+  }
+  await hooks.phase?.('reloaded');
+  const undo = async () => {
+    // Not sure nginx switched: put the previous upstream back so nginx and the state agree again.
+    restore();
+    await runShell(config.nginx.reloadCmd).catch(() => undefined);
+  };
+  try {
+    const detail = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
+    return { detail, reloaded: true, undo };
+  } catch (error) {
+    await undo();
+    throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
+  }
+}
+
+/**
+ * The default switch: the upstream lists the new slot first (the old one as backup), nginx is
+ * reloaded, and the old slot gets SIGTERM only once no worker with the old config takes requests.
+ */
+export function nginxSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
   const file = config.nginx.upstreamFile;
   return {
     kind: 'nginx',
     movesOnDrain: false,
     currentPort: () => (existsSync(file) ? parseLivePort(readFileSync(file, 'utf8')) : undefined),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
-      const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-      const restore = () => (before === undefined ? rmSync(file, { force: true }) : writeFileAtomic(file, before, 0o644));
       const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby: previous ?? undefined });
-      writeFileAtomic(file, content, 0o644);
-      await hooks.phase?.('upstream-written');
-      try {
-        await runShell(config.nginx.testCmd);
-      } catch (error) {
-        restore();
-        throw withContext(error, `nginx rejected the new upstream (${config.nginx.testCmd})`, {
-          untouched: `${file} was restored and nginx was not reloaded`,
-          next: 'fix the nginx configuration (see the lines below), then deploy again',
-        });
+      const installed = await installUpstream(config, content, hooks, report);
+      if (config.nginx.checkUrl) {
+        try {
+          await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+        } catch (error) {
+          await installed.undo();
+          throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
+        }
       }
-      const master = readMasterPid(config.nginx.pidFile);
-      const oldWorkers = master ? childPids(master) : [];
-      try {
-        await runShell(config.nginx.reloadCmd);
-      } catch (error) {
-        restore();
-        throw withContext(error, `nginx reload failed (${config.nginx.reloadCmd})`, {
-          untouched: `${file} was restored; nginx still runs its previous config`,
-          next: 'check that nginx is running and that the deploy user may reload it (see templates/sudoers), then deploy again',
-        });
-      }
-      await hooks.phase?.('reloaded');
-      try {
-        const waited = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
-        if (config.nginx.checkUrl) await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
-        return waited;
-      } catch (error) {
-        // Not sure nginx switched: put the previous upstream back so nginx and the state agree again.
-        restore();
-        await runShell(config.nginx.reloadCmd).catch(() => undefined);
-        throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
-      }
+      return installed.detail;
     },
   };
 }
@@ -91,7 +123,7 @@ async function waitForOldWorkers(master: number | undefined, oldWorkers: number[
   return `nginx reloaded; its ${oldWorkers.length} old worker(s) stopped taking requests after ${formatDuration(Date.now() - started)}`;
 }
 
-async function confirmThroughNginx(url: string, port: number, report: SwitchReport): Promise<void> {
+export async function confirmThroughNginx(url: string, port: number, report: SwitchReport): Promise<void> {
   const deadline = Date.now() + 10_000;
   let last = '';
   while (Date.now() < deadline) {

@@ -7,7 +7,8 @@ export function upstreamName(appName: string): string {
 
 export type UpstreamLayout =
   | { kind: 'live'; appName: string; host: string; live: { slot: SlotName; port: number; commit?: string | null }; standby?: { slot: SlotName; port: number } }
-  | { kind: 'passive'; appName: string; host: string; ports: number[] };
+  | { kind: 'passive'; appName: string; host: string; ports: number[] }
+  | { kind: 'per-slot'; appName: string; host: string; ports: Record<SlotName, number> };
 
 /**
  * Render the upstream include Switchyard owns. Pure.
@@ -29,6 +30,23 @@ export function renderUpstream(layout: UpstreamLayout): string {
     if (layout.standby && layout.standby.port !== layout.live.port) {
       lines.push(`    server ${address(layout.standby.port)} max_fails=0 backup;  # slot ${layout.standby.slot}, only if the live slot refuses`);
     }
+  } else if (layout.kind === 'per-slot') {
+    // Never changes with a deploy, so a deploy never reloads nginx: the site picks a group per request
+    // from the live-file (see templates/nginx/site-live-file.conf). Each group keeps its own keep-alive pool.
+    lines.push('# nginx-live-file: one group per slot (that slot first, the other as backup); the site picks one per request');
+    lines.push('# from which live-file exists; switchyard_<app> (both, round robin) is the fallback if it sees neither.');
+    const group = (groupName: string, servers: string[]) => {
+      lines.push(`upstream ${groupName} {`);
+      for (const server of servers) lines.push(`    server ${server};`);
+      lines.push('    keepalive 32;');
+      lines.push('    keepalive_timeout 1s;');
+      lines.push('}');
+    };
+    const { a, b } = layout.ports;
+    group(`${name}_a`, [`${address(a)} max_fails=0`, `${address(b)} max_fails=0 backup`]);
+    group(`${name}_b`, [`${address(b)} max_fails=0`, `${address(a)} max_fails=0 backup`]);
+    group(name, [`${address(a)} max_fails=0`, `${address(b)} max_fails=0`]);
+    return `${lines.join('\n')}\n`;
   } else {
     lines.push('# passive: both slots always listed; nginx moves to whichever accepts connections');
     lines.push(`upstream ${name} {`);

@@ -1,0 +1,74 @@
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config, SlotName } from '../config.ts';
+import { SwitchyardError, withContext } from '../errors.ts';
+import { writeFileAtomic } from '../files.ts';
+import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx.ts';
+import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
+import { renderUpstream } from './upstream.ts';
+
+/** The files whose existence the site checks on every request (`if (-f .../live-b)`). */
+export function liveFile(config: Config, slot: SlotName): string {
+  return path.join(config.nginx.liveDir, `live-${slot}`);
+}
+
+/** Which slot the live-files select; b wins when both exist, as in the site template. Undefined when neither does. */
+export function selectedSlot(config: Config): SlotName | undefined {
+  if (existsSync(liveFile(config, 'b'))) return 'b';
+  if (existsSync(liveFile(config, 'a'))) return 'a';
+  return undefined;
+}
+
+/**
+ * SWITCH=nginx-live-file: a switch without an nginx reload, so no client connection is ever closed.
+ * The upstream file holds one group per slot and never changes with a deploy; the site
+ * (templates/nginx/site-live-file.conf) picks the group per request from which live-file exists.
+ * Moving traffic is creating one file and removing the other; then Switchyard confirms through
+ * nginx (NGINX_CHECK_URL) that requests reach the new slot before the old one gets SIGTERM.
+ */
+export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
+  const content = renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, ports: config.ports });
+  const select = (slot: SlotName) => {
+    // Create the new file first: while both exist, b wins, and either answer is a running, healthy slot.
+    writeFileAtomic(liveFile(config, slot), `${slot}\n`, 0o644);
+    rmSync(liveFile(config, slot === 'a' ? 'b' : 'a'), { force: true });
+  };
+  return {
+    kind: 'nginx-live-file',
+    movesOnDrain: false,
+    currentPort: () => {
+      const slot = selectedSlot(config);
+      return slot ? config.ports[slot] : undefined;
+    },
+    async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
+      const installed = await installUpstream(config, content, hooks, report);
+      const before = selectedSlot(config);
+      select(live.slot);
+      await hooks.phase?.('live-file-written');
+      try {
+        // A request that chose its group just before the rename may still connect to the old slot;
+        // it is microseconds behind, and the group's backup catches it if the old slot has stopped.
+        await sleep(50);
+        await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+      } catch (error) {
+        if (before) select(before);
+        throw withContext(error, `nginx does not follow the live-file in ${config.nginx.liveDir}`, {
+          untouched: before ? `the live-file points at slot ${before} again` : 'no live-file is left',
+          next: 'check that the site uses templates/nginx/site-live-file.conf and that nginx workers can read NGINX_LIVE_DIR',
+        });
+      }
+      const how = installed.reloaded ? `upstream installed and nginx reloaded (${installed.detail})` : 'no reload';
+      return `live-file → slot ${live.slot}, confirmed through nginx; ${how}`;
+    },
+  };
+}
+
+export function requireCheckUrl(config: Config): void {
+  if (!config.nginx.checkUrl) {
+    throw new SwitchyardError('SWITCH=nginx-live-file needs NGINX_CHECK_URL, to confirm through nginx that traffic follows the live-file', {
+      untouched: 'nothing was changed',
+      next: 'set NGINX_CHECK_URL=http://127.0.0.1/__switchyard/health (the site template serves it)',
+    });
+  }
+}

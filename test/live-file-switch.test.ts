@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestHost, type TestHost } from '../harness/host.ts';
+import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
+import { childPids, readMasterPid } from '../lib/switch/nginx-workers.ts';
+
+/**
+ * SWITCH=nginx-live-file: per-slot upstream groups and a file nginx checks per request, so a deploy
+ * never reloads nginx (no client connection is closed) and still cuts over at one moment, only
+ * after the health check passed.
+ */
+describe('the live-file switch through real nginx', () => {
+  let host: TestHost;
+  const workers = () => childPids(readMasterPid(host.nginx.pidFile)!).sort();
+
+  beforeAll(async () => {
+    host = await createTestHost({ switchKind: 'nginx-live-file' });
+    const first = await host.run(['deploy']);
+    expect(first.exitCode, first.output).toBe(0);
+  }, 120_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  /** After the first answer from `version`, every request started later is answered by it. */
+  function expectCleanCutOver(records: RequestRecord[], version: string) {
+    const first = records.filter((record) => record.version === version).sort((x, y) => x.startedAt - y.startedAt)[0];
+    expect(first, 'the new version never answered').toBeDefined();
+    const late = records.filter((record) => record.startedAt > first.startedAt + 100 && record.version !== version);
+    expect(late.map((record) => `${record.method} ${record.kind} ${record.version}`)).toEqual([]);
+  }
+
+  async function underLoad(args: string[], version: string) {
+    const before = workers();
+    const upstream = readFileSync(host.upstreamFile, 'utf8');
+    const load = startLoad({ port: host.nginx.port, connections: 32, maxDurationMs: 90_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const result = await host.run(args);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const records = await load.stop();
+    expect(result.exitCode, result.output).toBe(0);
+    expect(result.stdout).toMatch(/switch +live-file → slot [ab], confirmed through nginx; no reload/);
+    expect(workers(), 'nginx was reloaded').toEqual(before);
+    expect(readFileSync(host.upstreamFile, 'utf8')).toBe(upstream);
+    expect(failures(records), summarizeFailures(records)).toEqual([]);
+    expectCleanCutOver(records, version);
+    expect((await host.get('/')).json.version).toBe(version);
+  }
+
+  it('deploys v2 under 32 keep-alive clients: zero failed requests, no reload, one cut-over', async () => {
+    host.example.commit('v2');
+    await underLoad(['deploy'], 'v2');
+    const report = JSON.parse((await host.run(['status', '--json'])).stdout);
+    expect(report.live).toBe('b');
+    expect(report.upstreamPort).toBe(host.ports.b);
+    expect(report.disagreements).toEqual([]);
+  }, 120_000);
+
+  it('rolls back under load the same way', async () => {
+    await underLoad(['rollback'], 'v1');
+  }, 120_000);
+
+  it('refuses to run without NGINX_CHECK_URL', async () => {
+    const result = await host.run(['deploy'], { NGINX_CHECK_URL: '' });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/NGINX_CHECK_URL is required with SWITCH=nginx-live-file/);
+  }, 60_000);
+});
