@@ -24,6 +24,7 @@ import type { Strategy, StrategyRun } from './types.ts';
 
 const FACTORIES: Record<StrategyName, () => Strategy> = {
   switchyard: () => switchyardStrategy('nginx'),
+  'switchyard-live-file': () => switchyardStrategy('nginx-live-file'),
   'switchyard-passive': () => switchyardStrategy('passive'),
   restart: restartStrategy,
   'passive-naive': passiveNaiveStrategy,
@@ -58,10 +59,9 @@ async function main(): Promise<number> {
   writeFileSync(path.join(args.out, 'latest.md'), markdownReport(tables, runs, args.cycles, host));
   console.log(`\nwrote ${['latest.json', 'latest.svg', 'latest.md'].map((file) => path.join(args.out, file)).join(', ')}`);
 
-  const switchyard = runs.find((run) => run.name === 'switchyard');
-  const bad = switchyard && (switchyard.records.some((record) => record.error !== null) || switchyard.problems.length > 0);
-  if (bad) console.log('\nFAILED: Switchyard (nginx mode) had failed requests or cycles');
-  return bad ? 1 : 0;
+  const bad = runs.filter((run) => isSwitchyard(run.name) && (run.records.some((record) => record.error !== null) || run.problems.length > 0));
+  for (const run of bad) console.log(`\nFAILED: ${run.name} had failed requests or cycles`);
+  return bad.length > 0 ? 1 : 0;
 }
 
 /** The strategy running now: on Ctrl-C it stops what it started before the bench exits. */

@@ -56,17 +56,20 @@ function marksOf(events: StepEvent[]): Mark[] {
  * Switchyard itself on the harness host: deploy v1 (not measured), then deploy, deploy, rollback,
  * deploy, rollback ... each deploy of a new commit.
  */
-export function switchyardStrategy(switchKind: 'nginx' | 'passive'): Strategy {
+const DESCRIPTIONS = {
+  nginx: ['switchyard', 'Switchyard, SWITCH=nginx: rewrite the upstream, reload nginx, wait until the old workers stop taking requests, drain the old slot'],
+  'nginx-live-file': ['switchyard-live-file', 'Switchyard, SWITCH=nginx-live-file: per-slot upstream groups, the site picks one per request from a live-file; no reload'],
+  passive: ['switchyard-passive', 'Switchyard, SWITCH=passive: both slots listed (max_fails=0), traffic moves when the old slot stops listening'],
+} as const;
+
+export function switchyardStrategy(switchKind: 'nginx' | 'nginx-live-file' | 'passive'): Strategy {
   let host: TestHost | undefined;
   let versions = 1;
   let live = 'v1';
   let idle: string | undefined;
   return {
-    name: switchKind === 'nginx' ? 'switchyard' : 'switchyard-passive',
-    description:
-      switchKind === 'nginx'
-        ? 'Switchyard, SWITCH=nginx: rewrite the upstream, reload nginx, wait for old workers, drain the old slot'
-        : 'Switchyard, SWITCH=passive: both slots listed (max_fails=0), traffic moves when the old slot stops listening',
+    name: DESCRIPTIONS[switchKind][0],
+    description: DESCRIPTIONS[switchKind][1],
     async setUp() {
       host = await createTestHost({ switchKind });
       const first = await host.run(['deploy', '--json']);
