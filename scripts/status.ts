@@ -90,6 +90,7 @@ export async function run(io: CommandIo): Promise<number> {
       reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${short(info.commit).padEnd(8)} ${String(info.port).padEnd(6)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
     }
     if (config.switchKind === 'nginx') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
+    if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'none yet'}`);
     const last = report.lastEvent;
     if (last) reporter.info(`last: ${last.command} ${short(last.commit)} to slot ${last.slot} by ${last.user} at ${last.at}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`);
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);
