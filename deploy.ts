@@ -13,7 +13,7 @@ if (!name || name === '--help' || name === '-h' || name === 'help') {
   process.exitCode = name ? 0 : 2;
 } else if (name === '--version') {
   process.stdout.write('switchyard 0.1.0\n');
-} else if (!(name in COMMANDS)) {
+} else if (!Object.hasOwn(COMMANDS, name)) {
   process.stderr.write(`error: unknown command ${JSON.stringify(name)}; nothing was changed; run ./deploy.ts --help for the list\n`);
   process.exitCode = 2;
 } else {

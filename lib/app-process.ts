@@ -125,7 +125,13 @@ export function startApp(request: StartRequest): number {
   } finally {
     closeSync(logFd);
   }
-  writeFileAtomic(files.pidFile, `${pid}\n`);
+  try {
+    writeFileAtomic(files.pidFile, `${pid}\n`);
+  } catch (error) {
+    // Untracked, it could never be stopped by name: stop it now rather than leave it behind.
+    void stopGroup(pid, 5000);
+    throw new SwitchyardError(`could not write ${files.pidFile}: ${(error as Error).message}`, { untouched: `${request.name} was stopped again`, next: 'check the disk and DEPLOY_ROOT permissions' });
+  }
   return pid;
 }
 

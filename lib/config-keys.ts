@@ -14,7 +14,7 @@ export const CONFIG_KEYS = {
   HOST: { default: '127.0.0.1', doc: 'bind address passed to the app as HOST' },
   INSTALL_CMD: { default: 'npm ci', doc: 'install command, run by /bin/sh in the slot folder (empty to skip)' },
   BUILD_CMD: { default: 'npm run build --if-present', doc: 'build command, run by /bin/sh in the slot folder (empty to skip)' },
-  START_CMD: { default: 'npm start', doc: 'command that starts the app, run by /bin/sh with PORT and HOST set' },
+  START_CMD: { default: 'npm start', doc: 'command that starts the app, run by /bin/sh with PORT, HOST and SWITCHYARD_SLOT set' },
   HEALTH_PATH: { default: '/health', doc: 'path that must answer 2xx before traffic moves' },
   HEALTH_TIMEOUT: { default: '30s', doc: 'how long the new slot may take to become healthy (seconds or 500ms, 30s, 2m)' },
   STOP_TIMEOUT: { default: '30s', doc: 'how long a stopping app may drain before SIGKILL' },
@@ -25,6 +25,7 @@ export const CONFIG_KEYS = {
   NGINX_PID_FILE: { default: '/run/nginx.pid', doc: "nginx master's pid file: used to wait until workers with the old config have exited" },
   NGINX_LIVE_DIR: { default: '<folder of NGINX_UPSTREAM_FILE>', doc: 'SWITCH=nginx-live-file: folder of the live-a/live-b files the site checks; nginx workers must be able to reach it' },
   NGINX_CHECK_URL: { default: '', doc: 'optional URL through nginx that must answer 2xx after the switch (e.g. http://127.0.0.1/__switchyard/health)' },
+  SYSTEMD_SCOPE: { default: 'system', doc: 'PROCESS_MANAGER=systemd: system (sudo -n systemctl) or user (systemctl --user, no sudo)' },
   PROCESS_MANAGER: { default: 'builtin', doc: 'builtin (detached supervisor with restart) or systemd (templates/systemd/APP@.service)' },
   HOOKS_DIR: { default: 'deploy/hooks', doc: 'folder of hook executables (begin, pre_checkout, ..., end, failed), relative to the env file' },
 } as const satisfies Record<string, KeySpec>;

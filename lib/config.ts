@@ -25,6 +25,7 @@ export type Config = {
   switchKind: SwitchKind;
   nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string };
   processManager: ProcessManagerKind;
+  systemdScope: 'system' | 'user';
   hooksDir: string;
   /** Where the values came from, for messages. */
   envFile: string;
@@ -102,6 +103,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const processManager = value('PROCESS_MANAGER');
   if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
 
+  const systemdScope = value('SYSTEMD_SCOPE');
+  if (!['system', 'user'].includes(systemdScope)) problems.push(`SYSTEMD_SCOPE must be system or user; got ${JSON.stringify(systemdScope)}`);
   const healthPath = value('HEALTH_PATH');
   if (!healthPath.startsWith('/') || /[\s\0]/.test(healthPath)) problems.push(`HEALTH_PATH must start with / and hold no spaces; got ${JSON.stringify(healthPath)}`);
   const host = value('HOST');
@@ -114,7 +117,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const repo = value('REPO');
   if (repo.startsWith('-')) problems.push(`REPO must be a git URL or a path, not an option; got ${JSON.stringify(repo)}`);
   const checkUrl = value('NGINX_CHECK_URL');
-  if (checkUrl && !/^https?:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// or https:// URL; got ${JSON.stringify(checkUrl)}`);
+  if (checkUrl && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
 
   if (problems.length > 0) {
     throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
@@ -152,6 +155,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       checkUrl,
     },
     processManager: processManager as ProcessManagerKind,
+    systemdScope: systemdScope as 'system' | 'user',
     hooksDir: path.resolve(baseDir, value('HOOKS_DIR')),
     envFile,
     unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),

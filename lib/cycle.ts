@@ -3,7 +3,7 @@ import { formatDuration } from './duration.ts';
 import { SwitchyardError, withContext } from './errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
 import { isAlive } from './process.ts';
-import { healthUrl, portInUse, probe, waitUntilHealthy, describeProbe } from './health.ts';
+import { describeProbe, healthUrl, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
 import { acquireLock, currentUser, releaseLock } from './lock.ts';
 import type { Reporter, Step } from './output.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
@@ -275,12 +275,7 @@ class Flow {
 
   /** Fail before building anything when a process we did not start holds the idle slot's port. */
   private async checkTargetPort(): Promise<void> {
-    const port = this.config.ports[this.target];
-    if ((await this.processes.runningPid(this.target)) === undefined && (await portInUse(this.config.host, port))) {
-      throw new SwitchyardError(`port ${port} of slot ${this.target} is already in use by a process Switchyard did not start`, {
-        next: `find it with \`ss -ltnp 'sport = :${port}'\`, stop it or change PORT_${this.target.toUpperCase()}, then run this again`,
-      });
-    }
+    if ((await this.processes.runningPid(this.target)) === undefined) await refuseTakenPort(this.config.host, this.config.ports[this.target], `slot ${this.target}`);
   }
 
   private async startAndCheck(): Promise<void> {
@@ -289,11 +284,7 @@ class Flow {
     await this.phase('start');
     await this.hook('pre_start');
     if (await this.processes.runningPid(this.target)) await this.processes.stop(this.target);
-    if (await portInUse(this.config.host, port)) {
-      throw new SwitchyardError(`port ${port} of slot ${this.target} is already in use by a process Switchyard did not start`, {
-        next: `find it with \`ss -ltnp 'sport = :${port}'\`, stop it or change PORT_${this.target.toUpperCase()}, then run this again`,
-      });
-    }
+    await refuseTakenPort(this.config.host, port, `slot ${this.target}`);
     let step = reporter.step('start');
     const pid = await this.processes.start(this.target);
     this.startedNewSlot = true;
@@ -380,9 +371,13 @@ class Flow {
   private async cleanUpAfterFailure(error: unknown): Promise<void> {
     const { reporter } = this.ctx;
     if (!this.switched && this.startedNewSlot) {
-      const outcome = await this.processes.stop(this.target);
-      Object.assign(this.state.slots[this.target], { pid: null, startedAt: null });
-      reporter.info(`  stopped the new slot ${this.target} (${outcome.result})`);
+      try {
+        const outcome = await this.processes.stop(this.target);
+        Object.assign(this.state.slots[this.target], { pid: null, startedAt: null });
+        reporter.info(`  stopped the new slot ${this.target} (${outcome.result})`);
+      } catch (stopError) {
+        reporter.warn(`could not stop the new slot ${this.target}: ${(stopError as Error).message}; the next deploy stops it`);
+      }
     }
     const interrupted = this.ctx.signal.aborted;
     const reason = error instanceof Error ? error.message : String(error);

@@ -17,7 +17,6 @@ export const gitArgv = {
   checkout: (slotDir: string, sha: string) => ['git', '-C', slotDir, 'checkout', '--quiet', '--detach', '--force', sha, '--'],
   clean: (slotDir: string) => ['git', '-C', slotDir, 'clean', '-ffdxq'],
   headOf: (slotDir: string) => ['git', '-C', slotDir, 'rev-parse', 'HEAD'],
-  subject: (cacheDir: string, sha: string) => ['git', '-C', cacheDir, 'log', '-1', '--format=%s', sha, '--'],
 };
 
 /** A revision an operator typed: refuse what cannot be a revision before git sees it. */
@@ -58,13 +57,6 @@ export async function resolveCommit(cache: string, revision: string): Promise<st
   });
 }
 
-export async function commitSubject(cache: string, sha: string): Promise<string> {
-  try {
-    return await capture(gitArgv.subject(cache, sha));
-  } catch {
-    return '';
-  }
-}
 
 /** Put exactly `sha` in the slot folder: a detached worktree of the mirror, cleaned of every untracked file. */
 export async function checkoutSlot(cache: string, slotDir: string, sha: string, options: RunOptions = {}): Promise<void> {

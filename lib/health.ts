@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import { SwitchyardError } from './errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Probe = { ok: boolean; status?: number; error?: string; headers?: http.IncomingHttpHeaders };
@@ -70,4 +71,13 @@ export function portInUse(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** Refuse to start on a port something else already holds: that process would get our traffic. */
+export async function refuseTakenPort(host: string, port: number, what: string): Promise<void> {
+  if (await portInUse(host, port)) {
+    throw new SwitchyardError(`port ${port} of ${what} is already in use by a process Switchyard did not start`, {
+      next: `find it with \`ss -ltnp 'sport = :${port}'\` and stop it, or use another port, then run this again`,
+    });
+  }
 }

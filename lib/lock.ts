@@ -50,10 +50,22 @@ export function acquireLock(deployRoot: string, command: string, user: string): 
       const stale = `${file}.stale.${process.pid}`;
       try {
         renameSync(file, stale);
-        rmSync(stale, { force: true });
       } catch {
         continue;
       }
+      // Another deploy may have taken over between our read and our rename: then we moved its live
+      // lock aside, and it must go back.
+      const moved = readHolder(stale);
+      if (existing && (moved?.pid !== existing.pid || moved?.startedAt !== existing.startedAt)) {
+        try {
+          linkSync(stale, file);
+        } catch {
+          // It took the lock again meanwhile; either way the lock is held by someone else.
+        }
+        rmSync(stale, { force: true });
+        continue;
+      }
+      rmSync(stale, { force: true });
       try {
         linkSync(temp, file);
         return { file, holder, takenOver: existing ?? { pid: 0, user: '?', command: '?', startedAt: '?', host: '?' } };

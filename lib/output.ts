@@ -34,6 +34,8 @@ export class Reporter {
     this.out = options.stream ?? process.stdout;
     this.err = options.errorStream ?? process.stderr;
     this.secrets = (options.secrets ?? []).filter((secret) => secret.length >= 4);
+    // An SSH session that went away makes writes fail asynchronously (EPIPE): the deploy must go on.
+    for (const stream of [this.out, this.err]) if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
   }
 
   private paint(color: keyof typeof COLORS, text: string): string {

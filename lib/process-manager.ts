@@ -54,9 +54,10 @@ type Runner = { run: (argv: string[]) => Promise<unknown>; capture: (argv: strin
  */
 export function systemdProcesses(config: Config, runner: Runner = { run: (argv) => runCommand(argv, { timeoutMs: config.stopTimeoutMs + 30_000 }), capture }): SlotProcesses {
   const unit = (slot: SlotName) => unitName(config.appName, slot);
+  const scope = { scope: config.systemdScope };
   const mainPid = async (slot: SlotName) => {
     try {
-      return parseMainPid(await runner.capture(systemctlArgv.mainPid(unit(slot))));
+      return parseMainPid(await runner.capture(systemctlArgv.mainPid(unit(slot), scope)));
     } catch {
       return undefined;
     }
@@ -64,14 +65,14 @@ export function systemdProcesses(config: Config, runner: Runner = { run: (argv) 
   return {
     async start(slot) {
       writeFileAtomic(slotEnvFile(config.deployRoot, config.appName, slot), renderSlotEnv({ port: config.ports[slot], host: config.host, slot }));
-      await runner.run(systemctlArgv.start(unit(slot)));
+      await runner.run(systemctlArgv.start(unit(slot), scope));
       return (await mainPid(slot)) ?? 0;
     },
     async stop(slot) {
       const pid = await mainPid(slot);
       if (pid === undefined) return { result: 'not-running', waitedMs: 0 };
       const started = Date.now();
-      await runner.run(systemctlArgv.stop(unit(slot)));
+      await runner.run(systemctlArgv.stop(unit(slot), scope));
       // systemctl stop returns once the unit is down; past TimeoutStopSec systemd has used SIGKILL.
       const waitedMs = Date.now() - started;
       return { result: waitedMs >= config.stopTimeoutMs ? 'killed' : 'exited', waitedMs };

@@ -44,8 +44,13 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
   } catch (error) {
     throw new SwitchyardError(`\`${describeArgv(argv)}\` could not start: ${(error as Error).message}`);
   }
-  const abort = () => child.pid && signalGroup(child.pid, 'SIGTERM');
-  options.signal?.addEventListener('abort', abort, { once: true });
+  let stoppedByAbort = false;
+  // A signal that was aborted before the command started (a `failed` hook after Ctrl-C) does not stop it.
+  const abort = () => {
+    stoppedByAbort = true;
+    if (child.pid) signalGroup(child.pid, 'SIGTERM');
+  };
+  if (!options.signal?.aborted) options.signal?.addEventListener('abort', abort, { once: true });
   try {
     for await (const line of child.iterable({ from: 'all' })) {
       tail.push(line);
@@ -54,7 +59,7 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
       if (written instanceof Promise) await written;
     }
     const result = await child;
-    if (options.signal?.aborted) throw new SwitchyardError(`\`${describeArgv(argv)}\` was stopped by the interruption`, { details: tail });
+    if (stoppedByAbort) throw new SwitchyardError(`\`${describeArgv(argv)}\` was stopped by the interruption`, { details: tail });
     if (result.failed) {
       const why = result.timedOut
         ? `timed out after ${options.timeoutMs}ms`
@@ -68,7 +73,7 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
     return { exitCode: 0, tail };
   } finally {
     options.signal?.removeEventListener('abort', abort);
-    if (child.pid && options.signal?.aborted && isAlive(child.pid)) signalGroup(child.pid, 'SIGKILL');
+    if (child.pid && stoppedByAbort && isAlive(child.pid)) signalGroup(child.pid, 'SIGKILL');
   }
 }
 

@@ -55,6 +55,7 @@ function killLeftovers() {
 }
 
 function startApp() {
+  restartTimer = undefined;
   const startedAt = Date.now();
   const child = spawn('/bin/sh', ['-c', settings.command], { cwd: settings.cwd, env: appEnv, stdio: ['ignore', 'inherit', 'inherit'] });
   status.starts += 1;

@@ -21,16 +21,17 @@ export function usage(): string {
 Zero-downtime deploys of an HTTP app on two slots (a, b) behind nginx.
 
 Commands:
-  deploy [COMMIT] [--dry-run]     build the idle slot from git (default: newest DEPLOY_BRANCH), start it,
+  deploy [COMMIT] [--dry-run] [--json]
+                                  build the idle slot from git (default: newest DEPLOY_BRANCH), start it,
                                   wait until healthy, move traffic to it, drain the old slot
-  rollback                        bring the other slot's retained build back, without rebuilding
+  rollback [--json]               bring the other slot's retained build back, without rebuilding
   status [--json] [--repair]      which slot is live, its commit, pid, port, uptime and health
   history [-n N] [--json]         the last deploys and rollbacks
   logs [SLOT] [-n N] [-f]         the app's log (default: the live slot)
   start <APP_NAME> <APP_DIR> <PORT>   run one app detached, with a log, a pid file and restart on crash
   stop <APP_NAME> [--force]       SIGTERM the app, SIGKILL after STOP_TIMEOUT
   upstream [--write]              print (or write) the nginx upstream file for the live slot
-  install-hook <BARE_REPO>        push to deploy: install a post-receive hook in a bare repository
+  install-hook <BARE_REPO> [--force]   push to deploy: install a post-receive hook in a bare repository
 
 Options for every command: --help, --no-color, --verbose (stack traces)
 Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables

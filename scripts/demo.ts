@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: a real deploy of the bundled example app through a real nginx, on this machine,
  * unprivileged, in a temp folder: deploy v1, deploy v2 under load, roll back under load, status.
- * Everything it starts is stopped at the end; the temp folder is kept for a look at the logs.
+ * Everything it starts is stopped at the end and its temp folder removed.
  */
 import { execa } from 'execa';
 import { createTestHost, DEPLOY_TS } from '../harness/host.ts';

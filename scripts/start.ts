@@ -3,7 +3,7 @@ import { appFiles, readLogTail, readStatus, runningPid, startApp, stopApp } from
 import { childEnv, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { portInUse } from '../lib/health.ts';
+import { portInUse, refuseTakenPort } from '../lib/health.ts';
 import { runDir } from '../lib/slots.ts';
 
 export const summary = 'run one app detached';
@@ -28,9 +28,7 @@ export async function run(io: CommandIo): Promise<number> {
     const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
     reporter = makeReporter(io, config);
     const files = appFiles(runDir(config), name);
-    if (await portInUse(config.host, port)) {
-      throw new SwitchyardError(`port ${port} is already in use`, { untouched: 'nothing was started', next: `find the process with \`ss -ltnp 'sport = :${port}'\`` });
-    }
+    await refuseTakenPort(config.host, port, name);
     const step = reporter.step('start');
     const pid = startApp({ name, dir: path.resolve(dirArg), port, host: config.host, command: config.startCmd, runDir: runDir(config), env: childEnv(io.env) });
     const started = Date.now();

@@ -3,7 +3,8 @@ import { appFiles, stopApp } from '../lib/app-process.ts';
 import { hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { runDir, slotProcessName } from '../lib/slots.ts';
+import { createSlotProcesses } from '../lib/process-manager.ts';
+import { runDir, SLOTS, slotProcessName } from '../lib/slots.ts';
 import { loadState, statePath } from '../lib/state.ts';
 
 export const summary = 'stop one app';
@@ -35,7 +36,10 @@ export async function run(io: CommandIo): Promise<number> {
       }
     }
     const step = reporter.step('stop');
-    const outcome = await stopApp(files, config.stopTimeoutMs, (elapsed) => step.progress(`${name} is still draining`));
+    const slot = config.appName ? SLOTS.find((candidate) => slotProcessName(config, candidate) === name) : undefined;
+    const onWait = () => step.progress(`${name} is still draining`);
+    // A slot's app is stopped the way it was started (PROCESS_MANAGER); any other name is a `start`ed app.
+    const outcome = slot && config.processManager === 'systemd' ? await createSlotProcesses(config, {}).stop(slot, onWait) : await stopApp(files, config.stopTimeoutMs, onWait);
     if (outcome.result === 'not-running') {
       step.done(`${name} is not running; nothing to stop`);
     } else if (outcome.result === 'exited') {

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, SlotName } from '../config.ts';
-import { SwitchyardError, withContext } from '../errors.ts';
+import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
@@ -36,7 +36,6 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
   };
   return {
     kind: 'nginx-live-file',
-    movesOnDrain: false,
     currentPort: () => {
       const slot = selectedSlot(config);
       return slot ? config.ports[slot] : undefined;
@@ -53,6 +52,7 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
       } catch (error) {
         if (before) select(before);
+        else rmSync(liveFile(config, live.slot), { force: true });
         throw withContext(error, `nginx does not follow the live-file in ${config.nginx.liveDir}`, {
           untouched: before ? `the live-file points at slot ${before} again` : 'no live-file is left',
           next: 'check that the site uses templates/nginx/site-live-file.conf and that nginx workers can read NGINX_LIVE_DIR',
@@ -64,11 +64,3 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
   };
 }
 
-export function requireCheckUrl(config: Config): void {
-  if (!config.nginx.checkUrl) {
-    throw new SwitchyardError('SWITCH=nginx-live-file needs NGINX_CHECK_URL, to confirm through nginx that traffic follows the live-file', {
-      untouched: 'nothing was changed',
-      next: 'set NGINX_CHECK_URL=http://127.0.0.1/__switchyard/health (the site template serves it)',
-    });
-  }
-}

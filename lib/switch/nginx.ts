@@ -77,7 +77,6 @@ export function nginxSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwit
   const file = config.nginx.upstreamFile;
   return {
     kind: 'nginx',
-    movesOnDrain: false,
     currentPort: () => (existsSync(file) ? parseLivePort(readFileSync(file, 'utf8')) : undefined),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
       const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby: previous ?? undefined });

@@ -7,8 +7,6 @@ export type SwitchReport = (message: string) => void;
 /** One traffic-switch strategy. `moveTo` returns only once traffic really reaches `live`. */
 export interface TrafficSwitch {
   readonly kind: 'nginx' | 'nginx-live-file' | 'passive' | 'none';
-  /** Whether stopping the previous slot is what moves traffic (passive) rather than `moveTo`. */
-  readonly movesOnDrain: boolean;
   moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string>;
   /** The port the switch currently sends traffic to, when it can tell. */
   currentPort(): number | undefined;
