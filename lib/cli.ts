@@ -4,6 +4,7 @@ import { CONFIG_KEYS, type ConfigKey } from './config-keys.ts';
 import { readSettings, resolveConfig, suggestKey, type Config } from './config.ts';
 import { isSwitchyardError, SwitchyardError } from './errors.ts';
 import { Reporter, wantsColor } from './output.ts';
+import { signalProcess } from './process.ts';
 
 /** What every command script shares: argv flags, config loading, the reporter, interruption, and the error line. */
 
@@ -116,7 +117,7 @@ export function faultInjector(env: Record<string, string | undefined>): ((phase:
   const [action, phase] = spec.split('@');
   return async (current: string) => {
     if (current !== phase) return;
-    if (action === 'kill') process.kill(process.pid, 'SIGKILL');
+    if (action === 'kill') signalProcess(process.pid, 'SIGKILL');
     if (action === 'pause' && env.SWITCHYARD_TEST_PAUSE_FILE) {
       const { existsSync, writeFileSync } = await import('node:fs');
       writeFileSync(`${env.SWITCHYARD_TEST_PAUSE_FILE}.reached`, current);

@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { SwitchyardError } from './errors.ts';
+import { paths } from './paths.ts';
 import { capture, runCommand, type RunOptions } from './run.ts';
 
 /** argv builders are pure and exact (tested); the functions below run them. */
@@ -29,7 +30,7 @@ export function checkRevision(revision: string): string | undefined {
 }
 
 export function cacheDir(deployRoot: string): string {
-  return path.join(deployRoot, 'repo.git');
+  return paths.mirror(deployRoot);
 }
 
 /** Make the local mirror exist and fetch the newest refs into it. */

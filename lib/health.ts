@@ -50,8 +50,13 @@ export async function waitUntilHealthy(
   }
 }
 
+/** An app bound to every address is reached on loopback. */
+export function probeAddress(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
+
 export function healthUrl(host: string, port: number, healthPath: string): string {
-  const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const target = probeAddress(host);
   const hostPart = target.includes(':') ? `[${target}]` : target;
   return `http://${hostPart}:${port}${healthPath}`;
 }
@@ -59,8 +64,7 @@ export function healthUrl(host: string, port: number, healthPath: string): strin
 /** Whether something already accepts connections on host:port (checked before a slot starts there). */
 export function portInUse(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    const socket = net.connect({ host: target, port, timeout: 1000 });
+    const socket = net.connect({ host: probeAddress(host), port, timeout: 1000 });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

@@ -1,15 +1,15 @@
 import { accessSync, constants, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { SwitchyardError } from './errors.ts';
 import { ensurePrivateDir } from './files.ts';
+import { paths } from './paths.ts';
 import { isAlive } from './process.ts';
 
 export type LockHolder = { pid: number; user: string; command: string; startedAt: string; host: string };
 export type Lock = { file: string; holder: LockHolder; takenOver?: LockHolder };
 
 export function lockPath(deployRoot: string): string {
-  return path.join(deployRoot, 'deploy.lock');
+  return paths.lock(deployRoot);
 }
 
 /**

@@ -1,4 +1,6 @@
 import type { Config, SlotName } from './config.ts';
+import { healthUrl } from './health.ts';
+import { paths } from './paths.ts';
 import { otherSlot, type State } from './state.ts';
 
 export type PlannedStep = { name: string; what: string };
@@ -9,13 +11,13 @@ export function planCycle(config: Config, state: State, command: 'deploy' | 'rol
   const previous = state.live;
   const slot: SlotName = previous ? otherSlot(previous) : state.next_deploy;
   const port = config.ports[slot];
-  const steps: PlannedStep[] = [{ name: 'lock', what: `take ${config.deployRoot}/deploy.lock` }];
+  const steps: PlannedStep[] = [{ name: 'lock', what: `take ${paths.lock(config.deployRoot)}` }];
   const hook = (name: string) => hooks.includes(name) && steps.push({ name: `hook ${name}`, what: `run ${config.hooksDir}/${name}` });
   hook('begin');
   if (command === 'deploy') {
-    steps.push({ name: 'fetch', what: `fetch ${config.repo} into ${config.deployRoot}/repo.git and resolve ${commit ?? config.branch}` });
+    steps.push({ name: 'fetch', what: `fetch ${config.repo} into ${paths.mirror(config.deployRoot)} and resolve ${commit ?? config.branch}` });
     hook('pre_checkout');
-    steps.push({ name: 'checkout', what: `check ${commit ? commit.slice(0, 12) : 'it'} out into ${config.deployRoot}/slots/${slot} (replacing its build${state.slots[slot].commit ? ` of ${state.slots[slot].commit!.slice(0, 7)}` : ''})` });
+    steps.push({ name: 'checkout', what: `check ${commit ? commit.slice(0, 12) : 'it'} out into ${paths.slot(config.deployRoot, slot)} (replacing its build${state.slots[slot].commit ? ` of ${state.slots[slot].commit!.slice(0, 7)}` : ''})` });
     hook('pre_install');
     steps.push({ name: 'install', what: config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}` : 'skipped (INSTALL_CMD is empty)' });
     steps.push({ name: 'build', what: config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}` : 'skipped (BUILD_CMD is empty)' });
@@ -24,7 +26,7 @@ export function planCycle(config: Config, state: State, command: 'deploy' | 'rol
   hook('pre_start');
   steps.push({ name: 'start', what: `start slot ${slot} on ${config.host}:${port}: /bin/sh -c ${JSON.stringify(config.startCmd)}` });
   hook('post_start');
-  steps.push({ name: 'health', what: `wait up to ${config.healthTimeoutMs / 1000}s for http://${config.host}:${port}${config.healthPath} to answer 2xx` });
+  steps.push({ name: 'health', what: `wait up to ${config.healthTimeoutMs / 1000}s for ${healthUrl(config.host, port, config.healthPath)} to answer 2xx` });
   hook('running');
   const switchWhat = {
     nginx: `write ${config.nginx.upstreamFile} (slot ${slot} first), run ${JSON.stringify(config.nginx.testCmd)}, then ${JSON.stringify(config.nginx.reloadCmd)}, wait for the old nginx workers to exit`,
@@ -38,7 +40,7 @@ export function planCycle(config: Config, state: State, command: 'deploy' | 'rol
     steps.push({ name: 'drain', what: `SIGTERM slot ${previous} (port ${config.ports[previous]}), SIGKILL after ${config.stopTimeoutMs / 1000}s` });
     hook('post_stop');
   }
-  steps.push({ name: 'record', what: `record slot ${slot} as live in ${config.deployRoot}/state.json` });
+  steps.push({ name: 'record', what: `record slot ${slot} as live in ${paths.state(config.deployRoot)}` });
   hook('end');
   return { command, slot, port, commit, previous, steps };
 }

@@ -1,17 +1,17 @@
-import path from 'node:path';
 import { appFiles } from './app-process.ts';
 import type { Config, SlotName } from './config.ts';
+import { paths } from './paths.ts';
 
 /** Where each slot's files live under DEPLOY_ROOT. */
 
 export const SLOTS: readonly SlotName[] = ['a', 'b'];
 
 export function slotDir(config: Config, slot: SlotName): string {
-  return path.join(config.deployRoot, 'slots', slot);
+  return paths.slot(config.deployRoot, slot);
 }
 
 export function runDir(config: Config): string {
-  return path.join(config.deployRoot, 'run');
+  return paths.run(config.deployRoot);
 }
 
 export function slotProcessName(config: Config, slot: SlotName): string {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { SlotName } from './config.ts';
 import { SwitchyardError } from './errors.ts';
 import { writeFileAtomic } from './files.ts';
+import { paths } from './paths.ts';
 
 export const STATE_VERSION = 1;
 
@@ -79,7 +79,7 @@ export function serializeState(state: State): string {
 }
 
 export function statePath(deployRoot: string): string {
-  return path.join(deployRoot, 'state.json');
+  return paths.state(deployRoot);
 }
 
 /** Load state, or a fresh one when there is none yet. A corrupt or newer file stops everything. */

@@ -1,0 +1,11 @@
+import path from 'node:path';
+import type { SlotName } from './config.ts';
+
+/** Where everything lives under DEPLOY_ROOT. Pure, so the planner can name paths without side effects. */
+export const paths = {
+  state: (deployRoot: string) => path.join(deployRoot, 'state.json'),
+  lock: (deployRoot: string) => path.join(deployRoot, 'deploy.lock'),
+  mirror: (deployRoot: string) => path.join(deployRoot, 'repo.git'),
+  slot: (deployRoot: string, slot: SlotName) => path.join(deployRoot, 'slots', slot),
+  run: (deployRoot: string) => path.join(deployRoot, 'run'),
+};
