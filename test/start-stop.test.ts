@@ -1,11 +1,11 @@
 import { execa } from 'execa';
-import { cpSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../harness/host.ts';
 import { freePort } from '../harness/ports.ts';
-import { isAlive, isGroupAlive } from '../lib/process.ts';
+import { isAlive, isGroupAlive, procStat } from '../lib/process.ts';
 
 /** `start` and `stop` for one app: detached from the caller's session, logged, restarted with backoff, stopped with escalation. */
 describe('start and stop', () => {
@@ -24,8 +24,8 @@ describe('start and stop', () => {
     cpSync(new URL('../templates/example-app', import.meta.url).pathname, appDir, { recursive: true });
     copyFileSync(new URL('../graceful/index.js', import.meta.url).pathname, path.join(appDir, 'graceful.js'));
     port = await freePort();
-    // DEPLOY_ENV_FILE names a file that does not exist, so only the environment configures these commands.
-    await execa('touch', [path.join(dir, 'none.env')]);
+    // An empty env file: only the environment configures these commands.
+    writeFileSync(path.join(dir, 'none.env'), '');
   });
   afterAll(async () => {
     await run(['stop', 'web']);
@@ -54,8 +54,12 @@ describe('start and stop', () => {
     // Kill the start command's own process (npm's `sh -c node server.js`): the app under it must not
     // be left holding the port, or every restart would fail.
     const group = Number(readFileSync(pidFile(), 'utf8'));
-    const shell = Number((await execa('pgrep', ['-g', String(group), '-f', '^sh -c node server.js'])).stdout.trim());
-    process.kill(shell, 'SIGKILL');
+    const shell = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry) && procStat(Number(entry))?.pgrp === group)
+      .map(Number)
+      .find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() === 'sh -c node server.js');
+    expect(shell, 'npm\'s `sh -c node server.js` in the group').toBeDefined();
+    process.kill(shell!, 'SIGKILL');
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && !(status().starts >= 2 && status().appPid)) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(status().starts).toBe(2);
