@@ -75,10 +75,7 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
   if (assessment.findings.length === 0) return state;
   const step = ctx.reporter.step('recover');
   for (const finding of assessment.findings) ctx.reporter.warn(finding);
-  for (const slot of assessment.stop) {
-    const outcome = await processes.stop(slot);
-    ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
-  }
+  // Traffic first: a leftover is only stopped once nginx surely points at the slot that stays.
   if (assessment.reswitch && assessment.live) {
     const live = assessment.live;
     const standby = otherSlot(live);
@@ -87,6 +84,10 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
       { slot: standby, port: ctx.config.ports[standby], commit: state.slots[standby].commit },
       (message) => ctx.reporter.info(`  ${message}`),
     );
+  }
+  for (const slot of assessment.stop) {
+    const outcome = await processes.stop(slot);
+    ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }
   const next = reconciledState(state, facts, assessment);
   saveState(ctx.config.deployRoot, next);

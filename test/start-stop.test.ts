@@ -46,7 +46,7 @@ describe('start and stop', () => {
     expect(readFileSync(path.join(dir, 'root', 'run', 'web.log'), 'utf8')).toMatch(/example-app v1 listening/);
     const again = await run(['start', 'web', appDir, String(port)]);
     expect(again.exitCode).not.toBe(0);
-    expect(again.stderr).toMatch(/port \d+ is already in use|web is already running/);
+    expect(again.stderr).toMatch(/port \d+ of web is already in use|web is already running/);
   }, 60_000);
 
   it('restarts the app with backoff when it crashes', async () => {

@@ -41,7 +41,7 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
       return slot ? config.ports[slot] : undefined;
     },
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
-      const installed = await installUpstream(config, content, hooks, report);
+      let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed' });
       const before = selectedSlot(config);
       select(live.slot);
       await hooks.phase?.('live-file-written');
@@ -49,7 +49,14 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         // A request that chose its group just before the rename may still connect to the old slot;
         // it is microseconds behind, and the group's backup catches it if the old slot has stopped.
         await sleep(50);
-        await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+        try {
+          await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+        } catch {
+          // The file can be right on disk while nginx still runs an older config (a setup killed
+          // before its reload): reload once and look again.
+          installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
+          await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+        }
       } catch (error) {
         if (before) select(before);
         else rmSync(liveFile(config, live.slot), { force: true });

@@ -24,6 +24,7 @@ export async function installUpstream(
   content: string,
   hooks: PhaseHooks,
   report: SwitchReport,
+  options: { reload: 'always' | 'if-changed' },
 ): Promise<{ detail: string; reloaded: boolean; undo: () => Promise<void> }> {
   const file = config.nginx.upstreamFile;
   const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
@@ -42,7 +43,9 @@ export async function installUpstream(
       next: 'fix the nginx configuration (see the lines below), then deploy again',
     });
   }
-  if (!changed) return { detail: 'nginx -t passed; upstream unchanged, no reload', reloaded: false, undo: async () => undefined };
+  // A file already right on disk says nothing about what nginx runs (a deploy killed between the
+  // write and the reload leaves exactly that), so the live-first layout always reloads.
+  if (!changed && options.reload === 'if-changed') return { detail: 'nginx -t passed; upstream unchanged, no reload', reloaded: false, undo: async () => undefined };
   const master = readMasterPid(config.nginx.pidFile);
   const oldWorkers = master ? childPids(master) : [];
   try {
@@ -80,7 +83,7 @@ export function nginxSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwit
     currentPort: () => (existsSync(file) ? parseLivePort(readFileSync(file, 'utf8')) : undefined),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
       const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby: previous ?? undefined });
-      const installed = await installUpstream(config, content, hooks, report);
+      const installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
       if (config.nginx.checkUrl) {
         try {
           await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
