@@ -2,7 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_KEYS, type ConfigKey } from './config-keys.ts';
 import { readSettings, resolveConfig, suggestKey, type Config } from './config.ts';
+import type { CycleContext } from './cycle.ts';
 import { isSwitchyardError, SwitchyardError } from './errors.ts';
+import { createHookRunner } from './hooks.ts';
 import { Reporter, wantsColor } from './output.ts';
 import { signalProcess } from './process.ts';
 
@@ -124,4 +126,11 @@ export function faultInjector(env: Record<string, string | undefined>): ((phase:
       while (!existsSync(env.SWITCHYARD_TEST_PAUSE_FILE)) await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
+}
+
+/** What a deploy or rollback runs with: interruption handling, the app's environment, hooks, fault injection. */
+export function cycleContext(io: CommandIo, config: Config, reporter: Reporter): CycleContext {
+  const signal = interruptionSignal(reporter);
+  const env = childEnv(io.env);
+  return { config, reporter, env, signal, hooks: createHookRunner(config.hooksDir, reporter, env, signal), atPhase: faultInjector(io.env) };
 }

@@ -1,8 +1,7 @@
-import { childEnv, faultInjector, hasFlag, interruptionSignal, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { cycleContext, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { printPlan } from './dry-run.ts';
 import { deploy } from '../lib/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { createHookRunner } from '../lib/hooks.ts';
 
 export const summary = 'build the idle slot from git and move traffic to it';
 export const help = `Usage: ./deploy.ts deploy [COMMIT] [--dry-run] [--json] [--no-color]
@@ -29,10 +28,7 @@ export async function run(io: CommandIo): Promise<number> {
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'deploy', args[0]);
-    const signal = interruptionSignal(reporter);
-    const env = childEnv(io.env);
-    const hooks = createHookRunner(config.hooksDir, reporter, env, signal);
-    await deploy({ config, reporter, env, signal, hooks, atPhase: faultInjector(io.env) }, args[0]);
+    await deploy(cycleContext(io, config, reporter), args[0]);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

@@ -1,7 +1,6 @@
-import { childEnv, faultInjector, interruptionSignal, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { cycleContext, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { rollback } from '../lib/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { createHookRunner } from '../lib/hooks.ts';
 
 export const summary = "bring the other slot's build back";
 export const help = `Usage: ./deploy.ts rollback [--json] [--no-color]
@@ -23,10 +22,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (positionals(io.argv).length > 0) throw new SwitchyardError('rollback takes no arguments', { untouched: 'nothing was changed', next: 'to deploy a given commit use ./deploy.ts deploy <commit>', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    const signal = interruptionSignal(reporter);
-    const env = childEnv(io.env);
-    const hooks = createHookRunner(config.hooksDir, reporter, env, signal);
-    await rollback({ config, reporter, env, signal, hooks, atPhase: faultInjector(io.env) });
+    await rollback(cycleContext(io, config, reporter));
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
