@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwitchyardError } from './errors.ts';
 import { ensurePrivateDir, writeFileAtomic } from './files.ts';
-import { isAlive, isGroupAlive, stopGroup, type StopOutcome } from './process.ts';
+import { isAlive, isGroupAlive, readPidFile, stopGroup, type StopOutcome } from './process.ts';
 import { spawnDetached } from './run.ts';
 
 /** What the supervisor (supervisor.mjs) writes to its status file. */
@@ -38,12 +38,7 @@ export function appFiles(runDir: string, name: string): AppFiles {
 }
 
 export function readPid(files: AppFiles): number | undefined {
-  try {
-    const pid = Number(readFileSync(files.pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  return readPidFile(files.pidFile);
 }
 
 export function runningPid(files: AppFiles): number | undefined {

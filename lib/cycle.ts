@@ -70,7 +70,7 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
 /** Make the state match the host before acting; reports every disagreement it puts right. */
 export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
   const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
-  const facts = await gatherFacts(ctx.config, traffic, processes);
+  const facts = await gatherFacts(ctx.config, traffic, processes, state);
   const assessment = assessHost(state, facts);
   if (assessment.findings.length === 0) return state;
   const step = ctx.reporter.step('recover');
@@ -95,22 +95,15 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
   return next;
 }
 
-function loadJournalPid(config: Config): number | undefined {
-  try {
-    return loadState(config.deployRoot, config.appName, config.ports).journal?.pid;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function gatherFacts(config: Config, traffic: TrafficSwitch, processes: SlotProcesses): Promise<HostFacts> {
+/** What really runs on the host; `state` only tells whether the command its journal names is still alive. */
+export async function gatherFacts(config: Config, traffic: TrafficSwitch, processes: SlotProcesses, state: State): Promise<HostFacts> {
   const slots = {} as HostFacts['slots'];
   for (const slot of SLOTS) {
     const runningPid = await processes.runningPid(slot);
     const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
     slots[slot] = { runningPid, healthy };
   }
-  const holder = loadJournalPid(config);
+  const holder = state.journal?.pid;
   return { slots, upstreamPort: traffic.currentPort(), journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder) };
 }
 

@@ -10,7 +10,6 @@ import { runCommand } from './run.ts';
 export const HOOK_NAMES = ['begin', 'pre_checkout', 'pre_install', 'post_install', 'pre_start', 'post_start', 'running', 'pre_stop', 'post_stop', 'end', 'failed'] as const;
 
 const TSX_REGISTER = fileURLToPath(new URL('./tsx-register.mjs', import.meta.url));
-const ZX_CLI = fileURLToPath(import.meta.resolve('zx/cli'));
 
 /**
  * The hook file for a point: `NAME` (any executable, any language) or `NAME.ts`, run by zx with tsx
@@ -20,7 +19,7 @@ export function findHook(hooksDir: string, name: string): { file: string; argv: 
   const plain = path.join(hooksDir, name);
   if (existsSync(plain) && statSync(plain).isFile()) return { file: plain, argv: [plain] };
   const typescript = `${plain}.ts`;
-  if (existsSync(typescript)) return { file: typescript, argv: [process.execPath, '--import', TSX_REGISTER, ZX_CLI, typescript] };
+  if (existsSync(typescript)) return { file: typescript, argv: [process.execPath, '--import', TSX_REGISTER, fileURLToPath(import.meta.resolve('zx/cli')), typescript] };
   return undefined;
 }
 

@@ -3,6 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The only module that sends signals. Apps run as a process group led by their supervisor, so one signal reaches them all. */
 
+/** The pid in a pid file (ours or nginx's); undefined when the file is missing, unreadable or not a pid. */
+export function readPidFile(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {

@@ -46,7 +46,7 @@ export async function run(io: CommandIo): Promise<number> {
       }
     }
     const state = loadState(config.deployRoot, config.appName, config.ports);
-    const facts = await gatherFacts(config, traffic, createSlotProcesses(config, {}));
+    const facts = await gatherFacts(config, traffic, createSlotProcesses(config, {}), state);
     const assessment = assessHost(state, facts);
     const now = Date.now();
     const slots = Object.fromEntries(

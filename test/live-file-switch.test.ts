@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from '../harness/host.ts';
+import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
-import { childPids, readMasterPid } from '../lib/switch/nginx-workers.ts';
+import { readPidFile } from '../lib/process.ts';
+import { childPids } from '../lib/switch/nginx-workers.ts';
 
 /**
  * SWITCH=nginx-live-file: per-slot upstream groups and a file nginx checks per request, so a deploy
@@ -11,12 +12,10 @@ import { childPids, readMasterPid } from '../lib/switch/nginx-workers.ts';
  */
 describe('the live-file switch through real nginx', () => {
   let host: TestHost;
-  const workers = () => childPids(readMasterPid(host.nginx.pidFile)!).sort();
+  const workers = () => childPids(readPidFile(host.nginx.pidFile)!).sort();
 
   beforeAll(async () => {
-    host = await createTestHost({ switchKind: 'nginx-live-file' });
-    const first = await host.run(['deploy']);
-    expect(first.exitCode, first.output).toBe(0);
+    host = await createDeployedTestHost({ switchKind: 'nginx-live-file' });
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 

@@ -1,16 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { procStat } from '../process.ts';
 
-/** nginx master pid from its pid file, or undefined when nginx is not running or the file is unreadable. */
-export function readMasterPid(pidFile: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Pids of the master's child processes (its workers, including ones shutting down), read from /proc. */
 export function childPids(parentPid: number): number[] {
   const children: number[] = [];

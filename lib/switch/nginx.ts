@@ -5,9 +5,9 @@ import { formatDuration } from '../duration.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { probe } from '../health.ts';
-import { isAlive } from '../process.ts';
+import { isAlive, readPidFile } from '../process.ts';
 import { runShell } from '../run.ts';
-import { childPids, readMasterPid, takesNewRequests } from './nginx-workers.ts';
+import { childPids, takesNewRequests } from './nginx-workers.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
 import { parseLivePort, renderUpstream } from './upstream.ts';
 
@@ -46,7 +46,7 @@ export async function installUpstream(
   // A file already right on disk says nothing about what nginx runs (a deploy killed between the
   // write and the reload leaves exactly that), so the live-first layout always reloads.
   if (!changed && options.reload === 'if-changed') return { detail: 'nginx -t passed; upstream unchanged, no reload', reloaded: false, undo: async () => undefined };
-  const master = readMasterPid(config.nginx.pidFile);
+  const master = readPidFile(config.nginx.pidFile);
   const oldWorkers = master ? childPids(master) : [];
   try {
     await runShell(config.nginx.reloadCmd);
