@@ -116,3 +116,14 @@ export async function createTestHost(options: { switchKind?: 'nginx' | 'nginx-li
   host.writeEnv({});
   return host;
 }
+
+/** A test host with the example app's first commit already deployed (the set-up most tests start from). */
+export async function createDeployedTestHost(options: Parameters<typeof createTestHost>[0] = {}): Promise<TestHost> {
+  const host = await createTestHost(options);
+  const first = await host.run(['deploy']);
+  if (first.exitCode !== 0) {
+    await host.cleanUp();
+    throw new Error(`the first deploy of the test host failed (exit ${first.exitCode}):\n${first.output}`);
+  }
+  return host;
+}

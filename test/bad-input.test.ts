@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, wr
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from '../harness/host.ts';
+import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;
 const TEMPLATE_SERVER = new URL('../templates/example-app/server.js', import.meta.url).pathname;
@@ -13,9 +13,7 @@ describe('bad input changes nothing', () => {
   let snapshot: { state: string; upstream: string };
 
   beforeAll(async () => {
-    host = await createTestHost({ env: { HEALTH_TIMEOUT: '3s', STOP_TIMEOUT: '2s' } });
-    const first = await host.run(['deploy']);
-    expect(first.exitCode, first.output).toBe(0);
+    host = await createDeployedTestHost({ env: { HEALTH_TIMEOUT: '3s', STOP_TIMEOUT: '2s' } });
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 

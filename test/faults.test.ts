@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
+import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, upstreamFailures } from '../harness/load.ts';
 import { parseState } from '../lib/state.ts';
 
@@ -32,12 +32,9 @@ for (const [mode, phases] of MODES) describe(`crash safety (SWITCH=${mode}): SIG
   let version = 1;
 
   beforeAll(async () => {
-    host = await createTestHost({ switchKind: mode });
-    const first = await host.run(['deploy']);
-    expect(first.exitCode, first.output).toBe(0);
+    host = await createDeployedTestHost({ switchKind: mode });
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
-
 
   for (const [phase, when] of phases) {
     it(`killed ${when} (${phase}): traffic is served throughout and the next deploy recovers`, async () => {
@@ -74,22 +71,18 @@ for (const [mode, phases] of MODES) describe(`crash safety (SWITCH=${mode}): SIG
       expect(report.inProgress).toBeNull();
     }, 120_000);
   }
-
-  });
+});
 
 describe('status after a killed deploy', () => {
   let host: TestHost;
 
   beforeAll(async () => {
-    host = await createTestHost();
-    const first = await host.run(['deploy']);
-    expect(first.exitCode, first.output).toBe(0);
+    host = await createDeployedTestHost();
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
-  let version = 1;
 
   it('status explains a killed deploy before anything reconciles it', async () => {
-    host.example.commit(`v${++version}`);
+    host.example.commit('v2');
     const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: 'kill@reloaded' });
     expect(killed.exitCode).not.toBe(0);
     const status = await host.run(['status']);
@@ -106,9 +99,7 @@ describe('interruptions and a corrupt state file', () => {
   let host: TestHost;
 
   beforeAll(async () => {
-    host = await createTestHost();
-    const first = await host.run(['deploy']);
-    expect(first.exitCode, first.output).toBe(0);
+    host = await createDeployedTestHost();
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from '../harness/host.ts';
+import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
 
 /** SWITCH=passive: both ports stay in the upstream and nginx is never reloaded, so no client connection is ever closed. */
@@ -8,9 +8,7 @@ describe('the passive switch through real nginx', () => {
   let host: TestHost;
 
   beforeAll(async () => {
-    host = await createTestHost({ switchKind: 'passive' });
-    const first = await host.run(['deploy']);
-    expect(first.exitCode, first.output).toBe(0);
+    host = await createDeployedTestHost({ switchKind: 'passive' });
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
