@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HookRunner } from './cycle.ts';
 import { SwitchyardError, withContext } from './errors.ts';
+import { cleanGitEnv } from './git.ts';
 import type { Reporter } from './output.ts';
 import { runCommand } from './run.ts';
 
@@ -46,7 +47,8 @@ export function createHookRunner(hooksDir: string, reporter: Reporter, baseEnv: 
     try {
       await runCommand(hook.argv, {
         cwd: facts.APP_DIR && existsSync(facts.APP_DIR) ? facts.APP_DIR : hooksDir,
-        env: { ...baseEnv, ...hookEnvironment(name, facts) },
+        // A hook's own git commands act on the repository they name, not on one a caller's GIT_DIR points at.
+        env: { ...cleanGitEnv(baseEnv), ...hookEnvironment(name, facts) },
         onLine: (line) => reporter.output(name, line),
         signal,
       });

@@ -5,7 +5,7 @@ import type { SlotName } from './config.ts';
 export const paths = {
   state: (deployRoot: string) => path.join(deployRoot, 'state.json'),
   lock: (deployRoot: string) => path.join(deployRoot, 'deploy.lock'),
-  mirror: (deployRoot: string) => path.join(deployRoot, 'repo.git'),
+  mirror: (deployRoot: string) => path.join(deployRoot, '.switchyard', 'mirror.git'),
   slot: (deployRoot: string, slot: SlotName) => path.join(deployRoot, 'slots', slot),
   run: (deployRoot: string) => path.join(deployRoot, 'run'),
 };

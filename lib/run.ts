@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { SwitchyardError } from './errors.ts';
 import { isAlive, signalGroup } from './process.ts';
+import { redactUrlCredentials } from './redact.ts';
 
 /** The only place that starts child processes. Commands are argv arrays; a shell runs only a user's own configured string. */
 
@@ -19,8 +20,14 @@ export type RunResult = { exitCode: number; tail: string[] };
 
 const TAIL_LINES = 20;
 
+/** An argv as a shell would show it; credentials in a URL argument (REPO) never reach a message. */
 export function describeArgv(argv: readonly string[]): string {
-  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return argv.map((arg) => redactUrlCredentials(arg)).map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** The environment a child gets when none is given: this process's own (the one place that reads it for children). */
+export function inheritedEnv(): Record<string, string | undefined> {
+  return { ...process.env };
 }
 
 /** Run to completion, streaming lines with bounded memory; throws a SwitchyardError with the last lines on failure. */
@@ -85,7 +92,7 @@ export function runShell(command: string, options: RunOptions = {}): Promise<Run
 /** Run and return trimmed stdout; throws with stderr on failure. */
 export async function capture(argv: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<string> {
   const [file, ...args] = argv;
-  const result = await execa(file, args, { cwd: options.cwd, env: options.env, stdin: 'ignore', reject: false, maxBuffer: 10_000_000 });
+  const result = await execa(file, args, { cwd: options.cwd, env: options.env, extendEnv: options.env === undefined, stdin: 'ignore', reject: false, maxBuffer: 10_000_000 });
   if (result.failed) {
     const output = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-TAIL_LINES);
     throw new SwitchyardError(`\`${describeArgv(argv)}\` failed with exit code ${result.exitCode ?? result.signal}`, { details: output });

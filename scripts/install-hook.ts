@@ -1,9 +1,10 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import type { Config } from '../lib/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/files.ts';
-import { capture } from '../lib/run.ts';
+import { describeRepository, isOwnMirror } from '../lib/git.ts';
 
 export const summary = 'make pushes to DEPLOY_BRANCH of a bare repository deploy';
 export const help = `Usage: ./deploy.ts install-hook <BARE_REPO> [--force]
@@ -64,19 +65,26 @@ export function planInstall(existing: string | undefined, rendered: string, forc
 }
 
 /** The hooks folder of a bare repository, refusing a work tree or a folder inside a repository. */
-async function bareHooksDir(repo: string): Promise<string> {
+async function bareHooksDir(repo: string, config: Config): Promise<string> {
   const untouched = 'no hook was written';
-  let lines: string[];
+  // Before git looks at it: `git init --bare` on Switchyard's mirror "reinitializes" it, and pushes there are lost at the next fetch.
+  if (await isOwnMirror(repo, config.deployRoot, config.repo)) {
+    throw new SwitchyardError(`${repo} is Switchyard's own mirror of REPO, not a repository to push to (every deploy overwrites its branches)`, {
+      untouched,
+      next: `create your bare repository elsewhere (e.g. git init --bare ${path.join(path.dirname(config.deployRoot), `${config.appName}.git`)}), point REPO at it and install the hook there`,
+    });
+  }
+  let described: { bare: boolean; gitDir: string; hooksDir: string };
   try {
-    lines = (await capture(['git', '-C', repo, 'rev-parse', '--is-bare-repository', '--absolute-git-dir', '--git-path', 'hooks'])).split('\n');
+    described = await describeRepository(repo);
   } catch (error) {
     throw new SwitchyardError(`${repo} is not a git repository`, { untouched, next: `create it with \`git init --bare ${repo}\` or name the right folder`, cause: error });
   }
-  const [bare, gitDir, hooks] = lines;
-  if (bare !== 'true') throw new SwitchyardError(`${repo} is not a bare repository (a push to a checked-out branch is refused)`, { untouched, next: 'name a bare repository (git clone --bare) and point REPO at it' });
+  const { bare, gitDir, hooksDir } = described;
+  if (!bare) throw new SwitchyardError(`${repo} is not a bare repository (a push to a checked-out branch is refused)`, { untouched, next: 'name a bare repository (git clone --bare) and point REPO at it' });
   // git -C also finds a repository from a folder inside it (e.g. BARE_REPO/hooks): the hook would land in the wrong place.
   if (realpathSync(gitDir) !== realpathSync(repo)) throw new SwitchyardError(`${repo} is inside the bare repository ${gitDir}, not one itself`, { untouched, next: `run install-hook ${gitDir}` });
-  return path.resolve(repo, hooks);
+  return hooksDir;
 }
 
 function sameRepository(configured: string, repo: string): boolean {
@@ -106,7 +114,7 @@ export async function run(io: CommandIo): Promise<number> {
     const repo = path.resolve(args[0]);
     const config = loadConfig(io, reporter, ['APP_NAME', 'REPO', 'DEPLOY_ROOT']);
     reporter = makeReporter(io, config);
-    const hookFile = path.join(await bareHooksDir(repo), 'post-receive');
+    const hookFile = path.join(await bareHooksDir(repo, config), 'post-receive');
     const rendered = renderPostReceive(readFileSync(TEMPLATE_FILE, 'utf8'), {
       deployTs: path.join(PROJECT_DIR, 'deploy.ts'),
       branch: config.branch,

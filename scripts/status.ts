@@ -3,9 +3,8 @@ import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, t
 import type { Config, SlotName } from '../lib/config.ts';
 import { gatherFacts, reconcile, short } from '../lib/cycle.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { capture } from '../lib/run.ts';
 import { acquireLock, currentUser, releaseLock } from '../lib/lock.ts';
-import { gitArgv } from '../lib/git.ts';
+import { readHead } from '../lib/git.ts';
 import { createSlotProcesses } from '../lib/process-manager.ts';
 import { assessHost } from '../lib/reconcile.ts';
 import { SLOTS, slotDir } from '../lib/slots.ts';
@@ -89,7 +88,7 @@ export async function run(io: CommandIo): Promise<number> {
       const health = info.pid ? (info.healthy ? 'healthy' : 'UNHEALTHY') : 'stopped';
       reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${short(info.commit).padEnd(8)} ${String(info.port).padEnd(6)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
     }
-    if (config.switchKind === 'nginx') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
+    if (config.switchKind === 'nginx-reload') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'none yet'}`);
     const last = report.lastEvent;
     if (last) reporter.info(`last: ${last.command} ${short(last.commit)} to slot ${last.slot} by ${last.user} at ${last.at}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`);
@@ -118,7 +117,7 @@ async function loadOrRebuild(config: Config, warn: (message: string) => void): P
       const dir = slotDir(config, slot);
       if (!existsSync(`${dir}/.git`)) continue;
       try {
-        state.slots[slot].commit = await capture(gitArgv.headOf(dir));
+        state.slots[slot].commit = await readHead(dir);
       } catch {
         // No readable checkout: the slot holds no build.
       }
