@@ -23,7 +23,7 @@ import { evaluateTargets } from './targets.ts';
 import type { Strategy, StrategyRun } from './types.ts';
 
 const FACTORIES: Record<StrategyName, () => Strategy> = {
-  switchyard: () => switchyardStrategy('nginx'),
+  switchyard: () => switchyardStrategy('nginx-reload'),
   'switchyard-live-file': () => switchyardStrategy('nginx-live-file'),
   'switchyard-passive': () => switchyardStrategy('passive'),
   restart: restartStrategy,

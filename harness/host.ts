@@ -1,12 +1,12 @@
 import { execa } from 'execa';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createExampleRepo } from './example-repo.ts';
-import { startNginx, type TestNginx } from './nginx.ts';
+import { nginxLayout, startNginx, type TestNginx } from './nginx.ts';
+import type { SwitchKind } from '../lib/config.ts';
 import { freePorts } from './ports.ts';
-import { renderUpstream, upstreamName } from '../lib/switch/upstream.ts';
 
 export const DEPLOY_TS = fileURLToPath(new URL('../deploy.ts', import.meta.url));
 
@@ -27,31 +27,24 @@ export type TestHost = {
 };
 
 /**
- * A whole host in a temp dir: a real example-app git repo, a real unprivileged nginx running the
- * site template, free loopback ports for the slots, and a .env passed through DEPLOY_ENV_FILE.
+ * A whole host in a temp dir, set up the way the README tells an operator to: a real example-app git
+ * repo, a .env (passed through DEPLOY_ENV_FILE) that leaves every path at its default, the upstream
+ * written by `./deploy.ts upstream --write`, and a real nginx serving the site `./deploy.ts
+ * nginx-site` printed. Only what a test machine cannot share with a real host is set: the ports, and
+ * nginx's own test/reload commands and pid file for its private prefix. Run as root (CI), nginx's
+ * workers run as nobody and reach only what other users may.
  */
-export async function createTestHost(options: { switchKind?: 'nginx' | 'nginx-live-file' | 'passive' | 'none'; env?: Record<string, string> } = {}): Promise<TestHost> {
+export async function createTestHost(options: { switchKind?: SwitchKind; env?: Record<string, string> } = {}): Promise<TestHost> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-test-'));
+  // Like /srv: others may pass through; DEPLOY_ROOT inside is Switchyard's to keep private.
+  chmodSync(dir, 0o755);
   const appName = 'exampleapp';
-  const [portA, portB] = await freePorts(2);
+  const [portA, portB, nginxPort] = await freePorts(3);
   const ports = { a: portA, b: portB };
   const deployRoot = path.join(dir, 'root');
-  const upstreamFile = path.join(dir, 'nginx-upstream.conf');
   const example = createExampleRepo(path.join(dir, 'repo'));
-  const switchKind = options.switchKind ?? 'nginx';
-  writeFileSync(
-    upstreamFile,
-    switchKind === 'passive'
-      ? renderUpstream({ kind: 'passive', appName, host: '127.0.0.1', ports: [portA, portB] })
-      : switchKind === 'nginx-live-file'
-        ? renderUpstream({ kind: 'per-slot', appName, host: '127.0.0.1', ports })
-        : renderUpstream({ kind: 'live', appName, host: '127.0.0.1', live: { slot: 'a', port: portA }, standby: { slot: 'b', port: portB } }),
-  );
-  // nginx workers run as nobody when the tests run as root: the live-file folder must be reachable.
-  const liveDir = path.join(dir, 'live');
-  mkdirSync(liveDir, { mode: 0o755 });
-  chmodSync(dir, 0o755);
-  const nginx = await startNginx(path.join(dir, 'nginx'), { upstreamFile, upstreamName: upstreamName(appName), liveDir: switchKind === 'nginx-live-file' ? liveDir : undefined });
+  const nginxLayoutInfo = nginxLayout(path.join(dir, 'nginx'));
+  let nginx: TestNginx | undefined;
   const envFile = path.join(dir, 'switchyard.env');
   const baseEnv: Record<string, string> = {
     APP_NAME: appName,
@@ -62,22 +55,23 @@ export async function createTestHost(options: { switchKind?: 'nginx' | 'nginx-li
     INSTALL_CMD: 'npm ci --no-audit --no-fund --loglevel=error',
     HEALTH_TIMEOUT: '20s',
     STOP_TIMEOUT: '15s',
-    SWITCH: switchKind,
-    NGINX_UPSTREAM_FILE: upstreamFile,
-    NGINX_TEST_CMD: nginx.testCmd,
-    NGINX_RELOAD_CMD: nginx.reloadCmd,
-    NGINX_PID_FILE: nginx.pidFile,
-    NGINX_CHECK_URL: nginx.url('/__switchyard/health'),
-    NGINX_LIVE_DIR: liveDir,
+    ...(options.switchKind ? { SWITCH: options.switchKind } : {}),
+    NGINX_LISTEN: `127.0.0.1:${nginxPort}`,
+    NGINX_TEST_CMD: nginxLayoutInfo.testCmd,
+    NGINX_RELOAD_CMD: nginxLayoutInfo.reloadCmd,
+    NGINX_PID_FILE: nginxLayoutInfo.pidFile,
     ...options.env,
   };
   const host: TestHost = {
     dir,
     envFile,
     deployRoot,
-    upstreamFile,
+    upstreamFile: path.join(deployRoot, 'nginx', 'upstream.conf'),
     ports,
-    nginx,
+    get nginx() {
+      if (!nginx) throw new Error('the test nginx is not started yet');
+      return nginx;
+    },
     example,
     writeEnv(values) {
       writeFileSync(envFile, Object.entries({ ...baseEnv, ...values }).map(([key, value]) => `${key}=${JSON.stringify(value)}`).join('\n') + '\n');
@@ -93,7 +87,7 @@ export async function createTestHost(options: { switchKind?: 'nginx' | 'nginx-li
       return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, output: result.all ?? '' };
     },
     async get(pathname) {
-      const response = await fetch(nginx.url(pathname), { headers: { connection: 'close' } });
+      const response = await fetch(host.nginx.url(pathname), { headers: { connection: 'close' } });
       const body = await response.text();
       let json: any;
       try {
@@ -109,11 +103,21 @@ export async function createTestHost(options: { switchKind?: 'nginx' | 'nginx-li
     async cleanUp() {
       // Stop only what these tests started: the slots' supervisors (by pid file, through the tool) and our nginx.
       for (const slot of ['a', 'b']) await host.run(['stop', `${appName}-${slot}`, '--force']);
-      await nginx.stop();
+      await nginx?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   host.writeEnv({});
+  try {
+    const upstream = await host.run(['upstream', '--write']);
+    if (upstream.exitCode !== 0) throw new Error(`./deploy.ts upstream --write failed (exit ${upstream.exitCode}):\n${upstream.output}`);
+    const site = await host.run(['nginx-site']);
+    if (site.exitCode !== 0) throw new Error(`./deploy.ts nginx-site failed (exit ${site.exitCode}):\n${site.output}`);
+    nginx = await startNginx(path.join(dir, 'nginx'), { site: site.stdout, port: nginxPort });
+  } catch (error) {
+    await host.cleanUp();
+    throw error;
+  }
   return host;
 }
 

@@ -1,23 +1,21 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { renderSite, siteTemplate } from '../lib/nginx-site.ts';
 import { freePort } from './ports.ts';
-
-const SITE_TEMPLATES = {
-  upstream: fileURLToPath(new URL('../templates/nginx/site.conf', import.meta.url)),
-  'live-file': fileURLToPath(new URL('../templates/nginx/site-live-file.conf', import.meta.url)),
-};
 
 export type TestNginx = {
   port: number;
   prefix: string;
   confFile: string;
   pidFile: string;
+  errorLog: string;
   testCmd: string;
   reloadCmd: string;
   url(pathname: string): string;
+  /** Lines of the error log at crit, alert or emerg level: a permission nginx lacks shows up here. */
+  severeErrors(): string[];
   stop(): Promise<void>;
 };
 
@@ -29,38 +27,45 @@ export function nginxBinary(): string {
   throw new Error('nginx is not installed: install it with `apt-get install -y nginx-light` (Debian/Ubuntu); the end-to-end tests need a real nginx');
 }
 
-/** The real site template with its placeholders filled in for this test instance. */
-export function renderSite(options: { upstreamFile: string; upstreamName: string; listen: string; healthPath: string; liveDir?: string }): string {
-  return readFileSync(SITE_TEMPLATES[options.liveDir ? 'live-file' : 'upstream'], 'utf8')
-    .replaceAll('{{LIVE_DIR}}', options.liveDir ?? '')
-    .replaceAll('{{UPSTREAM_FILE}}', options.upstreamFile)
-    .replaceAll('{{UPSTREAM_NAME}}', options.upstreamName)
-    .replaceAll('{{LISTEN}}', options.listen)
-    .replaceAll('{{HEALTH_PATH}}', options.healthPath);
+/** Where a test nginx in `dir` keeps its files, and the commands that test and reload it: known before it starts. */
+export function nginxLayout(dir: string) {
+  const binary = nginxBinary();
+  const confFile = path.join(dir, 'nginx.conf');
+  const base = `${binary} -p ${dir} -c ${confFile}`;
+  return { binary, confFile, pidFile: path.join(dir, 'nginx.pid'), errorLog: path.join(dir, 'error.log'), testCmd: `${base} -t -q`, reloadCmd: `${base} -s reload` };
 }
 
 /**
- * An unprivileged nginx with its own prefix in `dir`, on a free loopback port, running the real
- * site template. The upstream file must exist before it starts.
+ * A real nginx with its own prefix in `dir`, on a loopback port, serving `site` (the text
+ * `./deploy.ts nginx-site` printed, or a template rendered here for the bench's baselines).
+ * Started as whoever runs the tests: as root (CI), its workers run as nobody, as with a distro
+ * nginx, so they reach only what other users may reach.
  */
-export async function startNginx(dir: string, options: { upstreamFile: string; upstreamName: string; healthPath?: string; workers?: number; liveDir?: string }): Promise<TestNginx> {
-  const binary = nginxBinary();
-  const port = await freePort();
+export async function startNginx(dir: string, options: { site?: string; port?: number; upstreamFile?: string; upstreamName?: string; workers?: number }): Promise<TestNginx> {
+  const layout = nginxLayout(dir);
+  const port = options.port ?? (await freePort());
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  // Worker processes may run as nobody when the tests run as root: they must reach the prefix.
+  // The workers buffer request bodies under the prefix: it must be theirs to reach, like /var/lib/nginx.
   chmodSync(dir, 0o755);
-  const pidFile = path.join(dir, 'nginx.pid');
+  const site =
+    options.site ??
+    renderSite(readFileSync(siteTemplate('nginx-reload'), 'utf8'), {
+      UPSTREAM_FILE: options.upstreamFile ?? '',
+      UPSTREAM_NAME: options.upstreamName ?? '',
+      LIVE_DIR: '',
+      LISTEN: `127.0.0.1:${port}`,
+      HEALTH_PATH: '/health',
+    });
   const siteFile = path.join(dir, 'site.conf');
-  writeFileSync(siteFile, renderSite({ ...options, listen: `127.0.0.1:${port}`, healthPath: options.healthPath ?? '/health' }));
-  const confFile = path.join(dir, 'nginx.conf');
+  writeFileSync(siteFile, site);
   const temp = (name: string) => `${name}_temp_path ${path.join(dir, 'tmp', name)};`;
   writeFileSync(
-    confFile,
+    layout.confFile,
     [
       `worker_processes ${options.workers ?? 2};`,
       'daemon off;',
-      `pid ${pidFile};`,
-      `error_log ${path.join(dir, 'error.log')} warn;`,
+      `pid ${layout.pidFile};`,
+      `error_log ${layout.errorLog} warn;`,
       'events { worker_connections 1024; }',
       'http {',
       '  access_log off;',
@@ -70,8 +75,7 @@ export async function startNginx(dir: string, options: { upstreamFile: string; u
       '',
     ].join('\n'),
   );
-  const base = `${binary} -p ${dir} -c ${confFile}`;
-  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(layout.binary, ['-p', dir, '-c', layout.confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk) => (stderr += chunk));
   const deadline = Date.now() + 10_000;
@@ -85,11 +89,16 @@ export async function startNginx(dir: string, options: { upstreamFile: string; u
   return {
     port,
     prefix: dir,
-    confFile,
-    pidFile,
-    testCmd: `${base} -t -q`,
-    reloadCmd: `${base} -s reload`,
+    confFile: layout.confFile,
+    pidFile: layout.pidFile,
+    errorLog: layout.errorLog,
+    testCmd: layout.testCmd,
+    reloadCmd: layout.reloadCmd,
     url: (pathname) => `http://127.0.0.1:${port}${pathname}`,
+    severeErrors() {
+      const log = existsSync(layout.errorLog) ? readFileSync(layout.errorLog, 'utf8') : '';
+      return log.split('\n').filter((line) => /\[(crit|alert|emerg)\]/.test(line));
+    },
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');

@@ -71,6 +71,7 @@ export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigK
     const suggestion = suggestKey(key);
     reporter.warn(`unknown key ${key} in ${config.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);
   }
+  for (const notice of config.notices) reporter.warn(notice);
   return config;
 }
 

@@ -6,7 +6,10 @@ import { parseDuration } from './duration.ts';
 import { SwitchyardError } from './errors.ts';
 
 export type SlotName = 'a' | 'b';
-export type SwitchKind = 'nginx' | 'nginx-live-file' | 'passive' | 'none';
+export type SwitchKind = 'nginx-live-file' | 'nginx-reload' | 'passive' | 'none';
+export const SWITCH_KINDS: readonly SwitchKind[] = ['nginx-live-file', 'nginx-reload', 'passive', 'none'];
+/** Older names still accepted, with a warning: `nginx` was the reload mode when it was the default. */
+const SWITCH_ALIASES: Record<string, SwitchKind> = { nginx: 'nginx-reload' };
 export type ProcessManagerKind = 'builtin' | 'systemd';
 
 export type Config = {
@@ -23,7 +26,7 @@ export type Config = {
   healthTimeoutMs: number;
   stopTimeoutMs: number;
   switchKind: SwitchKind;
-  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string };
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
   hooksDir: string;
@@ -31,6 +34,8 @@ export type Config = {
   envFile: string;
   /** Keys in the env file Switchyard does not know (likely typos). */
   unknownKeys: string[];
+  /** Settings that work but should be changed (an old name), one line each. */
+  notices: string[];
   /** Values never to print (credentials in REPO, values of *_TOKEN/*_SECRET/... keys in the env file). */
   secrets: string[];
 };
@@ -97,9 +102,14 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const healthTimeoutMs = duration('HEALTH_TIMEOUT');
   const stopTimeoutMs = duration('STOP_TIMEOUT');
 
-  const switchKind = value('SWITCH');
-  if (!['nginx', 'nginx-live-file', 'passive', 'none'].includes(switchKind)) problems.push(`SWITCH must be nginx, nginx-live-file, passive or none; got ${JSON.stringify(switchKind)}`);
-  if (switchKind === 'nginx-live-file' && !value('NGINX_CHECK_URL')) problems.push('NGINX_CHECK_URL is required with SWITCH=nginx-live-file (Switchyard confirms through nginx that traffic follows the live-file)');
+  const notices: string[] = [];
+  const switchGiven = value('SWITCH');
+  const switchKind = SWITCH_ALIASES[switchGiven] ?? switchGiven;
+  if (switchKind !== switchGiven) notices.push(`SWITCH=${switchGiven} is the old name of SWITCH=${switchKind} (it reloads nginx on every switch); set SWITCH=${switchKind} to keep it, or move to the default nginx-live-file (no reload, zero failed requests; see the README)`);
+  if (!(SWITCH_KINDS as string[]).includes(switchKind)) problems.push(`SWITCH must be ${SWITCH_KINDS.join(', ')}; got ${JSON.stringify(switchGiven)}`);
+  const listen = value('NGINX_LISTEN');
+  const listenPort = parseListen(listen);
+  if (listenPort === undefined) problems.push(`NGINX_LISTEN must be a port or address:port such as 80, 8080 or 127.0.0.1:8080; got ${JSON.stringify(listen)}`);
   const processManager = value('PROCESS_MANAGER');
   if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
 
@@ -116,8 +126,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   }
   const repo = value('REPO');
   if (repo.startsWith('-')) problems.push(`REPO must be a git URL or a path, not an option; got ${JSON.stringify(repo)}`);
-  const checkUrl = value('NGINX_CHECK_URL');
-  if (checkUrl && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
+  const checkUrl = raw('NGINX_CHECK_URL') || (listenPort ? checkUrlFor(listen) : '');
+  if ((checkUrl || listenPort) && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
 
   if (problems.length > 0) {
     throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
@@ -153,14 +163,31 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       reloadCmd: value('NGINX_RELOAD_CMD'),
       pidFile: path.resolve(baseDir, value('NGINX_PID_FILE')),
       checkUrl,
+      listen,
     },
     processManager: processManager as ProcessManagerKind,
     systemdScope: systemdScope as 'system' | 'user',
     hooksDir: path.resolve(baseDir, value('HOOKS_DIR')),
     envFile,
     unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),
+    notices,
     secrets: collectSecrets({ ...env, ...fileValues }, repo),
   };
+}
+
+/** The port of an nginx `listen` value (`80`, `8080`, `127.0.0.1:8080`, `[::1]:8080`); undefined when it is not one. Pure. */
+export function parseListen(listen: string): number | undefined {
+  const match = /^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.*-]+):)?(\d{1,5})$/.exec(listen.trim());
+  const port = match ? Number(match[1]) : NaN;
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** The site's check location as Switchyard reaches it: through loopback, on the port the site listens on. Pure. */
+export function checkUrlFor(listen: string): string {
+  const port = parseListen(listen);
+  const address = listen.trim().slice(0, -String(port).length - 1);
+  const host = address.startsWith('[') ? (address === '[::]' ? '[::1]' : address) : !address || address === '*' || address === '0.0.0.0' ? '127.0.0.1' : address;
+  return `http://${host}${port === 80 ? '' : `:${port}`}/__switchyard/health`;
 }
 
 export function requiredKeys(): ConfigKey[] {

@@ -10,8 +10,10 @@ import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { runShell } from './run.ts';
 import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { SLOTS, slotDir } from './slots.ts';
+import { waitForNoConnections } from './connections.ts';
+import { prepareDeployRoot } from './deploy-root.ts';
 import { loadState, otherSlot, saveState, type HistoryEntry, type State } from './state.ts';
-import { createSwitch, type TrafficSwitch } from './switch/index.ts';
+import { createSwitch, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
 
 /**
  * The deploy and rollback flows. Each phase is journaled in the state before it runs, so a command
@@ -49,6 +51,7 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
   const started = Date.now();
   // Read before the lock so a corrupt state file stops us before anything at all happens.
   loadState(config.deployRoot, config.appName, config.ports);
+  prepareDeployRoot(config);
   const lockStep = reporter.step('lock');
   const lock = acquireLock(config.deployRoot, command, currentUser(ctx.env));
   if (lock.takenOver) reporter.warn(`took over a stale lock left by pid ${lock.takenOver.pid} (${lock.takenOver.command} by ${lock.takenOver.user}, started ${lock.takenOver.startedAt}), which is no longer running`);
@@ -316,31 +319,74 @@ class Flow {
     const { reporter } = this.ctx;
     await this.phase('switch');
     const step = reporter.step('switch');
+    // Whatever happened since the health check (a crash, someone's `stop`), traffic only moves to a slot that answers now.
+    const before = await this.slotAnswers(this.target);
+    if (before !== true) throw new SwitchyardError(`slot ${this.target} no longer answers (${before}), so traffic was not moved to it`, { details: this.logTail() });
     const live = { slot: this.target, port: this.config.ports[this.target], commit: this.commit };
     const previous = this.live ? { slot: this.live, port: this.config.ports[this.live], commit: this.state.slots[this.live].commit } : null;
     const detail = await this.traffic.moveTo(live, previous, (message) => step.progress(message));
     this.switched = true;
+    const after = await this.slotAnswers(this.target);
+    if (after !== true) await this.moveBack(live, previous, after);
     this.state.live = this.target;
     this.state.next_deploy = otherSlot(this.target);
     this.save();
     step.done(detail);
   }
 
+  /** true, or why not: the slot's process runs and its health URL answers 2xx right now. */
+  private async slotAnswers(slot: SlotName): Promise<true | string> {
+    if ((await this.processes.runningPid(slot)) === undefined) return 'its process is not running';
+    const result = await probe(healthUrl(this.config.host, this.config.ports[slot], this.config.healthPath), 2000);
+    return result.ok ? true : `health: ${describeProbe(result)}`;
+  }
+
+  /** The new slot died during the switch: put traffic back on the previous slot while it still runs. */
+  private async moveBack(live: SlotTarget, previous: SlotTarget | null, why: string): Promise<never> {
+    const details = this.logTail();
+    if (!previous || (await this.slotAnswers(previous.slot)) !== true) {
+      throw new SwitchyardError(`slot ${this.target} stopped answering right after the switch (${why}) and no previous slot is running to go back to`, { details });
+    }
+    await this.traffic.moveTo(previous, live, (message) => this.ctx.reporter.info(`  ${message}`));
+    this.switched = false;
+    throw new SwitchyardError(`slot ${this.target} stopped answering right after the switch (${why}); traffic was moved back to slot ${previous.slot}`, { details });
+  }
+
   private async drainPrevious(): Promise<void> {
     const { reporter } = this.ctx;
     await this.phase('drain');
     if (!this.live) return;
-    await this.hook('pre_stop', { STOP_SLOT: this.live });
+    const old = this.live;
+    const port = this.config.ports[old];
     const step = reporter.step('drain');
-    const outcome = await this.processes.stop(this.live, () => step.progress(`slot ${this.live} is still draining`));
-    Object.assign(this.state.slots[this.live], { pid: null, startedAt: null });
+    let atSignal = 0;
+    let atProxy = '';
+    if (this.traffic.drainsAtProxy) {
+      // No new request reaches the old slot any more: wait for the ones in flight to end before any
+      // signal, so an app without a SIGTERM handler loses nothing and no request runs twice.
+      const drained = await waitForNoConnections(port, this.config.stopTimeoutMs, (open, elapsed) =>
+        step.progress(`${open} connection(s) from nginx still open to slot ${old} (${formatDuration(elapsed)})`),
+      );
+      atSignal = drained.openAtEnd;
+      const how = drained.openAtEnd === 0
+        ? `${drained.openAtStart} connection(s) from nginx to slot ${old} closed in ${formatDuration(drained.waitedMs)}`
+        : `${drained.openAtEnd} of ${drained.openAtStart} connection(s) to slot ${old} still open after STOP_TIMEOUT (${formatDuration(this.config.stopTimeoutMs)})`;
+      atProxy = `${how}; `;
+      if (drained.openAtEnd > 0) reporter.warn(`${how}: sending SIGTERM anyway; requests still running there depend on the app's own graceful shutdown`);
+    }
+    await this.hook('pre_stop', { STOP_SLOT: old });
+    const outcome = await this.processes.stop(old, () => step.progress(`slot ${old} is still draining`));
+    Object.assign(this.state.slots[old], { pid: null, startedAt: null });
     this.save();
     if (outcome.result === 'killed') {
-      reporter.warn(`slot ${this.live} did not exit within STOP_TIMEOUT (${formatDuration(this.config.stopTimeoutMs)}) after SIGTERM and was killed with SIGKILL`);
+      reporter.warn(`slot ${old} did not exit within STOP_TIMEOUT (${formatDuration(this.config.stopTimeoutMs)}) after SIGTERM and was killed with SIGKILL`);
     }
-    const how = { exited: 'exited after SIGTERM', killed: 'killed with SIGKILL', 'not-running': 'was not running' }[outcome.result];
-    step.done(`slot ${this.live} ${how}`);
-    await this.hook('post_stop', { STOP_SLOT: this.live });
+    if (outcome.result === 'exited' && outcome.waitedMs < 100 && atSignal > 0) {
+      reporter.warn(`slot ${old} exited ${formatDuration(outcome.waitedMs)} after SIGTERM with ${atSignal} connection(s) open: it has no graceful shutdown, so those requests were cut (see graceful/README.md)`);
+    }
+    const how = { exited: `exited ${formatDuration(outcome.waitedMs)} after SIGTERM`, killed: 'killed with SIGKILL', 'not-running': 'was not running' }[outcome.result];
+    step.done(`${atProxy}slot ${old} ${how}`);
+    await this.hook('post_stop', { STOP_SLOT: old });
   }
 
   private async record(outcome: HistoryEntry['outcome'], reason?: string): Promise<void> {

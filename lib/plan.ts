@@ -29,7 +29,7 @@ export function planCycle(config: Config, state: State, command: 'deploy' | 'rol
   steps.push({ name: 'health', what: `wait up to ${config.healthTimeoutMs / 1000}s for ${healthUrl(config.host, port, config.healthPath)} to answer 2xx` });
   hook('running');
   const switchWhat = {
-    nginx: `write ${config.nginx.upstreamFile} (slot ${slot} first), run ${JSON.stringify(config.nginx.testCmd)}, then ${JSON.stringify(config.nginx.reloadCmd)}, wait for the old nginx workers to exit`,
+    'nginx-reload': `write ${config.nginx.upstreamFile} (slot ${slot} first), run ${JSON.stringify(config.nginx.testCmd)}, then ${JSON.stringify(config.nginx.reloadCmd)}, wait for the old nginx workers to exit`,
     'nginx-live-file': `run ${JSON.stringify(config.nginx.testCmd)} (and reload only if ${config.nginx.upstreamFile} must change), create ${config.nginx.liveDir}/live-${slot} and remove live-${otherSlot(slot)}, confirm through ${config.nginx.checkUrl}`,
     passive: 'nothing to switch: nginx moves to slot ' + slot + ' as the old slot stops listening',
     none: 'SWITCH=none: traffic is not managed',

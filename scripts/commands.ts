@@ -10,6 +10,7 @@ export const COMMANDS = {
   start: () => import('./start.ts') as Promise<CommandModule>,
   stop: () => import('./stop.ts') as Promise<CommandModule>,
   upstream: () => import('./upstream.ts') as Promise<CommandModule>,
+  'nginx-site': () => import('./nginx-site.ts') as Promise<CommandModule>,
   history: () => import('./history.ts') as Promise<CommandModule>,
   logs: () => import('./logs.ts') as Promise<CommandModule>,
   'install-hook': () => import('./install-hook.ts') as Promise<CommandModule>,
@@ -31,6 +32,7 @@ Commands:
   start <APP_NAME> <APP_DIR> <PORT>   run one app detached, with a log, a pid file and restart on crash
   stop <APP_NAME> [--force]       SIGTERM the app, SIGKILL after STOP_TIMEOUT
   upstream [--write]              print (or write) the nginx upstream file for the live slot
+  nginx-site                      print the complete nginx site for this configuration and SWITCH mode
   install-hook <BARE_REPO> [--force]   push to deploy: install a post-receive hook in a bare repository
 
 Options for every command: --help, --no-color, --verbose (stack traces)

@@ -1,5 +1,5 @@
 /**
- * `npm run demo [-- --switch nginx|nginx-live-file|passive]`: a real deploy of the bundled example
+ * `npm run demo [-- --switch nginx-live-file|nginx-reload|passive]`: a real deploy of the bundled example
  * app through a real nginx, on this machine, unprivileged, in a temp folder: deploy v1, deploy v2
  * under load, roll back under load, status. It shows SWITCH=nginx-live-file (no reload, zero failed
  * requests) unless told otherwise.
@@ -12,9 +12,9 @@ import { failures, isReloadReset, startLoad, summarizeFailures } from '../harnes
 const say = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 
 const switchArg = process.argv.indexOf('--switch');
-const switchKind = (switchArg >= 0 ? process.argv[switchArg + 1] : 'nginx-live-file') as 'nginx' | 'nginx-live-file' | 'passive';
-if (!['nginx', 'nginx-live-file', 'passive'].includes(switchKind)) {
-  console.error(`demo: --switch must be nginx, nginx-live-file or passive; got ${JSON.stringify(switchKind)}`);
+const switchKind = (switchArg >= 0 ? process.argv[switchArg + 1] : 'nginx-live-file') as 'nginx-reload' | 'nginx-live-file' | 'passive';
+if (!['nginx-reload', 'nginx-live-file', 'passive'].includes(switchKind)) {
+  console.error(`demo: --switch must be nginx-live-file (the default), nginx-reload or passive; got ${JSON.stringify(switchKind)}`);
   process.exit(2);
 }
 const host = await createTestHost({ switchKind });
@@ -45,7 +45,7 @@ try {
     const resets = failures(records).filter(isReloadReset).length;
     if (resets > 0) console.log(`(${resets} = client keep-alive connection(s) closed by nginx's own reload as they were reused; SWITCH=nginx-live-file never reloads: see the README)`);
     // Only the reload-based switch may lose a request, and only to nginx's own reload.
-    const tolerated = switchKind === 'nginx' ? resets : 0;
+    const tolerated = switchKind === 'nginx-reload' ? resets : 0;
     if (failures(records).length > tolerated || (await host.get('/')).json?.version !== version) exitCode = 1;
   }
 
@@ -57,7 +57,7 @@ try {
 } finally {
   const folder = host.dir;
   await host.cleanUp();
-  const verdict = switchKind === 'nginx' ? 'no request failed upstream' : 'zero failed requests';
+  const verdict = switchKind === 'nginx-reload' ? 'no request failed upstream' : 'zero failed requests';
   console.log(`\ndemo ${exitCode === 0 ? `finished: ${verdict}` : 'FAILED'}; everything it started was stopped (${folder} removed)`);
 }
 process.exitCode = exitCode;

@@ -1,5 +1,6 @@
 import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { existsSync } from 'node:fs';
+import { prepareDeployRoot } from '../lib/deploy-root.ts';
 import { writeFileAtomic } from '../lib/files.ts';
 import { liveFile } from '../lib/switch/nginx-live-file.ts';
 import { loadState, otherSlot } from '../lib/state.ts';
@@ -28,6 +29,7 @@ export async function run(io: CommandIo): Promise<number> {
         ? renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, ports: config.ports })
         : renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
     if (hasFlag(io.argv, '--write')) {
+      prepareDeployRoot(config);
       writeFileAtomic(config.nginx.upstreamFile, content, 0o644);
       if (config.switchKind === 'nginx-live-file' && !existsSync(liveFile(config, 'a')) && !existsSync(liveFile(config, 'b'))) {
         writeFileAtomic(liveFile(config, live), `${live}\n`, 0o644);

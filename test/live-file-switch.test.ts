@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
@@ -6,7 +7,7 @@ import { readPidFile } from '../lib/process.ts';
 import { childPids } from '../lib/switch/nginx-workers.ts';
 
 /**
- * SWITCH=nginx-live-file: per-slot upstream groups and a file nginx checks per request, so a deploy
+ * SWITCH=nginx-live-file, the default (SWITCH is not set here): per-slot upstream groups and a file nginx checks per request, so a deploy
  * never reloads nginx (no client connection is closed) and still cuts over at one moment, only
  * after the health check passed.
  */
@@ -15,7 +16,7 @@ describe('the live-file switch through real nginx', () => {
   const workers = () => childPids(readPidFile(host.nginx.pidFile)!).sort();
 
   beforeAll(async () => {
-    host = await createDeployedTestHost({ switchKind: 'nginx-live-file' });
+    host = await createDeployedTestHost();
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
@@ -36,7 +37,8 @@ describe('the live-file switch through real nginx', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
-    expect(result.stdout).toMatch(/switch +live-file → slot [ab], confirmed through nginx; no reload/);
+    expect(result.stdout).toMatch(/switch +live-file → slot [ab], confirmed through nginx \(5 answers in a row through nginx came from slot [ab]\); no reload/);
+    expect(result.stdout).toMatch(/drain +\d+ connection\(s\) from nginx to slot [ab] closed in [\d.]+m?s; slot [ab] exited/);
     expect(workers(), 'nginx was reloaded').toEqual(before);
     expect(readFileSync(host.upstreamFile, 'utf8')).toBe(upstream);
     expect(failures(records), summarizeFailures(records)).toEqual([]);
@@ -57,9 +59,17 @@ describe('the live-file switch through real nginx', () => {
     await underLoad(['rollback'], 'v1');
   }, 120_000);
 
-  it('refuses to run without NGINX_CHECK_URL', async () => {
-    const result = await host.run(['deploy'], { NGINX_CHECK_URL: '' });
+  it('undoes the switch when the check URL cannot show which slot answered, and says why', async () => {
+    const before = host.state();
+    host.example.commit('v3');
+    // The app's own health route: 200, but no X-Switchyard-* headers, so nothing proves the switch.
+    const result = await host.run(['deploy'], { NGINX_CHECK_URL: `http://127.0.0.1:${host.ports[before.live as 'a' | 'b']}/health` });
     expect(result.exitCode).not.toBe(0);
-    expect(result.stderr).toMatch(/NGINX_CHECK_URL is required with SWITCH=nginx-live-file/);
+    expect(result.stderr).toMatch(/has no X-Switchyard-Upstream header/);
+    expect(result.stderr).toMatch(/nginx-site/);
+    expect(host.state().live).toBe(before.live);
+    expect((await host.get('/')).json.version).toBe('v1');
+    expect(existsSync(path.join(host.deployRoot, 'nginx', `live-${before.live}`))).toBe(true);
+    expect(existsSync(path.join(host.deployRoot, 'nginx', `live-${before.live === 'a' ? 'b' : 'a'}`))).toBe(false);
   }, 60_000);
 });

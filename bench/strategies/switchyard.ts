@@ -57,12 +57,12 @@ function marksOf(events: StepEvent[]): Mark[] {
  * deploy, rollback ... each deploy of a new commit.
  */
 const DESCRIPTIONS = {
-  nginx: ['switchyard', 'Switchyard, SWITCH=nginx: rewrite the upstream, reload nginx, wait until the old workers stop taking requests, drain the old slot'],
+  'nginx-reload': ['switchyard', 'Switchyard, SWITCH=nginx-reload: rewrite the upstream, reload nginx, wait until the old workers stop taking requests, drain the old slot'],
   'nginx-live-file': ['switchyard-live-file', 'Switchyard, SWITCH=nginx-live-file: per-slot upstream groups, the site picks one per request from a live-file; no reload'],
   passive: ['switchyard-passive', 'Switchyard, SWITCH=passive: both slots listed (max_fails=0), traffic moves when the old slot stops listening'],
 } as const;
 
-export function switchyardStrategy(switchKind: 'nginx' | 'nginx-live-file' | 'passive'): Strategy {
+export function switchyardStrategy(switchKind: 'nginx-reload' | 'nginx-live-file' | 'passive'): Strategy {
   let host: TestHost | undefined;
   let versions = 1;
   let live = 'v1';

@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { nginxLiveFileSwitch } from './nginx-live-file.ts';
-import { nginxSwitch } from './nginx.ts';
+import { nginxReloadSwitch } from './nginx.ts';
 import { noSwitch, passiveSwitch } from './passive.ts';
 import type { TrafficSwitch } from './types.ts';
 
@@ -9,8 +9,8 @@ export type { SlotTarget, TrafficSwitch } from './types.ts';
 /** Where traffic is switched: pick the strategy named by SWITCH. */
 export function createSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {
   switch (config.switchKind) {
-    case 'nginx':
-      return nginxSwitch(config, hooks);
+    case 'nginx-reload':
+      return nginxReloadSwitch(config, hooks);
     case 'nginx-live-file':
       return nginxLiveFileSwitch(config, hooks);
     case 'passive':

@@ -4,9 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, SlotName } from '../config.ts';
 import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
+import { SwitchyardError } from '../errors.ts';
+import { unreachableByWorkers } from './nginx-access.ts';
 import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
-import { renderUpstream } from './upstream.ts';
+import { renderUpstream, upstreamName } from './upstream.ts';
 
 /** The files whose existence the site checks on every request (`if (-f .../live-b)`). */
 export function liveFile(config: Config, slot: SlotName): string {
@@ -21,11 +23,11 @@ export function selectedSlot(config: Config): SlotName | undefined {
 }
 
 /**
- * SWITCH=nginx-live-file: a switch without an nginx reload, so no client connection is ever closed.
- * The upstream file holds one group per slot and never changes with a deploy; the site
- * (templates/nginx/site-live-file.conf) picks the group per request from which live-file exists.
- * Moving traffic is creating one file and removing the other; then Switchyard confirms through
- * nginx (NGINX_CHECK_URL) that requests reach the new slot before the old one gets SIGTERM.
+ * SWITCH=nginx-live-file, the default: a switch without an nginx reload, so no client connection is
+ * ever closed. The upstream file holds one group per slot and never changes with a deploy; the site
+ * (templates/nginx/site.conf) picks the group per request from which live-file exists. Moving
+ * traffic is creating one file and removing the other; then Switchyard confirms through nginx
+ * (NGINX_CHECK_URL) that requests reach the new slot's group before the old one gets any signal.
  */
 export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
   const content = renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, ports: config.ports });
@@ -36,13 +38,21 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
   };
   return {
     kind: 'nginx-live-file',
+    drainsAtProxy: true,
     currentPort: () => {
       const slot = selectedSlot(config);
       return slot ? config.ports[slot] : undefined;
     },
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
+      // Workers that cannot stat() the file fall back to the both-slots group: refuse before moving anything.
+      const unreachable = unreachableByWorkers(liveFile(config, live.slot), config.nginx.pidFile);
+      if (unreachable) {
+        throw new SwitchyardError(unreachable, { untouched: `the live-file was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
+      }
       let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed' });
       const before = selectedSlot(config);
+      const expected = { port: live.port, slot: live.slot, group: `${upstreamName(config.appName)}_${live.slot}` };
+      let confirmed: string;
       select(live.slot);
       await hooks.phase?.('live-file-written');
       try {
@@ -50,23 +60,23 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         // it is microseconds behind, and the group's backup catches it if the old slot has stopped.
         await sleep(50);
         try {
-          await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
         } catch {
           // The file can be right on disk while nginx still runs an older config (a setup killed
           // before its reload): reload once and look again.
           installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
-          await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
+          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
         }
       } catch (error) {
         if (before) select(before);
         else rmSync(liveFile(config, live.slot), { force: true });
         throw withContext(error, `nginx does not follow the live-file in ${config.nginx.liveDir}`, {
           untouched: before ? `the live-file points at slot ${before} again` : 'no live-file is left',
-          next: 'check that the site uses templates/nginx/site-live-file.conf and that nginx workers can read NGINX_LIVE_DIR',
+          next: 'install the site `./deploy.ts nginx-site` prints and let nginx workers reach NGINX_LIVE_DIR, then deploy again',
         });
       }
       const how = installed.reloaded ? `upstream installed and nginx reloaded (${installed.detail})` : 'no reload';
-      return `live-file → slot ${live.slot}, confirmed through nginx; ${how}`;
+      return `live-file → slot ${live.slot}, confirmed through nginx (${confirmed}); ${how}`;
     },
   };
 }

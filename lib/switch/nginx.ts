@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import { formatDuration } from '../duration.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
-import { probe } from '../health.ts';
+import { describeProbe, probe } from '../health.ts';
 import { isAlive, readPidFile } from '../process.ts';
 import { runShell } from '../run.ts';
 import { childPids, takesNewRequests } from './nginx-workers.ts';
@@ -73,26 +73,32 @@ export async function installUpstream(
 }
 
 /**
- * The default switch: the upstream lists the new slot first (the old one as backup), nginx is
- * reloaded, and the old slot gets SIGTERM only once no worker with the old config takes requests.
+ * SWITCH=nginx-reload: the upstream lists the new slot first (the other as backup, from the first
+ * deploy on), nginx is reloaded, and the switch counts once no worker with the old config takes
+ * requests and the check URL answers from the new slot. Each reload closes idle client keep-alive
+ * connections, which is why this is not the default.
  */
-export function nginxSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
+export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
   const file = config.nginx.upstreamFile;
   return {
-    kind: 'nginx',
+    kind: 'nginx-reload',
+    drainsAtProxy: true,
     currentPort: () => (existsSync(file) ? parseLivePort(readFileSync(file, 'utf8')) : undefined),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
-      const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby: previous ?? undefined });
+      // The other slot is the backup even on the first deploy: a worker still on the previous config
+      // then falls over to a slot that exists instead of retrying the one it cannot reach.
+      const other = live.slot === 'a' ? 'b' : 'a';
+      const standby = previous ?? { slot: other, port: config.ports[other] };
+      const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby });
       const installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
-      if (config.nginx.checkUrl) {
-        try {
-          await confirmThroughNginx(config.nginx.checkUrl, live.port, report);
-        } catch (error) {
-          await installed.undo();
-          throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
-        }
+      let confirmed: string;
+      try {
+        confirmed = await confirmThroughNginx(config.nginx.checkUrl, { port: live.port, slot: live.slot }, report);
+      } catch (error) {
+        await installed.undo();
+        throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
       }
-      return installed.detail;
+      return `${installed.detail}; ${confirmed}`;
     },
   };
 }
@@ -125,18 +131,49 @@ async function waitForOldWorkers(master: number | undefined, oldWorkers: number[
   return `nginx reloaded; its ${oldWorkers.length} old worker(s) stopped taking requests after ${formatDuration(Date.now() - started)}`;
 }
 
-export async function confirmThroughNginx(url: string, port: number, report: SwitchReport): Promise<void> {
-  const deadline = Date.now() + 10_000;
+/** How many answers in a row must come from the new slot before a switch counts as confirmed. */
+export const CONFIRM_PROBES = 5;
+
+export type ConfirmExpectation = { port: number; slot: string; /** The upstream group the site must say it picked (live-file sites). */ group?: string };
+
+/**
+ * Prove through nginx that new requests reach the new slot and only it: CONFIRM_PROBES answers in a
+ * row from `url` (the site's check location) must be 2xx, come from the new slot's port
+ * (X-Switchyard-Upstream) and, for a live-file site, name the new slot's group (X-Switchyard-Group).
+ * An answer without those headers is not from Switchyard's site: that fails at once, as does a site
+ * that fell back to its both-slots group (it cannot see the live-file).
+ */
+export async function confirmThroughNginx(url: string, expected: ConfirmExpectation, report: SwitchReport, deadlineMs = 10_000): Promise<string> {
+  const started = Date.now();
+  let inARow = 0;
   let last = '';
-  while (Date.now() < deadline) {
+  while (Date.now() - started < deadlineMs) {
     const result = await probe(url, 2000);
     const upstream = String(result.headers?.['x-switchyard-upstream'] ?? '');
-    if (result.ok && (!upstream || upstream.endsWith(`:${port}`))) return;
-    last = result.ok ? `answered from ${upstream}` : result.status ? `HTTP ${result.status}` : (result.error ?? 'no answer');
+    const group = result.headers?.['x-switchyard-group'];
+    if (result.ok && !upstream) {
+      throw new SwitchyardError(`the answer from ${url} (HTTP ${result.status}) has no X-Switchyard-Upstream header, so it cannot show which slot answered`, {
+        next: 'install the site that `./deploy.ts nginx-site` prints (or point NGINX_CHECK_URL at its /__switchyard/health location)',
+      });
+    }
+    if (expected.group && group !== undefined && !String(group).endsWith('_a') && !String(group).endsWith('_b')) {
+      throw new SwitchyardError(`nginx does not see the live-file: ${url} was routed to the group for both slots (${String(group)})`, {
+        next: 'let nginx workers reach NGINX_LIVE_DIR (see the line above or ./deploy.ts doctor), then deploy again',
+      });
+    }
+    const fromNewSlot = upstream.split(/\s*,\s*|\s+:\s+/).pop()?.endsWith(`:${expected.port}`) ?? false;
+    if (result.ok && fromNewSlot && (!expected.group || group === expected.group)) {
+      inARow++;
+      if (inARow >= CONFIRM_PROBES) return `${inARow} answers in a row through nginx came from slot ${expected.slot}`;
+      await sleep(20);
+      continue;
+    }
+    inARow = 0;
+    last = !result.ok ? describeProbe(result) : expected.group && group !== expected.group ? `group ${String(group)}` : `answered from ${upstream}`;
     await sleep(100);
   }
-  report(`could not confirm through nginx that ${url} reaches port ${port} (${last})`);
-  throw new SwitchyardError(`nginx does not send ${url} to the new slot on port ${port} (${last})`, {
-    next: 'check that the nginx site includes the upstream file (see templates/nginx)',
+  report(`could not confirm through nginx that ${url} reaches slot ${expected.slot} on port ${expected.port} (last: ${last})`);
+  throw new SwitchyardError(`nginx does not send ${url} to the new slot ${expected.slot} on port ${expected.port} (last: ${last})`, {
+    next: 'check that the nginx site is the one `./deploy.ts nginx-site` prints and that it includes the upstream file',
   });
 }

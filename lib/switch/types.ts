@@ -1,4 +1,4 @@
-import type { SlotName } from '../config.ts';
+import type { SlotName, SwitchKind } from '../config.ts';
 
 export type SlotTarget = { slot: SlotName; port: number; commit: string | null };
 
@@ -6,7 +6,13 @@ export type SwitchReport = (message: string) => void;
 
 /** One traffic-switch strategy. `moveTo` returns only once traffic really reaches `live`. */
 export interface TrafficSwitch {
-  readonly kind: 'nginx' | 'nginx-live-file' | 'passive' | 'none';
+  readonly kind: SwitchKind;
+  /**
+   * True when new requests stop reaching the old slot at the switch itself (nginx modes), so the old
+   * slot can be drained at the proxy before it gets SIGTERM. Passive mode moves traffic only as the
+   * old slot stops listening, so the signal must come first.
+   */
+  readonly drainsAtProxy: boolean;
   moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string>;
   /** The port the switch currently sends traffic to, when it can tell. */
   currentPort(): number | undefined;

@@ -1,0 +1,62 @@
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config.ts';
+import { SwitchyardError } from './errors.ts';
+
+/**
+ * DEPLOY_ROOT is private: 0711, so other users (nginx's workers among them) may pass through to a
+ * folder whose name they know but may list and read nothing; everything in it is 0700/0600 except
+ * the folder nginx must read (the upstream file and the live-files), which is 0755/0644.
+ */
+export const ROOT_MODE = 0o711;
+export const NGINX_DIR_MODE = 0o755;
+
+/** What to change so the modes are as above. Pure: takes what is on disk, returns the chmods. */
+export function plannedModes(entries: { path: string; mode: number; uid: number; isDir: boolean }[], ownUid: number, nginxDirs: string[]): { path: string; mode: number }[] {
+  const changes: { path: string; mode: number }[] = [];
+  for (const entry of entries) {
+    if (entry.uid !== ownUid) continue;
+    const mode = entry.mode & 0o7777;
+    const wanted = nginxDirs.includes(entry.path) && entry.isDir ? NGINX_DIR_MODE : mode & 0o700;
+    if (mode !== wanted) changes.push({ path: entry.path, mode: wanted });
+  }
+  return changes;
+}
+
+/**
+ * Create DEPLOY_ROOT (and the nginx folder in it) with the modes above, or tighten them where an
+ * earlier version or an operator left them open. A root owned by someone else that others can read
+ * is refused: we cannot fix it and must not write secrets into it.
+ */
+export function prepareDeployRoot(config: Config): void {
+  const root = config.deployRoot;
+  const ownUid = process.getuid?.() ?? -1;
+  try {
+    mkdirSync(root, { recursive: true, mode: ROOT_MODE });
+  } catch (error) {
+    throw new SwitchyardError(`DEPLOY_ROOT ${root} cannot be created (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      untouched: 'nothing was changed',
+      next: `create it as root for the deploy user: sudo install -d -m 711 -o $(id -un) ${root}`,
+    });
+  }
+  const rootStat = statSync(root);
+  if (rootStat.uid !== ownUid) {
+    if ((rootStat.mode & 0o044) !== 0) {
+      throw new SwitchyardError(`DEPLOY_ROOT ${root} belongs to another user and others can list it (mode ${(rootStat.mode & 0o7777).toString(8)})`, {
+        untouched: 'nothing was changed',
+        next: `make the deploy user its owner (sudo chown $(id -un) ${root}) or run \`sudo chmod 711 ${root}\``,
+      });
+    }
+    return;
+  }
+  if ((rootStat.mode & 0o7777) !== ROOT_MODE) chmodSync(root, ROOT_MODE);
+  const nginxDirs = [path.dirname(config.nginx.upstreamFile), config.nginx.liveDir].filter((dir) => path.dirname(dir) === root);
+  for (const dir of nginxDirs) mkdirSync(dir, { recursive: true, mode: NGINX_DIR_MODE });
+  const entries = readdirSync(root).flatMap((name) => {
+    const full = path.join(root, name);
+    const stat = lstatSync(full);
+    // A symlink's own mode means nothing; what it points to is not ours to change.
+    return stat.isSymbolicLink() ? [] : [{ path: full, mode: stat.mode, uid: stat.uid, isDir: stat.isDirectory() }];
+  });
+  for (const change of plannedModes(entries, ownUid, nginxDirs)) chmodSync(change.path, change.mode);
+}
