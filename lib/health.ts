@@ -5,17 +5,35 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Probe = { ok: boolean; status?: number; error?: string; headers?: http.IncomingHttpHeaders };
 
-/** One GET; 2xx is healthy, anything else (including a redirect) is not. Never hangs past timeoutMs. */
-export function probe(url: string, timeoutMs = 2000): Promise<Probe> {
+/**
+ * One GET; 2xx is healthy, anything else (including a redirect) is not. Settles within timeoutMs
+ * whatever the app does (an overall deadline, not only an idle-socket one: a health route that
+ * trickles a byte now and then never goes idle), and at once when `signal` aborts.
+ */
+export function probe(url: string, timeoutMs = 2000, options: { signal?: AbortSignal } = {}): Promise<Probe> {
   return new Promise((resolve) => {
+    const { signal } = options;
+    if (signal?.aborted) return resolve({ ok: false, error: 'aborted' });
+    let settled = false;
+    const finish = (result: Probe) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onAbort);
+      request.destroy();
+      resolve(result);
+    };
     const request = http.get(url, { agent: false, timeout: timeoutMs, headers: { 'user-agent': 'switchyard-health' } }, (response) => {
       response.resume();
       const status = response.statusCode ?? 0;
-      response.on('end', () => resolve({ ok: status >= 200 && status < 300, status, headers: response.headers }));
-      response.on('error', (error) => resolve({ ok: false, error: error.message }));
+      response.on('end', () => finish({ ok: status >= 200 && status < 300, status, headers: response.headers }));
+      response.on('error', (error) => finish({ ok: false, error: error.message }));
     });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs}ms`)));
-    request.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message }));
+    const deadline = setTimeout(() => finish({ ok: false, error: `no complete answer within ${timeoutMs}ms` }), timeoutMs);
+    const onAbort = () => finish({ ok: false, error: 'aborted' });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('timeout', () => finish({ ok: false, error: `no answer within ${timeoutMs}ms` }));
+    request.on('error', (error: NodeJS.ErrnoException) => finish({ ok: false, error: error.code ?? error.message }));
   });
 }
 
@@ -40,8 +58,9 @@ export async function waitUntilHealthy(
     const elapsed = Date.now() - started;
     if (await options.hasExited()) return { healthy: false, elapsedMs: elapsed, last, exited: true };
     if (elapsed >= options.timeoutMs || options.signal?.aborted) return { healthy: false, elapsedMs: elapsed, last, exited: false };
-    last = await probe(url, Math.min(2000, Math.max(200, options.timeoutMs - elapsed)));
+    last = await probe(url, Math.min(2000, Math.max(200, options.timeoutMs - elapsed)), { signal: options.signal });
     if (last.ok) return { healthy: true, elapsedMs: Date.now() - started };
+    if (options.signal?.aborted) return { healthy: false, elapsedMs: Date.now() - started, last, exited: false };
     if (options.onWait && Date.now() - lastReport >= 5000) {
       lastReport = Date.now();
       options.onWait(Date.now() - started, last);

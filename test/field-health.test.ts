@@ -1,0 +1,105 @@
+import { execa } from 'execa';
+import { copyFileSync, cpSync, existsSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
+import { probe } from '../lib/health.ts';
+import { waitFor } from './field-support.ts';
+
+const STREAMING = new URL('./fixtures/apps/streaming-health.js', import.meta.url).pathname;
+
+/** A /health that answers 200 and then streams a byte every 300 ms, forever. */
+describe('probe against a health route that never ends', () => {
+  let server: http.Server;
+  let url: string;
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      res.writeHead(200);
+      const timer = setInterval(() => res.write('.'), 300);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('gives up at its overall deadline although bytes keep coming', async () => {
+    const started = Date.now();
+    const result = await probe(url, 1000);
+    expect(result).toEqual({ ok: false, error: 'no complete answer within 1000ms' });
+    expect(Date.now() - started).toBeLessThan(1800);
+  });
+
+  it('stops at once when its signal aborts', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = Date.now();
+    const result = await probe(url, 30_000, { signal: controller.signal });
+    expect(result).toEqual({ ok: false, error: 'aborted' });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await probe(url, 100, { signal: controller.signal })).toEqual({ ok: false, error: 'aborted' });
+  });
+});
+
+describe('deploy and status with an app whose health route streams forever', () => {
+  let host: TestHost;
+
+  beforeAll(async () => {
+    host = await createDeployedTestHost({ switchKind: 'nginx-live-file', env: { HEALTH_TIMEOUT: '4s', STOP_TIMEOUT: '3s' } });
+    host.example.commit('v2-streaming', (repo) => copyFileSync(STREAMING, path.join(repo, 'server.js')));
+  }, 120_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  it('the deploy fails its health check at HEALTH_TIMEOUT and releases the lock; v1 keeps serving', async () => {
+    const started = Date.now();
+    const result = await host.run(['deploy']);
+    expect(result.exitCode, result.output).toBe(1);
+    // 4 s of health checks plus install, build, start and stop: far below the 120 s the harness allows.
+    expect(Date.now() - started, result.output).toBeLessThan(45_000);
+    expect(result.stderr).toMatch(/slot b failed its health check: .*did not answer 2xx within 4\.0s \(last: no complete answer within \d+ms\)/);
+    expect(existsSync(path.join(host.deployRoot, 'deploy.lock'))).toBe(false);
+    expect((await host.get('/')).json.version).toBe('v1');
+  }, 90_000);
+
+  it('SIGTERM during that health wait stops the deploy at once (exit 130)', async () => {
+    const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', HEALTH_TIMEOUT: '10m' }, reject: false, all: true });
+    let output = '';
+    child.all?.on('data', (chunk) => (output += chunk));
+    await waitFor(() => /ok start/.test(output), 'the new slot to start', { output: () => output });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode, result.all).toBe(130);
+    expect(Date.now() - signalled, result.all).toBeLessThan(10_000);
+    expect((await host.get('/')).json.version).toBe('v1');
+  }, 90_000);
+
+  it('status answers within a bounded time while such an app runs', async () => {
+    const appDir = path.join(host.dir, 'streaming-app');
+    mkdirSync(appDir, { recursive: true });
+    cpSync(path.join(host.deployRoot, 'slots', 'b'), appDir, { recursive: true, filter: (source) => !source.endsWith('.git') });
+    copyFileSync(STREAMING, path.join(appDir, 'server.js'));
+    const started = await host.run(['start', 'exampleapp-b', appDir, String(host.ports.b)]);
+    expect(started.exitCode, started.output).toBe(0);
+    try {
+      const before = Date.now();
+      const status = await host.run(['status', '--json']);
+      expect(status.exitCode, status.output).toBe(0);
+      // Two probes of at most 2 s each, plus node's start-up.
+      expect(Date.now() - before, status.output).toBeLessThan(15_000);
+      const report = JSON.parse(status.stdout);
+      expect(report.slots.b.pid).toBeGreaterThan(0);
+      expect(report.slots.b.healthy).toBe(false);
+    } finally {
+      const stopped = await host.run(['stop', 'exampleapp-b']);
+      expect(stopped.exitCode, stopped.output).toBe(0);
+    }
+  }, 90_000);
+});
