@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
+import { cleanGitEnv } from '../lib/git.ts';
 import { planInstall, renderPostReceive, shellQuote, TEMPLATE_FILE } from '../scripts/install-hook.ts';
 
 const template = readFileSync(TEMPLATE_FILE, 'utf8');
@@ -131,6 +132,22 @@ describe('the post-receive hook script', () => {
     const result = await execa(plain, [], { input: `${ZERO} ${SHA} refs/heads/main\n`, env: { DEPLOY_ENV_FILE: '/elsewhere.env' }, reject: false, all: true });
     expect(result.exitCode).toBe(0);
     expect(result.all?.split('\n').at(-1)).toBe('GIT_DIR=unset cwd=/ env=unset');
+  });
+
+  it('unsets every variable that points git at this repository (as cleanGitEnv does), and keeps the others', async () => {
+    const printer = path.join(dir, 'print-git-env.sh');
+    writeFileSync(printer, "#!/bin/sh\nenv | grep '^GIT_' | sort\n", { mode: 0o755 });
+    const installed = path.join(dir, 'post-receive-env');
+    writeFileSync(installed, renderPostReceive(template, { deployTs: printer, branch: 'main', nodeDir: '', envFile: undefined }), { mode: 0o755 });
+    const redirecting = {
+      GIT_DIR: '.', GIT_WORK_TREE: '/w', GIT_INDEX_FILE: '/i', GIT_OBJECT_DIRECTORY: '/o', GIT_ALTERNATE_OBJECT_DIRECTORIES: '/a',
+      GIT_QUARANTINE_PATH: '/q', GIT_NAMESPACE: 'n', GIT_COMMON_DIR: '/c', GIT_PREFIX: 'p/', GIT_CONFIG_PARAMETERS: "'core.bare'='true'",
+      GIT_CONFIG_COUNT: '1', GIT_CONFIG: '/cfg', GIT_CEILING_DIRECTORIES: '/',
+    };
+    expect(Object.keys(cleanGitEnv(redirecting))).toEqual([]);
+    const result = await execa(installed, [], { input: `${ZERO} ${SHA} refs/heads/main\n`, env: { ...redirecting, GIT_SSH_COMMAND: 'ssh -i key' }, extendEnv: false, reject: false, all: true });
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.all?.split('\n').filter((line) => line.startsWith('GIT_'))).toEqual(['GIT_SSH_COMMAND=ssh -i key']);
   });
 
   it('does nothing on an empty push', async () => {
