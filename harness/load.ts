@@ -2,8 +2,10 @@ import http from 'node:http';
 
 /** A closed-loop keep-alive load through nginx that records every request; no retries: a failure is a failure. */
 
-export type RequestKind = 'fast' | 'post' | 'slow';
+export type RequestKind = 'fast' | 'post' | 'slow' | 'slowpost';
 export type RequestRecord = {
+  /** Sent as x-load-id, so an app can log which requests it handled. */
+  id: string;
   kind: RequestKind;
   method: 'GET' | 'POST';
   startedAt: number;
@@ -18,8 +20,8 @@ export type RequestRecord = {
 export type LoadOptions = {
   port: number;
   connections?: number;
-  /** Share of each kind, summing to 1 (default 0.7 fast GET, 0.2 POST, 0.1 slow GET). */
-  mix?: Record<RequestKind, number>;
+  /** Share of each kind, summing to 1 (default 0.7 fast GET, 0.2 POST, 0.1 slow GET; slowpost: a POST the app answers after slowMs). */
+  mix?: Partial<Record<RequestKind, number>>;
   slowMs?: [number, number];
   /** Hard bounds: the load stops by itself after this many requests or this long. */
   maxRequests?: number;
@@ -30,7 +32,8 @@ export type Load = { records: RequestRecord[]; stop(): Promise<RequestRecord[]> 
 
 export function startLoad(options: LoadOptions): Load {
   const connections = options.connections ?? 32;
-  const mix = options.mix ?? { fast: 0.7, post: 0.2, slow: 0.1 };
+  const mix = { fast: 0, post: 0, slow: 0, slowpost: 0, ...(options.mix ?? { fast: 0.7, post: 0.2, slow: 0.1 }) };
+  const run = Math.random().toString(36).slice(2, 8);
   const [slowMin, slowMax] = options.slowMs ?? [300, 1500];
   const maxRequests = options.maxRequests ?? 200_000;
   const deadline = Date.now() + (options.maxDurationMs ?? 120_000);
@@ -43,24 +46,26 @@ export function startLoad(options: LoadOptions): Load {
     const roll = Math.random();
     if (roll < mix.fast) return 'fast';
     if (roll < mix.fast + mix.post) return 'post';
-    return 'slow';
+    if (roll < mix.fast + mix.post + mix.slow) return 'slow';
+    return 'slowpost';
   };
 
   const one = (kind: RequestKind): Promise<void> =>
     new Promise((resolve) => {
       const startedAt = Date.now();
-      const method = kind === 'post' ? 'POST' : 'GET';
+      const method = kind === 'post' || kind === 'slowpost' ? 'POST' : 'GET';
       const slowMs = Math.round(slowMin + Math.random() * (slowMax - slowMin));
-      const path = kind === 'slow' ? `/slow?ms=${slowMs}` : kind === 'post' ? '/echo' : '/';
-      const body = kind === 'post' ? JSON.stringify({ n: sent, note: 'switchyard load' }) : undefined;
-      const record: RequestRecord = { kind, method, startedAt, latencyMs: 0, status: null, error: null, reused: false, version: null };
+      const path = kind === 'slow' ? `/slow?ms=${slowMs}` : kind === 'slowpost' ? `/echo?ms=${slowMs}` : kind === 'post' ? '/echo' : '/';
+      const body = method === 'POST' ? JSON.stringify({ n: sent, note: 'switchyard load' }) : undefined;
+      const id = `${run}-${sent}`;
+      const record: RequestRecord = { id, kind, method, startedAt, latencyMs: 0, status: null, error: null, reused: false, version: null };
       const finish = () => {
         record.latencyMs = Date.now() - startedAt;
         records.push(record);
         resolve();
       };
       const request = http.request(
-        { host: '127.0.0.1', port: options.port, path, method, agent, timeout: 10_000, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+        { host: '127.0.0.1', port: options.port, path, method, agent, timeout: 10_000, headers: { 'x-load-id': id, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk) => chunks.push(chunk));

@@ -2,6 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import type { Config } from './config.ts';
 import { SwitchyardError } from './errors.ts';
+import { paths } from './paths.ts';
 
 /**
  * DEPLOY_ROOT is private: 0711, so other users (nginx's workers among them) may pass through to a
@@ -52,6 +53,8 @@ export function prepareDeployRoot(config: Config): void {
   if ((rootStat.mode & 0o7777) !== ROOT_MODE) chmodSync(root, ROOT_MODE);
   const nginxDirs = [path.dirname(config.nginx.upstreamFile), config.nginx.liveDir].filter((dir) => path.dirname(dir) === root);
   for (const dir of nginxDirs) mkdirSync(dir, { recursive: true, mode: NGINX_DIR_MODE });
+  // Made here, not by git or the first start, so they never exist with the umask's 0755.
+  for (const dir of [path.dirname(paths.slot(root, 'a')), paths.run(root)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const entries = readdirSync(root).flatMap((name) => {
     const full = path.join(root, name);
     const stat = lstatSync(full);

@@ -23,7 +23,7 @@ export type CompactRecords = {
   versions: { names: (string | null)[]; runs: [number, number][] };
 };
 
-const KIND_CODE = { fast: 'f', post: 'p', slow: 's' } as const;
+const KIND_CODE = { fast: 'f', post: 'p', slow: 's', slowpost: 'P' } as const;
 /** Printable, JSON-safe characters for outcome codes; more kinds of error than this share the last. */
 const OUTCOME_CODES = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -104,7 +104,7 @@ export function resultsJson(input: { host: HostInfo; args: unknown; load: unknow
 
 /** The inverse of compactRecords (used by bench/replot.ts). */
 export function expandRecords(compact: CompactRecords, since: number): RequestRecord[] {
-  const kinds = { f: 'fast', p: 'post', s: 'slow' } as const;
+  const kinds = { f: 'fast', p: 'post', s: 'slow', P: 'slowpost' } as const;
   const versions: (string | null)[] = compact.versions.runs.flatMap(([name, count]) => Array<string | null>(count).fill(compact.versions.names[name]));
   const records: RequestRecord[] = [];
   let startedAt = since;
@@ -114,7 +114,7 @@ export function expandRecords(compact: CompactRecords, since: number): RequestRe
     const code = compact.outcome[i];
     const error = code === '.' ? null : compact.outcomes.names[compact.outcomes.codes.indexOf(code)];
     const status = error === null ? 200 : /^HTTP (\d+)$/.exec(error) ? Number(error.slice(5)) : null;
-    records.push({ kind, method: kind === 'post' ? 'POST' : 'GET', startedAt, latencyMs: compact.latencyMs[i], status, error, reused: compact.reused[i] === '1', version: versions[i] });
+    records.push({ id: String(i), kind, method: kind === 'post' || kind === 'slowpost' ? 'POST' : 'GET', startedAt, latencyMs: compact.latencyMs[i], status, error, reused: compact.reused[i] === '1', version: versions[i] });
   }
   return records;
 }
