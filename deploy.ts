@@ -1,7 +1,8 @@
 #!/bin/sh
-':' //; self="$(readlink -f -- "$0")"; exec node --import "$(dirname -- "$self")/lib/tsx-register.mjs" -- "$self" "$@"
-// The line above is for /bin/sh (to TypeScript it is a string and a comment): it finds this file's real
-// folder through any symlink and runs it with tsx resolved from there, whatever the working directory.
+':' //; self="$(readlink -f -- "$0")"; d="${self%/*}"; [ -z "$SWITCHYARD_NO_BUNDLE" ] && [ -f "$d/dist/.stamp" ] && newer="$(cd "$d" && find deploy.ts lib scripts tools package.json tsconfig.json node_modules/.package-lock.json -newer dist/.stamp -print -quit 2>/dev/null)" && [ -z "$newer" ] && exec node "$d/dist/deploy.mjs" "$@"; exec node --import "$d/lib/tsx-register.mjs" -- "$self" "$@"
+// The line above is for /bin/sh (to TypeScript a string and a comment). It finds this file's real folder through any
+// symlink, then runs the bundle (dist/, `npm run build`) unless a source is newer than it or SWITCHYARD_NO_BUNDLE is
+// set; otherwise this file, with tsx resolved from that folder, whatever the working directory.
 /** Switchyard: zero-downtime A/B deploys behind nginx. One file per command in scripts/. */
 import { COMMANDS, usage } from './scripts/commands.ts';
 
