@@ -30,14 +30,15 @@ export function planCycle(config: Config, state: State, command: 'deploy' | 'rol
   hook('running');
   const switchWhat = {
     'nginx-reload': `write ${config.nginx.upstreamFile} (slot ${slot} first), run ${JSON.stringify(config.nginx.testCmd)}, then ${JSON.stringify(config.nginx.reloadCmd)}, wait for the old nginx workers to exit`,
-    'nginx-live-file': `run ${JSON.stringify(config.nginx.testCmd)} (and reload only if ${config.nginx.upstreamFile} must change), create ${config.nginx.liveDir}/live-${slot} and remove live-${otherSlot(slot)}, confirm through ${config.nginx.checkUrl}`,
+    'nginx-live-file': `run ${JSON.stringify(config.nginx.testCmd)} (and reload only if ${config.nginx.upstreamFile} must change), create ${config.nginx.liveDir}/live-${slot} and remove live-${otherSlot(slot)}, confirm through ${config.nginx.checkUrl} (5 answers in a row from slot ${slot})`,
     passive: 'nothing to switch: nginx moves to slot ' + slot + ' as the old slot stops listening',
     none: 'SWITCH=none: traffic is not managed',
   }[config.switchKind];
   steps.push({ name: 'switch', what: switchWhat });
   if (previous) {
     hook('pre_stop');
-    steps.push({ name: 'drain', what: `SIGTERM slot ${previous} (port ${config.ports[previous]}), SIGKILL after ${config.stopTimeoutMs / 1000}s` });
+    const atProxy = config.switchKind === 'nginx-live-file' || config.switchKind === 'nginx-reload' ? `wait until nginx has no connection open to slot ${previous} (at most ${config.stopTimeoutMs / 1000}s), then ` : '';
+    steps.push({ name: 'drain', what: `${atProxy}SIGTERM slot ${previous} (port ${config.ports[previous]}), SIGKILL after ${config.stopTimeoutMs / 1000}s` });
     hook('post_stop');
   }
   steps.push({ name: 'record', what: `record slot ${slot} as live in ${paths.state(config.deployRoot)}` });

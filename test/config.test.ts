@@ -19,7 +19,11 @@ describe('configuration', () => {
     expect(config.healthPath).toBe('/health');
     expect(config.healthTimeoutMs).toBe(30_000);
     expect(config.stopTimeoutMs).toBe(30_000);
-    expect(config.switchKind).toBe('nginx');
+    expect(config.switchKind).toBe('nginx-live-file');
+    expect(config.nginx.listen).toBe('80');
+    expect(config.nginx.checkUrl).toBe('http://127.0.0.1/__switchyard/health');
+    expect(config.nginx.liveDir).toBe('/srv/shop/nginx');
+    expect(config.notices).toEqual([]);
     expect(config.nginx.upstreamFile).toBe('/srv/shop/nginx/upstream.conf');
     expect(config.nginx.testCmd).toBe('sudo -n nginx -t');
   });
@@ -38,7 +42,7 @@ describe('configuration', () => {
     expect(call).toThrow(/PORT_A must be a port number 1-65535; got "70000"/);
     expect(call).toThrow(/PORT_B must be a port number/);
     expect(call).toThrow(/HEALTH_TIMEOUT must be a duration/);
-    expect(call).toThrow(/SWITCH must be nginx, nginx-live-file, passive or none; got "haproxy"/);
+    expect(call).toThrow(/SWITCH must be nginx-live-file, nginx-reload, passive, none; got "haproxy"/);
   });
 
   it('refuses equal ports, names with slashes, newlines or NUL, and an option as REPO', () => {
@@ -61,6 +65,26 @@ describe('configuration', () => {
     expect(config.deployRoot).toBe('/etc/switchyard/root');
     expect(config.secrets).toEqual(['abcd1234', 'deploy:s3cr3t-token']);
     expect(resolveConfig({ ...settings(base), env: { SENTRY_TOKEN: 'from-the-environment' } }).secrets).toContain('from-the-environment');
+  });
+
+  it('keeps the old SWITCH=nginx working as nginx-reload, and says so', () => {
+    const config = resolveConfig(settings({ ...base, SWITCH: 'nginx' }));
+    expect(config.switchKind).toBe('nginx-reload');
+    expect(config.notices.join('\n')).toMatch(/SWITCH=nginx is the old name of SWITCH=nginx-reload/);
+  });
+
+  it('derives the check URL from NGINX_LISTEN, and refuses a listen that is not a port', () => {
+    const checkUrl = (listen: string) => resolveConfig(settings({ ...base, NGINX_LISTEN: listen })).nginx.checkUrl;
+    expect(checkUrl('8080')).toBe('http://127.0.0.1:8080/__switchyard/health');
+    expect(checkUrl('127.0.0.1:8080')).toBe('http://127.0.0.1:8080/__switchyard/health');
+    expect(checkUrl('0.0.0.0:80')).toBe('http://127.0.0.1/__switchyard/health');
+    expect(checkUrl('*:8081')).toBe('http://127.0.0.1:8081/__switchyard/health');
+    expect(checkUrl('[::]:8080')).toBe('http://[::1]:8080/__switchyard/health');
+    expect(checkUrl('[::1]:80')).toBe('http://[::1]/__switchyard/health');
+    expect(resolveConfig(settings({ ...base, NGINX_LISTEN: '8080', NGINX_CHECK_URL: 'http://10.0.0.1:81/x' })).nginx.checkUrl).toBe('http://10.0.0.1:81/x');
+    for (const listen of ['80 default_server', 'http', '70000', ':80']) {
+      expect(() => resolveConfig(settings({ ...base, NGINX_LISTEN: listen })), listen).toThrow(/NGINX_LISTEN must be a port or address:port/);
+    }
   });
 
   it('parses durations in seconds or with units', () => {
