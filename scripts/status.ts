@@ -3,7 +3,7 @@ import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, t
 import type { Config, SlotName } from '../lib/config.ts';
 import { gatherFacts, reconcile, short } from '../lib/cycle.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { acquireLock, currentUser, releaseLock } from '../lib/lock.ts';
+import { acquireLock, currentUser, describeTakeover, releaseLock } from '../lib/lock.ts';
 import { readHead } from '../lib/git.ts';
 import { createSlotProcesses } from '../lib/process-manager.ts';
 import { assessHost } from '../lib/reconcile.ts';
@@ -35,6 +35,7 @@ export async function run(io: CommandIo): Promise<number> {
     const traffic = createSwitch(config);
     if (hasFlag(io.argv, '--repair')) {
       const lock = acquireLock(config.deployRoot, 'status --repair', currentUser(io.env));
+      if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
       try {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
         const repaired = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
