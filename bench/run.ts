@@ -14,6 +14,7 @@ import { resultsJson } from './report/json.ts';
 import { markdownReport } from './report/markdown.ts';
 import { renderSvg, svgTitle } from './report/svg.ts';
 import { isSwitchyard, renderText, sections } from './report/table.ts';
+import { measureStartup, startupSection } from './startup.ts';
 import { passiveNaiveStrategy } from './strategies/passive-naive.ts';
 import { pm2Strategy } from './strategies/pm2.ts';
 import { restartStrategy } from './strategies/restart.ts';
@@ -35,6 +36,8 @@ async function main(): Promise<number> {
   const args = parseBenchArgs(process.argv.slice(2));
   const host = hostInfo();
   console.log(`switchyard bench: ${args.cycles} cycles of ${args.strategies.join(', ')} on ${describeHost(host)}`);
+  // First, on a quiet host: the CLI's start-up, tsx against the bundle (also `npm run bench:startup`).
+  const startup = measureStartup(10, (line) => console.log(line));
 
   const runs: StrategyRun[] = [];
   for (const name of args.strategies) {
@@ -50,7 +53,7 @@ async function main(): Promise<number> {
 
   const summaries = runs.map(summarize);
   const targets = runs.flatMap((run, i) => (isSwitchyard(run.name) ? evaluateTargets(run, summaries[i]) : []));
-  const tables = sections(summaries, targets);
+  const tables = [startupSection(startup), ...sections(summaries, targets)];
   console.log(renderText(tables));
 
   mkdirSync(args.out, { recursive: true });
