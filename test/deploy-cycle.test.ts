@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGroupAlive } from '../lib/process.ts';
 import { createTestHost, type TestHost } from '../harness/host.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { failures, isReloadReset, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 
 /**
@@ -133,6 +134,19 @@ describe('SWITCH=nginx-reload through real nginx', () => {
     const failed = failures(records);
     expect(failed.filter((record) => !isReloadReset(record)), summarizeFailures(records)).toEqual([]);
     if (failed.length > 0) console.warn(`nginx-reload's stated cost: ${summarizeFailures(records)}`);
+    expect((await host.get('/')).json.version).toBe('v2');
+  }, 120_000);
+
+  it('a failing `nginx -t` restores the previous upstream file and leaves v2 serving', async () => {
+    const before = readFileSync(host.upstreamFile, 'utf8');
+    host.example.commit('v3');
+    const broken = path.join(host.dir, 'broken-nginx.conf');
+    writeFileSync(broken, readFileSync(host.nginx.confFile, 'utf8').replace('events {', 'this_is_not_a_directive on;\nevents {'));
+    const result = await host.run(['deploy'], { NGINX_TEST_CMD: `nginx -p ${host.nginx.prefix} -c ${broken} -t -q` });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/nginx rejected the new upstream .*restored and nginx was not reloaded/);
+    expect(result.stderr).toContain('this_is_not_a_directive');
+    expect(readFileSync(host.upstreamFile, 'utf8')).toBe(before);
     expect((await host.get('/')).json.version).toBe('v2');
   }, 120_000);
 });
