@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { SlotName } from './config.ts';
 import { SwitchyardError } from './errors.ts';
+import { currentUserName, describeOwnership } from './file-owner.ts';
 import { writeFileAtomic } from './files.ts';
 import { paths } from './paths.ts';
 
@@ -82,22 +83,62 @@ export function statePath(deployRoot: string): string {
   return paths.state(deployRoot);
 }
 
-/** Load state, or a fresh one when there is none yet. A corrupt or newer file stops everything. */
-export function loadState(deployRoot: string, app: string, ports: Record<SlotName, number>): State {
-  const file = statePath(deployRoot);
-  if (!existsSync(file)) return initialState(app, ports);
+/** What reading the state file found: only an `invalid` file may be moved aside and rebuilt. */
+export type StateRead =
+  | { kind: 'missing' }
+  | { kind: 'valid'; state: State }
+  | { kind: 'invalid'; problem: string }
+  | { kind: 'unreadable'; code: string };
+
+export function readStateFile(deployRoot: string, ports: Record<SlotName, number>): StateRead {
+  let text: string;
   try {
-    const state = parseState(readFileSync(file, 'utf8'));
+    text = readFileSync(statePath(deployRoot), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    return code === 'ENOENT' ? { kind: 'missing' } : { kind: 'unreadable', code };
+  }
+  try {
+    const state = parseState(text);
     // Ports come from the config: a changed PORT_A/PORT_B applies from the next start of that slot.
     state.slots.a.port = ports.a;
     state.slots.b.port = ports.b;
-    return state;
+    return { kind: 'valid', state };
   } catch (error) {
-    throw new SwitchyardError(`state file ${file} cannot be used: ${(error as Error).message}`, {
-      untouched: 'it was left as it is and nothing was changed',
-      next: `run ./deploy.ts status --repair to rebuild it from the running processes and the nginx upstream (the old file is kept beside it)`,
-    });
+    return { kind: 'invalid', problem: (error as Error).message };
   }
+}
+
+/** Load state, or a fresh one when there is none yet. A corrupt, unreadable or newer file stops everything. */
+export function loadState(deployRoot: string, app: string, ports: Record<SlotName, number>): State {
+  const read = readStateFile(deployRoot, ports);
+  if (read.kind === 'missing') return initialState(app, ports);
+  if (read.kind === 'valid') return read.state;
+  if (read.kind === 'unreadable') throw unreadableStateError(deployRoot, read.code);
+  throw new SwitchyardError(`state file ${statePath(deployRoot)} cannot be used: ${read.problem}`, {
+    untouched: 'it was left as it is and nothing was changed',
+    next: `run ./deploy.ts status --repair to rebuild it from the running processes and the nginx upstream (the old file is kept beside it)`,
+  });
+}
+
+/** A state file this user may not read is not damaged: say whose it is and how to fix that, never offer to repair it. */
+export function unreadableStateError(deployRoot: string, code: string): SwitchyardError {
+  const file = statePath(deployRoot);
+  const me = currentUserName();
+  const fileOwner = describeOwnership(file);
+  const folderOwner = describeOwnership(deployRoot);
+  const whose = fileOwner
+    ? `it belongs to ${fileOwner.owner} (mode ${fileOwner.mode}) and this command runs as ${me}`
+    : folderOwner
+      ? `its folder ${deployRoot} belongs to ${folderOwner.owner} (mode ${folderOwner.mode}) and this command runs as ${me}`
+      : `this command runs as ${me}`;
+  const owner = fileOwner?.owner ?? folderOwner?.owner;
+  return new SwitchyardError(`state file ${file} cannot be read (${code}): ${whose}`, {
+    untouched: 'it is not damaged and was left as it is; nothing was changed',
+    next: owner && owner !== me
+      ? `run Switchyard as ${owner} (the user that deploys), or if ${me} is that user: sudo chown -R ${me} ${deployRoot}`
+      : `give ${me} read access to it (chmod u+r ${file})`,
+  });
 }
 
 export function saveState(deployRoot: string, state: State): void {

@@ -8,7 +8,7 @@ import { readHead } from '../lib/git.ts';
 import { createSlotProcesses } from '../lib/process-manager.ts';
 import { assessHost } from '../lib/reconcile.ts';
 import { SLOTS, slotDir } from '../lib/slots.ts';
-import { initialState, loadState, saveState, statePath, type State } from '../lib/state.ts';
+import { initialState, loadState, readStateFile, saveState, statePath, type State } from '../lib/state.ts';
 import { createSwitch } from '../lib/switch/index.ts';
 
 export const summary = 'show what is live';
@@ -104,25 +104,23 @@ export async function run(io: CommandIo): Promise<number> {
   }
 }
 
-/** For --repair: a state file that cannot be read is moved aside and rebuilt from what is on disk. */
+/** For --repair: only a state file that was read and is invalid is moved aside and rebuilt from what is on disk. */
 async function loadOrRebuild(config: Config, warn: (message: string) => void): Promise<State> {
-  try {
-    return loadState(config.deployRoot, config.appName, config.ports);
-  } catch {
-    const file = statePath(config.deployRoot);
-    const aside = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    if (existsSync(file)) renameSync(file, aside);
-    warn(`the unreadable state file was moved to ${aside}; rebuilding it`);
-    const state = initialState(config.appName, config.ports);
-    for (const slot of SLOTS) {
-      const dir = slotDir(config, slot);
-      if (!existsSync(`${dir}/.git`)) continue;
-      try {
-        state.slots[slot].commit = await readHead(dir);
-      } catch {
-        // No readable checkout: the slot holds no build.
-      }
+  const read = readStateFile(config.deployRoot, config.ports);
+  if (read.kind !== 'invalid') return loadState(config.deployRoot, config.appName, config.ports);
+  const file = statePath(config.deployRoot);
+  const aside = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(file, aside);
+  warn(`the state file could not be used (${read.problem}) and was moved to ${aside}; rebuilding it`);
+  const state = initialState(config.appName, config.ports);
+  for (const slot of SLOTS) {
+    const dir = slotDir(config, slot);
+    if (!existsSync(`${dir}/.git`)) continue;
+    try {
+      state.slots[slot].commit = await readHead(dir);
+    } catch {
+      // No readable checkout: the slot holds no build.
     }
-    return state;
   }
+  return state;
 }

@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { initialState, loadState, parseState, saveState, serializeState, statePath } from '../lib/state.ts';
+import { initialState, loadState, parseState, readStateFile, saveState, serializeState, statePath } from '../lib/state.ts';
 
 describe('state file', () => {
   it('round-trips and is written atomically with private permissions', () => {
@@ -35,5 +35,19 @@ describe('state file', () => {
   it('checks the shape', () => {
     expect(() => parseState('{"version":1,"live":"c","next_deploy":"a","slots":{},"history":[]}')).toThrow(/"live" must be/);
     expect(() => parseState('[]')).toThrow(/not a JSON object/);
+  });
+
+  it('tells a file it could not read from one it read and found invalid (only that one may be repaired)', () => {
+    const ports = { a: 3001, b: 3002 };
+    const root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-state-'));
+    expect(readStateFile(root, ports)).toEqual({ kind: 'missing' });
+    mkdirSync(statePath(root));
+    expect(readStateFile(root, ports)).toEqual({ kind: 'unreadable', code: 'EISDIR' });
+    expect(() => loadState(root, 'shop', ports)).toThrow(/state file .*state\.json cannot be read \(EISDIR\): it belongs to \S+ \(mode 0\d{3}\) and this command runs as \S+$/);
+    const other = mkdtempSync(path.join(os.tmpdir(), 'switchyard-state-'));
+    writeFileSync(statePath(other), '{"version": 1');
+    expect(readStateFile(other, ports)).toMatchObject({ kind: 'invalid', problem: expect.stringMatching(/not valid JSON/) });
+    saveState(other, initialState('shop', ports));
+    expect(readStateFile(other, ports)).toMatchObject({ kind: 'valid' });
   });
 });
