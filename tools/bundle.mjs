@@ -7,7 +7,7 @@
  * modification time of the watched sources: deploy.ts's preamble runs the bundle only while nothing
  * watched is newer, otherwise it runs the TypeScript through tsx.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,18 +95,45 @@ function writeAtomically(file, contents) {
   renameSync(temporary, file);
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One build at a time (say `npm ci` and `npm test` at once): two interleaved builds could stamp one's outputs with the other's time. */
+async function withBuildLock(work) {
+  mkdirSync(DIST_DIR, { recursive: true });
+  const lock = path.join(DIST_DIR, '.build.lock');
+  for (const deadline = Date.now() + 120_000; ; await sleep(50)) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+      // A build takes about a second: a lock this old was left by a build that was killed.
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })?.mtimeMs > 60_000) rmSync(lock, { force: true });
+      if (Date.now() > deadline) throw new Error(`another build has held ${lock} for 2 minutes; remove it if no build is running`);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 /** Bundles into dist/ and stamps it; returns the files written. */
-export async function bundle() {
+export function bundle() {
+  return withBuildLock(bundleLocked);
+}
+
+async function bundleLocked() {
   const esbuild = loadEsbuild();
   for (let attempt = 1; attempt <= 3; attempt++) {
     const newest = newestSourceMtime();
     const age = Date.now() - newest;
     if (age < 0) throw new Error(`a watched source is modified in the future (${new Date(newest).toISOString()}): fix the clock or touch the file, then run npm run build`);
-    if (age < SETTLE_MS) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS - age));
+    if (age < SETTLE_MS) await sleep(SETTLE_MS - age);
     const outputs = await bundleOnce(esbuild);
     // A source edited during the build may be missing from it: build again rather than stamp it fresh.
     if (newestSourceMtime() !== newest) continue;
-    mkdirSync(DIST_DIR, { recursive: true });
     const written = new Set();
     for (const output of outputs) {
       writeAtomically(output.path, output.contents);
@@ -119,7 +146,7 @@ export async function bundle() {
       written.add(path.basename(file));
     }
     const stamp = path.join(DIST_DIR, '.stamp');
-    for (const file of readdirSync(DIST_DIR)) if (!written.has(file) && file !== '.stamp') rmSync(path.join(DIST_DIR, file), { force: true, recursive: true });
+    for (const file of readdirSync(DIST_DIR)) if (!written.has(file) && file !== '.stamp' && file !== '.build.lock') rmSync(path.join(DIST_DIR, file), { force: true, recursive: true });
     writeAtomically(stamp, `${JSON.stringify({ newestSource: new Date(newest).toISOString(), builtAt: new Date().toISOString() })}\n`);
     // The sources' newest mtime plus 1 ms (utimes rounds to ~µs): only a later edit makes the bundle stale.
     utimesSync(stamp, (newest + 1) / 1000, (newest + 1) / 1000);
