@@ -78,7 +78,7 @@ export async function run(io: CommandIo): Promise<number> {
       disagreements: assessment.findings,
     };
     if (hasFlag(io.argv, '--json')) {
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      reporter.document(report);
       return 0;
     }
     reporter.info(`${config.appName}: live slot ${state.live ?? 'none'}${state.live ? ` (port ${config.ports[state.live]})` : ''}, next deploy goes to slot ${state.next_deploy}; switch: ${config.switchKind}`);

@@ -11,7 +11,7 @@ import { parseState } from '../lib/state.ts';
  * being served, the state file parses, and the next deploy recovers without manual repair.
  */
 const MODES = [
-  ['nginx', [
+  ['nginx-reload', [
     ['locked', 'after the lock was taken'],
     ['install', 'after checkout'],
     ['build', 'as the build starts'],

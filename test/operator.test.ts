@@ -31,7 +31,8 @@ describe('operator experience', () => {
     expect(result.stdout).toMatch(new RegExp(`dry run: deploy ${head.slice(0, 12)} to slot a \\(port ${host.ports.a}\\)`));
     for (const step of ['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain', 'record']) expect(result.stdout).toMatch(new RegExp(`^  ${step} `, 'm'));
     expect(result.stdout).toContain('npm ci --no-audit --no-fund --loglevel=error');
-    expect(result.stdout).toContain(host.nginx.reloadCmd);
+    expect(result.stdout).toContain(host.nginx.testCmd);
+    expect(result.stdout).toMatch(/live-a and remove live-b, confirm through http:\/\/127\.0\.0\.1:\d+\/__switchyard\/health \(5 answers in a row from slot a\)/);
     expect(snapshot()).toEqual(before);
     expect(existsSync(path.join(host.deployRoot, 'deploy.lock'))).toBe(false);
   }, 60_000);
