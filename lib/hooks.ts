@@ -48,7 +48,8 @@ export function createHookRunner(hooksDir: string, reporter: Reporter, baseEnv: 
       await runCommand(hook.argv, {
         cwd: facts.APP_DIR && existsSync(facts.APP_DIR) ? facts.APP_DIR : hooksDir,
         // A hook's own git commands act on the repository they name, not on one a caller's GIT_DIR points at.
-        env: { ...cleanGitEnv(baseEnv), ...hookEnvironment(name, facts) },
+        // SWITCHYARD_REASON quotes a failure, which may hold a secret the hook would then post somewhere.
+        env: { ...cleanGitEnv(baseEnv), ...hookEnvironment(name, Object.fromEntries(Object.entries(facts).map(([key, value]) => [key, reporter.redact(value)]))) },
         onLine: (line) => reporter.output(name, line),
         signal,
       });

@@ -1,4 +1,5 @@
 import { formatDuration } from './duration.ts';
+import { announceSecrets, redact, redactValue } from './redact.ts';
 
 /** Step lines with durations: colour on a TTY, plain text in SSH sessions, hooks and logs. */
 
@@ -33,7 +34,9 @@ export class Reporter {
     this.color = options.color && !this.json;
     this.out = options.stream ?? process.stdout;
     this.err = options.errorStream ?? process.stderr;
-    this.secrets = (options.secrets ?? []).filter((secret) => secret.length >= 4);
+    this.secrets = options.secrets ?? [];
+    // The state file and hook environments are written by code that never sees the config: they redact the same values.
+    announceSecrets(this.secrets);
     // An SSH session that went away makes writes fail asynchronously (EPIPE): the deploy must go on.
     for (const stream of [this.out, this.err]) if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
   }
@@ -43,9 +46,12 @@ export class Reporter {
   }
 
   redact(text: string): string {
-    let result = text;
-    for (const secret of this.secrets) result = result.split(secret).join('[REDACTED]');
-    return result;
+    return redact(text, this.secrets);
+  }
+
+  /** A whole JSON document on stdout (`status --json`, `history --json`), every string in it redacted. */
+  document(value: unknown): void {
+    this.write(this.out, JSON.stringify(redactValue(value, this.secrets), null, 2));
   }
 
   /** Returns a promise when the stream's buffer is full, so a flood of build output waits instead of piling up in memory. */

@@ -4,6 +4,7 @@ import { SwitchyardError } from './errors.ts';
 import { currentUserName, describeOwnership } from './file-owner.ts';
 import { writeFileAtomic } from './files.ts';
 import { paths } from './paths.ts';
+import { redact } from './redact.ts';
 
 export const STATE_VERSION = 1;
 
@@ -141,7 +142,9 @@ export function unreadableStateError(deployRoot: string, code: string): Switchya
   });
 }
 
+/** A failure's reason can quote a command or URL holding a secret: redacted before it is ever stored. */
 export function saveState(deployRoot: string, state: State): void {
+  for (const entry of state.history) if (entry.reason) entry.reason = redact(entry.reason);
   writeFileAtomic(statePath(deployRoot), serializeState(state));
 }
 

@@ -22,7 +22,7 @@ export async function run(io: CommandIo): Promise<number> {
     reporter = makeReporter(textIo, config);
     const entries = loadState(config.deployRoot, config.appName, config.ports).history.slice(-Number(countText));
     if (hasFlag(io.argv, '--json')) {
-      process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+      reporter.document(entries);
       return 0;
     }
     if (entries.length === 0) reporter.info('no deploys yet');

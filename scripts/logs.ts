@@ -1,4 +1,5 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { readLogTail } from '../lib/app-process.ts';
 import { flagValue, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { SwitchyardError } from '../lib/errors.ts';
@@ -28,9 +29,14 @@ export async function run(io: CommandIo): Promise<number> {
     if (!slot) throw new SwitchyardError('no slot is live yet', { next: 'name a slot: ./deploy.ts logs a' });
     const { logFile } = slotFiles(config, slot);
     if (!existsSync(logFile)) throw new SwitchyardError(`slot ${slot} has no log yet (${logFile})`, { next: 'it is written once the slot has been started' });
-    for (const line of readLogTail(logFile, Number(countText))) process.stdout.write(`${line}\n`);
+    // An app's log holds whatever it printed, its environment's secrets included: every line is redacted.
+    const print = (line: string) => process.stdout.write(`${reporter.redact(line)}\n`);
+    for (const line of readLogTail(logFile, Number(countText))) print(line);
     if (!hasFlag(io.argv, '-f', '--follow')) return 0;
     let offset = statSync(logFile).size;
+    // Only whole lines are redacted and printed: a secret split across two reads would slip through.
+    let partial = '';
+    const decoder = new StringDecoder('utf8');
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       const size = statSync(logFile).size;
@@ -40,8 +46,14 @@ export async function run(io: CommandIo): Promise<number> {
       try {
         const buffer = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
         const read = readSync(fd, buffer, 0, buffer.length, offset);
-        process.stdout.write(buffer.subarray(0, read));
         offset += read;
+        const lines = (partial + decoder.write(buffer.subarray(0, read))).split('\n');
+        partial = lines.pop() ?? '';
+        if (partial.length > 64 * 1024) {
+          lines.push(partial);
+          partial = '';
+        }
+        for (const line of lines) print(line);
       } finally {
         closeSync(fd);
       }
