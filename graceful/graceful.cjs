@@ -1,10 +1,12 @@
-// switchyard/graceful: drain an http.Server on SIGTERM without failing a single request,
+// switchyard-graceful: drain an http.Server on SIGTERM without failing a single request,
 // even when a proxy (nginx) holds keep-alive connections to it.
+// The one implementation: CommonJS so that require() works on Node 18; index.js re-exports it for import.
 //
 // Call graceful() right after creating the server and before listen(): sockets are tracked
 // from their 'connection' event. A socket accepted earlier is picked up at its next request;
 // one that stays silent is not idle-closed and only goes away when its peer closes it or at `timeout`.
-import net from 'node:net';
+'use strict';
+const net = require('node:net');
 
 const defaultLog = (/** @type {string} */ line) => process.stderr.write(`[graceful] ${line}\n`);
 const notConnection = (/** @type {unknown} */ name) => String(name).toLowerCase() !== 'connection';
@@ -23,10 +25,10 @@ function withoutConnectionHeader(args) {
 
 /**
  * @param {import('node:http').Server | { server: import('node:http').Server }} target
- * @param {import('./index.js').GracefulOptions} [options]
- * @returns {import('./index.js').GracefulController}
+ * @param {import('./graceful.cjs').GracefulOptions} [options]
+ * @returns {import('./graceful.cjs').GracefulController}
  */
-export function graceful(target, options = {}) {
+function graceful(target, options = {}) {
   const server = target instanceof net.Server ? target : /** @type {any} */ (target)?.server;
   if (!(server instanceof net.Server)) {
     throw new TypeError('graceful(): expected an http.Server or an object whose .server is one');
@@ -163,3 +165,5 @@ export function graceful(target, options = {}) {
     shutdown,
   };
 }
+
+exports.graceful = graceful;

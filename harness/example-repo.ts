@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TEMPLATE = fileURLToPath(new URL('../templates/example-app', import.meta.url));
-const GRACEFUL = fileURLToPath(new URL('../graceful/index.js', import.meta.url));
 
 function git(repo: string, ...args: string[]): string {
   return execFileSync('git', ['-C', repo, ...args], {
@@ -13,10 +12,9 @@ function git(repo: string, ...args: string[]): string {
   }).trim();
 }
 
-/** A real git repository holding the example app (with the drain helper vendored as graceful.js) at v1. */
+/** A real git repository holding templates/example-app exactly as it is, at v1. */
 export function createExampleRepo(dir: string): { repo: string; commit: (version: string, change?: (repo: string) => void) => string; head: () => string } {
   cpSync(TEMPLATE, dir, { recursive: true });
-  copyFileSync(GRACEFUL, path.join(dir, 'graceful.js'));
   git(dir, 'init', '--quiet', '--initial-branch=main');
   const commit = (version: string, change?: (repo: string) => void) => {
     writeFileSync(path.join(dir, 'VERSION'), `${version}\n`);
