@@ -5,7 +5,9 @@ import { formatDuration } from '../lib/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { createSlotProcesses } from '../lib/process-manager.ts';
 import { runDir, SLOTS, slotProcessName } from '../lib/slots.ts';
-import { loadState, statePath } from '../lib/state.ts';
+import { loadState, readStateFile, statePath } from '../lib/state.ts';
+import { runningHolder } from '../lib/lock.ts';
+import type { Config, SlotName } from '../lib/config.ts';
 
 export const summary = 'stop one app';
 export const help = `Usage: ./deploy.ts stop <APP_NAME> [--force]
@@ -13,7 +15,9 @@ export const help = `Usage: ./deploy.ts stop <APP_NAME> [--force]
 Sends SIGTERM to the app started by \`start\` (and everything it started), waits up to STOP_TIMEOUT
 for it to drain, then sends SIGKILL, and says which happened. An app that is not running: says so,
 exit 0. Stopping the live slot's app (e.g. myapp-a while slot a is live) would take the site down
-and is refused unless --force.
+and is refused unless --force. Stopping a slot that a running deploy or rollback uses (the slot its
+journal names, or either slot while it has not chosen one yet) is refused, even with --force: the
+deploy would switch traffic to a stopped app. Interrupt that deploy instead.
 `;
 
 export async function run(io: CommandIo): Promise<number> {
@@ -26,6 +30,8 @@ export async function run(io: CommandIo): Promise<number> {
     const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
     reporter = makeReporter(io, config);
     const files = appFiles(runDir(config), name);
+    const slot = config.appName ? SLOTS.find((candidate) => slotProcessName(config, candidate) === name) : undefined;
+    if (slot) refuseSlotInUse(config, slot, name);
     if (config.appName && existsSync(statePath(config.deployRoot)) && !hasFlag(io.argv, '--force')) {
       const state = loadState(config.deployRoot, config.appName, config.ports);
       if (state.live && slotProcessName(config, state.live) === name) {
@@ -36,7 +42,6 @@ export async function run(io: CommandIo): Promise<number> {
       }
     }
     const step = reporter.step('stop');
-    const slot = config.appName ? SLOTS.find((candidate) => slotProcessName(config, candidate) === name) : undefined;
     const onWait = () => step.progress(`${name} is still draining`);
     // A slot's app is stopped the way it was started (PROCESS_MANAGER); any other name is a `start`ed app.
     const outcome = slot && config.processManager === 'systemd' ? await createSlotProcesses(config, {}).stop(slot, onWait) : await stopApp(files, config.stopTimeoutMs, onWait);
@@ -51,4 +56,20 @@ export async function run(io: CommandIo): Promise<number> {
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }
+}
+
+/** A running deploy or rollback (a live lock holder) is using this slot: stopping it would switch traffic to a dead app. */
+function refuseSlotInUse(config: Config, slot: SlotName, name: string): void {
+  const holder = runningHolder(config.deployRoot);
+  if (!holder) return;
+  const read = readStateFile(config.deployRoot, config.ports);
+  const journal = read.kind === 'valid' ? read.state.journal : null;
+  // Until its journal names a slot, the holder may still pick either one.
+  const uses = journal && journal.pid === holder.pid ? journal.slot === slot : true;
+  if (!uses) return;
+  const phase = journal && journal.pid === holder.pid ? `, in its "${journal.phase}" phase` : '';
+  throw new SwitchyardError(`${name} is slot ${slot}, which the running ${holder.command} (pid ${holder.pid}, user ${holder.user}, started ${holder.startedAt}${phase}) is using`, {
+    untouched: 'it was left running',
+    next: `wait for the ${holder.command} to finish (or interrupt it: kill -INT ${holder.pid}), then run this again; --force does not override this`,
+  });
 }

@@ -1,0 +1,66 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
+import { waitFor } from './field-support.ts';
+
+/** `stop` of the slot a running deploy is bringing up: refused, whatever the flags, and the deploy finishes. */
+describe('stop during a deploy', () => {
+  let host: TestHost;
+
+  beforeAll(async () => {
+    host = await createDeployedTestHost({ switchKind: 'nginx-live-file' });
+  }, 120_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  async function pausedDeploy(phase: string) {
+    const pauseFile = path.join(host.dir, `pause-${phase}`);
+    let output = '';
+    const deploy = host.run(['deploy'], { SWITCHYARD_TEST_FAULT: `pause@${phase}`, SWITCHYARD_TEST_PAUSE_FILE: pauseFile }).then((result) => {
+      output = result.output;
+      return result;
+    });
+    await waitFor(() => existsSync(`${pauseFile}.reached`), `the deploy to reach its ${phase} phase`, { timeoutMs: 60_000, output: () => output });
+    return { deploy, go: () => writeFileSync(pauseFile, 'go') };
+  }
+
+  it('of the incoming slot (named by the journal) is refused with one line, even with --force', async () => {
+    host.example.commit('v2');
+    const { deploy, go } = await pausedDeploy('health');
+    try {
+      for (const args of [['stop', 'exampleapp-b'], ['stop', 'exampleapp-b', '--force']]) {
+        const result = await host.run(args);
+        expect(result.exitCode, result.output).toBe(1);
+        expect(result.stderr.split('\n').filter((line) => line.startsWith('error: '))).toEqual([
+          expect.stringMatching(/^error: exampleapp-b is slot b, which the running deploy \(pid \d+, user \S+, started \S+, in its "health" phase\) is using; it was left running; wait for the deploy to finish \(or interrupt it: kill -INT \d+\), then run this again; --force does not override this$/),
+        ]);
+      }
+    } finally {
+      go();
+    }
+    const result = await deploy;
+    expect(result.exitCode, result.output).toBe(0);
+    expect((await host.get('/')).json).toMatchObject({ version: 'v2', slot: 'b' });
+  }, 120_000);
+
+  it('before the deploy has chosen a slot, either slot is refused', async () => {
+    host.example.commit('v3');
+    const { deploy, go } = await pausedDeploy('locked');
+    try {
+      const result = await host.run(['stop', 'exampleapp-a', '--force']);
+      expect(result.exitCode, result.output).toBe(1);
+      expect(result.stderr).toMatch(/error: exampleapp-a is slot a, which the running deploy \(pid \d+, user \S+, started \S+\) is using; it was left running/);
+    } finally {
+      go();
+    }
+    const result = await deploy;
+    expect(result.exitCode, result.output).toBe(0);
+    expect((await host.get('/')).json).toMatchObject({ version: 'v3', slot: 'a' });
+  }, 120_000);
+
+  it('with no deploy running, the idle slot stops as before', async () => {
+    const result = await host.run(['stop', 'exampleapp-b']);
+    expect(result.exitCode, result.output).toBe(0);
+    expect(result.stdout).toMatch(/exampleapp-b is not running; nothing to stop/);
+  }, 60_000);
+});
