@@ -22,7 +22,6 @@ describe('start and stop', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-start-'));
     appDir = path.join(dir, 'app');
     cpSync(new URL('../templates/example-app', import.meta.url).pathname, appDir, { recursive: true });
-    copyFileSync(new URL('../graceful/index.js', import.meta.url).pathname, path.join(appDir, 'graceful.js'));
     port = await freePort();
     // An empty env file: only the environment configures these commands.
     writeFileSync(path.join(dir, 'none.env'), '');

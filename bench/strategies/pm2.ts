@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,6 @@ import type { Strategy } from '../types.ts';
 
 const PM2 = fileURLToPath(new URL('../../node_modules/.bin/pm2', import.meta.url));
 const TEMPLATE = fileURLToPath(new URL('../../templates/example-app', import.meta.url));
-const GRACEFUL = fileURLToPath(new URL('../../graceful/index.js', import.meta.url));
 
 /**
  * `pm2 reload` in cluster mode (2 instances sharing the port) of the example app (with the drain
@@ -37,7 +36,6 @@ export function pm2Strategy(): Strategy {
       appDir = path.join(dir, 'app');
       pm2Home = path.join(dir, 'pm2-home');
       cpSync(TEMPLATE, appDir, { recursive: true });
-      copyFileSync(GRACEFUL, path.join(appDir, 'graceful.js'));
       writeFileSync(path.join(appDir, 'VERSION'), 'v1\n');
       const port = await freePort();
       nginx = await startSite(dir, renderUpstream({ kind: 'live', appName: APP_NAME, host: '127.0.0.1', live: { slot: 'a', port } }));
