@@ -2,10 +2,12 @@
  * `npm run bench:startup [-- --runs N]` (also the first section of `npm run bench`): how long
  * `./deploy.ts --version`, `status` and `deploy --dry-run` take from exec to exit, through tsx
  * (SWITCHYARD_NO_BUNDLE=1) and through the bundle in dist/, against `node -e 0`. The variants run
- * round-robin so they share the host's noise; medians of N runs.
+ * round-robin so they share the host's noise; medians of N runs. They run in a snapshot of the
+ * project (node_modules linked), so an edit to the sources during the run cannot turn the bundle's
+ * figures into tsx's; the project's own dist/ is built too, for the deploys a full bench runs next.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { renderText, type Section } from './report/table.ts';
 
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
-const DEPLOY_TS = path.join(PROJECT_DIR, 'deploy.ts');
+/** What the CLI needs at run time, besides node_modules. */
+const SNAPSHOT = ['deploy.ts', 'lib', 'scripts', 'tools', 'templates', 'package.json', 'tsconfig.json'];
 
 /** The issue's targets: multiples of `node -e 0` for the bundle, measured in the same run. */
 const TARGETS: Record<string, number> = { '--version': 1.5, status: 3 };
@@ -42,28 +45,35 @@ function timeRun(argv: string[], env: NodeJS.ProcessEnv, problems: string[]): nu
 }
 
 /** Which program deploy.ts's preamble runs now: `sh -x` shows its exec line. */
-export function startPath(env: NodeJS.ProcessEnv = process.env): 'bundle' | 'tsx' {
-  const trace = spawnSync('sh', ['-x', DEPLOY_TS, '--version'], { env, encoding: 'utf8' }).stderr;
+function startPath(deployTs: string, env: NodeJS.ProcessEnv): 'bundle' | 'tsx' {
+  const trace = spawnSync('sh', ['-x', deployTs, '--version'], { env, encoding: 'utf8' }).stderr;
   return /exec node \S*\/dist\/deploy\.mjs/.test(trace) ? 'bundle' : 'tsx';
 }
 
-/** A real .env (SWITCH=none, nothing deployed) in a temp dir, so `status` and the dry run read a configuration. */
-function makeHost(): { dir: string; envFile: string } {
+const build = (projectDir: string) => execFileSync(process.execPath, [path.join(projectDir, 'tools', 'bundle.mjs')], { encoding: 'utf8' }).trim();
+
+/** A snapshot of the project with its bundle, and a real .env (SWITCH=none, nothing deployed) so `status` and the dry run read a configuration. */
+function makeHost(): { dir: string; deployTs: string; envFile: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-startup-'));
+  const project = path.join(dir, 'project');
+  for (const entry of SNAPSHOT) cpSync(path.join(PROJECT_DIR, entry), path.join(project, entry), { recursive: true });
+  symlinkSync(path.join(PROJECT_DIR, 'node_modules'), path.join(project, 'node_modules'));
+  build(project);
   mkdirSync(path.join(dir, 'repo'));
   const envFile = path.join(dir, 'switchyard.env');
   writeFileSync(envFile, `APP_NAME=startup\nREPO=${path.join(dir, 'repo')}\nDEPLOY_ROOT=${path.join(dir, 'root')}\nSWITCH=none\n`);
-  return { dir, envFile };
+  return { dir, deployTs: path.join(project, 'deploy.ts'), envFile };
 }
 
 export function measureStartup(runs: number, log: (line: string) => void = () => {}): StartupResult {
-  log(execFileSync(process.execPath, [path.join(PROJECT_DIR, 'tools', 'bundle.mjs')], { encoding: 'utf8' }).trim());
+  log(build(PROJECT_DIR));
   const host = makeHost();
+  const { deployTs } = host;
   const problems: string[] = [];
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1' };
     delete env.SWITCHYARD_NO_BUNDLE;
-    if (startPath(env) !== 'bundle') problems.push('the bundle is stale right after the build (a source changed): the "bundle" column is tsx');
+    if (startPath(deployTs, env) !== 'bundle') problems.push('the bundle is stale right after the build: the "bundle" column is tsx');
     const node: number[] = [];
     const tsx = COMMANDS.map(() => [] as number[]);
     const bundle = COMMANDS.map(() => [] as number[]);
@@ -73,14 +83,14 @@ export function measureStartup(runs: number, log: (line: string) => void = () =>
       const nodeMs = timeRun([process.execPath, '-e', '0'], env, problems);
       if (keep) node.push(nodeMs);
       COMMANDS.forEach(([, args], i) => {
-        const tsxMs = timeRun([DEPLOY_TS, ...args], { ...env, SWITCHYARD_NO_BUNDLE: '1' }, problems);
-        const bundleMs = timeRun([DEPLOY_TS, ...args], env, problems);
+        const tsxMs = timeRun([deployTs, ...args], { ...env, SWITCHYARD_NO_BUNDLE: '1' }, problems);
+        const bundleMs = timeRun([deployTs, ...args], env, problems);
         if (keep) tsx[i].push(tsxMs);
         if (keep) bundle[i].push(bundleMs);
       });
       log(`  start-up round ${round}/${runs}${keep ? '' : ' (warm-up)'}`);
     }
-    if (startPath(env) !== 'bundle') problems.push('the bundle went stale during the run (a source changed): rerun for clean "bundle" figures');
+    if (startPath(deployTs, env) !== 'bundle') problems.push('the bundle went stale during the run: the "bundle" column is partly tsx');
     return {
       runs,
       nodeMs: median(node),
