@@ -19,7 +19,7 @@ export async function measure(strategy: Strategy, cycles: number, log: (line: st
   try {
     const { port } = await strategy.setUp();
     const budgetMs = TIMING.steadyMs + TIMING.tailMs + cycles * (TIMING.gapMs + PER_CYCLE_BUDGET_MS);
-    const load = startLoad({ port, ...LOAD, maxRequests: MAX_REQUESTS, maxDurationMs: budgetMs });
+    const load = startLoad({ port, ...LOAD, mix: strategy.mix ?? LOAD.mix, maxRequests: MAX_REQUESTS, maxDurationMs: budgetMs });
     run.loadStart = Date.now();
     try {
       await sleep(TIMING.steadyMs);

@@ -2,7 +2,7 @@
  * `npm run bench [-- --cycles N --strategies a,b --out DIR]`: Switchyard against naive baselines and
  * pm2, each under one keep-alive load through a real unprivileged nginx on loopback. Prints the
  * tables and writes latest.json, latest.svg and latest.md to --out. Exit code 1 when a request
- * failed (or a cycle failed) in Switchyard's nginx mode.
+ * failed (or a cycle failed) in any Switchyard strategy.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,8 +24,9 @@ import { evaluateTargets } from './targets.ts';
 import type { Strategy, StrategyRun } from './types.ts';
 
 const FACTORIES: Record<StrategyName, () => Strategy> = {
-  switchyard: () => switchyardStrategy('nginx-reload'),
-  'switchyard-live-file': () => switchyardStrategy('nginx-live-file'),
+  switchyard: () => switchyardStrategy('nginx-live-file'),
+  'switchyard-no-handler': () => switchyardStrategy('nginx-live-file', { app: 'no-handler' }),
+  'switchyard-reload': () => switchyardStrategy('nginx-reload'),
   'switchyard-passive': () => switchyardStrategy('passive'),
   restart: restartStrategy,
   'passive-naive': passiveNaiveStrategy,

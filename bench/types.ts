@@ -1,4 +1,4 @@
-import type { RequestRecord } from '../harness/load.ts';
+import type { LoadOptions, RequestRecord } from '../harness/load.ts';
 
 /** A moment inside a switch window worth a marker in the chart (a step's end, SIGTERM, exit ...). */
 export type Mark = { name: string; at: number };
@@ -38,6 +38,8 @@ export type StrategyRun = {
 export type Strategy = {
   name: string;
   description: string;
+  /** Another request mix than measure.ts's LOAD (e.g. with slow POSTs). */
+  mix?: LoadOptions['mix'];
   /** Start everything up to a serving v1 (not measured); returns the nginx port the load goes to. */
   setUp(): Promise<{ port: number }>;
   /** One measured cycle; returns its window. */

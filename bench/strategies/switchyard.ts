@@ -1,3 +1,6 @@
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createTestHost, type TestHost } from '../../harness/host.ts';
 import type { Mark, Strategy, SwitchWindow } from '../types.ts';
 
@@ -57,21 +60,37 @@ function marksOf(events: StepEvent[]): Mark[] {
  * deploy, rollback ... each deploy of a new commit.
  */
 const DESCRIPTIONS = {
-  'nginx-reload': ['switchyard', 'Switchyard, SWITCH=nginx-reload: rewrite the upstream, reload nginx, wait until the old workers stop taking requests, drain the old slot'],
-  'nginx-live-file': ['switchyard-live-file', 'Switchyard, SWITCH=nginx-live-file: per-slot upstream groups, the site picks one per request from a live-file; no reload'],
+  'nginx-live-file': ['switchyard', 'Switchyard, the default SWITCH=nginx-live-file: per-slot upstream groups, the site picks one per request from a live-file; no reload; drained at the proxy before SIGTERM'],
+  'nginx-reload': ['switchyard-reload', 'Switchyard, SWITCH=nginx-reload: rewrite the upstream, reload nginx, wait until the old workers stop taking requests, drain at the proxy'],
   passive: ['switchyard-passive', 'Switchyard, SWITCH=passive: both slots listed (max_fails=0), traffic moves when the old slot stops listening'],
 } as const;
 
-export function switchyardStrategy(switchKind: 'nginx-reload' | 'nginx-live-file' | 'passive'): Strategy {
+const NO_HANDLER_APP = fileURLToPath(new URL('../../test/fixtures/apps/no-handler.js', import.meta.url));
+/** The no-handler app's load: a fifth of the requests are POSTs the app answers only after 0.3-1.5 s. */
+export const SLOW_POST_MIX = { fast: 0.5, post: 0.2, slow: 0.1, slowpost: 0.2 };
+
+/**
+ * `app: 'no-handler'` deploys an app as frameworks generate it (no SIGTERM handler: it dies at once
+ * with whatever it has in flight) under a load with slow POSTs, which nginx never retries.
+ */
+export function switchyardStrategy(switchKind: 'nginx-reload' | 'nginx-live-file' | 'passive', options: { app?: 'example' | 'no-handler' } = {}): Strategy {
+  const noHandler = options.app === 'no-handler';
+  const useApp = (dir: string) => {
+    if (noHandler) copyFileSync(NO_HANDLER_APP, path.join(dir, 'server.js'));
+  };
   let host: TestHost | undefined;
   let versions = 1;
   let live = 'v1';
   let idle: string | undefined;
   return {
-    name: DESCRIPTIONS[switchKind][0],
-    description: DESCRIPTIONS[switchKind][1],
+    name: noHandler ? `${DESCRIPTIONS[switchKind][0]}-no-handler` : DESCRIPTIONS[switchKind][0],
+    description: noHandler
+      ? `${DESCRIPTIONS[switchKind][1]}; an app with NO SIGTERM handler (a default Express/Fastify server) under a load with 20 % slow POSTs`
+      : DESCRIPTIONS[switchKind][1],
+    mix: noHandler ? SLOW_POST_MIX : undefined,
     async setUp() {
       host = await createTestHost({ switchKind });
+      if (noHandler) host.example.commit('v1', useApp);
       const first = await host.run(['deploy', '--json']);
       if (first.exitCode !== 0) throw new Error(`deploy of v1 failed (exit ${first.exitCode}): ${first.output.slice(-2000)}`);
       return { port: host.nginx.port };
@@ -82,7 +101,7 @@ export function switchyardStrategy(switchKind: 'nginx-reload' | 'nginx-live-file
       let toVersion: string;
       if (command === 'deploy') {
         toVersion = `v${++versions}`;
-        host!.example.commit(toVersion);
+        host!.example.commit(toVersion, useApp);
       } else {
         toVersion = idle ?? '?';
       }

@@ -156,9 +156,14 @@ export async function confirmThroughNginx(url: string, expected: ConfirmExpectat
         next: 'install the site that `./deploy.ts nginx-site` prints (or point NGINX_CHECK_URL at its /__switchyard/health location)',
       });
     }
+    if (result.ok && expected.group && group === undefined) {
+      throw new SwitchyardError(`the answer from ${url} has no X-Switchyard-Group header, so the site is not the live-file site and cannot follow the switch`, {
+        next: 'install the site that `./deploy.ts nginx-site` prints (or set SWITCH to the mode your site was made for)',
+      });
+    }
     if (expected.group && group !== undefined && !String(group).endsWith('_a') && !String(group).endsWith('_b')) {
       throw new SwitchyardError(`nginx does not see the live-file: ${url} was routed to the group for both slots (${String(group)})`, {
-        next: 'let nginx workers reach NGINX_LIVE_DIR (see the line above or ./deploy.ts doctor), then deploy again',
+        next: 'the site checks another folder than NGINX_LIVE_DIR (print it again with ./deploy.ts nginx-site), or its workers cannot reach it; fix that, then deploy again',
       });
     }
     const fromNewSlot = upstream.split(/\s*,\s*|\s+:\s+/).pop()?.endsWith(`:${expected.port}`) ?? false;
