@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import type { SlotName } from './config.ts';
 import { SwitchyardError } from './errors.ts';
 import { currentUserName, describeOwnership } from './file-owner.ts';
@@ -142,10 +143,62 @@ export function unreadableStateError(deployRoot: string, code: string): Switchya
   });
 }
 
-/** A failure's reason can quote a command or URL holding a secret: redacted before it is ever stored. */
+/** Entries kept in state.json; older ones move to history.log, so the file rewritten at every phase stays small. */
+export const HISTORY_KEPT = 200;
+
+export function historyLogPath(deployRoot: string): string {
+  return path.join(deployRoot, 'history.log');
+}
+
+/**
+ * Write the state atomically. A failure's reason can quote a command or URL holding a secret: it is
+ * redacted before it is ever stored. History beyond HISTORY_KEPT entries is appended to history.log
+ * (one JSON object a line) first and removed from `state` itself, so later saves do not append it again.
+ */
 export function saveState(deployRoot: string, state: State): void {
   for (const entry of state.history) if (entry.reason) entry.reason = redact(entry.reason);
+  if (state.history.length > HISTORY_KEPT) {
+    const older = state.history.slice(0, state.history.length - HISTORY_KEPT);
+    appendDurably(historyLogPath(deployRoot), older.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
+    state.history.splice(0, older.length);
+  }
   writeFileAtomic(statePath(deployRoot), serializeState(state));
+}
+
+/** The last `count` history entries: state.json's, preceded by history.log's when more are wanted. */
+export function readHistory(deployRoot: string, state: State, count: number): HistoryEntry[] {
+  if (count <= state.history.length) return state.history.slice(-count);
+  let logged: HistoryEntry[] = [];
+  try {
+    logged = readFileSync(historyLogPath(deployRoot), 'utf8').split('\n').flatMap((line) => {
+      try {
+        return line ? [JSON.parse(line) as HistoryEntry] : [];
+      } catch {
+        return []; // A line cut short by a crash or a full disk.
+      }
+    });
+  } catch {
+    // No log yet: everything is in state.json.
+  }
+  // A crash between the append and the state write leaves entries in both: keep one of each.
+  const seen = new Set<string>();
+  const all = [...logged, ...state.history].filter((entry) => {
+    const key = JSON.stringify(entry);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return all.slice(-count);
+}
+
+function appendDurably(file: string, text: string): void {
+  const fd = openSync(file, 'a', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

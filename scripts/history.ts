@@ -2,13 +2,15 @@ import { flagValue, hasFlag, loadConfig, makeReporter, rejectUnknownFlags, repor
 import { short } from '../lib/cycle.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { loadState } from '../lib/state.ts';
+import { loadState, readHistory } from '../lib/state.ts';
 
 export const summary = 'the last deploys and rollbacks';
 export const help = `Usage: ./deploy.ts history [-n N] [--json]
 
 The last N (default 10) deploys and rollbacks, newest last: time, user, command, slot, commit,
-outcome, duration, and the reason of a failure. --json prints them as a JSON array.
+outcome, duration, and the reason of a failure. --json prints them as a JSON array. The newest
+200 are kept in DEPLOY_ROOT/state.json, older ones in DEPLOY_ROOT/history.log (one JSON object a
+line); both are read.
 `;
 
 export async function run(io: CommandIo): Promise<number> {
@@ -20,7 +22,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (!/^\d+$/.test(countText) || Number(countText) < 1) throw new SwitchyardError(`-n must be a positive number; got ${JSON.stringify(countText)}`, { untouched: 'nothing was changed', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(textIo, config);
-    const entries = loadState(config.deployRoot, config.appName, config.ports).history.slice(-Number(countText));
+    const entries = readHistory(config.deployRoot, loadState(config.deployRoot, config.appName, config.ports), Number(countText));
     if (hasFlag(io.argv, '--json')) {
       reporter.document(entries);
       return 0;

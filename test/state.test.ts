@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { initialState, loadState, parseState, readStateFile, saveState, serializeState, statePath } from '../lib/state.ts';
+import { HISTORY_KEPT, historyLogPath, initialState, loadState, parseState, readHistory, readStateFile, saveState, serializeState, statePath, type HistoryEntry } from '../lib/state.ts';
 
 describe('state file', () => {
   it('round-trips and is written atomically with private permissions', () => {
@@ -49,5 +49,31 @@ describe('state file', () => {
     expect(readStateFile(other, ports)).toMatchObject({ kind: 'invalid', problem: expect.stringMatching(/not valid JSON/) });
     saveState(other, initialState('shop', ports));
     expect(readStateFile(other, ports)).toMatchObject({ kind: 'valid' });
+  });
+
+  it('keeps the newest history entries in state.json and appends older ones to history.log, once', () => {
+    const ports = { a: 3001, b: 3002 };
+    const root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-state-'));
+    const entry = (index: number): HistoryEntry => ({ at: new Date(1_700_000_000_000 + index * 1000).toISOString(), user: 'ana', command: 'deploy', slot: 'a', commit: null, previousCommit: null, outcome: 'success', durationMs: index });
+    const state = initialState('shop', ports);
+    // A state grown before the cap (the issue's host had 100k entries): trimmed at its first save.
+    state.history = Array.from({ length: 20_000 }, (_, index) => entry(index));
+    saveState(root, state);
+    expect(state.history).toHaveLength(HISTORY_KEPT);
+    expect(loadState(root, 'shop', ports).history.map((item) => item.durationMs)).toEqual(Array.from({ length: HISTORY_KEPT }, (_, index) => 20_000 - HISTORY_KEPT + index));
+    const logLines = () => readFileSync(historyLogPath(root), 'utf8').trim().split('\n');
+    expect(logLines()).toHaveLength(20_000 - HISTORY_KEPT);
+    expect(statSync(historyLogPath(root)).mode & 0o777).toBe(0o600);
+    // Saves at every phase do not append again; one more entry moves exactly one.
+    saveState(root, state);
+    state.history.push(entry(20_000));
+    saveState(root, state);
+    expect(logLines()).toHaveLength(20_000 - HISTORY_KEPT + 1);
+    const all = readHistory(root, loadState(root, 'shop', ports), 1_000_000);
+    expect(all.map((item) => item.durationMs)).toEqual(Array.from({ length: 20_001 }, (_, index) => index));
+    expect(readHistory(root, loadState(root, 'shop', ports), 3).map((item) => item.durationMs)).toEqual([19_998, 19_999, 20_000]);
+    // A crash between the append and the state write (entries in both) and a torn last line: each entry once.
+    writeFileSync(historyLogPath(root), `${JSON.stringify(state.history[0])}\n{"at": "tor`, { flag: 'a' });
+    expect(readHistory(root, loadState(root, 'shop', ports), 1_000_000)).toHaveLength(20_001);
   });
 });
