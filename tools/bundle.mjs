@@ -155,13 +155,15 @@ async function bundleLocked() {
   throw new Error('the sources kept changing during the build; run npm run build again when they are still');
 }
 
+// --optional (prepare, pretest): a failed build warns and exits 0, since ./deploy.ts works without the bundle;
+// test/cli-start.test.ts still fails on it.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   bundle().then(
     (files) => console.log(`switchyard: bundled the CLI into dist/ (${files.length} files) in ${Date.now() - started} ms`),
     (error) => {
-      console.error(`switchyard: bundling the CLI failed (./deploy.ts runs the TypeScript through tsx instead): ${error.message}`);
-      process.exitCode = 1;
+      console.error(`switchyard: bundling the CLI failed, so ./deploy.ts runs the TypeScript through tsx: ${error.message.split('\n')[0]}`);
+      process.exitCode = process.argv.includes('--optional') ? 0 : 1;
     },
   );
 }
