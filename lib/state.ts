@@ -18,10 +18,12 @@ export type SlotState = {
   startedAt: string | null;
 };
 
+export type CycleCommand = 'deploy' | 'rollback' | 'restart';
+
 export type HistoryEntry = {
   at: string;
   user: string;
-  command: 'deploy' | 'rollback';
+  command: CycleCommand;
   slot: SlotName;
   commit: string | null;
   previousCommit: string | null;
@@ -32,7 +34,7 @@ export type HistoryEntry = {
 
 /** What a running deploy or rollback is doing; left behind if it is killed, so the next command can tell. */
 export type Journal = {
-  command: 'deploy' | 'rollback';
+  command: CycleCommand;
   pid: number;
   slot: SlotName;
   phase: string;
@@ -47,6 +49,17 @@ export type State = {
   slots: Record<SlotName, SlotState>;
   journal: Journal | null;
   history: HistoryEntry[];
+  /** Builds kept under DEPLOY_ROOT/releases/<commit>, by full commit SHA (absent in states from before releases). */
+  releases?: Record<string, Release>;
+};
+
+/** One build of one commit. Only a complete one (installed and built) is ever started. */
+export type Release = {
+  commit: string;
+  builtAt: string;
+  complete: boolean;
+  /** Hash of the lockfile, INSTALL_CMD and Node version its dependencies were installed with (the install cache's key). */
+  installKey?: string;
 };
 
 export function otherSlot(slot: SlotName): SlotName {
