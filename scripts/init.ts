@@ -1,0 +1,148 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parse as parseDotenv } from 'dotenv';
+import { flagValue, hasFlag, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import type { ConfigKey } from '../lib/config-keys.ts';
+import { resolveConfig } from '../lib/config.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRights, testAndReload, writeOnce, type Done } from '../lib/init-steps.ts';
+import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/init.ts';
+import { currentUserName } from '../lib/file-owner.ts';
+
+export const summary = 'set up a host: .env, DEPLOY_ROOT, upstream, nginx site';
+export const help = `Usage: ./deploy.ts init --app NAME --repo URL --root DIR [options]
+
+Writes a commented .env from the flags, creates DEPLOY_ROOT with its modes, writes the nginx
+upstream and the site (DEPLOY_ROOT/nginx/site.conf, what ./deploy.ts nginx-site prints), and prints
+what is left to do (installing the site, the sudoers line). Running it again changes nothing: each
+item says "unchanged". Flags that are not given come from an existing .env; on a terminal it asks
+for the required ones, otherwise it names the missing flags and stops.
+
+  --app NAME            APP_NAME (required)
+  --repo URL|PATH       REPO (required)
+  --root DIR            DEPLOY_ROOT (required)
+  --branch B            DEPLOY_BRANCH (default main)
+  --listen PORT|ADDR:PORT  NGINX_LISTEN (default 80)
+  --switch MODE         SWITCH (default nginx-live-file)
+  --port-a N, --port-b N, --install CMD, --build CMD, --start CMD, --health PATH,
+  --process-manager builtin|systemd, --test-cmd CMD, --reload-cmd CMD, --pid-file FILE
+                        the keys of the same name (see .env.example)
+  --env-file PATH       where to write (default: .env beside deploy.ts)
+  --force               replace an existing .env (or site) with other content
+  --nginx               also install the site into /etc/nginx (sites-available + sites-enabled, or
+                        conf.d), test and reload nginx; needs root or a working \`sudo -n\`
+  --nginx-dir DIR       nginx's configuration folder (default /etc/nginx)
+`;
+
+const VALUE_FLAGS = [...INIT_FLAGS.map((entry) => entry.flag), '--env-file', '--nginx-dir'];
+
+export async function run(io: CommandIo): Promise<number> {
+  const reporter = makeReporter(io);
+  try {
+    rejectUnknownFlags(io.argv, [...VALUE_FLAGS, '--force', '--nginx']);
+    const force = hasFlag(io.argv, '--force');
+    const envFile = path.resolve(flagValue(io.argv, '--env-file') ?? path.join(PROJECT_DIR, '.env'));
+    const flags: Partial<Record<ConfigKey, string>> = {};
+    for (const { flag, key } of INIT_FLAGS) {
+      const value = flagValue(io.argv, flag);
+      // Paths typed on the command line are relative to where it was typed, not to the .env.
+      if (value !== undefined) flags[key] = key === 'DEPLOY_ROOT' || (key === 'REPO' && existsSync(value)) ? path.resolve(value) : value;
+    }
+    const existingText = existsSync(envFile) ? readFileSync(envFile, 'utf8') : undefined;
+    let answers = mergeAnswers(flags, existingText ? parseDotenv(existingText) : {});
+    answers = await askForMissing(answers);
+    const facts = hostFacts();
+    const values = initValues(answers, facts);
+    const lines: Done[] = [];
+    const show = (done: Done[]) => {
+      for (const item of done) reporter.info(`${item.status === 'unchanged' || item.status === 'skipped' ? '·' : '✔'} ${item.item.padEnd(15)} ${item.status.padEnd(9)} ${item.detail}`);
+      lines.push(...done);
+    };
+
+    // The file is checked as a whole before it is written: a bad flag never leaves a half-made host.
+    const text = renderEnvFile(values);
+    const config = resolveConfig({ fileValues: parseDotenv(text), env: {}, envFile });
+    show([writeOnce('.env', envFile, text, { force, mode: 0o600 })]);
+    show([ensureDeployRoot(config)]);
+    if (config.switchKind === 'none') {
+      reporter.info('SWITCH=none: no nginx upstream or site to write');
+    } else {
+      show(ensureUpstream(config));
+      const site = ensureSiteFile(config);
+      show([site.done]);
+      const nginxDir = flagValue(io.argv, '--nginx-dir') ?? '/etc/nginx';
+      const target = siteInstallPaths(nginxDir, config.appName, existsSync(path.join(nginxDir, 'sites-available')) && existsSync(path.join(nginxDir, 'sites-enabled')));
+      let installed = false;
+      if (hasFlag(io.argv, '--nginx')) {
+        const rights = await nginxRights(facts.isRoot);
+        if (!rights) {
+          throw new SwitchyardError(`--nginx needs root or a sudo that works without a password (sudo -n true failed for ${facts.user})`, {
+            untouched: `the .env, DEPLOY_ROOT and ${site.file} are written; nginx was not touched`,
+            next: `run the same init as root (sudo ./deploy.ts init ... --nginx), or install ${site.file} by hand as printed without --nginx`,
+          });
+        }
+        const done = await installSite(site, target, rights);
+        show(done);
+        const changed = [...done, ...lines].some((item) => ['nginx upstream', 'site installed', 'site enabled'].includes(item.item) && item.status !== 'unchanged');
+        show(await testAndReload(config, changed, io.env));
+        installed = true;
+      }
+      const steps = operatorSteps({
+        user: facts.user,
+        envFile,
+        siteFile: site.file,
+        install: target,
+        nginxInstalled: installed,
+        testCmd: config.nginx.testCmd,
+        reloadCmd: config.nginx.reloadCmd,
+        absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
+      });
+      reporter.info('left for you:');
+      for (const step of steps) reporter.info(`  - ${step}`);
+    }
+    const changed = lines.filter((item) => item.status !== 'unchanged' && item.status !== 'skipped').length;
+    reporter.success(changed === 0 ? `init: everything was already in place (${envFile})` : `init: ${changed} item(s) written or run; configuration in ${envFile}`);
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}
+
+/** Ask on a terminal for the required keys no flag or .env gave; without one, name the missing flags. */
+async function askForMissing(answers: Partial<Record<ConfigKey, string>>): Promise<Partial<Record<ConfigKey, string>>> {
+  const missing = missingKeys(answers);
+  if (missing.length === 0) return answers;
+  if (!process.stdin.isTTY) {
+    throw new SwitchyardError(`init needs ${missing.map((key) => `${flagOf(key)} (${key})`).join(', ')}`, {
+      untouched: 'nothing was changed',
+      next: `give ${missing.length === 1 ? 'it' : 'them'} as flags, e.g. ./deploy.ts init --app myapp --repo git@github.com:me/myapp.git --root /srv/myapp, or run init in a terminal to be asked`,
+      exitCode: 2,
+    });
+  }
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const result = { ...answers };
+    for (const key of missing) {
+      const question = (INIT_FLAGS.find((entry) => entry.key === key) as { ask?: string } | undefined)?.ask ?? key;
+      let value = '';
+      while (!value) value = (await prompt.question(`${question}: `)).trim();
+      result[key] = value;
+    }
+    return result;
+  } finally {
+    prompt.close();
+  }
+}
+
+function hostFacts(): HostFacts {
+  const find = (name: string, fallback: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'].map((dir) => `${dir}/${name}`).find((file) => existsSync(file)) ?? fallback;
+  return {
+    // The login, not deployerName(): sudoers matches the account.
+    user: currentUserName(),
+    isRoot: process.getuid?.() === 0,
+    systemd: existsSync('/run/systemd/system'),
+    nginxBinary: find('nginx', '/usr/sbin/nginx'),
+    systemctl: find('systemctl', '/usr/bin/systemctl'),
+  };
+}
