@@ -1,8 +1,9 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwitchyardError } from './errors.ts';
 import { ensurePrivateDir, writeFileAtomic } from './files.ts';
+import { readLogTail } from './log-files.ts';
 import { isAlive, isGroupAlive, readPidFile, stopGroup, type StopOutcome } from './process.ts';
 import { spawnDetached } from './run.ts';
 
@@ -64,23 +65,8 @@ export function readStatus(files: AppFiles): SupervisorStatus | undefined {
   }
 }
 
-/** Last lines of the app's log, read from its end so a huge log costs nothing. */
-export function readLogTail(logFile: string, lines = 20): string[] {
-  try {
-    const size = statSync(logFile).size;
-    const length = Math.min(size, 64 * 1024);
-    const fd = openSync(logFile, 'r');
-    try {
-      const buffer = Buffer.alloc(length);
-      readSync(fd, buffer, 0, length, size - length);
-      return buffer.toString('utf8').split('\n').filter((line) => line.length > 0).slice(-lines);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return [];
-  }
-}
+/** Last lines of the app's log, across its rotated files (lib/log-files.ts). */
+export { readLogTail };
 
 export type StartRequest = {
   name: string;
@@ -89,7 +75,11 @@ export type StartRequest = {
   host: string;
   command: string;
   runDir: string;
+  /** The app's whole environment (lib/app-env.ts); PORT and HOST are added here. */
   env: Record<string, string | undefined>;
+  /** The supervisor rotates the log past this size, keeping `logKeep` older files (LOG_MAX_SIZE, LOG_KEEP). */
+  logMaxBytes?: number;
+  logKeep?: number;
 };
 
 /** Start the app detached under the supervisor; returns the supervisor's pid (also the group id). */
@@ -107,11 +97,12 @@ export function startApp(request: StartRequest): number {
   }
   ensurePrivateDir(request.runDir);
   rmSync(files.statusFile, { force: true });
+  // The supervisor writes and rotates the app's log itself; this fd only catches its own crash, should it have one.
   const logFd = openSync(files.logFile, 'a', 0o600);
   let pid: number;
   try {
     const supervisor = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
-    const settings = { name: request.name, command: request.command, cwd: request.dir, statusFile: files.statusFile };
+    const settings = { name: request.name, command: request.command, cwd: request.dir, statusFile: files.statusFile, logFile: files.logFile, logMaxBytes: request.logMaxBytes, logKeep: request.logKeep };
     pid = spawnDetached([process.execPath, supervisor], {
       cwd: request.dir,
       env: { ...request.env, PORT: String(request.port), HOST: request.host, SWITCHYARD_SUPERVISOR: JSON.stringify(settings) },

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { appEnvSecrets, loadAppEnvironment } from './app-env.ts';
 import { CONFIG_KEYS, type ConfigKey } from './config-keys.ts';
 import { readSettings, resolveConfig, suggestKey, type Config } from './config.ts';
 import type { CycleContext } from './cycle.ts';
@@ -67,6 +68,7 @@ export function makeReporter(io: CommandIo, config?: Config): Reporter {
 export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigKey[]): Config {
   const settings = readSettings(path.join(PROJECT_DIR, '.env'), io.env);
   const config = resolveConfig(settings, required);
+  config.secrets.push(...appEnvSecrets(config));
   for (const key of config.unknownKeys) {
     const suggestion = suggestKey(key);
     reporter.warn(`unknown key ${key} in ${config.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);
@@ -129,9 +131,12 @@ export function faultInjector(env: Record<string, string | undefined>): ((phase:
   };
 }
 
-/** What a deploy or rollback runs with: interruption handling, the app's environment, hooks, fault injection. */
+/**
+ * What a deploy or rollback runs with: interruption handling, the app's environment (APP_ENV_FILE
+ * plus PATH, HOME, LANG, LC_* of the caller: nothing else of the deploying shell), hooks, fault injection.
+ */
 export function cycleContext(io: CommandIo, config: Config, reporter: Reporter): CycleContext {
   const signal = interruptionSignal(reporter);
-  const env = childEnv(io.env);
+  const env = loadAppEnvironment(config, io.env);
   return { config, reporter, env, signal, hooks: createHookRunner(config.hooksDir, reporter, env, signal), atPhase: faultInjector(io.env) };
 }

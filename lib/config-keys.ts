@@ -9,6 +9,7 @@ export const CONFIG_KEYS = {
   REPO: { required: true, doc: 'git URL or local path of the repository to deploy' },
   DEPLOY_BRANCH: { default: 'main', doc: 'branch deployed when `deploy` gets no commit' },
   DEPLOY_ROOT: { required: true, doc: 'folder holding the slots, state, lock and logs (relative paths are relative to the .env file)' },
+  KEEP_RELEASES: { default: '5', doc: 'how many releases (builds, one per commit) to keep under DEPLOY_ROOT/releases, besides the live one, the other slot\'s and the last good one' },
   PORT_A: { default: '3001', doc: 'port of slot a' },
   PORT_B: { default: '3002', doc: 'port of slot b' },
   HOST: { default: '127.0.0.1', doc: 'bind address passed to the app as HOST' },
@@ -29,6 +30,10 @@ export const CONFIG_KEYS = {
   SYSTEMD_SCOPE: { default: 'system', doc: 'PROCESS_MANAGER=systemd: system (sudo -n systemctl) or user (systemctl --user, no sudo)' },
   PROCESS_MANAGER: { default: 'builtin', doc: 'builtin (detached supervisor with restart) or systemd (templates/systemd/APP@.service)' },
   HOOKS_DIR: { default: 'deploy/hooks', doc: 'folder of hook executables (begin, pre_checkout, ..., end, failed), relative to the env file' },
+  APP_ENV_FILE: { default: '<DEPLOY_ROOT>/shared/app.env', doc: "the app's own variables (dotenv syntax, created 0600 if missing): given to the app, INSTALL_CMD, BUILD_CMD, hooks and exec; the deploying shell's environment is not (only PATH, HOME, LANG and LC_*)" },
+  SHARED_PATHS: { default: '', doc: 'space-separated paths kept under <DEPLOY_ROOT>/shared/ and symlinked into each new build before install (a trailing / means a folder), e.g. `.env uploads/`; relative, no ..' },
+  LOG_MAX_SIZE: { default: '10M', doc: "size at which a slot's log is rotated by its supervisor (bytes, or with K, M, G)" },
+  LOG_KEEP: { default: '5', doc: 'rotated slot logs kept (<log>.1 ... <log>.N), at least 1' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -25,6 +25,7 @@ export type Config = {
   healthPath: string;
   healthTimeoutMs: number;
   stopTimeoutMs: number;
+  keepReleases: number;
   switchKind: SwitchKind;
   nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string };
   processManager: ProcessManagerKind;
@@ -43,7 +44,7 @@ export type Config = {
 export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string };
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
+export const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
 
 /** Read the env file (missing is fine unless it was named explicitly) and the environment. */
 export function readSettings(defaultEnvFile: string, env: Record<string, string | undefined>): RawSettings {
@@ -99,6 +100,9 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     if (ms === undefined || ms <= 0) problems.push(`${key} must be a duration such as 30, 30s or 500ms; got ${JSON.stringify(text)}`);
     return ms ?? 0;
   };
+  const keepText = value('KEEP_RELEASES');
+  const keepReleases = /^\d{1,4}$/.test(keepText) ? Number(keepText) : NaN;
+  if (!(keepReleases >= 1)) problems.push(`KEEP_RELEASES must be a whole number of at least 1; got ${JSON.stringify(keepText)}`);
   const healthTimeoutMs = duration('HEALTH_TIMEOUT');
   const stopTimeoutMs = duration('STOP_TIMEOUT');
 
@@ -155,6 +159,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     healthPath,
     healthTimeoutMs,
     stopTimeoutMs,
+    keepReleases,
     switchKind: switchKind as SwitchKind,
     nginx: {
       upstreamFile,

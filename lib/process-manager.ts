@@ -1,5 +1,6 @@
 import { readLogTail, readStatus, runningPid, startApp, stopApp } from './app-process.ts';
 import type { Config, SlotName } from './config.ts';
+import { slotEnvironment } from './app-env.ts';
 import { writeFileAtomic } from './files.ts';
 import { isAlive, type StopOutcome } from './process.ts';
 import { capture, runCommand } from './run.ts';
@@ -8,7 +9,8 @@ import { parseMainPid, renderSlotEnv, slotEnvFile, systemctlArgv, unitName } fro
 
 /** How a slot's app is started, watched and stopped: the built-in supervisor, or systemd units. */
 export interface SlotProcesses {
-  start(slot: SlotName): Promise<number>;
+  /** Start the slot's app in `dir` (default: the slot's folder) with the app's environment plus PORT, HOST, SWITCHYARD_SLOT. */
+  start(slot: SlotName, dir?: string): Promise<number>;
   /** SIGTERM, wait STOP_TIMEOUT, SIGKILL; says which happened. */
   stop(slot: SlotName, onWait?: (elapsedMs: number) => void): Promise<StopOutcome>;
   runningPid(slot: SlotName): Promise<number | undefined>;
@@ -17,21 +19,24 @@ export interface SlotProcesses {
   logTail(slot: SlotName, lines: number): string[];
 }
 
+/** `env`: the app's environment (lib/app-env.ts, ctx.env of the cycle), the same for both managers. */
 export function createSlotProcesses(config: Config, env: Record<string, string | undefined>): SlotProcesses {
-  return config.processManager === 'systemd' ? systemdProcesses(config) : builtinProcesses(config, env);
+  return config.processManager === 'systemd' ? systemdProcesses(config, env) : builtinProcesses(config, env);
 }
 
 export function builtinProcesses(config: Config, env: Record<string, string | undefined>): SlotProcesses {
   return {
-    async start(slot) {
+    async start(slot, dir = slotDir(config, slot)) {
       return startApp({
         name: slotProcessName(config, slot),
-        dir: slotDir(config, slot),
+        dir,
         port: config.ports[slot],
         host: config.host,
         command: config.startCmd,
         runDir: runDir(config),
-        env: { ...env, SWITCHYARD_SLOT: slot },
+        env: slotEnvironment(env, { port: config.ports[slot], host: config.host, slot }),
+        logMaxBytes: config.logMaxBytes,
+        logKeep: config.logKeep,
       });
     },
     stop: (slot, onWait) => stopApp(slotFiles(config, slot), config.stopTimeoutMs, onWait),
@@ -49,10 +54,12 @@ type Runner = { run: (argv: string[]) => Promise<unknown>; capture: (argv: strin
 
 /**
  * PROCESS_MANAGER=systemd: the unit templates/systemd/APP@.service, one instance per slot. Its
- * EnvironmentFile= (PORT, HOST, SWITCHYARD_SLOT) is written before each start; systemd does the
- * SIGTERM, the STOP_TIMEOUT wait (TimeoutStopSec) and the SIGKILL itself.
+ * EnvironmentFile= is written before each start: the app's environment (APP_ENV_FILE, PATH, HOME,
+ * LANG, LC_*) as it is now, then PORT, HOST, SWITCHYARD_SLOT; systemd's crash restarts reuse it, as
+ * the builtin supervisor does. systemd does the SIGTERM, the STOP_TIMEOUT wait (TimeoutStopSec) and the SIGKILL.
+ * The unit runs the slot folder (WorkingDirectory=), so `dir` must be it.
  */
-export function systemdProcesses(config: Config, runner: Runner = { run: (argv) => runCommand(argv, { timeoutMs: config.stopTimeoutMs + 30_000 }), capture }): SlotProcesses {
+export function systemdProcesses(config: Config, env: Record<string, string | undefined>, runner: Runner = { run: (argv) => runCommand(argv, { timeoutMs: config.stopTimeoutMs + 30_000 }), capture }): SlotProcesses {
   const unit = (slot: SlotName) => unitName(config.appName, slot);
   const scope = { scope: config.systemdScope };
   const mainPid = async (slot: SlotName) => {
@@ -64,7 +71,7 @@ export function systemdProcesses(config: Config, runner: Runner = { run: (argv) 
   };
   return {
     async start(slot) {
-      writeFileAtomic(slotEnvFile(config.deployRoot, config.appName, slot), renderSlotEnv({ port: config.ports[slot], host: config.host, slot }));
+      writeFileAtomic(slotEnvFile(config.deployRoot, config.appName, slot), renderSlotEnv({ port: config.ports[slot], host: config.host, slot, env }));
       await runner.run(systemctlArgv.start(unit(slot), scope));
       return (await mainPid(slot)) ?? 0;
     },

@@ -90,13 +90,24 @@ export function renderUnit(template: string, options: UnitOptions): string {
   return text;
 }
 
-/** The EnvironmentFile= of one slot. Pure. */
-export function renderSlotEnv(options: { port: number; host: string; slot: SlotName }): string {
+/**
+ * The EnvironmentFile= of one slot: the app's environment (`env`, each value double-quoted with
+ * systemd's escapes), then PORT, HOST and SWITCHYARD_SLOT, which always win. Pure.
+ */
+export function renderSlotEnv(options: { port: number; host: string; slot: SlotName; env?: Record<string, string | undefined> }): string {
   if (!(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) throw invalid(`slot port must be 1-65535; got ${options.port}`, 'fix PORT_A/PORT_B');
   if (!HOST_PATTERN.test(options.host)) throw invalid(`HOST must be an address or host name; got ${JSON.stringify(options.host)}`, 'fix HOST');
   checkSlot(options.slot);
+  const appLines: string[] = [];
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined || ['PORT', 'HOST', 'SWITCHYARD_SLOT'].includes(key)) continue;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw invalid(`${JSON.stringify(key)} cannot be a systemd environment variable name`, 'rename it in APP_ENV_FILE (letters, digits, _)');
+    if (/[\0-\x08\x0a-\x1f\x7f]/.test(value)) throw invalid(`the value of ${key} holds a newline or control character, which a systemd EnvironmentFile= cannot carry`, 'put it on one line in APP_ENV_FILE');
+    appLines.push(`${key}="${value.replace(/[\\"`$]/g, (char) => `\\${char}`)}"`);
+  }
   return [
     `# Written by Switchyard before slot ${options.slot} starts; edits are overwritten.`,
+    ...appLines,
     `PORT=${options.port}`,
     `HOST=${options.host}`,
     `SWITCHYARD_SLOT=${options.slot}`,

@@ -1,6 +1,5 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
-import { readLogTail } from '../lib/app-process.ts';
+import { existsSync } from 'node:fs';
+import { followLog, readLogTail } from '../lib/log-files.ts';
 import { flagValue, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { slotFiles } from '../lib/slots.ts';
@@ -9,8 +8,9 @@ import { loadState } from '../lib/state.ts';
 export const summary = "show an app slot's log";
 export const help = `Usage: ./deploy.ts logs [SLOT] [-n N] [-f]
 
-Prints the last N (default 50) lines of the app's log in SLOT (a or b; default: the live slot).
--f keeps printing new lines as they are written, until Ctrl-C.
+Prints the last N (default 50) lines of the app's log in SLOT (a or b; default: the live slot),
+across the rotated files (<log>.1, ... : LOG_MAX_SIZE, LOG_KEEP).
+-f keeps printing new lines as they are written, across rotations, until Ctrl-C.
 `;
 
 export async function run(io: CommandIo): Promise<number> {
@@ -33,31 +33,9 @@ export async function run(io: CommandIo): Promise<number> {
     const print = (line: string) => process.stdout.write(`${reporter.redact(line)}\n`);
     for (const line of readLogTail(logFile, Number(countText))) print(line);
     if (!hasFlag(io.argv, '-f', '--follow')) return 0;
-    let offset = statSync(logFile).size;
-    // Only whole lines are redacted and printed: a secret split across two reads would slip through.
-    let partial = '';
-    const decoder = new StringDecoder('utf8');
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      const size = statSync(logFile).size;
-      if (size < offset) offset = 0;
-      if (size === offset) continue;
-      const fd = openSync(logFile, 'r');
-      try {
-        const buffer = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
-        const read = readSync(fd, buffer, 0, buffer.length, offset);
-        offset += read;
-        const lines = (partial + decoder.write(buffer.subarray(0, read))).split('\n');
-        partial = lines.pop() ?? '';
-        if (partial.length > 64 * 1024) {
-          lines.push(partial);
-          partial = '';
-        }
-        for (const line of lines) print(line);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    // Across the supervisor's rotations; only whole lines reach the redaction (a secret split across two reads would slip through).
+    await followLog(logFile, print);
+    return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }

@@ -26,7 +26,7 @@ describe('the systemd process manager', () => {
 
   it('writes the slot env file, then starts the unit with sudo and reads its main pid', async () => {
     const { issued, runner } = recorder('4242\n');
-    const pid = await systemdProcesses(config, runner).start('b');
+    const pid = await systemdProcesses(config, {}, runner).start('b');
     expect(pid).toBe(4242);
     expect(readFileSync(path.join(root, 'run', 'shop-b.env'), 'utf8')).toContain('PORT=3002\nHOST=127.0.0.1\nSWITCHYARD_SLOT=b\n');
     expect(issued).toEqual([
@@ -37,10 +37,10 @@ describe('the systemd process manager', () => {
 
   it('stops a running unit with systemctl stop and says so; a stopped one is not stopped again', async () => {
     const running = recorder('4242');
-    expect((await systemdProcesses(config, running.runner).stop('a')).result).toBe('exited');
+    expect((await systemdProcesses(config, {}, running.runner).stop('a')).result).toBe('exited');
     expect(running.issued.at(-1)).toEqual(['sudo', '-n', 'systemctl', 'stop', 'shop@a.service']);
     const stopped = recorder('0');
-    expect((await systemdProcesses(config, stopped.runner).stop('a')).result).toBe('not-running');
+    expect((await systemdProcesses(config, {}, stopped.runner).stop('a')).result).toBe('not-running');
     expect(stopped.issued).toEqual([['systemctl', 'show', '-p', 'MainPID', '--value', 'shop@a.service']]);
   });
 });

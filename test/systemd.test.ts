@@ -137,6 +137,15 @@ describe('renderSlotEnv', () => {
     );
   });
 
+  it("puts the app's environment first, double-quoted with systemd's escapes; PORT, HOST and SWITCHYARD_SLOT always win", () => {
+    const text = renderSlotEnv({ port: 3001, host: '127.0.0.1', slot: 'a', env: { PATH: '/usr/bin:/bin', NOTE: 'a "quoted" $HOME \\ `x`', PORT: '9', HOST: 'evil' } });
+    expect(text).toBe(
+      '# Written by Switchyard before slot a starts; edits are overwritten.\nPATH="/usr/bin:/bin"\nNOTE="a \\"quoted\\" \\$HOME \\\\ \\`x\\`"\nPORT=3001\nHOST=127.0.0.1\nSWITCHYARD_SLOT=a\n',
+    );
+    expect(() => renderSlotEnv({ port: 3001, host: '127.0.0.1', slot: 'a', env: { NOTE: 'two\nlines' } })).toThrow(/NOTE holds a newline/);
+    expect(() => renderSlotEnv({ port: 3001, host: '127.0.0.1', slot: 'a', env: { 'BAD-NAME': 'x' } })).toThrow(/cannot be a systemd environment variable name/);
+  });
+
   it('refuses values that would inject lines into the env file', () => {
     expect(() => renderSlotEnv({ port: 3001, host: '127.0.0.1\nPATH=/tmp', slot: 'a' })).toThrow(/HOST must be/);
     expect(() => renderSlotEnv({ port: 0, host: '127.0.0.1', slot: 'a' })).toThrow(/port must be/);
