@@ -11,6 +11,8 @@ export const SWITCH_KINDS: readonly SwitchKind[] = ['nginx-live-file', 'nginx-re
 /** Older names still accepted, with a warning: `nginx` was the reload mode when it was the default. */
 const SWITCH_ALIASES: Record<string, SwitchKind> = { nginx: 'nginx-reload' };
 export type ProcessManagerKind = 'builtin' | 'systemd';
+/** One SHARED_PATHS entry: `uploads/` is { path: 'uploads', dir: true }. */
+export type SharedPath = { path: string; dir: boolean };
 
 export type Config = {
   appName: string;
@@ -31,6 +33,13 @@ export type Config = {
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
   hooksDir: string;
+  /** APP_ENV_FILE, absolute: the app's own variables (lib/app-env.ts). */
+  appEnvFile: string;
+  /** SHARED_PATHS: relative paths kept under DEPLOY_ROOT/shared and linked into each build (lib/shared-paths.ts). */
+  sharedPaths: SharedPath[];
+  /** LOG_MAX_SIZE in bytes and LOG_KEEP: the supervisor's log rotation. */
+  logMaxBytes: number;
+  logKeep: number;
   /** Where the values came from, for messages. */
   envFile: string;
   /** Keys in the env file Switchyard does not know (likely typos). */
@@ -125,13 +134,19 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (!/^[A-Za-z0-9.:_-]+$/.test(host)) problems.push(`HOST must be an address or host name; got ${JSON.stringify(host)}`);
   const branch = value('DEPLOY_BRANCH');
   if (branch.startsWith('-') || /[\s\0~^:?*[\\]|\.\.|@\{/.test(branch)) problems.push(`DEPLOY_BRANCH is not a valid branch name; got ${JSON.stringify(branch)}`);
-  for (const key of ['REPO', 'DEPLOY_ROOT', 'NGINX_UPSTREAM_FILE', 'NGINX_PID_FILE', 'NGINX_LIVE_DIR', 'HOOKS_DIR'] as const) {
+  for (const key of ['REPO', 'DEPLOY_ROOT', 'NGINX_UPSTREAM_FILE', 'NGINX_PID_FILE', 'NGINX_LIVE_DIR', 'HOOKS_DIR', 'APP_ENV_FILE'] as const) {
     if (/[\0\n]/.test(value(key))) problems.push(`${key} must not contain newlines or NUL characters`);
   }
   const repo = value('REPO');
   if (repo.startsWith('-')) problems.push(`REPO must be a git URL or a path, not an option; got ${JSON.stringify(repo)}`);
   const checkUrl = raw('NGINX_CHECK_URL') || (listenPort ? checkUrlFor(listen) : '');
   if ((checkUrl || listenPort) && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
+
+  const sharedPaths = parseSharedPaths(value('SHARED_PATHS'), problems);
+  const logMaxBytes = parseSize(value('LOG_MAX_SIZE'));
+  if (logMaxBytes === undefined || logMaxBytes < 1024) problems.push(`LOG_MAX_SIZE must be a size of at least 1K such as 10M, 500K or 1048576; got ${JSON.stringify(value('LOG_MAX_SIZE'))}`);
+  const logKeep = /^\d{1,3}$/.test(value('LOG_KEEP')) ? Number(value('LOG_KEEP')) : NaN;
+  if (!(logKeep >= 1)) problems.push(`LOG_KEEP must be a whole number of at least 1; got ${JSON.stringify(value('LOG_KEEP'))}`);
 
   if (problems.length > 0) {
     throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
@@ -173,6 +188,10 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     processManager: processManager as ProcessManagerKind,
     systemdScope: systemdScope as 'system' | 'user',
     hooksDir: path.resolve(baseDir, value('HOOKS_DIR')),
+    appEnvFile: raw('APP_ENV_FILE') ? path.resolve(baseDir, raw('APP_ENV_FILE') as string) : path.join(deployRoot, 'shared', 'app.env'),
+    sharedPaths,
+    logMaxBytes: logMaxBytes ?? 0,
+    logKeep,
     envFile,
     unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),
     notices,
@@ -231,4 +250,32 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length];
+}
+
+/** `10M`, `500K`, `1G`, `1048576` (bytes; a trailing B is allowed) → bytes; undefined when it is not a size. Pure. */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+)\s*([KMG]?)i?B?$/i.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+}
+
+/** SHARED_PATHS: relative, inside the app folder (no `..`, no `.git`), each at most once; problems are pushed. Pure. */
+export function parseSharedPaths(text: string, problems: string[]): SharedPath[] {
+  const result: SharedPath[] = [];
+  for (const entry of text.split(/\s+/).filter(Boolean)) {
+    const dir = entry.endsWith('/');
+    const clean = entry.replace(/\/+$/, '').replace(/^(\.\/)+/, '');
+    const parts = clean.split('/');
+    if (entry.startsWith('/') || clean === '' || clean === '.' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || /[\0\n]/.test(entry)) {
+      problems.push(`SHARED_PATHS entries must be relative paths inside the app folder (no leading /, no . or .. parts, not .git); got ${JSON.stringify(entry)}`);
+      continue;
+    }
+    const clash = result.find((other) => other.path === clean || clean.startsWith(`${other.path}/`) || other.path.startsWith(`${clean}/`));
+    if (clash) {
+      problems.push(`SHARED_PATHS lists ${JSON.stringify(entry)} and ${JSON.stringify(clash.path)}, which overlap; list each path once`);
+      continue;
+    }
+    result.push({ path: clean, dir });
+  }
+  return result;
 }
