@@ -66,9 +66,12 @@ export function renderEnvFile(values: Partial<Record<ConfigKey, string>>): strin
   return `${lines.join('\n')}\n`;
 }
 
-/** dotenv reads a double-quoted value as written (and expands \n): quote anything with spaces, # or quotes. Pure. */
+/** dotenv takes a single-quoted value literally (no escapes at all): quote anything with spaces, # or quotes that way. Pure. */
 function quote(value: string): string {
-  return /^[A-Za-z0-9_./:@%+,=-]*$/.test(value) ? value : JSON.stringify(value);
+  if (/^[A-Za-z0-9_./:@%+,=-]*$/.test(value)) return value;
+  if (!value.includes("'")) return `'${value}'`;
+  if (!value.includes('"') && !value.includes('\\n')) return `"${value}"`;
+  return `\`${value}\``;
 }
 
 export type FileAction = 'create' | 'unchanged' | 'replace' | 'refuse';
@@ -111,7 +114,8 @@ export function sudoersLine(user: string, testCmd: string, reloadCmd: string, ab
   const commands = [testCmd, reloadCmd].filter((command) => /^sudo -n /.test(command)).map((command) => {
     const [program, ...rest] = command.replace(/^sudo -n /, '').split(/\s+/);
     return [program.startsWith('/') ? program : absolute(program), ...rest].join(' ');
-  });
+  }).flatMap((command) => (/ -t( |$)/.test(command) ? [command, command.replace(/ -t( |$)/, ' -T$1')] : [command]));
+  // `nginx -T` (the test that also prints the configuration) lets ./deploy.ts doctor see what nginx really includes.
   if (commands.length === 0) return undefined;
   return `${user} ALL=(root) NOPASSWD: ${commands.join(', ')}`;
 }

@@ -1,0 +1,46 @@
+import { findHookProblems } from '../hooks.ts';
+import { portInUse } from '../health.ts';
+import { createSlotProcesses } from '../process-manager.ts';
+import { SLOTS } from '../slots.ts';
+import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
+
+/** Whether `version` (20.19.1) satisfies a `>=20.19` engines range (the only form package.json uses). Pure. */
+export function satisfiesEngines(version: string, engines: string): boolean {
+  const wanted = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(engines.trim());
+  if (!wanted) return true;
+  const have = version.replace(/^v/, '').split('.').map(Number);
+  const need = [Number(wanted[1]), Number(wanted[2] ?? 0), Number(wanted[3] ?? 0)];
+  for (let index = 0; index < 3; index++) if (have[index] !== need[index]) return (have[index] ?? 0) > need[index];
+  return true;
+}
+
+export function checkNode(ctx: CheckContext): CheckResult {
+  return satisfiesEngines(process.version, ctx.nodeEngines)
+    ? pass(`node ${process.version} (package.json wants ${ctx.nodeEngines})`)
+    : fail(`node ${process.version} is older than package.json's engines ${ctx.nodeEngines}`, 'install Node 20.19+ or 22 (e.g. from nodesource.com or with nvm), then npm ci again');
+}
+
+export function checkHooksSafe(ctx: CheckContext): CheckResult {
+  const problems = findHookProblems(ctx.config.hooksDir);
+  if (problems.length === 0) return pass(`${ctx.config.hooksDir}: nothing unsafe (hooks run as the deploy user)`);
+  return fail(problems.join('; '), 'apply the fix named after each hook above');
+}
+
+/** Each slot's port is free, or held by the slot's own app. */
+export async function checkPorts(ctx: CheckContext): Promise<CheckResult> {
+  const processes = createSlotProcesses(ctx.config, {});
+  const taken: string[] = [];
+  const notes: string[] = [];
+  for (const slot of SLOTS) {
+    const port = ctx.config.ports[slot];
+    const ours = await processes.runningPid(slot);
+    if (ours !== undefined) notes.push(`${port} slot ${slot}'s app (pid ${ours})`);
+    else if (await portInUse(ctx.config.host, port)) taken.push(`${port} (slot ${slot})`);
+    else notes.push(`${port} free`);
+  }
+  if (taken.length > 0) {
+    const ports = taken.map((entry) => entry.split(' ')[0]);
+    return fail(`port ${taken.join(' and ')} is held by a process Switchyard did not start`, `find it with ss -ltnp 'sport = :${ports[0]}' and stop it, or set PORT_A/PORT_B to free ports`);
+  }
+  return pass(notes.join(', '));
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { hasFlag, loadConfig, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { isSwitchyardError } from '../lib/errors.ts';
+import { doctorChecks, formatOutcomes, runChecks, type CheckOutcome } from '../lib/doctor/index.ts';
+
+export const summary = 'check the whole set-up';
+export const help = `Usage: ./deploy.ts doctor [--json]
+
+Checks the set-up without changing anything, one line per check (✔ or ✖, and for each ✖ the exact
+fix): the configuration; REPO reachable and DEPLOY_BRANCH on it; DEPLOY_ROOT's owner and modes;
+the running nginx includes the upstream file (nginx -T, through NGINX_TEST_CMD's sudo) and its
+workers can reach the live-file; NGINX_TEST_CMD and NGINX_RELOAD_CMD allowed without a password;
+NGINX_CHECK_URL reaches the live slot through nginx; the slot ports free or held by the slots' own
+apps; hooks safe; disk space; the Node version. Each check is bounded in time.
+
+Exit code 0 only when every check passes. --json prints { ok, checks: [{ title, ok, detail, fix }] }.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  const json = hasFlag(io.argv, '--json');
+  const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
+  let reporter = makeReporter(textIo);
+  try {
+    rejectUnknownFlags(io.argv, ['--json']);
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+  let outcomes: CheckOutcome[];
+  try {
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(textIo, config);
+    const engines = JSON.parse(readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')).engines?.node ?? '>=20';
+    const configLine: CheckOutcome = { title: 'configuration', ok: true, detail: `${config.envFile} is valid (SWITCH=${config.switchKind}, PROCESS_MANAGER=${config.processManager})` };
+    outcomes = [configLine, ...(await runChecks(doctorChecks(config), { config, env: io.env, nodeEngines: engines }))];
+  } catch (error) {
+    if (!isSwitchyardError(error)) return reportFailure(error, reporter, io.argv);
+    // Nothing else can be checked without a configuration: say so, with the fix the error names.
+    const fix = /^no \.env at/.test(error.message) ? error.next ?? '' : error.next ?? 'fix the named keys';
+    outcomes = [{ title: 'configuration', ok: false, detail: `${error.message}; the other checks need it and were not run`, fix }];
+  }
+  const ok = outcomes.every((outcome) => outcome.ok);
+  if (json) reporter.document({ ok, checks: outcomes });
+  else {
+    for (const line of formatOutcomes(outcomes)) reporter.info(line);
+    const failed = outcomes.filter((outcome) => !outcome.ok).length;
+    if (ok) reporter.success(`doctor: all ${outcomes.length} checks passed`);
+    else reporter.info(`doctor: ${failed} of ${outcomes.length} check(s) failed; apply the fixes above and run ./deploy.ts doctor again`);
+  }
+  return ok ? 0 : 1;
+}

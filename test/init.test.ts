@@ -1,0 +1,150 @@
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../lib/config.ts';
+import { initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, sudoersLine, type HostFacts } from '../lib/init.ts';
+import { createExampleRepo } from '../harness/example-repo.ts';
+import { DEPLOY_TS } from '../harness/host.ts';
+import { freePorts } from '../harness/ports.ts';
+import { startSitesNginx } from '../harness/sites-nginx.ts';
+import type { TestNginx } from '../harness/nginx.ts';
+import { snapshotTree } from './field-support.ts';
+
+const debian: HostFacts = { user: 'deploy', isRoot: false, systemd: true, nginxBinary: '/usr/sbin/nginx', systemctl: '/usr/bin/systemctl' };
+
+describe('init planning (pure)', () => {
+  it('picks nginx commands for the host: sudo unless root, systemctl under systemd, nginx -s reload without it', () => {
+    expect(initValues({}, debian)).toMatchObject({ NGINX_TEST_CMD: 'sudo -n /usr/sbin/nginx -t', NGINX_RELOAD_CMD: 'sudo -n /usr/bin/systemctl reload nginx' });
+    expect(initValues({}, { ...debian, systemd: false })).toMatchObject({ NGINX_RELOAD_CMD: 'sudo -n /usr/sbin/nginx -s reload' });
+    expect(initValues({}, { ...debian, isRoot: true, systemd: false })).toMatchObject({ NGINX_TEST_CMD: '/usr/sbin/nginx -t', NGINX_RELOAD_CMD: '/usr/sbin/nginx -s reload' });
+    expect(initValues({ NGINX_TEST_CMD: 'mine -t' }, debian).NGINX_TEST_CMD).toBe('mine -t');
+  });
+
+  it('writes a commented .env that dotenv reads back to exactly the given values, and resolveConfig accepts', () => {
+    const values = { APP_NAME: 'shop', REPO: 'git@github.com:me/shop.git', DEPLOY_ROOT: '/srv/shop', START_CMD: 'node server.js --port "$PORT"', NGINX_LISTEN: '127.0.0.1:8080' };
+    const text = renderEnvFile(initValues(values, debian));
+    const parsed = parseDotenv(text);
+    expect(parsed).toMatchObject(values);
+    expect(Object.keys(parsed).sort()).toEqual([...Object.keys(values), 'NGINX_TEST_CMD', 'NGINX_RELOAD_CMD'].sort());
+    expect(text).toMatch(/^# name of the app: .* \(required\)\nAPP_NAME=shop$/m);
+    expect(text).toMatch(/^# PORT_A=3001$/m);
+    const config = resolveConfig({ fileValues: parsed, env: {}, envFile: '/home/deploy/switchyard/.env' });
+    expect(config.startCmd).toBe(values.START_CMD);
+    expect(config.nginx.checkUrl).toBe('http://127.0.0.1:8080/__switchyard/health');
+  });
+
+  it('never replaces a different file without --force, and says unchanged for the same one', () => {
+    expect(planFile(undefined, 'a', false)).toBe('create');
+    expect(planFile('a', 'a', false)).toBe('unchanged');
+    expect(planFile('b', 'a', false)).toBe('refuse');
+    expect(planFile('b', 'a', true)).toBe('replace');
+  });
+
+  it('takes flags first, then the existing .env; names what is still missing', () => {
+    expect(mergeAnswers({ APP_NAME: 'new' }, { APP_NAME: 'old', REPO: '/r', JUNK: 'x' })).toEqual({ APP_NAME: 'new', REPO: '/r' });
+    expect(missingKeys({ APP_NAME: 'a' })).toEqual(['REPO', 'DEPLOY_ROOT']);
+  });
+
+  it('prints the sudoers line with absolute paths, and -T beside -t so doctor can read the configuration', () => {
+    expect(sudoersLine('deploy', 'sudo -n nginx -t', 'sudo -n systemctl reload nginx', (program) => `/usr/sbin/${program}`)).toBe(
+      'deploy ALL=(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -T, /usr/sbin/systemctl reload nginx',
+    );
+    expect(sudoersLine('deploy', 'sudo -n /usr/sbin/nginx -t', 'sudo -n /usr/sbin/nginx -s reload')).toBe('deploy ALL=(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -T, /usr/sbin/nginx -s reload');
+    expect(sudoersLine('root', '/usr/sbin/nginx -t', '/usr/sbin/nginx -s reload')).toBeUndefined();
+  });
+
+  it('installs into sites-available + sites-enabled on Debian/Ubuntu, conf.d elsewhere; lists what is left', () => {
+    expect(siteInstallPaths('/etc/nginx', 'shop', true)).toEqual({ file: '/etc/nginx/sites-available/shop', link: '/etc/nginx/sites-enabled/shop' });
+    expect(siteInstallPaths('/etc/nginx', 'shop', false)).toEqual({ file: '/etc/nginx/conf.d/shop.conf' });
+    const steps = operatorSteps({ user: 'deploy', envFile: '/e', siteFile: '/srv/shop/nginx/site.conf', install: siteInstallPaths('/etc/nginx', 'shop', true), nginxInstalled: false, testCmd: 'sudo -n /usr/sbin/nginx -t', reloadCmd: 'sudo -n /usr/bin/systemctl reload nginx' });
+    expect(steps[0]).toBe('install the site: sudo install -m 644 /srv/shop/nginx/site.conf /etc/nginx/sites-available/shop && sudo ln -sfn /etc/nginx/sites-available/shop /etc/nginx/sites-enabled/shop');
+    expect(steps.join('\n')).toContain("echo 'deploy ALL=(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -T, /usr/bin/systemctl reload nginx' | sudo tee /etc/sudoers.d/switchyard");
+    expect(steps.at(-2)).toBe('check everything: ./deploy.ts doctor');
+  });
+});
+
+describe('./deploy.ts init on a real host (real nginx, real git)', () => {
+  let dir: string;
+  let nginx: TestNginx & { etc: string };
+  let envFile: string;
+  let flags: string[];
+  let listenPort: number;
+  const init = (args: string[], input?: string) =>
+    execa(DEPLOY_TS, ['init', ...args], { reject: false, all: true, env: { NO_COLOR: '1' }, input, timeout: 60_000 });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-init-'));
+    chmodSync(dir, 0o755);
+    nginx = await startSitesNginx(path.join(dir, 'web'));
+    const example = createExampleRepo(path.join(dir, 'repo'));
+    const [a, b, listen] = await freePorts(3);
+    listenPort = listen;
+    envFile = path.join(dir, 'app', '.env');
+    flags = [
+      '--app', 'initapp', '--repo', example.repo, '--root', path.join(dir, 'srv'), '--env-file', envFile,
+      '--listen', `127.0.0.1:${listen}`, '--port-a', String(a), '--port-b', String(b),
+      '--test-cmd', nginx.testCmd, '--reload-cmd', nginx.reloadCmd, '--pid-file', nginx.pidFile,
+    ];
+  }, 60_000);
+
+  afterAll(async () => {
+    await nginx?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('without a TTY names the missing flags and changes nothing (exit 2)', async () => {
+    const result = await init(['--env-file', envFile, '--app', 'x'], '');
+    expect(result.exitCode, result.all).toBe(2);
+    expect(result.stderr).toMatch(/^error: init needs --repo \(REPO\), --root \(DEPLOY_ROOT\); nothing was changed; give them as flags/m);
+    expect(existsSync(envFile)).toBe(false);
+  }, 60_000);
+
+  it('writes the .env, DEPLOY_ROOT, the upstream and the site, installs and enables it, tests and reloads nginx', async () => {
+    const result = await init([...flags, '--nginx', '--nginx-dir', nginx.etc]);
+    expect(result.exitCode, result.all).toBe(0);
+    for (const item of ['.env', 'DEPLOY_ROOT', 'nginx upstream', 'live-file', 'nginx site', 'site installed', 'site enabled']) expect(result.stdout).toMatch(new RegExp(`^✔ ${item.replace('.', '\\.')} +created `, 'm'));
+    expect(result.stdout).toMatch(/^✔ nginx test +ran /m);
+    expect(result.stdout).toMatch(/^✔ nginx reload +ran /m);
+    expect(statSync(envFile).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dir, 'srv')).mode & 0o777).toBe(0o711);
+    expect(statSync(path.join(dir, 'srv', 'nginx')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(path.join(nginx.etc, 'sites-available', 'initapp'), 'utf8')).toContain(`listen 127.0.0.1:${listenPort};`);
+    // nginx now serves the site: the check location answers (502: nothing deployed yet, but it is Switchyard's site).
+    const response = await fetch(`http://127.0.0.1:${listenPort}/__switchyard/health`);
+    expect(response.headers.get('x-switchyard-group')).toBe('switchyard_initapp_a');
+    expect(result.stdout).toContain('left for you:');
+    expect(result.stdout).toContain('check everything: ./deploy.ts doctor');
+  }, 60_000);
+
+  it('run again, changes nothing and says unchanged for each item (nginx is not reloaded)', async () => {
+    const before = snapshotTree(dir.replace(/$/, ''));
+    delete before['web/nginx/error.log'];
+    const result = await init([...flags, '--nginx', '--nginx-dir', nginx.etc]);
+    expect(result.exitCode, result.all).toBe(0);
+    for (const item of ['.env', 'DEPLOY_ROOT', 'nginx upstream', 'live-file', 'nginx site', 'site installed', 'site enabled']) expect(result.stdout).toMatch(new RegExp(`^· ${item.replace('.', '\\.')} +unchanged `, 'm'));
+    expect(result.stdout).toMatch(/^· nginx reload +skipped +nothing nginx reads changed/m);
+    const after = snapshotTree(dir);
+    delete after['web/nginx/error.log'];
+    expect(after).toEqual(before);
+    // Without flags, the existing .env gives the values: still nothing changes.
+    const bare = await init(['--env-file', envFile]);
+    expect(bare.exitCode, bare.all).toBe(0);
+    expect(bare.stdout).toContain('init: everything was already in place');
+  }, 60_000);
+
+  it('never overwrites a different .env without --force', async () => {
+    const edited = `${readFileSync(envFile, 'utf8')}# my note\n`;
+    writeFileSync(envFile, edited);
+    const result = await init([...flags, '--branch', 'release']);
+    expect(result.exitCode, result.all).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^error: ${envFile.replace(/[.]/g, '\\.')} exists with other content; it was left as it is; .*--force`, 'm'));
+    expect(readFileSync(envFile, 'utf8')).toBe(edited);
+    const forced = await init([...flags, '--branch', 'release', '--force']);
+    expect(forced.exitCode, forced.all).toBe(0);
+    expect(forced.stdout).toMatch(/^✔ \.env +updated /m);
+    expect(parseDotenv(readFileSync(envFile, 'utf8')).DEPLOY_BRANCH).toBe('release');
+  }, 60_000);
+});
