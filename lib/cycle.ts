@@ -4,7 +4,7 @@ import { SwitchyardError, withContext } from './errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
 import { isAlive } from './process.ts';
 import { describeProbe, healthUrl, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
-import { acquireLock, currentUser, releaseLock } from './lock.ts';
+import { acquireLock, currentUser, describeTakeover, releaseLock } from './lock.ts';
 import type { Reporter, Step } from './output.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { runShell } from './run.ts';
@@ -12,7 +12,12 @@ import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { SLOTS, slotDir } from './slots.ts';
 import { waitForNoConnections } from './connections.ts';
 import { prepareDeployRoot } from './deploy-root.ts';
-import { loadState, otherSlot, saveState, type HistoryEntry, type State } from './state.ts';
+import { openDeployLog, type DeployLog } from './deploy-log.ts';
+import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from './state.ts';
+import { existsSync, realpathSync } from 'node:fs';
+import { installKey, linkSlot, releaseDir, removeRelease, reuseDependencies, slotTarget } from './release-files.ts';
+import { completeReleases, previousGoodCommit, releasesMatching, releasesToPrune } from './releases.ts';
+import { pruneWorktrees } from './git.ts';
 import { createSwitch, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
 
 /**
@@ -36,17 +41,24 @@ export type CycleContext = {
   processes?: SlotProcesses;
 };
 
-type Command = 'deploy' | 'rollback';
+type Command = CycleCommand;
+export type DeployOptions = { /** Build again even when the commit is a kept, complete release. */ rebuild?: boolean };
 
-export async function deploy(ctx: CycleContext, revision: string | undefined): Promise<void> {
-  await runCycle(ctx, 'deploy', revision);
+export async function deploy(ctx: CycleContext, revision: string | undefined, options: DeployOptions = {}): Promise<void> {
+  await runCycle(ctx, 'deploy', revision, options);
 }
 
-export async function rollback(ctx: CycleContext): Promise<void> {
-  await runCycle(ctx, 'rollback', undefined);
+/** To the previous good release, or to the kept release `revision` names. */
+export async function rollback(ctx: CycleContext, revision?: string): Promise<void> {
+  await runCycle(ctx, 'rollback', revision);
 }
 
-async function runCycle(ctx: CycleContext, command: Command, revision: string | undefined): Promise<void> {
+/** The live release again, on the idle slot: a restart with zero downtime. */
+export async function restart(ctx: CycleContext): Promise<void> {
+  await runCycle(ctx, 'restart', undefined);
+}
+
+async function runCycle(ctx: CycleContext, command: Command, revision: string | undefined, options: DeployOptions = {}): Promise<void> {
   const { config, reporter } = ctx;
   const started = Date.now();
   // Read before the lock so a corrupt state file stops us before anything at all happens.
@@ -54,7 +66,8 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
   prepareDeployRoot(config);
   const lockStep = reporter.step('lock');
   const lock = acquireLock(config.deployRoot, command, currentUser(ctx.env));
-  if (lock.takenOver) reporter.warn(`took over a stale lock left by pid ${lock.takenOver.pid} (${lock.takenOver.command} by ${lock.takenOver.user}, started ${lock.takenOver.startedAt}), which is no longer running`);
+  const log = startDeployLog(config.deployRoot, reporter, `# switchyard ${command}${revision ? ` ${revision}` : ''} by ${currentUser(ctx.env)} at ${new Date(started).toISOString()} (pid ${process.pid})`);
+  if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
   lockStep.done(`held by pid ${process.pid}`);
   const traffic = createSwitch(config, { phase: ctx.atPhase });
   ctx = { ...ctx, processes: ctx.processes ?? createSlotProcesses(config, ctx.env) };
@@ -63,8 +76,8 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
     let state = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports));
     const live = state.live;
     const target: SlotName = live ? otherSlot(live) : state.next_deploy;
-    const flow = new Flow(ctx, traffic, command, target, live, started);
-    await flow.run(state, revision);
+    const flow = new Flow(ctx, traffic, command, target, live, started, log?.id);
+    await flow.run(state, revision, options);
   } finally {
     releaseLock(lock);
   }
@@ -115,6 +128,8 @@ class Flow {
   private startedNewSlot = false;
   private switched = false;
   private commit: string | null = null;
+  /** The folder the target slot will run: a release, or (for a build from before releases) the slot folder itself. */
+  private buildDir: string | null = null;
 
   constructor(
     private readonly ctx: CycleContext,
@@ -123,7 +138,9 @@ class Flow {
     private readonly target: SlotName,
     private readonly live: SlotName | null,
     private readonly started: number,
+    private readonly logId: string | undefined,
   ) {}
+  private requested: string | undefined;
 
   private get config() {
     return this.ctx.config;
@@ -153,7 +170,7 @@ class Flow {
       COMMIT: this.commit ?? '',
       PREVIOUS_COMMIT: (this.live && this.state.slots[this.live].commit) || '',
       PREVIOUS_SLOT: this.live ?? '',
-      APP_DIR: slotDir(this.config, this.target),
+      APP_DIR: this.buildDir ?? slotDir(this.config, this.target),
       APP_NAME: this.config.appName,
       DEPLOY_ROOT: this.config.deployRoot,
       ...extra,
@@ -170,21 +187,24 @@ class Flow {
     }
   }
 
-  async run(state: State, revision: string | undefined): Promise<void> {
+  async run(state: State, revision: string | undefined, options: DeployOptions): Promise<void> {
     this.state = state;
+    this.requested = revision;
     const { reporter } = this.ctx;
     try {
-      if (this.command === 'rollback') this.checkRollbackTarget();
+      if (this.command === 'rollback') await this.chooseRollbackRelease(revision);
+      if (this.command === 'restart') this.chooseLiveRelease();
       await this.checkTargetPort();
       await this.hook('begin');
-      if (this.command === 'deploy') await this.build(revision);
+      if (this.command === 'deploy') await this.build(revision, options);
       await this.startAndCheck();
       await this.switchTraffic();
       await this.drainPrevious();
       await this.record('success');
+      this.pruneReleases();
       await this.hook('end');
       const kept = this.live && this.state.slots[this.live].commit ? `; slot ${this.live} (${short(this.state.slots[this.live].commit)}) kept for rollback` : '';
-      const verb = this.command === 'deploy' ? 'deployed' : 'rolled back to';
+      const verb = { deploy: 'deployed', rollback: 'rolled back to', restart: 'restarted' }[this.command];
       reporter.success(`${verb} ${short(this.commit)} on slot ${this.target} (port ${this.config.ports[this.target]}) in ${formatDuration(Date.now() - this.started)}${kept}`);
     } catch (error) {
       await this.cleanUpAfterFailure(error);
@@ -192,31 +212,51 @@ class Flow {
     }
   }
 
-  private async build(revision: string | undefined): Promise<void> {
+  private async build(revision: string | undefined, options: DeployOptions): Promise<void> {
     const { reporter } = this.ctx;
     const cache = cacheDir(this.config.deployRoot);
-    const dir = slotDir(this.config, this.target);
-    
+
     await this.phase('resolve');
     let step = reporter.step('fetch');
     await fetchRepo(this.config.repo, cache, { signal: this.ctx.signal });
     this.commit = await resolveCommit(cache, revision ?? `refs/heads/${this.config.branch}`);
     step.done(`${revision ?? this.config.branch} → ${short(this.commit)}`);
+    const dir = releaseDir(this.config, this.commit);
+    this.buildDir = dir;
+
+    const kept = this.state.releases?.[this.commit];
+    if (kept?.complete && existsSync(dir) && !options.rebuild) {
+      reporter.step('build').done(`release ${short(this.commit)} is kept (built ${kept.builtAt}): no checkout, install or build (--rebuild to build it again)`);
+      return;
+    }
+
+    const runningIt = [];
+    for (const slot of SLOTS) if (this.state.slots[slot].commit === this.commit && (await this.processes.runningPid(slot)) !== undefined) runningIt.push(slot);
+    if (kept && runningIt.length > 0) {
+      throw new SwitchyardError(`release ${short(this.commit)} runs on slot ${runningIt.join(' and ')}; rebuilding it would change the files under a running app`, {
+        untouched: 'nothing was changed',
+        next: `deploy it without --rebuild (it is started as kept), or deploy or roll back to another release first`,
+      });
+    }
 
     await this.hook('pre_checkout');
     await this.phase('checkout');
-    // The idle slot's previous build is about to be replaced: until the new one is complete, it holds none.
-    Object.assign(this.state.slots[this.target], { commit: null, builtAt: null, pid: null, startedAt: null });
+    // Journaled as incomplete first: a deploy killed from here on leaves a release no command will start.
+    this.state.releases = { ...this.state.releases, [this.commit]: { commit: this.commit, builtAt: new Date().toISOString(), complete: false } };
     this.save();
-    if (await this.processes.runningPid(this.target)) await this.processes.stop(this.target);
     step = reporter.step('checkout');
     await checkoutSlot(cache, dir, this.commit, { signal: this.ctx.signal });
-    step.done(`slot ${this.target} at ${short(this.commit)} in ${dir}`);
+    step.done(`${short(this.commit)} in ${dir}`);
 
     await this.hook('pre_install');
     await this.phase('install');
     step = reporter.step('install');
-    if (this.config.installCmd.trim()) {
+    const key = installKey(dir, this.config.installCmd);
+    const donor = key ? completeReleases(this.state).find((release) => release.installKey === key && release.commit !== this.commit && existsSync(releaseDir(this.config, release.commit))) : undefined;
+    if (donor) {
+      const linked = await reuseDependencies(releaseDir(this.config, donor.commit), dir, this.ctx.signal);
+      step.done(`same lockfile as release ${short(donor.commit)}: ${linked ? 'its node_modules reused as hard links' : 'it has no node_modules, nothing to install'}; ${this.config.installCmd} not run`);
+    } else if (this.config.installCmd.trim()) {
       await this.runStreamed(this.config.installCmd, dir, 'install', step);
       step.done(this.config.installCmd);
     } else step.done('skipped (INSTALL_CMD is empty)');
@@ -227,7 +267,7 @@ class Flow {
       await this.runStreamed(this.config.buildCmd, dir, 'build', step);
       step.done(this.config.buildCmd);
     } else step.done('skipped (BUILD_CMD is empty)');
-    Object.assign(this.state.slots[this.target], { commit: this.commit, builtAt: new Date().toISOString() });
+    this.state.releases = { ...this.state.releases, [this.commit]: { commit: this.commit, builtAt: new Date().toISOString(), complete: true, ...(key ? { installKey: key } : {}) } };
     this.save();
     await this.hook('post_install');
   }
@@ -256,18 +296,58 @@ class Flow {
     }
   }
 
-  private checkRollbackTarget(): void {
-    const slot = this.state.slots[this.target];
+  /**
+   * The release a rollback starts: the kept one `revision` names (a unique SHA prefix, or a tag or
+   * branch the local mirror resolves; nothing is fetched), else the previous good one.
+   */
+  private async chooseRollbackRelease(revision: string | undefined): Promise<void> {
     if (!this.live) {
       throw new SwitchyardError('nothing to roll back: no slot is live yet', { untouched: 'nothing was changed', next: 'deploy first with ./deploy.ts deploy' });
     }
-    if (!slot.commit) {
-      throw new SwitchyardError(`cannot roll back: slot ${this.target} holds no complete build`, {
-        untouched: `slot ${this.live} stays live`,
-        next: 'deploy the commit you want with ./deploy.ts deploy <commit>',
-      });
+    const legacy = this.legacyBuild();
+    const available = (commit: string) => Boolean(this.state.releases?.[commit]?.complete && existsSync(releaseDir(this.config, commit))) || commit === legacy;
+    let commit: string | undefined;
+    if (revision) {
+      const matches = releasesMatching(this.state, revision).filter((release) => available(release.commit));
+      if (matches.length > 1) throw new SwitchyardError(`${JSON.stringify(revision)} names ${matches.length} kept releases (${matches.map((release) => short(release.commit)).join(', ')})`, { untouched: 'nothing was changed', next: 'give more characters of the commit' });
+      commit = matches[0]?.commit ?? (legacy?.startsWith(revision.toLowerCase()) ? legacy : undefined);
+      if (!commit) commit = await resolveCommit(cacheDir(this.config.deployRoot), revision).catch(() => undefined);
+      if (!commit || !available(commit)) {
+        const kept = completeReleases(this.state).map((release) => short(release.commit));
+        throw new SwitchyardError(`${JSON.stringify(revision)} is not a kept release${kept.length ? ` (kept: ${kept.join(', ')})` : ''}`, {
+          untouched: 'nothing was changed',
+          next: `./deploy.ts releases lists them; to build that commit use ./deploy.ts deploy ${revision}`,
+        });
+      }
+    } else {
+      commit = previousGoodCommit(this.state, available);
+      if (!commit) {
+        throw new SwitchyardError('cannot roll back: no earlier good release is kept', {
+          untouched: `slot ${this.live} stays live`,
+          next: 'deploy the commit you want with ./deploy.ts deploy <commit>',
+        });
+      }
     }
-    this.commit = slot.commit;
+    this.commit = commit;
+    this.buildDir = commit === legacy && !this.state.releases?.[commit]?.complete ? slotDir(this.config, this.target) : releaseDir(this.config, commit);
+  }
+
+  /** The idle slot's own folder when it is a complete build from before releases were kept (not a symlink). */
+  private legacyBuild(): string | undefined {
+    const commit = this.state.slots[this.target].commit;
+    const dir = slotDir(this.config, this.target);
+    return commit && slotTarget(this.config, this.target) === dir && existsSync(dir) ? commit : undefined;
+  }
+
+  private chooseLiveRelease(): void {
+    const commit = this.live ? this.state.slots[this.live].commit : null;
+    const dir = this.live ? slotTarget(this.config, this.live) : undefined;
+    if (!this.live || !commit || !dir) {
+      throw new SwitchyardError('nothing to restart: no slot is live', { untouched: 'nothing was changed', next: 'deploy first with ./deploy.ts deploy' });
+    }
+    this.commit = commit;
+    // The same folder the live slot runs, started on the other port.
+    this.buildDir = realpathSync(dir);
   }
 
   /** Fail before building anything when a process we did not start holds the idle slot's port. */
@@ -281,6 +361,7 @@ class Flow {
     await this.phase('start');
     await this.hook('pre_start');
     if (await this.processes.runningPid(this.target)) await this.processes.stop(this.target);
+    this.pointSlotAtBuild();
     await refuseTakenPort(this.config.host, port, `slot ${this.target}`);
     let step = reporter.step('start');
     const pid = await this.processes.start(this.target);
@@ -309,6 +390,35 @@ class Flow {
     }
     step.done(`${url} answered 2xx`);
     await this.hook('running');
+  }
+
+  /** The target slot's symlink now names the release it is about to run; the state says so first. */
+  private pointSlotAtBuild(): void {
+    const dir = this.buildDir!;
+    const slot = this.state.slots[this.target];
+    const legacyCommit = slot.commit;
+    Object.assign(slot, { commit: this.commit, builtAt: this.state.releases?.[this.commit!]?.builtAt ?? slot.builtAt, pid: null, startedAt: null });
+    this.save();
+    if (linkSlot(this.config, this.target, dir, legacyCommit) === 'moved' && legacyCommit) {
+      // A build from before releases, kept as one: it stays a rollback target.
+      this.state.releases = { ...this.state.releases, [legacyCommit]: { commit: legacyCommit, builtAt: new Date().toISOString(), complete: true } };
+      this.save();
+    }
+  }
+
+  /** After a success: keep KEEP_RELEASES, the live one, the other slot's and the last good one. */
+  private pruneReleases(): void {
+    const available = (commit: string) => Boolean(this.state.releases?.[commit]?.complete);
+    const lastGood = previousGoodCommit(this.state, available);
+    const doomed = releasesToPrune(this.state, this.config.keepReleases, lastGood);
+    if (doomed.length === 0) return;
+    for (const commit of doomed) {
+      removeRelease(this.config, commit);
+      delete this.state.releases![commit];
+    }
+    this.save();
+    void pruneWorktrees(cacheDir(this.config.deployRoot)).catch(() => undefined);
+    this.ctx.reporter.info(`  pruned ${doomed.length} old release(s): ${doomed.map(short).join(', ')} (KEEP_RELEASES=${this.config.keepReleases})`);
   }
 
   private logTail(): string[] {
@@ -401,6 +511,8 @@ class Flow {
       outcome,
       durationMs: Date.now() - this.started,
       ...(reason ? { reason } : {}),
+      ...(this.requested !== undefined ? { requested: this.requested } : {}),
+      ...(this.logId ? { log: this.logId } : {}),
     };
     this.state.history.push(entry);
     this.state.journal = null;
@@ -454,6 +566,19 @@ class Flow {
       cause: error,
       exitCode: base.exitCode,
     });
+  }
+}
+
+/** From the lock on, everything the reporter prints is also kept in DEPLOY_ROOT/deploys/<id>.log; a log that cannot be opened only costs a warning. */
+function startDeployLog(deployRoot: string, reporter: Reporter, header: string): DeployLog | undefined {
+  try {
+    const log = openDeployLog(deployRoot);
+    log.write(header);
+    reporter.teeTo(log.write);
+    return log;
+  } catch (error) {
+    reporter.warn(`this run's output is not kept on the host: ${(error as Error).message}`);
+    return undefined;
   }
 }
 

@@ -215,6 +215,11 @@ export async function checkoutSlot(cache: string, slotDir: string, sha: string, 
   await runCommand(gitArgv.addWorktree(cache, slotDir, sha), gitOptions(options));
 }
 
+/** Forget the worktrees whose folders are gone (pruned releases). */
+export async function pruneWorktrees(cache: string): Promise<void> {
+  await runCommand(gitArgv.pruneWorktrees(cache), gitOptions());
+}
+
 /** The commit checked out in a slot folder (for rebuilding a lost state file). */
 export function readHead(slotDir: string): Promise<string> {
   return gitCapture(gitArgv.headOf(slotDir));

@@ -7,7 +7,7 @@ export type PlannedStep = { name: string; what: string };
 export type Plan = { command: 'deploy' | 'rollback'; slot: SlotName; port: number; commit: string | null; previous: SlotName | null; steps: PlannedStep[] };
 
 /** What a deploy or rollback would do, step by step, without doing any of it. Pure. */
-export function planCycle(config: Config, state: State, command: 'deploy' | 'rollback', commit: string | null, hooks: string[]): Plan {
+export function planCycle(config: Config, state: State, command: 'deploy' | 'rollback', commit: string | null, hooks: string[], revision?: string): Plan {
   const previous = state.live;
   const slot: SlotName = previous ? otherSlot(previous) : state.next_deploy;
   const port = config.ports[slot];
@@ -15,16 +15,20 @@ export function planCycle(config: Config, state: State, command: 'deploy' | 'rol
   const hook = (name: string) => hooks.includes(name) && steps.push({ name: `hook ${name}`, what: `run ${config.hooksDir}/${name}` });
   hook('begin');
   if (command === 'deploy') {
-    steps.push({ name: 'fetch', what: `fetch ${config.repo} into ${paths.mirror(config.deployRoot)} and resolve ${commit ?? config.branch}` });
-    hook('pre_checkout');
-    steps.push({ name: 'checkout', what: `check ${commit ? commit.slice(0, 12) : 'it'} out into ${paths.slot(config.deployRoot, slot)} (replacing its build${state.slots[slot].commit ? ` of ${state.slots[slot].commit!.slice(0, 7)}` : ''})` });
-    hook('pre_install');
-    steps.push({ name: 'install', what: config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}` : 'skipped (INSTALL_CMD is empty)' });
-    steps.push({ name: 'build', what: config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}` : 'skipped (BUILD_CMD is empty)' });
-    hook('post_install');
+    steps.push({ name: 'fetch', what: `fetch ${config.repo} into ${paths.mirror(config.deployRoot)} and resolve ${revision ?? `the newest commit of ${config.branch}`}${commit ? ` (${commit.slice(0, 12)} as of the last fetch)` : ''}` });
+    if (commit && state.releases?.[commit]?.complete) {
+      steps.push({ name: 'build', what: `none: ${commit.slice(0, 12)} is a kept release in ${paths.release(config.deployRoot, commit)} (no checkout, install or build unless --rebuild)` });
+    } else {
+      hook('pre_checkout');
+      steps.push({ name: 'checkout', what: `check ${commit ? commit.slice(0, 12) : 'it'} out into ${commit ? paths.release(config.deployRoot, commit) : paths.releases(config.deployRoot)} (a new release; kept releases stay rollback targets)` });
+      hook('pre_install');
+      steps.push({ name: 'install', what: config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}, or the node_modules of a kept release with the same lockfile` : 'skipped (INSTALL_CMD is empty)' });
+      steps.push({ name: 'build', what: config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}` : 'skipped (BUILD_CMD is empty)' });
+      hook('post_install');
+    }
   }
   hook('pre_start');
-  steps.push({ name: 'start', what: `start slot ${slot} on ${config.host}:${port}: /bin/sh -c ${JSON.stringify(config.startCmd)}` });
+  steps.push({ name: 'start', what: `point ${paths.slot(config.deployRoot, slot)} at the release, start slot ${slot} on ${config.host}:${port}: /bin/sh -c ${JSON.stringify(config.startCmd)}` });
   hook('post_start');
   steps.push({ name: 'health', what: `wait up to ${config.healthTimeoutMs / 1000}s for ${healthUrl(config.host, port, config.healthPath)} to answer 2xx` });
   hook('running');

@@ -71,11 +71,14 @@ export function installKey(dir: string, installCmd: string): string | undefined 
  * so it costs no download and almost no disk. Build caches are not shared: a tool that rewrites a
  * cache file in place would change the other release's copy too.
  */
-export async function reuseDependencies(fromDir: string, toDir: string, signal?: AbortSignal): Promise<void> {
+export async function reuseDependencies(fromDir: string, toDir: string, signal?: AbortSignal): Promise<boolean> {
+  const source = path.join(fromDir, 'node_modules');
   const target = path.join(toDir, 'node_modules');
   rmSync(target, { recursive: true, force: true });
-  await runCommand(['cp', '-al', '--', path.join(fromDir, 'node_modules'), target], { signal });
+  if (!existsSync(source)) return false;
+  await runCommand(['cp', '-al', '--', source, target], { signal });
   rmSync(path.join(target, '.cache'), { recursive: true, force: true });
+  return true;
 }
 
 export function removeRelease(config: Config, commit: string): void {

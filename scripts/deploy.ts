@@ -4,12 +4,17 @@ import { deploy } from '../lib/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 export const summary = 'build the idle slot from git and move traffic to it';
-export const help = `Usage: ./deploy.ts deploy [COMMIT] [--dry-run] [--json] [--no-color]
+export const help = `Usage: ./deploy.ts deploy [COMMIT] [--rebuild] [--dry-run] [--json] [--no-color]
 
-Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) in the idle slot,
-starts it, waits until HEALTH_PATH answers 2xx, moves traffic to it, then sends SIGTERM to the old
-slot and waits for it to drain (SIGKILL after STOP_TIMEOUT). The old slot's build is kept for
-\`rollback\`. Any failure before the switch leaves the live slot and traffic untouched.
+Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) as a release in
+DEPLOY_ROOT/releases/<commit>, starts it on the idle slot, waits until HEALTH_PATH answers 2xx,
+moves traffic to it, waits until nginx has no request in flight to the old slot, then sends it
+SIGTERM (SIGKILL after STOP_TIMEOUT). Any failure before the switch leaves the live slot and traffic
+untouched, and every kept release stays a rollback target.
+
+A commit that is already a kept, complete release is started as it is: no checkout, install or
+build (--rebuild builds it again). A new release whose lockfile, INSTALL_CMD and Node version match
+a kept release's gets that release's node_modules as hard links instead of running INSTALL_CMD.
 
 --dry-run prints the plan (slot, port, commit, commands, switch, hooks) and changes nothing: no
 lock, no fetch (the commit is looked up in the local mirror as of the last deploy), no state write.
@@ -22,13 +27,13 @@ Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--json', '--dry-run']);
+    rejectUnknownFlags(io.argv, ['--json', '--dry-run', '--rebuild']);
     const args = positionals(io.argv);
     if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'deploy', args[0]);
-    await deploy(cycleContext(io, config, reporter), args[0]);
+    await deploy(cycleContext(io, config, reporter), args[0], { rebuild: hasFlag(io.argv, '--rebuild') });
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

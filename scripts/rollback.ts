@@ -2,12 +2,16 @@ import { cycleContext, loadConfig, makeReporter, positionals, rejectUnknownFlags
 import { rollback } from '../lib/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
-export const summary = "bring the other slot's build back";
-export const help = `Usage: ./deploy.ts rollback [--json] [--no-color]
+export const summary = 'bring a kept release back, without building';
+export const help = `Usage: ./deploy.ts rollback [COMMIT] [--json] [--no-color]
 
-Starts the idle slot from the build it kept (no fetch, no install, no build), waits until it is
-healthy, moves traffic to it and drains the current slot. Refuses when the idle slot has never been
-built or its build was replaced by a failed deploy.
+Starts a kept release on the idle slot (no fetch, no install, no build), waits until it is healthy,
+moves traffic to it and drains the current slot.
+
+Without COMMIT it goes to the previous GOOD release: the newest one that was live before the live
+one, skipping releases that were rolled back from and releases no longer kept. COMMIT (a unique
+prefix of a kept release's SHA, or a tag or branch the local mirror resolves to one) goes to any
+kept release; \`./deploy.ts releases\` lists them. Refuses, changing nothing, when there is none.
 
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
 success) instead of text lines.
@@ -19,10 +23,11 @@ export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
     rejectUnknownFlags(io.argv, ['--json']);
-    if (positionals(io.argv).length > 0) throw new SwitchyardError('rollback takes no arguments', { untouched: 'nothing was changed', next: 'to deploy a given commit use ./deploy.ts deploy <commit>', exitCode: 2 });
+    const args = positionals(io.argv);
+    if (args.length > 1) throw new SwitchyardError(`rollback takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts rollback --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    await rollback(cycleContext(io, config, reporter));
+    await rollback(cycleContext(io, config, reporter), args[0]);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

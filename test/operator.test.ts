@@ -25,7 +25,8 @@ describe('operator experience', () => {
 
   it('deploy --dry-run prints the plan and changes nothing', async () => {
     const before = snapshot();
-    const head = host.example.head();
+    // A commit that is not a kept release yet: the plan has every build step.
+    const head = host.example.commit('v-dry-run');
     const result = await host.run(['deploy', '--dry-run', head]);
     expect(result.exitCode, result.output).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`dry run: deploy ${head.slice(0, 12)} to slot a \\(port ${host.ports.a}\\)`));

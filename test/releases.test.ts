@@ -61,3 +61,32 @@ describe('releases', () => {
     expect(releasesToPrune(state, 3, sha(2)).sort()).toEqual([sha(3), sha(6)].sort());
   });
 });
+
+describe('the install cache', () => {
+  it('hard-links a kept release\'s node_modules into a new one, without its build cache', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, statSync, existsSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { installKey, reuseDependencies } = await import('../lib/release-files.ts');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-cache-'));
+    try {
+      const [from, to] = [path.join(dir, 'r1'), path.join(dir, 'r2')];
+      for (const release of [from, to]) {
+        mkdirSync(release);
+        writeFileSync(path.join(release, 'package-lock.json'), '{"lockfileVersion":3}');
+      }
+      mkdirSync(path.join(from, 'node_modules', 'dep'), { recursive: true });
+      mkdirSync(path.join(from, 'node_modules', '.cache'), { recursive: true });
+      writeFileSync(path.join(from, 'node_modules', 'dep', 'index.js'), 'module.exports = 1;\n');
+      expect(installKey(from, 'npm ci')).toBe(installKey(to, 'npm ci'));
+      expect(installKey(from, 'npm ci')).not.toBe(installKey(from, 'npm install'));
+      expect(installKey(dir, 'npm ci')).toBeUndefined();
+      expect(await reuseDependencies(from, to)).toBe(true);
+      expect(statSync(path.join(to, 'node_modules', 'dep', 'index.js')).ino).toBe(statSync(path.join(from, 'node_modules', 'dep', 'index.js')).ino);
+      expect(existsSync(path.join(to, 'node_modules', '.cache'))).toBe(false);
+      expect(existsSync(path.join(from, 'node_modules', '.cache'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

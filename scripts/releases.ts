@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { short } from '../lib/cycle.ts';
+import { folderSize, releaseDir } from '../lib/release-files.ts';
+import { outcomesOf, previousGoodCommit } from '../lib/releases.ts';
+import { SLOTS } from '../lib/slots.ts';
+import { loadState } from '../lib/state.ts';
+
+export const summary = 'the kept releases';
+export const help = `Usage: ./deploy.ts releases [--json]
+
+The releases kept under DEPLOY_ROOT/releases (KEEP_RELEASES, default 5, plus the live one, the one the
+other slot holds and the last good one): commit, when it was built, its size on disk, what happened
+to it (deploys, rollbacks and their outcomes), which one is live, which slot holds which, and which
+one a plain \`rollback\` would go to. --json prints the same as a JSON array.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
+  let reporter = makeReporter(textIo);
+  try {
+    rejectUnknownFlags(io.argv, ['--json']);
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(textIo, config);
+    const state = loadState(config.deployRoot, config.appName, config.ports);
+    const available = (commit: string) => Boolean(state.releases?.[commit]?.complete);
+    const rollbackTarget = previousGoodCommit(state, available);
+    const releases = Object.values(state.releases ?? {})
+      .sort((x, y) => Date.parse(y.builtAt) - Date.parse(x.builtAt))
+      .map((release) => {
+        const dir = releaseDir(config, release.commit);
+        const slots = SLOTS.filter((slot) => state.slots[slot].commit === release.commit);
+        return {
+          commit: release.commit,
+          builtAt: release.builtAt,
+          complete: release.complete,
+          sizeBytes: existsSync(dir) ? folderSize(dir) : 0,
+          live: state.live !== null && state.slots[state.live].commit === release.commit,
+          slots,
+          rollbackTarget: release.commit === rollbackTarget,
+          outcomes: outcomesOf(state.history, release.commit),
+        };
+      });
+    if (hasFlag(io.argv, '--json')) {
+      process.stdout.write(`${JSON.stringify(releases, null, 2)}\n`);
+      return 0;
+    }
+    if (releases.length === 0) reporter.info('no releases kept yet (deploy builds the first one)');
+    for (const release of releases) {
+      const role = release.live ? 'live' : release.rollbackTarget ? 'rollback target' : release.complete ? 'kept' : 'incomplete';
+      const slots = release.slots.length ? `slot ${release.slots.join(', ')}` : '-';
+      const outcomes = release.outcomes.length ? release.outcomes.slice(-4).join(', ') : 'never deployed';
+      reporter.info(`${short(release.commit)}  built ${release.builtAt}  ${(release.sizeBytes / 1e6).toFixed(1).padStart(7)} MB  ${role.padEnd(15)} ${slots.padEnd(7)} ${outcomes}`);
+    }
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}
