@@ -23,13 +23,16 @@ export function probe(url: string, timeoutMs = 2000, options: { signal?: AbortSi
       request.destroy();
       resolve(result);
     };
+    let answered = false;
     const request = http.get(url, { agent: false, timeout: timeoutMs, headers: { 'user-agent': 'switchyard-health' } }, (response) => {
+      answered = true;
       response.resume();
       const status = response.statusCode ?? 0;
       response.on('end', () => finish({ ok: status >= 200 && status < 300, status, headers: response.headers }));
       response.on('error', (error) => finish({ ok: false, error: error.message }));
     });
-    const deadline = setTimeout(() => finish({ ok: false, error: `no complete answer within ${timeoutMs}ms` }), timeoutMs);
+    // Headers that came but a body that never ends (a route that streams) is told apart from silence.
+    const deadline = setTimeout(() => finish({ ok: false, error: `${answered ? 'no complete answer' : 'no answer'} within ${timeoutMs}ms` }), timeoutMs);
     const onAbort = () => finish({ ok: false, error: 'aborted' });
     signal?.addEventListener('abort', onAbort, { once: true });
     request.on('timeout', () => finish({ ok: false, error: `no answer within ${timeoutMs}ms` }));

@@ -30,6 +30,10 @@ export type HistoryEntry = {
   outcome: 'success' | 'failed' | 'interrupted';
   durationMs: number;
   reason?: string;
+  /** The revision the operator asked for (`deploy typo`), kept even when it never resolved to a commit. */
+  requested?: string;
+  /** Id of this run's full output in DEPLOY_ROOT/deploys (`history --show <id>`). */
+  log?: string;
 };
 
 /** What a running deploy or rollback is doing; left behind if it is killed, so the next command can tell. */
@@ -111,7 +115,8 @@ export function readStateFile(deployRoot: string, ports: Record<SlotName, number
     text = readFileSync(statePath(deployRoot), 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    return code === 'ENOENT' ? { kind: 'missing' } : { kind: 'unreadable', code };
+    // ENOTDIR: DEPLOY_ROOT is not a folder at all; there is no state, and taking the lock says what is wrong.
+    return code === 'ENOENT' || code === 'ENOTDIR' ? { kind: 'missing' } : { kind: 'unreadable', code };
   }
   try {
     const state = parseState(text);

@@ -84,7 +84,7 @@ describe('deploy and status with an app whose health route streams forever', () 
   it('status answers within a bounded time while such an app runs', async () => {
     const appDir = path.join(host.dir, 'streaming-app');
     mkdirSync(appDir, { recursive: true });
-    cpSync(path.join(host.deployRoot, 'slots', 'b'), appDir, { recursive: true, filter: (source) => !source.endsWith('.git') });
+    cpSync(host.example.repo, appDir, { recursive: true, filter: (source) => path.basename(source) !== '.git' });
     copyFileSync(STREAMING, path.join(appDir, 'server.js'));
     const started = await host.run(['start', 'exampleapp-b', appDir, String(host.ports.b)]);
     expect(started.exitCode, started.output).toBe(0);
