@@ -4,7 +4,7 @@
 // symlink, then runs the bundle (dist/, `npm run build`) unless a source is newer than it or SWITCHYARD_NO_BUNDLE is
 // set; otherwise this file, with tsx resolved from that folder, whatever the working directory.
 /** Switchyard: zero-downtime A/B deploys behind nginx. One file per command in scripts/. */
-import { COMMANDS, usage } from './scripts/commands.ts';
+import { COMMANDS, unknownCommandLine, usage } from './scripts/commands.ts';
 
 const [name, ...args] = process.argv.slice(2);
 const io = { argv: args, env: process.env };
@@ -15,7 +15,7 @@ if (!name || name === '--help' || name === '-h' || name === 'help') {
 } else if (name === '--version') {
   process.stdout.write('switchyard 0.1.0\n');
 } else if (!Object.hasOwn(COMMANDS, name)) {
-  process.stderr.write(`error: unknown command ${JSON.stringify(name)}; nothing was changed; run ./deploy.ts --help for the list\n`);
+  process.stderr.write(unknownCommandLine(name));
   process.exitCode = 2;
 } else {
   const command = await COMMANDS[name as keyof typeof COMMANDS]();

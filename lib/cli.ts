@@ -87,12 +87,15 @@ export function childEnv(env: Record<string, string | undefined>): Record<string
 }
 
 /**
- * Abort on Ctrl-C, SIGTERM or SSH hang-up. A second Ctrl-C does not kill us mid-cleanup: the
- * cleanup is what keeps the host serving.
+ * Abort on Ctrl-C or SIGTERM. A second Ctrl-C does not kill us mid-cleanup: the cleanup is what
+ * keeps the host serving. An SSH hang-up (SIGHUP, sent only when there is a TTY) is ignored: a
+ * dropped connection must do the same with or without a TTY, and without one no signal arrives at
+ * all, so the deploy runs to its end and its log (DEPLOY_ROOT/deploys) tells how it ended.
  */
 export function interruptionSignal(reporter: Reporter): AbortSignal {
   const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on('SIGHUP', () => undefined);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (controller.signal.aborted) return;
       reporter.warn(`${signal} received: before the switch, what this command started is stopped and the live slot is left serving; after it, the drain is finished first`);

@@ -50,7 +50,8 @@ export type Config = {
   secrets: string[];
 };
 
-export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string };
+/** `missingFile`: the default env file does not exist (fine when the environment holds every required key). */
+export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string; missingFile?: boolean };
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
@@ -64,7 +65,7 @@ export function readSettings(defaultEnvFile: string, env: Record<string, string 
     text = readFileSync(envFile, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !explicit) return { fileValues: {}, env, envFile };
+    if (code === 'ENOENT' && !explicit) return { fileValues: {}, env, envFile, missingFile: true };
     const reason = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code})`;
     throw new SwitchyardError(`config file ${envFile} ${reason}`, {
       untouched: 'nothing was changed',
@@ -86,9 +87,14 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     const spec = CONFIG_KEYS[key] as { default?: string };
     return spec.default ?? '';
   };
-  for (const key of required) {
-    if (!raw(key)) problems.push(`${key} is required (${CONFIG_KEYS[key].doc})`);
+  const absent = required.filter((key) => !raw(key));
+  if (settings.missingFile && absent.length > 0) {
+    throw new SwitchyardError(`no .env at ${envFile} (and ${absent.join(', ')} not set in the environment)`, {
+      untouched: 'nothing was changed',
+      next: `create it: \`cp ${path.join(baseDir, '.env.example')} ${envFile}\` and edit it, or \`./deploy.ts init --app NAME --repo URL --root DIR\``,
+    });
   }
+  for (const key of absent) problems.push(`${key} is required (${CONFIG_KEYS[key].doc})`);
 
   const appName = value('APP_NAME');
   if (appName && !NAME_PATTERN.test(appName)) {
@@ -238,7 +244,8 @@ function collectSecrets(values: Record<string, string | undefined>, repo: string
   return secrets;
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance, for "did you mean" suggestions. Pure. */
+export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, index) => index);
   for (let i = 1; i <= a.length; i++) {
     let previous = row[0];

@@ -129,3 +129,12 @@ function commandLineOf(pid: number): string {
     return '';
   }
 }
+
+/** The log of the deploy or rollback holding the lock now (`pid`), else the newest. */
+export function currentDeployLog(deployRoot: string, runningPid: number | undefined): { id: string; file: string } {
+  if (runningPid !== undefined) {
+    const id = listDeployLogs(deployRoot).filter((each) => deployLogPid(each) === runningPid).at(-1);
+    if (id) return { id, file: deployLogPath(deployRoot, id) };
+  }
+  return resolveDeployLog(deployRoot, 'last');
+}

@@ -1,5 +1,6 @@
 import { accessSync, constants, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { deployerName } from './deployer.ts';
 import { SwitchyardError } from './errors.ts';
 import { ensurePrivateDir } from './files.ts';
 import { paths } from './paths.ts';
@@ -169,11 +170,7 @@ export function readHolder(file: string): LockHolder | undefined {
   }
 }
 
-/** Who runs the command: the sudo caller when there is one, for history and lock messages. */
+/** Who runs the command, for history and lock messages: see deployerName() (SWITCHYARD_USER, SUDO_USER, the SSH key's comment, the login). */
 export function currentUser(env: Record<string, string | undefined>): string {
-  try {
-    return env.SUDO_USER || os.userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? 'unknown');
-  }
+  return deployerName(env);
 }

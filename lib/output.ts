@@ -10,6 +10,8 @@ export type OutputOptions = {
   stream?: NodeJS.WritableStream;
   errorStream?: NodeJS.WritableStream;
   secrets?: string[];
+  /** Also receives every line, redacted and without colour (the deploy's own log under DEPLOY_ROOT). */
+  tee?: (line: string) => void;
 };
 
 export type Step = {
@@ -28,6 +30,7 @@ export class Reporter {
   private readonly err: NodeJS.WritableStream;
   private readonly secrets: string[];
   private readonly json: boolean;
+  private tee?: (line: string) => void;
 
   constructor(options: OutputOptions) {
     this.json = options.json ?? false;
@@ -35,6 +38,7 @@ export class Reporter {
     this.out = options.stream ?? process.stdout;
     this.err = options.errorStream ?? process.stderr;
     this.secrets = options.secrets ?? [];
+    this.tee = options.tee;
     // The state file and hook environments are written by code that never sees the config: they redact the same values.
     announceSecrets(this.secrets);
     // An SSH session that went away makes writes fail asynchronously (EPIPE): the deploy must go on.
@@ -54,13 +58,40 @@ export class Reporter {
     this.write(this.out, JSON.stringify(redactValue(value, this.secrets), null, 2));
   }
 
-  /** Returns a promise when the stream's buffer is full, so a flood of build output waits instead of piling up in memory. */
+  /** From now on every line also goes to `sink` (redacted, no colour codes), whatever happens to the terminal. */
+  teeTo(sink: (line: string) => void): void {
+    this.tee = sink;
+  }
+
+  /**
+   * Returns a promise when the stream's buffer is full, so a flood of build output waits instead of
+   * piling up in memory. A stream that is gone (SSH hang-up: EPIPE, EIO) is skipped, never waited on:
+   * a destroyed stream emits neither 'drain' nor 'error' again.
+   */
   private write(stream: NodeJS.WritableStream, line: string): Promise<void> | undefined {
+    const text = this.redact(line);
+    if (this.tee) {
+      try {
+        this.tee(text.replace(/\x1b\[[0-9;]*m/g, ''));
+      } catch {
+        // The log is a copy: a full disk must not stop the deploy it records.
+      }
+    }
+    const writable = stream as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
+    if (writable.destroyed || writable.writableEnded) return undefined;
     try {
-      if (stream.write(`${this.redact(line)}\n`)) return undefined;
+      if (stream.write(`${text}\n`)) return undefined;
+      if (writable.destroyed) return undefined;
       return new Promise((resolve) => {
-        stream.once('drain', resolve);
-        stream.once('error', resolve);
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.once('drain', done);
+        stream.once('error', done);
+        stream.once('close', done);
       });
     } catch {
       // The terminal went away (SSH hang-up); the deploy goes on and the log keeps the record.

@@ -101,6 +101,18 @@ export async function capture(argv: readonly string[], options: { cwd?: string; 
 }
 
 /**
+/** Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then. */
+export async function probeCommand(argv: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs: number; cwd?: string }): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean; error?: string }> {
+  const [file, ...args] = argv;
+  try {
+    const result = await execa(file, args, { cwd: options.cwd, env: options.env, extendEnv: options.env === undefined, stdin: 'ignore', reject: false, timeout: options.timeoutMs, killSignal: 'SIGKILL', forceKillAfterDelay: false, maxBuffer: 20_000_000, detached: true, cleanup: true });
+    const notFound = (result as { code?: string }).code === 'ENOENT';
+    return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), timedOut: Boolean(result.timedOut), error: notFound ? `${file} was not found` : result.exitCode === undefined ? result.shortMessage : undefined };
+  } catch (error) {
+    return { exitCode: -1, stdout: '', stderr: '', timedOut: false, error: (error as Error).message };
+  }
+}
+
  * Start a process that outlives us: its own session (so an SSH hang-up does not reach it), stdio to the given fds.
  * Returns its pid, which is also its process group id.
  */

@@ -1,4 +1,5 @@
 import type { CommandIo } from '../lib/cli.ts';
+import { editDistance } from '../lib/config.ts';
 
 export type CommandModule = { help: string; summary: string; run(io: CommandIo): Promise<number> };
 
@@ -16,8 +17,26 @@ export const COMMANDS = {
   'install-hook': () => import('./install-hook.ts') as Promise<CommandModule>,
 };
 
+  init: () => import('./init.ts') as Promise<CommandModule>,
+  doctor: () => import('./doctor.ts') as Promise<CommandModule>,
 export function usage(): string {
   return `Usage: ./deploy.ts <command> [options]
+/** The command a mistyped one was probably meant to be (`stauts` → status, `rollbak` → rollback). Pure. */
+export function suggestCommand(typed: string): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of Object.keys(COMMANDS)) {
+    const distance = name.startsWith(typed.toLowerCase()) && typed.length >= 2 ? 1 : editDistance(typed.toLowerCase(), name);
+    if (distance <= Math.max(1, Math.min(2, Math.floor(name.length / 3))) && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+/** The one line for an unknown command, with the likely intended one. */
+export function unknownCommandLine(typed: string): string {
+  const suggestion = suggestCommand(typed);
+  return `error: unknown command ${JSON.stringify(typed)}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; nothing was changed; run ./deploy.ts --help for the list\n`;
+}
+
 
 Zero-downtime deploys of an HTTP app on two slots (a, b) behind nginx.
 
@@ -27,18 +46,24 @@ Commands:
                                   wait until healthy, move traffic to it, drain the old slot
   rollback [--json]               bring the other slot's retained build back, without rebuilding
   status [--json] [--repair]      which slot is live, its commit, pid, port, uptime and health
-  history [-n N] [--json]         the last deploys and rollbacks
+  history [-n N] [--show ID|last] [--json]
+                                  the last deploys and rollbacks; --show prints one's full output
   logs [SLOT] [-n N] [-f]         the app's log (default: the live slot)
   start <APP_NAME> <APP_DIR> <PORT>   run one app detached, with a log, a pid file and restart on crash
   stop <APP_NAME> [--force]       SIGTERM the app, SIGKILL after STOP_TIMEOUT
   upstream [--write]              print (or write) the nginx upstream file for the live slot
   nginx-site                      print the complete nginx site for this configuration and SWITCH mode
   install-hook <BARE_REPO> [--force]   push to deploy: install a post-receive hook in a bare repository
+  logs --deploy [-f]              the output of the running (or last) deploy or rollback; -f follows it to its end
 
 Options for every command: --help, --no-color, --verbose (stack traces)
 Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
 override it. Every key is documented in .env.example.
 Exit code: 0 on success, 75 when another deploy holds the lock, 130 when interrupted, 2 on a usage
+  init --app NAME --repo URL --root DIR [--nginx] [--force]
+                                  write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site
+  doctor [--json]                 check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports,
+                                  hooks, disk, Node) without changing anything; each ✖ names its fix
 error, 1 otherwise.
 `;
 }

@@ -1,6 +1,7 @@
 import { flagValue, hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { short } from '../lib/cycle.ts';
 import { formatDuration } from '../lib/duration.ts';
+import { printDeployLog, resolveDeployLog } from '../lib/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { loadState, readHistory } from '../lib/state.ts';
 
@@ -10,18 +11,27 @@ export const help = `Usage: ./deploy.ts history [-n N] [--json]
 The last N (default 10) deploys and rollbacks, newest last: time, user, command, slot, commit,
 outcome, duration, and the reason of a failure. --json prints them as a JSON array. The newest
 200 are kept in DEPLOY_ROOT/state.json, older ones in DEPLOY_ROOT/history.log (one JSON object a
-line); both are read.
+line); both are read. Each line ends with its log id in [brackets].
+
+--show ID|last prints the whole output of one deploy or rollback (or of the newest one, even while it
+runs), kept in DEPLOY_ROOT/deploys (the newest 50), whatever happened to the terminal that started it.
 `;
 
 export async function run(io: CommandIo): Promise<number> {
   const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
   let reporter = makeReporter(textIo);
   try {
-    rejectUnknownFlags(io.argv, ['--json', '-n']);
+    rejectUnknownFlags(io.argv, ['--json', '-n', '--show']);
     const countText = flagValue(io.argv, '-n') ?? '10';
     if (!/^\d+$/.test(countText) || Number(countText) < 1) throw new SwitchyardError(`-n must be a positive number; got ${JSON.stringify(countText)}`, { untouched: 'nothing was changed', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(textIo, config);
+    const show = flagValue(io.argv, '--show');
+    if (show !== undefined) {
+      const log = resolveDeployLog(config.deployRoot, show);
+      await printDeployLog(log.file, log.id, (line) => process.stdout.write(`${reporter.redact(line)}\n`), { follow: false });
+      return 0;
+    }
     const entries = readHistory(config.deployRoot, loadState(config.deployRoot, config.appName, config.ports), Number(countText));
     if (hasFlag(io.argv, '--json')) {
       reporter.document(entries);
@@ -30,7 +40,8 @@ export async function run(io: CommandIo): Promise<number> {
     if (entries.length === 0) reporter.info('no deploys yet');
     for (const entry of entries) {
       const reason = entry.reason ? `: ${entry.reason}` : '';
-      reporter.info(`${entry.at}  ${entry.user.padEnd(10)} ${entry.command.padEnd(8)} slot ${entry.slot} ${short(entry.commit).padEnd(8)} ${entry.outcome.padEnd(11)} ${formatDuration(entry.durationMs)}${reason}`);
+      const log = entry.log ? `  [${entry.log}]` : '';
+      reporter.info(`${entry.at}  ${entry.user.padEnd(10)} ${entry.command.padEnd(8)} slot ${entry.slot} ${short(entry.commit).padEnd(8)} ${entry.outcome.padEnd(11)} ${formatDuration(entry.durationMs)}${log}${reason}`);
     }
     return 0;
   } catch (error) {

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { followLog, readLogTail } from '../lib/log-files.ts';
 import { flagValue, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { currentDeployLog, printDeployLog } from '../lib/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
+import { runningHolder } from '../lib/lock.ts';
 import { slotFiles } from '../lib/slots.ts';
 import { loadState } from '../lib/state.ts';
 
@@ -11,12 +13,16 @@ export const help = `Usage: ./deploy.ts logs [SLOT] [-n N] [-f]
 Prints the last N (default 50) lines of the app's log in SLOT (a or b; default: the live slot),
 across the rotated files (<log>.1, ... : LOG_MAX_SIZE, LOG_KEEP).
 -f keeps printing new lines as they are written, across rotations, until Ctrl-C.
+
+./deploy.ts logs --deploy [-f] prints the whole output of the deploy or rollback running now (else of
+the last one), as kept in DEPLOY_ROOT/deploys; with -f it follows it until that command has ended,
+so after a dropped SSH connection you see how it ended.
 `;
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['-f', '--follow', '-n']);
+    rejectUnknownFlags(io.argv, ['-f', '--follow', '-n', '--deploy']);
     const args = positionals(io.argv, ['-n']);
     const countText = flagValue(io.argv, '-n') ?? '50';
     if (!/^\d+$/.test(countText)) throw new SwitchyardError(`-n must be a number; got ${JSON.stringify(countText)}`, { untouched: 'nothing was changed', exitCode: 2 });
@@ -25,6 +31,11 @@ export async function run(io: CommandIo): Promise<number> {
     }
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
+    if (hasFlag(io.argv, '--deploy')) {
+      const log = currentDeployLog(config.deployRoot, runningHolder(config.deployRoot)?.pid);
+      await printDeployLog(log.file, log.id, (line) => process.stdout.write(`${reporter.redact(line)}\n`), { follow: hasFlag(io.argv, '-f', '--follow') });
+      return 0;
+    }
     const slot = (args[0] as 'a' | 'b' | undefined) ?? loadState(config.deployRoot, config.appName, config.ports).live;
     if (!slot) throw new SwitchyardError('no slot is live yet', { next: 'name a slot: ./deploy.ts logs a' });
     const { logFile } = slotFiles(config, slot);

@@ -8,7 +8,7 @@ import { readHead } from '../lib/git.ts';
 import { createSlotProcesses } from '../lib/process-manager.ts';
 import { assessHost } from '../lib/reconcile.ts';
 import { SLOTS, slotDir } from '../lib/slots.ts';
-import { initialState, loadState, readStateFile, saveState, statePath, type State } from '../lib/state.ts';
+import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/state.ts';
 import { createSwitch } from '../lib/switch/index.ts';
 
 export const summary = 'show what is live';
@@ -92,7 +92,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (config.switchKind === 'nginx-reload') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'none yet'}`);
     const last = report.lastEvent;
-    if (last) reporter.info(`last: ${last.command} ${short(last.commit)} to slot ${last.slot} by ${last.user} at ${last.at}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`);
+    if (last) reporter.info(describeLastEvent(last));
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);
     for (const finding of assessment.findings) reporter.warn(finding);
     if (assessment.findings.length > 0) {
@@ -102,6 +102,16 @@ export async function run(io: CommandIo): Promise<number> {
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }
+}
+
+/** `last: deploy of "typo" failed before touching a slot ...: commit "typo" does not exist ...` rather than `deploy nothing to slot b`. */
+function describeLastEvent(last: HistoryEntry): string {
+  const who = `by ${last.user} at ${last.at}`;
+  if (!last.commit && last.outcome !== 'success') {
+    const what = last.command === 'deploy' ? `deploy of ${JSON.stringify(last.requested ?? 'DEPLOY_BRANCH')}` : 'rollback';
+    return `last: ${what} ${last.outcome} before touching a slot (${who}, ${formatDuration(last.durationMs)})${last.reason ? `: ${last.reason}` : ''}`;
+  }
+  return `last: ${last.command} ${short(last.commit)} to slot ${last.slot} ${who}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`;
 }
 
 /** For --repair: only a state file that was read and is invalid is moved aside and rebuilt from what is on disk. */
