@@ -18,6 +18,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { installKey, linkSlot, releaseDir, removeRelease, reuseDependencies, slotTarget } from './release-files.ts';
 import { completeReleases, previousGoodCommit, releasesMatching, releasesToPrune } from './releases.ts';
 import { pruneWorktrees } from './git.ts';
+import { linkSharedPaths, sharedRoot } from './shared-paths.ts';
 import { createSwitch, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
 
 /**
@@ -246,7 +247,8 @@ class Flow {
     this.save();
     step = reporter.step('checkout');
     await checkoutSlot(cache, dir, this.commit, { signal: this.ctx.signal });
-    step.done(`${short(this.commit)} in ${dir}`);
+    const shared = linkSharedPaths(this.config, dir);
+    step.done(`${short(this.commit)} in ${dir}${shared.length ? `; linked ${shared.length} shared path(s) from ${sharedRoot(this.config)}` : ''}`);
 
     await this.hook('pre_install');
     await this.phase('install');
