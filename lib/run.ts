@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { execa } from 'execa';
 import { SwitchyardError } from './errors.ts';
 import { isAlive, signalGroup } from './process.ts';
@@ -129,3 +130,30 @@ function errorLinesFirst(lines: string[]): string[] {
   return [...lines.filter(isError), ...lines.filter((line) => !isError(line))].slice(0, TAIL_LINES);
 }
 
+
+/**
+ * Run attached to our terminal (stdin, stdout and stderr inherited), for `exec`'s one-off commands;
+ * resolves with the exit code (128 + the signal's number when a signal ended it). Ctrl-C reaches the
+ * command from the terminal itself; SIGTERM and SIGHUP sent to us are passed on to it.
+ */
+export function runAttached(argv: readonly string[], options: { cwd: string; env: Record<string, string | undefined> }): Promise<number> {
+  const [file, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    const handlers = { SIGINT: () => undefined, SIGTERM: forward('SIGTERM'), SIGHUP: forward('SIGHUP') };
+    for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
+    const done = () => {
+      for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
+    };
+    child.on('error', (error) => {
+      done();
+      const code = (error as NodeJS.ErrnoException).code;
+      reject(new SwitchyardError(`\`${describeArgv(argv)}\` could not start: ${code === 'ENOENT' ? `${file} was not found (PATH is ${options.env.PATH ?? 'unset'})` : error.message}`, { exitCode: code === 'ENOENT' ? 127 : 126 }));
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
+    });
+  });
+}

@@ -17,6 +17,10 @@ export const COMMANDS = {
   'install-hook': () => import('./install-hook.ts') as Promise<CommandModule>,
 };
 
+  env: () => import('./env.ts') as Promise<CommandModule>,
+  exec: () => import('./exec.ts') as Promise<CommandModule>,
+  resume: () => import('./resume.ts') as Promise<CommandModule>,
+  'install-boot': () => import('./install-boot.ts') as Promise<CommandModule>,
   init: () => import('./init.ts') as Promise<CommandModule>,
   doctor: () => import('./doctor.ts') as Promise<CommandModule>,
 export function usage(): string {
@@ -60,6 +64,11 @@ Options for every command: --help, --no-color, --verbose (stack traces)
 Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
 override it. Every key is documented in .env.example.
 Exit code: 0 on success, 75 when another deploy holds the lock, 130 when interrupted, 2 on a usage
+  env [set KEY=VALUE ... | unset KEY ...]
+                                  list (values redacted) or edit the app's environment, APP_ENV_FILE
+  exec -- <command> [args...]     run a command in the live release with the app's environment
+  resume                          after a reboot: start the live slot again, health-check it, confirm the switch
+  install-boot [--remove]         run resume at boot (systemd unit, or an @reboot crontab line)
   init --app NAME --repo URL --root DIR [--nginx] [--force]
                                   write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site
   doctor [--json]                 check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports,
