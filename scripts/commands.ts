@@ -15,16 +15,14 @@ export const COMMANDS = {
   history: () => import('./history.ts') as Promise<CommandModule>,
   logs: () => import('./logs.ts') as Promise<CommandModule>,
   'install-hook': () => import('./install-hook.ts') as Promise<CommandModule>,
-};
-
   env: () => import('./env.ts') as Promise<CommandModule>,
   exec: () => import('./exec.ts') as Promise<CommandModule>,
   resume: () => import('./resume.ts') as Promise<CommandModule>,
   'install-boot': () => import('./install-boot.ts') as Promise<CommandModule>,
   init: () => import('./init.ts') as Promise<CommandModule>,
   doctor: () => import('./doctor.ts') as Promise<CommandModule>,
-export function usage(): string {
-  return `Usage: ./deploy.ts <command> [options]
+};
+
 /** The command a mistyped one was probably meant to be (`stauts` → status, `rollbak` → rollback). Pure. */
 export function suggestCommand(typed: string): string | undefined {
   let best: { name: string; distance: number } | undefined;
@@ -41,6 +39,8 @@ export function unknownCommandLine(typed: string): string {
   return `error: unknown command ${JSON.stringify(typed)}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; nothing was changed; run ./deploy.ts --help for the list\n`;
 }
 
+export function usage(): string {
+  return `Usage: ./deploy.ts <command> [options]
 
 Zero-downtime deploys of an HTTP app on two slots (a, b) behind nginx.
 
