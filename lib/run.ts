@@ -101,7 +101,6 @@ export async function capture(argv: readonly string[], options: { cwd?: string; 
   return String(result.stdout).trim();
 }
 
-/**
 /** Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then. */
 export async function probeCommand(argv: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs: number; cwd?: string }): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean; error?: string }> {
   const [file, ...args] = argv;
@@ -114,6 +113,7 @@ export async function probeCommand(argv: readonly string[], options: { env?: Rec
   }
 }
 
+/**
  * Start a process that outlives us: its own session (so an SSH hang-up does not reach it), stdio to the given fds.
  * Returns its pid, which is also its process group id.
  */
