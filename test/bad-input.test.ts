@@ -3,6 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
+import { ROOT_MODE } from '../lib/deploy-root.ts';
+import { waitFor } from './field-support.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;
 const TEMPLATE_SERVER = new URL('../templates/example-app/server.js', import.meta.url).pathname;
@@ -77,7 +79,7 @@ describe('bad input changes nothing', () => {
     const folder = path.join(host.dir, 'folder.env');
     mkdirSync(folder, { recursive: true });
     await expectRefused(await host.run(['deploy'], { DEPLOY_ENV_FILE: folder }), /config file .*folder\.env cannot be read \(EISDIR\)/);
-    await expectRefused(await host.run(['deploy'], { HEALTH_TIMEOUT: 'soon', SWITCH: 'haproxy' }), /HEALTH_TIMEOUT must be a duration .* SWITCH must be nginx, nginx-live-file, passive or none/);
+    await expectRefused(await host.run(['deploy'], { HEALTH_TIMEOUT: 'soon', SWITCH: 'haproxy' }), /HEALTH_TIMEOUT must be a duration .* SWITCH must be .*nginx-live-file.*; got "haproxy"/);
     const original = readFileSync(host.envFile, 'utf8');
     writeFileSync(host.envFile, `${original}HELTH_PATH=/up\n`);
     try {
@@ -146,8 +148,14 @@ describe('bad input changes nothing', () => {
 
   it('a deploy during a rollback exits at once naming the rollback', async () => {
     const pauseFile = path.join(host.dir, 'pause-rollback');
-    const rollback = host.run(['rollback'], { SWITCHYARD_TEST_FAULT: 'pause@health', SWITCHYARD_TEST_PAUSE_FILE: pauseFile });
-    while (!existsSync(`${pauseFile}.reached`)) await new Promise((resolve) => setTimeout(resolve, 50));
+    let rollbackOutput: string | undefined;
+    const rollback = host.run(['rollback'], { SWITCHYARD_TEST_FAULT: 'pause@health', SWITCHYARD_TEST_PAUSE_FILE: pauseFile }).then((result) => {
+      rollbackOutput = result.output;
+      return result;
+    });
+    // Bounded, and over as soon as the rollback ends without pausing: its output then says why.
+    await waitFor(() => existsSync(`${pauseFile}.reached`) || rollbackOutput !== undefined, 'the rollback to reach its health phase', { timeoutMs: 60_000, output: () => rollbackOutput ?? '(still running)' });
+    expect(existsSync(`${pauseFile}.reached`), rollbackOutput).toBe(true);
     takeSnapshot();
     const deploy = await host.run(['deploy']);
     writeFileSync(pauseFile, 'go');
@@ -158,7 +166,7 @@ describe('bad input changes nothing', () => {
 
   it('keeps state, lock, logs and slots private, and never prints secrets', async () => {
     const mode = (file: string) => statSync(file).mode & 0o777;
-    expect(mode(host.deployRoot)).toBe(0o700);
+    expect(mode(host.deployRoot)).toBe(ROOT_MODE);
     expect(mode(path.join(host.deployRoot, 'state.json'))).toBe(0o600);
     expect(mode(path.join(host.deployRoot, 'run'))).toBe(0o700);
     expect(mode(path.join(host.deployRoot, 'run', 'exampleapp-a.log'))).toBe(0o600);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, upstreamFailures } from '../harness/load.ts';
 import { parseState } from '../lib/state.ts';
+import { waitFor } from './field-support.ts';
 
 /**
  * A deploy killed with SIGKILL at each phase, under keep-alive load through nginx: traffic keeps
@@ -12,18 +13,19 @@ import { parseState } from '../lib/state.ts';
  */
 const MODES = [
   ['nginx-reload', [
-    ['locked', 'after the lock was taken'],
-    ['install', 'after checkout'],
-    ['build', 'as the build starts'],
-    ['health', 'after the new slot started'],
-    ['upstream-written', 'after the upstream file was written, before the reload'],
-    ['reloaded', 'after the reload, before the old slot stopped'],
-    ['record', 'before the final state write'],
+    // [fault point, when, the phase the state's journal holds when the kill lands (null: none yet)]
+    ['locked', 'after the lock was taken', null],
+    ['install', 'after checkout', 'install'],
+    ['build', 'as the build starts', 'build'],
+    ['health', 'after the new slot started', 'health'],
+    ['upstream-written', 'after the upstream file was written, before the reload', 'switch'],
+    ['reloaded', 'after the reload, before the old slot stopped', 'switch'],
+    ['record', 'before the final state write', 'record'],
   ]],
   ['nginx-live-file', [
-    ['health', 'after the new slot started'],
-    ['live-file-written', 'after the live-file moved, before nginx was confirmed'],
-    ['drain', 'before the old slot stopped'],
+    ['health', 'after the new slot started', 'health'],
+    ['live-file-written', 'after the live-file moved, before nginx was confirmed', 'switch'],
+    ['drain', 'before the old slot stopped', 'drain'],
   ]],
 ] as const;
 
@@ -36,15 +38,18 @@ for (const [mode, phases] of MODES) describe(`crash safety (SWITCH=${mode}): SIG
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
-  for (const [phase, when] of phases) {
+  for (const [phase, when, journaled] of phases) {
     it(`killed ${when} (${phase}): traffic is served throughout and the next deploy recovers`, async () => {
       const killedVersion = `v${++version}`;
       host.example.commit(killedVersion);
       const load = startLoad({ port: host.nginx.port, connections: 8, maxDurationMs: 90_000 });
+      const liveBefore = host.state().live;
       const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: `kill@${phase}` });
-      expect(killed.exitCode).not.toBe(0);
+      expect(killed.exitCode, killed.output).not.toBe(0);
       const state = parseState(readFileSync(path.join(host.deployRoot, 'state.json'), 'utf8'));
-      expect(state.journal?.phase ?? 'recorded').toBeTruthy();
+      // Exactly how far the killed deploy got, as the next command will read it.
+      expect(state.journal?.phase ?? null, killed.output).toBe(journaled);
+      if (journaled) expect(state.journal, killed.output).toMatchObject({ command: 'deploy', slot: liveBefore === 'a' ? 'b' : 'a' });
       // Whatever the kill left, nginx still serves a working version.
       const during = await host.get('/');
       expect(during.status).toBe(200);
@@ -106,11 +111,13 @@ describe('interruptions and a corrupt state file', () => {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`${signal} during the health wait stops the new slot, releases the lock and exits 130`, async () => {
       host.example.commit(`slow-boot-${signal}`);
-      const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', EXAMPLE_BOOT_DELAY_MS: '20000' }, reject: false, all: true });
+      const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', EXAMPLE_BOOT_DELAY_MS: '20000' }, reject: false, all: true, timeout: 80_000 });
       let output = '';
       child.all?.on('data', (chunk) => (output += chunk));
-      const deadline = Date.now() + 60_000;
-      while (!/ok start/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      let ended = false;
+      void child.finally(() => (ended = true));
+      await waitFor(() => /ok start/.test(output) || ended, 'the new slot to start', { timeoutMs: 60_000, output: () => output });
+      expect(output).toMatch(/ok start/);
       child.kill(signal);
       const result = await child;
       expect(result.exitCode, result.all).toBe(130);
@@ -126,10 +133,13 @@ describe('interruptions and a corrupt state file', () => {
 
   it('SIGTERM during a long build kills the build and leaves the live slot serving', async () => {
     const marker = path.join(host.dir, 'build-still-running');
-    const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', BUILD_CMD: `sleep 2; touch ${marker}` }, reject: false, all: true });
+    const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', BUILD_CMD: `sleep 2; touch ${marker}` }, reject: false, all: true, timeout: 55_000 });
     let output = '';
     child.all?.on('data', (chunk) => (output += chunk));
-    while (!/ok install/.test(output)) await new Promise((resolve) => setTimeout(resolve, 50));
+    let ended = false;
+    void child.finally(() => (ended = true));
+    await waitFor(() => /ok install/.test(output) || ended, 'the install to finish', { timeoutMs: 45_000, output: () => output });
+    expect(output).toMatch(/ok install/);
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGTERM');
     const result = await child;
