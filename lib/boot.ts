@@ -77,6 +77,9 @@ export function renderBootUnit(entry: BootEntry): string {
     `Description=Switchyard: resume the live slot of ${entry.appName} after boot`,
     'Wants=network-online.target',
     'After=network-online.target nginx.service',
+    // Restart= below is bounded: 10 tries in 10 minutes (nginx still starting), then it gives up and says so in the journal.
+    'StartLimitIntervalSec=600',
+    'StartLimitBurst=10',
     '',
     '[Service]',
     'Type=oneshot',
@@ -87,11 +90,8 @@ export function renderBootUnit(entry: BootEntry): string {
     `Environment=${systemdQuote(`PATH=${entry.pathValue}`)}`,
     ...(entry.envFile ? [`Environment=${systemdQuote(`DEPLOY_ENV_FILE=${entry.envFile}`)}`] : []),
     `ExecStart=${systemdQuote(entry.deployTs)} resume`,
-    // nginx may still be starting: try again, a bounded number of times.
     'Restart=on-failure',
     'RestartSec=10',
-    'StartLimitIntervalSec=600',
-    'StartLimitBurst=10',
     '',
     '[Install]',
     'WantedBy=multi-user.target',
