@@ -55,6 +55,8 @@ export async function createTestHost(options: { switchKind?: SwitchKind; env?: R
     INSTALL_CMD: 'npm ci --no-audit --no-fund --loglevel=error',
     HEALTH_TIMEOUT: '20s',
     STOP_TIMEOUT: '15s',
+    // Tests of the drain right after a deploy turn the bake window off; test/bake.test.ts tests it.
+    BAKE_TIME: '0',
     ...(options.switchKind ? { SWITCH: options.switchKind } : {}),
     NGINX_LISTEN: `127.0.0.1:${nginxPort}`,
     NGINX_TEST_CMD: nginxLayoutInfo.testCmd,

@@ -7,6 +7,7 @@ import type { CycleContext } from './cycle.ts';
 import { isSwitchyardError, SwitchyardError } from './errors.ts';
 import { createHookRunner } from './hooks.ts';
 import { Reporter, wantsColor } from './output.ts';
+import { settleDeployer } from './deployer.ts';
 import { signalProcess } from './process.ts';
 
 /** What every command script shares: argv flags, config loading, the reporter, interruption, and the error line. */
@@ -139,7 +140,9 @@ export function faultInjector(env: Record<string, string | undefined>): ((phase:
  * plus PATH, HOME, LANG, LC_* of the caller: nothing else of the deploying shell), hooks, fault injection.
  */
 export function cycleContext(io: CommandIo, config: Config, reporter: Reporter): CycleContext {
+  // The app's environment (ctx.env) keeps none of SWITCHYARD_USER, SUDO_USER, SSH_USER_AUTH: who deploys is read now.
+  settleDeployer(io.env);
   const signal = interruptionSignal(reporter);
   const env = loadAppEnvironment(config, io.env);
-  return { config, reporter, env, signal, hooks: createHookRunner(config.hooksDir, reporter, env, signal), atPhase: faultInjector(io.env) };
+  return { config, reporter, env, signal, hooks: createHookRunner(config.hooksDir, reporter, env, signal), atPhase: faultInjector(io.env), cliEnv: io.env };
 }

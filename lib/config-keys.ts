@@ -19,6 +19,8 @@ export const CONFIG_KEYS = {
   HEALTH_PATH: { default: '/health', doc: 'path that must answer 2xx before traffic moves' },
   HEALTH_TIMEOUT: { default: '30s', doc: 'how long the new slot may take to become healthy (seconds or 500ms, 30s, 2m)' },
   STOP_TIMEOUT: { default: '30s', doc: 'bound of each drain wait: at the proxy until nginx has no connection to the old slot, then after SIGTERM before SIGKILL' },
+  BAKE_TIME: { default: '5m', doc: 'after a deploy the previous slot keeps running, without traffic, this long: a rollback inside the window is a switch only; 0 turns it off' },
+  AUTO_ROLLBACK: { default: 'on', doc: 'during the bake window, on: 3 failed health checks of the new slot in a row move traffic back to the warm previous slot by themselves; off' },
   SWITCH: { default: 'nginx-live-file', doc: 'traffic switch: nginx-live-file (no reload: the site picks the live slot per request from a file; zero failed requests), nginx-reload (rewrite the upstream and reload nginx: each reload may reset a few idle client keep-alive connections), passive (both ports, no reload), none' },
   NGINX_UPSTREAM_FILE: { default: '<DEPLOY_ROOT>/nginx/upstream.conf', doc: 'upstream include file Switchyard owns and rewrites' },
   NGINX_TEST_CMD: { default: 'sudo -n nginx -t', doc: 'command that checks the nginx config, run by /bin/sh' },

@@ -28,6 +28,8 @@ export type Config = {
   healthTimeoutMs: number;
   stopTimeoutMs: number;
   keepReleases: number;
+  bakeTimeMs: number;
+  autoRollback: boolean;
   switchKind: SwitchKind;
   nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string };
   processManager: ProcessManagerKind;
@@ -117,6 +119,11 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     if (ms === undefined || ms <= 0) problems.push(`${key} must be a duration such as 30, 30s or 500ms; got ${JSON.stringify(text)}`);
     return ms ?? 0;
   };
+  const bakeText = value('BAKE_TIME');
+  const bakeTimeMs = bakeText === '0' ? 0 : parseDuration(bakeText);
+  if (bakeTimeMs === undefined) problems.push(`BAKE_TIME must be a duration such as 5m, 90s or 0 (off); got ${JSON.stringify(bakeText)}`);
+  const autoRollbackText = value('AUTO_ROLLBACK');
+  if (!['on', 'off'].includes(autoRollbackText)) problems.push(`AUTO_ROLLBACK must be on or off; got ${JSON.stringify(autoRollbackText)}`);
   const keepText = value('KEEP_RELEASES');
   const keepReleases = /^\d{1,4}$/.test(keepText) ? Number(keepText) : NaN;
   if (!(keepReleases >= 1)) problems.push(`KEEP_RELEASES must be a whole number of at least 1; got ${JSON.stringify(keepText)}`);
@@ -183,6 +190,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     healthTimeoutMs,
     stopTimeoutMs,
     keepReleases,
+    bakeTimeMs: bakeTimeMs ?? 0,
+    autoRollback: autoRollbackText === 'on',
     switchKind: switchKind as SwitchKind,
     nginx: {
       upstreamFile,

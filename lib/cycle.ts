@@ -10,7 +10,8 @@ import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { runShell } from './run.ts';
 import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { SLOTS, slotDir } from './slots.ts';
-import { waitForNoConnections } from './connections.ts';
+import { drainAndStop } from './drain.ts';
+import { bakeLogFile, isBakeWatcher, startBakeWatcher } from './bake.ts';
 import { prepareDeployRoot } from './deploy-root.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from './state.ts';
@@ -40,6 +41,8 @@ export type CycleContext = {
   atPhase?: (phase: string) => Promise<void> | void;
   /** Defaults to PROCESS_MANAGER's. */
   processes?: SlotProcesses;
+  /** The caller's own environment (DEPLOY_ENV_FILE, overrides), for the detached bake-window watcher. */
+  cliEnv?: Record<string, string | undefined>;
 };
 
 type Command = CycleCommand;
@@ -121,7 +124,12 @@ export async function gatherFacts(config: Config, traffic: TrafficSwitch, proces
     slots[slot] = { runningPid, healthy };
   }
   const holder = state.journal?.pid;
-  return { slots, upstreamPort: traffic.currentPort(), journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder) };
+  return {
+    slots,
+    upstreamPort: traffic.currentPort(),
+    journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder),
+    bakeWatcherAlive: isBakeWatcher(state.bake?.watcherPid),
+  };
 }
 
 class Flow {
@@ -195,16 +203,25 @@ class Flow {
     try {
       if (this.command === 'rollback') await this.chooseRollbackRelease(revision);
       if (this.command === 'restart') this.chooseLiveRelease();
-      await this.checkTargetPort();
+      const warm = await this.isWarmTarget();
+      // Any command ends a running bake window: its watcher sees the window gone and stands down.
+      if (this.state.bake) {
+        this.state.bake = null;
+        this.save();
+      }
+      if (!warm) await this.checkTargetPort();
       await this.hook('begin');
       if (this.command === 'deploy') await this.build(revision, options);
-      await this.startAndCheck();
+      if (warm) reporter.step('start').done(`slot ${this.target} still runs ${short(this.commit)} (bake window): nothing to start`);
+      else await this.startAndCheck();
       await this.switchTraffic();
-      await this.drainPrevious();
+      const baking = await this.handOffPrevious();
+      if (!baking) await this.drainPrevious();
       await this.record('success');
       this.pruneReleases();
       await this.hook('end');
-      const kept = this.live && this.state.slots[this.live].commit ? `; slot ${this.live} (${short(this.state.slots[this.live].commit)}) kept for rollback` : '';
+      const previous = this.live && this.state.slots[this.live].commit ? `slot ${this.live} (${short(this.state.slots[this.live].commit)})` : '';
+      const kept = !previous ? '' : baking ? `; ${previous} ${baking}` : `; ${previous} kept for rollback`;
       const verb = { deploy: 'deployed', rollback: 'rolled back to', restart: 'restarted' }[this.command];
       reporter.success(`${verb} ${short(this.commit)} on slot ${this.target} (port ${this.config.ports[this.target]}) in ${formatDuration(Date.now() - this.started)}${kept}`);
     } catch (error) {
@@ -352,6 +369,35 @@ class Flow {
     this.buildDir = realpathSync(dir);
   }
 
+  /** A rollback to the slot the bake window keeps running, with the release asked for: a switch only. */
+  private async isWarmTarget(): Promise<boolean> {
+    const bake = this.state.bake;
+    if (this.command !== 'rollback' || !bake || bake.previous !== this.target || this.state.slots[this.target].commit !== this.commit) return false;
+    return (await this.slotAnswers(this.target)) === true;
+  }
+
+  /**
+   * With BAKE_TIME, the previous slot is not drained before this command returns: after a deploy it
+   * stays warm until the window ends (a rollback is then a switch only); after a rollback it is
+   * drained and stopped at once, in the background. Either way by a detached watcher, recorded in the
+   * state first so a crash at any point leaves a window the next command ends. Returns how the
+   * success line describes it, or undefined to drain here (BAKE_TIME=0, restart, first deploy).
+   */
+  private async handOffPrevious(): Promise<string | undefined> {
+    if (!this.live || this.config.bakeTimeMs === 0 || this.command === 'restart') return undefined;
+    await this.phase('bake');
+    const deploy = this.command === 'deploy';
+    const endsAt = new Date(Date.now() + (deploy ? this.config.bakeTimeMs : 0)).toISOString();
+    this.state.bake = { previous: this.live, live: this.target, endsAt, watcherPid: null, autoRollback: deploy && this.config.autoRollback };
+    this.save();
+    const pid = startBakeWatcher(this.config, this.ctx.cliEnv ?? {});
+    this.state.bake.watcherPid = pid;
+    this.save();
+    return deploy
+      ? `stays warm for an instant rollback until ${endsAt} (BAKE_TIME ${formatDuration(this.config.bakeTimeMs)}; auto rollback ${this.config.autoRollback ? 'on' : 'off'}; watcher pid ${pid})`
+      : `is drained and stopped in the background (watcher pid ${pid}, log ${bakeLogFile(this.config.deployRoot)})`;
+  }
+
   /** Fail before building anything when a process we did not start holds the idle slot's port. */
   private async checkTargetPort(): Promise<void> {
     if ((await this.processes.runningPid(this.target)) === undefined) await refuseTakenPort(this.config.host, this.config.ports[this.target], `slot ${this.target}`);
@@ -465,40 +511,24 @@ class Flow {
   }
 
   private async drainPrevious(): Promise<void> {
-    const { reporter } = this.ctx;
     await this.phase('drain');
     if (!this.live) return;
     const old = this.live;
-    const port = this.config.ports[old];
-    const step = reporter.step('drain');
-    let atSignal = 0;
-    let atProxy = '';
-    if (this.traffic.drainsAtProxy) {
-      // No new request reaches the old slot any more: wait for the ones in flight to end before any
-      // signal, so an app without a SIGTERM handler loses nothing and no request runs twice.
-      const drained = await waitForNoConnections(port, this.config.stopTimeoutMs, (open, elapsed) =>
-        step.progress(`${open} connection(s) from nginx still open to slot ${old} (${formatDuration(elapsed)})`),
-      );
-      atSignal = drained.openAtEnd;
-      const how = drained.openAtEnd === 0
-        ? `${drained.openAtStart} connection(s) from nginx to slot ${old} closed in ${formatDuration(drained.waitedMs)}`
-        : `${drained.openAtEnd} of ${drained.openAtStart} connection(s) to slot ${old} still open after STOP_TIMEOUT (${formatDuration(this.config.stopTimeoutMs)})`;
-      atProxy = `${how}; `;
-      if (drained.openAtEnd > 0) reporter.warn(`${how}: sending SIGTERM anyway; requests still running there depend on the app's own graceful shutdown`);
-    }
-    await this.hook('pre_stop', { STOP_SLOT: old });
-    const outcome = await this.processes.stop(old, () => step.progress(`slot ${old} is still draining`));
-    Object.assign(this.state.slots[old], { pid: null, startedAt: null });
-    this.save();
-    if (outcome.result === 'killed') {
-      reporter.warn(`slot ${old} did not exit within STOP_TIMEOUT (${formatDuration(this.config.stopTimeoutMs)}) after SIGTERM and was killed with SIGKILL`);
-    }
-    if (outcome.result === 'exited' && outcome.waitedMs < 100 && atSignal > 0) {
-      reporter.warn(`slot ${old} exited ${formatDuration(outcome.waitedMs)} after SIGTERM with ${atSignal} connection(s) open: it has no graceful shutdown, so those requests were cut (see graceful/README.md)`);
-    }
-    const how = { exited: `exited ${formatDuration(outcome.waitedMs)} after SIGTERM`, killed: 'killed with SIGKILL', 'not-running': 'was not running' }[outcome.result];
-    step.done(`${atProxy}slot ${old} ${how}`);
-    await this.hook('post_stop', { STOP_SLOT: old });
+    const step = this.ctx.reporter.step('drain');
+    const detail = await drainAndStop({
+      config: this.config,
+      processes: this.processes,
+      reporter: this.ctx.reporter,
+      step,
+      slot: old,
+      atProxy: this.traffic.drainsAtProxy,
+      hook: (name) => this.hook(name, { STOP_SLOT: old }),
+      stopped: () => {
+        Object.assign(this.state.slots[old], { pid: null, startedAt: null });
+        this.save();
+      },
+    });
+    step.done(detail);
   }
 
   private async record(outcome: HistoryEntry['outcome'], reason?: string): Promise<void> {

@@ -8,6 +8,8 @@ export type HostFacts = {
   upstreamPort: number | undefined;
   /** Whether the process named in the state's journal still runs (a command in progress, not a crash). */
   journalHolderAlive?: boolean;
+  /** Whether the bake window's watcher still runs: then its warm slot is meant to run. */
+  bakeWatcherAlive?: boolean;
 };
 
 export type Assessment = {
@@ -28,6 +30,10 @@ export function assessHost(state: State, facts: HostFacts): Assessment {
   const findings: string[] = [];
   const slots: SlotName[] = ['a', 'b'];
   const portSlot = slots.find((slot) => state.slots[slot].port === facts.upstreamPort);
+  const warm = state.bake && facts.bakeWatcherAlive ? state.bake.previous : undefined;
+  if (state.bake && !facts.bakeWatcherAlive) {
+    findings.push(`the bake window of slot ${state.bake.previous} (until ${state.bake.endsAt}) lost its watcher (pid ${state.bake.watcherPid ?? 'none'}): the window ends now and slot ${state.bake.previous} is stopped`);
+  }
   if (state.journal && !facts.journalHolderAlive) {
     findings.push(`a ${state.journal.command} (pid ${state.journal.pid}) stopped during its "${state.journal.phase}" phase, started ${state.journal.startedAt}`);
   }
@@ -50,7 +56,7 @@ export function assessHost(state: State, facts: HostFacts): Assessment {
   if (live && !healthy(live)) findings.push(`no slot is healthy: the site is down`);
   if (live !== state.live) findings.push(`slot ${live ?? 'none'} is what really serves; the state will record it as live`);
 
-  const stop = slots.filter((slot) => slot !== live && facts.slots[slot].runningPid !== undefined);
+  const stop = slots.filter((slot) => slot !== live && slot !== warm && facts.slots[slot].runningPid !== undefined);
   const reswitch = live !== null && healthy(live) && ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.upstreamPort !== undefined && portSlot !== live));
   return { live, findings, stop, reswitch };
 }
@@ -67,5 +73,6 @@ export function reconciledState(state: State, facts: HostFacts, assessment: Asse
     if (!keepsRunning) next.slots[slot].startedAt = null;
   }
   next.journal = null;
+  if (next.bake && (!facts.bakeWatcherAlive || assessment.live !== next.bake.live)) next.bake = null;
   return next;
 }

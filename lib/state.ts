@@ -28,6 +28,8 @@ export type HistoryEntry = {
   commit: string | null;
   previousCommit: string | null;
   outcome: 'success' | 'failed' | 'interrupted';
+  /** A rollback the bake window's watcher made by itself, after the new slot failed its health checks. */
+  automatic?: boolean;
   durationMs: number;
   reason?: string;
   /** The revision the operator asked for (`deploy typo`), kept even when it never resolved to a commit. */
@@ -53,8 +55,20 @@ export type State = {
   slots: Record<SlotName, SlotState>;
   journal: Journal | null;
   history: HistoryEntry[];
+  /** The bake window after a deploy: the previous slot stays warm until endsAt, watched by a detached process. */
+  bake?: Bake | null;
   /** Builds kept under DEPLOY_ROOT/releases/<commit>, by full commit SHA (absent in states from before releases). */
   releases?: Record<string, Release>;
+};
+
+export type Bake = {
+  /** The slot that keeps running without traffic (the rollback target), and the one that went live. */
+  previous: SlotName;
+  live: SlotName;
+  endsAt: string;
+  /** The detached `bake-watch` process that ends the window; null until it has started. */
+  watcherPid: number | null;
+  autoRollback: boolean;
 };
 
 /** One build of one commit. Only a complete one (installed and built) is ever started. */

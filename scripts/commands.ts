@@ -7,6 +7,9 @@ export type CommandModule = { help: string; summary: string; run(io: CommandIo):
 export const COMMANDS = {
   deploy: () => import('./deploy.ts') as Promise<CommandModule>,
   rollback: () => import('./rollback.ts') as Promise<CommandModule>,
+  restart: () => import('./restart.ts') as Promise<CommandModule>,
+  releases: () => import('./releases.ts') as Promise<CommandModule>,
+  'bake-watch': () => import('./bake-watch.ts') as Promise<CommandModule>,
   status: () => import('./status.ts') as Promise<CommandModule>,
   start: () => import('./start.ts') as Promise<CommandModule>,
   stop: () => import('./stop.ts') as Promise<CommandModule>,
@@ -45,25 +48,23 @@ export function usage(): string {
 Zero-downtime deploys of an HTTP app on two slots (a, b) behind nginx.
 
 Commands:
-  deploy [COMMIT] [--dry-run] [--json]
-                                  build the idle slot from git (default: newest DEPLOY_BRANCH), start it,
+  deploy [COMMIT] [--rebuild] [--dry-run] [--json]
+                                  build a release from git (default: newest DEPLOY_BRANCH), start it on the idle slot,
                                   wait until healthy, move traffic to it, drain the old slot
-  rollback [--json]               bring the other slot's retained build back, without rebuilding
+  rollback [COMMIT] [--json]      start the previous good release (or the kept one COMMIT names) on the idle
+                                  slot and move traffic to it: no fetch, no install, no build
+  restart [--json]                start the live release on the idle slot and move traffic to it (zero downtime)
+  releases [--json]               the kept releases: commit, built, size, outcomes, live, which slot holds which
   status [--json] [--repair]      which slot is live, its commit, pid, port, uptime and health
   history [-n N] [--show ID|last] [--json]
                                   the last deploys and rollbacks; --show prints one's full output
   logs [SLOT] [-n N] [-f]         the app's log (default: the live slot)
+  logs --deploy [-f]              the output of the running (or last) deploy or rollback; -f follows it to its end
   start <APP_NAME> <APP_DIR> <PORT>   run one app detached, with a log, a pid file and restart on crash
   stop <APP_NAME> [--force]       SIGTERM the app, SIGKILL after STOP_TIMEOUT
   upstream [--write]              print (or write) the nginx upstream file for the live slot
   nginx-site                      print the complete nginx site for this configuration and SWITCH mode
   install-hook <BARE_REPO> [--force]   push to deploy: install a post-receive hook in a bare repository
-  logs --deploy [-f]              the output of the running (or last) deploy or rollback; -f follows it to its end
-
-Options for every command: --help, --no-color, --verbose (stack traces)
-Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
-override it. Every key is documented in .env.example.
-Exit code: 0 on success, 75 when another deploy holds the lock, 130 when interrupted, 2 on a usage
   env [set KEY=VALUE ... | unset KEY ...]
                                   list (values redacted) or edit the app's environment, APP_ENV_FILE
   exec -- <command> [args...]     run a command in the live release with the app's environment
@@ -73,6 +74,11 @@ Exit code: 0 on success, 75 when another deploy holds the lock, 130 when interru
                                   write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site
   doctor [--json]                 check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports,
                                   hooks, disk, Node) without changing anything; each ✖ names its fix
+
+Options for every command: --help, --no-color, --verbose (stack traces)
+Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
+override it. Every key is documented in .env.example.
+Exit code: 0 on success, 75 when another deploy holds the lock, 130 when interrupted, 2 on a usage
 error, 1 otherwise.
 `;
 }

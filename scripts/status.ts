@@ -1,4 +1,5 @@
 import { existsSync, renameSync } from 'node:fs';
+import { describeBake, isBakeWatcher } from '../lib/bake.ts';
 import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import type { Config, SlotName } from '../lib/config.ts';
 import { gatherFacts, reconcile, short } from '../lib/cycle.ts';
@@ -75,6 +76,7 @@ export async function run(io: CommandIo): Promise<number> {
       slots,
       lastEvent: state.history.at(-1) ?? null,
       inProgress: state.journal,
+      bake: state.bake ? { ...state.bake, watcherRunning: isBakeWatcher(state.bake.watcherPid) } : null,
       disagreements: assessment.findings,
     };
     if (hasFlag(io.argv, '--json')) {
@@ -91,6 +93,8 @@ export async function run(io: CommandIo): Promise<number> {
     }
     if (config.switchKind === 'nginx-reload') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'none yet'}`);
+    const bake = describeBake(state);
+    if (bake) reporter.info(bake);
     const last = report.lastEvent;
     if (last) reporter.info(describeLastEvent(last));
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);

@@ -1,0 +1,27 @@
+import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { watchBake } from '../lib/bake.ts';
+import { currentUser } from '../lib/lock.ts';
+
+export const summary = 'internal: ends a bake window (started by deploy, detached)';
+export const help = `Usage: ./deploy.ts bake-watch
+
+Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
+the bake window (BAKE_TIME), moves traffic back to the warm previous slot after repeated failures
+(AUTO_ROLLBACK), and drains and stops the previous slot when the window ends. Its output is appended
+to DEPLOY_ROOT/run/bake.log. It exits at once when another command has ended the window.
+`;
+
+export async function run(io: CommandIo): Promise<number> {
+  let reporter = makeReporter(io);
+  try {
+    const config = loadConfig(io, reporter);
+    reporter = makeReporter(io, config);
+    reporter.info(`[${new Date().toISOString()}] bake-watch pid ${process.pid} for ${config.appName}`);
+    const ctx = cycleContext(io, config, reporter);
+    const outcome = await watchBake({ config, reporter, appEnv: ctx.env, hooks: ctx.hooks, user: `${currentUser(io.env)} (bake window)` });
+    reporter.info(`[${new Date().toISOString()}] ${outcome}`);
+    return 0;
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}
