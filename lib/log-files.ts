@@ -33,13 +33,13 @@ function fileTail(file: string, count: number, maxBytes: number): string[] {
       const block = Buffer.alloc(length);
       readSync(fd, block, 0, length, start);
       blocks.unshift(block);
-      for (const byte of block) if (byte === 10) newlines++;
+      // Ends of non-empty lines only: empty lines are not shown, so they must not count.
+      for (let index = 1; index < block.length; index++) if (block[index] === 10 && block[index - 1] !== 10) newlines++;
     }
     const text = Buffer.concat(blocks);
     const lines = text.toString('utf8').split('\n');
     if (start > 0) lines.shift(); // a partial first line
-    if (lines.at(-1) === '') lines.pop();
-    return lines.slice(-count);
+    return lines.filter((line) => line.length > 0).slice(-count);
   } finally {
     closeSync(fd);
   }
@@ -50,23 +50,54 @@ export function readLogTail(logFile: string, count = 20, maxBytes = 8 * 1024 * 1
   const result: string[] = [];
   for (const file of logSeries(logFile)) {
     if (result.length >= count) break;
-    const lines = fileTail(file, count - result.length, maxBytes).filter((line) => line.length > 0);
-    result.unshift(...lines);
+    result.unshift(...fileTail(file, count - result.length, maxBytes));
   }
   return result.slice(-count);
 }
 
 /**
+ * The files written after the one with inode `ino`, oldest first, opened at once (an open fd survives
+ * later renames): `<log>.K-1` ... `<log>.1`, `<log>`. Undefined while a rotation moves names under us
+ * (then the caller looks again), [current] when the file is gone (LOG_KEEP dropped it).
+ */
+function openNewerFiles(logFile: string, ino: number): number[] | undefined {
+  const series = logSeries(logFile);
+  const index = series.findIndex((file) => inode(file) === ino);
+  const names = index === -1 ? [logFile] : series.slice(0, index).reverse();
+  const fds: number[] = [];
+  try {
+    for (const name of names) fds.push(openSync(name, 'r'));
+  } catch {
+    for (const fd of fds) closeSync(fd);
+    return undefined;
+  }
+  // Still where it was: no rotation happened between the look and the opens.
+  if (index !== -1 && inode(series[index]) !== ino) {
+    for (const fd of fds) closeSync(fd);
+    return undefined;
+  }
+  return fds;
+}
+
+function inode(file: string): number | undefined {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Print every line appended to the log from now on, across rotations: the open file is read to its
- * end before moving to the new `<log>` (a renamed file stays readable through our fd). Runs until
- * `signal` aborts. Only whole lines are passed on (a secret split across two writes must reach the
- * redaction whole); a line longer than 64 KiB is passed on in pieces.
+ * end, then every file rotated after it, oldest first, then the new `<log>`, so several rotations
+ * between two polls lose nothing. Runs until `signal` aborts. Only whole lines are passed on (a secret
+ * split across two writes must reach the redaction whole); a line longer than 64 KiB is passed on in pieces.
  */
 export async function followLog(logFile: string, onLine: (line: string) => void, options: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
   let fd = openSync(logFile, 'r');
   let offset = fstatSync(fd).size;
   let partial = '';
-  let decoder = new StringDecoder('utf8');
+  const decoder = new StringDecoder('utf8');
   const drain = () => {
     for (;;) {
       const buffer = Buffer.alloc(1024 * 1024);
@@ -86,23 +117,25 @@ export async function followLog(logFile: string, onLine: (line: string) => void,
     while (!options.signal?.aborted) {
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
       drain();
-      let current;
-      try {
-        current = statSync(logFile);
-      } catch {
-        continue; // between the rename and the new file
-      }
       const open = fstatSync(fd);
-      if (current.ino !== open.ino || current.dev !== open.dev) {
-        drain();
-        if (partial) onLine(partial);
-        partial = '';
-        decoder = new StringDecoder('utf8');
-        closeSync(fd);
-        fd = openSync(logFile, 'r');
+      const current = inode(logFile);
+      if (current === undefined) continue; // between the rename and the new file
+      if (current === open.ino) {
+        if (open.size < offset) offset = 0; // truncated in place
+        continue;
+      }
+      const newer = openNewerFiles(logFile, open.ino);
+      if (!newer || newer.length === 0) continue;
+      drain(); // what was written to it between our read and the rotation
+      closeSync(fd);
+      for (const [index, next] of newer.entries()) {
+        fd = next;
         offset = 0;
-      } else if (open.size < offset) {
-        offset = 0; // truncated in place
+        // The supervisor rotates at line ends, so a file's last line is whole; the newest stays open.
+        if (index < newer.length - 1) {
+          drain();
+          closeSync(fd);
+        }
       }
     }
   } finally {
