@@ -9,16 +9,17 @@ import path from 'node:path';
  * session ends, and a deploy outlives a dropped connection.
  */
 
-const cache = new Map<string, string>();
+let settled: string | undefined;
 
+/** Decide who deploys from the operator's own environment, once per command (before the app's clean environment replaces it). */
+export function settleDeployer(env: Record<string, string | undefined>): string {
+  settled ??= env.SWITCHYARD_USER?.trim() || env.SUDO_USER || sshKeyComment(env) || loginName();
+  return settled;
+}
+
+/** The settled name; without one, worked out from `env`. */
 export function deployerName(env: Record<string, string | undefined>): string {
-  const key = JSON.stringify([env.SWITCHYARD_USER, env.SUDO_USER, env.SSH_USER_AUTH]);
-  let name = cache.get(key);
-  if (name === undefined) {
-    name = env.SWITCHYARD_USER?.trim() || env.SUDO_USER || sshKeyComment(env) || loginName();
-    cache.set(key, name);
-  }
-  return name;
+  return settled ?? (env.SWITCHYARD_USER?.trim() || env.SUDO_USER || sshKeyComment(env) || loginName());
 }
 
 /** The comment of the authorized key the SSH session used, or undefined (no ExposeAuthInfo, no comment, no match). */

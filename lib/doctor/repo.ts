@@ -21,7 +21,7 @@ export function explainGitFailure(stderr: string, repo: string): { detail: strin
     const dir = safe?.[1]?.replace(/^'|'$/g, '') ?? repo;
     return {
       detail: `git refuses REPO ${repo}: it belongs to another user ("dubious ownership"), and git does not read repositories of other users unless told they are safe`,
-      fix: `as the deploy user: git config --global --add safe.directory ${dir}   (or let the deploy user own it: sudo chown -R $(id -un) ${dir})`,
+      fix: `as the deploy user: git config --global --add safe.directory ${dir}   (or let the deploy user own it: sudo chown -R $(id -un) ${dir.replace(/\/\.git$/, '')})`,
     };
   }
   const last = stderr.trim().split('\n').filter(Boolean).at(-1) ?? 'no output';
