@@ -108,7 +108,24 @@ describe('interruptions and a corrupt state file', () => {
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  it('SIGHUP (an SSH hang-up with a TTY) does not abort: the deploy runs to its end, as without a TTY', async () => {
+    host.example.commit('after-hangup');
+    const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', EXAMPLE_BOOT_DELAY_MS: '1500' }, reject: false, all: true, timeout: 80_000 });
+    let output = '';
+    child.all?.on('data', (chunk) => (output += chunk));
+    let ended = false;
+    void child.finally(() => (ended = true));
+    await waitFor(() => /ok start/.test(output) || ended, 'the new slot to start', { timeoutMs: 60_000, output: () => output });
+    child.kill('SIGHUP');
+    const result = await child;
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toMatch(/deployed [0-9a-f]{7} on slot b/);
+    expect((await host.get('/')).json.version).toBe('after-hangup');
+    // Back to slot a's release for the interruption tests below, which expect v1 live.
+    expect((await host.run(['rollback'])).exitCode).toBe(0);
+  }, 120_000);
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} during the health wait stops the new slot, releases the lock and exits 130`, async () => {
       host.example.commit(`slow-boot-${signal}`);
       const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', EXAMPLE_BOOT_DELAY_MS: '20000' }, reject: false, all: true, timeout: 80_000 });

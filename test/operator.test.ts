@@ -76,7 +76,7 @@ describe('operator experience', () => {
     // checkout, so a config error that names that path proves the symlink was resolved.
     const result = await execa('switchyard', ['status'], { cwd: '/', env: { PATH: `${bin}:${process.env.PATH}` }, reject: false, extendEnv: false });
     expect(result.stderr).toContain(`${path.dirname(DEPLOY_TS)}`);
-    expect(result.stderr).toMatch(/APP_NAME is required/);
+    expect(result.stderr).toMatch(/^error: no \.env at \S+\/\.env \(and APP_NAME, REPO, DEPLOY_ROOT not set in the environment\); nothing was changed; create it: `cp \S+\.env\.example \S+\.env` and edit it, or `\.\/deploy\.ts init /m);
     const status = await execa('switchyard', ['status'], { cwd: '/', env: { PATH: `${bin}:${process.env.PATH}`, DEPLOY_ENV_FILE: host.envFile } });
     expect(status.stdout).toMatch(/live slot [ab]/);
     expect(status.stdout + status.stderr).not.toMatch(/\x1b\[/);
