@@ -36,10 +36,10 @@ function slotProcesses(deployRoot: string): number[] {
   return pids;
 }
 
-async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
   const started = Date.now();
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -200,6 +200,24 @@ describe("the app's environment, files, logs and reboot", () => {
       await follow;
     }
   }, 180_000);
+
+  it('a crash restart by the supervisor keeps the environment the slot started with; APP_ENV_FILE edits wait for the next deploy', async () => {
+    const changed = await host.run(['env', 'set', 'GREETING=changed']);
+    expect(changed.stdout).toMatch(/applies at the next deploy, rollback or restart/);
+    const before = await direct('GET', '/');
+    process.kill(before.pid, 'SIGKILL');
+    const after = await waitFor(async () => {
+      try {
+        const answer = await direct('GET', '/');
+        return answer.pid !== before.pid && answer;
+      } catch {
+        return undefined;
+      }
+    }, 'the supervisor to restart the app');
+    expect(after.version).toBe(before.version);
+    expect((await direct('GET', '/env')).GREETING).toBe('hello');
+    expect((await host.run(['env', 'set', 'GREETING=hello'])).exitCode).toBe(0);
+  }, 60_000);
 
   it('a reboot (every process of both slots killed) then resume: the same release answers, with 0 failed requests once it is back', async () => {
     const before = host.state();

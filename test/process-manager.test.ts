@@ -35,6 +35,12 @@ describe('the systemd process manager', () => {
     ]);
   });
 
+  it("writes the app's environment into the slot's env file before PORT, HOST and SWITCHYARD_SLOT", async () => {
+    const { runner } = recorder('4242\n');
+    await systemdProcesses(config, { PATH: '/opt/node/bin:/usr/bin', GREETING: 'hello $USER', PORT: '1' }, runner).start('a');
+    expect(readFileSync(path.join(root, 'run', 'shop-a.env'), 'utf8')).toMatch(/\nPATH="\/opt\/node\/bin:\/usr\/bin"\nGREETING="hello \\\$USER"\nPORT=3001\nHOST=127.0.0.1\nSWITCHYARD_SLOT=a\n$/);
+  });
+
   it('stops a running unit with systemctl stop and says so; a stopped one is not stopped again', async () => {
     const running = recorder('4242');
     expect((await systemdProcesses(config, {}, running.runner).stop('a')).result).toBe('exited');
