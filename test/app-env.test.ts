@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +46,7 @@ describe('APP_ENV_FILE text', () => {
     writeFileSync(config.appEnvFile, 'export D="quoted value"\n# comment\nE=plain # trailing\n');
     expect(readAppEnvFile(config)).toEqual({ D: 'quoted value', E: 'plain' });
     expect(readFileSync(config.appEnvFile, 'utf8')).toContain('export D');
+    rmSync(root, { recursive: true, force: true });
   });
 });
 
