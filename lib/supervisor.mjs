@@ -47,13 +47,17 @@ function rotate() {
 }
 
 /** Whole lines only, so a rotation never splits one; synchronous, so the app's pipe is the only buffer. */
+let rotationFailedAt = 0;
 function writeLog(buffer) {
-  if (settings.logFile && logSize > 0 && logSize + buffer.length > logMaxBytes) {
+  if (settings.logFile && logSize > 0 && logSize + buffer.length > logMaxBytes && Date.now() - rotationFailedAt > 60_000) {
     try {
       rotate();
     } catch (error) {
-      // A failed rotation must not lose output: keep appending to the current file.
-      process.stderr.write(`[switchyard] ${settings.name}: could not rotate ${settings.logFile}: ${error.message}\n`);
+      // A failed rotation must not lose output: keep appending to the current file, try again in a minute.
+      rotationFailedAt = Date.now();
+      const line = `[switchyard ${new Date().toISOString()}] ${settings.name}: could not rotate ${settings.logFile}: ${error.message}\n`;
+      writeSync(logFd, line);
+      logSize += Buffer.byteLength(line);
     }
   }
   let offset = 0;
