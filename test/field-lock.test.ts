@@ -136,7 +136,10 @@ describe.skipIf(canMount !== true)('a full disk (a real, filled tmpfs)', () => {
 
   it('taking the lock says the disk is full, what is untouched and what to do, and leaves no temp file', async () => {
     const root = path.join(mount, 'root');
-    const result = await host.run(['deploy'], { DEPLOY_ROOT: root });
+    expect(() => acquireLock(root, 'deploy', 'ana')).toThrow(expect.objectContaining({ message: `could not take the deploy lock ${root}/deploy.lock: the disk is full (ENOSPC)` }) as SwitchyardError);
+    expect(readdirSync(root)).toEqual([]);
+    // status --repair takes the lock before anything else.
+    const result = await host.run(['status', '--repair'], { DEPLOY_ROOT: root });
     expect(result.exitCode, result.output).toBe(1);
     const errors = result.stderr.split('\n').filter((line) => line.startsWith('error: '));
     expect(errors).toEqual([`error: could not take the deploy lock ${root}/deploy.lock: the disk is full (ENOSPC); nothing was changed (no lock or temp file was left); free space where DEPLOY_ROOT is (df -h ${root}), then run this again`]);

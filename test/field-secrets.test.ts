@@ -34,6 +34,7 @@ describe('secrets in every output', () => {
   afterAll(async () => host?.cleanUp(), 60_000);
 
   it('a failure quoting the secret: state reason, history --json, status --json and the failed hook get [REDACTED]', async () => {
+    host.example.commit('v2'); // a new commit, so the build runs
     const result = await run(['deploy'], { BUILD_CMD: `echo "calling the API with ${TOKEN}"; false ${TOKEN}` });
     expect(result.exitCode, result.output).toBe(1);
     expect(result.output).toContain('[REDACTED]');
@@ -54,7 +55,7 @@ describe('secrets in every output', () => {
 
   it('an app that prints the secret into its log: logs and logs -f print [REDACTED]', async () => {
     rmSync(path.join(host.dir, 'deploy', 'hooks', 'failed'));
-    const deployed = await run(['deploy'], { START_CMD: 'echo "starting with token $NOTIFY_TOKEN"; exec npm start' });
+    const deployed = await run(['deploy'], { START_CMD: `echo "starting with token ${TOKEN}"; exec npm start` });
     expect(deployed.exitCode, deployed.output).toBe(0);
     const logs = await run(['logs', '-n', '20']);
     expect(logs.exitCode, logs.output).toBe(0);
