@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { execa } from 'execa';
 import { SwitchyardError } from './errors.ts';
-import { isAlive, signalGroup } from './process.ts';
+import { isAlive, signalGroup, signalProcess } from './process.ts';
 import { redactUrlCredentials } from './redact.ts';
 
 /** The only place that starts child processes. Commands are argv arrays; a shell runs only a user's own configured string. */
@@ -140,7 +140,7 @@ export function runAttached(argv: readonly string[], options: { cwd: string; env
   const [file, ...args] = argv;
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: 'inherit' });
-    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    const forward = (signal: NodeJS.Signals) => () => child.pid && signalProcess(child.pid, signal);
     const handlers = { SIGINT: () => undefined, SIGTERM: forward('SIGTERM'), SIGHUP: forward('SIGHUP') };
     for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
     const done = () => {
