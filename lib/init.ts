@@ -126,6 +126,8 @@ export function operatorSteps(input: {
   envFile: string;
   siteFile: string;
   install?: { file: string; link?: string };
+  /** Debian's sites-enabled/default, when it is there: it also listens on port 80, as default_server. */
+  defaultSite?: string;
   nginxInstalled: boolean;
   testCmd: string;
   reloadCmd: string;
@@ -133,7 +135,8 @@ export function operatorSteps(input: {
 }): string[] {
   const steps: string[] = [];
   if (!input.nginxInstalled && input.install) {
-    steps.push(`install the site: sudo install -m 644 ${input.siteFile} ${input.install.file}${input.install.link ? ` && sudo ln -sfn ${input.install.file} ${input.install.link}` : ''}`);
+    steps.push(`install the site: sudo install -m 644 ${input.siteFile} ${input.install.file}${input.install.link ? ` && sudo ln -sfn ${input.install.file} ${input.install.link}` : ''}${input.defaultSite ? ` && sudo rm ${input.defaultSite}` : ''}`);
+    if (input.defaultSite) steps.push(`(${input.defaultSite} is removed because it takes every request on port 80 as default_server; keep it only if the site listens elsewhere: --listen)`);
     steps.push(`then test and reload nginx: ${input.testCmd} && ${input.reloadCmd} (or run ./deploy.ts init --nginx as root)`);
   }
   const line = sudoersLine(input.user, input.testCmd, input.reloadCmd, input.absolute);

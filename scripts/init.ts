@@ -84,6 +84,9 @@ export async function run(io: CommandIo): Promise<number> {
         }
         const done = await installSite(site, target, rights);
         show(done);
+        if (target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default'))) {
+          reporter.warn(`${path.join(nginxDir, 'sites-enabled', 'default')} is enabled too; on the same port it takes every request as default_server: remove it (rm ${path.join(nginxDir, 'sites-enabled', 'default')}) and reload nginx, or give the site another --listen`);
+        }
         const changed = [...done, ...lines].some((item) => ['nginx upstream', 'site installed', 'site enabled'].includes(item.item) && item.status !== 'unchanged');
         show(await testAndReload(config, changed, io.env));
         installed = true;
@@ -93,6 +96,7 @@ export async function run(io: CommandIo): Promise<number> {
         envFile,
         siteFile: site.file,
         install: target,
+        defaultSite: target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default')) ? path.join(nginxDir, 'sites-enabled', 'default') : undefined,
         nginxInstalled: installed,
         testCmd: config.nginx.testCmd,
         reloadCmd: config.nginx.reloadCmd,

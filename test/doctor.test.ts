@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, renameSync, statSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -137,6 +138,20 @@ describe('./deploy.ts doctor on a real host (real nginx, git, processes)', () =>
       execFileSync('chown', ['-R', '0', host.example.repo]);
     }
   }, 120_000);
+
+  it('NGINX_CHECK_URL answered by a server that is not the Switchyard site (Debian\'s default site): ✖ traffic', async () => {
+    const other = http.createServer((request, response) => response.end('Welcome to nginx!')).listen(0, '127.0.0.1');
+    await new Promise((resolve) => other.once('listening', resolve));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as net.AddressInfo).port}/__switchyard/health`;
+      const result = await host.run(['doctor'], { NGINX_CHECK_URL: url });
+      expect(result.exitCode, result.output).toBe(1);
+      expect(lineOf(result.stdout, 'traffic')).toBe(`✖ traffic        ${url} answered HTTP 200 without an X-Switchyard-Upstream header: another nginx server takes these requests (Debian's sites-enabled/default is default_server on port 80)`);
+      expect(result.stdout).toContain('fix: install the site ./deploy.ts nginx-site prints and remove the other server on that port (rm /etc/nginx/sites-enabled/default)');
+    } finally {
+      other.close();
+    }
+  }, 60_000);
 
   it('the env file missing: one ✖ configuration line naming the file and how to make one; nothing else runs', async () => {
     const aside = `${host.envFile}.aside`;

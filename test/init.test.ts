@@ -63,6 +63,8 @@ describe('init planning (pure)', () => {
     expect(steps[0]).toBe('install the site: sudo install -m 644 /srv/shop/nginx/site.conf /etc/nginx/sites-available/shop && sudo ln -sfn /etc/nginx/sites-available/shop /etc/nginx/sites-enabled/shop');
     expect(steps.join('\n')).toContain("echo 'deploy ALL=(root) NOPASSWD: /usr/sbin/nginx -t, /usr/sbin/nginx -T, /usr/bin/systemctl reload nginx' | sudo tee /etc/sudoers.d/switchyard");
     expect(steps.at(-2)).toBe('check everything: ./deploy.ts doctor');
+    const withDefault = operatorSteps({ user: 'deploy', envFile: '/e', siteFile: '/s', install: siteInstallPaths('/etc/nginx', 'shop', true), defaultSite: '/etc/nginx/sites-enabled/default', nginxInstalled: false, testCmd: 't', reloadCmd: 'r' });
+    expect(withDefault[0]).toMatch(/&& sudo rm \/etc\/nginx\/sites-enabled\/default$/);
   });
 });
 

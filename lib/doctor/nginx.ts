@@ -92,12 +92,13 @@ export async function checkSudo(ctx: CheckContext): Promise<CheckResult> {
 export async function checkTraffic(ctx: CheckContext): Promise<CheckResult> {
   const { config } = ctx;
   const state = loadState(config.deployRoot, config.appName, config.ports);
-  if (!state.live) return pass('nothing is live yet (checked once a deploy has run)');
-  const port = config.ports[state.live];
   const result = await probe(config.nginx.checkUrl, 3000);
   const upstream = String(result.headers?.['x-switchyard-upstream'] ?? '');
   if (result.status === undefined) return fail(`${config.nginx.checkUrl} did not answer (${result.error}): nginx does not listen there`, 'start nginx with the site ./deploy.ts nginx-site prints, or fix NGINX_CHECK_URL/NGINX_LISTEN');
-  if (!upstream) return fail(`${config.nginx.checkUrl} answered HTTP ${result.status} without an X-Switchyard-Upstream header: that is not the Switchyard site`, 'install the site ./deploy.ts nginx-site prints, or fix NGINX_CHECK_URL');
+  // The site's check location sets the header on every answer, a 502 included: without it another server took the request.
+  if (!upstream) return fail(`${config.nginx.checkUrl} answered HTTP ${result.status} without an X-Switchyard-Upstream header: another nginx server takes these requests (Debian's sites-enabled/default is default_server on port 80)`, 'install the site ./deploy.ts nginx-site prints and remove the other server on that port (rm /etc/nginx/sites-enabled/default), reload nginx; or fix NGINX_LISTEN/NGINX_CHECK_URL');
+  if (!state.live) return pass(`${config.nginx.checkUrl} is answered by Switchyard's site; nothing is live yet`);
+  const port = config.ports[state.live];
   if (!upstream.split(/[,\s]+/).some((address) => address.endsWith(`:${port}`))) {
     return fail(`${config.nginx.checkUrl} was answered by ${upstream}, not by live slot ${state.live} (port ${port})`, './deploy.ts status shows what serves; ./deploy.ts status --repair puts traffic back on the live slot');
   }
