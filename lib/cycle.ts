@@ -12,6 +12,7 @@ import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { SLOTS, slotDir } from './slots.ts';
 import { drainAndStop } from './drain.ts';
 import { bakeLogFile, isBakeWatcher, startBakeWatcher } from './bake.ts';
+import { FLOW_STEPS, type CycleFacts, type FlowStepName } from './steps.ts';
 import { prepareDeployRoot } from './deploy-root.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from './state.ts';
@@ -150,6 +151,11 @@ class Flow {
     private readonly logId: string | undefined,
   ) {}
   private requested: string | undefined;
+  private options: DeployOptions = {};
+  /** The table's view of this command, refined as it runs. */
+  private plan!: CycleFacts;
+  /** How the success line describes the previous slot when the bake step handed it to the watcher. */
+  private baking: string | undefined;
 
   private get config() {
     return this.ctx.config;
@@ -199,29 +205,32 @@ class Flow {
   async run(state: State, revision: string | undefined, options: DeployOptions): Promise<void> {
     this.state = state;
     this.requested = revision;
+    this.options = options;
     const { reporter } = this.ctx;
     try {
       if (this.command === 'rollback') await this.chooseRollbackRelease(revision);
       if (this.command === 'restart') this.chooseLiveRelease();
-      const warm = await this.isWarmTarget();
+      this.plan = { command: this.command, target: this.target, previous: this.live, commit: this.commit, revision, reuse: this.command !== 'deploy', warm: await this.isWarmTarget() };
       // Any command ends a running bake window: its watcher sees the window gone and stands down.
       if (this.state.bake) {
         this.state.bake = null;
         this.save();
       }
-      if (!warm) await this.checkTargetPort();
+      if (this.plan.warm) reporter.info(`  slot ${this.target} still runs ${short(this.commit)} (bake window): nothing to start`);
+      else await this.checkTargetPort();
       await this.hook('begin');
-      if (this.command === 'deploy') await this.build(revision, options);
-      if (warm) reporter.step('start').done(`slot ${this.target} still runs ${short(this.commit)} (bake window): nothing to start`);
-      else await this.startAndCheck();
-      await this.switchTraffic();
-      const baking = await this.handOffPrevious();
-      if (!baking) await this.drainPrevious();
-      await this.record('success');
+      // The one table (lib/steps.ts): what applies is decided as the run learns (the commit at fetch).
+      for (const step of FLOW_STEPS) {
+        if (!step.applies(this.plan, this.config)) continue;
+        if (step.before) await this.hook(step.before);
+        await this.phase(step.name);
+        await this.steps[step.name]();
+        if (step.after) await this.hook(step.after);
+      }
       this.pruneReleases();
       await this.hook('end');
       const previous = this.live && this.state.slots[this.live].commit ? `slot ${this.live} (${short(this.state.slots[this.live].commit)})` : '';
-      const kept = !previous ? '' : baking ? `; ${previous} ${baking}` : `; ${previous} kept for rollback`;
+      const kept = !previous ? '' : this.baking ? `; ${previous} ${this.baking}` : `; ${previous} kept for rollback`;
       const verb = { deploy: 'deployed', rollback: 'rolled back to', restart: 'restarted' }[this.command];
       reporter.success(`${verb} ${short(this.commit)} on slot ${this.target} (port ${this.config.ports[this.target]}) in ${formatDuration(Date.now() - this.started)}${kept}`);
     } catch (error) {
@@ -230,47 +239,66 @@ class Flow {
     }
   }
 
-  private async build(revision: string | undefined, options: DeployOptions): Promise<void> {
-    const { reporter } = this.ctx;
-    const cache = cacheDir(this.config.deployRoot);
+  /** What each step of the table does; the runner has journaled its phase before it is called. */
+  private readonly steps: Record<FlowStepName, () => Promise<void>> = {
+    fetch: () => this.fetch(),
+    checkout: () => this.checkout(),
+    install: () => this.install(),
+    build: () => this.build(),
+    start: () => this.start(),
+    health: () => this.health(),
+    switch: () => this.switchTraffic(),
+    bake: () => this.handOffPrevious(),
+    drain: () => this.drainPrevious(),
+    record: () => this.recordSuccess(),
+  };
 
-    await this.phase('resolve');
-    let step = reporter.step('fetch');
+  private async fetch(): Promise<void> {
+    const revision = this.requested;
+    const cache = cacheDir(this.config.deployRoot);
+    const step = this.ctx.reporter.step('fetch');
     await fetchRepo(this.config.repo, cache, { signal: this.ctx.signal });
     this.commit = await resolveCommit(cache, revision ?? `refs/heads/${this.config.branch}`);
-    step.done(`${revision ?? this.config.branch} → ${short(this.commit)}`);
+    this.plan.commit = this.commit;
     const dir = releaseDir(this.config, this.commit);
     this.buildDir = dir;
-
     const kept = this.state.releases?.[this.commit];
-    if (kept?.complete && existsSync(dir) && !options.rebuild) {
-      reporter.step('build').done(`release ${short(this.commit)} is kept (built ${kept.builtAt}): no checkout, install or build (--rebuild to build it again)`);
+    this.plan.reuse = Boolean(kept?.complete && existsSync(dir) && !this.options.rebuild);
+    if (this.plan.reuse) {
+      step.done(`${revision ?? this.config.branch} → ${short(this.commit)}; release ${short(this.commit)} is kept (built ${kept!.builtAt}): no checkout, install or build (--rebuild to build it again)`);
       return;
     }
-
     const runningIt = [];
     for (const slot of SLOTS) if (this.state.slots[slot].commit === this.commit && (await this.processes.runningPid(slot)) !== undefined) runningIt.push(slot);
     if (kept && runningIt.length > 0) {
+      step.fail();
       throw new SwitchyardError(`release ${short(this.commit)} runs on slot ${runningIt.join(' and ')}; rebuilding it would change the files under a running app`, {
         untouched: 'nothing was changed',
         next: `deploy it without --rebuild (it is started as kept), or deploy or roll back to another release first`,
       });
     }
+    step.done(`${revision ?? this.config.branch} → ${short(this.commit)}`);
+  }
 
-    await this.hook('pre_checkout');
-    await this.phase('checkout');
-    // Journaled as incomplete first: a deploy killed from here on leaves a release no command will start.
-    this.state.releases = { ...this.state.releases, [this.commit]: { commit: this.commit, builtAt: new Date().toISOString(), complete: false } };
+  private async checkout(): Promise<void> {
+    const commit = this.commit!;
+    const dir = this.buildDir!;
+    // Recorded as incomplete first: a deploy killed from here on leaves a release no command will start.
+    this.state.releases = { ...this.state.releases, [commit]: { commit, builtAt: new Date().toISOString(), complete: false } };
     this.save();
-    step = reporter.step('checkout');
-    await checkoutSlot(cache, dir, this.commit, { signal: this.ctx.signal });
+    const step = this.ctx.reporter.step('checkout');
+    await checkoutSlot(cacheDir(this.config.deployRoot), dir, commit, { signal: this.ctx.signal });
     const shared = linkSharedPaths(this.config, dir);
-    step.done(`${short(this.commit)} in ${dir}${shared.length ? `; linked ${shared.length} shared path(s) from ${sharedRoot(this.config)}` : ''}`);
+    step.done(`${short(commit)} in ${dir}${shared.length ? `; linked ${shared.length} shared path(s) from ${sharedRoot(this.config)}` : ''}`);
+  }
 
-    await this.hook('pre_install');
-    await this.phase('install');
-    step = reporter.step('install');
-    const key = installKey(dir, this.config.installCmd);
+  private installKey: string | undefined;
+
+  private async install(): Promise<void> {
+    const dir = this.buildDir!;
+    const step = this.ctx.reporter.step('install');
+    this.installKey = installKey(dir, this.config.installCmd);
+    const key = this.installKey;
     const donor = key ? completeReleases(this.state).find((release) => release.installKey === key && release.commit !== this.commit && existsSync(releaseDir(this.config, release.commit))) : undefined;
     if (donor) {
       const linked = await reuseDependencies(releaseDir(this.config, donor.commit), dir, this.ctx.signal);
@@ -279,16 +307,17 @@ class Flow {
       await this.runStreamed(this.config.installCmd, dir, 'install', step);
       step.done(this.config.installCmd);
     } else step.done('skipped (INSTALL_CMD is empty)');
+  }
 
-    await this.phase('build');
-    step = reporter.step('build');
+  private async build(): Promise<void> {
+    const commit = this.commit!;
+    const step = this.ctx.reporter.step('build');
     if (this.config.buildCmd.trim()) {
-      await this.runStreamed(this.config.buildCmd, dir, 'build', step);
+      await this.runStreamed(this.config.buildCmd, this.buildDir!, 'build', step);
       step.done(this.config.buildCmd);
     } else step.done('skipped (BUILD_CMD is empty)');
-    this.state.releases = { ...this.state.releases, [this.commit]: { commit: this.commit, builtAt: new Date().toISOString(), complete: true, ...(key ? { installKey: key } : {}) } };
+    this.state.releases = { ...this.state.releases, [commit]: { commit, builtAt: new Date().toISOString(), complete: true, ...(this.installKey ? { installKey: this.installKey } : {}) } };
     this.save();
-    await this.hook('post_install');
   }
 
   /**
@@ -380,12 +409,12 @@ class Flow {
    * With BAKE_TIME, the previous slot is not drained before this command returns: after a deploy it
    * stays warm until the window ends (a rollback is then a switch only); after a rollback it is
    * drained and stopped at once, in the background. Either way by a detached watcher, recorded in the
-   * state first so a crash at any point leaves a window the next command ends. Returns how the
-   * success line describes it, or undefined to drain here (BAKE_TIME=0, restart, first deploy).
+   * state first so a crash at any point leaves a window the next command ends. The table runs this
+   * step instead of `drain` when BAKE_TIME is set (not for restart, nor a first deploy).
    */
-  private async handOffPrevious(): Promise<string | undefined> {
-    if (!this.live || this.config.bakeTimeMs === 0 || this.command === 'restart') return undefined;
-    await this.phase('bake');
+  private async handOffPrevious(): Promise<void> {
+    if (!this.live) return;
+    const step = this.ctx.reporter.step('bake');
     const deploy = this.command === 'deploy';
     const endsAt = new Date(Date.now() + (deploy ? this.config.bakeTimeMs : 0)).toISOString();
     this.state.bake = { previous: this.live, live: this.target, endsAt, watcherPid: null, autoRollback: deploy && this.config.autoRollback };
@@ -393,9 +422,10 @@ class Flow {
     const pid = startBakeWatcher(this.config, this.ctx.cliEnv ?? {});
     this.state.bake.watcherPid = pid;
     this.save();
-    return deploy
+    this.baking = deploy
       ? `stays warm for an instant rollback until ${endsAt} (BAKE_TIME ${formatDuration(this.config.bakeTimeMs)}; auto rollback ${this.config.autoRollback ? 'on' : 'off'}; watcher pid ${pid})`
       : `is drained and stopped in the background (watcher pid ${pid}, log ${bakeLogFile(this.config.deployRoot)})`;
+    step.done(`slot ${this.live} ${this.baking}`);
   }
 
   /** Fail before building anything when a process we did not start holds the idle slot's port. */
@@ -403,25 +433,22 @@ class Flow {
     if ((await this.processes.runningPid(this.target)) === undefined) await refuseTakenPort(this.config.host, this.config.ports[this.target], `slot ${this.target}`);
   }
 
-  private async startAndCheck(): Promise<void> {
-    const { reporter } = this.ctx;
+  private async start(): Promise<void> {
     const port = this.config.ports[this.target];
-    await this.phase('start');
-    await this.hook('pre_start');
     if (await this.processes.runningPid(this.target)) await this.processes.stop(this.target);
     this.pointSlotAtBuild();
     await refuseTakenPort(this.config.host, port, `slot ${this.target}`);
-    let step = reporter.step('start');
+    const step = this.ctx.reporter.step('start');
     const pid = await this.processes.start(this.target);
     this.startedNewSlot = true;
     Object.assign(this.state.slots[this.target], { pid, startedAt: new Date().toISOString() });
     this.save();
     step.done(`slot ${this.target} on port ${port} (pid ${pid}): ${this.config.startCmd}`);
-    await this.hook('post_start');
+  }
 
-    await this.phase('health');
-    step = reporter.step('health');
-    const url = healthUrl(this.config.host, port, this.config.healthPath);
+  private async health(): Promise<void> {
+    const step = this.ctx.reporter.step('health');
+    const url = healthUrl(this.config.host, this.config.ports[this.target], this.config.healthPath);
     const result = await waitUntilHealthy(url, {
       timeoutMs: this.config.healthTimeoutMs,
       hasExited: () => this.processes.hasExited(this.target),
@@ -437,7 +464,6 @@ class Flow {
       throw new SwitchyardError(`slot ${this.target} failed its health check: ${why}`, { details: this.logTail() });
     }
     step.done(`${url} answered 2xx`);
-    await this.hook('running');
   }
 
   /** The target slot's symlink now names the release it is about to run; the state says so first. */
@@ -475,7 +501,6 @@ class Flow {
 
   private async switchTraffic(): Promise<void> {
     const { reporter } = this.ctx;
-    await this.phase('switch');
     const step = reporter.step('switch');
     // Whatever happened since the health check (a crash, someone's `stop`), traffic only moves to a slot that answers now.
     const before = await this.slotAnswers(this.target);
@@ -511,7 +536,6 @@ class Flow {
   }
 
   private async drainPrevious(): Promise<void> {
-    await this.phase('drain');
     if (!this.live) return;
     const old = this.live;
     const step = this.ctx.reporter.step('drain');
@@ -531,8 +555,13 @@ class Flow {
     step.done(detail);
   }
 
+  private async recordSuccess(): Promise<void> {
+    await this.record('success');
+  }
+
+  /** The history entry; the journal is cleared with it. A failure records itself here too (after journaling `record`). */
   private async record(outcome: HistoryEntry['outcome'], reason?: string): Promise<void> {
-    await this.phase('record').catch(() => undefined);
+    if (outcome !== 'success') await this.phase('record').catch(() => undefined);
     const entry: HistoryEntry = {
       at: new Date(this.started).toISOString(),
       user: currentUser(this.ctx.env),

@@ -62,8 +62,8 @@ describe('the bake window', () => {
 
     const rolledBack = await host.run(['rollback']);
     expect(rolledBack.exitCode, rolledBack.output).toBe(0);
-    expect(rolledBack.stdout).toMatch(/start +slot a still runs [0-9a-f]{7} \(bake window\): nothing to start/);
-    expect(rolledBack.stdout).not.toMatch(/^ok health /m);
+    expect(rolledBack.stdout).toMatch(/slot a still runs [0-9a-f]{7} \(bake window\): nothing to start/);
+    expect(rolledBack.stdout).not.toMatch(/^ok (start|health) /m);
     expect(rolledBack.stdout).toMatch(/slot b \([0-9a-f]{7}\) is drained and stopped in the background/);
     expect(host.state().slots.a.pid).toBe(warmPid);
     expect((await host.get('/')).json.version).toBe('v1');

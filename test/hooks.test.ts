@@ -39,7 +39,7 @@ describe('hooks', () => {
     expect(second.stdout).toContain('post_start │ output of post_start');
     expect(lines().map((line) => line.split(' ')[0])).toEqual(['begin', 'pre_checkout', 'pre_install', 'post_install', 'pre_start', 'post_start', 'running', 'pre_stop', 'post_stop', 'end']);
     const running = lines().find((line) => line.startsWith('running '))!;
-    expect(running).toContain(`cmd=deploy slot=b port=${host.ports.b} commit=${v2} prev=${v1} dir=${host.deployRoot}/slots/b`);
+    expect(running).toContain(`cmd=deploy slot=b port=${host.ports.b} commit=${v2} prev=${v1} dir=${host.deployRoot}/releases/${v2}`);
   }, 120_000);
 
   it('a hook that fails before the switch aborts the deploy cleanly and runs the failed hook with the reason', async () => {

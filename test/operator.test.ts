@@ -25,15 +25,15 @@ describe('operator experience', () => {
 
   it('deploy --dry-run prints the plan and changes nothing', async () => {
     const before = snapshot();
-    // A commit that is not a kept release yet: the plan has every build step.
-    const head = host.example.commit('v-dry-run');
+    // A commit that is not a kept release yet (v2 again, as a new commit): the plan has every build step.
+    const head = host.example.commit('v2');
     const result = await host.run(['deploy', '--dry-run', head]);
     expect(result.exitCode, result.output).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`dry run: deploy ${head.slice(0, 12)} to slot a \\(port ${host.ports.a}\\)`));
     for (const step of ['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain', 'record']) expect(result.stdout).toMatch(new RegExp(`^  ${step} `, 'm'));
     expect(result.stdout).toContain('npm ci --no-audit --no-fund --loglevel=error');
     expect(result.stdout).toContain(host.nginx.testCmd);
-    expect(result.stdout).toMatch(/live-a and remove live-b, confirm through http:\/\/127\.0\.0\.1:\d+\/__switchyard\/health \(5 answers in a row from slot a\)/);
+    expect(result.stdout).toMatch(/live-a there and remove live-b, confirm through http:\/\/127\.0\.0\.1:\d+\/__switchyard\/health \(5 answers in a row from slot a\)/);
     expect(snapshot()).toEqual(before);
     expect(existsSync(path.join(host.deployRoot, 'deploy.lock'))).toBe(false);
   }, 60_000);
@@ -83,6 +83,7 @@ describe('operator experience', () => {
   }, 60_000);
 
   it('a silent long build shows it is alive every 5 s, not more often', async () => {
+    host.example.commit('v2');
     const result = await host.run(['deploy'], { BUILD_CMD: 'sleep 11' });
     expect(result.exitCode, result.output).toBe(0);
     const beats = result.stdout.split('\n').filter((line) => /build …/.test(line));

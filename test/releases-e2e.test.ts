@@ -75,8 +75,8 @@ describe('releases: rollback to any good release, reuse, install cache, prune, r
   it('deploying a kept release reuses it: no checkout, install or build', async () => {
     const result = await host.run(['deploy', commits.v3]);
     expect(result.exitCode, result.output).toBe(0);
-    expect(result.stdout).toMatch(/build +release [0-9a-f]{7} is kept .*no checkout, install or build/);
-    expect(result.stdout).not.toMatch(/^ok (checkout|install) /m);
+    expect(result.stdout).toMatch(/fetch +.*release [0-9a-f]{7} is kept .*no checkout, install or build/);
+    expect(result.stdout).not.toMatch(/^ok (checkout|install|build) /m);
     expect(await served()).toBe('v3');
   }, 120_000);
 
