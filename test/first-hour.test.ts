@@ -33,8 +33,8 @@ describe('the first hour on a host, over SSH (real sshd, user, sudo, nginx, git)
   let sudoersFile: string;
 
   /** A command run by the deploy user's shell over ssh, from its home, as the README shows. */
-  const remote = (command: string, options: { tty?: boolean } = {}) =>
-    execa(sshd.ssh(user.name, options)[0], [...sshd.ssh(user.name, options).slice(1), `cd switchyard && ${command}`], { reject: false, all: true, timeout: 180_000, stdin: 'ignore' });
+  const remote = (command: string, options: { tty?: boolean; stdin?: 'pipe' } = {}) =>
+    execa(sshd.ssh(user.name, options)[0], [...sshd.ssh(user.name, options).slice(1), `cd switchyard && ${command}`], { reject: false, all: true, timeout: 180_000, stdin: options.stdin ?? 'ignore' });
 
   beforeAll(async () => {
     requirePrograms();
@@ -156,6 +156,21 @@ describe('the first hour on a host, over SSH (real sshd, user, sudo, nginx, git)
     const status = await remote('./deploy.ts status');
     expect(status.stdout).toMatch(new RegExp(`^last: deploy ${sha.slice(0, 7)} to slot b by ${KEY_COMMENT} at .*: success`, 'm'));
   }, 180_000);
+
+  it('Ctrl-C typed into ssh -tt (SIGINT from the remote TTY) still aborts before the switch: exit 130, the live slot serves on', async () => {
+    example.commit('v3');
+    const client = remote('./deploy.ts deploy', { tty: true, stdin: 'pipe' });
+    let seen = '';
+    client.all?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+    await waitFor(() => /(ok|✓) +install /.test(seen.replace(/\x1b\[[0-9;]*m/g, '')), 'the install step to finish', { output: () => seen });
+    client.stdin?.write('\x03');
+    const result = await client;
+    expect(result.exitCode, result.all).toBe(130);
+    expect(result.all).toMatch(/deploy interrupted by SIGINT: stopped what it had started; slot b \([0-9a-f]{7}\) is still live and serving; the lock was released/);
+    const shown = await remote('./deploy.ts history --show last');
+    expect(shown.stdout).toMatch(/^error: deploy interrupted by SIGINT/m);
+    expect((await fetch(`http://127.0.0.1:${listen}/`).then((response) => response.json())).version).toBe('v2');
+  }, 120_000);
 
   it('a deploy of a name that does not exist: status words it, history keeps what was asked', async () => {
     const typo = await remote('./deploy.ts deploy typo-branch');
