@@ -125,12 +125,20 @@ async function askForMissing(answers: Partial<Record<ConfigKey, string>>): Promi
     });
   }
   const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  // The iterator keeps lines typed (or pasted) ahead of their question; question() would drop them.
+  const lines = prompt[Symbol.asyncIterator]();
   try {
     const result = { ...answers };
     for (const key of missing) {
       const question = (INIT_FLAGS.find((entry) => entry.key === key) as { ask?: string } | undefined)?.ask ?? key;
       let value = '';
-      while (!value) value = (await prompt.question(`${question}: `)).trim();
+      while (!value) {
+        prompt.setPrompt(`${question}: `);
+        prompt.prompt();
+        const next = await lines.next();
+        if (next.done) throw new SwitchyardError(`init needs ${flagOf(key)} (${key}) and the input ended`, { untouched: 'nothing was changed', next: `give it as a flag: ${flagOf(key)} ...`, exitCode: 2 });
+        value = String(next.value).trim();
+      }
       result[key] = value;
     }
     return result;

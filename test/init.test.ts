@@ -104,6 +104,18 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     expect(existsSync(envFile)).toBe(false);
   }, 60_000);
 
+  it('on a terminal it asks for what is missing (a real pty through script)', async () => {
+    const asked = path.join(dir, 'asked', '.env');
+    const command = [DEPLOY_TS, 'init', '--env-file', asked, '--app', 'askedapp'].map((word) => `'${word}'`).join(' ');
+    const result = await execa('script', ['-qec', command, '/dev/null'], { input: `${path.join(dir, 'repo')}\n${path.join(dir, 'asked-root')}\n`, reject: false, all: true, env: { NO_COLOR: '1' }, timeout: 60_000 });
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toContain('Git URL or local path of the repository: ');
+    expect(result.stdout).toContain('DEPLOY_ROOT, the folder for slots, state and logs (e.g. /srv/myapp): ');
+    expect(parseDotenv(readFileSync(asked, 'utf8'))).toMatchObject({ APP_NAME: 'askedapp', REPO: path.join(dir, 'repo'), DEPLOY_ROOT: path.join(dir, 'asked-root') });
+    rmSync(path.dirname(asked), { recursive: true, force: true });
+    rmSync(path.join(dir, 'asked-root'), { recursive: true, force: true });
+  }, 60_000);
+
   it('writes the .env, DEPLOY_ROOT, the upstream and the site, installs and enables it, tests and reloads nginx', async () => {
     const result = await init([...flags, '--nginx', '--nginx-dir', nginx.etc]);
     expect(result.exitCode, result.all).toBe(0);

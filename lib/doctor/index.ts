@@ -15,7 +15,7 @@ export function doctorChecks(config: Config): Check[] {
     { title: 'DEPLOY_ROOT', run: checkDeployRoot },
     ...(config.switchKind !== 'none' ? [{ title: 'nginx config', run: checkNginxConfig }] : []),
     ...(config.switchKind === 'nginx-live-file' ? [{ title: 'nginx workers', run: checkWorkersReach }] : []),
-    ...(config.switchKind !== 'none' ? [{ title: 'sudo', run: checkSudo }] : []),
+    ...(nginx ? [{ title: 'sudo', run: checkSudo }] : []),
     ...(nginx ? [{ title: 'traffic', run: checkTraffic }] : []),
     { title: 'slot ports', run: checkPorts },
     { title: 'hooks', run: checkHooksSafe },
