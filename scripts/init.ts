@@ -7,7 +7,7 @@ import type { ConfigKey } from '../lib/config-keys.ts';
 import { resolveConfig } from '../lib/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRights, testAndReload, writeOnce, type Done } from '../lib/init-steps.ts';
-import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/init.ts';
+import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/init.ts';
 import { currentUserName } from '../lib/file-owner.ts';
 
 export const summary = 'set up a host: .env, DEPLOY_ROOT, upstream, nginx site';
@@ -63,47 +63,56 @@ export async function run(io: CommandIo): Promise<number> {
     // The file is checked as a whole before it is written: a bad flag never leaves a half-made host.
     const text = renderEnvFile(values);
     const config = resolveConfig({ fileValues: parseDotenv(text), env: {}, envFile });
-    show([writeOnce('.env', envFile, text, { force, mode: 0o600 })]);
-    show([ensureDeployRoot(config)]);
-    if (config.switchKind === 'none') {
-      reporter.info('SWITCH=none: no nginx upstream or site to write');
-    } else {
-      show(ensureUpstream(config));
-      const site = ensureSiteFile(config);
-      show([site.done]);
-      const nginxDir = flagValue(io.argv, '--nginx-dir') ?? '/etc/nginx';
-      const target = siteInstallPaths(nginxDir, config.appName, existsSync(path.join(nginxDir, 'sites-available')) && existsSync(path.join(nginxDir, 'sites-enabled')));
-      let installed = false;
-      if (hasFlag(io.argv, '--nginx')) {
-        const rights = await nginxRights(facts.isRoot);
-        if (!rights) {
-          throw new SwitchyardError(`--nginx needs root or a sudo that works without a password (sudo -n true failed for ${facts.user})`, {
-            untouched: `the .env, DEPLOY_ROOT and ${site.file} are written; nginx was not touched`,
-            next: `run the same init as root (sudo ./deploy.ts init ... --nginx), or install ${site.file} by hand as printed without --nginx`,
-          });
+    try {
+      // A different .env is refused before anything is written; DEPLOY_ROOT next, so a folder we may not create changes nothing.
+      if (planFile(existingText, text, force) === 'refuse') writeOnce('.env', envFile, text, { force, mode: 0o600 });
+      show([ensureDeployRoot(config)]);
+      show([writeOnce('.env', envFile, text, { force, mode: 0o600 })]);
+      if (config.switchKind === 'none') {
+        reporter.info('SWITCH=none: no nginx upstream or site to write');
+      } else {
+        show(ensureUpstream(config));
+        const site = ensureSiteFile(config);
+        show([site.done]);
+        const nginxDir = flagValue(io.argv, '--nginx-dir') ?? '/etc/nginx';
+        const target = siteInstallPaths(nginxDir, config.appName, existsSync(path.join(nginxDir, 'sites-available')) && existsSync(path.join(nginxDir, 'sites-enabled')));
+        let installed = false;
+        if (hasFlag(io.argv, '--nginx')) {
+          if (!target.link && !existsSync(path.dirname(target.file))) {
+            throw new SwitchyardError(`${nginxDir} has neither sites-available + sites-enabled nor conf.d, so it is not nginx's configuration folder`, { next: 'give that folder with --nginx-dir (nginx -V shows --conf-path)' });
+          }
+          const rights = await nginxRights(facts.isRoot);
+          if (!rights) {
+            throw new SwitchyardError(`--nginx needs root or a sudo that works without a password (sudo -n true failed for ${facts.user})`, {
+              untouched: `the .env, DEPLOY_ROOT and ${site.file} are written; nginx was not touched`,
+              next: `run the same init as root (sudo ./deploy.ts init ... --nginx), or install ${site.file} by hand as printed without --nginx`,
+            });
+          }
+          const done = await installSite(site, target, rights);
+          show(done);
+          if (target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default'))) {
+            reporter.warn(`${path.join(nginxDir, 'sites-enabled', 'default')} is enabled too; on the same port it takes every request as default_server: remove it (rm ${path.join(nginxDir, 'sites-enabled', 'default')}) and reload nginx, or give the site another --listen`);
+          }
+          const changed = [...done, ...lines].some((item) => ['nginx upstream', 'site installed', 'site enabled'].includes(item.item) && item.status !== 'unchanged');
+          show(await testAndReload(config, changed, io.env));
+          installed = true;
         }
-        const done = await installSite(site, target, rights);
-        show(done);
-        if (target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default'))) {
-          reporter.warn(`${path.join(nginxDir, 'sites-enabled', 'default')} is enabled too; on the same port it takes every request as default_server: remove it (rm ${path.join(nginxDir, 'sites-enabled', 'default')}) and reload nginx, or give the site another --listen`);
-        }
-        const changed = [...done, ...lines].some((item) => ['nginx upstream', 'site installed', 'site enabled'].includes(item.item) && item.status !== 'unchanged');
-        show(await testAndReload(config, changed, io.env));
-        installed = true;
+        const steps = operatorSteps({
+          user: facts.user,
+          envFile,
+          siteFile: site.file,
+          install: target,
+          defaultSite: target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default')) ? path.join(nginxDir, 'sites-enabled', 'default') : undefined,
+          nginxInstalled: installed,
+          testCmd: config.nginx.testCmd,
+          reloadCmd: config.nginx.reloadCmd,
+          absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
+        });
+        reporter.info('left for you:');
+        for (const step of steps) reporter.info(`  - ${step}`);
       }
-      const steps = operatorSteps({
-        user: facts.user,
-        envFile,
-        siteFile: site.file,
-        install: target,
-        defaultSite: target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default')) ? path.join(nginxDir, 'sites-enabled', 'default') : undefined,
-        nginxInstalled: installed,
-        testCmd: config.nginx.testCmd,
-        reloadCmd: config.nginx.reloadCmd,
-        absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
-      });
-      reporter.info('left for you:');
-      for (const step of steps) reporter.info(`  - ${step}`);
+    } catch (error) {
+      throw afterPartialInit(error, lines);
     }
     const changed = lines.filter((item) => item.status !== 'unchanged' && item.status !== 'skipped').length;
     reporter.success(changed === 0 ? `init: everything was already in place (${envFile})` : `init: ${changed} item(s) written or run; configuration in ${envFile}`);
@@ -111,6 +120,19 @@ export async function run(io: CommandIo): Promise<number> {
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }
+}
+
+/** A failure after some items were written says which, and that running init again is safe. */
+function afterPartialInit(error: unknown, lines: Done[]): unknown {
+  const done = lines.filter((item) => item.status !== 'unchanged' && item.status !== 'skipped');
+  if (!(error instanceof SwitchyardError) || done.length === 0) return error;
+  return new SwitchyardError(error.message, {
+    untouched: `init had done: ${done.map((item) => `${item.item} ${item.status}`).join(', ')}; nothing after that`,
+    next: `${error.next ?? 'fix the cause above'}, then run the same init again (what is done stays as it is)`,
+    details: error.details,
+    cause: error,
+    exitCode: error.exitCode,
+  });
 }
 
 /** Ask on a terminal for the required keys no flag or .env gave; without one, name the missing flags. */

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
@@ -102,6 +102,25 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     expect(result.exitCode, result.all).toBe(2);
     expect(result.stderr).toMatch(/^error: init needs --repo \(REPO\), --root \(DEPLOY_ROOT\); nothing was changed; give them as flags/m);
     expect(existsSync(envFile)).toBe(false);
+  }, 60_000);
+
+  it('a DEPLOY_ROOT that cannot be made changes nothing at all; a failure later names what was done', async () => {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, '');
+    const other = path.join(dir, 'other', '.env');
+    const refused = await init(['--env-file', other, '--app', 'x', '--repo', dir, '--root', path.join(file, 'root')]);
+    expect(refused.exitCode, refused.all).toBe(1);
+    expect(refused.stderr).toMatch(/^error: DEPLOY_ROOT \S+\/a-file\/root cannot be created \(ENOTDIR\); nothing was changed; /m);
+    expect(existsSync(other)).toBe(false);
+    const noNginx = await init(['--env-file', other, '--app', 'x', '--repo', dir, '--root', path.join(dir, 'other-root'), '--nginx', '--nginx-dir', path.join(dir, 'other-etc')]);
+    expect(noNginx.stderr).toMatch(/other-etc has neither sites-available \+ sites-enabled nor conf\.d, so it is not nginx's configuration folder; init had done: DEPLOY_ROOT created, \.env created, /);
+    // An nginx without sites-enabled takes the site in conf.d; then the test command fails.
+    mkdirSync(path.join(dir, 'other-etc', 'conf.d'), { recursive: true });
+    const late = await init(['--env-file', other, '--app', 'x', '--repo', dir, '--root', path.join(dir, 'other-root'), '--test-cmd', 'false -t', '--nginx', '--nginx-dir', path.join(dir, 'other-etc'), '--force']);
+    expect(late.exitCode, late.all).toBe(1);
+    expect(late.stderr).toMatch(/^error: `\/bin\/sh -c 'false -t'` failed with exit code 1; init had done: \.env updated, site installed created; nothing after that; .*then run the same init again/m);
+    expect(existsSync(path.join(dir, 'other-etc', 'conf.d', 'x.conf'))).toBe(true);
+    rmSync(path.dirname(other), { recursive: true, force: true });
   }, 60_000);
 
   it('on a terminal it asks for what is missing (a real pty through script)', async () => {
