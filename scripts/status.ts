@@ -112,7 +112,7 @@ export async function run(io: CommandIo): Promise<number> {
 function describeLastEvent(last: HistoryEntry): string {
   const who = `by ${last.user} at ${last.at}`;
   if (!last.commit && last.outcome !== 'success') {
-    const what = last.command === 'deploy' ? `deploy of ${JSON.stringify(last.requested ?? 'DEPLOY_BRANCH')}` : 'rollback';
+    const what = last.command === 'deploy' ? `deploy of ${last.requested !== undefined ? JSON.stringify(last.requested) : 'DEPLOY_BRANCH'}` : last.command;
     return `last: ${what} ${last.outcome} before touching a slot (${who}, ${formatDuration(last.durationMs)})${last.reason ? `: ${last.reason}` : ''}`;
   }
   return `last: ${last.command} ${short(last.commit)} to slot ${last.slot} ${who}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`;
