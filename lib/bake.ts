@@ -58,6 +58,8 @@ export type WatchContext = {
   appEnv: Record<string, string | undefined>;
   hooks?: (name: string, facts: Record<string, string>) => Promise<void>;
   user: string;
+  /** Test-only fault injection (SWITCHYARD_TEST_FAULT=kill@bake-end). */
+  atPhase?: (phase: string) => Promise<void> | void;
 };
 
 /** The watcher's loop: returns when its window is over (ended here, or by another command). */
@@ -111,6 +113,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
     const state = loadState(config.deployRoot, config.appName, config.ports);
     if (!state.bake || state.bake.watcherPid !== process.pid) return 'the window was ended by another command; nothing to do';
     const slot = bake.previous;
+    await ctx.atPhase?.('bake-end');
     const step = reporter.step('drain');
     const detail = await drainAndStop({
       config,

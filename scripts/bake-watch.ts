@@ -18,7 +18,7 @@ export async function run(io: CommandIo): Promise<number> {
     reporter = makeReporter(io, config);
     reporter.info(`[${new Date().toISOString()}] bake-watch pid ${process.pid} for ${config.appName}`);
     const ctx = cycleContext(io, config, reporter);
-    const outcome = await watchBake({ config, reporter, appEnv: ctx.env, hooks: ctx.hooks, user: `${currentUser(io.env)} (bake window)` });
+    const outcome = await watchBake({ config, reporter, appEnv: ctx.env, hooks: ctx.hooks, atPhase: ctx.atPhase, user: `${currentUser(io.env)} (bake window)` });
     reporter.info(`[${new Date().toISOString()}] ${outcome}`);
     return 0;
   } catch (error) {

@@ -112,6 +112,26 @@ describe('the bake window', () => {
     expect(listed.find((release: any) => release.commit === sick)?.outcomes).toEqual(['deploy success']);
   }, 120_000);
 
+  it('a watcher killed at the end of the window, as it drains: the next deploy stops the warm slot, under load with no failure', async () => {
+    const load = startLoad({ port: host.nginx.port, connections: 16, mix: LOAD_MIX, maxDurationMs: 90_000 });
+    host.example.commit('v4b', useNoHandlerApp);
+    const deployed = await host.run(['deploy'], { BAKE_TIME: '2s', SWITCHYARD_TEST_FAULT: 'kill@bake-end' });
+    expect(deployed.exitCode, deployed.output).toBe(0);
+    const { bake, slots } = host.state();
+    const warmPid = slots[bake.previous].pid;
+    await waitFor('the watcher to be killed at the end of the window', () => !existsSync(`/proc/${bake.watcherPid}`) || readFileSync(`/proc/${bake.watcherPid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'));
+    expect(host.state().bake).toMatchObject({ previous: bake.previous });
+    expect(isGroupAlive(warmPid)).toBe(true);
+    host.example.commit('v4c', useNoHandlerApp);
+    const next = await host.run(['deploy'], { BAKE_TIME: '0' });
+    expect(next.exitCode, next.output).toBe(0);
+    expect(next.stderr).toMatch(/lost its watcher/);
+    expect(isGroupAlive(warmPid)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expectNoFailure(await load.stop());
+    expect((await host.get('/')).json.version).toBe('v4c');
+  }, 120_000);
+
   it('a watcher killed mid-window: status says so, and the next deploy stops the warm slot and goes on', async () => {
     host.example.commit('v5', useNoHandlerApp);
     const deployed = await host.run(['deploy'], { BAKE_TIME: '5m' });

@@ -5,29 +5,38 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, upstreamFailures } from '../harness/load.ts';
 import { parseState } from '../lib/state.ts';
+import { resolveConfig } from '../lib/config.ts';
+import { FLOW_STEPS, type CycleFacts } from '../lib/steps.ts';
 import { waitFor } from './field-support.ts';
 
 /**
  * A deploy killed with SIGKILL at each phase, under keep-alive load through nginx: traffic keeps
  * being served, the state file parses, and the next deploy recovers without manual repair.
+ * The default mode's kill points are generated from the step table (lib/steps.ts) for the deploy the
+ * tests run (a new commit, a live slot, BAKE_TIME=0 as the harness sets it): a step added there gets
+ * its kill test here. The switches' own inner points are added by hand.
  */
-const MODES = [
+type KillPoint = readonly [point: string, when: string, journaled: string | null];
+const deployFacts: CycleFacts = { command: 'deploy', target: 'b', previous: 'a', commit: null, reuse: false, warm: false };
+const testConfig = resolveConfig({ fileValues: { APP_NAME: 'exampleapp', REPO: '/repo', DEPLOY_ROOT: '/root', BAKE_TIME: '0' }, env: {}, envFile: '/switchyard.env' });
+const tableSteps: KillPoint[] = FLOW_STEPS.filter((step) => step.applies(deployFacts, testConfig)).map((step) => [step.name, `as its ${step.name} step begins`, step.name]);
+
+const MODES: readonly (readonly ['nginx-reload' | 'nginx-live-file', readonly KillPoint[]])[] = [
   ['nginx-reload', [
     // [fault point, when, the phase the state's journal holds when the kill lands (null: none yet)]
-    ['locked', 'after the lock was taken', null],
-    ['install', 'after checkout', 'install'],
-    ['build', 'as the build starts', 'build'],
-    ['health', 'after the new slot started', 'health'],
     ['upstream-written', 'after the upstream file was written, before the reload', 'switch'],
     ['reloaded', 'after the reload, before the old slot stopped', 'switch'],
-    ['record', 'before the final state write', 'record'],
   ]],
   ['nginx-live-file', [
-    ['health', 'after the new slot started', 'health'],
+    ['locked', 'after the lock was taken', null],
+    ...tableSteps,
     ['live-file-written', 'after the live-file moved, before nginx was confirmed', 'switch'],
-    ['drain', 'before the old slot stopped', 'drain'],
   ]],
-] as const;
+];
+
+it('the kill points cover every step of a deploy in the table', () => {
+  expect(tableSteps.map(([point]) => point)).toEqual(['fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain', 'record']);
+});
 
 for (const [mode, phases] of MODES) describe(`crash safety (SWITCH=${mode}): SIGKILL at every phase`, () => {
   let host: TestHost;
@@ -88,7 +97,7 @@ describe('status after a killed deploy', () => {
 
   it('status explains a killed deploy before anything reconciles it', async () => {
     host.example.commit('v2');
-    const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: 'kill@reloaded' });
+    const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: 'kill@live-file-written' });
     expect(killed.exitCode).not.toBe(0);
     const status = await host.run(['status']);
     expect(status.stderr).toMatch(/a deploy \(pid \d+\) stopped during its "switch" phase, started \d{4}-/);
@@ -150,6 +159,8 @@ describe('interruptions and a corrupt state file', () => {
 
   it('SIGTERM during a long build kills the build and leaves the live slot serving', async () => {
     const marker = path.join(host.dir, 'build-still-running');
+    // A new commit: the earlier ones are kept releases now, which a deploy starts without building.
+    host.example.commit('long-build');
     const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', BUILD_CMD: `sleep 2; touch ${marker}` }, reject: false, all: true, timeout: 55_000 });
     let output = '';
     child.all?.on('data', (chunk) => (output += chunk));
