@@ -91,7 +91,8 @@ export function readAppEnvFile(config: Config): Record<string, string> {
     text = readFileSync(config.appEnvFile, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return {};
+    // ENOTDIR: DEPLOY_ROOT is not a folder at all; the command says so when it prepares it.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return {};
     throw new SwitchyardError(`APP_ENV_FILE ${config.appEnvFile} cannot be read (${code})`, {
       untouched: 'nothing was changed',
       next: `make it readable by the deploy user: chown $(id -un) ${config.appEnvFile} && chmod 600 ${config.appEnvFile}`,
@@ -102,7 +103,7 @@ export function readAppEnvFile(config: Config): Record<string, string> {
 
 /** The app's environment for this command: the file is created when missing, then read. */
 export function loadAppEnvironment(config: Config, callerEnv: Record<string, string | undefined>): Record<string, string> {
-  ensureAppEnvFile(config);
+  // Read only: the file is created by the command once DEPLOY_ROOT is known to be usable (prepareDeployRoot).
   return appEnvironment(callerEnv, readAppEnvFile(config));
 }
 

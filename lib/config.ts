@@ -250,8 +250,9 @@ function collectSecrets(values: Record<string, string | undefined>, repo: string
   const secrets = Object.entries(values)
     .filter((entry): entry is [string, string] => SECRET_KEY_PATTERN.test(entry[0]) && typeof entry[1] === 'string' && entry[1].length >= 4)
     .map(([, value]) => value);
-  const credentials = /^[a-z][a-z0-9+.-]*:\/\/([^@/]+)@/i.exec(repo);
-  if (credentials) secrets.push(credentials[1]);
+  // user:password in any URL; a lone user only in http(s), where it is a token (ssh://deploy@host is just a login).
+  const credentials = /^([a-z][a-z0-9+.-]*):\/\/([^@/]+)@/i.exec(repo);
+  if (credentials && (credentials[2].includes(':') || /^https?$/i.test(credentials[1]))) secrets.push(credentials[2]);
   return secrets;
 }
 

@@ -2,6 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import type { Config } from './config.ts';
 import { SwitchyardError } from './errors.ts';
+import { ensureAppEnvFile } from './app-env.ts';
 import { paths } from './paths.ts';
 
 /**
@@ -35,12 +36,15 @@ export function prepareDeployRoot(config: Config): void {
   try {
     mkdirSync(root, { recursive: true, mode: ROOT_MODE });
   } catch (error) {
-    throw new SwitchyardError(`DEPLOY_ROOT ${root} cannot be created (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+    throw new SwitchyardError(`DEPLOY_ROOT ${root} is not a writable folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
       untouched: 'nothing was changed',
-      next: `create it as root for the deploy user: sudo install -d -m 711 -o $(id -un) ${root}`,
+      next: `create it as root for the deploy user (sudo install -d -m 711 -o $(id -un) ${root}), or fix DEPLOY_ROOT`,
     });
   }
   const rootStat = statSync(root);
+  if (!rootStat.isDirectory()) {
+    throw new SwitchyardError(`DEPLOY_ROOT ${root} is not a writable folder (ENOTDIR)`, { untouched: 'nothing was changed', next: 'point DEPLOY_ROOT at a folder' });
+  }
   if (rootStat.uid !== ownUid) {
     if ((rootStat.mode & 0o044) !== 0) {
       throw new SwitchyardError(`DEPLOY_ROOT ${root} belongs to another user and others can list it (mode ${(rootStat.mode & 0o7777).toString(8)})`, {
@@ -62,4 +66,5 @@ export function prepareDeployRoot(config: Config): void {
     return stat.isSymbolicLink() ? [] : [{ path: full, mode: stat.mode, uid: stat.uid, isDir: stat.isDirectory() }];
   });
   for (const change of plannedModes(entries, ownUid, nginxDirs)) chmodSync(change.path, change.mode);
+  ensureAppEnvFile(config);
 }

@@ -99,6 +99,8 @@ describe('bad input changes nothing', () => {
   }, 60_000);
 
   it('a full disk during the build fails the deploy with the build output', async () => {
+    // A new commit: the live one is a kept release, which a deploy would start without building.
+    host.example.commit('v1-full-disk');
     takeSnapshot();
     const result = await host.run(['deploy'], { BUILD_CMD: 'head -c 1048576 /dev/zero > /dev/full' });
     await expectRefused(result, /deploy failed: .*failed with exit code 1.*slot a .* is still live/, { stateMayRecordFailure: true });
@@ -108,8 +110,10 @@ describe('bad input changes nothing', () => {
   it('a health URL that redirects or hangs is not healthy', async () => {
     host.example.commit('v2-unhealthy', (repo) => copyFileSync(fixture('unhealthy.js'), path.join(repo, 'server.js')));
     for (const [mode, last] of [['302', 'HTTP 302'], ['hang', 'no answer within']] as const) {
+      // The app sees APP_ENV_FILE, never the deploying shell's environment.
+      expect((await host.run(['env', 'set', `FIXTURE_HEALTH=${mode}`])).exitCode).toBe(0);
       takeSnapshot();
-      const result = await host.run(['deploy'], { FIXTURE_HEALTH: mode });
+      const result = await host.run(['deploy']);
       await expectRefused(result, new RegExp(`slot b failed its health check: .*did not answer 2xx within 3\\.0s \\(last: ${last}`), { stateMayRecordFailure: true });
       expect(JSON.parse((await host.run(['status', '--json'])).stdout).slots.b.pid).toBeNull();
     }
@@ -175,7 +179,9 @@ describe('bad input changes nothing', () => {
     writeFileSync(path.join(hooks, 'begin'), '#!/bin/sh\necho "token is $NOTIFY_TOKEN"\n');
     chmodSync(path.join(hooks, 'begin'), 0o755);
     try {
-      const result = await host.run(['deploy', '--', 'no-such-commit'], { NOTIFY_TOKEN: 'tok-9f8e7d6c5b' });
+      // Hooks get APP_ENV_FILE's variables; a secret-named one is never printed.
+      expect((await host.run(['env', 'set', 'NOTIFY_TOKEN=tok-9f8e7d6c5b'])).exitCode).toBe(0);
+      const result = await host.run(['deploy', '--', 'no-such-commit']);
       expect(result.output).toContain('token is [REDACTED]');
       expect(result.output).not.toContain('tok-9f8e7d6c5b');
     } finally {

@@ -87,6 +87,13 @@ describe('configuration', () => {
     }
   });
 
+  it('treats a password or an http(s) token in REPO as secret, never a plain ssh login', () => {
+    const secretsOf = (repo: string) => resolveConfig(settings({ ...base, REPO: repo })).secrets;
+    expect(secretsOf('ssh://deploy@git.example.com/shop.git')).toEqual([]);
+    expect(secretsOf('https://ghp_abcdef123456@github.com/shop.git')).toEqual(['ghp_abcdef123456']);
+    expect(secretsOf('ssh://deploy:hunter22@git.example.com/shop.git')).toEqual(['deploy:hunter22']);
+  });
+
   it('parses durations in seconds or with units', () => {
     expect(parseDuration('30')).toBe(30_000);
     expect(parseDuration('30s')).toBe(30_000);
