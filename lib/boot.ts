@@ -122,10 +122,10 @@ export function findInPath(name: string, pathValue: string): string | undefined 
 export type BootResult = { how: 'systemd' | 'crontab'; changed: boolean; where: string };
 
 /** Install (or with `remove`, take away) the boot entry. Idempotent: says when nothing changed. */
-export async function applyBootEntry(entry: BootEntry, remove: boolean, options: { systemd?: boolean; uid?: number } = {}): Promise<BootResult> {
+export async function applyBootEntry(entry: BootEntry, remove: boolean, options: { systemd?: boolean; uid?: number; searchPath?: string } = {}): Promise<BootResult> {
   const systemd = options.systemd ?? systemdIsInit();
   const uid = options.uid ?? process.getuid?.() ?? -1;
-  return systemd ? applyUnit(entry, remove, uid) : applyCrontab(entry, remove, uid);
+  return systemd ? applyUnit(entry, remove, uid) : applyCrontab(entry, remove, uid, options.searchPath ?? `${entry.pathValue}:/usr/bin:/bin`);
 }
 
 async function applyUnit(entry: BootEntry, remove: boolean, uid: number): Promise<BootResult> {
@@ -153,11 +153,11 @@ async function applyUnit(entry: BootEntry, remove: boolean, uid: number): Promis
   return { how: 'systemd', changed: true, where: file };
 }
 
-async function applyCrontab(entry: BootEntry, remove: boolean, uid: number): Promise<BootResult> {
+async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, searchPath: string): Promise<BootResult> {
   // As root (sudo), the entry belongs in the deploy user's crontab, not root's.
   const userArgs = uid === 0 && entry.user !== 'root' ? ['-u', entry.user] : [];
   const where = `the crontab of ${entry.user}`;
-  if (!findInPath('crontab', `${entry.pathValue}:/usr/bin:/bin`)) {
+  if (!findInPath('crontab', searchPath)) {
     throw new SwitchyardError('systemd is not PID 1 here and crontab is not installed, so no boot entry can be made', {
       untouched: 'nothing was installed',
       next: "install Debian's cron package (sudo apt-get install -y cron; its daemon starts at boot and runs @reboot lines) and run this again, or run `./deploy.ts resume` from your own init",
