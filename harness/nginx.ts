@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { renderSite, siteTemplate } from '../lib/nginx-site.ts';
-import { freePort } from './ports.ts';
+import { acceptsConnections as answers, freePort } from './ports.ts';
 
 export type TestNginx = {
   port: number;
@@ -108,13 +108,3 @@ export async function startNginx(dir: string, options: { site?: string; port?: n
   };
 }
 
-async function answers(port: number): Promise<boolean> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readF
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './ports.ts';
+import { acceptsConnections as reachable, freePort } from './ports.ts';
 
 /**
  * A real OpenSSH server on a free loopback port and a real deploy user for it, as on a fresh host:
@@ -126,13 +126,3 @@ export async function startSshd(dir: string, allowUser: string, clientKey: strin
   };
 }
 
-async function reachable(port: number): Promise<boolean> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}

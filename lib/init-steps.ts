@@ -7,9 +7,9 @@ import { writeFileAtomic } from './files.ts';
 import { planFile } from './init.ts';
 import { renderSite, siteTemplate, siteValues } from './nginx-site.ts';
 import { probeCommand, runCommand, runShell } from './run.ts';
-import { loadState, otherSlot } from './state.ts';
+import { loadState } from './state.ts';
 import { liveFile } from './switch/nginx-live-file.ts';
-import { renderUpstream } from './switch/upstream.ts';
+import { upstreamFor } from './switch/upstream.ts';
 
 /** `./deploy.ts init`, the half that writes: each step says what it did ("created", "unchanged", ...). */
 
@@ -55,14 +55,7 @@ function modesUnder(root: string): string | undefined {
 
 /** The upstream file (and, for the live-file mode, the first live-file): what `./deploy.ts upstream --write` writes. */
 export function ensureUpstream(config: Config): Done[] {
-  const state = loadState(config.deployRoot, config.appName, config.ports);
-  const live = state.live ?? 'a';
-  const standby = otherSlot(live);
-  const content = config.switchKind === 'passive'
-    ? renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, ports: [config.ports.a, config.ports.b] })
-    : config.switchKind === 'nginx-live-file'
-      ? renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, ports: config.ports })
-      : renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
+  const { content, live } = upstreamFor(config, loadState(config.deployRoot, config.appName, config.ports));
   // Switchyard owns this file and rewrites it on deploys: replacing it is always fine.
   const done = [writeOnce('nginx upstream', config.nginx.upstreamFile, content, { force: true, mode: 0o644 })];
   if (config.switchKind === 'nginx-live-file') {

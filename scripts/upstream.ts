@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { prepareDeployRoot } from '../lib/deploy-root.ts';
 import { writeFileAtomic } from '../lib/files.ts';
 import { liveFile } from '../lib/switch/nginx-live-file.ts';
-import { loadState, otherSlot } from '../lib/state.ts';
-import { renderUpstream } from '../lib/switch/upstream.ts';
+import { loadState } from '../lib/state.ts';
+import { upstreamFor } from '../lib/switch/upstream.ts';
 
 export const summary = 'print or write the nginx upstream';
 export const help = `Usage: ./deploy.ts upstream [--write]
@@ -20,14 +20,7 @@ export async function run(io: CommandIo): Promise<number> {
     rejectUnknownFlags(io.argv, ['--write']);
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    const state = loadState(config.deployRoot, config.appName, config.ports);
-    const live = state.live ?? 'a';
-    const standby = otherSlot(live);
-    const content = config.switchKind === 'passive'
-      ? renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, ports: [config.ports.a, config.ports.b] })
-      : config.switchKind === 'nginx-live-file'
-        ? renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, ports: config.ports })
-        : renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
+    const { content, live } = upstreamFor(config, loadState(config.deployRoot, config.appName, config.ports));
     if (hasFlag(io.argv, '--write')) {
       prepareDeployRoot(config);
       writeFileAtomic(config.nginx.upstreamFile, content, 0o644);

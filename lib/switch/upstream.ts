@@ -1,4 +1,5 @@
-import type { SlotName } from '../config.ts';
+import type { Config, SlotName } from '../config.ts';
+import type { State } from '../state.ts';
 
 /** nginx identifiers allow letters, digits and underscores. */
 export function upstreamName(appName: string): string {
@@ -67,4 +68,18 @@ export function parseLivePort(text: string): number | undefined {
     if (match && !/\bbackup\b/.test(match[2])) return Number(match[1]);
   }
   return undefined;
+}
+
+/** The upstream file for the configuration's mode and the state's live slot (slot a before any deploy). Pure. */
+export function upstreamFor(config: Config, state: State): { content: string; live: SlotName } {
+  const live = state.live ?? 'a';
+  const standby: SlotName = live === 'a' ? 'b' : 'a';
+  const base = { appName: config.appName, host: config.host };
+  const content =
+    config.switchKind === 'passive'
+      ? renderUpstream({ kind: 'passive', ...base, ports: [config.ports.a, config.ports.b] })
+      : config.switchKind === 'nginx-live-file'
+        ? renderUpstream({ kind: 'per-slot', ...base, ports: config.ports })
+        : renderUpstream({ kind: 'live', ...base, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
+  return { content, live };
 }
