@@ -4,7 +4,8 @@ import { SwitchyardError, withContext } from './errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
 import { isAlive } from './process.ts';
 import { describeProbe, healthUrl, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
-import { acquireLock, currentUser, describeTakeover, releaseLock } from './lock.ts';
+import { acquireLock, currentUser, describeTakeover, lockPath, readHolder, releaseLock, type Lock } from './lock.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Reporter, Step } from './output.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { runShell } from './run.ts';
@@ -70,7 +71,7 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
   loadState(config.deployRoot, config.appName, config.ports);
   prepareDeployRoot(config);
   const lockStep = reporter.step('lock');
-  const lock = acquireLock(config.deployRoot, command, currentUser(ctx.env));
+  const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), reporter);
   const log = startDeployLog(config.deployRoot, reporter, `# switchyard ${command}${revision ? ` ${revision}` : ''} by ${currentUser(ctx.env)} at ${new Date(started).toISOString()} (pid ${process.pid})`);
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
   lockStep.done(`held by pid ${process.pid}`);
@@ -85,6 +86,26 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
     await flow.run(state, revision, options);
   } finally {
     releaseLock(lock);
+  }
+}
+
+/**
+ * The deploy lock. The bake window's watcher holds it only while it stops an old slot (a drain of a
+ * few seconds, at most STOP_TIMEOUT twice): a command waits for that instead of failing with 75.
+ */
+async function lockAfterWatcher(config: Config, command: Command, user: string, reporter: Reporter): Promise<Lock> {
+  const deadline = Date.now() + 2 * config.stopTimeoutMs + 10_000;
+  let told = false;
+  for (;;) {
+    try {
+      return acquireLock(config.deployRoot, command, user);
+    } catch (error) {
+      const holder = readHolder(lockPath(config.deployRoot));
+      if (!(error instanceof SwitchyardError) || error.exitCode !== 75 || holder?.command !== 'bake-watch' || Date.now() > deadline) throw error;
+      if (!told) reporter.info(`  the bake window's watcher (pid ${holder.pid}) is stopping the old slot; waiting for it`);
+      told = true;
+      await sleep(200);
+    }
   }
 }
 

@@ -28,21 +28,22 @@ for the required ones, otherwise it names the missing flags and stops.
   --port-a N, --port-b N, --install CMD, --build CMD, --start CMD, --health PATH,
   --process-manager builtin|systemd, --test-cmd CMD, --reload-cmd CMD, --pid-file FILE
                         the keys of the same name (see .env.example)
-  --env-file PATH       where to write (default: .env beside deploy.ts)
+  --config PATH         where to write the .env (default: .env beside deploy.ts; not --env-file, which
+                        Node 20 itself reads from anywhere on the command line)
   --force               replace an existing .env (or site) with other content
   --nginx               also install the site into /etc/nginx (sites-available + sites-enabled, or
                         conf.d), test and reload nginx; needs root or a working \`sudo -n\`
   --nginx-dir DIR       nginx's configuration folder (default /etc/nginx)
 `;
 
-const VALUE_FLAGS = [...INIT_FLAGS.map((entry) => entry.flag), '--env-file', '--nginx-dir'];
+const VALUE_FLAGS = [...INIT_FLAGS.map((entry) => entry.flag), '--config', '--nginx-dir'];
 
 export async function run(io: CommandIo): Promise<number> {
   const reporter = makeReporter(io);
   try {
     rejectUnknownFlags(io.argv, [...VALUE_FLAGS, '--force', '--nginx']);
     const force = hasFlag(io.argv, '--force');
-    const envFile = path.resolve(flagValue(io.argv, '--env-file') ?? path.join(PROJECT_DIR, '.env'));
+    const envFile = path.resolve(flagValue(io.argv, '--config') ?? path.join(PROJECT_DIR, '.env'));
     const flags: Partial<Record<ConfigKey, string>> = {};
     for (const { flag, key } of INIT_FLAGS) {
       const value = flagValue(io.argv, flag);

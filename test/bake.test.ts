@@ -73,6 +73,17 @@ describe('the bake window', () => {
     expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/drain +\d+ connection\(s\) from nginx to slot b closed in/);
   }, 120_000);
 
+  it('a deploy right after a rollback waits for the watcher stopping the old slot instead of failing', async () => {
+    host.example.commit('v2b', useNoHandlerApp);
+    expect((await host.run(['deploy'])).exitCode).toBe(0);
+    const rolledBack = await host.run(['rollback']);
+    expect(rolledBack.exitCode, rolledBack.output).toBe(0);
+    host.example.commit('v2c', useNoHandlerApp);
+    const next = await host.run(['deploy']);
+    expect(next.exitCode, next.output).toBe(0);
+    expect((await host.get('/')).json.version).toBe('v2c');
+  }, 120_000);
+
   it('when the window ends, the watcher drains the old slot at the proxy and stops it', async () => {
     const load = startLoad({ port: host.nginx.port, connections: 16, mix: LOAD_MIX, maxDurationMs: 90_000 });
     host.example.commit('v3', useNoHandlerApp);

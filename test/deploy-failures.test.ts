@@ -98,9 +98,12 @@ describe('failed deploys leave the live slot serving', () => {
 
   it('a second deploy while one runs exits at once naming the holder', async () => {
     const pauseFile = path.join(host.dir, 'pause');
+    // A new commit: v5-good was built by the deploy nginx -t stopped, and a kept release skips the build.
+    host.example.commit('v6', (repo) => copyFileSync(TEMPLATE_SERVER, path.join(repo, 'server.js')));
     const first = host.run(['deploy'], { SWITCHYARD_TEST_FAULT: 'pause@build', SWITCHYARD_TEST_PAUSE_FILE: pauseFile });
     const deadline = Date.now() + 60_000;
     while (!existsSync(`${pauseFile}.reached`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(`${pauseFile}.reached`), 'the first deploy never reached its build step').toBe(true);
     const second = await host.run(['deploy']);
     const rollback = await host.run(['rollback']);
     writeFileSync(pauseFile, 'go');
@@ -110,6 +113,6 @@ describe('failed deploys leave the live slot serving', () => {
     expect(rollback.exitCode).toBe(75);
     expect(firstResult.exitCode, firstResult.output).toBe(0);
     const response = await host.get('/');
-    expect(response.json.version).toBe('v5-good');
+    expect(response.json.version).toBe('v6');
   }, 120_000);
 });

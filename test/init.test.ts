@@ -86,7 +86,7 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     listenPort = listen;
     envFile = path.join(dir, 'app', '.env');
     flags = [
-      '--app', 'initapp', '--repo', example.repo, '--root', path.join(dir, 'srv'), '--env-file', envFile,
+      '--app', 'initapp', '--repo', example.repo, '--root', path.join(dir, 'srv'), '--config', envFile,
       '--listen', `127.0.0.1:${listen}`, '--port-a', String(a), '--port-b', String(b),
       '--test-cmd', nginx.testCmd, '--reload-cmd', nginx.reloadCmd, '--pid-file', nginx.pidFile,
     ];
@@ -98,7 +98,7 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
   });
 
   it('without a TTY names the missing flags and changes nothing (exit 2)', async () => {
-    const result = await init(['--env-file', envFile, '--app', 'x'], '');
+    const result = await init(['--config', envFile, '--app', 'x'], '');
     expect(result.exitCode, result.all).toBe(2);
     expect(result.stderr).toMatch(/^error: init needs --repo \(REPO\), --root \(DEPLOY_ROOT\); nothing was changed; give them as flags/m);
     expect(existsSync(envFile)).toBe(false);
@@ -108,15 +108,15 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     const file = path.join(dir, 'a-file');
     writeFileSync(file, '');
     const other = path.join(dir, 'other', '.env');
-    const refused = await init(['--env-file', other, '--app', 'x', '--repo', dir, '--root', path.join(file, 'root')]);
+    const refused = await init(['--config', other, '--app', 'x', '--repo', dir, '--root', path.join(file, 'root')]);
     expect(refused.exitCode, refused.all).toBe(1);
-    expect(refused.stderr).toMatch(/^error: DEPLOY_ROOT \S+\/a-file\/root cannot be created \(ENOTDIR\); nothing was changed; /m);
+    expect(refused.stderr).toMatch(/^error: DEPLOY_ROOT \S+\/a-file\/root is not a writable folder \(ENOTDIR\); nothing was changed; /m);
     expect(existsSync(other)).toBe(false);
-    const noNginx = await init(['--env-file', other, '--app', 'x', '--repo', dir, '--root', path.join(dir, 'other-root'), '--nginx', '--nginx-dir', path.join(dir, 'other-etc')]);
+    const noNginx = await init(['--config', other, '--app', 'x', '--repo', dir, '--root', path.join(dir, 'other-root'), '--nginx', '--nginx-dir', path.join(dir, 'other-etc')]);
     expect(noNginx.stderr).toMatch(/other-etc has neither sites-available \+ sites-enabled nor conf\.d, so it is not nginx's configuration folder; init had done: DEPLOY_ROOT created, \.env created, /);
     // An nginx without sites-enabled takes the site in conf.d; then the test command fails.
     mkdirSync(path.join(dir, 'other-etc', 'conf.d'), { recursive: true });
-    const late = await init(['--env-file', other, '--app', 'x', '--repo', dir, '--root', path.join(dir, 'other-root'), '--test-cmd', 'false -t', '--nginx', '--nginx-dir', path.join(dir, 'other-etc'), '--force']);
+    const late = await init(['--config', other, '--app', 'x', '--repo', dir, '--root', path.join(dir, 'other-root'), '--test-cmd', 'false -t', '--nginx', '--nginx-dir', path.join(dir, 'other-etc'), '--force']);
     expect(late.exitCode, late.all).toBe(1);
     expect(late.stderr).toMatch(/^error: `\/bin\/sh -c 'false -t'` failed with exit code 1; init had done: \.env updated, site installed created; nothing after that; .*then run the same init again/m);
     expect(existsSync(path.join(dir, 'other-etc', 'conf.d', 'x.conf'))).toBe(true);
@@ -125,7 +125,7 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
 
   it('on a terminal it asks for what is missing (a real pty through script)', async () => {
     const asked = path.join(dir, 'asked', '.env');
-    const command = [DEPLOY_TS, 'init', '--env-file', asked, '--app', 'askedapp'].map((word) => `'${word}'`).join(' ');
+    const command = [DEPLOY_TS, 'init', '--config', asked, '--app', 'askedapp'].map((word) => `'${word}'`).join(' ');
     const result = await execa('script', ['-qec', command, '/dev/null'], { input: `${path.join(dir, 'repo')}\n${path.join(dir, 'asked-root')}\n`, reject: false, all: true, env: { NO_COLOR: '1' }, timeout: 60_000 });
     expect(result.exitCode, result.all).toBe(0);
     expect(result.stdout).toContain('Git URL or local path of the repository: ');
@@ -163,7 +163,7 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     delete after['web/nginx/error.log'];
     expect(after).toEqual(before);
     // Without flags, the existing .env gives the values: still nothing changes.
-    const bare = await init(['--env-file', envFile]);
+    const bare = await init(['--config', envFile]);
     expect(bare.exitCode, bare.all).toBe(0);
     expect(bare.stdout).toContain('init: everything was already in place');
   }, 60_000);
