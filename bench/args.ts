@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const ALL_STRATEGIES = ['switchyard', 'switchyard-no-handler', 'switchyard-reload', 'switchyard-passive', 'restart', 'passive-naive', 'pm2'] as const;
+export const ALL_STRATEGIES = ['switchyard', 'switchyard-bake', 'switchyard-no-handler', 'switchyard-reload', 'switchyard-passive', 'restart', 'passive-naive', 'pm2'] as const;
 export type StrategyName = (typeof ALL_STRATEGIES)[number];
 
 export type BenchArgs = { cycles: number; strategies: StrategyName[]; out: string };

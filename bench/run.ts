@@ -14,17 +14,19 @@ import { resultsJson } from './report/json.ts';
 import { markdownReport } from './report/markdown.ts';
 import { renderSvg, svgTitle } from './report/svg.ts';
 import { isSwitchyard, renderText, sections } from './report/table.ts';
-import { measureStartup, startupSection } from './startup.ts';
+import { measureStartup, startPath, startupSection } from './startup.ts';
+import { DEPLOY_TS } from '../harness/host.ts';
 import { passiveNaiveStrategy } from './strategies/passive-naive.ts';
 import { pm2Strategy } from './strategies/pm2.ts';
 import { restartStrategy } from './strategies/restart.ts';
 import { switchyardStrategy } from './strategies/switchyard.ts';
 import { summarize } from './summary.ts';
-import { evaluateTargets } from './targets.ts';
+import { bakeRollback, evaluateTargets } from './targets.ts';
 import type { Strategy, StrategyRun } from './types.ts';
 
 const FACTORIES: Record<StrategyName, () => Strategy> = {
   switchyard: () => switchyardStrategy('nginx-live-file'),
+  'switchyard-bake': () => switchyardStrategy('nginx-live-file', { bake: true }),
   'switchyard-no-handler': () => switchyardStrategy('nginx-live-file', { app: 'no-handler' }),
   'switchyard-reload': () => switchyardStrategy('nginx-reload'),
   'switchyard-passive': () => switchyardStrategy('passive'),
@@ -32,6 +34,10 @@ const FACTORIES: Record<StrategyName, () => Strategy> = {
   'passive-naive': passiveNaiveStrategy,
   pm2: pm2Strategy,
 };
+
+/** The environment deploy.ts starts in here: the bundle unless it is stale. */
+const bundleEnv = { ...process.env };
+delete bundleEnv.SWITCHYARD_NO_BUNDLE;
 
 async function main(): Promise<number> {
   const args = parseBenchArgs(process.argv.slice(2));
@@ -48,14 +54,26 @@ async function main(): Promise<number> {
     const run = await measure(active, args.cycles, (line) => console.log(line));
     active = undefined;
     for (const problem of run.problems) console.log(`  problem: ${problem}`);
+    if (isSwitchyard(name) && startPath(DEPLOY_TS, bundleEnv) !== 'bundle') {
+      console.log('  warning: the bundle in dist/ is stale now (a source changed during the run): this strategy\'s commands ran partly or wholly through tsx, so its startup figures are not the bundle\'s');
+    }
     console.log(`  ${run.records.length} requests in ${((Date.now() - started) / 1000).toFixed(1)} s (set-up and tear-down included)`);
     runs.push(run);
   }
 
   const summaries = runs.map(summarize);
-  const targets = runs.flatMap((run, i) => (isSwitchyard(run.name) ? evaluateTargets(run, summaries[i]) : []));
+  const targets = runs.flatMap((run, i) => (isSwitchyard(run.name) ? evaluateTargets(run, summaries[i], startup.nodeMs) : []));
   const tables = [startupSection(startup), ...sections(summaries, targets)];
   console.log(renderText(tables));
+  for (const run of runs.filter((run) => run.name === 'switchyard-bake')) {
+    const bake = bakeRollback(run, startup.nodeMs);
+    const fmt = (value: number | null) => (value === null ? '–' : `${Math.round(value)} ms`);
+    console.log(
+      `\nswitchyard-bake: rollback inside the bake window, median ${fmt(bake.median)} (worst ${fmt(bake.worst)}, n=${bake.n}, ${bake.switchOnly} switch only); ` +
+        `node -e 0 median ${fmt(startup.nodeMs)} (start-up section, quiet) / ${fmt(bake.nodeUnderLoadMs)} (right after each rollback, under the load); ` +
+        `bound max(0.5 s, 5× node) = ${fmt(bake.boundMs)}: ${bake.worst !== null && bake.boundMs !== null && bake.worst <= bake.boundMs ? 'met' : 'NOT met'}`,
+    );
+  }
 
   mkdirSync(args.out, { recursive: true });
   writeFileSync(path.join(args.out, 'latest.json'), resultsJson({ host, args, load: LOAD, timing: TIMING, runs, summaries, targets }));

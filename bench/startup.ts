@@ -45,7 +45,7 @@ function timeRun(argv: string[], env: NodeJS.ProcessEnv, problems: string[]): nu
 }
 
 /** Which program deploy.ts's preamble runs now: `sh -x` shows its exec line. */
-function startPath(deployTs: string, env: NodeJS.ProcessEnv): 'bundle' | 'tsx' {
+export function startPath(deployTs: string, env: NodeJS.ProcessEnv): 'bundle' | 'tsx' {
   const trace = spawnSync('sh', ['-x', deployTs, '--version'], { env, encoding: 'utf8' }).stderr;
   return /exec node \S*\/dist\/deploy\.mjs/.test(trace) ? 'bundle' : 'tsx';
 }

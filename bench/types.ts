@@ -21,6 +21,10 @@ export type SwitchWindow = {
   sigtermAt?: number;
   exitAt?: number;
   error?: string;
+  /** switchyard-bake's rollbacks: no process was started (no start step), only a switch. */
+  switchOnly?: boolean;
+  /** switchyard-bake's rollbacks: median start of `node -e 0` right after, under the same load. */
+  nodeStartMs?: number;
 };
 
 export type StrategyRun = {
