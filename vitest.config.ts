@@ -3,9 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // End-to-end files each run a real nginx, real apps and a load generator: one file at a time keeps
-    // a 2-core machine from starving the processes under test.
-    fileParallelism: false,
+    // The end-to-end files each run a real nginx and real apps on their own free ports and temp
+    // folders, so they run side by side; most of their time is waiting (health checks, drains,
+    // load windows), which is what several files at once on 2 cores overlap. The kill tests are
+    // split over faults-*.test.ts for the same reason.
+    fileParallelism: true,
+    maxWorkers: 3,
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -95,7 +95,9 @@ function inode(file: string): number | undefined {
  */
 export async function followLog(logFile: string, onLine: (line: string) => void, options: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
   let fd = openSync(logFile, 'r');
-  let offset = fstatSync(fd).size;
+  // Start at the beginning of an unfinished last line, not in its middle: a line is only ever printed
+  // (and redacted) whole.
+  let offset = startOfLastLine(fd, fstatSync(fd).size);
   let partial = '';
   const decoder = new StringDecoder('utf8');
   const drain = () => {
@@ -141,4 +143,15 @@ export async function followLog(logFile: string, onLine: (line: string) => void,
   } finally {
     closeSync(fd);
   }
+}
+
+/** The offset right after the last newline before `size` (0 when there is none in the last 64 KiB). */
+function startOfLastLine(fd: number, size: number): number {
+  const length = Math.min(size, 64 * 1024);
+  if (length === 0) return size;
+  const buffer = Buffer.alloc(length);
+  readSync(fd, buffer, 0, length, size - length);
+  const newline = buffer.lastIndexOf(0x0a);
+  if (newline === length - 1) return size;
+  return newline === -1 ? (length === size ? 0 : size) : size - length + newline + 1;
 }

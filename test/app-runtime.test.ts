@@ -182,11 +182,12 @@ describe("the app's environment, files, logs and reboot", () => {
       expect(stream.every((n, index) => index === 0 || n === stream[index - 1] + 2), `parity ${parity}`).toBe(true);
     }
 
-    const follow = execa(DEPLOY_TS, ['logs', '-n', '0', '-f'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1' }, reject: false, buffer: false });
+    const follow = execa(DEPLOY_TS, ['logs', '-n', '1', '-f'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1' }, reject: false, buffer: false });
     let output = '';
     follow.stdout?.on('data', (chunk) => (output += chunk));
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // It prints the last line first: from then on it follows, however slowly it started.
+      await waitFor(() => /^line \d+ /m.test(output), 'logs -f to start following', 30_000);
       const more = 30_000;
       await direct('POST', `/log?from=${base + count + 1}&count=${more}`);
       await waitFor(() => output.includes(`line ${base + count + more} `), 'logs -f to print the last line', 30_000);

@@ -56,7 +56,7 @@ describe('bad input changes nothing', () => {
       await expectRefused(await host.run(['stop', name]), /app name must be letters, digits/);
     }
     await expectRefused(await host.run(['deploy'], { APP_NAME: '../escape' }), /APP_NAME must be 1-64 letters/);
-  }, 60_000);
+  }, 120_000);
 
   it('ports out of range, equal, or held by a foreign process are refused', async () => {
     takeSnapshot();

@@ -116,7 +116,7 @@ describe('the bake window', () => {
     await waitFor('the failed hook', () => existsSync(hookOutput()));
     expect(readFileSync(hookOutput(), 'utf8')).toMatch(/^rollback 1 slot [ab] failed 3 health checks in a row/m);
     const status = await host.run(['status']);
-    expect(status.stdout).toMatch(/rolled back|rollback/);
+    expect(status.stdout).toMatch(/last: AUTOMATIC rollback to [0-9a-f]{7} on slot [ab] at .*, from [0-9a-f]{7}: slot [ab] failed 3 health checks in a row during the bake window/);
     // A plain rollback never goes back to the release that was rolled back from.
     const listed = JSON.parse((await host.run(['releases', '--json'])).stdout);
     expect(listed.find((release: any) => release.rollbackTarget)?.commit).not.toBe(sick);

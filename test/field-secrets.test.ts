@@ -72,7 +72,7 @@ describe('secrets in every output', () => {
       writeFileSync(log, `again ${TOKEN.slice(0, 6)}`, { flag: 'a' });
       await new Promise((resolve) => setTimeout(resolve, 600));
       writeFileSync(log, `${TOKEN.slice(6)} end\n`, { flag: 'a' });
-      await waitFor(() => output.includes('again [REDACTED] end'), 'logs -f to print the appended line', { timeoutMs: 10_000, output: () => output });
+      await waitFor(() => output.includes('again [REDACTED] end'), 'logs -f to print the appended line', { timeoutMs: 30_000, output: () => output });
       expect(output).not.toContain(TOKEN);
     } finally {
       follow.kill('SIGTERM');
