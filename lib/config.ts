@@ -53,7 +53,20 @@ export type Config = {
 };
 
 /** `missingFile`: the default env file does not exist (fine when the environment holds every required key). */
-export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string; missingFile?: boolean };
+export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string; missingFile?: boolean; duplicates?: string[] };
+
+/** Folders that must never be DEPLOY_ROOT itself. */
+const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/run', '/var/tmp']);
+
+/** Keys set more than once in an env file, with the line that wins (dotenv keeps the last). Pure. */
+export function duplicateKeys(text: string): string[] {
+  const lines = new Map<string, number[]>();
+  text.split('\n').forEach((line, index) => {
+    const key = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=/.exec(line)?.[1];
+    if (key) lines.set(key, [...(lines.get(key) ?? []), index + 1]);
+  });
+  return [...lines].filter(([, at]) => at.length > 1).map(([key, at]) => `${key} is set ${at.length} times (lines ${at.join(', ')}); the last one, line ${at.at(-1)}, is used`);
+}
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
@@ -76,7 +89,7 @@ export function readSettings(defaultEnvFile: string, env: Record<string, string 
         : 'copy .env.example to .env and edit it',
     });
   }
-  return { fileValues: parseDotenv(text), env, envFile };
+  return { fileValues: parseDotenv(text), env, envFile, duplicates: duplicateKeys(text) };
 }
 
 /** Validate everything at once; throws one error naming every bad key. Pure. */
@@ -130,7 +143,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const healthTimeoutMs = duration('HEALTH_TIMEOUT');
   const stopTimeoutMs = duration('STOP_TIMEOUT');
 
-  const notices: string[] = [];
+  const notices: string[] = (settings.duplicates ?? []).map((line) => `${line} in ${envFile}`);
   const switchGiven = value('SWITCH');
   const switchKind = SWITCH_ALIASES[switchGiven] ?? switchGiven;
   if (switchKind !== switchGiven) notices.push(`SWITCH=${switchGiven} is the old name of SWITCH=${switchKind} (it reloads nginx on every switch); set SWITCH=${switchKind} to keep it, or move to the default nginx-live-file (no reload, zero failed requests; see the README)`);
@@ -162,6 +175,10 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (logMaxBytes === undefined || logMaxBytes < 1024) problems.push(`LOG_MAX_SIZE must be a size of at least 1K such as 10M, 500K or 1048576; got ${JSON.stringify(value('LOG_MAX_SIZE'))}`);
   const logKeep = /^\d{1,3}$/.test(value('LOG_KEEP')) ? Number(value('LOG_KEEP')) : NaN;
   if (!(logKeep >= 1)) problems.push(`LOG_KEEP must be a whole number of at least 1; got ${JSON.stringify(value('LOG_KEEP'))}`);
+  const rootGiven = value('DEPLOY_ROOT');
+  if (rootGiven && SYSTEM_FOLDERS.has(path.resolve(baseDir, rootGiven))) {
+    problems.push(`DEPLOY_ROOT must be a folder of its own such as /srv/${appName || 'myapp'}, not the system folder ${path.resolve(baseDir, rootGiven)} (Switchyard makes it private and writes its state, releases, pid files and logs there)`);
+  }
 
   if (problems.length > 0) {
     throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {

@@ -3,7 +3,7 @@ import { formatDuration } from './duration.ts';
 import { SwitchyardError, withContext } from './errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
 import { isAlive } from './process.ts';
-import { describeProbe, healthUrl, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
+import { describeProbe, healthUrl, portInUse, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
 import { acquireLock, currentUser, describeTakeover, lockPath, readHolder, releaseLock, type Lock } from './lock.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Reporter, Step } from './output.ts';
@@ -479,12 +479,31 @@ class Flow {
     if (!result.healthy) {
       step.fail();
       if (this.ctx.signal.aborted) throw interruption(this.ctx.signal);
+      const port = this.config.ports[this.target];
+      if (result.exited && (await this.portAnswersSoon(port))) {
+        // The start command is gone but its port answers: it put the app in the background itself.
+        throw new SwitchyardError(`slot ${this.target}'s START_CMD exited, yet something holds port ${port}: the command daemonized the app (setsid, nohup, &, pm2 start), so Switchyard can neither watch nor stop it`, {
+          untouched: `the escaped process still holds port ${port}`,
+          next: `run the app in the foreground in START_CMD (e.g. node server.js, pm2-runtime), then stop the escaped process (ss -ltnp 'sport = :${port}') and deploy again`,
+          details: this.logTail(),
+        });
+      }
       const why = result.exited
         ? `the app exited during boot`
         : `${url} did not answer 2xx within ${formatDuration(this.config.healthTimeoutMs)} (last: ${describeProbe(result.last)})`;
       throw new SwitchyardError(`slot ${this.target} failed its health check: ${why}`, { details: this.logTail() });
     }
     step.done(`${url} answered 2xx`);
+  }
+
+  /** Whether something answers on the port within 2 s (a daemonized app needs a moment to listen). */
+  private async portAnswersSoon(port: number): Promise<boolean> {
+    const deadline = Date.now() + 2000;
+    do {
+      if (await portInUse(this.config.host, port)) return true;
+      await sleep(100);
+    } while (Date.now() < deadline);
+    return false;
   }
 
   /** The target slot's symlink now names the release it is about to run; the state says so first. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS, KNOWN_KEYS } from '../lib/config-keys.ts';
-import { resolveConfig, suggestKey } from '../lib/config.ts';
+import { duplicateKeys, resolveConfig, suggestKey } from '../lib/config.ts';
 import { parseDuration } from '../lib/duration.ts';
 
 const base = { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop' };
@@ -92,6 +92,18 @@ describe('configuration', () => {
     expect(secretsOf('ssh://deploy@git.example.com/shop.git')).toEqual([]);
     expect(secretsOf('https://ghp_abcdef123456@github.com/shop.git')).toEqual(['ghp_abcdef123456']);
     expect(secretsOf('ssh://deploy:hunter22@git.example.com/shop.git')).toEqual(['deploy:hunter22']);
+  });
+
+  it('refuses a system folder as DEPLOY_ROOT and warns about a key set twice', () => {
+    for (const root of ['/', '/etc', '/run', '/var/lib', '/tmp/']) {
+      expect(() => resolveConfig(settings({ ...base, DEPLOY_ROOT: root })), root).toThrow(/DEPLOY_ROOT must be a folder of its own such as \/srv\/shop, not the system folder/);
+    }
+    expect(resolveConfig(settings({ ...base, DEPLOY_ROOT: '/srv/shop' })).deployRoot).toBe('/srv/shop');
+    const text = 'APP_NAME=shop\nPORT_A=4001\n# PORT_A=9\nexport PORT_A=4002\n';
+    expect(duplicateKeys(text)).toEqual(['PORT_A is set 2 times (lines 2, 4); the last one, line 4, is used']);
+    expect(resolveConfig({ ...settings(base), duplicates: duplicateKeys(text) }).notices).toEqual([
+      'PORT_A is set 2 times (lines 2, 4); the last one, line 4, is used in /etc/switchyard/shop.env',
+    ]);
   });
 
   it('parses durations in seconds or with units', () => {

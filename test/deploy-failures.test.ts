@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readlinkSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
@@ -115,4 +115,23 @@ describe('failed deploys leave the live slot serving', () => {
     const response = await host.get('/');
     expect(response.json.version).toBe('v6');
   }, 120_000);
+
+  it('a START_CMD that daemonizes the app is named as such, not as a crash', async () => {
+    host.example.commit('v7-daemon', (repo) => copyFileSync(TEMPLATE_SERVER, path.join(repo, 'server.js')));
+    const result = await host.run(['deploy'], { START_CMD: 'setsid -f node server.js > /dev/null 2>&1' });
+    try {
+      expect(result.exitCode).not.toBe(0);
+      expect(errorLine(result.stderr)).toMatch(/START_CMD exited, yet something holds port \d+: the command daemonized the app .*; the escaped process still holds port \d+; run the app in the foreground/);
+      expect((await host.get('/')).json.version).toBe('v6');
+    } finally {
+      // The escaped app is ours (started by this test's deploy): find it by its folder and stop it by pid.
+      for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        try {
+          if (readlinkSync(`/proc/${entry}/cwd`).startsWith(path.join(host.deployRoot, 'releases')) && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('server.js')) process.kill(Number(entry), 'SIGKILL');
+        } catch {
+          // Gone, or not ours to read.
+        }
+      }
+    }
+  }, 60_000);
 });
