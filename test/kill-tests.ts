@@ -17,7 +17,7 @@ import { FLOW_STEPS, type CycleFacts } from '../lib/steps.ts';
  */
 export type KillPoint = readonly [point: string, when: string, journaled: string | null];
 const deployFacts: CycleFacts = { command: 'deploy', target: 'b', previous: 'a', commit: null, reuse: false, warm: false };
-const testConfig = resolveConfig({ fileValues: { APP_NAME: 'exampleapp', REPO: '/repo', DEPLOY_ROOT: '/root', BAKE_TIME: '0' }, env: {}, envFile: '/switchyard.env' });
+const testConfig = resolveConfig({ fileValues: { APP_NAME: 'exampleapp', REPO: '/repo', DEPLOY_ROOT: '/srv/exampleapp', BAKE_TIME: '0' }, env: {}, envFile: '/switchyard.env' });
 
 /** One kill point per step of the table that a deploy of a new commit runs. */
 export const TABLE_KILL_POINTS: KillPoint[] = FLOW_STEPS.filter((step) => step.applies(deployFacts, testConfig)).map((step) => [step.name, `as its ${step.name} step begins`, step.name]);
