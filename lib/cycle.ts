@@ -140,11 +140,14 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
 /** What really runs on the host; `state` only tells whether the command its journal names is still alive. */
 export async function gatherFacts(config: Config, traffic: TrafficSwitch, processes: SlotProcesses, state: State): Promise<HostFacts> {
   const slots = {} as HostFacts['slots'];
-  for (const slot of SLOTS) {
-    const runningPid = await processes.runningPid(slot);
-    const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
-    slots[slot] = { runningPid, healthy };
-  }
+  // Both slots at once: status and every command wait for the slower probe only.
+  await Promise.all(
+    SLOTS.map(async (slot) => {
+      const runningPid = await processes.runningPid(slot);
+      const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
+      slots[slot] = { runningPid, healthy };
+    }),
+  );
   const holder = state.journal?.pid;
   return {
     slots,

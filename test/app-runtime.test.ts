@@ -123,7 +123,7 @@ describe("the app's environment, files, logs and reboot", () => {
   }, 60_000);
 
   // Needs linkSharedPaths(config, buildDir) called by the cycle after checkout, before install (lib/cycle.ts): fails until it is.
-  it('SHARED_PATHS: the .env the app reads and its uploads/ survive a deploy and a rollback', async () => {
+  it('SHARED_PATHS: the .env the app reads and its uploads/ survive a deploy, a rollback and a restart', async () => {
     writeFileSync(path.join(shared(), '.env'), 'SAUCE=ketchup\n', { mode: 0o600 });
     expect((await direct('POST', '/upload?name=first.txt', 'one')).saved).toBe(true);
     expect((await direct('GET', '/dotenv')).dotenv).toBe('SAUCE=ketchup\n');
@@ -140,9 +140,14 @@ describe("the app's environment, files, logs and reboot", () => {
     expect((await direct('GET', '/uploads')).files).toEqual(['first.txt', 'second.txt']);
     expect((await direct('GET', '/dotenv')).dotenv).toBe('SAUCE=ketchup\n');
     expect(readdirSync(path.join(shared(), 'uploads')).sort()).toEqual(['first.txt', 'second.txt']);
+    await direct('POST', '/upload?name=third.txt', 'three');
+    const restarted = await host.run(['restart']);
+    expect(restarted.exitCode, restarted.output).toBe(0);
+    expect((await direct('GET', '/')).version).toBe('v2');
+    expect((await direct('GET', '/uploads')).files).toEqual(['first.txt', 'second.txt', 'third.txt']);
+    expect((await direct('GET', '/dotenv')).dotenv).toBe('SAUCE=ketchup\n');
   }, 180_000);
 
-  // Also needs the cycle's call to linkSharedPaths.
   it('a commit that contains a SHARED_PATHS entry is refused, naming it; the live slot keeps serving', async () => {
     const before = host.state();
     host.example.commit('v4-env-committed', (repo) => writeFileSync(path.join(repo, '.env'), 'SAUCE=mayo\n'));

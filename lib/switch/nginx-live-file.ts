@@ -1,6 +1,5 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, SlotName } from '../config.ts';
 import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
@@ -56,9 +55,8 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
       select(live.slot);
       await hooks.phase?.('live-file-written');
       try {
-        // A request that chose its group just before the rename may still connect to the old slot;
-        // it is microseconds behind, and the group's backup catches it if the old slot has stopped.
-        await sleep(50);
+        // A request that chose its group just before the rename still goes to the old slot: the
+        // drain at the proxy waits for it before the old slot gets any signal.
         try {
           confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
         } catch {

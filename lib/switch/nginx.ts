@@ -170,7 +170,7 @@ export async function confirmThroughNginx(url: string, expected: ConfirmExpectat
     if (result.ok && fromNewSlot && (!expected.group || group === expected.group)) {
       inARow++;
       if (inARow >= CONFIRM_PROBES) return `${inARow} answers in a row through nginx came from slot ${expected.slot}`;
-      await sleep(20);
+      await sleep(10);
       continue;
     }
     inARow = 0;
