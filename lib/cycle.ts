@@ -1,32 +1,32 @@
-import type { Config, SlotName } from './config.ts';
-import { formatDuration } from './duration.ts';
-import { SwitchyardError, withContext } from './errors.ts';
-import { cacheDir, checkoutSlot, fetchRepo, resolveCommit } from './git.ts';
-import { isAlive } from './process.ts';
-import { describeProbe, healthUrl, portInUse, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
-import { acquireLock, currentUser, describeTakeover, lockPath, readHolder, releaseLock, type Lock } from './lock.ts';
+import { existsSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Reporter, Step } from './output.ts';
-import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
-import { runShell } from './run.ts';
-import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
-import { SLOTS, slotDir } from './slots.ts';
-import { drainAndStop } from './drain.ts';
 import { bakeLogFile, isBakeWatcher, startBakeWatcher } from './bake.ts';
-import { FLOW_STEPS, type CycleFacts, type FlowStepName } from './steps.ts';
+import type { Config, SlotName } from './config.ts';
 import { prepareDeployRoot } from './deploy-root.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
-import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from './state.ts';
-import { existsSync, realpathSync } from 'node:fs';
+import { drainAndStop } from './drain.ts';
+import { formatDuration } from './duration.ts';
+import { SwitchyardError, withContext } from './errors.ts';
+import { cacheDir, checkoutSlot, fetchRepo, pruneWorktrees, resolveCommit } from './git.ts';
+import { describeProbe, healthUrl, portInUse, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
+import { acquireLock, currentUser, describeTakeover, lockPath, readHolder, releaseLock, type Lock } from './lock.ts';
+import type { Reporter, Step } from './output.ts';
+import { isAlive } from './process.ts';
+import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
+import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { installKey, linkSlot, releaseDir, removeRelease, reuseDependencies, slotTarget } from './release-files.ts';
 import { completeReleases, previousGoodCommit, releasesMatching, releasesToPrune } from './releases.ts';
-import { pruneWorktrees } from './git.ts';
+import { runShell } from './run.ts';
 import { linkSharedPaths, sharedRoot } from './shared-paths.ts';
+import { SLOTS, slotDir } from './slots.ts';
+import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from './state.ts';
+import { FLOW_STEPS, type CycleFacts, type FlowStepName } from './steps.ts';
 import { createSwitch, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
 
 /**
- * The deploy and rollback flows. Each phase is journaled in the state before it runs, so a command
- * killed at any moment leaves a host the next command can read and put right (see reconcile.ts).
+ * The deploy, rollback and restart flows: each walks the step table (lib/steps.ts). Each step's name
+ * is journaled in the state before it runs, so a command killed at any moment leaves a host the next
+ * command can read and put right (see reconcile.ts).
  */
 
 export type HookRunner = (name: string, facts: Record<string, string>) => Promise<void>;
