@@ -1,6 +1,6 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bakeLogFile, isBakeWatcher, startBakeWatcher } from './bake.ts';
+import { bakeLogFile, startBakeWatcher } from './bake.ts';
 import type { Config, SlotName } from './config.ts';
 import { prepareDeployRoot } from './deploy-root.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
@@ -11,9 +11,8 @@ import { cacheDir, checkoutSlot, fetchRepo, pruneWorktrees, resolveCommit } from
 import { describeProbe, healthUrl, portInUse, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
 import { acquireLock, currentUser, describeTakeover, lockPath, readHolder, releaseLock, type Lock } from './lock.ts';
 import type { Reporter, Step } from './output.ts';
-import { isAlive } from './process.ts';
 import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
-import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
+import { reconcile } from './recover.ts';
 import { installKey, linkSlot, releaseDir, removeRelease, reuseDependencies, slotTarget } from './release-files.ts';
 import { completeReleases, previousGoodCommit, releasesMatching, releasesToPrune } from './releases.ts';
 import { runShell } from './run.ts';
@@ -107,54 +106,6 @@ async function lockAfterWatcher(config: Config, command: Command, user: string, 
       await sleep(200);
     }
   }
-}
-
-/** Make the state match the host before acting; reports every disagreement it puts right. */
-export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
-  const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
-  const facts = await gatherFacts(ctx.config, traffic, processes, state);
-  const assessment = assessHost(state, facts);
-  if (assessment.findings.length === 0) return state;
-  const step = ctx.reporter.step('recover');
-  for (const finding of assessment.findings) ctx.reporter.warn(finding);
-  // Traffic first: a leftover is only stopped once nginx surely points at the slot that stays.
-  if (assessment.reswitch && assessment.live) {
-    const live = assessment.live;
-    const standby = otherSlot(live);
-    await traffic.moveTo(
-      { slot: live, port: ctx.config.ports[live], commit: state.slots[live].commit },
-      { slot: standby, port: ctx.config.ports[standby], commit: state.slots[standby].commit },
-      (message) => ctx.reporter.info(`  ${message}`),
-    );
-  }
-  for (const slot of assessment.stop) {
-    const outcome = await processes.stop(slot);
-    ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
-  }
-  const next = reconciledState(state, facts, assessment);
-  saveState(ctx.config.deployRoot, next);
-  step.done(`slot ${next.live ?? 'none'} is live`);
-  return next;
-}
-
-/** What really runs on the host; `state` only tells whether the command its journal names is still alive. */
-export async function gatherFacts(config: Config, traffic: TrafficSwitch, processes: SlotProcesses, state: State): Promise<HostFacts> {
-  const slots = {} as HostFacts['slots'];
-  // Both slots at once: status and every command wait for the slower probe only.
-  await Promise.all(
-    SLOTS.map(async (slot) => {
-      const runningPid = await processes.runningPid(slot);
-      const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
-      slots[slot] = { runningPid, healthy };
-    }),
-  );
-  const holder = state.journal?.pid;
-  return {
-    slots,
-    upstreamPort: traffic.currentPort(),
-    journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder),
-    bakeWatcherAlive: isBakeWatcher(state.bake?.watcherPid),
-  };
 }
 
 class Flow {

@@ -1,0 +1,60 @@
+import type { Config } from './config.ts';
+import type { CycleContext } from './cycle.ts';
+import { isBakeWatcher } from './bake.ts';
+import { healthUrl, probe } from './health.ts';
+import { isAlive } from './process.ts';
+import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
+import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
+import { SLOTS } from './slots.ts';
+import { otherSlot, saveState, type State } from './state.ts';
+import type { TrafficSwitch } from './switch/index.ts';
+
+/** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
+
+/** Make the state match the host before acting; reports every disagreement it puts right. */
+export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
+  const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
+  const facts = await gatherFacts(ctx.config, traffic, processes, state);
+  const assessment = assessHost(state, facts);
+  if (assessment.findings.length === 0) return state;
+  const step = ctx.reporter.step('recover');
+  for (const finding of assessment.findings) ctx.reporter.warn(finding);
+  // Traffic first: a leftover is only stopped once nginx surely points at the slot that stays.
+  if (assessment.reswitch && assessment.live) {
+    const live = assessment.live;
+    const standby = otherSlot(live);
+    await traffic.moveTo(
+      { slot: live, port: ctx.config.ports[live], commit: state.slots[live].commit },
+      { slot: standby, port: ctx.config.ports[standby], commit: state.slots[standby].commit },
+      (message) => ctx.reporter.info(`  ${message}`),
+    );
+  }
+  for (const slot of assessment.stop) {
+    const outcome = await processes.stop(slot);
+    ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
+  }
+  const next = reconciledState(state, facts, assessment);
+  saveState(ctx.config.deployRoot, next);
+  step.done(`slot ${next.live ?? 'none'} is live`);
+  return next;
+}
+
+/** What really runs on the host; `state` only tells whether the command its journal names is still alive. */
+export async function gatherFacts(config: Config, traffic: TrafficSwitch, processes: SlotProcesses, state: State): Promise<HostFacts> {
+  const slots = {} as HostFacts['slots'];
+  // Both slots at once: status and every command wait for the slower probe only.
+  await Promise.all(
+    SLOTS.map(async (slot) => {
+      const runningPid = await processes.runningPid(slot);
+      const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
+      slots[slot] = { runningPid, healthy };
+    }),
+  );
+  const holder = state.journal?.pid;
+  return {
+    slots,
+    upstreamPort: traffic.currentPort(),
+    journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder),
+    bakeWatcherAlive: isBakeWatcher(state.bake?.watcherPid),
+  };
+}
