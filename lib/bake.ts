@@ -147,12 +147,26 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
     if (!state.bake || state.bake.watcherPid !== process.pid) return;
     const failed = bake.live;
     const back = bake.previous;
+    // Only back to a slot that answers: otherwise the failing slot is still the best there is.
+    const warm = await probe(healthUrl(config.host, config.ports[back], config.healthPath), 2000);
+    if (!warm.ok) {
+      reporter.warn(`not rolling back automatically: the warm slot ${back} does not answer either (${describeProbe(warm)}); slot ${failed} stays live`);
+      return;
+    }
     const step = reporter.step('switch');
-    const detail = await createSwitch(config).moveTo(
-      { slot: back, port: config.ports[back], commit: state.slots[back].commit },
-      { slot: failed, port: config.ports[failed], commit: state.slots[failed].commit },
-      (message) => step.progress(message),
-    );
+    let detail: string;
+    try {
+      detail = await createSwitch(config).moveTo(
+        { slot: back, port: config.ports[back], commit: state.slots[back].commit },
+        { slot: failed, port: config.ports[failed], commit: state.slots[failed].commit },
+        (message) => step.progress(message),
+      );
+    } catch (error) {
+      // The switch undoes itself on failure; the window goes on and the next failures try again.
+      step.fail();
+      reporter.warn(`automatic rollback to slot ${back} failed: ${(error as Error).message}`);
+      return;
+    }
     state.live = back;
     state.next_deploy = otherSlot(back);
     state.history.push({

@@ -4,6 +4,7 @@ import { bakeLogFile, startBakeWatcher } from './bake.ts';
 import type { Config, SlotName } from './config.ts';
 import { prepareDeployRoot } from './deploy-root.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
+import { waitForNoConnections } from './connections.ts';
 import { drainAndStop } from './drain.ts';
 import { formatDuration } from './duration.ts';
 import { SwitchyardError, withContext } from './errors.ts';
@@ -186,11 +187,6 @@ class Flow {
       if (this.command === 'rollback') await this.chooseRollbackRelease(revision);
       if (this.command === 'restart') this.chooseLiveRelease();
       this.plan = { command: this.command, target: this.target, previous: this.live, commit: this.commit, revision, reuse: this.command !== 'deploy', warm: await this.isWarmTarget() };
-      // Any command ends a running bake window: its watcher sees the window gone and stands down.
-      if (this.state.bake) {
-        this.state.bake = null;
-        this.save();
-      }
       if (this.plan.warm) reporter.info(`  slot ${this.target} still runs ${short(this.commit)} (bake window): nothing to start`);
       else await this.checkTargetPort();
       await this.hook('begin');
@@ -277,7 +273,7 @@ class Flow {
     const donor = key ? completeReleases(this.state).find((release) => release.installKey === key && release.commit !== this.commit && existsSync(releaseDir(this.config, release.commit))) : undefined;
     if (donor) {
       const linked = await reuseDependencies(releaseDir(this.config, donor.commit), dir, this.ctx.signal);
-      step.done(`same lockfile as release ${short(donor.commit)}: ${linked ? 'its node_modules reused as hard links' : 'it has no node_modules, nothing to install'}; ${this.config.installCmd} not run`);
+      step.done(`same lockfile as release ${short(donor.commit)}: ${linked ? 'its node_modules copied (copy-on-write where the filesystem can)' : 'it has no node_modules, nothing to install'}; ${this.config.installCmd} not run`);
     } else if (this.config.installCmd.trim()) {
       await this.runStreamed(this.config.installCmd, dir, 'install', step);
       step.done(this.config.installCmd);
@@ -368,6 +364,12 @@ class Flow {
     if (!this.live || !commit || !dir) {
       throw new SwitchyardError('nothing to restart: no slot is live', { untouched: 'nothing was changed', next: 'deploy first with ./deploy.ts deploy' });
     }
+    if (dir === slotDir(this.config, this.live)) {
+      throw new SwitchyardError(`cannot restart: slot ${this.live} runs a build from before releases were kept (${dir}), which the other slot cannot share`, {
+        untouched: 'nothing was changed',
+        next: `deploy it once (./deploy.ts deploy ${short(commit)}) to keep it as a release, then restart`,
+      });
+    }
     this.commit = commit;
     // The same folder the live slot runs, started on the other port.
     this.buildDir = realpathSync(dir);
@@ -408,9 +410,24 @@ class Flow {
     if ((await this.processes.runningPid(this.target)) === undefined) await refuseTakenPort(this.config.host, this.config.ports[this.target], `slot ${this.target}`);
   }
 
+  /**
+   * A command ends a running bake window once it is about to change a slot (a command that fails
+   * before that leaves the window, and its watcher, as they were); the watcher sees it gone and stands down.
+   */
+  private endBakeWindow(): void {
+    if (!this.state.bake) return;
+    this.state.bake = null;
+    this.save();
+  }
+
   private async start(): Promise<void> {
+    this.endBakeWindow();
     const port = this.config.ports[this.target];
-    if (await this.processes.runningPid(this.target)) await this.processes.stop(this.target);
+    if (await this.processes.runningPid(this.target)) {
+      // Often the previous live slot (a bake window just ended): let nginx finish what it sent there first.
+      if (this.traffic.drainsAtProxy) await waitForNoConnections(port, this.config.stopTimeoutMs);
+      await this.processes.stop(this.target);
+    }
     this.pointSlotAtBuild();
     await refuseTakenPort(this.config.host, port, `slot ${this.target}`);
     const step = this.ctx.reporter.step('start');
@@ -480,13 +497,16 @@ class Flow {
     const lastGood = previousGoodCommit(this.state, available);
     const doomed = releasesToPrune(this.state, this.config.keepReleases, lastGood);
     if (doomed.length === 0) return;
-    for (const commit of doomed) {
-      removeRelease(this.config, commit);
-      delete this.state.releases![commit];
-    }
+    // Forgotten by the state first: a kill mid-removal leaves a folder no command will start.
+    for (const commit of doomed) delete this.state.releases![commit];
     this.save();
-    void pruneWorktrees(cacheDir(this.config.deployRoot)).catch(() => undefined);
-    this.ctx.reporter.info(`  pruned ${doomed.length} old release(s): ${doomed.map(short).join(', ')} (KEEP_RELEASES=${this.config.keepReleases})`);
+    try {
+      for (const commit of doomed) removeRelease(this.config, commit);
+      void pruneWorktrees(cacheDir(this.config.deployRoot)).catch(() => undefined);
+      this.ctx.reporter.info(`  pruned ${doomed.length} old release(s): ${doomed.map(short).join(', ')} (KEEP_RELEASES=${this.config.keepReleases})`);
+    } catch (error) {
+      this.ctx.reporter.warn(`could not remove an old release folder (${(error as Error).message}); the deploy stands; remove it by hand from ${releaseDir(this.config, '')}`);
+    }
   }
 
   private logTail(): string[] {
@@ -494,6 +514,7 @@ class Flow {
   }
 
   private async switchTraffic(): Promise<void> {
+    this.endBakeWindow();
     const { reporter } = this.ctx;
     const step = reporter.step('switch');
     // Whatever happened since the health check (a crash, someone's `stop`), traffic only moves to a slot that answers now.

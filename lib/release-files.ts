@@ -67,17 +67,17 @@ export function installKey(dir: string, installCmd: string): string | undefined 
 }
 
 /**
- * Give a new release the dependencies of a kept one with the same install key: hard links (`cp -al`),
- * so it costs no download and almost no disk. Build caches are not shared: a tool that rewrites a
- * cache file in place would change the other release's copy too.
+ * Give a new release the dependencies of a kept one with the same install key: a copy-on-write copy
+ * where the filesystem can (`cp --reflink=auto`: btrfs, XFS), a plain copy elsewhere; never hard
+ * links, since a build step that rewrites a file under node_modules in place (`prisma generate`)
+ * would then change the kept release's copy, which is often the live one.
  */
 export async function reuseDependencies(fromDir: string, toDir: string, signal?: AbortSignal): Promise<boolean> {
   const source = path.join(fromDir, 'node_modules');
   const target = path.join(toDir, 'node_modules');
   rmSync(target, { recursive: true, force: true });
   if (!existsSync(source)) return false;
-  await runCommand(['cp', '-al', '--', source, target], { signal });
-  rmSync(path.join(target, '.cache'), { recursive: true, force: true });
+  await runCommand(['cp', '-a', '--reflink=auto', '--', source, target], { signal });
   return true;
 }
 

@@ -120,6 +120,8 @@ export async function probeCommand(argv: readonly string[], options: { env?: Rec
 export function spawnDetached(argv: readonly string[], options: { cwd: string; env: Record<string, string | undefined>; logFd: number }): number {
   const [file, ...args] = argv;
   const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', options.logFd, options.logFd] });
+  // A spawn that fails reports through 'error' as well; the missing pid below is what we act on.
+  child.on('error', () => undefined);
   if (!child.pid) throw new SwitchyardError(`could not start \`${describeArgv(argv)}\``);
   child.unref();
   return child.pid;

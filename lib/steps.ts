@@ -42,7 +42,8 @@ export type StepSpec<Name extends StepName = StepName> = {
 
 const short = (commit: string | null) => (commit ? commit.slice(0, 12) : 'it');
 const atProxy = (config: Config) => config.switchKind === 'nginx-live-file' || config.switchKind === 'nginx-reload';
-const baking = (facts: CycleFacts, config: Config) => facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart';
+// Only where the switch takes all traffic off the old slot: with passive or none it would keep serving.
+const baking = (facts: CycleFacts, config: Config) => facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart' && atProxy(config);
 
 /** Done by the command before the flow reads the state it acts on. */
 export const PREPARE_STEPS: readonly StepSpec<'lock' | 'recover'>[] = [
@@ -78,7 +79,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     before: 'pre_install',
     applies: (facts) => facts.command === 'deploy' && !facts.reuse,
     describe: (_facts, config) =>
-      config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}, or the node_modules of a kept release with the same lockfile (hard links)` : 'skipped (INSTALL_CMD is empty)',
+      config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}, or a copy of the node_modules of a kept release with the same lockfile` : 'skipped (INSTALL_CMD is empty)',
   },
   {
     name: 'build',

@@ -14,7 +14,8 @@ untouched, and every kept release stays a rollback target.
 
 A commit that is already a kept, complete release is started as it is: no checkout, install or
 build (--rebuild builds it again). A new release whose lockfile, INSTALL_CMD and Node version match
-a kept release's gets that release's node_modules as hard links instead of running INSTALL_CMD.
+a kept release's gets a copy of that release's node_modules (copy-on-write where the
+filesystem can) instead of running INSTALL_CMD.
 
 --dry-run prints the plan (slot, port, commit, commands, switch, hooks) and changes nothing: no
 lock, no fetch (the commit is looked up in the local mirror as of the last deploy), no state write.

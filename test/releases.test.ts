@@ -63,8 +63,8 @@ describe('releases', () => {
 });
 
 describe('the install cache', () => {
-  it('hard-links a kept release\'s node_modules into a new one, without its build cache', async () => {
-    const { mkdtempSync, mkdirSync, writeFileSync, statSync, existsSync, rmSync } = await import('node:fs');
+  it('copies a kept release\'s node_modules into a new one: same content, files of its own', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, statSync, readFileSync, rmSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
     const { installKey, reuseDependencies } = await import('../lib/release-files.ts');
@@ -82,9 +82,12 @@ describe('the install cache', () => {
       expect(installKey(from, 'npm ci')).not.toBe(installKey(from, 'npm install'));
       expect(installKey(dir, 'npm ci')).toBeUndefined();
       expect(await reuseDependencies(from, to)).toBe(true);
-      expect(statSync(path.join(to, 'node_modules', 'dep', 'index.js')).ino).toBe(statSync(path.join(from, 'node_modules', 'dep', 'index.js')).ino);
-      expect(existsSync(path.join(to, 'node_modules', '.cache'))).toBe(false);
-      expect(existsSync(path.join(from, 'node_modules', '.cache'))).toBe(true);
+      const [copied, kept] = [path.join(to, 'node_modules', 'dep', 'index.js'), path.join(from, 'node_modules', 'dep', 'index.js')];
+      expect(readFileSync(copied, 'utf8')).toBe('module.exports = 1;\n');
+      expect(statSync(copied).ino).not.toBe(statSync(kept).ino);
+      // A build that rewrites a dependency's file in place leaves the kept release as it was.
+      writeFileSync(copied, 'module.exports = 2;\n');
+      expect(readFileSync(kept, 'utf8')).toBe('module.exports = 1;\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
