@@ -4,7 +4,7 @@
  * it) it deploys, for each app, N commits WITHOUT the cache (each bumps the version in package.json
  * and package-lock.json, as `npm version patch` would, so the lockfile differs from every kept
  * release's and INSTALL_CMD runs) and N commits WITH it (only VERSION changes, so the lockfile equals
- * the previous release's and its node_modules are hard-linked), alternating so both share the host's
+ * the previous release's and its node_modules are copied), alternating so both share the host's
  * noise. Prints medians of the deploy's wall time and its install step, and writes them to
  * DIR/install-cache.md. Exit code 1 when a deploy failed or did not take the path it was meant to.
  *
@@ -185,7 +185,7 @@ function section(results: AppResult[], runs: number, start: 'bundle' | 'tsx'): S
     rows,
     note:
       `INSTALL_CMD="${INSTALL_CMD}". Without = a commit that bumps the version in package.json and package-lock.json (as \`npm version patch\` would): its lockfile differs from every kept release's, so npm ci runs. ` +
-      'With = a commit that changes only a file the lockfile does not cover (VERSION): its lockfile equals the previous release\'s, whose node_modules are hard-linked (`cp -al`) and npm ci is not run (the example app has no node_modules: nothing to link). ' +
+      'With = a commit that changes only a file the lockfile does not cover (VERSION): its lockfile equals the previous release\'s, whose node_modules are copied (`cp -a --reflink=auto`: copy-on-write where the filesystem can) and npm ci is not run (the example app has no node_modules: nothing to copy). ' +
       'npm\'s cache (~/.npm) is warm: the first, unmeasured deploy fills it, so every tarball npm ci needs is already on the host; that is the fair case for npm ci. ' +
       `Wall = spawning ./deploy.ts deploy --json (${start === 'bundle' ? 'through the bundle in dist/' : 'through tsx: the bundle was stale'}) to its exit, with no load; BAKE_TIME=0 (the harness's), so it includes draining and stopping the old slot. Deploys alternate without/with, on one host per app.`,
   };
