@@ -6,15 +6,15 @@ import type { Config, SlotName } from './config.ts';
 import { drainAndStop } from './drain.ts';
 import { formatDuration } from './duration.ts';
 import { isSwitchyardError } from './errors.ts';
-import { healthUrl, probe, describeProbe } from './health.ts';
-import { acquireLock, releaseLock, type Lock } from './lock.ts';
+import { describeProbe, probeSlot } from './health.ts';
+import { acquireLockWaiting, releaseLock, type Lock } from './lock.ts';
 import type { Reporter } from './output.ts';
 import { paths } from './paths.ts';
 import { isAlive } from './process.ts';
 import { createSlotProcesses } from './process-manager.ts';
 import { spawnDetached } from './run.ts';
 import { loadState, otherSlot, saveState, type Bake, type State } from './state.ts';
-import { createSwitch } from './switch/index.ts';
+import { createSwitch, drainsAtProxy } from './switch/index.ts';
 
 /**
  * The bake window: after a deploy the previous slot keeps running without traffic, so a rollback is
@@ -71,7 +71,7 @@ export async function watchBake(ctx: WatchContext): Promise<string> {
     if (!bake) return 'the window was ended by another command; nothing to do';
     if (Date.now() >= Date.parse(bake.endsAt)) return await endWindow(ctx, bake);
     if (bake.autoRollback) {
-      const result = await probe(healthUrl(config.host, config.ports[bake.live], config.healthPath), 2000);
+      const result = await probeSlot(config, bake.live);
       failures = result.ok ? 0 : failures + 1;
       if (!result.ok) reporter.warn(`slot ${bake.live} failed health check ${failures} of ${AUTO_ROLLBACK_FAILURES}: ${describeProbe(result)}`);
       if (failures >= AUTO_ROLLBACK_FAILURES) {
@@ -90,19 +90,14 @@ function currentBake(config: Config): Bake | undefined {
   return state.bake && state.bake.watcherPid === process.pid ? state.bake : undefined;
 }
 
-/** The deploy lock, waited for: a deploy or rollback that holds it ends the window itself. */
+/** The deploy lock, waited for while the window is still ours: a deploy or rollback that holds it ends the window itself. */
 async function lockWhenFree(config: Config, user: string): Promise<Lock | undefined> {
-  const deadline = Date.now() + 10 * 60_000;
-  while (Date.now() < deadline) {
-    try {
-      return acquireLock(config.deployRoot, 'bake-watch', user);
-    } catch (error) {
-      if (!isSwitchyardError(error) || error.exitCode !== 75) throw error;
-      if (!currentBake(config)) return undefined;
-      await sleep(500);
-    }
+  try {
+    return await acquireLockWaiting(config.deployRoot, 'bake-watch', user, () => currentBake(config) !== undefined, { timeoutMs: 10 * 60_000, everyMs: 500 });
+  } catch (error) {
+    if (isSwitchyardError(error) && error.exitCode === 75) return undefined;
+    throw error;
   }
-  return undefined;
 }
 
 async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
@@ -121,7 +116,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
       reporter,
       step,
       slot,
-      atProxy: createSwitch(config).drainsAtProxy,
+      atProxy: drainsAtProxy(config.switchKind),
       hook: (name) => ctx.hooks?.(name, hookFacts(config, state, slot, { STOP_SLOT: slot })) ?? Promise.resolve(),
       stopped: () => {
         Object.assign(state.slots[slot], { pid: null, startedAt: null });
@@ -148,7 +143,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
     const failed = bake.live;
     const back = bake.previous;
     // Only back to a slot that answers: otherwise the failing slot is still the best there is.
-    const warm = await probe(healthUrl(config.host, config.ports[back], config.healthPath), 2000);
+    const warm = await probeSlot(config, back);
     if (!warm.ok) {
       reporter.warn(`not rolling back automatically: the warm slot ${back} does not answer either (${describeProbe(warm)}); slot ${failed} stays live`);
       return;

@@ -9,8 +9,8 @@ import { drainAndStop } from './drain.ts';
 import { formatDuration } from './duration.ts';
 import { SwitchyardError, withContext } from './errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, pruneWorktrees, resolveCommit } from './git.ts';
-import { describeProbe, healthUrl, portInUse, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
-import { acquireLock, currentUser, describeTakeover, lockPath, readHolder, releaseLock, type Lock } from './lock.ts';
+import { describeProbe, healthUrl, portInUse, probeSlot, refuseTakenPort, waitUntilHealthy } from './health.ts';
+import { acquireLockWaiting, currentUser, describeTakeover, releaseLock, type Lock, type LockHolder } from './lock.ts';
 import type { Reporter, Step } from './output.ts';
 import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { reconcile } from './recover.ts';
@@ -21,7 +21,7 @@ import { linkSharedPaths, sharedRoot } from './shared-paths.ts';
 import { SLOTS, slotDir } from './slots.ts';
 import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from './state.ts';
 import { FLOW_STEPS, type CycleFacts, type FlowStepName } from './steps.ts';
-import { createSwitch, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
+import { createSwitch, drainsAtProxy, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
 
 /**
  * The deploy, rollback and restart flows: each walks the step table (lib/steps.ts). Each step's name
@@ -93,20 +93,15 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
  * The deploy lock. The bake window's watcher holds it only while it stops an old slot (a drain of a
  * few seconds, at most STOP_TIMEOUT twice): a command waits for that instead of failing with 75.
  */
-async function lockAfterWatcher(config: Config, command: Command, user: string, reporter: Reporter): Promise<Lock> {
-  const deadline = Date.now() + 2 * config.stopTimeoutMs + 10_000;
+function lockAfterWatcher(config: Config, command: Command, user: string, reporter: Reporter): Promise<Lock> {
   let told = false;
-  for (;;) {
-    try {
-      return acquireLock(config.deployRoot, command, user);
-    } catch (error) {
-      const holder = readHolder(lockPath(config.deployRoot));
-      if (!(error instanceof SwitchyardError) || error.exitCode !== 75 || holder?.command !== 'bake-watch' || Date.now() > deadline) throw error;
-      if (!told) reporter.info(`  the bake window's watcher (pid ${holder.pid}) is stopping the old slot; waiting for it`);
-      told = true;
-      await sleep(200);
-    }
-  }
+  const whileWatcherHolds = (holder: LockHolder | undefined) => {
+    if (holder?.command !== 'bake-watch') return false;
+    if (!told) reporter.info(`  the bake window's watcher (pid ${holder.pid}) is stopping the old slot; waiting for it`);
+    told = true;
+    return true;
+  };
+  return acquireLockWaiting(config.deployRoot, command, user, whileWatcherHolds, { timeoutMs: 2 * config.stopTimeoutMs + 10_000, everyMs: 200 });
 }
 
 class Flow {
@@ -425,7 +420,7 @@ class Flow {
     const port = this.config.ports[this.target];
     if (await this.processes.runningPid(this.target)) {
       // Often the previous live slot (a bake window just ended): let nginx finish what it sent there first.
-      if (this.traffic.drainsAtProxy) await waitForNoConnections(port, this.config.stopTimeoutMs);
+      if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(port, this.config.stopTimeoutMs);
       await this.processes.stop(this.target);
     }
     this.pointSlotAtBuild();
@@ -535,7 +530,7 @@ class Flow {
   /** true, or why not: the slot's process runs and its health URL answers 2xx right now. */
   private async slotAnswers(slot: SlotName): Promise<true | string> {
     if ((await this.processes.runningPid(slot)) === undefined) return 'its process is not running';
-    const result = await probe(healthUrl(this.config.host, this.config.ports[slot], this.config.healthPath), 2000);
+    const result = await probeSlot(this.config, slot);
     return result.ok ? true : `health: ${describeProbe(result)}`;
   }
 
@@ -560,7 +555,7 @@ class Flow {
       reporter: this.ctx.reporter,
       step,
       slot: old,
-      atProxy: this.traffic.drainsAtProxy,
+      atProxy: drainsAtProxy(this.config.switchKind),
       hook: (name) => this.hook(name, { STOP_SLOT: old }),
       stopped: () => {
         Object.assign(this.state.slots[old], { pid: null, startedAt: null });

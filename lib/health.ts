@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import type { Config, SlotName } from './config.ts';
 import { SwitchyardError } from './errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -75,6 +76,11 @@ export async function waitUntilHealthy(
 /** An app bound to every address is reached on loopback. */
 export function probeAddress(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
+
+/** One probe of a slot's own health URL, past nginx. */
+export function probeSlot(config: Config, slot: SlotName, timeoutMs = 2000): Promise<Probe> {
+  return probe(healthUrl(config.host, config.ports[slot], config.healthPath), timeoutMs);
 }
 
 export function healthUrl(host: string, port: number, healthPath: string): string {

@@ -4,6 +4,7 @@ import { deployerName } from './deployer.ts';
 import { SwitchyardError } from './errors.ts';
 import { ensurePrivateDir } from './files.ts';
 import { paths } from './paths.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from './process.ts';
 
 export type LockHolder = {
@@ -173,4 +174,26 @@ export function readHolder(file: string): LockHolder | undefined {
 /** Who runs the command, for history and lock messages: see deployerName() (SWITCHYARD_USER, SUDO_USER, the SSH key's comment, the login). */
 export function currentUser(env: Record<string, string | undefined>): string {
   return deployerName(env);
+}
+
+/**
+ * Take the lock, waiting while its holder is one `keepWaiting` accepts (checked at each try) and the
+ * time lasts; otherwise fail as acquireLock does. `keepWaiting` returning false ends the wait.
+ */
+export async function acquireLockWaiting(
+  deployRoot: string,
+  command: string,
+  user: string,
+  keepWaiting: (holder: LockHolder | undefined) => boolean,
+  options: { timeoutMs: number; everyMs: number },
+): Promise<Lock> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    try {
+      return acquireLock(deployRoot, command, user);
+    } catch (error) {
+      if (!(error instanceof SwitchyardError) || error.exitCode !== 75 || Date.now() > deadline || !keepWaiting(readHolder(lockPath(deployRoot)))) throw error;
+      await sleep(options.everyMs);
+    }
+  }
 }

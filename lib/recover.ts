@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import type { CycleContext } from './cycle.ts';
 import { isBakeWatcher } from './bake.ts';
-import { healthUrl, probe } from './health.ts';
+import { probeSlot } from './health.ts';
 import { isAlive } from './process.ts';
 import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
@@ -46,7 +46,7 @@ export async function gatherFacts(config: Config, traffic: TrafficSwitch, proces
   await Promise.all(
     SLOTS.map(async (slot) => {
       const runningPid = await processes.runningPid(slot);
-      const healthy = runningPid !== undefined && (await probe(healthUrl(config.host, config.ports[slot], config.healthPath), 2000)).ok;
+      const healthy = runningPid !== undefined && (await probeSlot(config, slot)).ok;
       slots[slot] = { runningPid, healthy };
     }),
   );

@@ -3,6 +3,7 @@ import { formatDuration } from './duration.ts';
 import { healthUrl } from './health.ts';
 import { paths } from './paths.ts';
 import type { CycleCommand } from './state.ts';
+import { drainsAtProxy } from './switch/types.ts';
 
 /**
  * The one table of a deploy, rollback or restart. The run walks it (journaling each step's name as
@@ -41,7 +42,7 @@ export type StepSpec<Name extends StepName = StepName> = {
 };
 
 const short = (commit: string | null) => (commit ? commit.slice(0, 12) : 'it');
-const atProxy = (config: Config) => config.switchKind === 'nginx-live-file' || config.switchKind === 'nginx-reload';
+const atProxy = (config: Config) => drainsAtProxy(config.switchKind);
 // Only where the switch takes all traffic off the old slot: with passive or none it would keep serving.
 const baking = (facts: CycleFacts, config: Config) => facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart' && atProxy(config);
 

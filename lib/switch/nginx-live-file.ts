@@ -37,7 +37,6 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
   };
   return {
     kind: 'nginx-live-file',
-    drainsAtProxy: true,
     currentPort: () => {
       const slot = selectedSlot(config);
       return slot ? config.ports[slot] : undefined;

@@ -82,7 +82,6 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
   const file = config.nginx.upstreamFile;
   return {
     kind: 'nginx-reload',
-    drainsAtProxy: true,
     currentPort: () => (existsSync(file) ? parseLivePort(readFileSync(file, 'utf8')) : undefined),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
       // The other slot is the backup even on the first deploy: a worker still on the previous config

@@ -13,7 +13,6 @@ export function passiveSwitch(config: Config): TrafficSwitch {
   const content = renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, ports: [config.ports.a, config.ports.b] });
   return {
     kind: 'passive',
-    drainsAtProxy: false,
     currentPort: () => undefined,
     async moveTo(_live, _previous, report: SwitchReport) {
       const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
@@ -28,7 +27,6 @@ export function passiveSwitch(config: Config): TrafficSwitch {
 export function noSwitch(): TrafficSwitch {
   return {
     kind: 'none',
-    drainsAtProxy: false,
     currentPort: () => undefined,
     async moveTo() {
       return 'SWITCH=none: traffic is not managed by Switchyard';
