@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ import { describeProbe, probeSlot } from './health.ts';
 import { acquireLockWaiting, releaseLock, type Lock } from './lock.ts';
 import type { Reporter } from './output.ts';
 import { paths } from './paths.ts';
-import { isAlive } from './process.ts';
+import { commandLine, isAlive } from './process.ts';
 import { createSlotProcesses } from './process-manager.ts';
 import { spawnDetached } from './run.ts';
 import { loadState, otherSlot, saveState, type Bake, type State } from './state.ts';
@@ -34,12 +34,7 @@ export function bakeLogFile(deployRoot: string): string {
 
 /** Whether `pid` is a bake-watch process (a pid file can outlive its process and the pid be reused). */
 export function isBakeWatcher(pid: number | null | undefined): boolean {
-  if (!pid || !isAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bake-watch');
-  } catch {
-    return false;
-  }
+  return Boolean(pid && isAlive(pid) && commandLine(pid)?.includes('bake-watch'));
 }
 
 /** Start the detached watcher; its output goes to DEPLOY_ROOT/run/bake.log. Returns its pid. */

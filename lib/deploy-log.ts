@@ -1,8 +1,8 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { SwitchyardError } from './errors.ts';
-import { isAlive } from './process.ts';
+import { commandLine, isAlive } from './process.ts';
 
 /**
  * Every deploy's and rollback's full output, kept on the host: DEPLOY_ROOT/deploys/<id>.log (0600),
@@ -123,11 +123,7 @@ export async function printDeployLog(file: string, id: string, print: (line: str
 }
 
 function commandLineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
+  return commandLine(pid) ?? '';
 }
 
 /** The log of the deploy or rollback holding the lock now (`pid`), else the newest. */

@@ -44,6 +44,15 @@ export function isGroupAlive(pgid: number): boolean {
   });
 }
 
+/** A process's command line from /proc (arguments joined by spaces); undefined once it is gone or unreadable. */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** State, parent and group of a process from /proc/<pid>/stat; undefined without /proc or once it is gone. */
 export function procStat(pid: number): { state: string; ppid: number; pgrp: number } | undefined {
   try {

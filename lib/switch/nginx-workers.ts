@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { procStat } from '../process.ts';
+import { readdirSync } from 'node:fs';
+import { commandLine, procStat } from '../process.ts';
 
 /** Pids of the master's child processes (its workers, including ones shutting down), read from /proc. */
 export function childPids(parentPid: number): number[] {
@@ -24,11 +24,7 @@ export function childPids(parentPid: number): number[] {
  * and only finishes requests it already had: from then on it can never send a new request anywhere.
  */
 export function takesNewRequests(pid: number): boolean {
-  try {
-    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    const stat = procStat(pid);
-    return stat !== undefined && stat.state !== 'Z' && !title.includes('shutting down');
-  } catch {
-    return false;
-  }
+  const title = commandLine(pid);
+  const stat = procStat(pid);
+  return title !== undefined && stat !== undefined && stat.state !== 'Z' && !title.includes('shutting down');
 }
