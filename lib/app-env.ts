@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { SECRET_KEY_PATTERN, type Config } from './config.ts';
 import { SwitchyardError } from './errors.ts';
+import { endpointEnvironment, type Endpoint } from './endpoints.ts';
 import { writeFileAtomic } from './files.ts';
 
 /**
@@ -16,7 +17,7 @@ export const PASSED_THROUGH = ['PATH', 'HOME', 'LANG'] as const;
 const PASSED_PREFIX = 'LC_';
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** Set by Switchyard per slot: never taken from APP_ENV_FILE. */
-export const RESERVED_KEYS = ['PORT', 'HOST', 'SWITCHYARD_SLOT'];
+export const RESERVED_KEYS = ['PORT', 'HOST', 'SWITCHYARD_SLOT', 'SWITCHYARD_SOCKET', 'SWITCHYARD_INSTANCE'];
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The environment for the app, INSTALL_CMD/BUILD_CMD and hooks. APP_ENV_FILE wins over the caller (it may set PATH). Pure. */
@@ -30,9 +31,9 @@ export function appEnvironment(callerEnv: Record<string, string | undefined>, fi
   return env;
 }
 
-/** What a slot's app runs with: the app environment plus Switchyard's PORT, HOST and SWITCHYARD_SLOT. Pure. */
-export function slotEnvironment(env: Record<string, string | undefined>, slot: { port: number; host: string; slot: string }): Record<string, string | undefined> {
-  return { ...env, PORT: String(slot.port), HOST: slot.host, SWITCHYARD_SLOT: slot.slot };
+/** What one instance of a slot's app runs with: the app environment plus Switchyard's PORT (a port or a socket's path), HOST, SWITCHYARD_SLOT, SWITCHYARD_INSTANCE and, for a socket, SWITCHYARD_SOCKET. Pure. */
+export function slotEnvironment(env: Record<string, string | undefined>, slot: { endpoint: Endpoint; host: string; slot: string }): Record<string, string | undefined> {
+  return { ...env, ...endpointEnvironment(slot.endpoint), HOST: slot.host, SWITCHYARD_SLOT: slot.slot };
 }
 
 /** A name the shell, systemd and dotenv all accept, and not one Switchyard sets itself; the problem, or undefined. Pure. */

@@ -71,7 +71,9 @@ export { readLogTail };
 export type StartRequest = {
   name: string;
   dir: string;
-  port: number;
+  /** A port, or a unix socket's path (SLOT_LISTEN=socket: then `socket` is the same path). */
+  port: number | string;
+  socket?: string;
   host: string;
   command: string;
   runDir: string;
@@ -102,7 +104,7 @@ export function startApp(request: StartRequest): number {
   let pid: number;
   try {
     const supervisor = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
-    const settings = { name: request.name, command: request.command, cwd: request.dir, statusFile: files.statusFile, logFile: files.logFile, logMaxBytes: request.logMaxBytes, logKeep: request.logKeep };
+    const settings = { name: request.name, command: request.command, cwd: request.dir, statusFile: files.statusFile, logFile: files.logFile, logMaxBytes: request.logMaxBytes, logKeep: request.logKeep, socket: request.socket };
     pid = spawnDetached([process.execPath, supervisor], {
       cwd: request.dir,
       env: { ...request.env, PORT: String(request.port), HOST: request.host, SWITCHYARD_SUPERVISOR: JSON.stringify(settings) },

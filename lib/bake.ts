@@ -14,7 +14,8 @@ import { commandLine, isAlive } from './process.ts';
 import { createSlotProcesses } from './process-manager.ts';
 import { spawnDetached } from './run.ts';
 import { loadState, otherSlot, saveState, type Bake, type State } from './state.ts';
-import { createSwitch, drainsAtProxy } from './switch/index.ts';
+import { createSwitch, drainsAtProxy, trafficTarget } from './switch/index.ts';
+import { portValue, slotEndpoints } from './endpoints.ts';
 
 /**
  * The bake window: after a deploy the previous slot keeps running without traffic, so a rollback is
@@ -147,8 +148,8 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
     let detail: string;
     try {
       detail = await createSwitch(config).moveTo(
-        { slot: back, port: config.ports[back], commit: state.slots[back].commit },
-        { slot: failed, port: config.ports[failed], commit: state.slots[failed].commit },
+        trafficTarget(config, back, state.slots[back].commit),
+        trafficTarget(config, failed, state.slots[failed].commit),
         (message) => step.progress(message),
       );
     } catch (error) {
@@ -187,7 +188,7 @@ function hookFacts(config: Config, state: State, slot: SlotName, extra: Record<s
   return {
     COMMAND: 'bake',
     SLOT: slot,
-    PORT: String(config.ports[slot]),
+    PORT: portValue(slotEndpoints(config, slot)[0]),
     COMMIT: state.slots[slot].commit ?? '',
     PREVIOUS_COMMIT: state.slots[other].commit ?? '',
     PREVIOUS_SLOT: other,

@@ -13,6 +13,8 @@ export const CONFIG_KEYS = {
   PORT_A: { default: '3001', doc: 'port of slot a' },
   PORT_B: { default: '3002', doc: 'port of slot b' },
   HOST: { default: '127.0.0.1', doc: 'bind address passed to the app as HOST' },
+  SLOT_LISTEN: { default: 'port', doc: "port: each slot's app listens on its port(s) (PORT_A, PORT_B); socket: on a unix socket under <DEPLOY_ROOT>/sockets instead (PORT and SWITCHYARD_SOCKET hold its path; Node's server.listen(process.env.PORT) works), reachable by nginx's workers only; no TCP port is used" },
+  INSTANCES: { default: '1', doc: 'processes per slot: slot a runs PORT_A ... PORT_A+N-1 (or N sockets), slot b from PORT_B; all must be healthy before the switch, nginx balances over them, drain and stop cover them all' },
   INSTALL_CMD: { default: 'npm ci', doc: 'install command, run by /bin/sh in the slot folder (empty to skip)' },
   BUILD_CMD: { default: 'npm run build --if-present', doc: 'build command, run by /bin/sh in the slot folder (empty to skip)' },
   START_CMD: { default: 'npm start', doc: 'command that starts the app, run by /bin/sh with PORT, HOST and SWITCHYARD_SLOT set' },

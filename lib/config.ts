@@ -11,6 +11,7 @@ export const SWITCH_KINDS: readonly SwitchKind[] = ['nginx-live-file', 'nginx-re
 /** Older names still accepted, with a warning: `nginx` was the reload mode when it was the default. */
 const SWITCH_ALIASES: Record<string, SwitchKind> = { nginx: 'nginx-reload' };
 export type ProcessManagerKind = 'builtin' | 'systemd';
+export type SlotListen = 'port' | 'socket';
 /** One SHARED_PATHS entry: `uploads/` is { path: 'uploads', dir: true }. */
 export type SharedPath = { path: string; dir: boolean };
 
@@ -19,7 +20,12 @@ export type Config = {
   repo: string;
   branch: string;
   deployRoot: string;
+  /** PORT_A, PORT_B: the first port of each slot (its only one unless INSTANCES > 1). */
   ports: Record<SlotName, number>;
+  /** SLOT_LISTEN, INSTANCES and where sockets live: lib/endpoints.ts turns these into each slot's addresses. */
+  slotListen: SlotListen;
+  instances: number;
+  socketDir: string;
   host: string;
   installCmd: string;
   buildCmd: string;
@@ -124,7 +130,19 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     return parsed;
   };
   const ports = { a: port('PORT_A'), b: port('PORT_B') };
-  if (ports.a === ports.b) problems.push(`PORT_A and PORT_B must differ; both are ${ports.a}`);
+  const instancesText = value('INSTANCES');
+  const instances = /^\d{1,2}$/.test(instancesText) ? Number(instancesText) : NaN;
+  if (!(instances >= 1 && instances <= 64)) problems.push(`INSTANCES must be a whole number from 1 to 64; got ${JSON.stringify(instancesText)}`);
+  const slotListen = value('SLOT_LISTEN');
+  if (!['port', 'socket'].includes(slotListen)) problems.push(`SLOT_LISTEN must be port or socket; got ${JSON.stringify(slotListen)}`);
+  const width = instances >= 1 ? instances : 1;
+  if (slotListen === 'port' && ports.a === ports.b) problems.push(`PORT_A and PORT_B must differ; both are ${ports.a}`);
+  else if (slotListen === 'port' && ports.a + width - 1 >= ports.b && ports.b + width - 1 >= ports.a) {
+    problems.push(`the port ranges of the slots overlap: with INSTANCES=${width}, slot a uses ${ports.a}-${ports.a + width - 1} and slot b ${ports.b}-${ports.b + width - 1}; move PORT_B to ${ports.a + width} or more`);
+  }
+  if (slotListen === 'port') for (const slot of ['a', 'b'] as const) {
+    if (ports[slot] + width - 1 > 65535) problems.push(`with INSTANCES=${width}, slot ${slot}'s ports ${ports[slot]}-${ports[slot] + width - 1} go past 65535; lower PORT_${slot.toUpperCase()}`);
+  }
 
   const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT'): number => {
     const text = value(key);
@@ -153,6 +171,9 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (listenPort === undefined) problems.push(`NGINX_LISTEN must be a port or address:port such as 80, 8080 or 127.0.0.1:8080; got ${JSON.stringify(listen)}`);
   const processManager = value('PROCESS_MANAGER');
   if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
+  // The systemd unit runs one process per slot on a port; sockets and pools are the builtin supervisor's.
+  if (processManager === 'systemd' && slotListen === 'socket') problems.push('SLOT_LISTEN=socket needs PROCESS_MANAGER=builtin (the systemd unit runs a slot on its port only)');
+  if (processManager === 'systemd' && instances > 1) problems.push(`INSTANCES=${instances} needs PROCESS_MANAGER=builtin (the systemd unit runs one process per slot)`);
 
   const systemdScope = value('SYSTEMD_SCOPE');
   if (!['system', 'user'].includes(systemdScope)) problems.push(`SYSTEMD_SCOPE must be system or user; got ${JSON.stringify(systemdScope)}`);
@@ -189,6 +210,14 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   }
 
   const deployRoot = path.resolve(baseDir, value('DEPLOY_ROOT'));
+  const socketDir = path.join(deployRoot, 'sockets');
+  // sockaddr_un holds 107 bytes of path: a longer DEPLOY_ROOT cannot hold the slots' sockets.
+  if (slotListen === 'socket' && Buffer.byteLength(path.join(socketDir, `a${instances}.sock`)) > 107) {
+    throw new SwitchyardError(`SLOT_LISTEN=socket: the socket path ${path.join(socketDir, `a${instances}.sock`)} is longer than the 107 bytes a unix socket address holds`, {
+      untouched: 'nothing was changed',
+      next: 'use a shorter DEPLOY_ROOT such as /srv/myapp, or SLOT_LISTEN=port',
+    });
+  }
   const upstreamGiven = raw('NGINX_UPSTREAM_FILE');
   const upstreamFile = upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf');
   const liveDirGiven = raw('NGINX_LIVE_DIR');
@@ -199,6 +228,9 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     branch,
     deployRoot,
     ports,
+    slotListen: slotListen as SlotListen,
+    instances,
+    socketDir,
     host,
     installCmd: raw('INSTALL_CMD') ?? CONFIG_KEYS.INSTALL_CMD.default,
     buildCmd: raw('BUILD_CMD') ?? CONFIG_KEYS.BUILD_CMD.default,

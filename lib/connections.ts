@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Endpoint } from './endpoints.ts';
 
 /**
- * Connections open to a slot's port, read from /proc/net/tcp{,6}. Only nginx connects to a slot, and
+ * Connections open to a slot's port, read from /proc/net/tcp{,6} (or to its socket, from /proc/net/unix). Only nginx connects to a slot, and
  * its idle upstream connections close after the upstream's keepalive_timeout (1s), so an established
  * connection that stays means a request is still running there.
  */
@@ -21,7 +22,26 @@ export function countEstablished(table: string, port: number): number {
   return count;
 }
 
-export function openConnections(port: number): number {
+/** Connected sockets accepted on the unix socket `socketPath`, in /proc/net/unix (they show its path, state 03). Pure. */
+export function countConnectedUnix(table: string, socketPath: string): number {
+  let count = 0;
+  for (const line of table.split('\n').slice(1)) {
+    const match = /^\S+:\s+\S+\s+\S+\s+\S+\s+\S+\s+(\S+)\s+\S+\s(.*)$/.exec(line.trim());
+    if (match && match[1] === '03' && match[2] === socketPath) count++;
+  }
+  return count;
+}
+
+/** Connections open to an endpoint of a slot: its TCP port, or its unix socket. */
+export function openConnections(endpoint: Endpoint): number {
+  if (endpoint.kind === 'socket') {
+    try {
+      return countConnectedUnix(readFileSync('/proc/net/unix', 'utf8'), endpoint.path);
+    } catch {
+      return 0;
+    }
+  }
+  const port = endpoint.port;
   let count = 0;
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     try {
@@ -35,10 +55,11 @@ export function openConnections(port: number): number {
 
 export type ProxyDrain = { openAtStart: number; openAtEnd: number; waitedMs: number };
 
-/** Wait until nothing is connected to `port`, or `timeoutMs`; says how many were open and how long it took. */
-export async function waitForNoConnections(port: number, timeoutMs: number, onWait?: (open: number, elapsedMs: number) => void): Promise<ProxyDrain> {
+/** Wait until nothing is connected to any of `endpoints` (a slot's), or `timeoutMs`; says how many were open and how long it took. */
+export async function waitForNoConnections(endpoints: Endpoint[], timeoutMs: number, onWait?: (open: number, elapsedMs: number) => void): Promise<ProxyDrain> {
   const started = Date.now();
-  const openAtStart = openConnections(port);
+  const count = () => endpoints.reduce((sum, endpoint) => sum + openConnections(endpoint), 0);
+  const openAtStart = count();
   let open = openAtStart;
   let lastReport = started;
   while (open > 0 && Date.now() - started < timeoutMs) {
@@ -47,7 +68,7 @@ export async function waitForNoConnections(port: number, timeoutMs: number, onWa
       onWait(open, Date.now() - started);
     }
     await sleep(50);
-    open = openConnections(port);
+    open = count();
   }
   return { openAtStart, openAtEnd: open, waitedMs: Date.now() - started };
 }

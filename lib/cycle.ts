@@ -9,7 +9,8 @@ import { drainAndStop } from './drain.ts';
 import { formatDuration } from './duration.ts';
 import { SwitchyardError, withContext } from './errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, pruneWorktrees, resolveCommit } from './git.ts';
-import { describeProbe, healthUrl, portInUse, probeSlot, refuseTakenPort, waitUntilHealthy } from './health.ts';
+import { describeEndpoint, describeEndpoints, portValue, slotEndpoints, type Endpoint } from './endpoints.ts';
+import { describeProbe, describeTargets, endpointInUse, probeSlot, refuseTakenEndpoints, slotHealthTargets, waitUntilAllHealthy } from './health.ts';
 import { acquireLockWaiting, currentUser, describeTakeover, releaseLock, type Lock, type LockHolder } from './lock.ts';
 import type { Reporter, Step } from './output.ts';
 import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
@@ -21,7 +22,7 @@ import { linkSharedPaths, sharedRoot } from './shared-paths.ts';
 import { SLOTS, slotDir } from './slots.ts';
 import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from './state.ts';
 import { FLOW_STEPS, type CycleFacts, type FlowStepName } from './steps.ts';
-import { createSwitch, drainsAtProxy, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
+import { createSwitch, drainsAtProxy, trafficTarget, type SlotTarget, type TrafficSwitch } from './switch/index.ts';
 
 /**
  * The deploy, rollback and restart flows: each walks the step table (lib/steps.ts). Each step's name
@@ -152,7 +153,7 @@ class Flow {
     return {
       COMMAND: this.command,
       SLOT: this.target,
-      PORT: String(this.config.ports[this.target]),
+      PORT: portValue(slotEndpoints(this.config, this.target)[0]),
       COMMIT: this.commit ?? '',
       PREVIOUS_COMMIT: (this.live && this.state.slots[this.live].commit) || '',
       PREVIOUS_SLOT: this.live ?? '',
@@ -198,7 +199,7 @@ class Flow {
       const previous = this.live && this.state.slots[this.live].commit ? `slot ${this.live} (${short(this.state.slots[this.live].commit)})` : '';
       const kept = !previous ? '' : this.baking ? `; ${previous} ${this.baking}` : `; ${previous} kept for rollback`;
       const verb = { deploy: 'deployed', rollback: 'rolled back to', restart: 'restarted' }[this.command];
-      reporter.success(`${verb} ${short(this.commit)} on slot ${this.target} (port ${this.config.ports[this.target]}) in ${formatDuration(Date.now() - this.started)}${kept}`);
+      reporter.success(`${verb} ${short(this.commit)} on slot ${this.target} (${describeEndpoints(slotEndpoints(this.config, this.target))}) in ${formatDuration(Date.now() - this.started)}${kept}`);
     } catch (error) {
       await this.cleanUpAfterFailure(error);
       throw this.explain(error);
@@ -400,9 +401,9 @@ class Flow {
     step.done(`slot ${this.live} ${this.baking}`);
   }
 
-  /** Fail before building anything when a process we did not start holds the idle slot's port. */
+  /** Fail before building anything when a process we did not start holds the idle slot's port (or socket). */
   private async checkTargetPort(): Promise<void> {
-    if ((await this.processes.runningPid(this.target)) === undefined) await refuseTakenPort(this.config.host, this.config.ports[this.target], `slot ${this.target}`);
+    if ((await this.processes.runningPid(this.target)) === undefined) await refuseTakenEndpoints(this.config, this.target);
   }
 
   /**
@@ -417,59 +418,61 @@ class Flow {
 
   private async start(): Promise<void> {
     this.endBakeWindow();
-    const port = this.config.ports[this.target];
+    const endpoints = slotEndpoints(this.config, this.target);
     if (await this.processes.runningPid(this.target)) {
       // Often the previous live slot (a bake window just ended): let nginx finish what it sent there first.
-      if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(port, this.config.stopTimeoutMs);
+      if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(endpoints, this.config.stopTimeoutMs);
       await this.processes.stop(this.target);
     }
     this.pointSlotAtBuild();
-    await refuseTakenPort(this.config.host, port, `slot ${this.target}`);
+    await refuseTakenEndpoints(this.config, this.target);
     const step = this.ctx.reporter.step('start');
     const pid = await this.processes.start(this.target);
     this.startedNewSlot = true;
     Object.assign(this.state.slots[this.target], { pid, startedAt: new Date().toISOString() });
     this.save();
-    step.done(`slot ${this.target} on port ${port} (pid ${pid}): ${this.config.startCmd}`);
+    const pool = endpoints.length > 1 ? `${endpoints.length} processes, first ` : '';
+    step.done(`slot ${this.target} on ${describeEndpoints(endpoints)} (${pool}pid ${pid}): ${this.config.startCmd}`);
   }
 
   private async health(): Promise<void> {
     const step = this.ctx.reporter.step('health');
-    const url = healthUrl(this.config.host, this.config.ports[this.target], this.config.healthPath);
-    const result = await waitUntilHealthy(url, {
+    const targets = slotHealthTargets(this.config, this.target);
+    const { result, target } = await waitUntilAllHealthy(targets, {
       timeoutMs: this.config.healthTimeoutMs,
       hasExited: () => this.processes.hasExited(this.target),
-      onWait: (elapsed, last) => step.progress(`waiting for ${url} (last: ${describeProbe(last)})`),
+      onWait: (elapsed, last) => step.progress(`waiting for ${describeTargets(targets)} (last: ${describeProbe(last)})`),
       signal: this.ctx.signal,
     });
     if (!result.healthy) {
       step.fail();
       if (this.ctx.signal.aborted) throw interruption(this.ctx.signal);
-      const port = this.config.ports[this.target];
-      if (result.exited && (await this.portAnswersSoon(port))) {
+      const held = result.exited ? await this.endpointAnswersSoon() : undefined;
+      if (held) {
         // The start command is gone but its port answers: it put the app in the background itself.
-        throw new SwitchyardError(`slot ${this.target}'s START_CMD exited, yet something holds port ${port}: the command daemonized the app (setsid, nohup, &, pm2 start), so Switchyard can neither watch nor stop it`, {
-          untouched: `the escaped process still holds port ${port}`,
-          next: `run the app in the foreground in START_CMD (e.g. node server.js, pm2-runtime), then stop the escaped process (ss -ltnp 'sport = :${port}') and deploy again`,
+        const where = describeEndpoint(held);
+        throw new SwitchyardError(`slot ${this.target}'s START_CMD exited, yet something holds ${where}: the command daemonized the app (setsid, nohup, &, pm2 start), so Switchyard can neither watch nor stop it`, {
+          untouched: `the escaped process still holds ${where}`,
+          next: `run the app in the foreground in START_CMD (e.g. node server.js, pm2-runtime), then stop the escaped process (${held.kind === 'port' ? `ss -ltnp 'sport = :${held.port}'` : `ss -lxp | grep ${held.path}`}) and deploy again`,
           details: this.logTail(),
         });
       }
       const why = result.exited
         ? `the app exited during boot`
-        : `${url} did not answer 2xx within ${formatDuration(this.config.healthTimeoutMs)} (last: ${describeProbe(result.last)})`;
+        : `${target.label} did not answer 2xx within ${formatDuration(this.config.healthTimeoutMs)} (last: ${describeProbe(result.last)})`;
       throw new SwitchyardError(`slot ${this.target} failed its health check: ${why}`, { details: this.logTail() });
     }
-    step.done(`${url} answered 2xx`);
+    step.done(`${describeTargets(targets)} answered 2xx`);
   }
 
-  /** Whether something answers on the port within 2 s (a daemonized app needs a moment to listen). */
-  private async portAnswersSoon(port: number): Promise<boolean> {
+  /** An endpoint of the target slot something answers on within 2 s (a daemonized app needs a moment to listen). */
+  private async endpointAnswersSoon(): Promise<Endpoint | undefined> {
     const deadline = Date.now() + 2000;
     do {
-      if (await portInUse(this.config.host, port)) return true;
+      for (const endpoint of slotEndpoints(this.config, this.target)) if (await endpointInUse(this.config.host, endpoint)) return endpoint;
       await sleep(100);
     } while (Date.now() < deadline);
-    return false;
+    return undefined;
   }
 
   /** The target slot's symlink now names the release it is about to run; the state says so first. */
@@ -515,8 +518,8 @@ class Flow {
     // Whatever happened since the health check (a crash, someone's `stop`), traffic only moves to a slot that answers now.
     const before = await this.slotAnswers(this.target);
     if (before !== true) throw new SwitchyardError(`slot ${this.target} no longer answers (${before}), so traffic was not moved to it`, { details: this.logTail() });
-    const live = { slot: this.target, port: this.config.ports[this.target], commit: this.commit };
-    const previous = this.live ? { slot: this.live, port: this.config.ports[this.live], commit: this.state.slots[this.live].commit } : null;
+    const live = trafficTarget(this.config, this.target, this.commit);
+    const previous = this.live ? trafficTarget(this.config, this.live, this.state.slots[this.live].commit) : null;
     const detail = await this.traffic.moveTo(live, previous, (message) => step.progress(message));
     this.switched = true;
     const after = await this.slotAnswers(this.target);

@@ -1,9 +1,10 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
 import { SwitchyardError } from './errors.ts';
 import { ensureAppEnvFile } from './app-env.ts';
 import { paths } from './paths.ts';
+import { nginxWorkerIdentity, type Identity } from './switch/nginx-access.ts';
 
 /**
  * DEPLOY_ROOT is private: 0711, so other users (nginx's workers among them) may pass through to a
@@ -12,14 +13,20 @@ import { paths } from './paths.ts';
  */
 export const ROOT_MODE = 0o711;
 export const NGINX_DIR_MODE = 0o755;
+/**
+ * SLOT_LISTEN=socket: the sockets' folder belongs to nginx's workers' group, which may only pass
+ * through (x); setgid, so each socket the app creates gets that group too, and the supervisor's
+ * umask 007 makes it group-writable: nginx's workers can connect and nobody else can reach it.
+ */
+export const SOCKET_DIR_MODE = 0o2710;
 
 /** What to change so the modes are as above. Pure: takes what is on disk, returns the chmods. */
-export function plannedModes(entries: { path: string; mode: number; uid: number; isDir: boolean }[], ownUid: number, nginxDirs: string[]): { path: string; mode: number }[] {
+export function plannedModes(entries: { path: string; mode: number; uid: number; isDir: boolean }[], ownUid: number, nginxDirs: string[], socketDir?: string): { path: string; mode: number }[] {
   const changes: { path: string; mode: number }[] = [];
   for (const entry of entries) {
     if (entry.uid !== ownUid) continue;
     const mode = entry.mode & 0o7777;
-    const wanted = nginxDirs.includes(entry.path) && entry.isDir ? NGINX_DIR_MODE : mode & 0o700;
+    const wanted = entry.isDir && nginxDirs.includes(entry.path) ? NGINX_DIR_MODE : entry.isDir && entry.path === socketDir ? SOCKET_DIR_MODE : mode & 0o700;
     if (mode !== wanted) changes.push({ path: entry.path, mode: wanted });
   }
   return changes;
@@ -65,6 +72,29 @@ export function prepareDeployRoot(config: Config): void {
     // A symlink's own mode means nothing; what it points to is not ours to change.
     return stat.isSymbolicLink() ? [] : [{ path: full, mode: stat.mode, uid: stat.uid, isDir: stat.isDirectory() }];
   });
-  for (const change of plannedModes(entries, ownUid, nginxDirs)) chmodSync(change.path, change.mode);
+  const socketDir = config.slotListen === 'socket' ? config.socketDir : undefined;
+  if (socketDir) prepareSocketDir(socketDir, nginxWorkerIdentity(config.nginx.pidFile));
+  for (const change of plannedModes(entries, ownUid, nginxDirs, socketDir)) chmodSync(change.path, change.mode);
   ensureAppEnvFile(config);
+}
+
+/**
+ * The sockets' folder, given to nginx's workers' group (read from the running nginx). Without a
+ * running nginx the group is left as it is, and the switch's reachability check says what to do.
+ */
+function prepareSocketDir(dir: string, workers: Identity | undefined): void {
+  mkdirSync(dir, { recursive: true, mode: SOCKET_DIR_MODE });
+  const stat = statSync(dir);
+  const group = workers?.uid === 0 ? undefined : workers?.gids[0];
+  if (group !== undefined && stat.gid !== group) {
+    try {
+      chownSync(dir, -1, group);
+    } catch (error) {
+      throw new SwitchyardError(`cannot give ${dir} to the group of nginx's workers (${workers?.name}, gid ${group}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+        untouched: 'nothing was started or switched',
+        next: `add the deploy user to that group (\`sudo usermod -aG ${group} $(id -un)\`, then log in again) or run \`sudo chgrp ${group} ${dir}\``,
+      });
+    }
+  }
+  if ((statSync(dir).mode & 0o7777) !== SOCKET_DIR_MODE) chmodSync(dir, SOCKET_DIR_MODE);
 }

@@ -1,6 +1,7 @@
 import type { Config, SlotName } from './config.ts';
 import { waitForNoConnections } from './connections.ts';
 import { formatDuration } from './duration.ts';
+import { slotEndpoints } from './endpoints.ts';
 import type { Reporter, Step } from './output.ts';
 import type { SlotProcesses } from './process-manager.ts';
 
@@ -24,13 +25,12 @@ export type DrainRequest = {
  */
 export async function drainAndStop(request: DrainRequest): Promise<string> {
   const { config, reporter, step, slot } = request;
-  const port = config.ports[slot];
   let atSignal = 0;
   let atProxy = '';
   if (request.atProxy) {
     // No new request reaches the slot any more: wait for the ones in flight to end before any signal,
     // so an app without a SIGTERM handler loses nothing and no request runs twice.
-    const drained = await waitForNoConnections(port, config.stopTimeoutMs, (open, elapsed) =>
+    const drained = await waitForNoConnections(slotEndpoints(config, slot), config.stopTimeoutMs, (open, elapsed) =>
       step.progress(`${open} connection(s) from nginx still open to slot ${slot} (${formatDuration(elapsed)})`),
     );
     atSignal = drained.openAtEnd;

@@ -1,9 +1,10 @@
+import { describeEndpoints, slotEndpoints } from './endpoints.ts';
 import type { Config, SlotName } from './config.ts';
 import { otherSlot, type CycleCommand, type State } from './state.ts';
 import { stepsFor, type CycleFacts } from './steps.ts';
 
 export type PlannedStep = { name: string; what: string };
-export type Plan = { command: CycleCommand; slot: SlotName; port: number; commit: string | null; previous: SlotName | null; steps: PlannedStep[] };
+export type Plan = { command: CycleCommand; slot: SlotName; port: number; /** The slot's ports or sockets, in words. */ where: string; commit: string | null; previous: SlotName | null; steps: PlannedStep[] };
 
 /** What a command would do, step by step, from the one step table (lib/steps.ts), without doing any of it. Pure. */
 export function planCycle(config: Config, state: State, command: CycleCommand, commit: string | null, hooks: readonly string[], revision?: string): Plan {
@@ -34,5 +35,5 @@ export function planCycle(config: Config, state: State, command: CycleCommand, c
     hook(step.after);
   }
   hook('end');
-  return { command, slot, port: config.ports[slot], commit, previous, steps };
+  return { command, slot, port: config.ports[slot], where: describeEndpoints(slotEndpoints(config, slot)), commit, previous, steps };
 }

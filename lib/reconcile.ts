@@ -4,8 +4,8 @@ import { otherSlot, type State } from './state.ts';
 /** What is really on the host, gathered by the caller. */
 export type HostFacts = {
   slots: Record<SlotName, { runningPid: number | undefined; healthy: boolean }>;
-  /** Port the nginx upstream sends traffic to first (nginx switch only). */
-  upstreamPort: number | undefined;
+  /** The slot the traffic switch sends traffic to (null: to neither slot's address, as after a change of PORT_A/PORT_B); undefined when it cannot tell. */
+  switchSlot: SlotName | null | undefined;
   /** Whether the process named in the state's journal still runs (a command in progress, not a crash). */
   journalHolderAlive?: boolean;
   /** Whether the bake window's watcher still runs: then its warm slot is meant to run. */
@@ -29,7 +29,7 @@ export type Assessment = {
 export function assessHost(state: State, facts: HostFacts): Assessment {
   const findings: string[] = [];
   const slots: SlotName[] = ['a', 'b'];
-  const portSlot = slots.find((slot) => state.slots[slot].port === facts.upstreamPort);
+  const portSlot = facts.switchSlot ?? undefined;
   const warm = state.bake && facts.bakeWatcherAlive ? state.bake.previous : undefined;
   if (state.bake && !facts.bakeWatcherAlive) {
     findings.push(`the bake window of slot ${state.bake.previous} (until ${state.bake.endsAt}) lost its watcher (pid ${state.bake.watcherPid ?? 'none'}): the window ends now and slot ${state.bake.previous} is stopped`);
@@ -44,8 +44,8 @@ export function assessHost(state: State, facts: HostFacts): Assessment {
     if (running && running !== recorded) findings.push(`slot ${slot}: pid ${running} is running but the state does not record it`);
     if (running && !facts.slots[slot].healthy) findings.push(`slot ${slot}: pid ${running} is running but not healthy`);
   }
-  if (facts.upstreamPort !== undefined && state.live && portSlot !== state.live) {
-    findings.push(`nginx upstream sends traffic to port ${facts.upstreamPort}${portSlot ? ` (slot ${portSlot})` : ''} but the state says slot ${state.live} is live`);
+  if (facts.switchSlot !== undefined && state.live && portSlot !== state.live) {
+    findings.push(`nginx sends traffic to ${portSlot ? `slot ${portSlot}` : "neither slot's address"} but the state says slot ${state.live} is live`);
   }
 
   const healthy = (slot: SlotName | undefined | null): slot is SlotName => Boolean(slot && facts.slots[slot].healthy);
@@ -57,7 +57,7 @@ export function assessHost(state: State, facts: HostFacts): Assessment {
   if (live !== state.live) findings.push(`slot ${live ?? 'none'} is what really serves; the state will record it as live`);
 
   const stop = slots.filter((slot) => slot !== live && slot !== warm && facts.slots[slot].runningPid !== undefined);
-  const reswitch = live !== null && healthy(live) && ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.upstreamPort !== undefined && portSlot !== live));
+  const reswitch = live !== null && healthy(live) && ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.switchSlot !== undefined && portSlot !== live));
   return { live, findings, stop, reswitch };
 }
 

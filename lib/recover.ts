@@ -7,7 +7,7 @@ import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { SLOTS } from './slots.ts';
 import { otherSlot, saveState, type State } from './state.ts';
-import type { TrafficSwitch } from './switch/index.ts';
+import { trafficTarget, type TrafficSwitch } from './switch/index.ts';
 
 /** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
 
@@ -24,8 +24,8 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
     const live = assessment.live;
     const standby = otherSlot(live);
     await traffic.moveTo(
-      { slot: live, port: ctx.config.ports[live], commit: state.slots[live].commit },
-      { slot: standby, port: ctx.config.ports[standby], commit: state.slots[standby].commit },
+      trafficTarget(ctx.config, live, state.slots[live].commit),
+      trafficTarget(ctx.config, standby, state.slots[standby].commit),
       (message) => ctx.reporter.info(`  ${message}`),
     );
   }
@@ -53,7 +53,7 @@ export async function gatherFacts(config: Config, traffic: TrafficSwitch, proces
   const holder = state.journal?.pid;
   return {
     slots,
-    upstreamPort: traffic.currentPort(),
+    switchSlot: traffic.currentSlot(),
     journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder),
     bakeWatcherAlive: isBakeWatcher(state.bake?.watcherPid),
   };

@@ -2,12 +2,13 @@ import type { Config, SlotName } from './config.ts';
 import { prepareDeployRoot } from './deploy-root.ts';
 import { formatDuration } from './duration.ts';
 import { SwitchyardError } from './errors.ts';
-import { describeProbe, healthUrl, probe, refuseTakenPort, waitUntilHealthy } from './health.ts';
+import { describeEndpoints, slotEndpoints } from './endpoints.ts';
+import { describeProbe, describeTargets, probeSlot, refuseTakenEndpoints, slotHealthTargets, waitUntilAllHealthy } from './health.ts';
 import { acquireLock, describeTakeover, releaseLock } from './lock.ts';
 import type { Reporter } from './output.ts';
 import type { SlotProcesses } from './process-manager.ts';
 import { loadState, otherSlot, saveState } from './state.ts';
-import { createSwitch, type TrafficSwitch } from './switch/index.ts';
+import { createSwitch, trafficTarget, type TrafficSwitch } from './switch/index.ts';
 
 /**
  * `resume`, after a reboot: the live slot of the state runs again from its own folder, answers its
@@ -40,48 +41,48 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
     const live = state.live;
     if (!live) return { slot: null, commit: null, started: false };
     if (state.journal) reporter.warn(`a ${state.journal.command} (pid ${state.journal.pid}) stopped during its "${state.journal.phase}" phase; resume brings back slot ${live} as the state records it, the next deploy or \`status --repair\` settles the rest`);
-    const port = config.ports[live];
     const commit = state.slots[live].commit;
-    const url = healthUrl(config.host, port, config.healthPath);
+    const targets = slotHealthTargets(config, live);
+    const where = describeEndpoints(slotEndpoints(config, live));
     let step = reporter.step('start');
     let pid = await processes.runningPid(live);
     const started = pid === undefined;
     if (pid === undefined) {
-      await refuseTakenPort(config.host, port, `slot ${live}`);
+      await refuseTakenEndpoints(config, live);
       pid = await processes.start(live);
       state.slots[live] = { ...state.slots[live], pid, startedAt: new Date().toISOString() };
       saveState(config.deployRoot, state);
-      step.done(`slot ${live} (${short(commit)}) on port ${port} (pid ${pid}): ${config.startCmd}`);
+      step.done(`slot ${live} (${short(commit)}) on ${where} (pid ${pid}): ${config.startCmd}`);
     } else step.done(`slot ${live} (${short(commit)}) is already running (pid ${pid})`);
 
     step = reporter.step('health');
-    const result = await waitUntilHealthy(url, {
+    const { result, target } = await waitUntilAllHealthy(targets, {
       timeoutMs: config.healthTimeoutMs,
       hasExited: () => processes.hasExited(live),
-      onWait: (_elapsed, last) => step.progress(`waiting for ${url} (last: ${describeProbe(last)})`),
+      onWait: (_elapsed, last) => step.progress(`waiting for ${describeTargets(targets)} (last: ${describeProbe(last)})`),
       signal: ctx.signal,
     });
     if (!result.healthy) {
       step.fail();
-      const why = result.exited ? 'the app exited during boot' : `${url} did not answer 2xx within ${formatDuration(config.healthTimeoutMs)} (last: ${describeProbe(result.last)})`;
+      const why = result.exited ? 'the app exited during boot' : `${target.label} did not answer 2xx within ${formatDuration(config.healthTimeoutMs)} (last: ${describeProbe(result.last)})`;
       throw new SwitchyardError(`resume failed: slot ${live} (${short(commit)}) failed its health check: ${why}`, {
         untouched: `it was left ${started ? 'started, restarting on crash,' : 'running'} and traffic was not touched`,
         next: `read its log (./deploy.ts logs ${live}), then deploy or roll back`,
         details: processes.logTail(live, 20).map((line) => `log: ${line}`),
       });
     }
-    step.done(`${url} answered 2xx`);
+    step.done(`${describeTargets(targets)} answered 2xx`);
 
     step = reporter.step('switch');
     const traffic = ctx.traffic ?? createSwitch(config);
     const other = otherSlot(live);
     const detail = await traffic.moveTo(
-      { slot: live, port, commit },
-      { slot: other, port: config.ports[other], commit: state.slots[other].commit },
+      trafficTarget(config, live, commit),
+      trafficTarget(config, other, state.slots[other].commit),
       (message) => step.progress(message),
     );
     step.done(detail);
-    const check = await probe(url, 2000);
+    const check = await probeSlot(config, live);
     if (!check.ok) throw new SwitchyardError(`resume failed: slot ${live} stopped answering right after the switch was confirmed (${describeProbe(check)})`, { details: processes.logTail(live, 20).map((line) => `log: ${line}`) });
     return { slot: live, commit, started, pid };
   } finally {

@@ -1,6 +1,7 @@
 import type { Config, SlotName } from './config.ts';
 import { formatDuration } from './duration.ts';
-import { healthUrl } from './health.ts';
+import { describeEndpoints, slotEndpoints } from './endpoints.ts';
+import { describeTargets, slotHealthTargets } from './health.ts';
 import { paths } from './paths.ts';
 import type { CycleCommand } from './state.ts';
 import { drainsAtProxy } from './switch/types.ts';
@@ -94,13 +95,13 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     after: 'post_start',
     applies: (facts) => !facts.warm,
     describe: (facts, config) =>
-      `point ${paths.slot(config.deployRoot, facts.target)} at the release, check port ${config.ports[facts.target]} is free, start slot ${facts.target} on ${config.host}:${config.ports[facts.target]}: /bin/sh -c ${JSON.stringify(config.startCmd)}`,
+      `point ${paths.slot(config.deployRoot, facts.target)} at the release, check ${where(config, facts.target)} ${config.instances > 1 ? 'are' : 'is'} free, start ${config.instances > 1 ? `${config.instances} processes of ` : ''}slot ${facts.target} on ${config.slotListen === 'port' ? `${config.host}:` : ''}${where(config, facts.target)}: /bin/sh -c ${JSON.stringify(config.startCmd)}`,
   },
   {
     name: 'health',
     after: 'running',
     applies: (facts) => !facts.warm,
-    describe: (facts, config) => `wait up to ${formatDuration(config.healthTimeoutMs)} for ${healthUrl(config.host, config.ports[facts.target], config.healthPath)} to answer 2xx`,
+    describe: (facts, config) => `wait up to ${formatDuration(config.healthTimeoutMs)} for ${describeTargets(slotHealthTargets(config, facts.target))} to answer 2xx`,
   },
   {
     name: 'switch',
@@ -129,7 +130,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     inside: ['pre_stop', 'post_stop'],
     applies: (facts, config) => facts.previous !== null && !baking(facts, config),
     describe: (facts, config) =>
-      `${atProxy(config) ? `wait until nginx has no connection open to slot ${facts.previous} (at most ${formatDuration(config.stopTimeoutMs)}), then ` : ''}SIGTERM slot ${facts.previous} (port ${facts.previous ? config.ports[facts.previous] : '-'}), SIGKILL after ${formatDuration(config.stopTimeoutMs)}`,
+      `${atProxy(config) ? `wait until nginx has no connection open to slot ${facts.previous} (at most ${formatDuration(config.stopTimeoutMs)}), then ` : ''}SIGTERM slot ${facts.previous} (${facts.previous ? where(config, facts.previous) : '-'}), SIGKILL after ${formatDuration(config.stopTimeoutMs)}`,
   },
   {
     name: 'record',
@@ -141,4 +142,8 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
 /** Every step this command will run, in order, with the hooks around each. */
 export function stepsFor(facts: CycleFacts, config: Config): StepSpec[] {
   return [...PREPARE_STEPS, ...FLOW_STEPS].filter((step) => step.applies(facts, config));
+}
+
+function where(config: Config, slot: SlotName): string {
+  return describeEndpoints(slotEndpoints(config, slot));
 }

@@ -8,10 +8,13 @@
  * tsx, no esbuild service) and starts in a few milliseconds; self-contained, so dist/ can copy it.
  *
  * Run as: node lib/supervisor.mjs, with SWITCHYARD_SUPERVISOR =
- * {"name","command","cwd","statusFile","logFile","logMaxBytes","logKeep"}.
+ * {"name","command","cwd","statusFile","logFile","logMaxBytes","logKeep","socket"}.
+ * With "socket" (SLOT_LISTEN=socket) the app's files are made with umask 007, so the socket it
+ * creates is group-writable (the group of nginx's workers, from the setgid folder), and a socket
+ * file its previous run left behind is removed before each start (else listen() fails EADDRINUSE).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 
 const settings = JSON.parse(process.env.SWITCHYARD_SUPERVISOR ?? '{}');
 const appEnv = { ...process.env };
@@ -26,6 +29,17 @@ const status = { supervisorPid: process.pid, appPid: null, starts: 0, exits: [],
 let stopping = false;
 let backoffMs = 1000;
 let restartTimer;
+
+if (settings.socket) process.umask(0o007);
+
+/** Only a socket, only ours (this instance's path), only while our app is not running. */
+function removeStaleSocket() {
+  try {
+    if (lstatSync(settings.socket).isSocket()) unlinkSync(settings.socket);
+  } catch {
+    // Not there.
+  }
+}
 
 let logFd = settings.logFile ? openSync(settings.logFile, 'a', 0o600) : 2;
 let logSize = settings.logFile ? fstatSync(logFd).size : 0;
@@ -133,6 +147,7 @@ function killLeftovers() {
 function startApp() {
   restartTimer = undefined;
   const startedAt = Date.now();
+  if (settings.socket) removeStaleSocket();
   // One pipe each, read line by line: a shared pipe would let a partial write on one interleave the other mid-line.
   const child = spawn('/bin/sh', ['-c', settings.command], { cwd: settings.cwd, env: appEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const pumped = Promise.all([pumpOutput(child.stdout), pumpOutput(child.stderr)]);

@@ -29,7 +29,7 @@ export async function printPlan(config: Config, reporter: Reporter, command: 'de
   const hooks = HOOK_NAMES.filter((name) => findHook(config.hooksDir, name));
   const plan = planCycle(config, state, command, commit, hooks, revision);
   const given = revision === undefined ? `${config.branch} (DEPLOY_BRANCH)` : /^[0-9a-f]{40}$/.test(revision) ? revision.slice(0, 12) : revision;
-  reporter.info(`dry run: ${command} ${given}${commit && commit !== revision ? ` = ${commit.slice(0, 12)}` : ''} to slot ${plan.slot} (port ${plan.port})${note}; nothing will be changed`);
+  reporter.info(`dry run: ${command} ${given}${commit && commit !== revision ? ` = ${commit.slice(0, 12)}` : ''} to slot ${plan.slot} (${plan.where})${note}; nothing will be changed`);
   for (const step of plan.steps) reporter.info(`  ${step.name.padEnd(18)} ${step.what}`);
   return 0;
 }

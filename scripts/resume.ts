@@ -1,3 +1,4 @@
+import { describeEndpoints, slotEndpoints } from '../lib/endpoints.ts';
 import { loadAppEnvironment } from '../lib/app-env.ts';
 import { interruptionSignal, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { SwitchyardError } from '../lib/errors.ts';
@@ -31,7 +32,7 @@ export async function run(io: CommandIo): Promise<number> {
       return 0;
     }
     const how = outcome.started ? `started again (pid ${outcome.pid})` : `was already running (pid ${outcome.pid})`;
-    reporter.success(`resumed: slot ${outcome.slot} (${outcome.commit?.slice(0, 7) ?? 'nothing'}) on port ${config.ports[outcome.slot]} ${how}, healthy, and traffic goes to it`);
+    reporter.success(`resumed: slot ${outcome.slot} (${outcome.commit?.slice(0, 7) ?? 'nothing'}) on ${describeEndpoints(slotEndpoints(config, outcome.slot))} ${how}, healthy, and traffic goes to it`);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

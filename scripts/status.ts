@@ -10,13 +10,18 @@ import { readHead } from '../lib/git.ts';
 import { createSlotProcesses } from '../lib/process-manager.ts';
 import { assessHost } from '../lib/reconcile.ts';
 import { SLOTS, slotDir } from '../lib/slots.ts';
+import { describeEndpoints, slotEndpoints } from '../lib/endpoints.ts';
+import { describeProbe, healthTarget, probeTarget } from '../lib/health.ts';
+import { runningPid } from '../lib/app-process.ts';
+import { slotInstances } from '../lib/process-manager.ts';
 import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/state.ts';
 import { createSwitch } from '../lib/switch/index.ts';
 
 export const summary = 'show what is live';
 export const help = `Usage: ./deploy.ts status [--json] [--repair]
 
-Shows which slot is live, each slot's commit, port, pid, uptime and health (probed now), where the
+Shows which slot is live, each slot's commit, port (or socket), pid, uptime and health (probed now;
+with INSTANCES > 1 one line per process under its slot), where the
 nginx upstream points, and the last deploy. When the state file and the host disagree (a recorded
 pid that is dead, an upstream that points at the other slot, a process the state does not know),
 it says so and how the next deploy will reconcile it.
@@ -51,6 +56,8 @@ export async function run(io: CommandIo): Promise<number> {
     const facts = await gatherFacts(config, traffic, createSlotProcesses(config, {}), state);
     const assessment = assessHost(state, facts);
     const now = Date.now();
+    // One row per process of a pool, probed at once; a single process is the slot's own row.
+    const pools = config.instances > 1 ? Object.fromEntries(await Promise.all(SLOTS.map(async (slot) => [slot, await describeInstances(config, slot)] as const))) : undefined;
     const slots = Object.fromEntries(
       SLOTS.map((slot) => {
         const recorded = state.slots[slot];
@@ -58,7 +65,9 @@ export async function run(io: CommandIo): Promise<number> {
         const startedAt = pid && recorded.startedAt ? Date.parse(recorded.startedAt) : undefined;
         return [slot, {
           live: state.live === slot,
-          port: config.ports[slot],
+          port: config.slotListen === 'port' ? config.ports[slot] : null,
+          endpoints: slotEndpoints(config, slot).map((endpoint) => (endpoint.kind === 'port' ? endpoint.port : endpoint.path)),
+          ...(pools ? { instances: pools[slot] } : {}),
           commit: recorded.commit,
           builtAt: recorded.builtAt,
           pid,
@@ -67,13 +76,14 @@ export async function run(io: CommandIo): Promise<number> {
           healthy: facts.slots[slot].healthy,
         }];
       }),
-    ) as Record<SlotName, { live: boolean; port: number; commit: string | null; builtAt: string | null; pid: number | null; startedAt: string | null; uptimeMs: number | null; healthy: boolean }>;
+    ) as Record<SlotName, { live: boolean; port: number | null; endpoints: (number | string)[]; instances?: InstanceReport[]; commit: string | null; builtAt: string | null; pid: number | null; startedAt: string | null; uptimeMs: number | null; healthy: boolean }>;
     const report = {
       app: config.appName,
       live: state.live,
       next_deploy: state.next_deploy,
       switch: config.switchKind,
-      upstreamPort: facts.upstreamPort ?? null,
+      switchSlot: facts.switchSlot ?? null,
+      upstreamPort: facts.switchSlot && config.slotListen === 'port' ? config.ports[facts.switchSlot] : null,
       slots,
       lastEvent: state.history.at(-1) ?? null,
       inProgress: state.journal,
@@ -84,16 +94,24 @@ export async function run(io: CommandIo): Promise<number> {
       reporter.document(report);
       return 0;
     }
-    reporter.info(`${config.appName}: live slot ${state.live ?? 'none'}${state.live ? ` (port ${config.ports[state.live]})` : ''}, next deploy goes to slot ${state.next_deploy}; switch: ${config.switchKind}`);
+    const where = (slot: SlotName) => describeEndpoints(slotEndpoints(config, slot));
+    reporter.info(`${config.appName}: live slot ${state.live ?? 'none'}${state.live ? ` (${where(state.live)})` : ''}, next deploy goes to slot ${state.next_deploy}; switch: ${config.switchKind}`);
+    const column = (endpoint: number | string) => String(endpoint).padEnd(6);
     reporter.info('slot  role  commit   port   pid      uptime   health');
     for (const slot of SLOTS) {
       const info = slots[slot];
       const role = info.live ? 'live' : 'idle';
       const health = info.pid ? (info.healthy ? 'healthy' : 'UNHEALTHY') : 'stopped';
-      reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${short(info.commit).padEnd(8)} ${String(info.port).padEnd(6)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
+      const endpoint = info.endpoints.length > 1 ? `×${info.endpoints.length}` : info.endpoints[0];
+      reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${short(info.commit).padEnd(8)} ${column(endpoint)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
+      for (const instance of info.instances ?? []) {
+        const instanceHealth = instance.pid ? (instance.healthy ? 'healthy' : `UNHEALTHY (${instance.last})`) : 'stopped';
+        reporter.info(`  ${instance.name.padEnd(20)} ${column(instance.endpoint)} ${String(instance.pid ?? '-').padEnd(8)} ${instanceHealth}`);
+      }
     }
-    if (config.switchKind === 'nginx-reload') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
-    if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'none yet'}`);
+    const pointsAt = facts.switchSlot ? `slot ${facts.switchSlot} (${where(facts.switchSlot)})` : facts.switchSlot === null ? "neither slot's address" : undefined;
+    if (config.switchKind === 'nginx-reload') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${pointsAt ?? 'not written yet'}`);
+    if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${pointsAt ?? 'none yet'}`);
     const bake = describeBake(state);
     if (bake) reporter.info(bake);
     const last = report.lastEvent;
@@ -139,4 +157,23 @@ async function loadOrRebuild(config: Config, warn: (message: string) => void): P
     }
   }
   return state;
+}
+
+type InstanceReport = { name: string; endpoint: number | string; pid: number | null; healthy: boolean; last: string };
+
+/** Each process of a slot's pool (INSTANCES > 1, builtin supervisor): its pid and its own health, probed now. */
+async function describeInstances(config: Config, slot: SlotName): Promise<InstanceReport[]> {
+  return Promise.all(
+    slotInstances(config, slot).map(async (instance) => {
+      const pid = runningPid(instance.files) ?? null;
+      const result = pid ? await probeTarget(healthTarget(config, instance.endpoint)) : undefined;
+      return {
+        name: instance.name,
+        endpoint: instance.endpoint.kind === 'port' ? instance.endpoint.port : instance.endpoint.path,
+        pid,
+        healthy: Boolean(result?.ok),
+        last: result ? describeProbe(result) : 'not running',
+      };
+    }),
+  );
 }

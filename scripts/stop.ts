@@ -3,7 +3,7 @@ import { appFiles, stopApp } from '../lib/app-process.ts';
 import { hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { createSlotProcesses } from '../lib/process-manager.ts';
+import { createSlotProcesses, slotInstances } from '../lib/process-manager.ts';
 import { runDir, SLOTS, slotProcessName } from '../lib/slots.ts';
 import { loadState, readStateFile, statePath } from '../lib/state.ts';
 import { runningHolder } from '../lib/lock.ts';
@@ -30,12 +30,13 @@ export async function run(io: CommandIo): Promise<number> {
     const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
     reporter = makeReporter(io, config);
     const files = appFiles(runDir(config), name);
-    const slot = config.appName ? SLOTS.find((candidate) => slotProcessName(config, candidate) === name) : undefined;
+    // A slot's name (myapp-a) stops all its processes; an instance's (myapp-a.2, INSTANCES > 1) that one.
+    const slot = config.appName ? SLOTS.find((candidate) => slotInstances(config, candidate, { withLeftovers: true }).some((instance) => instance.name === name)) : undefined;
     if (slot) refuseSlotInUse(config, slot, name);
     if (config.appName && existsSync(statePath(config.deployRoot)) && !hasFlag(io.argv, '--force')) {
       const state = loadState(config.deployRoot, config.appName, config.ports);
-      if (state.live && slotProcessName(config, state.live) === name) {
-        throw new SwitchyardError(`${name} is the live slot (${state.live}); stopping it would take the site down`, {
+      if (state.live && state.live === slot) {
+        throw new SwitchyardError(`${name} is ${slotProcessName(config, state.live) === name ? "the live slot" : "a process of the live slot"} (${state.live}); stopping it would take the site down`, {
           untouched: 'it was left running',
           next: 'deploy or roll back to the other slot first, or add --force if you mean it',
         });
@@ -44,7 +45,8 @@ export async function run(io: CommandIo): Promise<number> {
     const step = reporter.step('stop');
     const onWait = () => step.progress(`${name} is still draining`);
     // A slot's app is stopped the way it was started (PROCESS_MANAGER); any other name is a `start`ed app.
-    const outcome = slot && config.processManager === 'systemd' ? await createSlotProcesses(config, {}).stop(slot, onWait) : await stopApp(files, config.stopTimeoutMs, onWait);
+    const wholeSlot = slot !== undefined && slotProcessName(config, slot) === name;
+    const outcome = wholeSlot ? await createSlotProcesses(config, {}).stop(slot, onWait) : await stopApp(files, config.stopTimeoutMs, onWait);
     if (outcome.result === 'not-running') {
       step.done(`${name} is not running; nothing to stop`);
     } else if (outcome.result === 'exited') {

@@ -14,7 +14,17 @@ describe('appEnvironment', () => {
   });
 
   it('a slot adds its PORT, HOST and SWITCHYARD_SLOT last', () => {
-    expect(slotEnvironment({ A: '1', PORT: '9' }, { port: 3001, host: '127.0.0.1', slot: 'a' })).toEqual({ A: '1', PORT: '3001', HOST: '127.0.0.1', SWITCHYARD_SLOT: 'a' });
+    expect(slotEnvironment({ A: '1', PORT: '9' }, { endpoint: { kind: 'port', port: 3001, index: 0 }, host: '127.0.0.1', slot: 'a' })).toEqual({ A: '1', PORT: '3001', SWITCHYARD_INSTANCE: '1', HOST: '127.0.0.1', SWITCHYARD_SLOT: 'a' });
+  });
+
+  it('a socket slot gets the socket path as PORT and SWITCHYARD_SOCKET; a second instance says so', () => {
+    expect(slotEnvironment({ SWITCHYARD_SOCKET: 'x' }, { endpoint: { kind: 'socket', path: '/srv/shop/sockets/b2.sock', index: 1 }, host: '127.0.0.1', slot: 'b' })).toEqual({
+      PORT: '/srv/shop/sockets/b2.sock',
+      SWITCHYARD_SOCKET: '/srv/shop/sockets/b2.sock',
+      SWITCHYARD_INSTANCE: '2',
+      HOST: '127.0.0.1',
+      SWITCHYARD_SLOT: 'b',
+    });
   });
 });
 

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { countEstablished, openConnections, waitForNoConnections } from '../lib/connections.ts';
+import { countConnectedUnix, countEstablished, openConnections, waitForNoConnections } from '../lib/connections.ts';
 
 describe('connections open to a slot', () => {
   it('counts only established connections whose local port is the slot port', () => {
@@ -20,24 +23,58 @@ describe('connections open to a slot', () => {
     const server = net.createServer((socket) => socket.on('error', () => undefined));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
+    const endpoint = { kind: 'port' as const, port, index: 0 };
     try {
-      expect(openConnections(port)).toBe(0);
+      expect(openConnections(endpoint)).toBe(0);
       const client = net.connect(port, '127.0.0.1');
       await new Promise((resolve) => client.once('connect', resolve));
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(openConnections(port)).toBe(1);
+      expect(openConnections(endpoint)).toBe(1);
       setTimeout(() => client.end(), 300);
-      const drained = await waitForNoConnections(port, 5000);
+      const drained = await waitForNoConnections([endpoint], 5000);
       expect(drained.openAtStart).toBe(1);
       expect(drained.openAtEnd).toBe(0);
       expect(drained.waitedMs).toBeGreaterThanOrEqual(250);
       const stuck = net.connect(port, '127.0.0.1');
       await new Promise((resolve) => stuck.once('connect', resolve));
-      const bounded = await waitForNoConnections(port, 200);
+      const bounded = await waitForNoConnections([endpoint], 200);
       expect(bounded.openAtEnd).toBe(1);
       stuck.destroy();
     } finally {
       server.close();
+    }
+  });
+
+  it('counts connections accepted on a unix socket (state 03 with its path), not the listener or other sockets', () => {
+    const table = [
+      'Num       RefCount Protocol Flags    Type St Inode Path',
+      '000000009380f038: 00000002 00000000 00010000 0001 01 18139 /srv/my app/sockets/a1.sock',
+      '00000000949557a7: 00000003 00000000 00000000 0001 03 18141 /srv/my app/sockets/a1.sock',
+      '00000000949557a8: 00000003 00000000 00000000 0001 03 18142 /srv/my app/sockets/a2.sock',
+      '00000000949557a9: 00000003 00000000 00000000 0001 03 18143',
+    ].join('\n');
+    expect(countConnectedUnix(table, '/srv/my app/sockets/a1.sock')).toBe(1);
+    expect(countConnectedUnix(table, '/srv/my app/sockets/b1.sock')).toBe(0);
+  });
+
+  it('sees a real connection to a real unix socket server, and waits until it closes', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-unix-'));
+    const socketPath = path.join(dir, 'a1.sock');
+    const server = net.createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    const endpoint = { kind: 'socket' as const, path: socketPath, index: 0 };
+    try {
+      expect(openConnections(endpoint)).toBe(0);
+      const client = net.connect(socketPath);
+      await new Promise((resolve) => client.once('connect', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(openConnections(endpoint)).toBe(1);
+      setTimeout(() => client.end(), 300);
+      const drained = await waitForNoConnections([endpoint], 5000);
+      expect(drained).toMatchObject({ openAtStart: 1, openAtEnd: 0 });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -10,9 +10,9 @@ function state() {
   value.slots.b = { ...value.slots.b, commit: 'b'.repeat(40) };
   return value;
 }
-const facts = (overrides: Partial<HostFacts['slots']> = {}, upstreamPort: number | undefined = 3001): HostFacts => ({
+const facts = (overrides: Partial<HostFacts['slots']> = {}, switchSlot: HostFacts['switchSlot'] = 'a'): HostFacts => ({
   slots: { a: { runningPid: 100, healthy: true }, b: { runningPid: undefined, healthy: false }, ...overrides },
-  upstreamPort,
+  switchSlot,
 });
 
 describe('reconciling state with the host', () => {
@@ -22,13 +22,13 @@ describe('reconciling state with the host', () => {
 
   it('killed after the reload: nginx points at the new healthy slot, which becomes live; the old one is stopped', () => {
     const current = { ...state(), journal: { command: 'deploy' as const, pid: 9, slot: 'b' as const, phase: 'drain', startedAt: 'x' } };
-    const result = assessHost(current, facts({ b: { runningPid: 200, healthy: true } }, 3002));
+    const result = assessHost(current, facts({ b: { runningPid: 200, healthy: true } }, 'b'));
     expect(result.live).toBe('b');
     expect(result.stop).toEqual(['a']);
     expect(result.reswitch).toBe(true);
     expect(result.findings.join('\n')).toMatch(/stopped during its "drain" phase/);
-    expect(result.findings.join('\n')).toMatch(/nginx upstream sends traffic to port 3002 \(slot b\) but the state says slot a is live/);
-    const next = reconciledState(current, facts({ b: { runningPid: 200, healthy: true } }, 3002), result);
+    expect(result.findings.join('\n')).toMatch(/nginx sends traffic to slot b but the state says slot a is live/);
+    const next = reconciledState(current, facts({ b: { runningPid: 200, healthy: true } }, 'b'), result);
     expect(next.live).toBe('b');
     expect(next.next_deploy).toBe('a');
     expect(next.slots.a.pid).toBeNull();
@@ -37,7 +37,7 @@ describe('reconciling state with the host', () => {
   });
 
   it('killed after the new slot started but before the switch: the old slot stays live, the new one is stopped', () => {
-    const result = assessHost(state(), facts({ b: { runningPid: 200, healthy: true } }, 3001));
+    const result = assessHost(state(), facts({ b: { runningPid: 200, healthy: true } }, 'a'));
     expect(result.live).toBe('a');
     expect(result.stop).toEqual(['b']);
     expect(result.findings).toContain('slot b: pid 200 is running but the state does not record it');
@@ -47,5 +47,12 @@ describe('reconciling state with the host', () => {
     const result = assessHost(state(), facts({ a: { runningPid: undefined, healthy: false } }));
     expect(result.findings).toContain('slot a: recorded pid 100 is not running');
     expect(result.findings).toContain('no slot is healthy: the site is down');
+  });
+
+  it('an upstream that points at neither slot (PORT_A changed since) is applied again to the live slot', () => {
+    const result = assessHost(state(), facts({}, null));
+    expect(result.live).toBe('a');
+    expect(result.reswitch).toBe(true);
+    expect(result.findings.join('\n')).toMatch(/nginx sends traffic to neither slot's address but the state says slot a is live/);
   });
 });

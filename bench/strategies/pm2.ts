@@ -38,7 +38,7 @@ export function pm2Strategy(): Strategy {
       cpSync(TEMPLATE, appDir, { recursive: true });
       writeFileSync(path.join(appDir, 'VERSION'), 'v1\n');
       const port = await freePort();
-      nginx = await startSite(dir, renderUpstream({ kind: 'live', appName: APP_NAME, host: '127.0.0.1', live: { slot: 'a', port } }));
+      nginx = await startSite(dir, renderUpstream({ kind: 'live', appName: APP_NAME, host: '127.0.0.1', live: { slot: 'a', endpoints: [{ kind: 'port', port, index: 0 }] } }));
       const started = await pm2(['start', 'server.js', '--name', APP_NAME, '-i', '2'], { PORT: String(port) });
       if (started.exitCode !== 0) throw new Error(`pm2 start failed: ${started.all}`);
       await waitHealthy(port);

@@ -1,5 +1,6 @@
 import { findHookProblems } from '../hooks.ts';
-import { portInUse } from '../health.ts';
+import { describeEndpoint, describeEndpoints, slotEndpoints, type Endpoint } from '../endpoints.ts';
+import { endpointInUse } from '../health.ts';
 import { createSlotProcesses } from '../process-manager.ts';
 import { SLOTS } from '../slots.ts';
 import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
@@ -26,21 +27,27 @@ export function checkHooksSafe(ctx: CheckContext): CheckResult {
   return fail(problems.join('; '), 'apply the fix named after each hook above');
 }
 
-/** Each slot's port is free, or held by the slot's own app. */
+/** Each slot's ports (or sockets) are free, or held by the slot's own app. */
 export async function checkPorts(ctx: CheckContext): Promise<CheckResult> {
   const processes = createSlotProcesses(ctx.config, {});
-  const taken: string[] = [];
+  const taken: Endpoint[] = [];
   const notes: string[] = [];
   for (const slot of SLOTS) {
-    const port = ctx.config.ports[slot];
+    const where = describeEndpoints(slotEndpoints(ctx.config, slot));
     const ours = await processes.runningPid(slot);
-    if (ours !== undefined) notes.push(`${port} slot ${slot}'s app (pid ${ours})`);
-    else if (await portInUse(ctx.config.host, port)) taken.push(`${port} (slot ${slot})`);
-    else notes.push(`${port} free`);
+    if (ours !== undefined) {
+      notes.push(`${where}: slot ${slot}'s app (pid ${ours})`);
+      continue;
+    }
+    const held = [];
+    for (const endpoint of slotEndpoints(ctx.config, slot)) if (await endpointInUse(ctx.config.host, endpoint)) held.push(endpoint);
+    taken.push(...held);
+    if (held.length === 0) notes.push(`${where} free`);
   }
   if (taken.length > 0) {
-    const ports = taken.map((entry) => entry.split(' ')[0]);
-    return fail(`port ${taken.join(' and ')} is held by a process Switchyard did not start`, `find it with ss -ltnp 'sport = :${ports[0]}' and stop it, or set PORT_A/PORT_B to free ports`);
+    const first = taken[0];
+    const find = first.kind === 'port' ? `ss -ltnp 'sport = :${first.port}'` : `ss -lxp | grep ${first.path}`;
+    return fail(`${taken.map(describeEndpoint).join(' and ')} ${taken.length > 1 ? 'are' : 'is'} held by a process Switchyard did not start`, `find it with ${find} and stop it${first.kind === 'port' ? ', or set PORT_A/PORT_B to free ports' : ''}`);
   }
   return pass(notes.join(', '));
 }

@@ -1,3 +1,4 @@
+import { describeEndpoints, isUpstreamAddress, slotEndpoints } from '../endpoints.ts';
 import { existsSync } from 'node:fs';
 import { probe } from '../health.ts';
 import { sudoersLine } from '../init.ts';
@@ -98,9 +99,9 @@ export async function checkTraffic(ctx: CheckContext): Promise<CheckResult> {
   // The site's check location sets the header on every answer, a 502 included: without it another server took the request.
   if (!upstream) return fail(`${config.nginx.checkUrl} answered HTTP ${result.status} without an X-Switchyard-Upstream header: another nginx server takes these requests (Debian's sites-enabled/default is default_server on port 80)`, 'install the site ./deploy.ts nginx-site prints and remove the other server on that port (rm /etc/nginx/sites-enabled/default), reload nginx; or fix NGINX_LISTEN/NGINX_CHECK_URL');
   if (!state.live) return pass(`${config.nginx.checkUrl} is answered by Switchyard's site; nothing is live yet`);
-  const port = config.ports[state.live];
-  if (!upstream.split(/[,\s]+/).some((address) => address.endsWith(`:${port}`))) {
-    return fail(`${config.nginx.checkUrl} was answered by ${upstream}, not by live slot ${state.live} (port ${port})`, './deploy.ts status shows what serves; ./deploy.ts status --repair puts traffic back on the live slot');
+  const endpoints = slotEndpoints(config, state.live);
+  if (!upstream.split(/[,\s]+/).some((address) => endpoints.some((endpoint) => isUpstreamAddress(address, endpoint)))) {
+    return fail(`${config.nginx.checkUrl} was answered by ${upstream}, not by live slot ${state.live} (${describeEndpoints(endpoints)})`, './deploy.ts status shows what serves; ./deploy.ts status --repair puts traffic back on the live slot');
   }
   return result.ok ? pass(`${config.nginx.checkUrl} → slot ${state.live} (${upstream}), HTTP ${result.status}`) : fail(`${config.nginx.checkUrl} reached slot ${state.live} but it answered HTTP ${result.status}`, `./deploy.ts logs ${state.live} shows why its ${config.healthPath} fails`);
 }

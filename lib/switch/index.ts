@@ -4,7 +4,7 @@ import { nginxReloadSwitch } from './nginx.ts';
 import { noSwitch, passiveSwitch } from './passive.ts';
 import type { TrafficSwitch } from './types.ts';
 
-export { drainsAtProxy, type SlotTarget, type TrafficSwitch } from './types.ts';
+export { drainsAtProxy, trafficTarget, type SlotTarget, type TrafficSwitch } from './types.ts';
 
 /** Where traffic is switched: pick the strategy named by SWITCH. */
 export function createSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {

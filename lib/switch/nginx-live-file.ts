@@ -1,10 +1,11 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, SlotName } from '../config.ts';
+import { slotEndpoints } from '../endpoints.ts';
 import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { SwitchyardError } from '../errors.ts';
-import { unreachableByWorkers } from './nginx-access.ts';
+import { socketsUnreachable, unreachableByWorkers } from './nginx-access.ts';
 import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
 import { renderUpstream, upstreamName } from './upstream.ts';
@@ -29,7 +30,7 @@ export function selectedSlot(config: Config): SlotName | undefined {
  * (NGINX_CHECK_URL) that requests reach the new slot's group before the old one gets any signal.
  */
 export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
-  const content = renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, ports: config.ports });
+  const content = renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } });
   const select = (slot: SlotName) => {
     // Create the new file first: while both exist, b wins, and either answer is a running, healthy slot.
     writeFileAtomic(liveFile(config, slot), `${slot}\n`, 0o644);
@@ -37,19 +38,16 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
   };
   return {
     kind: 'nginx-live-file',
-    currentPort: () => {
-      const slot = selectedSlot(config);
-      return slot ? config.ports[slot] : undefined;
-    },
+    currentSlot: () => selectedSlot(config),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
       // Workers that cannot stat() the file fall back to the both-slots group: refuse before moving anything.
-      const unreachable = unreachableByWorkers(liveFile(config, live.slot), config.nginx.pidFile);
+      const unreachable = unreachableByWorkers(liveFile(config, live.slot), config.nginx.pidFile) ?? socketsUnreachable(live, config.nginx.pidFile);
       if (unreachable) {
         throw new SwitchyardError(unreachable, { untouched: `the live-file was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
       }
       let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed' });
       const before = selectedSlot(config);
-      const expected = { port: live.port, slot: live.slot, group: `${upstreamName(config.appName)}_${live.slot}` };
+      const expected = { endpoints: live.endpoints, slot: live.slot, group: `${upstreamName(config.appName)}_${live.slot}` };
       let confirmed: string;
       select(live.slot);
       await hooks.phase?.('live-file-written');

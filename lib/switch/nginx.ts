@@ -1,15 +1,17 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.ts';
+import { describeEndpoints, isUpstreamAddress, type Endpoint } from '../endpoints.ts';
 import { formatDuration } from '../duration.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { describeProbe, probe } from '../health.ts';
 import { isAlive, readPidFile } from '../process.ts';
 import { runShell } from '../run.ts';
+import { socketsUnreachable } from './nginx-access.ts';
 import { childPids, takesNewRequests } from './nginx-workers.ts';
-import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
-import { parseLivePort, renderUpstream } from './upstream.ts';
+import { trafficTarget, type SlotTarget, type SwitchReport, type TrafficSwitch } from './types.ts';
+import { parseLiveSlot, renderUpstream } from './upstream.ts';
 
 export type PhaseHooks = { phase?: (name: string) => Promise<void> | void };
 
@@ -82,17 +84,19 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
   const file = config.nginx.upstreamFile;
   return {
     kind: 'nginx-reload',
-    currentPort: () => (existsSync(file) ? parseLivePort(readFileSync(file, 'utf8')) : undefined),
+    currentSlot: () => (existsSync(file) ? parseLiveSlot(config, readFileSync(file, 'utf8')) : undefined),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
       // The other slot is the backup even on the first deploy: a worker still on the previous config
       // then falls over to a slot that exists instead of retrying the one it cannot reach.
       const other = live.slot === 'a' ? 'b' : 'a';
-      const standby = previous ?? { slot: other, port: config.ports[other] };
+      const standby = previous ?? trafficTarget(config, other, null);
+      const unreachable = socketsUnreachable(live, config.nginx.pidFile);
+      if (unreachable) throw new SwitchyardError(unreachable, { untouched: `the upstream was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
       const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby });
       const installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
       let confirmed: string;
       try {
-        confirmed = await confirmThroughNginx(config.nginx.checkUrl, { port: live.port, slot: live.slot }, report);
+        confirmed = await confirmThroughNginx(config.nginx.checkUrl, { endpoints: live.endpoints, slot: live.slot }, report);
       } catch (error) {
         await installed.undo();
         throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
@@ -133,7 +137,7 @@ async function waitForOldWorkers(master: number | undefined, oldWorkers: number[
 /** How many answers in a row must come from the new slot before a switch counts as confirmed. */
 export const CONFIRM_PROBES = 5;
 
-export type ConfirmExpectation = { port: number; slot: string; /** The upstream group the site must say it picked (live-file sites). */ group?: string };
+export type ConfirmExpectation = { endpoints: Endpoint[]; slot: string; /** The upstream group the site must say it picked (live-file sites). */ group?: string };
 
 /**
  * Prove through nginx that new requests reach the new slot and only it: CONFIRM_PROBES answers in a
@@ -165,7 +169,8 @@ export async function confirmThroughNginx(url: string, expected: ConfirmExpectat
         next: 'the site checks another folder than NGINX_LIVE_DIR (print it again with ./deploy.ts nginx-site), or its workers cannot reach it; fix that, then deploy again',
       });
     }
-    const fromNewSlot = upstream.split(/\s*,\s*|\s+:\s+/).pop()?.endsWith(`:${expected.port}`) ?? false;
+    const answered = upstream.split(/\s*,\s*|\s+:\s+/).pop() ?? '';
+    const fromNewSlot = expected.endpoints.some((endpoint) => isUpstreamAddress(answered, endpoint));
     if (result.ok && fromNewSlot && (!expected.group || group === expected.group)) {
       inARow++;
       if (inARow >= CONFIRM_PROBES) return `${inARow} answers in a row through nginx came from slot ${expected.slot}`;
@@ -176,8 +181,8 @@ export async function confirmThroughNginx(url: string, expected: ConfirmExpectat
     last = !result.ok ? describeProbe(result) : expected.group && group !== expected.group ? `group ${String(group)}` : `answered from ${upstream}`;
     await sleep(100);
   }
-  report(`could not confirm through nginx that ${url} reaches slot ${expected.slot} on port ${expected.port} (last: ${last})`);
-  throw new SwitchyardError(`nginx does not send ${url} to the new slot ${expected.slot} on port ${expected.port} (last: ${last})`, {
+  report(`could not confirm through nginx that ${url} reaches slot ${expected.slot} on ${describeEndpoints(expected.endpoints)} (last: ${last})`);
+  throw new SwitchyardError(`nginx does not send ${url} to the new slot ${expected.slot} on ${describeEndpoints(expected.endpoints)} (last: ${last})`, {
     next: 'check that the nginx site is the one `./deploy.ts nginx-site` prints and that it includes the upstream file',
   });
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Config } from '../config.ts';
+import { slotEndpoints } from '../endpoints.ts';
 import { writeFileAtomic } from '../files.ts';
 import type { SwitchReport, TrafficSwitch } from './types.ts';
 import { renderUpstream } from './upstream.ts';
@@ -10,10 +11,10 @@ import { renderUpstream } from './upstream.ts';
  */
 export function passiveSwitch(config: Config): TrafficSwitch {
   const file = config.nginx.upstreamFile;
-  const content = renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, ports: [config.ports.a, config.ports.b] });
+  const content = renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, servers: [...slotEndpoints(config, 'a'), ...slotEndpoints(config, 'b')] });
   return {
     kind: 'passive',
-    currentPort: () => undefined,
+    currentSlot: () => undefined,
     async moveTo(_live, _previous, report: SwitchReport) {
       const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
       if (current === content) return 'both slots are in the upstream; traffic moves as the old slot drains';
@@ -27,7 +28,7 @@ export function passiveSwitch(config: Config): TrafficSwitch {
 export function noSwitch(): TrafficSwitch {
   return {
     kind: 'none',
-    currentPort: () => undefined,
+    currentSlot: () => undefined,
     async moveTo() {
       return 'SWITCH=none: traffic is not managed by Switchyard';
     },

@@ -1,6 +1,12 @@
-import type { SlotName, SwitchKind } from '../config.ts';
+import type { Config, SlotName, SwitchKind } from '../config.ts';
+import { slotEndpoints, type Endpoint } from '../endpoints.ts';
 
-export type SlotTarget = { slot: SlotName; port: number; commit: string | null };
+/** A slot as a switch sees it: where its instances listen, and what it runs. */
+export type SlotTarget = { slot: SlotName; endpoints: Endpoint[]; commit: string | null };
+
+export function trafficTarget(config: Config, slot: SlotName, commit: string | null): SlotTarget {
+  return { slot, endpoints: slotEndpoints(config, slot), commit };
+}
 
 export type SwitchReport = (message: string) => void;
 
@@ -8,8 +14,8 @@ export type SwitchReport = (message: string) => void;
 export interface TrafficSwitch {
   readonly kind: SwitchKind;
   moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string>;
-  /** The port the switch currently sends traffic to, when it can tell. */
-  currentPort(): number | undefined;
+  /** The slot the switch currently sends traffic to; null when it sends it to neither slot's address; undefined when it cannot tell. */
+  currentSlot(): SlotName | null | undefined;
 }
 
 /**

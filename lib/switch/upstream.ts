@@ -1,4 +1,5 @@
 import type { Config, SlotName } from '../config.ts';
+import { slotEndpoints, slotOfAddress, upstreamAddress, type Endpoint } from '../endpoints.ts';
 import type { State } from '../state.ts';
 
 /** nginx identifiers allow letters, digits and underscores. */
@@ -6,10 +7,11 @@ export function upstreamName(appName: string): string {
   return `switchyard_${appName.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
+/** Each slot's servers: its endpoints (lib/endpoints.ts), one per instance. */
 export type UpstreamLayout =
-  | { kind: 'live'; appName: string; host: string; live: { slot: SlotName; port: number; commit?: string | null }; standby?: { slot: SlotName; port: number } }
-  | { kind: 'passive'; appName: string; host: string; ports: number[] }
-  | { kind: 'per-slot'; appName: string; host: string; ports: Record<SlotName, number> };
+  | { kind: 'live'; appName: string; host: string; live: { slot: SlotName; endpoints: Endpoint[]; commit?: string | null }; standby?: { slot: SlotName; endpoints: Endpoint[] } }
+  | { kind: 'passive'; appName: string; host: string; servers: Endpoint[] }
+  | { kind: 'per-slot'; appName: string; host: string; slots: Record<SlotName, Endpoint[]> };
 
 /**
  * Render the upstream include Switchyard owns. Pure.
@@ -21,15 +23,15 @@ export type UpstreamLayout =
  */
 export function renderUpstream(layout: UpstreamLayout): string {
   const name = upstreamName(layout.appName);
-  const address = (port: number) => `${layout.host.includes(':') ? `[${layout.host}]` : layout.host}:${port}`;
+  const address = (endpoint: Endpoint) => upstreamAddress(layout.host, endpoint);
   const lines = ['# Written by Switchyard; do not edit: the next deploy or rollback rewrites it.'];
   if (layout.kind === 'live') {
     const commit = layout.live.commit ? ` at ${layout.live.commit.slice(0, 12)}` : '';
     lines.push(`# live: slot ${layout.live.slot}${commit}`);
     lines.push(`upstream ${name} {`);
-    lines.push(`    server ${address(layout.live.port)} max_fails=0;`);
-    if (layout.standby && layout.standby.port !== layout.live.port) {
-      lines.push(`    server ${address(layout.standby.port)} max_fails=0 backup;  # slot ${layout.standby.slot}, only if the live slot refuses`);
+    for (const endpoint of layout.live.endpoints) lines.push(`    server ${address(endpoint)} max_fails=0;`);
+    if (layout.standby && layout.standby.slot !== layout.live.slot) {
+      for (const endpoint of layout.standby.endpoints) lines.push(`    server ${address(endpoint)} max_fails=0 backup;  # slot ${layout.standby.slot}, only if the live slot refuses`);
     }
   } else if (layout.kind === 'per-slot') {
     // Never changes with a deploy, so a deploy never reloads nginx: the site picks a group per request
@@ -43,15 +45,15 @@ export function renderUpstream(layout: UpstreamLayout): string {
       lines.push('    keepalive_timeout 1s;');
       lines.push('}');
     };
-    const { a, b } = layout.ports;
-    group(`${name}_a`, [`${address(a)} max_fails=0`, `${address(b)} max_fails=0 backup`]);
-    group(`${name}_b`, [`${address(b)} max_fails=0`, `${address(a)} max_fails=0 backup`]);
-    group(name, [`${address(a)} max_fails=0`, `${address(b)} max_fails=0`]);
+    const servers = (slot: SlotName, suffix = '') => layout.slots[slot].map((endpoint) => `${address(endpoint)} max_fails=0${suffix}`);
+    group(`${name}_a`, [...servers('a'), ...servers('b', ' backup')]);
+    group(`${name}_b`, [...servers('b'), ...servers('a', ' backup')]);
+    group(name, [...servers('a'), ...servers('b')]);
     return `${lines.join('\n')}\n`;
   } else {
     lines.push('# passive: both slots always listed; nginx moves to whichever accepts connections');
     lines.push(`upstream ${name} {`);
-    for (const port of layout.ports) lines.push(`    server ${address(port)} max_fails=0;`);
+    for (const endpoint of layout.servers) lines.push(`    server ${address(endpoint)} max_fails=0;`);
   }
   lines.push('    keepalive 32;');
   // Shorter than the app's idle timeouts (Node's keepAliveTimeout 5s, the drain helper's idleClose 2s),
@@ -61,13 +63,19 @@ export function renderUpstream(layout: UpstreamLayout): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Which port the file sends traffic to first; undefined when it is not one of ours or not parseable. Pure. */
-export function parseLivePort(text: string): number | undefined {
+/** The address the file sends traffic to first (`127.0.0.1:3001`, `unix:/…/a1.sock`); undefined when it is not one of ours. Pure. */
+export function parseLiveAddress(text: string): string | undefined {
   for (const line of text.split('\n')) {
-    const match = /^\s*server\s+\S+:(\d+)\b([^;]*);/.exec(line);
-    if (match && !/\bbackup\b/.test(match[2])) return Number(match[1]);
+    const match = /^\s*server\s+(\S+)([^;]*);/.exec(line);
+    if (match && !/\bbackup\b/.test(match[2])) return match[1];
   }
   return undefined;
+}
+
+/** Which slot the upstream file sends traffic to. Pure. */
+export function parseLiveSlot(config: Pick<Config, 'slotListen' | 'instances' | 'ports' | 'socketDir'>, text: string): SlotName | null | undefined {
+  const address = parseLiveAddress(text);
+  return address === undefined ? undefined : (slotOfAddress(config, address) ?? null);
 }
 
 /** The upstream file for the configuration's mode and the state's live slot (slot a before any deploy). Pure. */
@@ -77,9 +85,9 @@ export function upstreamFor(config: Config, state: State): { content: string; li
   const base = { appName: config.appName, host: config.host };
   const content =
     config.switchKind === 'passive'
-      ? renderUpstream({ kind: 'passive', ...base, ports: [config.ports.a, config.ports.b] })
+      ? renderUpstream({ kind: 'passive', ...base, servers: [...slotEndpoints(config, 'a'), ...slotEndpoints(config, 'b')] })
       : config.switchKind === 'nginx-live-file'
-        ? renderUpstream({ kind: 'per-slot', ...base, ports: config.ports })
-        : renderUpstream({ kind: 'live', ...base, live: { slot: live, port: config.ports[live], commit: state.slots[live].commit }, standby: { slot: standby, port: config.ports[standby] } });
+        ? renderUpstream({ kind: 'per-slot', ...base, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } })
+        : renderUpstream({ kind: 'live', ...base, live: { slot: live, endpoints: slotEndpoints(config, live), commit: state.slots[live].commit }, standby: { slot: standby, endpoints: slotEndpoints(config, standby) } });
   return { content, live };
 }
