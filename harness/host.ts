@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createExampleRepo } from './example-repo.ts';
 import { nginxLayout, startNginx, type TestNginx } from './nginx.ts';
 import type { SwitchKind } from '../lib/config.ts';
-import { freePorts } from './ports.ts';
+import { freePort, freePortRuns, freePorts } from './ports.ts';
 
 export const DEPLOY_TS = fileURLToPath(new URL('../deploy.ts', import.meta.url));
 
@@ -34,12 +34,13 @@ export type TestHost = {
  * nginx's own test/reload commands and pid file for its private prefix. Run as root (CI), nginx's
  * workers run as nobody and reach only what other users may.
  */
-export async function createTestHost(options: { switchKind?: SwitchKind; env?: Record<string, string> } = {}): Promise<TestHost> {
+export async function createTestHost(options: { switchKind?: SwitchKind; env?: Record<string, string>; instances?: number } = {}): Promise<TestHost> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-test-'));
   // Like /srv: others may pass through; DEPLOY_ROOT inside is Switchyard's to keep private.
   chmodSync(dir, 0o755);
   const appName = 'exampleapp';
-  const [portA, portB, nginxPort] = await freePorts(3);
+  const instances = options.instances ?? 1;
+  const [portA, portB, nginxPort] = instances > 1 ? [...(await freePortRuns(2, instances)), await freePort()] : await freePorts(3);
   const ports = { a: portA, b: portB };
   const deployRoot = path.join(dir, 'root');
   const example = createExampleRepo(path.join(dir, 'repo'));
@@ -52,6 +53,7 @@ export async function createTestHost(options: { switchKind?: SwitchKind; env?: R
     DEPLOY_ROOT: deployRoot,
     PORT_A: String(portA),
     PORT_B: String(portB),
+    ...(instances > 1 ? { INSTANCES: String(instances) } : {}),
     INSTALL_CMD: 'npm ci --no-audit --no-fund --loglevel=error',
     HEALTH_TIMEOUT: '20s',
     STOP_TIMEOUT: '15s',

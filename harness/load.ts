@@ -15,6 +15,8 @@ export type RequestRecord = {
   /** The request went out on a keep-alive socket that had carried an earlier request. */
   reused: boolean;
   version: string | null;
+  /** The pid of the app process that answered, when its body says (the test apps' GET answers do). */
+  pid?: number | null;
 };
 
 export type LoadOptions = {
@@ -58,7 +60,7 @@ export function startLoad(options: LoadOptions): Load {
       const path = kind === 'slow' ? `/slow?ms=${slowMs}` : kind === 'slowpost' ? `/echo?ms=${slowMs}` : kind === 'post' ? '/echo' : '/';
       const body = method === 'POST' ? JSON.stringify({ n: sent, note: 'switchyard load' }) : undefined;
       const id = `${run}-${sent}`;
-      const record: RequestRecord = { id, kind, method, startedAt, latencyMs: 0, status: null, error: null, reused: false, version: null };
+      const record: RequestRecord = { id, kind, method, startedAt, latencyMs: 0, status: null, error: null, reused: false, version: null, pid: null };
       const finish = () => {
         record.latencyMs = Date.now() - startedAt;
         records.push(record);
@@ -72,7 +74,9 @@ export function startLoad(options: LoadOptions): Load {
           response.on('end', () => {
             record.status = response.statusCode ?? null;
             try {
-              record.version = JSON.parse(Buffer.concat(chunks).toString('utf8')).version ?? null;
+              const answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+              record.version = answer.version ?? null;
+              record.pid = typeof answer.pid === 'number' ? answer.pid : null;
             } catch {
               record.version = null;
             }

@@ -1,9 +1,8 @@
 import type { Config, SlotName } from './config.ts';
 import { waitForNoConnections } from './connections.ts';
 import { formatDuration } from './duration.ts';
-import { slotEndpoints } from './endpoints.ts';
+import { slotInstances, type SlotProcesses } from './process-manager.ts';
 import type { Reporter, Step } from './output.ts';
-import type { SlotProcesses } from './process-manager.ts';
 
 export type DrainRequest = {
   config: Config;
@@ -30,7 +29,9 @@ export async function drainAndStop(request: DrainRequest): Promise<string> {
   if (request.atProxy) {
     // No new request reaches the slot any more: wait for the ones in flight to end before any signal,
     // so an app without a SIGTERM handler loses nothing and no request runs twice.
-    const drained = await waitForNoConnections(slotEndpoints(config, slot), config.stopTimeoutMs, (open, elapsed) =>
+    // Every process the slot still runs, one left from a larger INSTANCES included.
+    const endpoints = slotInstances(config, slot, { withLeftovers: true }).map((instance) => instance.endpoint);
+    const drained = await waitForNoConnections(endpoints, config.stopTimeoutMs, (open, elapsed) =>
       step.progress(`${open} connection(s) from nginx still open to slot ${slot} (${formatDuration(elapsed)})`),
     );
     atSignal = drained.openAtEnd;

@@ -4,8 +4,10 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+// PORT is a port number, or a unix socket's path when Switchyard runs the slots on sockets (SLOT_LISTEN=socket).
+const socketPath = process.env.SWITCHYARD_SOCKET;
 const port = Number(process.env.PORT);
-if (!process.env.PORT || !Number.isInteger(port) || port < 0 || port > 65535) {
+if (!socketPath && (!process.env.PORT || !Number.isInteger(port) || port < 0 || port > 65535)) {
   console.error(`example-app: PORT must be set to a port number (got ${JSON.stringify(process.env.PORT ?? null)})`);
   process.exit(1);
 }
@@ -89,6 +91,5 @@ process.on('SIGINT', drain);
 
 const bootDelay = Number(process.env.EXAMPLE_BOOT_DELAY_MS) || 0;
 if (bootDelay > 0) await sleep(bootDelay);
-server.listen(port, host, () => {
-  console.log(`example-app ${version} listening on ${host}:${port} pid ${process.pid}`);
-});
+if (socketPath) server.listen(socketPath, () => console.log(`example-app ${version} listening on ${socketPath} pid ${process.pid}`));
+else server.listen(port, host, () => console.log(`example-app ${version} listening on ${host}:${port} pid ${process.pid}`));
