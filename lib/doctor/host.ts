@@ -1,4 +1,5 @@
 import { findHookProblems } from '../hooks.ts';
+import type { SlotName } from '../config.ts';
 import { describeEndpoint, describeEndpoints, slotEndpoints, type Endpoint } from '../endpoints.ts';
 import { endpointInUse } from '../health.ts';
 import { createSlotProcesses } from '../process-manager.ts';
@@ -30,7 +31,7 @@ export function checkHooksSafe(ctx: CheckContext): CheckResult {
 /** Each slot's ports (or sockets) are free, or held by the slot's own app. */
 export async function checkPorts(ctx: CheckContext): Promise<CheckResult> {
   const processes = createSlotProcesses(ctx.config, {});
-  const taken: Endpoint[] = [];
+  const taken: { endpoint: Endpoint; slot: SlotName }[] = [];
   const notes: string[] = [];
   for (const slot of SLOTS) {
     const where = describeEndpoints(slotEndpoints(ctx.config, slot));
@@ -41,13 +42,13 @@ export async function checkPorts(ctx: CheckContext): Promise<CheckResult> {
     }
     const held = [];
     for (const endpoint of slotEndpoints(ctx.config, slot)) if (await endpointInUse(ctx.config.host, endpoint)) held.push(endpoint);
-    taken.push(...held);
+    taken.push(...held.map((endpoint) => ({ endpoint, slot })));
     if (held.length === 0) notes.push(`${where} free`);
   }
   if (taken.length > 0) {
-    const first = taken[0];
+    const first = taken[0].endpoint;
     const find = first.kind === 'port' ? `ss -ltnp 'sport = :${first.port}'` : `ss -lxp | grep ${first.path}`;
-    return fail(`${taken.map(describeEndpoint).join(' and ')} ${taken.length > 1 ? 'are' : 'is'} held by a process Switchyard did not start`, `find it with ${find} and stop it${first.kind === 'port' ? ', or set PORT_A/PORT_B to free ports' : ''}`);
+    return fail(`${taken.map((each) => `${describeEndpoint(each.endpoint)} (slot ${each.slot})`).join(' and ')} ${taken.length > 1 ? 'are' : 'is'} held by a process Switchyard did not start`, `find it with ${find} and stop it${first.kind === 'port' ? ', or set PORT_A/PORT_B to free ports' : ''}`);
   }
   return pass(notes.join(', '));
 }
