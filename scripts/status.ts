@@ -93,6 +93,7 @@ export async function run(io: CommandIo): Promise<number> {
       reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${short(info.commit).padEnd(8)} ${String(info.port).padEnd(6)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
     }
     if (config.switchKind === 'nginx-reload') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'not written yet'}`);
+    if (config.switchKind === 'command') reporter.info(`SWITCH_CMD ${config.command.switchCmd}${config.command.checkCmd.trim() ? `; SWITCH_CHECK_CMD ${config.command.checkCmd}` : ''} (Switchyard cannot read where the load balancer sends traffic: after an interrupted command the next command runs SWITCH_CMD again for the live slot)`);
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${facts.upstreamPort ? `port ${facts.upstreamPort}` : 'none yet'}`);
     const bake = describeBake(state);
     if (bake) reporter.info(bake);
