@@ -125,7 +125,10 @@ describe('doctor: the switch command program', () => {
   });
   it('names a missing or non-executable path, and a name not on PATH', () => {
     expect(programProblem('/nonexistent/switch.sh', '/usr/bin', '/')).toBe('/nonexistent/switch.sh does not exist');
-    expect(programProblem('/etc/hostname', '/usr/bin', '/')).toMatch(/is not an executable file/);
+    const plain = path.join(mkdtempSync(path.join(os.tmpdir(), 'switchyard-program-')), 'switch.sh');
+    writeFileSync(plain, '#!/bin/sh\n', { mode: 0o644 });
+    expect(programProblem(plain, '/usr/bin', '/')).toMatch(/is not an executable file \(chmod \+x /);
+    rmSync(path.dirname(plain), { recursive: true });
     expect(programProblem('sh', '/usr/bin:/bin', '/')).toBeUndefined();
     expect(programProblem('no-such-program-xyz', '/usr/bin', '/')).toMatch(/is not on PATH/);
   });
