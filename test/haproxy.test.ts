@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyHost, HAPROXY_TEMPLATES, type HaproxyHost } from '../harness/haproxy.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
@@ -119,6 +121,50 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     expect(report.disagreements).toEqual([]);
     expect(report.inProgress).toBeNull();
     expect(report.slots[report.live === 'a' ? 'b' : 'a'].pid).toBeNull();
+  }, 120_000);
+
+  async function waitFor(what: string, check: () => boolean, timeoutMs = 40_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; bake.log:\n${readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8').slice(-3000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it('bake window: a rollback inside it is a switch only, through SWITCH_CMD', async () => {
+    const before = (await host.get('/')).json.version;
+    const next = `v${++version}`;
+    host.example.commit(next);
+    const deployed = await underLoad(['deploy'], { BAKE_TIME: '60s' });
+    expect(deployed.result.exitCode, deployed.result.output).toBe(0);
+    expect(deployed.result.stdout).toMatch(/stays warm for an instant rollback until/);
+    await expectServed(next);
+    const rolledBack = await underLoad(['rollback'], { BAKE_TIME: '60s' });
+    expect(rolledBack.result.exitCode, rolledBack.result.output).toBe(0);
+    expect(rolledBack.result.stdout).toMatch(/still runs [0-9a-f]{7} \(bake window\): nothing to start/);
+    expect(rolledBack.result.stdout).toMatch(/SWITCH_CHECK_CMD passed 3 times in a row/);
+    await expectServed(before);
+    await waitFor('the rolled-back slot to be drained and stopped', () => host.state().bake === null);
+    expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/drain +\d+ connection\(s\) from the load balancer to slot [ab] closed in/);
+  }, 120_000);
+
+  it('bake window: the watcher rolls back by itself through SWITCH_CMD when the new slot turns sick, with no failed request', async () => {
+    const before = (await host.get('/')).json.version;
+    const load = startLoad({ port: host.haproxy.port, connections: 16, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 });
+    // The fixture's sick release fails /health 3 s after it starts, before check.sh's 3 passes through
+    // HAProxy are over (which then rightly refuse it); 8 s lets the switch pass, so the watcher must catch it.
+    host.example.commit(`v${++version}-sick`, (repo) => writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace('performance.now() > 3000', 'performance.now() > 8000')));
+    const deployed = await host.run(['deploy'], { BAKE_TIME: '60s' });
+    expect(deployed.exitCode, deployed.output).toBe(0);
+    await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true);
+    await waitFor('the sick slot to be stopped', () => host.state().bake === null);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const records = await load.stop();
+    sent += records.length;
+    failed += failures(records).length;
+    expect(failures(records), summarizeFailures(records)).toEqual([]);
+    await expectServed(before);
+    expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/automatic rollback to slot [ab]: SWITCH_CMD sent traffic to slot [ab]; SWITCH_CHECK_CMD passed 3 times in a row/);
   }, 120_000);
 
   it('doctor checks the switch command and that traffic reaches the live slot', async () => {
