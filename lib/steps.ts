@@ -117,7 +117,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
           config.command.checkCmd.trim()
             ? `, then SWITCH_CHECK_CMD (/bin/sh -c ${JSON.stringify(config.command.checkCmd)}) until it exits 0 ${CHECK_PASSES} times in a row (at most ${formatDuration(checkDeadlineMs(config))})`
             : ' (no SWITCH_CHECK_CMD: nothing confirms it)'
-        }; a failure runs SWITCH_CMD again with ${facts.previous ? `slot ${facts.previous}'s values` : 'nothing to go back to'}`,
+        }; ${facts.previous ? `a failure runs SWITCH_CMD again with slot ${facts.previous}'s values` : 'no slot was live, so a failure has nothing to go back to'}`,
         none: 'nothing: SWITCH=none, traffic is not managed',
       }[config.switchKind]}${atProxy(config) && config.switchKind !== 'command' ? `, confirm through ${config.nginx.checkUrl} (5 answers in a row from slot ${slot})` : ''}`;
     },

@@ -151,12 +151,13 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
   it('bake window: the watcher rolls back by itself through SWITCH_CMD when the new slot turns sick, with no failed request', async () => {
     const before = (await host.get('/')).json.version;
     const load = startLoad({ port: host.haproxy.port, connections: 16, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 });
-    // The fixture's sick release fails /health 3 s after it starts, before check.sh's 3 passes through
-    // HAProxy are over (which then rightly refuse it); 8 s lets the switch pass, so the watcher must catch it.
-    host.example.commit(`v${++version}-sick`, (repo) => writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace('performance.now() > 3000', 'performance.now() > 8000')));
+    // The fixture's sick release fails /health 3 s after it starts, often before check.sh's 3 passes
+    // through HAProxy are over (which then rightly refuse it); 20 s lets the switch pass even on a busy
+    // machine, so the watcher must catch it.
+    host.example.commit(`v${++version}-sick`, (repo) => writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace('performance.now() > 3000', 'performance.now() > 20000')));
     const deployed = await host.run(['deploy'], { BAKE_TIME: '60s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
-    await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true);
+    await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true, 60_000);
     await waitFor('the sick slot to be stopped', () => host.state().bake === null);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const records = await load.stop();
@@ -165,7 +166,7 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     expect(failures(records), summarizeFailures(records)).toEqual([]);
     await expectServed(before);
     expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/automatic rollback to slot [ab]: SWITCH_CMD sent traffic to slot [ab]; SWITCH_CHECK_CMD passed 3 times in a row/);
-  }, 120_000);
+  }, 150_000);
 
   it('doctor checks the switch command and that traffic reaches the live slot', async () => {
     const doctor = await host.run(['doctor']);

@@ -16,6 +16,8 @@ import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
 /** How many exits 0 in a row of SWITCH_CHECK_CMD confirm the switch, and the pause between runs. */
 export const CHECK_PASSES = 3;
 export const CHECK_PAUSE_MS = 200;
+/** A SWITCH_CMD that hangs must not hold the deploy lock for ever: it is killed (its process group) after this. */
+export const SWITCH_CMD_TIMEOUT_MS = 60_000;
 
 /** The ports a slot serves on: one today; the single place to change when a slot gets several instances. Pure. */
 export function slotPorts(config: Config, slot: SlotName): number[] {
@@ -58,7 +60,7 @@ export function lastLines(error: unknown, count = 3): string {
 
 export function commandSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {
   const { switchCmd, checkCmd } = config.command;
-  const run = (command: string, live: SlotName, previous: SlotName | null, timeoutMs?: number) => runShell(command, { env: commandEnv(config, live, previous), timeoutMs });
+  const run = (command: string, live: SlotName, previous: SlotName | null, timeoutMs = SWITCH_CMD_TIMEOUT_MS) => runShell(command, { env: commandEnv(config, live, previous), timeoutMs });
 
   /** CHECK_PASSES exits 0 in a row, or throws with the last failure. */
   async function confirm(live: SlotTarget, previous: SlotTarget | null): Promise<string> {
