@@ -6,8 +6,8 @@ import { parseDuration } from './duration.ts';
 import { SwitchyardError } from './errors.ts';
 
 export type SlotName = 'a' | 'b';
-export type SwitchKind = 'nginx-live-file' | 'nginx-reload' | 'passive' | 'none';
-export const SWITCH_KINDS: readonly SwitchKind[] = ['nginx-live-file', 'nginx-reload', 'passive', 'none'];
+export type SwitchKind = 'nginx-live-file' | 'nginx-reload' | 'passive' | 'command' | 'none';
+export const SWITCH_KINDS: readonly SwitchKind[] = ['nginx-live-file', 'nginx-reload', 'passive', 'command', 'none'];
 /** Older names still accepted, with a warning: `nginx` was the reload mode when it was the default. */
 const SWITCH_ALIASES: Record<string, SwitchKind> = { nginx: 'nginx-reload' };
 export type ProcessManagerKind = 'builtin' | 'systemd';
@@ -37,6 +37,8 @@ export type Config = {
   bakeTimeMs: number;
   autoRollback: boolean;
   switchKind: SwitchKind;
+  /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
+  command: { switchCmd: string; checkCmd: string };
   nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
@@ -166,6 +168,12 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const switchKind = SWITCH_ALIASES[switchGiven] ?? switchGiven;
   if (switchKind !== switchGiven) notices.push(`SWITCH=${switchGiven} is the old name of SWITCH=${switchKind} (it reloads nginx on every switch); set SWITCH=${switchKind} to keep it, or move to the default nginx-live-file (no reload, zero failed requests; see the README)`);
   if (!(SWITCH_KINDS as string[]).includes(switchKind)) problems.push(`SWITCH must be ${SWITCH_KINDS.join(', ')}; got ${JSON.stringify(switchGiven)}`);
+  const switchCmd = value('SWITCH_CMD');
+  const checkCmd = value('SWITCH_CHECK_CMD');
+  if (switchKind === 'command' && !switchCmd.trim()) problems.push('SWITCH=command requires SWITCH_CMD: the command that sends traffic to $SWITCHYARD_SLOT (see templates/haproxy/switch.sh)');
+  for (const [key, given] of [['SWITCH_CMD', switchCmd], ['SWITCH_CHECK_CMD', checkCmd]] as const) {
+    if (given.trim() && switchKind !== 'command' && (SWITCH_KINDS as string[]).includes(switchKind)) notices.push(`${key} is set but SWITCH=${switchKind}, so it is not used; set SWITCH=command to use it, or remove it`);
+  }
   const listen = value('NGINX_LISTEN');
   const listenPort = parseListen(listen);
   if (listenPort === undefined) problems.push(`NGINX_LISTEN must be a port or address:port such as 80, 8080 or 127.0.0.1:8080; got ${JSON.stringify(listen)}`);
@@ -242,6 +250,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     bakeTimeMs: bakeTimeMs ?? 0,
     autoRollback: autoRollbackText === 'on',
     switchKind: switchKind as SwitchKind,
+    command: { switchCmd, checkCmd },
     nginx: {
       upstreamFile,
       liveDir: liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile),

@@ -598,6 +598,8 @@ class Flow {
     const { reporter } = this.ctx;
     if (!this.switched && this.startedNewSlot) {
       try {
+        // A switch that was undone (a failed SWITCH_CHECK_CMD) may have sent it requests: let them finish first.
+        if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(slotEndpoints(this.config, this.target), this.config.stopTimeoutMs);
         const outcome = await this.processes.stop(this.target);
         Object.assign(this.state.slots[this.target], { pid: null, startedAt: null });
         reporter.info(`  stopped the new slot ${this.target} (${outcome.result})`);

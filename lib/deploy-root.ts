@@ -62,7 +62,8 @@ export function prepareDeployRoot(config: Config): void {
     return;
   }
   if ((rootStat.mode & 0o7777) !== ROOT_MODE) chmodSync(root, ROOT_MODE);
-  const nginxDirs = [path.dirname(config.nginx.upstreamFile), config.nginx.liveDir].filter((dir) => path.dirname(dir) === root);
+  // SWITCH=command never writes an nginx file: no folder for it.
+  const nginxDirs = config.switchKind === 'command' ? [] : [path.dirname(config.nginx.upstreamFile), config.nginx.liveDir].filter((dir) => path.dirname(dir) === root);
   for (const dir of nginxDirs) mkdirSync(dir, { recursive: true, mode: NGINX_DIR_MODE });
   // Made here, not by git or the first start, so they never exist with the umask's 0755.
   for (const dir of [path.dirname(paths.slot(root, 'a')), paths.run(root)]) mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -3,6 +3,7 @@ import { waitForNoConnections } from './connections.ts';
 import { formatDuration } from './duration.ts';
 import { slotInstances, type SlotProcesses } from './process-manager.ts';
 import type { Reporter, Step } from './output.ts';
+import { proxyName } from './switch/types.ts';
 
 export type DrainRequest = {
   config: Config;
@@ -27,16 +28,17 @@ export async function drainAndStop(request: DrainRequest): Promise<string> {
   let atSignal = 0;
   let atProxy = '';
   if (request.atProxy) {
+    const proxy = proxyName(config.switchKind);
     // No new request reaches the slot any more: wait for the ones in flight to end before any signal,
     // so an app without a SIGTERM handler loses nothing and no request runs twice.
     // Every process the slot still runs, one left from a larger INSTANCES included.
     const endpoints = slotInstances(config, slot, { withLeftovers: true }).map((instance) => instance.endpoint);
     const drained = await waitForNoConnections(endpoints, config.stopTimeoutMs, (open, elapsed) =>
-      step.progress(`${open} connection(s) from nginx still open to slot ${slot} (${formatDuration(elapsed)})`),
+      step.progress(`${open} connection(s) from ${proxy} still open to slot ${slot} (${formatDuration(elapsed)})`),
     );
     atSignal = drained.openAtEnd;
     const how = drained.openAtEnd === 0
-      ? `${drained.openAtStart} connection(s) from nginx to slot ${slot} closed in ${formatDuration(drained.waitedMs)}`
+      ? `${drained.openAtStart} connection(s) from ${proxy} to slot ${slot} closed in ${formatDuration(drained.waitedMs)}`
       : `${drained.openAtEnd} of ${drained.openAtStart} connection(s) to slot ${slot} still open after STOP_TIMEOUT (${formatDuration(config.stopTimeoutMs)})`;
     atProxy = `${how}; `;
     if (drained.openAtEnd > 0) reporter.warn(`${how}: sending SIGTERM anyway; requests still running there depend on the app's own graceful shutdown`);

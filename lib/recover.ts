@@ -7,7 +7,9 @@ import { createSlotProcesses, type SlotProcesses } from './process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from './reconcile.ts';
 import { SLOTS } from './slots.ts';
 import { otherSlot, saveState, type State } from './state.ts';
-import { trafficTarget, type TrafficSwitch } from './switch/index.ts';
+import { waitForNoConnections } from './connections.ts';
+import { slotEndpoints } from './endpoints.ts';
+import { drainsAtProxy, trafficTarget, type TrafficSwitch } from './switch/index.ts';
 
 /** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
 
@@ -30,6 +32,8 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
     );
   }
   for (const slot of assessment.stop) {
+    // The switch just took traffic off it: let the requests it still has finish before the signal.
+    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) await waitForNoConnections(slotEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
     const outcome = await processes.stop(slot);
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }

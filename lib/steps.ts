@@ -4,7 +4,8 @@ import { describeEndpoints, slotEndpoints } from './endpoints.ts';
 import { describeTargets, slotHealthTargets } from './health.ts';
 import { paths } from './paths.ts';
 import type { CycleCommand } from './state.ts';
-import { drainsAtProxy } from './switch/types.ts';
+import { checkDeadlineMs, CHECK_PASSES } from './switch/command.ts';
+import { drainsAtProxy, proxyName } from './switch/types.ts';
 
 /**
  * The one table of a deploy, rollback or restart. The run walks it (journaling each step's name as
@@ -113,8 +114,13 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
         'nginx-reload': `write ${config.nginx.upstreamFile} (slot ${slot} first, slot ${other} as backup), run ${JSON.stringify(config.nginx.testCmd)} and ${JSON.stringify(config.nginx.reloadCmd)}, wait for the old nginx workers`,
         'nginx-live-file': `run ${JSON.stringify(config.nginx.testCmd)} (and reload only if ${config.nginx.upstreamFile} must change), check nginx's workers can reach ${config.nginx.liveDir}, create live-${slot} there and remove live-${other}`,
         passive: `nothing: nginx moves to slot ${slot} as the old slot stops listening`,
+        command: `run SWITCH_CMD (/bin/sh -c ${JSON.stringify(config.command.switchCmd)}) with SWITCHYARD_SLOT=${slot} SWITCHYARD_PORT=${config.ports[slot]} SWITCHYARD_PREVIOUS_SLOT=${facts.previous ?? ''}${
+          config.command.checkCmd.trim()
+            ? `, then SWITCH_CHECK_CMD (/bin/sh -c ${JSON.stringify(config.command.checkCmd)}) until it exits 0 ${CHECK_PASSES} times in a row (at most ${formatDuration(checkDeadlineMs(config))})`
+            : ' (no SWITCH_CHECK_CMD: nothing confirms it)'
+        }; ${facts.previous ? `a failure runs SWITCH_CMD again with slot ${facts.previous}'s values` : 'no slot was live, so a failure has nothing to go back to'}`,
         none: 'nothing: SWITCH=none, traffic is not managed',
-      }[config.switchKind]}${atProxy(config) ? `, confirm through ${config.nginx.checkUrl} (5 answers in a row from slot ${slot})` : ''}`;
+      }[config.switchKind]}${atProxy(config) && config.switchKind !== 'command' ? `, confirm through ${config.nginx.checkUrl} (5 answers in a row from slot ${slot})` : ''}`;
     },
   },
   {
@@ -130,7 +136,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     inside: ['pre_stop', 'post_stop'],
     applies: (facts, config) => facts.previous !== null && !baking(facts, config),
     describe: (facts, config) =>
-      `${atProxy(config) ? `wait until nginx has no connection open to slot ${facts.previous} (at most ${formatDuration(config.stopTimeoutMs)}), then ` : ''}SIGTERM slot ${facts.previous} (${facts.previous ? where(config, facts.previous) : '-'}), SIGKILL after ${formatDuration(config.stopTimeoutMs)}`,
+      `${atProxy(config) ? `wait until ${proxyName(config.switchKind)} has no connection open to slot ${facts.previous} (at most ${formatDuration(config.stopTimeoutMs)}), then ` : ''}SIGTERM slot ${facts.previous} (${facts.previous ? where(config, facts.previous) : '-'}), SIGKILL after ${formatDuration(config.stopTimeoutMs)}`,
   },
   {
     name: 'record',

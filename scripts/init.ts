@@ -69,8 +69,8 @@ export async function run(io: CommandIo): Promise<number> {
       if (planFile(existingText, text, force) === 'refuse') writeOnce('.env', envFile, text, { force, mode: 0o600 });
       show([ensureDeployRoot(config)]);
       show([writeOnce('.env', envFile, text, { force, mode: 0o600 })]);
-      if (config.switchKind === 'none') {
-        reporter.info('SWITCH=none: no nginx upstream or site to write');
+      if (config.switchKind === 'none' || config.switchKind === 'command') {
+        reporter.info(`SWITCH=${config.switchKind}: no nginx upstream or site to write`);
       } else {
         show(ensureUpstream(config));
         const site = ensureSiteFile(config);

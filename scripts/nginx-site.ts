@@ -26,8 +26,8 @@ export async function run(io: CommandIo): Promise<number> {
     rejectUnknownFlags(io.argv, []);
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    if (config.switchKind === 'none') {
-      throw new SwitchyardError('SWITCH=none: Switchyard does not manage traffic, so it has no nginx site to print', {
+    if (config.switchKind === 'none' || config.switchKind === 'command') {
+      throw new SwitchyardError(`SWITCH=${config.switchKind}: ${config.switchKind === 'none' ? 'Switchyard does not manage traffic' : 'SWITCH_CMD moves traffic (templates/haproxy/ has an HAProxy example)'}, so it has no nginx site to print`, {
         untouched: 'nothing was changed',
         next: 'set SWITCH=nginx-live-file (the default) to get a site',
       });

@@ -111,6 +111,7 @@ export async function run(io: CommandIo): Promise<number> {
     }
     const pointsAt = facts.switchSlot ? `slot ${facts.switchSlot} (${where(facts.switchSlot)})` : facts.switchSlot === null ? "neither slot's address" : undefined;
     if (config.switchKind === 'nginx-reload') reporter.info(`nginx upstream ${config.nginx.upstreamFile} → ${pointsAt ?? 'not written yet'}`);
+    if (config.switchKind === 'command') reporter.info(`SWITCH_CMD ${config.command.switchCmd}${config.command.checkCmd.trim() ? `; SWITCH_CHECK_CMD ${config.command.checkCmd}` : ''} (Switchyard cannot read where the load balancer sends traffic: after an interrupted command the next command runs SWITCH_CMD again for the live slot)`);
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${pointsAt ?? 'none yet'}`);
     const bake = describeBake(state);
     if (bake) reporter.info(bake);

@@ -42,7 +42,7 @@ describe('configuration', () => {
     expect(call).toThrow(/PORT_A must be a port number 1-65535; got "70000"/);
     expect(call).toThrow(/PORT_B must be a port number/);
     expect(call).toThrow(/HEALTH_TIMEOUT must be a duration/);
-    expect(call).toThrow(/SWITCH must be nginx-live-file, nginx-reload, passive, none; got "haproxy"/);
+    expect(call).toThrow(/SWITCH must be nginx-live-file, nginx-reload, passive, command, none; got "haproxy"/);
   });
 
   it('refuses equal ports, names with slashes, newlines or NUL, and an option as REPO', () => {

@@ -37,7 +37,7 @@ export function judgeDeployRoot(root: string, nginxDir: string | undefined, fact
 
 export function checkDeployRoot(ctx: CheckContext): CheckResult {
   const root = ctx.config.deployRoot;
-  const nginxDir = [path.dirname(ctx.config.nginx.upstreamFile), ctx.config.nginx.liveDir].find((dir) => path.dirname(dir) === root);
+  const nginxDir = ctx.config.switchKind === 'command' ? undefined : [path.dirname(ctx.config.nginx.upstreamFile), ctx.config.nginx.liveDir].find((dir) => path.dirname(dir) === root);
   const uid = process.getuid?.() ?? -1;
   return judgeDeployRoot(root, nginxDir, { root: dirFacts(root), nginx: nginxDir ? dirFacts(nginxDir) : undefined }, { uid, name: userName(uid) });
 }

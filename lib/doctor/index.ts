@@ -3,17 +3,19 @@ import { checkDeployRoot, checkDiskSpace } from './deploy-root.ts';
 import { checkHooksSafe, checkNode, checkPorts } from './host.ts';
 import { checkNginxConfig, checkSudo, checkTraffic, checkWorkersReach } from './nginx.ts';
 import { checkRepository } from './repo.ts';
+import { checkSwitchCommand } from './switch-command.ts';
 import type { Check, CheckContext, CheckOutcome } from './types.ts';
 
 export type { Check, CheckContext, CheckOutcome } from './types.ts';
 
-/** The checks for a configuration, in the order they print; nginx ones only for the modes that use nginx. */
+/** The checks for a configuration, in the order they print; nginx ones only for the modes that use nginx, the switch command's for SWITCH=command. */
 export function doctorChecks(config: Config): Check[] {
   const nginx = config.switchKind === 'nginx-live-file' || config.switchKind === 'nginx-reload';
   return [
     { title: 'repository', run: checkRepository },
     { title: 'DEPLOY_ROOT', run: checkDeployRoot },
-    ...(config.switchKind !== 'none' ? [{ title: 'nginx config', run: checkNginxConfig }] : []),
+    ...(config.switchKind !== 'none' && config.switchKind !== 'command' ? [{ title: 'nginx config', run: checkNginxConfig }] : []),
+    ...(config.switchKind === 'command' ? [{ title: 'switch command', run: checkSwitchCommand }] : []),
     ...(config.switchKind === 'nginx-live-file' ? [{ title: 'nginx workers', run: checkWorkersReach }] : []),
     ...(nginx ? [{ title: 'sudo', run: checkSudo }] : []),
     ...(nginx ? [{ title: 'traffic', run: checkTraffic }] : []),

@@ -1,10 +1,11 @@
 import type { Config } from '../config.ts';
+import { commandSwitch } from './command.ts';
 import { nginxLiveFileSwitch } from './nginx-live-file.ts';
 import { nginxReloadSwitch } from './nginx.ts';
 import { noSwitch, passiveSwitch } from './passive.ts';
 import type { TrafficSwitch } from './types.ts';
 
-export { drainsAtProxy, trafficTarget, type SlotTarget, type TrafficSwitch } from './types.ts';
+export { drainsAtProxy, proxyName, trafficTarget, type SlotTarget, type TrafficSwitch } from './types.ts';
 
 /** Where traffic is switched: pick the strategy named by SWITCH. */
 export function createSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {
@@ -15,6 +16,8 @@ export function createSwitch(config: Config, hooks: { phase?: (name: string) => 
       return nginxLiveFileSwitch(config, hooks);
     case 'passive':
       return passiveSwitch(config);
+    case 'command':
+      return commandSwitch(config, hooks);
     case 'none':
       return noSwitch();
   }

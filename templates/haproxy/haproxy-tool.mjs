@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// A small client for HAProxy, for templates/haproxy/switch.sh and check.sh (no socat needed: Node is
+// already on a Switchyard host). Exit 0 on success; on failure one line on stderr and exit 1.
+//   haproxy-tool.mjs api SOCKET COMMAND...        send one runtime API command, print the answer;
+//                                                 an answer to `set ...` is an error (success is silent)
+//   haproxy-tool.mjs admin-state SOCKET BACKEND SERVER   print ready, drain or maint (from `show servers state`)
+//   haproxy-tool.mjs served-by URL                GET URL through HAProxy, print the X-Switchyard-Server header
+import http from 'node:http';
+import net from 'node:net';
+
+const [action, ...rest] = process.argv.slice(2);
+const fail = (message) => {
+  process.stderr.write(`haproxy-tool: ${message}\n`);
+  process.exit(1);
+};
+
+function api(socket, command) {
+  return new Promise((resolve) => {
+    let answer = '';
+    const connection = net.createConnection(socket, () => connection.end(`${command}\n`));
+    connection.setTimeout(5000, () => fail(`no answer from ${socket} to "${command}" within 5s`));
+    connection.on('data', (chunk) => (answer += chunk));
+    connection.on('end', () => resolve(answer.trim()));
+    connection.on('error', (error) => fail(`cannot reach the runtime API at ${socket}: ${error.code ?? error.message} (is "stats socket ${socket} level admin" in haproxy.cfg, and may this user open it?)`));
+  });
+}
+
+if (action === 'api') {
+  const [socket, ...words] = rest;
+  const command = words.join(' ');
+  const answer = await api(socket, command);
+  if (command.startsWith('set ') && answer) fail(`"${command}": ${answer}`);
+  if (answer) process.stdout.write(`${answer}\n`);
+} else if (action === 'admin-state') {
+  const [socket, backend, server] = rest;
+  const answer = await api(socket, `show servers state ${backend}`);
+  // Columns: be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
+  const row = answer.split('\n').map((line) => line.trim().split(/\s+/)).find((fields) => fields[1] === backend && fields[3] === server);
+  if (!row) fail(`no server ${backend}/${server} in "show servers state ${backend}": ${answer.split('\n').at(-1)}`);
+  const admin = Number(row[6]);
+  // Any maintenance flag (forced, inherited, from config, from DNS, from health) wins over drain.
+  process.stdout.write(`${admin & 0x23 ? 'maint' : admin & 0x18 ? 'drain' : 'ready'}\n`);
+} else if (action === 'served-by') {
+  const [url] = rest;
+  const request = http.get(url, { headers: { connection: 'close' }, timeout: 5000 }, (response) => {
+    response.resume();
+    const server = response.headers['x-switchyard-server'];
+    if (response.statusCode < 200 || response.statusCode >= 300) fail(`${url} answered HTTP ${response.statusCode} (server ${server ?? 'unknown'})`);
+    if (!server) fail(`${url} has no X-Switchyard-Server header: add "http-response set-header X-Switchyard-Server %s" to the backend`);
+    process.stdout.write(`${server}\n`);
+  });
+  request.on('timeout', () => request.destroy(new Error('no answer within 5s')));
+  request.on('error', (error) => fail(`${url}: ${error.code ?? error.message}`));
+} else {
+  fail('usage: haproxy-tool.mjs api SOCKET COMMAND... | admin-state SOCKET BACKEND SERVER | served-by URL');
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# SWITCH_CMD for HAProxy: send new requests to server $SWITCHYARD_SLOT of the backend and none to the
+# other slot's server, through the runtime API (no reload, so no client connection is closed).
+#   SWITCH=command
+#   SWITCH_CMD=HAPROXY_SOCKET=/run/haproxy/myapp.sock HAPROXY_BACKEND=myapp /srv/myapp/haproxy/switch.sh
+# The backend's servers are named after the slots, a and b (see haproxy.cfg); with INSTANCES=N, a slot's
+# servers are a, a2 ... aN (the names of its processes, myapp-a, myapp-a.2 ...). The new servers are made
+# ready first, then the old one goes to maint: from that instant it gets no new request, while the
+# requests it already has run to their end (maint never cuts a running request); Switchyard then waits
+# until the old port has no established connection before it sends SIGTERM.
+set -eu
+socket=${HAPROXY_SOCKET:-/run/haproxy/admin.sock}
+backend=${HAPROXY_BACKEND:-app}
+tool="$(dirname "$0")/haproxy-tool.mjs"
+case "${SWITCHYARD_SLOT:-}" in
+  a) other=b ;;
+  b) other=a ;;
+  *) echo "switch.sh: SWITCHYARD_SLOT must be a or b, got '${SWITCHYARD_SLOT:-}' (run it as SWITCH_CMD)" >&2; exit 2 ;;
+esac
+# A slot's server names: a, then a2 ... aN.
+servers() { echo "$1"; i=2; while [ "$i" -le "${SWITCHYARD_INSTANCES:-1}" ]; do echo "$1$i"; i=$((i + 1)); done; }
+for server in $(servers "$SWITCHYARD_SLOT"); do node "$tool" api "$socket" "set server $backend/$server state ready"; done
+# The other slot's servers, whether or not it was live (a first deploy, a recovery): only one slot gets traffic.
+for server in $(servers "$other"); do node "$tool" api "$socket" "set server $backend/$server state maint"; done
+echo "haproxy $backend: slot $SWITCHYARD_SLOT's server(s) ready (port(s) $SWITCHYARD_PORTS), slot $other's in maint"
