@@ -206,7 +206,7 @@ describe('SWITCH=command with HAProxy and INSTANCES=2 (servers a, a2, b, b2)', (
       expect(newPids.size, 'HAProxy balanced over both new processes').toBe(2);
     }
     const servers = new Set<string>();
-    for (let i = 0; i < 8; i++) servers.add((await host.get('/')).server);
+    for (let i = 0; i < 8; i++) servers.add((await host.get('/')).server ?? 'none');
     const live = host.state().live;
     expect([...servers].sort()).toEqual([live, `${live}2`]);
   }, 240_000);
