@@ -181,6 +181,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
   // The systemd unit runs one process per slot on a port; sockets and pools are the builtin supervisor's.
   if (processManager === 'systemd' && slotListen === 'socket') problems.push('SLOT_LISTEN=socket needs PROCESS_MANAGER=builtin (the systemd unit runs a slot on its port only)');
+  // The sockets' folder is given to nginx's workers' group, read from the running nginx.
+  if (slotListen === 'socket' && (switchKind === 'command' || switchKind === 'none')) problems.push(`SLOT_LISTEN=socket needs SWITCH=nginx-live-file, nginx-reload or passive (the sockets are made reachable by nginx's workers only); got SWITCH=${switchKind}`);
   if (processManager === 'systemd' && instances > 1) problems.push(`INSTANCES=${instances} needs PROCESS_MANAGER=builtin (the systemd unit runs one process per slot)`);
 
   const systemdScope = value('SYSTEMD_SCOPE');

@@ -42,21 +42,18 @@ describe('SWITCH=command: the facts in the environment', () => {
       SWITCHYARD_SLOT: 'b',
       SWITCHYARD_PORT: '4002',
       SWITCHYARD_PORTS: '4002',
-      SWITCHYARD_SOCKETS: '',
       SWITCHYARD_INSTANCES: '1',
       SWITCHYARD_PREVIOUS_SLOT: 'a',
       SWITCHYARD_PREVIOUS_PORT: '4001',
       SWITCHYARD_PREVIOUS_PORTS: '4001',
-      SWITCHYARD_PREVIOUS_SOCKETS: '',
       SWITCHYARD_APP_NAME: 'shop',
     });
   });
 
-  it('lists every port of a pool (INSTANCES=2), and sockets for SLOT_LISTEN=socket', () => {
+  it('lists every port of a pool (INSTANCES=2); sockets need an nginx switch', () => {
     const pool = resolve({ SWITCH: 'command', SWITCH_CMD: 'true', INSTANCES: '2', PORT_B: '4011' });
     expect(switchCommandEnv(pool, 'b', 'a')).toMatchObject({ SWITCHYARD_PORT: '4011', SWITCHYARD_PORTS: '4011 4012', SWITCHYARD_PREVIOUS_PORTS: '4001 4002', SWITCHYARD_INSTANCES: '2' });
-    const sockets = resolve({ SWITCH: 'command', SWITCH_CMD: 'true', SLOT_LISTEN: 'socket' });
-    expect(switchCommandEnv(sockets, 'a', 'b')).toMatchObject({ SWITCHYARD_PORT: '', SWITCHYARD_PORTS: '', SWITCHYARD_SOCKETS: '/srv/shop/sockets/a1.sock', SWITCHYARD_PREVIOUS_SOCKETS: '/srv/shop/sockets/b1.sock' });
+    expect(() => resolve({ SWITCH: 'command', SWITCH_CMD: 'true', SLOT_LISTEN: 'socket' })).toThrow(/SLOT_LISTEN=socket needs SWITCH=nginx-live-file, nginx-reload or passive/);
   });
 
   it('leaves the previous values empty on a first deploy', () => {

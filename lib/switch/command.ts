@@ -20,33 +20,27 @@ export const CHECK_PAUSE_MS = 200;
 /** A SWITCH_CMD that hangs must not hold the deploy lock for ever: it is killed (its process group) after this. */
 export const SWITCH_CMD_TIMEOUT_MS = 60_000;
 
-/** A slot's ports (SLOT_LISTEN=port) and sockets (SLOT_LISTEN=socket), one per instance. Pure. */
-function slotAddresses(config: Config, slot: SlotName | null): { ports: string[]; sockets: string[] } {
-  const endpoints = slot ? slotEndpoints(config, slot) : [];
-  return {
-    ports: endpoints.flatMap((endpoint) => (endpoint.kind === 'port' ? [String(endpoint.port)] : [])),
-    sockets: endpoints.flatMap((endpoint) => (endpoint.kind === 'socket' ? [endpoint.path] : [])),
-  };
+/** A slot's ports, one per instance (SLOT_LISTEN=socket needs an nginx switch, so these are ports). Pure. */
+function slotPorts(config: Config, slot: SlotName | null): string[] {
+  return (slot ? slotEndpoints(config, slot) : []).flatMap((endpoint) => (endpoint.kind === 'port' ? [String(endpoint.port)] : []));
 }
 
 /**
  * The variables SWITCH_CMD and SWITCH_CHECK_CMD get: traffic goes to `live`; `previous` is empty when
  * no slot was live. With INSTANCES > 1 each slot has several ports (SWITCHYARD_PORTS, space-separated;
- * SWITCHYARD_PORT is the first); with SLOT_LISTEN=socket, sockets instead (SWITCHYARD_SOCKETS). Pure.
+ * SWITCHYARD_PORT is the first, SWITCHYARD_INSTANCES says how many). Pure.
  */
 export function switchCommandEnv(config: Config, live: SlotName, previous: SlotName | null): Record<string, string> {
-  const now = slotAddresses(config, live);
-  const before = slotAddresses(config, previous);
+  const ports = slotPorts(config, live);
+  const previousPorts = slotPorts(config, previous);
   return {
     SWITCHYARD_SLOT: live,
-    SWITCHYARD_PORT: now.ports[0] ?? '',
-    SWITCHYARD_PORTS: now.ports.join(' '),
-    SWITCHYARD_SOCKETS: now.sockets.join(' '),
+    SWITCHYARD_PORT: ports[0] ?? '',
+    SWITCHYARD_PORTS: ports.join(' '),
     SWITCHYARD_INSTANCES: String(config.instances),
     SWITCHYARD_PREVIOUS_SLOT: previous ?? '',
-    SWITCHYARD_PREVIOUS_PORT: before.ports[0] ?? '',
-    SWITCHYARD_PREVIOUS_PORTS: before.ports.join(' '),
-    SWITCHYARD_PREVIOUS_SOCKETS: before.sockets.join(' '),
+    SWITCHYARD_PREVIOUS_PORT: previousPorts[0] ?? '',
+    SWITCHYARD_PREVIOUS_PORTS: previousPorts.join(' '),
     SWITCHYARD_APP_NAME: config.appName,
   };
 }
