@@ -71,6 +71,8 @@ async function forEachLine(streams: Readable[], each: (line: string) => unknown)
       notify();
     };
     stream.on('data', (chunk: Buffer) => take(decoder.write(chunk), false));
+    // A pipe that fails is closed next (autoDestroy): what it had is kept, the command's exit says the rest.
+    stream.on('error', () => undefined);
     stream.once('close', () => {
       take(decoder.end(), true);
       open--;
@@ -173,6 +175,7 @@ async function collect(
         child.kill();
       }
     });
+    stream.on('error', () => undefined);
     stream.once('close', () => (text.value += decoder.end()));
     return text;
   });
