@@ -76,8 +76,6 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
   lockStep.done(`held by pid ${process.pid}`);
   const traffic = createSwitch(config, { phase: ctx.atPhase });
-  // NGINX_TEST_CMD beside recovery and the fetch (again beside the boot, if this one is stale by then); the switch awaits its verdict.
-  traffic.prepare?.();
   ctx = { ...ctx, processes: ctx.processes ?? createSlotProcesses(config, ctx.env) };
   try {
     await ctx.atPhase?.('locked');
@@ -437,7 +435,6 @@ class Flow {
 
   private async health(): Promise<void> {
     const step = this.ctx.reporter.step('health');
-    this.traffic.prepare?.();
     const url = healthUrl(this.config.host, this.config.ports[this.target], this.config.healthPath);
     const result = await waitUntilHealthy(url, {
       timeoutMs: this.config.healthTimeoutMs,

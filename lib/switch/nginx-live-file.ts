@@ -5,7 +5,7 @@ import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { SwitchyardError } from '../errors.ts';
 import { unreachableByWorkers } from './nginx-access.ts';
-import { confirmThroughNginx, installUpstream, startEarlyTest, type EarlyTest, type PhaseHooks } from './nginx.ts';
+import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
 import { renderUpstream, upstreamName } from './upstream.ts';
 
@@ -35,13 +35,8 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
     writeFileAtomic(liveFile(config, slot), `${slot}\n`, 0o644);
     rmSync(liveFile(config, slot === 'a' ? 'b' : 'a'), { force: true });
   };
-  let early: EarlyTest | undefined;
   return {
     kind: 'nginx-live-file',
-    prepare() {
-      // One early NGINX_TEST_CMD at a time: a second call (the boot after a long build) refreshes a stale one.
-      if (!early || Date.now() - early.startedAt > 1000) early = startEarlyTest(config);
-    },
     currentPort: () => {
       const slot = selectedSlot(config);
       return slot ? config.ports[slot] : undefined;
@@ -52,7 +47,7 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
       if (unreachable) {
         throw new SwitchyardError(unreachable, { untouched: `the live-file was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
       }
-      let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed', early });
+      let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed' });
       const before = selectedSlot(config);
       const expected = { port: live.port, slot: live.slot, group: `${upstreamName(config.appName)}_${live.slot}` };
       let confirmed: string;

@@ -13,16 +13,6 @@ import { parseLivePort, renderUpstream } from './upstream.ts';
 
 export type PhaseHooks = { phase?: (name: string) => Promise<void> | void };
 
-/** A run of NGINX_TEST_CMD started ahead of the switch (beside the lock, the fetch or the new slot's boot). */
-export type EarlyTest = { startedAt: number; passed: Promise<boolean> };
-
-/** How old an early NGINX_TEST_CMD may be and still stand for one at the switch (else it runs again there). */
-export const EARLY_TEST_MAX_AGE_MS = 5000;
-
-export function startEarlyTest(config: Config): EarlyTest {
-  return { startedAt: Date.now(), passed: runShell(config.nginx.testCmd).then(() => true, () => false) };
-}
-
 /**
  * Put `content` in the upstream file nginx includes: `NGINX_TEST_CMD` always runs (a broken nginx
  * config stops the deploy before traffic moves); when the content changed, the file is written
@@ -34,7 +24,7 @@ export async function installUpstream(
   content: string,
   hooks: PhaseHooks,
   report: SwitchReport,
-  options: { reload: 'always' | 'if-changed'; early?: EarlyTest },
+  options: { reload: 'always' | 'if-changed' },
 ): Promise<{ detail: string; reloaded: boolean; undo: () => Promise<void> }> {
   const file = config.nginx.upstreamFile;
   const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
@@ -44,12 +34,8 @@ export async function installUpstream(
     writeFileAtomic(file, content, 0o644);
     await hooks.phase?.('upstream-written');
   }
-  // An early run that passed stands for this one only for the unchanged file and while it is recent;
-  // one that failed runs again here, for its output.
-  const early = options.early;
-  const passedEarly = !changed && early !== undefined && Date.now() - early.startedAt <= EARLY_TEST_MAX_AGE_MS && (await early.passed);
   try {
-    if (!passedEarly) await runShell(config.nginx.testCmd);
+    await runShell(config.nginx.testCmd);
   } catch (error) {
     if (changed) restore();
     throw withContext(error, `nginx rejected ${changed ? 'the new upstream' : 'its configuration'} (${config.nginx.testCmd})`, {

@@ -10,8 +10,6 @@ export interface TrafficSwitch {
   moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string>;
   /** The port the switch currently sends traffic to, when it can tell. */
   currentPort(): number | undefined;
-  /** Start the checks that need no new slot (NGINX_TEST_CMD) ahead of moveTo, which still moves nothing unless they passed. */
-  prepare?(): void;
 }
 
 /**
