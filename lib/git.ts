@@ -13,8 +13,10 @@ const FETCH_REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'
 export const gitArgv = {
   initMirror: (cacheDir: string) => ['git', 'init', '--bare', '--quiet', '--', cacheDir],
   // From REPO itself on every fetch, never a stored remote: a changed REPO (or rotated credentials) applies
-  // at once, and no URL is written into the mirror. No FETCH_HEAD either: it would record the URL.
-  fetch: (cacheDir: string, repo: string) => ['git', '-C', cacheDir, 'fetch', '--quiet', '--prune', '--force', '--no-write-fetch-head', '--', repo, ...FETCH_REFSPECS],
+  // at once, and no URL is written into the mirror. No FETCH_HEAD either: it would record the URL. The
+  // mirror's housekeeping fetch would run before returning runs beside the next git commands instead (maintenance).
+  fetch: (cacheDir: string, repo: string) => ['git', '-C', cacheDir, 'fetch', '--quiet', '--prune', '--force', '--no-write-fetch-head', '--no-auto-maintenance', '--', repo, ...FETCH_REFSPECS],
+  maintenance: (cacheDir: string) => ['git', '-C', cacheDir, 'maintenance', 'run', '--auto', '--quiet'],
   // --end-of-options: a revision such as `--upload-pack=x` or `-h` is looked up as a name, never read as an option.
   resolve: (cacheDir: string, revision: string) => ['git', '-C', cacheDir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${revision}^{commit}`],
   sameNamedRefs: (cacheDir: string, name: string) => ['git', '-C', cacheDir, 'for-each-ref', '--format=%(refname) %(objectname) %(*objectname)', '--', `refs/heads/${name}`, `refs/tags/${name}`],
@@ -101,7 +103,18 @@ export async function fetchRepo(repo: string, cache: string, options: RunOptions
     await runCommand(gitArgv.initMirror(cache), gitOptions(options));
   }
   await runCommand(gitArgv.fetch(cache, repo), gitOptions(options));
+  // What `git fetch` itself runs last (`git maintenance run --auto`: usually a look at the object
+  // count, sometimes a gc), started now and awaited by the checkout, so it overlaps the resolve and
+  // the checkout instead of adding a process to every fetch. git locks what a gc and a worktree add
+  // share (gc.pid, the worktree's "initializing" lock). Its failure fails nothing, as in git fetch.
+  maintenance = runCommand(gitArgv.maintenance(cache), gitOptions(options)).then(
+    () => undefined,
+    () => undefined,
+  );
 }
+
+/** The mirror's auto maintenance the last fetch started, if any (settled: it never rejects). */
+let maintenance: Promise<void> | undefined;
 
 /**
  * The mirror an older Switchyard cloned to DEPLOY_ROOT/repo.git moves to the new place (keeping its
@@ -201,6 +214,14 @@ async function refuseAmbiguousAbbreviation(cache: string, revision: string): Pro
 
 /** Put exactly `sha` in the slot folder: a detached worktree of the mirror, cleaned of every untracked file. */
 export async function checkoutSlot(cache: string, slotDir: string, sha: string, options: RunOptions = {}): Promise<void> {
+  try {
+    await checkoutInto(cache, slotDir, sha, options);
+  } finally {
+    await maintenance;
+  }
+}
+
+async function checkoutInto(cache: string, slotDir: string, sha: string, options: RunOptions): Promise<void> {
   if (isWorktreeOf(slotDir, cache)) {
     try {
       await runCommand(gitArgv.checkout(slotDir, sha), gitOptions(options));
@@ -211,7 +232,8 @@ export async function checkoutSlot(cache: string, slotDir: string, sha: string, 
     }
   }
   rmSync(slotDir, { recursive: true, force: true });
-  await runCommand(gitArgv.pruneWorktrees(cache), gitOptions(options));
+  // No `worktree prune` first: --force adds over a registration whose folder is gone (git-worktree(1)),
+  // and the releases' prune forgets the other stale ones.
   await runCommand(gitArgv.addWorktree(cache, slotDir, sha), gitOptions(options));
 }
 

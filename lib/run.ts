@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { execa } from 'execa';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { SwitchyardError } from './errors.ts';
 import { isAlive, signalGroup, signalProcess } from './process.ts';
 import { redactUrlCredentials } from './redact.ts';
@@ -31,27 +32,92 @@ export function inheritedEnv(): Record<string, string | undefined> {
   return { ...process.env };
 }
 
+/** How a child ended: its exit code, the signal that killed it, or why it could not run at all. */
+type Ending = { code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException };
+
+/**
+ * A child with piped stdout and stderr (stdin ignored), read as text: node's own child_process, not
+ * execa (whose module alone costs ~50 ms at every start of the CLI). `ended` resolves once the
+ * process exited and both pipes closed, or it could not start.
+ */
+function startChild(argv: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined>; detached?: boolean }): { child: ChildProcess; ended: Promise<Ending> } {
+  const [file, ...args] = argv;
+  const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  const ended = new Promise<Ending>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, ended };
+}
+
+/** Each line of both pipes as it arrives (no newline, no \r), in order; reading pauses while `each` returns a pending promise. */
+async function forEachLine(streams: Readable[], each: (line: string) => unknown): Promise<void> {
+  const queue: string[] = [];
+  let open = streams.length;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  for (const stream of streams) {
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    const take = (text: string, last: boolean) => {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop()!;
+      if (last && partial) parts.push(partial);
+      for (const part of parts) queue.push(part.endsWith('\r') ? part.slice(0, -1) : part);
+      notify();
+    };
+    stream.on('data', (chunk: Buffer) => take(decoder.write(chunk), false));
+    // A pipe that fails is closed next (autoDestroy): what it had is kept, the command's exit says the rest.
+    stream.on('error', () => undefined);
+    stream.once('close', () => {
+      take(decoder.end(), true);
+      open--;
+      notify();
+    });
+  }
+  for (;;) {
+    while (queue.length > 0) {
+      const written = each(queue.shift()!);
+      if (written instanceof Promise) {
+        for (const stream of streams) stream.pause();
+        try {
+          await written;
+        } finally {
+          for (const stream of streams) stream.resume();
+        }
+      }
+    }
+    if (open === 0) return;
+    await new Promise<void>((resolve) => (wake = resolve));
+  }
+}
+
+/** After `timeoutMs`, `signal` to the child (and SIGKILL `forceAfterMs` later if it is still there); returns whether it fired. */
+function killAfter(child: ChildProcess, timeoutMs: number | undefined, signal: NodeJS.Signals, forceAfterMs?: number): { timedOut: () => boolean; clear: () => void } {
+  let fired = false;
+  let force: NodeJS.Timeout | undefined;
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    fired = true;
+    child.kill(signal);
+    if (forceAfterMs !== undefined) force = setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), forceAfterMs);
+  }, timeoutMs);
+  return { timedOut: () => fired, clear: () => (clearTimeout(timer), clearTimeout(force)) };
+}
+
 /** Run to completion, streaming lines with bounded memory; throws a SwitchyardError with the last lines on failure. */
 export async function runCommand(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const [file, ...args] = argv;
   const tail: string[] = [];
-  let child;
+  let started;
   try {
-    child = execa(file, args, {
-      cwd: options.cwd,
-      env: options.env,
-      extendEnv: options.env === undefined,
-      stdin: 'ignore',
-      all: true,
-      buffer: false,
-      reject: false,
-      detached: true,
-      timeout: options.timeoutMs,
-      killSignal: 'SIGTERM',
-    });
+    started = startChild(argv, { cwd: options.cwd, env: options.env, detached: true });
   } catch (error) {
     throw new SwitchyardError(`\`${describeArgv(argv)}\` could not start: ${(error as Error).message}`);
   }
+  const { child, ended } = started;
   let stoppedByAbort = false;
   // A signal that was aborted before the command started (a `failed` hook after Ctrl-C) does not stop it.
   const abort = () => {
@@ -59,27 +125,28 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
     if (child.pid) signalGroup(child.pid, 'SIGTERM');
   };
   if (!options.signal?.aborted) options.signal?.addEventListener('abort', abort, { once: true });
+  const timeout = killAfter(child, options.timeoutMs, 'SIGTERM', 5000);
   try {
-    for await (const line of child.iterable({ from: 'all' })) {
+    await forEachLine([child.stdout!, child.stderr!], (line) => {
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
-      const written = options.onLine?.(line);
-      if (written instanceof Promise) await written;
-    }
-    const result = await child;
+      return options.onLine?.(line);
+    });
+    const result = await ended;
     if (stoppedByAbort) throw new SwitchyardError(`\`${describeArgv(argv)}\` was stopped by the interruption`, { details: tail });
-    if (result.failed) {
-      const why = result.timedOut
+    if (result.error || result.code !== 0 || timeout.timedOut()) {
+      const why = timeout.timedOut()
         ? `timed out after ${options.timeoutMs}ms`
-        : result.exitCode !== undefined
-          ? `failed with exit code ${result.exitCode}`
-          : result.signal
-            ? `was killed by ${result.signal}`
-            : `could not run (${result.shortMessage})`;
+        : result.error
+          ? `could not run (${result.error.message})`
+          : result.code !== null
+            ? `failed with exit code ${result.code}`
+            : `was killed by ${result.signal}`;
       throw new SwitchyardError(`\`${describeArgv(argv)}\` ${why}`, { details: errorLinesFirst(tail) });
     }
     return { exitCode: 0, tail };
   } finally {
+    timeout.clear();
     options.signal?.removeEventListener('abort', abort);
     if (child.pid && stoppedByAbort && isAlive(child.pid)) signalGroup(child.pid, 'SIGKILL');
   }
@@ -90,24 +157,71 @@ export function runShell(command: string, options: RunOptions = {}): Promise<Run
   return runCommand(['/bin/sh', '-c', command], options);
 }
 
+/** Both pipes' whole text, at most `maxBuffer` characters each (more kills the child and counts as a failure). */
+async function collect(
+  argv: readonly string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; detached?: boolean; maxBuffer: number; timeoutMs?: number; killSignal?: NodeJS.Signals },
+): Promise<Ending & { stdout: string; stderr: string; timedOut: boolean; overflow: boolean }> {
+  const { child, ended } = startChild(argv, options);
+  const timeout = killAfter(child, options.timeoutMs, options.killSignal ?? 'SIGTERM');
+  let overflow = false;
+  const texts = [child.stdout!, child.stderr!].map((stream) => {
+    const decoder = new StringDecoder('utf8');
+    const text = { value: '' };
+    stream.on('data', (chunk: Buffer) => {
+      text.value += decoder.write(chunk);
+      if (text.value.length > options.maxBuffer && !overflow) {
+        overflow = true;
+        child.kill();
+      }
+    });
+    stream.on('error', () => undefined);
+    stream.once('close', () => (text.value += decoder.end()));
+    return text;
+  });
+  try {
+    const result = await ended;
+    // execa's default: one final newline is not part of the output.
+    const strip = (value: string) => value.slice(0, options.maxBuffer).replace(/\r?\n$/, '');
+    return { ...result, stdout: strip(texts[0].value), stderr: strip(texts[1].value), timedOut: timeout.timedOut(), overflow };
+  } finally {
+    timeout.clear();
+  }
+}
+
 /** Run and return trimmed stdout; throws with stderr on failure. */
 export async function capture(argv: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<string> {
-  const [file, ...args] = argv;
-  const result = await execa(file, args, { cwd: options.cwd, env: options.env, extendEnv: options.env === undefined, stdin: 'ignore', reject: false, maxBuffer: 10_000_000 });
-  if (result.failed) {
-    const output = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-TAIL_LINES);
-    throw new SwitchyardError(`\`${describeArgv(argv)}\` failed with exit code ${result.exitCode ?? result.signal}`, { details: output });
+  let result;
+  try {
+    result = await collect(argv, { cwd: options.cwd, env: options.env, maxBuffer: 10_000_000 });
+  } catch (error) {
+    throw new SwitchyardError(`\`${describeArgv(argv)}\` could not start: ${(error as Error).message}`);
   }
-  return String(result.stdout).trim();
+  if (result.error || result.code !== 0 || result.overflow) {
+    const output = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-TAIL_LINES);
+    const why = result.error ? `could not run (${result.error.message})` : result.overflow ? 'printed more than 10 MB' : `failed with exit code ${result.code ?? result.signal}`;
+    throw new SwitchyardError(`\`${describeArgv(argv)}\` ${why}`, { details: output });
+  }
+  return result.stdout.trim();
 }
 
 /** Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then. */
 export async function probeCommand(argv: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs: number; cwd?: string }): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean; error?: string }> {
-  const [file, ...args] = argv;
   try {
-    const result = await execa(file, args, { cwd: options.cwd, env: options.env, extendEnv: options.env === undefined, stdin: 'ignore', reject: false, timeout: options.timeoutMs, killSignal: 'SIGKILL', forceKillAfterDelay: false, maxBuffer: 20_000_000, detached: true, cleanup: true });
-    const notFound = (result as { code?: string }).code === 'ENOENT';
-    return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), timedOut: Boolean(result.timedOut), error: notFound ? `${file} was not found` : result.exitCode === undefined ? result.shortMessage : undefined };
+    const result = await collect(argv, { cwd: options.cwd, env: options.env, detached: true, maxBuffer: 20_000_000, timeoutMs: options.timeoutMs, killSignal: 'SIGKILL' });
+    const notFound = result.error?.code === 'ENOENT';
+    const error = notFound
+      ? `${argv[0]} was not found`
+      : result.error
+        ? result.error.message
+        : result.timedOut
+          ? `Command timed out after ${options.timeoutMs} milliseconds: ${describeArgv(argv)}`
+          : result.code === null
+            ? `Command was killed with ${result.signal}: ${describeArgv(argv)}`
+            : result.overflow
+              ? `Command printed more than 20 MB: ${describeArgv(argv)}`
+              : undefined;
+    return { exitCode: result.code ?? -1, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut, error };
   } catch (error) {
     return { exitCode: -1, stdout: '', stderr: '', timedOut: false, error: (error as Error).message };
   }

@@ -10,7 +10,7 @@ const IDENTITY = { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.inva
 describe('gitArgv (exact)', () => {
   it('fetches from the URL given, into branches and tags, writing no FETCH_HEAD', () => {
     expect(gitArgv.fetch('/r/.switchyard/mirror.git', 'https://h/app.git')).toEqual([
-      'git', '-C', '/r/.switchyard/mirror.git', 'fetch', '--quiet', '--prune', '--force', '--no-write-fetch-head', '--', 'https://h/app.git', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*',
+      'git', '-C', '/r/.switchyard/mirror.git', 'fetch', '--quiet', '--prune', '--force', '--no-write-fetch-head', '--no-auto-maintenance', '--', 'https://h/app.git', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*',
     ]);
     expect(gitArgv.initMirror('/r/m.git')).toEqual(['git', 'init', '--bare', '--quiet', '--', '/r/m.git']);
     expect(gitArgv.resolve('/m', '-h')).toEqual(['git', '-C', '/m', 'rev-parse', '--verify', '--quiet', '--end-of-options', '-h^{commit}']);
