@@ -98,7 +98,7 @@ describe("the app's environment, files, logs and reboot", () => {
     const env = (await host.get('/env')).json;
     expect(env.FOO).toBeNull();
     expect(env.GREETING).toBe('hello');
-    const allowed = ['PATH', 'HOME', 'LANG', 'GREETING', 'API_TOKEN', 'PORT', 'HOST', 'SWITCHYARD_SLOT', 'PWD'];
+    const allowed = ['PATH', 'HOME', 'LANG', 'GREETING', 'API_TOKEN', 'PORT', 'HOST', 'SWITCHYARD_SLOT', 'SWITCHYARD_INSTANCE', 'PWD'];
     expect(env.keys.filter((key: string) => !allowed.includes(key) && !key.startsWith('LC_'))).toEqual([]);
     const build = readFileSync(path.join(host.deployRoot, 'slots', liveSlot(), '.build-env'), 'utf8');
     expect(build).toMatch(/^GREETING=hello$/m);
