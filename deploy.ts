@@ -22,4 +22,8 @@ if (!name || name === '--help' || name === '-h' || name === 'help') {
   const options = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
   if (options.includes('--help') || options.includes('-h')) process.stdout.write(command.help);
   else process.exitCode = await command.run(io);
+  // A deploy, rollback or restart is over once it returns (its one line written, the lock released;
+  // stdout and stderr are synchronous on Linux): do not wait for a pruned worktree's `git worktree
+  // prune`, started in the background, or anything else still open.
+  if (['deploy', 'rollback', 'restart'].includes(name)) process.exit();
 }
