@@ -17,7 +17,8 @@ for it to drain, then sends SIGKILL, and says which happened. An app that is not
 exit 0. Stopping the live slot's app (e.g. myapp-a while slot a is live) would take the site down
 and is refused unless --force. Stopping a slot that a running deploy or rollback uses (the slot its
 journal names, or either slot while it has not chosen one yet) is refused, even with --force: the
-deploy would switch traffic to a stopped app. Interrupt that deploy instead.
+deploy would switch traffic to a stopped app. Interrupt that deploy instead. With INSTANCES > 1 a
+slot's name (myapp-a) stops all its processes, and myapp-a.2 only its second one.
 `;
 
 export async function run(io: CommandIo): Promise<number> {
