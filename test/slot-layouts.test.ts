@@ -223,3 +223,28 @@ describe('INSTANCES=2: a pool of processes per slot', () => {
     expect(appEnvironments(host, live)).toHaveLength(1);
   }, 120_000);
 });
+
+describe('SLOT_LISTEN=socket with SWITCH=nginx-reload', () => {
+  let host: TestHost;
+
+  beforeAll(async () => {
+    host = await createTestHost({ switchKind: 'nginx-reload', env: { SLOT_LISTEN: 'socket' } });
+    const first = await host.run(['deploy']);
+    expect(first.exitCode, first.output).toBe(0);
+  }, 120_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  it('writes unix: servers, confirms through nginx, and reads the live slot back from the upstream', async () => {
+    host.example.commit('v2');
+    const deployed = await host.run(['deploy']);
+    expect(deployed.exitCode, deployed.output).toBe(0);
+    const upstream = readFileSync(host.upstreamFile, 'utf8');
+    expect(upstream).toContain(`server unix:${path.join(host.deployRoot, 'sockets', 'b1.sock')} max_fails=0;`);
+    expect(upstream).toContain(`server unix:${path.join(host.deployRoot, 'sockets', 'a1.sock')} max_fails=0 backup;`);
+    expect((await host.get('/')).json.version).toBe('v2');
+    const report = JSON.parse((await host.run(['status', '--json'])).stdout);
+    expect(report.switchSlot).toBe('b');
+    expect(report.disagreements).toEqual([]);
+    expect(host.nginx.severeErrors()).toEqual([]);
+  }, 120_000);
+});
