@@ -130,8 +130,18 @@ export function healthUrl(host: string, port: number, healthPath: string): strin
 
 /** Whether something already accepts connections on host:port (checked before a slot starts there). */
 export function portInUse(host: string, port: number): Promise<boolean> {
+  return acceptsConnection({ host: probeAddress(host), port });
+}
+
+/** Whether something accepts connections on a unix socket. */
+export function socketInUse(socketPath: string): Promise<boolean> {
+  return acceptsConnection({ path: socketPath });
+}
+
+/** One connect attempt: answered (or silent for 1 s: something holds it) is in use; refused is free. */
+function acceptsConnection(target: { host: string; port: number } | { path: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: probeAddress(host), port, timeout: 1000 });
+    const socket = net.connect({ ...target, timeout: 1000 });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -151,22 +161,6 @@ export async function refuseTakenPort(host: string, port: number, what: string):
       next: `find it with \`ss -ltnp 'sport = :${port}'\` and stop it, or use another port, then run this again`,
     });
   }
-}
-
-/** Whether something accepts connections on a unix socket. */
-export function socketInUse(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ path: socketPath, timeout: 1000 });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Whether an endpoint is held by something: a listening port, or a socket file something answers on. */

@@ -1,4 +1,5 @@
 import { appFiles } from './app-process.ts';
+import { instanceName } from './endpoints.ts';
 import type { Config, SlotName } from './config.ts';
 import { paths } from './paths.ts';
 
@@ -14,8 +15,9 @@ export function runDir(config: Config): string {
   return paths.run(config.deployRoot);
 }
 
+/** The name of a slot's (first) process: `myapp-a`; its pool's others are instanceName's `myapp-a.2` ... */
 export function slotProcessName(config: Config, slot: SlotName): string {
-  return `${config.appName}-${slot}`;
+  return instanceName(config.appName, slot, { index: 0 });
 }
 
 export function slotFiles(config: Config, slot: SlotName) {
