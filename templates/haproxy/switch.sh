@@ -9,16 +9,7 @@
 # requests it already has run to their end (maint never cuts a running request); Switchyard then waits
 # until the old port has no established connection before it sends SIGTERM.
 set -eu
-socket=${HAPROXY_SOCKET:-/run/haproxy/admin.sock}
-backend=${HAPROXY_BACKEND:-app}
-tool="$(dirname "$0")/haproxy-tool.mjs"
-case "${SWITCHYARD_SLOT:-}" in
-  a) other=b ;;
-  b) other=a ;;
-  *) echo "switch.sh: SWITCHYARD_SLOT must be a or b, got '${SWITCHYARD_SLOT:-}' (run it as SWITCH_CMD)" >&2; exit 2 ;;
-esac
-# A slot's server names: a, then a2 ... aN.
-servers() { echo "$1"; i=2; while [ "$i" -le "${SWITCHYARD_INSTANCES:-1}" ]; do echo "$1$i"; i=$((i + 1)); done; }
+. "$(dirname "$0")/slots.sh"
 for server in $(servers "$SWITCHYARD_SLOT"); do node "$tool" api "$socket" "set server $backend/$server state ready"; done
 # The other slot's servers, whether or not it was live (a first deploy, a recovery): only one slot gets traffic.
 for server in $(servers "$other"); do node "$tool" api "$socket" "set server $backend/$server state maint"; done
