@@ -1,13 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { createExampleRepo } from './example-repo.ts';
-import { DEPLOY_TS } from './host.ts';
-import { acceptsConnections, freePort, freePortRuns, freePorts } from './ports.ts';
+import type { createExampleRepo } from './example-repo.ts';
+import { hostBase } from './host.ts';
+import { acceptsConnections } from './ports.ts';
 
 /** The shipped HAProxy example (templates/haproxy/): the config, switch.sh and check.sh, used as they are. */
 export const HAPROXY_TEMPLATES = fileURLToPath(new URL('../templates/haproxy', import.meta.url));
@@ -100,76 +98,47 @@ export type HaproxyHost = {
  */
 export async function createHaproxyHost(options: { env?: Record<string, string>; app?: string; instances?: number } = {}): Promise<HaproxyHost> {
   haproxyBinary();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-haproxy-'));
-  chmodSync(dir, 0o755);
-  const appName = 'exampleapp';
-  const instances = options.instances ?? 1;
-  const [portA, portB, haproxyPort] = instances > 1 ? [...(await freePortRuns(2, instances)), await freePort()] : await freePorts(3);
-  const ports = { a: portA, b: portB };
-  const deployRoot = path.join(dir, 'root');
-  const example = createExampleRepo(path.join(dir, 'repo'));
+  const base = await hostBase('switchyard-haproxy-', options);
+  const { dir, example } = base;
   if (options.app) {
     const app = options.app;
     example.commit('v1', (repo) => writeFileSync(path.join(repo, 'server.js'), readFileSync(app)));
   }
   const socket = path.join(dir, 'haproxy', 'haproxy.sock');
-  const scriptVars = `HAPROXY_SOCKET=${socket} HAPROXY_BACKEND=${HAPROXY_BACKEND} HAPROXY_CHECK_URL=http://127.0.0.1:${haproxyPort}/health`;
-  const envFile = path.join(dir, 'switchyard.env');
-  const values: Record<string, string> = {
-    APP_NAME: appName,
-    REPO: example.repo,
-    DEPLOY_ROOT: deployRoot,
-    PORT_A: String(portA),
-    PORT_B: String(portB),
-    INSTALL_CMD: 'npm ci --no-audit --no-fund --loglevel=error',
-    HEALTH_TIMEOUT: '20s',
-    STOP_TIMEOUT: '15s',
-    BAKE_TIME: '0',
-    ...(instances > 1 ? { INSTANCES: String(instances) } : {}),
+  const scriptVars = `HAPROXY_SOCKET=${socket} HAPROXY_BACKEND=${HAPROXY_BACKEND} HAPROXY_CHECK_URL=http://127.0.0.1:${base.proxyPort}/health`;
+  base.writeEnv({
+    ...base.env,
     SWITCH: 'command',
     SWITCH_CMD: `${scriptVars} ${path.join(HAPROXY_TEMPLATES, 'switch.sh')}`,
     SWITCH_CHECK_CMD: `${scriptVars} ${path.join(HAPROXY_TEMPLATES, 'check.sh')}`,
     ...options.env,
-  };
-  writeFileSync(envFile, Object.entries(values).map(([key, value]) => `${key}=${JSON.stringify(value)}`).join('\n') + '\n');
+  });
   let haproxy: TestHaproxy | undefined;
   const host: HaproxyHost = {
     dir,
-    deployRoot,
-    ports,
+    deployRoot: base.deployRoot,
+    ports: base.ports,
     get haproxy() {
       if (!haproxy) throw new Error('the test haproxy is not started yet');
       return haproxy;
     },
     example,
     scriptVars,
-    async run(args, env = {}) {
-      const result = await execa(DEPLOY_TS, args, { env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', ...env }, reject: false, timeout: 120_000, all: true, cwd: dir });
-      return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, output: result.all ?? '' };
-    },
+    run: base.run,
     async get(pathname) {
-      const response = await fetch(host.haproxy.url(pathname), { headers: { connection: 'close' } });
-      const body = await response.text();
-      let json: any;
-      try {
-        json = JSON.parse(body);
-      } catch {
-        json = undefined;
-      }
-      return { status: response.status, json, server: response.headers.get('x-switchyard-server') };
+      const { status, json, headers } = await base.fetch(host.haproxy.url(pathname));
+      return { status, json, server: headers.get('x-switchyard-server') };
     },
-    state() {
-      return JSON.parse(readFileSync(path.join(deployRoot, 'state.json'), 'utf8'));
-    },
+    state: base.state,
     async cleanUp() {
-      for (const slot of ['a', 'b']) await host.run(['stop', `${appName}-${slot}`, '--force']);
+      await base.stopSlots();
       await haproxy?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   try {
     mkdirSync(path.dirname(socket), { recursive: true });
-    haproxy = await startHaproxy(path.dirname(socket), { port: haproxyPort, ports, instances });
+    haproxy = await startHaproxy(path.dirname(socket), { port: base.proxyPort, ports: base.ports, instances: options.instances });
   } catch (error) {
     await host.cleanUp();
     throw error;

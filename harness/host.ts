@@ -26,6 +26,88 @@ export type TestHost = {
   cleanUp(): Promise<void>;
 };
 
+/** What every test host shares, whatever its proxy: see hostBase. */
+export type HostBase = {
+  dir: string;
+  appName: string;
+  deployRoot: string;
+  envFile: string;
+  ports: { a: number; b: number };
+  /** A free loopback port for the proxy in front of the slots (nginx, HAProxy). */
+  proxyPort: number;
+  example: ReturnType<typeof createExampleRepo>;
+  /** The .env keys every host sets: the app, its repo, DEPLOY_ROOT, the ports, quick bounds, no bake window. */
+  env: Record<string, string>;
+  writeEnv(values: Record<string, string>): void;
+  /** Run ./deploy.ts exactly as an operator would, with extra environment. */
+  run(args: string[], env?: Record<string, string>): Promise<{ exitCode: number; stdout: string; stderr: string; output: string }>;
+  /** One GET on a fresh connection: status, body, JSON (if it is) and headers. */
+  fetch(url: string): Promise<{ status: number; body: string; json: any; headers: Headers }>;
+  state(): any;
+  /** Stop only what the tests started: the slots' supervisors, by pid file, through the tool. */
+  stopSlots(): Promise<void>;
+};
+
+/** A temp dir (0755, like /srv) with a real example-app repo, the slots' ports (INSTANCES runs of them), a .env and a runner. */
+export async function hostBase(prefix: string, options: { instances?: number } = {}): Promise<HostBase> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  // Like /srv: others may pass through; DEPLOY_ROOT inside is Switchyard's to keep private.
+  chmodSync(dir, 0o755);
+  const appName = 'exampleapp';
+  const instances = options.instances ?? 1;
+  const [portA, portB, proxyPort] = instances > 1 ? [...(await freePortRuns(2, instances)), await freePort()] : await freePorts(3);
+  const deployRoot = path.join(dir, 'root');
+  const example = createExampleRepo(path.join(dir, 'repo'));
+  const envFile = path.join(dir, 'switchyard.env');
+  const base: HostBase = {
+    dir,
+    appName,
+    deployRoot,
+    envFile,
+    ports: { a: portA, b: portB },
+    proxyPort,
+    example,
+    env: {
+      APP_NAME: appName,
+      REPO: example.repo,
+      DEPLOY_ROOT: deployRoot,
+      PORT_A: String(portA),
+      PORT_B: String(portB),
+      ...(instances > 1 ? { INSTANCES: String(instances) } : {}),
+      INSTALL_CMD: 'npm ci --no-audit --no-fund --loglevel=error',
+      HEALTH_TIMEOUT: '20s',
+      STOP_TIMEOUT: '15s',
+      // Tests of the drain right after a deploy turn the bake window off; test/bake.test.ts tests it.
+      BAKE_TIME: '0',
+    },
+    writeEnv(values) {
+      writeFileSync(envFile, Object.entries(values).map(([key, value]) => `${key}=${JSON.stringify(value)}`).join('\n') + '\n');
+    },
+    async run(args, env = {}) {
+      const result = await execa(DEPLOY_TS, args, { env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', ...env }, reject: false, timeout: 120_000, all: true, cwd: dir });
+      return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, output: result.all ?? '' };
+    },
+    async fetch(url) {
+      const response = await fetch(url, { headers: { connection: 'close' } });
+      const body = await response.text();
+      let json: any;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, body, json, headers: response.headers };
+    },
+    state() {
+      return JSON.parse(readFileSync(path.join(deployRoot, 'state.json'), 'utf8'));
+    },
+    async stopSlots() {
+      for (const slot of ['a', 'b']) await base.run(['stop', `${appName}-${slot}`, '--force']);
+    },
+  };
+  return base;
+}
+
 /**
  * A whole host in a temp dir, set up the way the README tells an operator to: a real example-app git
  * repo, a .env (passed through DEPLOY_ENV_FILE) that leaves every path at its default, the upstream
@@ -35,32 +117,14 @@ export type TestHost = {
  * workers run as nobody and reach only what other users may.
  */
 export async function createTestHost(options: { switchKind?: SwitchKind; env?: Record<string, string>; instances?: number } = {}): Promise<TestHost> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-test-'));
-  // Like /srv: others may pass through; DEPLOY_ROOT inside is Switchyard's to keep private.
-  chmodSync(dir, 0o755);
-  const appName = 'exampleapp';
-  const instances = options.instances ?? 1;
-  const [portA, portB, nginxPort] = instances > 1 ? [...(await freePortRuns(2, instances)), await freePort()] : await freePorts(3);
-  const ports = { a: portA, b: portB };
-  const deployRoot = path.join(dir, 'root');
-  const example = createExampleRepo(path.join(dir, 'repo'));
+  const base = await hostBase('switchyard-test-', options);
+  const { dir, deployRoot, envFile } = base;
   const nginxLayoutInfo = nginxLayout(path.join(dir, 'nginx'));
   let nginx: TestNginx | undefined;
-  const envFile = path.join(dir, 'switchyard.env');
   const baseEnv: Record<string, string> = {
-    APP_NAME: appName,
-    REPO: example.repo,
-    DEPLOY_ROOT: deployRoot,
-    PORT_A: String(portA),
-    PORT_B: String(portB),
-    ...(instances > 1 ? { INSTANCES: String(instances) } : {}),
-    INSTALL_CMD: 'npm ci --no-audit --no-fund --loglevel=error',
-    HEALTH_TIMEOUT: '20s',
-    STOP_TIMEOUT: '15s',
-    // Tests of the drain right after a deploy turn the bake window off; test/bake.test.ts tests it.
-    BAKE_TIME: '0',
+    ...base.env,
     ...(options.switchKind ? { SWITCH: options.switchKind } : {}),
-    NGINX_LISTEN: `127.0.0.1:${nginxPort}`,
+    NGINX_LISTEN: `127.0.0.1:${base.proxyPort}`,
     NGINX_TEST_CMD: nginxLayoutInfo.testCmd,
     NGINX_RELOAD_CMD: nginxLayoutInfo.reloadCmd,
     NGINX_PID_FILE: nginxLayoutInfo.pidFile,
@@ -71,42 +135,21 @@ export async function createTestHost(options: { switchKind?: SwitchKind; env?: R
     envFile,
     deployRoot,
     upstreamFile: path.join(deployRoot, 'nginx', 'upstream.conf'),
-    ports,
+    ports: base.ports,
     get nginx() {
       if (!nginx) throw new Error('the test nginx is not started yet');
       return nginx;
     },
-    example,
-    writeEnv(values) {
-      writeFileSync(envFile, Object.entries({ ...baseEnv, ...values }).map(([key, value]) => `${key}=${JSON.stringify(value)}`).join('\n') + '\n');
-    },
-    async run(args, env = {}) {
-      const result = await execa(DEPLOY_TS, args, {
-        env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', ...env },
-        reject: false,
-        timeout: 120_000,
-        all: true,
-        cwd: dir,
-      });
-      return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, output: result.all ?? '' };
-    },
+    example: base.example,
+    writeEnv: (values) => base.writeEnv({ ...baseEnv, ...values }),
+    run: base.run,
     async get(pathname) {
-      const response = await fetch(host.nginx.url(pathname), { headers: { connection: 'close' } });
-      const body = await response.text();
-      let json: any;
-      try {
-        json = JSON.parse(body);
-      } catch {
-        json = undefined;
-      }
-      return { status: response.status, body, json };
+      const { status, body, json } = await base.fetch(host.nginx.url(pathname));
+      return { status, body, json };
     },
-    state() {
-      return JSON.parse(readFileSync(path.join(deployRoot, 'state.json'), 'utf8'));
-    },
+    state: base.state,
     async cleanUp() {
-      // Stop only what these tests started: the slots' supervisors (by pid file, through the tool) and our nginx.
-      for (const slot of ['a', 'b']) await host.run(['stop', `${appName}-${slot}`, '--force']);
+      await base.stopSlots();
       await nginx?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -117,7 +160,7 @@ export async function createTestHost(options: { switchKind?: SwitchKind; env?: R
     if (upstream.exitCode !== 0) throw new Error(`./deploy.ts upstream --write failed (exit ${upstream.exitCode}):\n${upstream.output}`);
     const site = await host.run(['nginx-site']);
     if (site.exitCode !== 0) throw new Error(`./deploy.ts nginx-site failed (exit ${site.exitCode}):\n${site.output}`);
-    nginx = await startNginx(path.join(dir, 'nginx'), { site: site.stdout, port: nginxPort });
+    nginx = await startNginx(path.join(dir, 'nginx'), { site: site.stdout, port: base.proxyPort });
   } catch (error) {
     await host.cleanUp();
     throw error;
