@@ -147,3 +147,17 @@ export function isReloadReset(record: RequestRecord): boolean {
 export function upstreamFailures(records: RequestRecord[]): RequestRecord[] {
   return failures(records).filter((record) => !isReloadReset(record));
 }
+
+/**
+ * `action` (a deploy, a rollback) inside a window of load: the load starts `leadMs` before it and
+ * stops `tailMs` after it returns. Gives what it returned, every request, and when it returned.
+ */
+export async function duringLoad<T>(options: LoadOptions & { leadMs?: number; tailMs?: number }, action: () => Promise<T>): Promise<{ result: T; records: RequestRecord[]; returnedAt: number }> {
+  const { leadMs = 1000, tailMs = 500, ...loadOptions } = options;
+  const load = startLoad(loadOptions);
+  await new Promise((resolve) => setTimeout(resolve, leadMs));
+  const result = await action();
+  const returnedAt = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, tailMs));
+  return { result, records: await load.stop(), returnedAt };
+}

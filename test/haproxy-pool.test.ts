@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyHost, type HaproxyHost } from '../harness/haproxy.ts';
-import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
+import { duringLoad, failures, summarizeFailures } from '../harness/load.ts';
 
 /**
  * SWITCH=command with a real HAProxy and a pool of two processes per slot (INSTANCES=2), switched by
@@ -24,12 +24,7 @@ describe('SWITCH=command with HAProxy and INSTANCES=2 (servers a, a2, b, b2)', (
   it('deploys twice under load: 0 failed, both processes of the new slot answer, none of the old slot after the command', async () => {
     for (const next of ['v2', 'v3']) {
       host.example.commit(next);
-      const load = startLoad({ port: host.haproxy.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 });
-      await new Promise((resolve) => setTimeout(resolve, 800));
-      const result = await host.run(['deploy']);
-      const returnedAt = Date.now();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const records = await load.stop();
+      const { result, records, returnedAt } = await duringLoad({ port: host.haproxy.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000, leadMs: 800, tailMs: 1500 }, () => host.run(['deploy']));
       expect(result.exitCode, result.output).toBe(0);
       expect(result.stdout).toMatch(/switch +SWITCH_CMD sent traffic to slot [ab]; SWITCH_CHECK_CMD passed 3 times in a row/);
       expect(failures(records), summarizeFailures(records)).toEqual([]);

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyHost, HAPROXY_TEMPLATES, type HaproxyHost } from '../harness/haproxy.ts';
-import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
+import { duringLoad, failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 
 /**
  * SWITCH=command with a real HAProxy, switched by the shipped templates/haproxy/switch.sh and
@@ -29,12 +29,7 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
   }, 60_000);
 
   async function underLoad(args: string[], env: Record<string, string> = {}): Promise<{ result: Awaited<ReturnType<HaproxyHost['run']>>; records: RequestRecord[]; returnedAt: number }> {
-    const load = startLoad({ port: host.haproxy.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const result = await host.run(args, env);
-    const returnedAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const records = await load.stop();
+    const { result, records, returnedAt } = await duringLoad({ port: host.haproxy.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 }, () => host.run(args, env));
     sent += records.length;
     failed += failures(records).length;
     expect(failures(records), summarizeFailures(records)).toEqual([]);
