@@ -7,14 +7,18 @@
 set -eu
 url=${HAPROXY_CHECK_URL:-http://127.0.0.1:8080/health}
 . "$(dirname "$0")/slots.sh"
-for server in $(servers "$SWITCHYARD_SLOT"); do
-  state=$(node "$tool" admin-state "$socket" "$backend" "$server")
-  [ "$state" = ready ] || { echo "check.sh: server $backend/$server is $state, not ready" >&2; exit 1; }
-done
-for server in $(servers "$other"); do
-  state=$(node "$tool" admin-state "$socket" "$backend" "$server")
-  [ "$state" = maint ] || { echo "check.sh: server $backend/$server is $state, not maint: it may still get requests" >&2; exit 1; }
-done
+# One look at the runtime API for every server of both slots.
+states=$(node "$tool" admin-state "$socket" "$backend" $(servers "$SWITCHYARD_SLOT") $(servers "$other"))
+while read -r server state; do
+  case "$server" in
+    "$SWITCHYARD_SLOT" | "$SWITCHYARD_SLOT"[0-9]*)
+      [ "$state" = ready ] || { echo "check.sh: server $backend/$server is $state, not ready" >&2; exit 1; } ;;
+    *)
+      [ "$state" = maint ] || { echo "check.sh: server $backend/$server is $state, not maint: it may still get requests" >&2; exit 1; } ;;
+  esac
+done <<STATES
+$states
+STATES
 served=$(node "$tool" served-by "$url")
 case "$served" in
   "$SWITCHYARD_SLOT" | "$SWITCHYARD_SLOT"[0-9]*) ;;

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // A small client for HAProxy, for templates/haproxy/switch.sh and check.sh (no socat needed: Node is
 // already on a Switchyard host). Exit 0 on success; on failure one line on stderr and exit 1.
-//   haproxy-tool.mjs api SOCKET COMMAND...        send one runtime API command, print the answer;
+//   haproxy-tool.mjs api SOCKET COMMAND...        send a runtime API command line (several commands
+//                                                 separated by "; " run in order), print the answer;
 //                                                 an answer to `set ...` is an error (success is silent)
-//   haproxy-tool.mjs admin-state SOCKET BACKEND SERVER   print ready, drain or maint (from `show servers state`)
+//   haproxy-tool.mjs admin-state SOCKET BACKEND SERVER...   print "SERVER STATE" per server, STATE being
+//                                                 ready, drain or maint (from one `show servers state`)
 //   haproxy-tool.mjs served-by URL                GET URL through HAProxy, print the X-Switchyard-Server header
 import http from 'node:http';
 import net from 'node:net';
@@ -32,14 +34,18 @@ if (action === 'api') {
   if (command.startsWith('set ') && answer) fail(`"${command}": ${answer}`);
   if (answer) process.stdout.write(`${answer}\n`);
 } else if (action === 'admin-state') {
-  const [socket, backend, server] = rest;
+  const [socket, backend, ...servers] = rest;
   const answer = await api(socket, `show servers state ${backend}`);
   // Columns: be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
-  const row = answer.split('\n').map((line) => line.trim().split(/\s+/)).find((fields) => fields[1] === backend && fields[3] === server);
-  if (!row) fail(`no server ${backend}/${server} in "show servers state ${backend}": ${answer.split('\n').at(-1)}`);
-  const admin = Number(row[6]);
-  // Any maintenance flag (forced, inherited, from config, from DNS, from health) wins over drain.
-  process.stdout.write(`${admin & 0x23 ? 'maint' : admin & 0x18 ? 'drain' : 'ready'}\n`);
+  const rows = answer.split('\n').map((line) => line.trim().split(/\s+/));
+  const lines = servers.map((server) => {
+    const row = rows.find((fields) => fields[1] === backend && fields[3] === server);
+    if (!row) fail(`no server ${backend}/${server} in "show servers state ${backend}": ${answer.split('\n').at(-1)}`);
+    const admin = Number(row[6]);
+    // Any maintenance flag (forced, inherited, from config, from DNS, from health) wins over drain.
+    return `${server} ${admin & 0x23 ? 'maint' : admin & 0x18 ? 'drain' : 'ready'}\n`;
+  });
+  process.stdout.write(lines.join(''));
 } else if (action === 'served-by') {
   const [url] = rest;
   const request = http.get(url, { headers: { connection: 'close' }, timeout: 5000 }, (response) => {
@@ -52,5 +58,5 @@ if (action === 'api') {
   request.on('timeout', () => request.destroy(new Error('no answer within 5s')));
   request.on('error', (error) => fail(`${url}: ${error.code ?? error.message}`));
 } else {
-  fail('usage: haproxy-tool.mjs api SOCKET COMMAND... | admin-state SOCKET BACKEND SERVER | served-by URL');
+  fail('usage: haproxy-tool.mjs api SOCKET COMMAND... | admin-state SOCKET BACKEND SERVER... | served-by URL');
 }

@@ -10,7 +10,10 @@
 # until the old port has no established connection before it sends SIGTERM.
 set -eu
 . "$(dirname "$0")/slots.sh"
-for server in $(servers "$SWITCHYARD_SLOT"); do node "$tool" api "$socket" "set server $backend/$server state ready"; done
-# The other slot's servers, whether or not it was live (a first deploy, a recovery): only one slot gets traffic.
-for server in $(servers "$other"); do node "$tool" api "$socket" "set server $backend/$server state maint"; done
+# One runtime API line, its commands run in order: the new slot's servers ready, then the other slot's
+# servers (whether or not it was live: a first deploy, a recovery) in maint, so only one slot gets traffic.
+commands=""
+for server in $(servers "$SWITCHYARD_SLOT"); do commands="$commands${commands:+; }set server $backend/$server state ready"; done
+for server in $(servers "$other"); do commands="$commands${commands:+; }set server $backend/$server state maint"; done
+node "$tool" api "$socket" "$commands"
 echo "haproxy $backend: slot $SWITCHYARD_SLOT's server(s) ready (port(s) $SWITCHYARD_PORTS), slot $other's in maint"
