@@ -58,15 +58,21 @@ function pidsOfUser(uid: number): number[] {
   });
 }
 
-/** The project as the deploy user would have it after `git clone` and `npm ci` (node_modules linked, not copied). */
+/**
+ * The project as the deploy user would have it after `git clone` and `npm ci --omit=dev`: the sources
+ * (node_modules linked, not copied), then the bundle built by that user, as npm ci's `prepare` does,
+ * so ./deploy.ts runs dist/ as it does on a real host (a copied dist/ would be older than the copied
+ * folders, whose mtimes a copy does not keep, and every command would run the TypeScript instead).
+ */
 export function installSwitchyardFor(user: DeployUser): string {
   const target = path.join(user.home, 'switchyard');
   mkdirSync(target);
-  for (const entry of ['deploy.ts', 'lib', 'scripts', 'templates', 'tools', 'dist', 'package.json', 'package-lock.json', 'tsconfig.json', '.env.example']) {
-    if (existsSync(path.join(PROJECT, entry))) cpSync(path.join(PROJECT, entry), path.join(target, entry), { recursive: true, preserveTimestamps: true });
+  for (const entry of ['deploy.ts', 'lib', 'scripts', 'templates', 'tools', 'package.json', 'package-lock.json', 'tsconfig.json', '.env.example']) {
+    if (existsSync(path.join(PROJECT, entry))) cpSync(path.join(PROJECT, entry), path.join(target, entry), { recursive: true });
   }
   symlinkSync(path.join(PROJECT, 'node_modules'), path.join(target, 'node_modules'));
   execFileSync('chown', ['-hR', `${user.uid}`, target]);
+  execFileSync('runuser', ['-u', user.name, '--', process.execPath, path.join(target, 'tools', 'bundle.mjs')], { cwd: target, stdio: 'pipe' });
   return target;
 }
 
