@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, wr
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { ROOT_MODE } from '../lib/deploy-root.ts';
 import { waitFor } from './field-support.ts';
 
@@ -15,7 +15,7 @@ describe('bad input changes nothing', () => {
   let snapshot: { state: string; upstream: string };
 
   beforeAll(async () => {
-    host = await createDeployedTestHost({ env: { HEALTH_TIMEOUT: '3s', STOP_TIMEOUT: '2s' } });
+    host = await createDeployedTestHost({ env: { ...APP_WITHOUT_NPM, HEALTH_TIMEOUT: '3s', STOP_TIMEOUT: '2s' } });
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 

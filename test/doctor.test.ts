@@ -10,7 +10,7 @@ import { satisfiesEngines } from '../lib/doctor/host.ts';
 import { formatOutcomes, runChecks } from '../lib/doctor/index.ts';
 import { dumpCommand, judgeNginxConfig, sudoListArgv } from '../lib/doctor/nginx.ts';
 import { explainGitFailure, lsRemoteArgv } from '../lib/doctor/repo.ts';
-import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 
 describe('doctor checks (pure parts)', () => {
   it('turns NGINX_TEST_CMD into the configuration dump with the same prefix', () => {
@@ -79,7 +79,7 @@ describe('doctor checks (pure parts)', () => {
 describe('./deploy.ts doctor on a real host (real nginx, git, processes)', () => {
   let host: TestHost;
   beforeAll(async () => {
-    host = await createDeployedTestHost();
+    host = await createDeployedTestHost({ env: APP_WITHOUT_NPM });
   }, 180_000);
   afterAll(async () => {
     await host?.cleanUp();

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.ts';
 import { cleanGitEnv } from '../lib/git.ts';
 import { snapshotTree } from './field-support.ts';
 
@@ -27,7 +27,7 @@ describe('git variables from the caller', () => {
   const git = (...args: string[]) => execFileSync('git', ['-C', clone, ...args], { encoding: 'utf8', env: { ...process.env, ...IDENTITY } }).trim();
 
   beforeAll(async () => {
-    host = await createTestHost({ switchKind: 'nginx-live-file' });
+    host = await createTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
     clone = path.join(host.dir, 'unrelated');
     execFileSync('git', ['clone', '--quiet', host.example.repo, clone]);
     // What the old behaviour destroyed: a local branch, a local commit, untracked and ignored files.

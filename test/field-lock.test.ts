@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { acquireLock, describeTakeover, lockPath, processStartTicks, releaseLock, type LockHolder } from '../lib/lock.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { waitFor } from './field-support.ts';
@@ -76,7 +76,7 @@ describe('a stale lock through ./deploy.ts', () => {
   let other: ChildProcess;
 
   beforeAll(async () => {
-    host = await createDeployedTestHost({ switchKind: 'nginx-live-file' });
+    host = await createDeployedTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
     other = await lookalike();
   }, 120_000);
   afterAll(async () => {
@@ -118,7 +118,7 @@ describe.skipIf(canMount !== true)('a full disk (a real, filled tmpfs)', () => {
   let mount: string;
 
   beforeAll(async () => {
-    host = await createDeployedTestHost({ switchKind: 'nginx-live-file' });
+    host = await createDeployedTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
     mount = path.join(host.dir, 'full');
     mkdirSync(mount);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mount]);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleRepo } from '../harness/example-repo.ts';
-import { createDeployedTestHost, createTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createDeployedTestHost, createTestHost, type TestHost } from '../harness/host.ts';
 import { paths } from '../lib/paths.ts';
 import { filesContaining } from './field-support.ts';
 
@@ -16,7 +16,7 @@ describe('the mirror follows REPO', () => {
   let host: TestHost;
 
   beforeAll(async () => {
-    host = await createDeployedTestHost({ switchKind: 'nginx-live-file' });
+    host = await createDeployedTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
@@ -55,7 +55,7 @@ describe('push to deploy with the README paths', () => {
   let bare: string;
 
   beforeAll(async () => {
-    host = await createTestHost({ switchKind: 'nginx-live-file' });
+    host = await createTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
     bare = path.join(host.deployRoot, 'repo.git');
     git('clone', '--bare', '--quiet', host.example.repo, bare);
     host.writeEnv({ REPO: bare });
@@ -83,7 +83,7 @@ describe('a mirror left by an older Switchyard at DEPLOY_ROOT/repo.git', () => {
   let host: TestHost;
 
   beforeAll(async () => {
-    host = await createTestHost({ switchKind: 'nginx-live-file' });
+    host = await createTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
   }, 60_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
@@ -118,7 +118,7 @@ describe('credentials in REPO', () => {
   };
 
   beforeAll(async () => {
-    host = await createTestHost({ switchKind: 'nginx-live-file' });
+    host = await createTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
     served = path.join(host.dir, 'served', 'app.git');
     git('init', '--bare', '--quiet', served);
     publish();

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeployedTestHost, createTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createDeployedTestHost, createTestHost, type TestHost } from '../harness/host.ts';
 import { checkHooks, findHookProblems, HOOK_NAMES } from '../lib/hooks.ts';
 
 /** Hooks run in substitute's order with the deploy's facts; before the switch a failure aborts, after it one is reported. */
@@ -18,7 +18,7 @@ describe('hooks', () => {
   };
 
   beforeAll(async () => {
-    host = await createTestHost();
+    host = await createTestHost({ env: APP_WITHOUT_NPM });
     hooksDir = path.join(host.dir, 'deploy', 'hooks');
     mkdirSync(hooksDir, { recursive: true });
     record = path.join(host.dir, 'hooks.log');
@@ -132,7 +132,7 @@ describe('unsafe hooks stop a deploy before anything changes', () => {
   let hooksDir: string;
 
   beforeAll(async () => {
-    host = await createDeployedTestHost({ switchKind: 'nginx-live-file' });
+    host = await createDeployedTestHost({ switchKind: 'nginx-live-file', env: APP_WITHOUT_NPM });
     hooksDir = path.join(host.dir, 'deploy', 'hooks');
     mkdirSync(hooksDir, { recursive: true });
     host.example.commit('v2');

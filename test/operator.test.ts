@@ -2,14 +2,14 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 
 /** What an operator at 2 a.m. relies on: a dry run that changes nothing, JSON that matches the state, plain output over SSH. */
 describe('operator experience', () => {
   let host: TestHost;
 
   beforeAll(async () => {
-    host = await createDeployedTestHost();
+    host = await createDeployedTestHost({ env: APP_WITHOUT_NPM });
     host.example.commit('v2');
     const second = await host.run(['deploy']);
     expect(second.exitCode, second.output).toBe(0);

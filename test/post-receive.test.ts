@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.ts';
 import { cleanGitEnv } from '../lib/git.ts';
 import { planInstall, renderPostReceive, shellQuote, TEMPLATE_FILE } from '../scripts/install-hook.ts';
 
@@ -169,7 +169,7 @@ describe('push to deploy, end to end', () => {
   const git = (args: string[]) => execa('git', ['-C', host.example.repo, ...args], { env: GIT_IDENTITY, reject: false, all: true });
 
   beforeAll(async () => {
-    host = await createTestHost();
+    host = await createTestHost({ env: APP_WITHOUT_NPM });
     bare = path.join(host.dir, 'bare.git');
     await execa('git', ['clone', '--bare', '--quiet', host.example.repo, bare]);
     host.writeEnv({ REPO: bare });

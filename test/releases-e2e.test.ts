@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
+import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
 
 /** Releases kept by commit under DEPLOY_ROOT/releases; slots are symlinks to them. */
@@ -12,7 +12,7 @@ describe('releases: rollback to any good release, reuse, install cache, prune, r
   const served = async () => (await host.get('/')).json.version;
 
   beforeAll(async () => {
-    host = await createDeployedTestHost();
+    host = await createDeployedTestHost({ env: APP_WITHOUT_NPM });
     commits.v1 = host.example.head();
     for (const version of ['v2', 'v3']) {
       commits[version] = host.example.commit(version);
