@@ -146,12 +146,17 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
   it('bake window: the watcher rolls back by itself through SWITCH_CMD when the new slot turns sick, with no failed request', async () => {
     const before = (await host.get('/')).json.version;
     const load = startLoad({ port: host.haproxy.port, connections: 16, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 });
-    // The fixture's sick release fails /health 3 s after it starts, often before check.sh's 3 passes
-    // through HAProxy are over (which then rightly refuse it); 20 s lets the switch pass even on a busy
-    // machine, so the watcher must catch it.
-    host.example.commit(`v${++version}-sick`, (repo) => writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace('performance.now() > 3000', 'performance.now() > 20000')));
+    // The sick release turns sick when the test says so, once the deploy has returned: a release that
+    // turned sick by the clock could do it before check.sh's 3 passes through HAProxy were over (which
+    // then rightly refuse it), and the watcher must be the one to catch it.
+    const turnSick = path.join(host.dir, `turn-sick-v${version + 1}`);
+    host.example.commit(`v${++version}-sick`, (repo) =>
+      writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace("import { readFileSync } from 'node:fs';", "import { existsSync, readFileSync } from 'node:fs';").replace('performance.now() > 3000', `existsSync(${JSON.stringify(turnSick)})`)),
+    );
     const deployed = await host.run(['deploy'], { BAKE_TIME: '60s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
+    expect((await host.get('/')).json.version).toBe(`v${version}-sick`);
+    writeFileSync(turnSick, '');
     await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true, 60_000);
     await waitFor('the sick slot to be stopped', () => host.state().bake === null);
     await new Promise((resolve) => setTimeout(resolve, 300));
