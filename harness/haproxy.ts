@@ -3,8 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { createExampleRepo } from './example-repo.ts';
-import { hostBase } from './host.ts';
+import { hostBase, type HostBase } from './host.ts';
 import { acceptsConnections } from './ports.ts';
 
 /** The shipped HAProxy example (templates/haproxy/): the config, switch.sh and check.sh, used as they are. */
@@ -77,17 +76,11 @@ export async function startHaproxy(dir: string, options: { port: number; ports: 
   };
 }
 
-export type HaproxyHost = {
-  dir: string;
-  deployRoot: string;
-  ports: { a: number; b: number };
+export type HaproxyHost = Pick<HostBase, 'dir' | 'deployRoot' | 'ports' | 'example' | 'run' | 'state'> & {
   haproxy: TestHaproxy;
-  example: ReturnType<typeof createExampleRepo>;
   /** The variables the templates' scripts read, as an operator would put them in front of SWITCH_CMD. */
   scriptVars: string;
-  run(args: string[], env?: Record<string, string>): Promise<{ exitCode: number; stdout: string; stderr: string; output: string }>;
   get(pathname: string): Promise<{ status: number; json: any; server: string | null }>;
-  state(): any;
   cleanUp(): Promise<void>;
 };
 

@@ -10,18 +10,12 @@ import { freePort, freePortRuns, freePorts } from './ports.ts';
 
 export const DEPLOY_TS = fileURLToPath(new URL('../deploy.ts', import.meta.url));
 
-export type TestHost = {
-  dir: string;
-  envFile: string;
-  deployRoot: string;
+/** A host with a real nginx in front of the slots: see createTestHost. */
+export type TestHost = Pick<HostBase, 'dir' | 'envFile' | 'deployRoot' | 'ports' | 'example' | 'run' | 'state'> & {
   upstreamFile: string;
-  ports: { a: number; b: number };
   nginx: TestNginx;
-  example: ReturnType<typeof createExampleRepo>;
-  /** Run ./deploy.ts exactly as an operator would, with extra environment. */
-  run(args: string[], env?: Record<string, string>): Promise<{ exitCode: number; stdout: string; stderr: string; output: string }>;
   get(pathname: string): Promise<{ status: number; body: string; json: any }>;
-  state(): any;
+  /** Write the .env: the host's own keys, with `values` over them. */
   writeEnv(values: Record<string, string>): void;
   cleanUp(): Promise<void>;
 };

@@ -8,24 +8,23 @@ import net from 'node:net';
  * its deploy could meanwhile be the local end of some connection, and the app's bind fails with
  * EADDRINUSE (seen with INSTANCES=2 under load). Real hosts use 3001/3002, outside it too.
  */
-function testPortRange(): [number, number] {
+const [firstTestPort, lastTestPort] = ((): [number, number] => {
   const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
   return low - 1 - 20_000 >= 2_000 ? [20_000, low - 1] : [high + 1, 65_535];
-}
+})();
 
 /** Ports this process has handed out: never twice, even before a test binds them. */
 const handedOut = new Set<number>();
 
 /** A port nothing listens on right now, on loopback, outside the ephemeral range; `width` consecutive ones fit after it in the range. */
 export async function freePort(width = 1): Promise<number> {
-  const [first, last] = testPortRange();
   for (let attempt = 0; attempt < 500; attempt++) {
-    const port = first + Math.floor(Math.random() * (last - width + 1 - first + 1));
+    const port = firstTestPort + Math.floor(Math.random() * (lastTestPort - width + 1 - firstTestPort + 1));
     if (handedOut.has(port) || !(await canBind(port))) continue;
     handedOut.add(port);
     return port;
   }
-  throw new Error(`no free port on 127.0.0.1 between ${first} and ${last}`);
+  throw new Error(`no free port on 127.0.0.1 between ${firstTestPort} and ${lastTestPort}`);
 }
 
 /** Distinct free ports. */
@@ -38,17 +37,14 @@ export async function freePorts(count: number): Promise<number[]> {
 /** `count` runs of `width` consecutive free ports each (a slot's ports with INSTANCES = width), not overlapping. */
 export async function freePortRuns(count: number, width: number): Promise<number[]> {
   const starts: number[] = [];
-  const taken = new Set<number>();
   for (let attempt = 0; starts.length < count && attempt < 200; attempt++) {
     const start = await freePort(width);
-    const run = Array.from({ length: width }, (_, index) => start + index);
-    if (run.some((port) => taken.has(port) || (port !== start && handedOut.has(port)))) continue;
-    const free = await Promise.all(run.slice(1).map((port) => acceptsConnections(port).then((busy) => !busy && canBind(port))));
+    // freePort handed out `start`; the rest of the run must be neither handed out (here or before) nor taken.
+    const rest = Array.from({ length: width - 1 }, (_, index) => start + 1 + index);
+    if (rest.some((port) => handedOut.has(port))) continue;
+    const free = await Promise.all(rest.map((port) => acceptsConnections(port).then((busy) => !busy && canBind(port))));
     if (!free.every(Boolean)) continue;
-    run.forEach((port) => {
-      taken.add(port);
-      handedOut.add(port);
-    });
+    rest.forEach((port) => handedOut.add(port));
     starts.push(start);
   }
   if (starts.length < count) throw new Error(`could not find ${count} runs of ${width} free ports on 127.0.0.1`);
