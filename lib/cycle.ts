@@ -154,6 +154,11 @@ class Flow {
     this.savePending = true;
   }
 
+  /** Before a hook or the clean-up after a failure: what saveWithNextPhase left is written first. */
+  private savePendingChange(): void {
+    if (this.savePending) this.save();
+  }
+
   /** Journal the phase, then let the fault injector act on it. */
   private async phase(name: string): Promise<void> {
     if (this.ctx.signal.aborted && !this.switched) throw interruption(this.ctx.signal);
@@ -179,7 +184,7 @@ class Flow {
 
   private async hook(name: string, extra: Record<string, string> = {}): Promise<void> {
     if (!this.ctx.hooks) return;
-    if (this.savePending) this.save();
+    this.savePendingChange();
     try {
       await this.ctx.hooks(name, this.facts(extra));
     } catch (error) {
@@ -610,7 +615,7 @@ class Flow {
   /** Before the switch: stop what we started, the live slot is untouched. After it: the new slot stays live. */
   private async cleanUpAfterFailure(error: unknown): Promise<void> {
     const { reporter } = this.ctx;
-    if (this.savePending) this.save();
+    this.savePendingChange();
     if (!this.switched && this.startedNewSlot) {
       try {
         // A switch that was undone (a failed SWITCH_CHECK_CMD) may have sent it requests: let them finish first.
