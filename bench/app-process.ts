@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { probe } from '../lib/health.ts';
+import { probe } from '../lib/slot/health.ts';
 
 /** An app process the bench started itself (node server.js), stopped only by its own pid. */
 export type AppProcess = { pid: number; port: number; version: string; child: ChildProcess; exited: Promise<number> };

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startNginx, type TestNginx } from '../harness/nginx.ts';
-import { upstreamName } from '../lib/switch/upstream.ts';
+import { upstreamName } from '../lib/traffic/upstream.ts';
 
 export const APP_NAME = 'exampleapp';
 export const UPSTREAM = upstreamName(APP_NAME);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createExampleRepo } from './example-repo.ts';
 import { nginxLayout, startNginx, type TestNginx } from './nginx.ts';
-import type { SwitchKind } from '../lib/config.ts';
+import type { SwitchKind } from '../lib/config/config.ts';
 import { freePort, freePortRuns, freePorts } from './ports.ts';
 
 export const DEPLOY_TS = fileURLToPath(new URL('../deploy.ts', import.meta.url));

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { renderSite, siteTemplate } from '../lib/nginx-site.ts';
+import { renderSite, siteTemplate } from '../lib/traffic/nginx-site.ts';
 import { acceptsConnections as answers, freePort } from './ports.ts';
 
 export type TestNginx = {

@@ -1,6 +1,6 @@
-import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { watchBake } from '../lib/bake.ts';
-import { currentUser } from '../lib/lock.ts';
+import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { watchBake } from '../lib/cycle/bake.ts';
+import { currentUser } from '../lib/record/lock.ts';
 
 export const summary = 'internal: ends a bake window (started by deploy, detached)';
 export const help = `Usage: ./deploy.ts bake-watch

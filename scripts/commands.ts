@@ -1,5 +1,5 @@
-import type { CommandIo } from '../lib/cli.ts';
-import { editDistance } from '../lib/config.ts';
+import type { CommandIo } from '../lib/cli/command.ts';
+import { editDistance } from '../lib/config/config.ts';
 
 export type CommandModule = { help: string; summary: string; run(io: CommandIo): Promise<number> };
 

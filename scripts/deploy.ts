@@ -1,6 +1,6 @@
-import { cycleContext, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { cycleContext, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { printPlan } from './dry-run.ts';
-import { deploy } from '../lib/cycle.ts';
+import { deploy } from '../lib/cycle/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 export const summary = 'build the idle slot from git and move traffic to it';

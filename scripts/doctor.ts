@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { hasFlag, loadConfig, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { hasFlag, loadConfig, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { isSwitchyardError } from '../lib/errors.ts';
-import { doctorChecks, formatOutcomes, runChecks, type CheckOutcome } from '../lib/doctor/index.ts';
+import { doctorChecks, formatOutcomes, runChecks, type CheckOutcome } from '../lib/setup/doctor/index.ts';
 
 export const summary = 'check the whole set-up';
 export const help = `Usage: ./deploy.ts doctor [--json]

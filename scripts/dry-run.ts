@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import type { Config } from '../lib/config.ts';
-import type { Reporter } from '../lib/output.ts';
-import { cacheDir, checkRevision, resolveCommit } from '../lib/git.ts';
-import { findHook, HOOK_NAMES } from '../lib/hooks.ts';
-import { planCycle } from '../lib/plan.ts';
-import { loadState } from '../lib/state.ts';
+import type { Config } from '../lib/config/config.ts';
+import type { Reporter } from '../lib/cli/reporter.ts';
+import { cacheDir, checkRevision, resolveCommit } from '../lib/release/git.ts';
+import { findHook, HOOK_NAMES } from '../lib/cycle/hooks.ts';
+import { planCycle } from '../lib/cycle/plan.ts';
+import { loadState } from '../lib/record/state.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 /** `deploy --dry-run`: the plan, from what is already on disk; nothing is fetched, locked or written. */

@@ -1,5 +1,5 @@
-import { editAppEnvFile, ensureAppEnvFile, parseAssignments, readAppEnvFile, validateEnvKey } from '../lib/app-env.ts';
-import { loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { editAppEnvFile, ensureAppEnvFile, parseAssignments, readAppEnvFile, validateEnvKey } from '../lib/config/app-env.ts';
+import { loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 export const summary = "list or edit the app's environment (APP_ENV_FILE)";

@@ -1,10 +1,10 @@
-import { loadAppEnvironment, slotEnvironment } from '../lib/app-env.ts';
-import { slotEndpoints } from '../lib/endpoints.ts';
-import { loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { loadAppEnvironment, slotEnvironment } from '../lib/config/app-env.ts';
+import { slotEndpoints } from '../lib/slot/endpoints.ts';
+import { loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { runAttached } from '../lib/run.ts';
-import { slotDir } from '../lib/slots.ts';
-import { loadState } from '../lib/state.ts';
+import { runAttached } from '../lib/host/run.ts';
+import { slotDir } from '../lib/slot/slots.ts';
+import { loadState } from '../lib/record/state.ts';
 
 export const summary = "run a one-off command in the live release with the app's environment";
 export const help = `Usage: ./deploy.ts exec -- <command> [args...]

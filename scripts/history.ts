@@ -1,9 +1,9 @@
-import { flagValue, hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { short } from '../lib/cycle.ts';
-import { formatDuration } from '../lib/duration.ts';
-import { printDeployLog, resolveDeployLog } from '../lib/deploy-log.ts';
+import { flagValue, hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { short } from '../lib/cycle/cycle.ts';
+import { formatDuration } from '../lib/config/duration.ts';
+import { printDeployLog, resolveDeployLog } from '../lib/record/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { loadState, readHistory } from '../lib/state.ts';
+import { loadState, readHistory } from '../lib/record/state.ts';
 
 export const summary = 'the last deploys and rollbacks';
 export const help = `Usage: ./deploy.ts history [-n N] [--json]

@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseDotenv } from 'dotenv';
-import { flagValue, hasFlag, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import type { ConfigKey } from '../lib/config-keys.ts';
-import { resolveConfig } from '../lib/config.ts';
+import { flagValue, hasFlag, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import type { ConfigKey } from '../lib/config/keys.ts';
+import { resolveConfig } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRights, testAndReload, writeOnce, type Done } from '../lib/init-steps.ts';
-import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/init.ts';
-import { currentUserName } from '../lib/file-owner.ts';
+import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRights, testAndReload, writeOnce, type Done } from '../lib/setup/init-steps.ts';
+import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/setup/init.ts';
+import { currentUserName } from '../lib/host/file-owner.ts';
 
 export const summary = 'set up a host: .env, DEPLOY_ROOT, upstream, nginx site';
 export const help = `Usage: ./deploy.ts init --app NAME --repo URL --root DIR [options]

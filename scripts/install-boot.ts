@@ -1,9 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
-import { applyBootEntry, type BootEntry } from '../lib/boot.ts';
-import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { applyBootEntry, type BootEntry } from '../lib/setup/boot.ts';
+import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { runDir } from '../lib/slots.ts';
+import { runDir } from '../lib/slot/slots.ts';
 
 export const summary = 'run `resume` at boot (systemd unit, or the crontab)';
 export const help = `Usage: ./deploy.ts install-boot [--remove]

@@ -1,10 +1,10 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import type { Config } from '../lib/config.ts';
+import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import type { Config } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { writeFileAtomic } from '../lib/files.ts';
-import { describeRepository, isOwnMirror } from '../lib/git.ts';
+import { writeFileAtomic } from '../lib/host/files.ts';
+import { describeRepository, isOwnMirror } from '../lib/release/git.ts';
 
 export const summary = 'make pushes to DEPLOY_BRANCH of a bare repository deploy';
 export const help = `Usage: ./deploy.ts install-hook <BARE_REPO> [--force]

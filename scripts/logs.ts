@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { followLog, readLogTail } from '../lib/log-files.ts';
-import { flagValue, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { currentDeployLog, printDeployLog } from '../lib/deploy-log.ts';
+import { followLog, readLogTail } from '../lib/slot/log-files.ts';
+import { flagValue, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { currentDeployLog, printDeployLog } from '../lib/record/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { runningHolder } from '../lib/lock.ts';
-import { slotFiles } from '../lib/slots.ts';
-import { loadState } from '../lib/state.ts';
+import { runningHolder } from '../lib/record/lock.ts';
+import { slotFiles } from '../lib/slot/slots.ts';
+import { loadState } from '../lib/record/state.ts';
 
 export const summary = "show an app slot's log";
 export const help = `Usage: ./deploy.ts logs [SLOT] [-n N] [-f]

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { renderSite, siteTemplate, siteValues } from '../lib/nginx-site.ts';
+import { renderSite, siteTemplate, siteValues } from '../lib/traffic/nginx-site.ts';
 
 export const summary = 'print the nginx site for this configuration';
 export const help = `Usage: ./deploy.ts nginx-site

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { short } from '../lib/cycle.ts';
-import { folderSize, releaseDir } from '../lib/release-files.ts';
-import { outcomesOf, previousGoodCommit } from '../lib/releases.ts';
-import { SLOTS } from '../lib/slots.ts';
-import { loadState } from '../lib/state.ts';
+import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { short } from '../lib/cycle/cycle.ts';
+import { folderSize, releaseDir } from '../lib/release/release-files.ts';
+import { outcomesOf, previousGoodCommit } from '../lib/release/releases.ts';
+import { SLOTS } from '../lib/slot/slots.ts';
+import { loadState } from '../lib/record/state.ts';
 
 export const summary = 'the kept releases';
 export const help = `Usage: ./deploy.ts releases [--json]

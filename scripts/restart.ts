@@ -1,5 +1,5 @@
-import { cycleContext, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { restart } from '../lib/cycle.ts';
+import { cycleContext, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { restart } from '../lib/cycle/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 export const summary = 'restart the live release with zero downtime';

@@ -1,10 +1,10 @@
-import { describeEndpoints, slotEndpoints } from '../lib/endpoints.ts';
-import { loadAppEnvironment } from '../lib/app-env.ts';
-import { interruptionSignal, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { describeEndpoints, slotEndpoints } from '../lib/slot/endpoints.ts';
+import { loadAppEnvironment } from '../lib/config/app-env.ts';
+import { interruptionSignal, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { currentUser } from '../lib/lock.ts';
-import { createSlotProcesses } from '../lib/process-manager.ts';
-import { resumeLive } from '../lib/resume.ts';
+import { currentUser } from '../lib/record/lock.ts';
+import { createSlotProcesses } from '../lib/slot/process-manager.ts';
+import { resumeLive } from '../lib/cycle/resume.ts';
 
 export const summary = 'after a reboot: start the live slot again and confirm the switch';
 export const help = `Usage: ./deploy.ts resume [--json]

@@ -1,5 +1,5 @@
-import { cycleContext, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { rollback } from '../lib/cycle.ts';
+import { cycleContext, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { rollback } from '../lib/cycle/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 export const summary = 'bring a kept release back, without building';

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { appFiles, readLogTail, readStatus, runningPid, startApp, stopApp } from '../lib/app-process.ts';
-import { childEnv, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { formatDuration } from '../lib/duration.ts';
+import { appFiles, readLogTail, readStatus, runningPid, startApp, stopApp } from '../lib/slot/app-process.ts';
+import { childEnv, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { formatDuration } from '../lib/config/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { portInUse, refuseTakenPort } from '../lib/health.ts';
-import { runDir } from '../lib/slots.ts';
+import { portInUse, refuseTakenPort } from '../lib/slot/health.ts';
+import { runDir } from '../lib/slot/slots.ts';
 
 export const summary = 'run one app detached';
 export const help = `Usage: ./deploy.ts start <APP_NAME> <APP_DIR> <PORT>

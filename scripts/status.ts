@@ -1,21 +1,21 @@
 import { existsSync, renameSync } from 'node:fs';
-import { describeBake, isBakeWatcher } from '../lib/bake.ts';
-import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import type { Config, SlotName } from '../lib/config.ts';
-import { short } from '../lib/cycle.ts';
-import { gatherFacts, reconcile } from '../lib/recover.ts';
-import { formatDuration } from '../lib/duration.ts';
-import { acquireLock, currentUser, describeTakeover, releaseLock } from '../lib/lock.ts';
-import { readHead } from '../lib/git.ts';
-import { createSlotProcesses } from '../lib/process-manager.ts';
-import { assessHost } from '../lib/reconcile.ts';
-import { SLOTS, slotDir } from '../lib/slots.ts';
-import { describeEndpoints, slotEndpoints } from '../lib/endpoints.ts';
-import { describeProbe, healthTarget, probeTarget } from '../lib/health.ts';
-import { runningPid } from '../lib/app-process.ts';
-import { slotInstances } from '../lib/process-manager.ts';
-import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/state.ts';
-import { createSwitch } from '../lib/switch/index.ts';
+import { describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
+import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import type { Config, SlotName } from '../lib/config/config.ts';
+import { short } from '../lib/cycle/cycle.ts';
+import { gatherFacts, reconcile } from '../lib/cycle/recover.ts';
+import { formatDuration } from '../lib/config/duration.ts';
+import { acquireLock, currentUser, describeTakeover, releaseLock } from '../lib/record/lock.ts';
+import { readHead } from '../lib/release/git.ts';
+import { createSlotProcesses } from '../lib/slot/process-manager.ts';
+import { assessHost } from '../lib/record/reconcile.ts';
+import { SLOTS, slotDir } from '../lib/slot/slots.ts';
+import { describeEndpoints, slotEndpoints } from '../lib/slot/endpoints.ts';
+import { describeProbe, healthTarget, probeTarget } from '../lib/slot/health.ts';
+import { runningPid } from '../lib/slot/app-process.ts';
+import { slotInstances } from '../lib/slot/process-manager.ts';
+import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/record/state.ts';
+import { createSwitch } from '../lib/traffic/index.ts';
 
 export const summary = 'show what is live';
 export const help = `Usage: ./deploy.ts status [--json] [--repair]

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { appFiles, stopApp } from '../lib/app-process.ts';
-import { hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
-import { formatDuration } from '../lib/duration.ts';
+import { appFiles, stopApp } from '../lib/slot/app-process.ts';
+import { hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { formatDuration } from '../lib/config/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { createSlotProcesses, slotInstances } from '../lib/process-manager.ts';
-import { runDir, SLOTS, slotProcessName } from '../lib/slots.ts';
-import { loadState, readStateFile, statePath } from '../lib/state.ts';
-import { runningHolder } from '../lib/lock.ts';
-import type { Config, SlotName } from '../lib/config.ts';
+import { createSlotProcesses, slotInstances } from '../lib/slot/process-manager.ts';
+import { runDir, SLOTS, slotProcessName } from '../lib/slot/slots.ts';
+import { loadState, readStateFile, statePath } from '../lib/record/state.ts';
+import { runningHolder } from '../lib/record/lock.ts';
+import type { Config, SlotName } from '../lib/config/config.ts';
 
 export const summary = 'stop one app';
 export const help = `Usage: ./deploy.ts stop <APP_NAME> [--force]

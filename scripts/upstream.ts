@@ -1,10 +1,10 @@
-import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli.ts';
+import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { existsSync } from 'node:fs';
-import { prepareDeployRoot } from '../lib/deploy-root.ts';
-import { writeFileAtomic } from '../lib/files.ts';
-import { liveFile } from '../lib/switch/nginx-live-file.ts';
-import { loadState } from '../lib/state.ts';
-import { upstreamFor } from '../lib/switch/upstream.ts';
+import { prepareDeployRoot } from '../lib/host/deploy-root.ts';
+import { writeFileAtomic } from '../lib/host/files.ts';
+import { liveFile } from '../lib/traffic/nginx-live-file.ts';
+import { loadState } from '../lib/record/state.ts';
+import { upstreamFor } from '../lib/traffic/upstream.ts';
 
 export const summary = 'print or write the nginx upstream';
 export const help = `Usage: ./deploy.ts upstream [--write]

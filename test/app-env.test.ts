@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appEnvironment, editAppEnvFile, parseAppEnv, parseAssignments, readAppEnvFile, renderAppEnv, slotEnvironment, validateEnvKey } from '../lib/app-env.ts';
-import { parseSharedPaths, parseSize, resolveConfig } from '../lib/config.ts';
+import { appEnvironment, editAppEnvFile, parseAppEnv, parseAssignments, readAppEnvFile, renderAppEnv, slotEnvironment, validateEnvKey } from '../lib/config/app-env.ts';
+import { parseSharedPaths, parseSize, resolveConfig } from '../lib/config/config.ts';
 
 describe('appEnvironment', () => {
   it('passes only PATH, HOME, LANG and LC_* from the caller, then APP_ENV_FILE, which may set PATH but not PORT/HOST/SWITCHYARD_SLOT', () => {

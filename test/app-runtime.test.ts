@@ -122,7 +122,7 @@ describe("the app's environment, files, logs and reboot", () => {
     expect(empty.stderr).toMatch(/nothing is live.*nothing was run/);
   }, 60_000);
 
-  // Needs linkSharedPaths(config, buildDir) called by the cycle after checkout, before install (lib/cycle.ts): fails until it is.
+  // Needs linkSharedPaths(config, buildDir) called by the cycle after checkout, before install (lib/cycle/cycle.ts): fails until it is.
   it('SHARED_PATHS: the .env the app reads and its uploads/ survive a deploy, a rollback and a restart', async () => {
     writeFileSync(path.join(shared(), '.env'), 'SAUCE=ketchup\n', { mode: 0o600 });
     expect((await direct('POST', '/upload?name=first.txt', 'one')).saved).toBe(true);

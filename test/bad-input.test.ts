@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
-import { ROOT_MODE } from '../lib/deploy-root.ts';
+import { ROOT_MODE } from '../lib/host/deploy-root.ts';
 import { waitFor } from './field-support.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;

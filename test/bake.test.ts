@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
-import { isGroupAlive, signalProcess } from '../lib/process.ts';
+import { isGroupAlive, signalProcess } from '../lib/host/process.ts';
 
 /**
  * The bake window (BAKE_TIME): the previous slot stays warm after a deploy, a rollback inside the

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyBootEntry, cronMarker, editCrontab, renderBootUnit, renderCronLine, shellQuote, systemdIsInit, type BootEntry } from '../lib/boot.ts';
+import { applyBootEntry, cronMarker, editCrontab, renderBootUnit, renderCronLine, shellQuote, systemdIsInit, type BootEntry } from '../lib/setup/boot.ts';
 
 const entry: BootEntry = {
   appName: 'shop',

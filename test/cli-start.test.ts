@@ -126,7 +126,7 @@ describe('CLI start-up: bundle, and tsx when the bundle is missing or stale', ()
 
   it('each watched path, and a file added to a watched folder, makes the bundle stale', async () => {
     await build();
-    for (const file of ['deploy.ts', 'lib/duration.ts', 'lib/supervisor.mjs', 'tools/bundle.mjs', 'package.json', 'tsconfig.json']) {
+    for (const file of ['deploy.ts', 'lib/config/duration.ts', 'lib/slot/supervisor.mjs', 'tools/bundle.mjs', 'package.json', 'tsconfig.json']) {
       expect(await startPath(), `fresh before touching ${file}`).toBe('bundle');
       const { atime, mtime } = statSync(path.join(project, file));
       touch(file);

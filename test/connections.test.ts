@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { countConnectedUnix, countEstablished, openConnections, waitForNoConnections } from '../lib/connections.ts';
+import { countConnectedUnix, countEstablished, openConnections, waitForNoConnections } from '../lib/slot/connections.ts';
 
 describe('connections open to a slot', () => {
   it('counts only established connections whose local port is the slot port', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isGroupAlive } from '../lib/process.ts';
+import { isGroupAlive } from '../lib/host/process.ts';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deployLogId, deployLogPid, listDeployLogs, openDeployLog, printDeployLog, resolveDeployLog, rotateDeployLogs } from '../lib/deploy-log.ts';
-import { keyComment } from '../lib/deployer.ts';
-import { Reporter } from '../lib/output.ts';
+import { deployLogId, deployLogPid, listDeployLogs, openDeployLog, printDeployLog, resolveDeployLog, rotateDeployLogs } from '../lib/record/deploy-log.ts';
+import { keyComment } from '../lib/host/deployer.ts';
+import { Reporter } from '../lib/cli/reporter.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-deploy-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

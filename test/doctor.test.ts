@@ -5,11 +5,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { judgeDeployRoot } from '../lib/doctor/deploy-root.ts';
-import { satisfiesEngines } from '../lib/doctor/host.ts';
-import { formatOutcomes, runChecks } from '../lib/doctor/index.ts';
-import { dumpCommand, judgeNginxConfig, sudoListArgv } from '../lib/doctor/nginx.ts';
-import { explainGitFailure, lsRemoteArgv } from '../lib/doctor/repo.ts';
+import { judgeDeployRoot } from '../lib/setup/doctor/deploy-root.ts';
+import { satisfiesEngines } from '../lib/setup/doctor/host.ts';
+import { formatOutcomes, runChecks } from '../lib/setup/doctor/index.ts';
+import { dumpCommand, judgeNginxConfig, sudoListArgv } from '../lib/setup/doctor/nginx.ts';
+import { explainGitFailure, lsRemoteArgv } from '../lib/setup/doctor/repo.ts';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 
 describe('doctor checks (pure parts)', () => {

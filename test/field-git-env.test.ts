@@ -3,7 +3,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.ts';
-import { cleanGitEnv } from '../lib/git.ts';
+import { cleanGitEnv } from '../lib/release/git.ts';
 import { snapshotTree } from './field-support.ts';
 
 const IDENTITY = { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.invalid', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.invalid' };

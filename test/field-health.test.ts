@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
-import { probe } from '../lib/health.ts';
+import { probe } from '../lib/slot/health.ts';
 import { waitFor } from './field-support.ts';
 
 const STREAMING = new URL('./fixtures/apps/streaming-health.js', import.meta.url).pathname;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../harness/host.ts';
-import { HISTORY_KEPT, historyLogPath, initialState, saveState, statePath } from '../lib/state.ts';
+import { HISTORY_KEPT, historyLogPath, initialState, saveState, statePath } from '../lib/record/state.ts';
 
 /** `history` reads both state.json and history.log, through the real command. */
 describe('history beyond what state.json keeps', () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
-import { acquireLock, describeTakeover, lockPath, processStartTicks, releaseLock, type LockHolder } from '../lib/lock.ts';
+import { acquireLock, describeTakeover, lockPath, processStartTicks, releaseLock, type LockHolder } from '../lib/record/lock.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { waitFor } from './field-support.ts';
 

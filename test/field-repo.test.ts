@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleRepo } from '../harness/example-repo.ts';
 import { APP_WITHOUT_NPM, createDeployedTestHost, createTestHost, type TestHost } from '../harness/host.ts';
-import { paths } from '../lib/paths.ts';
+import { paths } from '../lib/host/paths.ts';
 import { filesContaining } from './field-support.ts';
 
 const IDENTITY = { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.invalid', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.invalid' };

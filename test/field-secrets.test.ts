@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
-import { redact, redactUrlCredentials, redactValue } from '../lib/redact.ts';
+import { redact, redactUrlCredentials, redactValue } from '../lib/config/redact.ts';
 import { filesContaining, waitFor } from './field-support.ts';
 
 describe('redact', () => {

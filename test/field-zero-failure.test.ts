@@ -3,8 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
-import { readPidFile } from '../lib/process.ts';
-import { childPids } from '../lib/switch/nginx-workers.ts';
+import { readPidFile } from '../lib/host/process.ts';
+import { childPids } from '../lib/traffic/nginx-workers.ts';
 
 /**
  * The promise as the field tests it: SWITCH unset, every path at its default, nginx started as root

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, createTestHost, type TestHost } from '../harness/host.ts';
-import { checkHooks, findHookProblems, HOOK_NAMES } from '../lib/hooks.ts';
+import { checkHooks, findHookProblems, HOOK_NAMES } from '../lib/cycle/hooks.ts';
 
 /** Hooks run in substitute's order with the deploy's facts; before the switch a failure aborts, after it one is reported. */
 describe('hooks', () => {

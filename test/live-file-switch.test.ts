@@ -3,8 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
-import { readPidFile } from '../lib/process.ts';
-import { childPids } from '../lib/switch/nginx-workers.ts';
+import { readPidFile } from '../lib/host/process.ts';
+import { childPids } from '../lib/traffic/nginx-workers.ts';
 
 /**
  * SWITCH=nginx-live-file, the default (SWITCH is not set here): per-slot upstream groups and a file nginx checks per request, so a deploy

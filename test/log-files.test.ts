@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { followLog, logSeries, readLogTail } from '../lib/log-files.ts';
+import { followLog, logSeries, readLogTail } from '../lib/slot/log-files.ts';
 
 /** The reading side of the supervisor's rotation: <log>, <log>.1 (newest rotated), ... */
 describe('log files across rotations', () => {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../lib/config.ts';
-import { plannedModes } from '../lib/deploy-root.ts';
-import { renderSite, siteTemplate, siteValues } from '../lib/nginx-site.ts';
-import { firstBlockedDir } from '../lib/switch/nginx-access.ts';
+import { resolveConfig } from '../lib/config/config.ts';
+import { plannedModes } from '../lib/host/deploy-root.ts';
+import { renderSite, siteTemplate, siteValues } from '../lib/traffic/nginx-site.ts';
+import { firstBlockedDir } from '../lib/traffic/nginx-access.ts';
 
 const config = (values: Record<string, string> = {}) =>
   resolveConfig({ fileValues: { APP_NAME: 'shop.web', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop', ...values }, env: {}, envFile: '/etc/switchyard/shop.env' });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.ts';
-import { cleanGitEnv } from '../lib/git.ts';
+import { cleanGitEnv } from '../lib/release/git.ts';
 import { planInstall, renderPostReceive, shellQuote, TEMPLATE_FILE } from '../scripts/install-hook.ts';
 
 const template = readFileSync(TEMPLATE_FILE, 'utf8');

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../lib/config.ts';
-import { systemdProcesses } from '../lib/process-manager.ts';
+import { resolveConfig } from '../lib/config/config.ts';
+import { systemdProcesses } from '../lib/slot/process-manager.ts';
 
 /** PROCESS_MANAGER=systemd cannot run here (no systemd as PID 1): check the env file it writes and the exact commands it issues. */
 describe('the systemd process manager', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { previousGoodCommit, releasesMatching, releasesToPrune, rolledBackFrom } from '../lib/releases.ts';
-import { initialState, type HistoryEntry, type State } from '../lib/state.ts';
+import { previousGoodCommit, releasesMatching, releasesToPrune, rolledBackFrom } from '../lib/release/releases.ts';
+import { initialState, type HistoryEntry, type State } from '../lib/record/state.ts';
 
 const sha = (n: number) => String(n).repeat(40).slice(0, 40);
 const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 10, minute)).toISOString();
@@ -67,7 +67,7 @@ describe('the install cache', () => {
     const { mkdtempSync, mkdirSync, writeFileSync, statSync, readFileSync, rmSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
-    const { installKey, reuseDependencies } = await import('../lib/release-files.ts');
+    const { installKey, reuseDependencies } = await import('../lib/release/release-files.ts');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-cache-'));
     try {
       const [from, to] = [path.join(dir, 'r1'), path.join(dir, 'r2')];

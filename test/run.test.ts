@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { capture, probeCommand, runCommand, runShell } from '../lib/run.ts';
+import { capture, probeCommand, runCommand, runShell } from '../lib/host/run.ts';
 
-/** lib/run.ts starts every child process (node's child_process, no execa): what callers rely on. */
+/** lib/host/run.ts starts every child process (node's child_process, no execa): what callers rely on. */
 describe('runCommand', () => {
   it('streams the lines of stdout and stderr without newlines or \\r, and keeps the tail', async () => {
     const lines: string[] = [];

@@ -3,8 +3,8 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../lib/config.ts';
-import { linkSharedPaths } from '../lib/shared-paths.ts';
+import { resolveConfig } from '../lib/config/config.ts';
+import { linkSharedPaths } from '../lib/release/shared-paths.ts';
 
 /** linkSharedPaths on real git checkouts: the links, the shared copies, and commits that hold a shared path. */
 describe('linkSharedPaths', () => {

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { duringLoad, failures, summarizeFailures, type RequestRecord } from '../harness/load.ts';
-import { openConnections } from '../lib/connections.ts';
-import { readPidFile } from '../lib/process.ts';
-import { childPids } from '../lib/switch/nginx-workers.ts';
+import { openConnections } from '../lib/slot/connections.ts';
+import { readPidFile } from '../lib/host/process.ts';
+import { childPids } from '../lib/traffic/nginx-workers.ts';
 
 /**
  * The seeds' other layouts (issue 12), as the field runs them: nginx started as root (workers as

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../harness/host.ts';
 import { freePort } from '../harness/ports.ts';
-import { isAlive, isGroupAlive, procStat } from '../lib/process.ts';
+import { isAlive, isGroupAlive, procStat } from '../lib/host/process.ts';
 
 /** `start` and `stop` for one app: detached from the caller's session, logged, restarted with backoff, stopped with escalation. */
 describe('start and stop', () => {

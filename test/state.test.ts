@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HISTORY_KEPT, historyLogPath, initialState, loadState, parseState, readHistory, readStateFile, saveState, serializeState, statePath, type HistoryEntry } from '../lib/state.ts';
+import { HISTORY_KEPT, historyLogPath, initialState, loadState, parseState, readHistory, readStateFile, saveState, serializeState, statePath, type HistoryEntry } from '../lib/record/state.ts';
 
 describe('state file', () => {
   it('round-trips and is written atomically with private permissions', () => {

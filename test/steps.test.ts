@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../lib/config.ts';
-import { planCycle } from '../lib/plan.ts';
-import { initialState } from '../lib/state.ts';
-import { stepsFor, type CycleFacts } from '../lib/steps.ts';
+import { resolveConfig } from '../lib/config/config.ts';
+import { planCycle } from '../lib/cycle/plan.ts';
+import { initialState } from '../lib/record/state.ts';
+import { stepsFor, type CycleFacts } from '../lib/cycle/steps.ts';
 
 const config = (values: Record<string, string> = {}) =>
   resolveConfig({ fileValues: { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop', ...values }, env: {}, envFile: '/etc/switchyard/shop.env' });

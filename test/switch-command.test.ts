@@ -2,13 +2,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../lib/config.ts';
-import { commandProgram, programProblem } from '../lib/doctor/switch-command.ts';
-import { planCycle } from '../lib/plan.ts';
-import { initialState } from '../lib/state.ts';
-import { checkDeadlineMs, commandSwitch, switchCommandEnv } from '../lib/switch/command.ts';
-import { trafficTarget } from '../lib/switch/types.ts';
-import { drainsAtProxy } from '../lib/switch/types.ts';
+import { resolveConfig } from '../lib/config/config.ts';
+import { commandProgram, programProblem } from '../lib/setup/doctor/switch-command.ts';
+import { planCycle } from '../lib/cycle/plan.ts';
+import { initialState } from '../lib/record/state.ts';
+import { checkDeadlineMs, commandSwitch, switchCommandEnv } from '../lib/traffic/command.ts';
+import { trafficTarget } from '../lib/traffic/types.ts';
+import { drainsAtProxy } from '../lib/traffic/types.ts';
 
 const base = { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop', PORT_A: '4001', PORT_B: '4002' };
 const resolve = (values: Record<string, string>) => resolveConfig({ fileValues: { ...base, ...values }, env: {}, envFile: '/etc/switchyard/shop.env' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Endpoint } from '../lib/endpoints.ts';
-import { parseLiveAddress, parseLiveSlot, renderUpstream, upstreamName } from '../lib/switch/upstream.ts';
+import type { Endpoint } from '../lib/slot/endpoints.ts';
+import { parseLiveAddress, parseLiveSlot, renderUpstream, upstreamName } from '../lib/traffic/upstream.ts';
 
 const port = (number: number, index = 0): Endpoint => ({ kind: 'port', port: number, index });
 const socket = (file: string, index = 0): Endpoint => ({ kind: 'socket', path: file, index });

@@ -19,7 +19,7 @@ const DIST_DIR = path.join(PROJECT_DIR, 'dist');
 export const WATCHED = ['deploy.ts', 'lib', 'scripts', 'tools', 'package.json', 'tsconfig.json', 'node_modules/.package-lock.json'];
 
 /** Plain files the bundle reaches by path next to itself (`new URL('./supervisor.mjs', import.meta.url)` in lib/). */
-const COPIED = ['lib/supervisor.mjs', 'lib/tsx-register.mjs'];
+const COPIED = ['lib/slot/supervisor.mjs', 'lib/tsx-register.mjs'];
 
 /** A source edited this shortly before the build could share an mtime tick with an edit during it: wait this long first. */
 const SETTLE_MS = 100;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestNginx } from '../../harness/nginx.ts';
 import { freePort } from '../../harness/ports.ts';
-import { renderUpstream } from '../../lib/switch/upstream.ts';
+import { renderUpstream } from '../../lib/traffic/upstream.ts';
 import { waitHealthy } from '../app-process.ts';
 import { APP_NAME, startSite } from '../site.ts';
 import type { Strategy } from '../types.ts';

@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { PROJECT_DIR } from '../project-dir.ts';
+import { appEnvSecrets, loadAppEnvironment } from '../config/app-env.ts';
+import { CONFIG_KEYS, type ConfigKey } from '../config/keys.ts';
+import { readSettings, resolveConfig, suggestKey, type Config } from '../config/config.ts';
+import type { CycleContext } from '../cycle/cycle.ts';
+import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { createHookRunner } from '../cycle/hooks.ts';
+import { Reporter, wantsColor } from './reporter.ts';
+import { settleDeployer } from '../host/deployer.ts';
+import { signalProcess } from '../host/process.ts';
+
+/** What every command script shares: argv flags, config loading, the reporter, interruption, and the error line. */
+
+export { PROJECT_DIR };
+
+export type CommandIo = { argv: string[]; env: Record<string, string | undefined> };
+
+/** Flags come before `--`; after it everything is an argument (a commit may be called `-h`). */
+export function hasFlag(argv: readonly string[], ...names: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((arg) => names.includes(arg));
+}
+
+/** Positional arguments, after dropping known flags; `--` ends flags. */
+export function positionals(argv: readonly string[], flagsWithValue: string[] = []): string[] {
+  const result: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    if (arg === '--') {
+      result.push(...argv.slice(index + 1));
+      break;
+    }
+    if (flagsWithValue.includes(arg)) {
+      index++;
+      continue;
+    }
+    if (arg.startsWith('--') || /^-[a-zA-Z]$/.test(arg)) continue;
+    result.push(arg);
+  }
+  return result;
+}
+
+export function flagValue(argv: readonly string[], name: string): string | undefined {
+  const end = argv.indexOf('--');
+  if (end !== -1) argv = argv.slice(0, end);
+  const index = argv.indexOf(name);
+  if (index >= 0) return argv[index + 1];
+  const inline = argv.find((arg) => arg.startsWith(`${name}=`));
+  return inline?.slice(name.length + 1);
+}
+
+/** Refuse flags a command does not know, so a typo never silently changes what runs. */
+export function rejectUnknownFlags(argv: readonly string[], known: string[]): void {
+  const common = ['--no-color', '--color', '--verbose', '--help', '-h'];
+  for (const arg of argv) {
+    if (arg === '--') return;
+    const name = arg.split('=')[0];
+    if (arg.startsWith('-') && arg !== '-' && !known.includes(name) && !common.includes(name)) {
+      throw new SwitchyardError(`unknown option ${JSON.stringify(arg)}`, { untouched: 'nothing was changed', next: 'see --help', exitCode: 2 });
+    }
+  }
+}
+
+export function makeReporter(io: CommandIo, config?: Config): Reporter {
+  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: hasFlag(io.argv, '--json'), secrets: config?.secrets });
+}
+
+export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigKey[]): Config {
+  const settings = readSettings(path.join(PROJECT_DIR, '.env'), io.env);
+  const config = resolveConfig(settings, required);
+  config.secrets.push(...appEnvSecrets(config));
+  for (const key of config.unknownKeys) {
+    const suggestion = suggestKey(key);
+    reporter.warn(`unknown key ${key} in ${config.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);
+  }
+  for (const notice of config.notices) reporter.warn(notice);
+  return config;
+}
+
+/** The environment handed to apps and commands: the operator's, minus Switchyard's own settings. */
+export function childEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const result = { ...env };
+  for (const key of Object.keys(CONFIG_KEYS)) delete result[key];
+  delete result.DEPLOY_ENV_FILE;
+  for (const key of Object.keys(result)) if (key.startsWith('SWITCHYARD_TEST_')) delete result[key];
+  return result;
+}
+
+/**
+ * Abort on Ctrl-C or SIGTERM. A second Ctrl-C does not kill us mid-cleanup: the cleanup is what
+ * keeps the host serving. An SSH hang-up (SIGHUP, sent only when there is a TTY) is ignored: a
+ * dropped connection must do the same with or without a TTY, and without one no signal arrives at
+ * all, so the deploy runs to its end and its log (DEPLOY_ROOT/deploys) tells how it ended.
+ */
+export function interruptionSignal(reporter: Reporter): AbortSignal {
+  const controller = new AbortController();
+  process.on('SIGHUP', () => undefined);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) return;
+      reporter.warn(`${signal} received: before the switch, what this command started is stopped and the live slot is left serving; after it, the drain is finished first`);
+      controller.abort(signal);
+    });
+  }
+  return controller.signal;
+}
+
+/** Print the one-line error (and its details) and set the exit code; the stack only with --verbose. */
+export function reportFailure(error: unknown, reporter: Reporter, argv: readonly string[]): number {
+  if (isSwitchyardError(error)) {
+    reporter.error(error.line, error.details);
+    if (hasFlag(argv, '--verbose') && error.cause) console.error(error.cause);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  reporter.error(`unexpected failure: ${message}; run again with --verbose for the stack trace`);
+  if (hasFlag(argv, '--verbose')) console.error(error);
+  return 1;
+}
+
+/** Test-only fault injection by phase name: SWITCHYARD_TEST_FAULT=kill@build or pause@switch (waits for a file). */
+export function faultInjector(env: Record<string, string | undefined>): ((phase: string) => Promise<void>) | undefined {
+  const spec = env.SWITCHYARD_TEST_FAULT;
+  if (!spec) return undefined;
+  const [action, phase] = spec.split('@');
+  return async (current: string) => {
+    if (current !== phase) return;
+    if (action === 'kill') signalProcess(process.pid, 'SIGKILL');
+    if (action === 'pause' && env.SWITCHYARD_TEST_PAUSE_FILE) {
+      const { existsSync, writeFileSync } = await import('node:fs');
+      writeFileSync(`${env.SWITCHYARD_TEST_PAUSE_FILE}.reached`, current);
+      while (!existsSync(env.SWITCHYARD_TEST_PAUSE_FILE)) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+}
+
+/**
+ * What a deploy or rollback runs with: interruption handling, the app's environment (APP_ENV_FILE
+ * plus PATH, HOME, LANG, LC_* of the caller: nothing else of the deploying shell), hooks, fault injection.
+ */
+export function cycleContext(io: CommandIo, config: Config, reporter: Reporter): CycleContext {
+  // The app's environment (ctx.env) keeps none of SWITCHYARD_USER, SUDO_USER, SSH_USER_AUTH: who deploys is read now.
+  settleDeployer(io.env);
+  const signal = interruptionSignal(reporter);
+  const env = loadAppEnvironment(config, io.env);
+  return { config, reporter, env, signal, hooks: createHookRunner(config.hooksDir, reporter, env, signal), atPhase: faultInjector(io.env), cliEnv: io.env };
+}

@@ -1,0 +1,360 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './keys.ts';
+import { parseDuration } from './duration.ts';
+import { SwitchyardError } from '../errors.ts';
+
+export type SlotName = 'a' | 'b';
+export type SwitchKind = 'nginx-live-file' | 'nginx-reload' | 'passive' | 'command' | 'none';
+export const SWITCH_KINDS: readonly SwitchKind[] = ['nginx-live-file', 'nginx-reload', 'passive', 'command', 'none'];
+/** Older names still accepted, with a warning: `nginx` was the reload mode when it was the default. */
+const SWITCH_ALIASES: Record<string, SwitchKind> = { nginx: 'nginx-reload' };
+export type ProcessManagerKind = 'builtin' | 'systemd';
+export type SlotListen = 'port' | 'socket';
+/** One SHARED_PATHS entry: `uploads/` is { path: 'uploads', dir: true }. */
+export type SharedPath = { path: string; dir: boolean };
+
+export type Config = {
+  appName: string;
+  repo: string;
+  branch: string;
+  deployRoot: string;
+  /** PORT_A, PORT_B: the first port of each slot (its only one unless INSTANCES > 1). */
+  ports: Record<SlotName, number>;
+  /** SLOT_LISTEN, INSTANCES and where sockets live: lib/slot/endpoints.ts turns these into each slot's addresses. */
+  slotListen: SlotListen;
+  instances: number;
+  socketDir: string;
+  host: string;
+  installCmd: string;
+  buildCmd: string;
+  startCmd: string;
+  healthPath: string;
+  healthTimeoutMs: number;
+  stopTimeoutMs: number;
+  keepReleases: number;
+  bakeTimeMs: number;
+  autoRollback: boolean;
+  switchKind: SwitchKind;
+  /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
+  command: { switchCmd: string; checkCmd: string };
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string };
+  processManager: ProcessManagerKind;
+  systemdScope: 'system' | 'user';
+  hooksDir: string;
+  /** APP_ENV_FILE, absolute: the app's own variables (lib/config/app-env.ts). */
+  appEnvFile: string;
+  /** SHARED_PATHS: relative paths kept under DEPLOY_ROOT/shared and linked into each build (lib/release/shared-paths.ts). */
+  sharedPaths: SharedPath[];
+  /** LOG_MAX_SIZE in bytes and LOG_KEEP: the supervisor's log rotation. */
+  logMaxBytes: number;
+  logKeep: number;
+  /** Where the values came from, for messages. */
+  envFile: string;
+  /** Keys in the env file Switchyard does not know (likely typos). */
+  unknownKeys: string[];
+  /** Settings that work but should be changed (an old name), one line each. */
+  notices: string[];
+  /** Values never to print (credentials in REPO, values of *_TOKEN/*_SECRET/... keys in the env file). */
+  secrets: string[];
+};
+
+/** `missingFile`: the default env file does not exist (fine when the environment holds every required key). */
+export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string; missingFile?: boolean; duplicates?: string[] };
+
+/** Folders that must never be DEPLOY_ROOT itself. */
+const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/run', '/var/tmp']);
+
+/** Keys set more than once in an env file, with the line that wins (dotenv keeps the last). Pure. */
+export function duplicateKeys(text: string): string[] {
+  const lines = new Map<string, number[]>();
+  text.split('\n').forEach((line, index) => {
+    const key = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=/.exec(line)?.[1];
+    if (key) lines.set(key, [...(lines.get(key) ?? []), index + 1]);
+  });
+  return [...lines].filter(([, at]) => at.length > 1).map(([key, at]) => `${key} is set ${at.length} times (lines ${at.join(', ')}); the last one, line ${at.at(-1)}, is used`);
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
+
+/** Read the env file (missing is fine unless it was named explicitly) and the environment. */
+export function readSettings(defaultEnvFile: string, env: Record<string, string | undefined>): RawSettings {
+  const explicit = env.DEPLOY_ENV_FILE;
+  const envFile = path.resolve(explicit || defaultEnvFile);
+  let text: string;
+  try {
+    text = readFileSync(envFile, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return { fileValues: {}, env, envFile, missingFile: true };
+    const reason = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code})`;
+    throw new SwitchyardError(`config file ${envFile} ${reason}`, {
+      untouched: 'nothing was changed',
+      next: explicit
+        ? `fix DEPLOY_ENV_FILE, or create the file: \`cp ${path.join(path.dirname(path.resolve(defaultEnvFile)), '.env.example')} ${envFile}\` and edit it, or \`./deploy.ts init --env-file ${envFile} --app NAME --repo URL --root DIR\``
+        : 'copy .env.example to .env and edit it',
+    });
+  }
+  return { fileValues: parseDotenv(text), env, envFile, duplicates: duplicateKeys(text) };
+}
+
+/** Validate everything at once; throws one error naming every bad key. Pure. */
+export function resolveConfig(settings: RawSettings, required: readonly ConfigKey[] = requiredKeys()): Config {
+  const { fileValues, env, envFile } = settings;
+  const baseDir = path.dirname(envFile);
+  const raw = (key: ConfigKey): string | undefined => env[key] ?? fileValues[key];
+  const problems: string[] = [];
+  const value = (key: ConfigKey): string => {
+    const given = raw(key);
+    if (given !== undefined && given !== '') return given;
+    const spec = CONFIG_KEYS[key] as { default?: string };
+    return spec.default ?? '';
+  };
+  const absent = required.filter((key) => !raw(key));
+  if (settings.missingFile && absent.length > 0) {
+    throw new SwitchyardError(`no .env at ${envFile} (and ${absent.join(', ')} not set in the environment)`, {
+      untouched: 'nothing was changed',
+      next: `create it: \`cp ${path.join(baseDir, '.env.example')} ${envFile}\` and edit it, or \`./deploy.ts init --app NAME --repo URL --root DIR\``,
+    });
+  }
+  for (const key of absent) problems.push(`${key} is required (${CONFIG_KEYS[key].doc})`);
+
+  const appName = value('APP_NAME');
+  if (appName && !NAME_PATTERN.test(appName)) {
+    problems.push(`APP_NAME must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit; got ${JSON.stringify(appName)}`);
+  }
+  const port = (key: 'PORT_A' | 'PORT_B'): number => {
+    const text = value(key);
+    const parsed = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(parsed >= 1 && parsed <= 65535)) problems.push(`${key} must be a port number 1-65535; got ${JSON.stringify(text)}`);
+    return parsed;
+  };
+  const ports = { a: port('PORT_A'), b: port('PORT_B') };
+  const instancesText = value('INSTANCES');
+  const instances = /^\d{1,2}$/.test(instancesText) ? Number(instancesText) : NaN;
+  if (!(instances >= 1 && instances <= 64)) problems.push(`INSTANCES must be a whole number from 1 to 64; got ${JSON.stringify(instancesText)}`);
+  const slotListen = value('SLOT_LISTEN');
+  if (!['port', 'socket'].includes(slotListen)) problems.push(`SLOT_LISTEN must be port or socket; got ${JSON.stringify(slotListen)}`);
+  const width = instances >= 1 ? instances : 1;
+  if (slotListen === 'port' && ports.a === ports.b) problems.push(`PORT_A and PORT_B must differ; both are ${ports.a}`);
+  else if (slotListen === 'port' && ports.a + width - 1 >= ports.b && ports.b + width - 1 >= ports.a) {
+    problems.push(`the port ranges of the slots overlap: with INSTANCES=${width}, slot a uses ${ports.a}-${ports.a + width - 1} and slot b ${ports.b}-${ports.b + width - 1}; move PORT_B to ${ports.a + width} or more`);
+  }
+  if (slotListen === 'port') for (const slot of ['a', 'b'] as const) {
+    if (ports[slot] + width - 1 > 65535) problems.push(`with INSTANCES=${width}, slot ${slot}'s ports ${ports[slot]}-${ports[slot] + width - 1} go past 65535; lower PORT_${slot.toUpperCase()}`);
+  }
+
+  const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT'): number => {
+    const text = value(key);
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0) problems.push(`${key} must be a duration such as 30, 30s or 500ms; got ${JSON.stringify(text)}`);
+    return ms ?? 0;
+  };
+  const bakeText = value('BAKE_TIME');
+  const bakeTimeMs = bakeText === '0' ? 0 : parseDuration(bakeText);
+  if (bakeTimeMs === undefined) problems.push(`BAKE_TIME must be a duration such as 5m, 90s or 0 (off); got ${JSON.stringify(bakeText)}`);
+  const autoRollbackText = value('AUTO_ROLLBACK');
+  if (!['on', 'off'].includes(autoRollbackText)) problems.push(`AUTO_ROLLBACK must be on or off; got ${JSON.stringify(autoRollbackText)}`);
+  const keepText = value('KEEP_RELEASES');
+  const keepReleases = /^\d{1,4}$/.test(keepText) ? Number(keepText) : NaN;
+  if (!(keepReleases >= 1)) problems.push(`KEEP_RELEASES must be a whole number of at least 1; got ${JSON.stringify(keepText)}`);
+  const healthTimeoutMs = duration('HEALTH_TIMEOUT');
+  const stopTimeoutMs = duration('STOP_TIMEOUT');
+
+  const notices: string[] = (settings.duplicates ?? []).map((line) => `${line} in ${envFile}`);
+  const switchGiven = value('SWITCH');
+  const switchKind = SWITCH_ALIASES[switchGiven] ?? switchGiven;
+  if (switchKind !== switchGiven) notices.push(`SWITCH=${switchGiven} is the old name of SWITCH=${switchKind} (it reloads nginx on every switch); set SWITCH=${switchKind} to keep it, or move to the default nginx-live-file (no reload, zero failed requests; see the README)`);
+  if (!(SWITCH_KINDS as string[]).includes(switchKind)) problems.push(`SWITCH must be ${SWITCH_KINDS.join(', ')}; got ${JSON.stringify(switchGiven)}`);
+  const switchCmd = value('SWITCH_CMD');
+  const checkCmd = value('SWITCH_CHECK_CMD');
+  if (switchKind === 'command' && !switchCmd.trim()) problems.push('SWITCH=command requires SWITCH_CMD: the command that sends traffic to $SWITCHYARD_SLOT (see templates/haproxy/switch.sh)');
+  for (const [key, given] of [['SWITCH_CMD', switchCmd], ['SWITCH_CHECK_CMD', checkCmd]] as const) {
+    if (given.trim() && switchKind !== 'command' && (SWITCH_KINDS as string[]).includes(switchKind)) notices.push(`${key} is set but SWITCH=${switchKind}, so it is not used; set SWITCH=command to use it, or remove it`);
+  }
+  const listen = value('NGINX_LISTEN');
+  const listenPort = parseListen(listen);
+  if (listenPort === undefined) problems.push(`NGINX_LISTEN must be a port or address:port such as 80, 8080 or 127.0.0.1:8080; got ${JSON.stringify(listen)}`);
+  const processManager = value('PROCESS_MANAGER');
+  if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
+  // The systemd unit runs one process per slot on a port; sockets and pools are the builtin supervisor's.
+  if (processManager === 'systemd' && slotListen === 'socket') problems.push('SLOT_LISTEN=socket needs PROCESS_MANAGER=builtin (the systemd unit runs a slot on its port only)');
+  // The sockets' folder is given to nginx's workers' group, read from the running nginx.
+  if (slotListen === 'socket' && (switchKind === 'command' || switchKind === 'none')) problems.push(`SLOT_LISTEN=socket needs SWITCH=nginx-live-file, nginx-reload or passive (the sockets are made reachable by nginx's workers only); got SWITCH=${switchKind}`);
+  if (processManager === 'systemd' && instances > 1) problems.push(`INSTANCES=${instances} needs PROCESS_MANAGER=builtin (the systemd unit runs one process per slot)`);
+
+  const systemdScope = value('SYSTEMD_SCOPE');
+  if (!['system', 'user'].includes(systemdScope)) problems.push(`SYSTEMD_SCOPE must be system or user; got ${JSON.stringify(systemdScope)}`);
+  const healthPath = value('HEALTH_PATH');
+  if (!healthPath.startsWith('/') || /[\s\0]/.test(healthPath)) problems.push(`HEALTH_PATH must start with / and hold no spaces; got ${JSON.stringify(healthPath)}`);
+  const host = value('HOST');
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) problems.push(`HOST must be an address or host name; got ${JSON.stringify(host)}`);
+  const branch = value('DEPLOY_BRANCH');
+  if (branch.startsWith('-') || /[\s\0~^:?*[\\]|\.\.|@\{/.test(branch)) problems.push(`DEPLOY_BRANCH is not a valid branch name; got ${JSON.stringify(branch)}`);
+  for (const key of ['REPO', 'DEPLOY_ROOT', 'NGINX_UPSTREAM_FILE', 'NGINX_PID_FILE', 'NGINX_LIVE_DIR', 'HOOKS_DIR', 'APP_ENV_FILE'] as const) {
+    if (/[\0\n]/.test(value(key))) problems.push(`${key} must not contain newlines or NUL characters`);
+  }
+  const repo = value('REPO');
+  if (repo.startsWith('-')) problems.push(`REPO must be a git URL or a path, not an option; got ${JSON.stringify(repo)}`);
+  const checkUrl = raw('NGINX_CHECK_URL') || (listenPort ? checkUrlFor(listen) : '');
+  if ((checkUrl || listenPort) && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
+
+  const sharedPaths = parseSharedPaths(value('SHARED_PATHS'), problems);
+  const logMaxBytes = parseSize(value('LOG_MAX_SIZE'));
+  if (logMaxBytes === undefined || logMaxBytes < 1024) problems.push(`LOG_MAX_SIZE must be a size of at least 1K such as 10M, 500K or 1048576; got ${JSON.stringify(value('LOG_MAX_SIZE'))}`);
+  const logKeep = /^\d{1,3}$/.test(value('LOG_KEEP')) ? Number(value('LOG_KEEP')) : NaN;
+  if (!(logKeep >= 1)) problems.push(`LOG_KEEP must be a whole number of at least 1; got ${JSON.stringify(value('LOG_KEEP'))}`);
+  const rootGiven = value('DEPLOY_ROOT');
+  if (rootGiven && SYSTEM_FOLDERS.has(path.resolve(baseDir, rootGiven))) {
+    problems.push(`DEPLOY_ROOT must be a folder of its own such as /srv/${appName || 'myapp'}, not the system folder ${path.resolve(baseDir, rootGiven)} (Switchyard makes it private and writes its state, releases, pid files and logs there)`);
+  }
+
+  if (problems.length > 0) {
+    throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
+      untouched: 'nothing was changed',
+      next: 'fix the named keys (every key is documented in .env.example)',
+      details: problems,
+    });
+  }
+
+  const deployRoot = path.resolve(baseDir, value('DEPLOY_ROOT'));
+  const socketDir = path.join(deployRoot, 'sockets');
+  // sockaddr_un holds 107 bytes of path: a longer DEPLOY_ROOT cannot hold the slots' sockets.
+  if (slotListen === 'socket' && Buffer.byteLength(path.join(socketDir, `a${instances}.sock`)) > 107) {
+    throw new SwitchyardError(`SLOT_LISTEN=socket: the socket path ${path.join(socketDir, `a${instances}.sock`)} is longer than the 107 bytes a unix socket address holds`, {
+      untouched: 'nothing was changed',
+      next: 'use a shorter DEPLOY_ROOT such as /srv/myapp, or SLOT_LISTEN=port',
+    });
+  }
+  const upstreamGiven = raw('NGINX_UPSTREAM_FILE');
+  const upstreamFile = upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf');
+  const liveDirGiven = raw('NGINX_LIVE_DIR');
+  const isLocalPath = !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !/^[^/]+@[^/]+:/.test(repo);
+  return {
+    appName,
+    repo: isLocalPath && repo ? path.resolve(baseDir, repo) : repo,
+    branch,
+    deployRoot,
+    ports,
+    slotListen: slotListen as SlotListen,
+    instances,
+    socketDir,
+    host,
+    installCmd: raw('INSTALL_CMD') ?? CONFIG_KEYS.INSTALL_CMD.default,
+    buildCmd: raw('BUILD_CMD') ?? CONFIG_KEYS.BUILD_CMD.default,
+    startCmd: value('START_CMD'),
+    healthPath,
+    healthTimeoutMs,
+    stopTimeoutMs,
+    keepReleases,
+    bakeTimeMs: bakeTimeMs ?? 0,
+    autoRollback: autoRollbackText === 'on',
+    switchKind: switchKind as SwitchKind,
+    command: { switchCmd, checkCmd },
+    nginx: {
+      upstreamFile,
+      liveDir: liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile),
+      testCmd: value('NGINX_TEST_CMD'),
+      reloadCmd: value('NGINX_RELOAD_CMD'),
+      pidFile: path.resolve(baseDir, value('NGINX_PID_FILE')),
+      checkUrl,
+      listen,
+    },
+    processManager: processManager as ProcessManagerKind,
+    systemdScope: systemdScope as 'system' | 'user',
+    hooksDir: path.resolve(baseDir, value('HOOKS_DIR')),
+    appEnvFile: raw('APP_ENV_FILE') ? path.resolve(baseDir, raw('APP_ENV_FILE') as string) : path.join(deployRoot, 'shared', 'app.env'),
+    sharedPaths,
+    logMaxBytes: logMaxBytes ?? 0,
+    logKeep,
+    envFile,
+    unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),
+    notices,
+    secrets: collectSecrets({ ...env, ...fileValues }, repo),
+  };
+}
+
+/** The port of an nginx `listen` value (`80`, `8080`, `127.0.0.1:8080`, `[::1]:8080`); undefined when it is not one. Pure. */
+export function parseListen(listen: string): number | undefined {
+  const match = /^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.*-]+):)?(\d{1,5})$/.exec(listen.trim());
+  const port = match ? Number(match[1]) : NaN;
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** The site's check location as Switchyard reaches it: through loopback, on the port the site listens on. Pure. */
+export function checkUrlFor(listen: string): string {
+  const port = parseListen(listen);
+  const address = listen.trim().slice(0, -String(port).length - 1);
+  const host = address.startsWith('[') ? (address === '[::]' ? '[::1]' : address) : !address || address === '*' || address === '0.0.0.0' ? '127.0.0.1' : address;
+  return `http://${host}${port === 80 ? '' : `:${port}`}/__switchyard/health`;
+}
+
+export function requiredKeys(): ConfigKey[] {
+  return KNOWN_KEYS.filter((key) => (CONFIG_KEYS[key] as { required?: boolean }).required);
+}
+
+/** Suggest the known key an unknown one was probably meant to be. */
+export function suggestKey(unknown: string): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const key of KNOWN_KEYS) {
+    const distance = editDistance(unknown.toUpperCase(), key);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key, distance };
+  }
+  return best?.key;
+}
+
+/** Values of secret-looking keys, from the env file and the environment the hooks and apps inherit. */
+function collectSecrets(values: Record<string, string | undefined>, repo: string): string[] {
+  const secrets = Object.entries(values)
+    .filter((entry): entry is [string, string] => SECRET_KEY_PATTERN.test(entry[0]) && typeof entry[1] === 'string' && entry[1].length >= 4)
+    .map(([, value]) => value);
+  // user:password in any URL; a lone user only in http(s), where it is a token (ssh://deploy@host is just a login).
+  const credentials = /^([a-z][a-z0-9+.-]*):\/\/([^@/]+)@/i.exec(repo);
+  if (credentials && (credentials[2].includes(':') || /^https?$/i.test(credentials[1]))) secrets.push(credentials[2]);
+  return secrets;
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. Pure. */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+/** `10M`, `500K`, `1G`, `1048576` (bytes; a trailing B is allowed) → bytes; undefined when it is not a size. Pure. */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+)\s*([KMG]?)i?B?$/i.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+}
+
+/** SHARED_PATHS: relative, inside the app folder (no `..`, no `.git`), each at most once; problems are pushed. Pure. */
+export function parseSharedPaths(text: string, problems: string[]): SharedPath[] {
+  const result: SharedPath[] = [];
+  for (const entry of text.split(/\s+/).filter(Boolean)) {
+    const dir = entry.endsWith('/');
+    const clean = entry.replace(/\/+$/, '').replace(/^(\.\/)+/, '');
+    const parts = clean.split('/');
+    if (entry.startsWith('/') || clean === '' || clean === '.' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || /[\0\n]/.test(entry)) {
+      problems.push(`SHARED_PATHS entries must be relative paths inside the app folder (no leading /, no . or .. parts, not .git); got ${JSON.stringify(entry)}`);
+      continue;
+    }
+    const clash = result.find((other) => other.path === clean || clean.startsWith(`${other.path}/`) || other.path.startsWith(`${clean}/`));
+    if (clash) {
+      problems.push(`SHARED_PATHS lists ${JSON.stringify(entry)} and ${JSON.stringify(clash.path)}, which overlap; list each path once`);
+      continue;
+    }
+    result.push({ path: clean, dir });
+  }
+  return result;
+}

@@ -1,0 +1,64 @@
+import type { Config } from '../config/config.ts';
+import type { CycleContext } from './cycle.ts';
+import { isBakeWatcher } from './bake.ts';
+import { probeSlot } from '../slot/health.ts';
+import { isAlive } from '../host/process.ts';
+import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
+import { assessHost, reconciledState, type HostFacts } from '../record/reconcile.ts';
+import { SLOTS } from '../slot/slots.ts';
+import { otherSlot, saveState, type State } from '../record/state.ts';
+import { waitForNoConnections } from '../slot/connections.ts';
+import { slotEndpoints } from '../slot/endpoints.ts';
+import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
+
+/** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
+
+/** Make the state match the host before acting; reports every disagreement it puts right. */
+export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
+  const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
+  const facts = await gatherFacts(ctx.config, traffic, processes, state);
+  const assessment = assessHost(state, facts);
+  if (assessment.findings.length === 0) return state;
+  const step = ctx.reporter.step('recover');
+  for (const finding of assessment.findings) ctx.reporter.warn(finding);
+  // Traffic first: a leftover is only stopped once nginx surely points at the slot that stays.
+  if (assessment.reswitch && assessment.live) {
+    const live = assessment.live;
+    const standby = otherSlot(live);
+    await traffic.moveTo(
+      trafficTarget(ctx.config, live, state.slots[live].commit),
+      trafficTarget(ctx.config, standby, state.slots[standby].commit),
+      (message) => ctx.reporter.info(`  ${message}`),
+    );
+  }
+  for (const slot of assessment.stop) {
+    // The switch just took traffic off it: let the requests it still has finish before the signal.
+    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) await waitForNoConnections(slotEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
+    const outcome = await processes.stop(slot);
+    ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
+  }
+  const next = reconciledState(state, facts, assessment);
+  saveState(ctx.config.deployRoot, next);
+  step.done(`slot ${next.live ?? 'none'} is live`);
+  return next;
+}
+
+/** What really runs on the host; `state` only tells whether the command its journal names is still alive. */
+export async function gatherFacts(config: Config, traffic: TrafficSwitch, processes: SlotProcesses, state: State): Promise<HostFacts> {
+  const slots = {} as HostFacts['slots'];
+  // Both slots at once: status and every command wait for the slower probe only.
+  await Promise.all(
+    SLOTS.map(async (slot) => {
+      const runningPid = await processes.runningPid(slot);
+      const healthy = runningPid !== undefined && (await probeSlot(config, slot)).ok;
+      slots[slot] = { runningPid, healthy };
+    }),
+  );
+  const holder = state.journal?.pid;
+  return {
+    slots,
+    switchSlot: traffic.currentSlot(),
+    journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder),
+    bakeWatcherAlive: isBakeWatcher(state.bake?.watcherPid),
+  };
+}

@@ -1,0 +1,78 @@
+import type { SlotName } from '../config/config.ts';
+import { otherSlot, type State } from './state.ts';
+
+/** What is really on the host, gathered by the caller. */
+export type HostFacts = {
+  slots: Record<SlotName, { runningPid: number | undefined; healthy: boolean }>;
+  /** The slot the traffic switch sends traffic to (null: to neither slot's address, as after a change of PORT_A/PORT_B); undefined when it cannot tell. */
+  switchSlot: SlotName | null | undefined;
+  /** Whether the process named in the state's journal still runs (a command in progress, not a crash). */
+  journalHolderAlive?: boolean;
+  /** Whether the bake window's watcher still runs: then its warm slot is meant to run. */
+  bakeWatcherAlive?: boolean;
+};
+
+export type Assessment = {
+  live: SlotName | null;
+  /** Disagreements between the state file and the host, in words for the operator. */
+  findings: string[];
+  /** Slots whose processes should be stopped (left over from an interrupted command). */
+  stop: SlotName[];
+  /** Whether the switch must be applied again so nginx surely points at `live`. */
+  reswitch: boolean;
+};
+
+/**
+ * Decide which slot is live when the state and the host disagree. Pure.
+ * Order of trust: a healthy slot nginx points at, then the recorded live slot if healthy, then any healthy slot.
+ */
+export function assessHost(state: State, facts: HostFacts): Assessment {
+  const findings: string[] = [];
+  const slots: SlotName[] = ['a', 'b'];
+  const portSlot = facts.switchSlot ?? undefined;
+  const warm = state.bake && facts.bakeWatcherAlive ? state.bake.previous : undefined;
+  if (state.bake && !facts.bakeWatcherAlive) {
+    findings.push(`the bake window of slot ${state.bake.previous} (until ${state.bake.endsAt}) lost its watcher (pid ${state.bake.watcherPid ?? 'none'}): the window ends now and slot ${state.bake.previous} is stopped`);
+  }
+  if (state.journal && !facts.journalHolderAlive) {
+    findings.push(`a ${state.journal.command} (pid ${state.journal.pid}) stopped during its "${state.journal.phase}" phase, started ${state.journal.startedAt}`);
+  }
+  for (const slot of slots) {
+    const recorded = state.slots[slot].pid;
+    const running = facts.slots[slot].runningPid;
+    if (recorded && !running) findings.push(`slot ${slot}: recorded pid ${recorded} is not running`);
+    if (running && running !== recorded) findings.push(`slot ${slot}: pid ${running} is running but the state does not record it`);
+    if (running && !facts.slots[slot].healthy) findings.push(`slot ${slot}: pid ${running} is running but not healthy`);
+  }
+  if (facts.switchSlot !== undefined && state.live && portSlot !== state.live) {
+    findings.push(`nginx sends traffic to ${portSlot ? `slot ${portSlot}` : "neither slot's address"} but the state says slot ${state.live} is live`);
+  }
+
+  const healthy = (slot: SlotName | undefined | null): slot is SlotName => Boolean(slot && facts.slots[slot].healthy);
+  let live: SlotName | null;
+  if (healthy(portSlot)) live = portSlot;
+  else if (healthy(state.live)) live = state.live;
+  else live = slots.find((slot) => healthy(slot)) ?? state.live;
+  if (live && !healthy(live)) findings.push(`no slot is healthy: the site is down`);
+  if (live !== state.live) findings.push(`slot ${live ?? 'none'} is what really serves; the state will record it as live`);
+
+  const stop = slots.filter((slot) => slot !== live && slot !== warm && facts.slots[slot].runningPid !== undefined);
+  const reswitch = live !== null && healthy(live) && ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.switchSlot !== undefined && portSlot !== live));
+  return { live, findings, stop, reswitch };
+}
+
+/** The state after reconciliation (pids refreshed, journal cleared). Pure. */
+export function reconciledState(state: State, facts: HostFacts, assessment: Assessment): State {
+  const next: State = structuredClone(state);
+  next.live = assessment.live;
+  next.next_deploy = assessment.live ? otherSlot(assessment.live) : state.next_deploy;
+  for (const slot of ['a', 'b'] as const) {
+    const running = facts.slots[slot].runningPid;
+    const keepsRunning = running !== undefined && !assessment.stop.includes(slot);
+    next.slots[slot].pid = keepsRunning ? running : null;
+    if (!keepsRunning) next.slots[slot].startedAt = null;
+  }
+  next.journal = null;
+  if (next.bake && (!facts.bakeWatcherAlive || assessment.live !== next.bake.live)) next.bake = null;
+  return next;
+}

@@ -1,0 +1,184 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SwitchyardError } from '../errors.ts';
+import { capture, runCommand } from '../host/run.ts';
+
+/**
+ * `install-boot`: make the host run `./deploy.ts resume` at boot, as the deploy user, for the
+ * builtin supervisor (systemd units are started by systemd itself). A systemd unit where systemd is
+ * PID 1, else a line in the user's crontab (`@reboot`). The pure half renders both; the rest applies them.
+ */
+
+export type BootEntry = {
+  appName: string;
+  /** Absolute path of deploy.ts. */
+  deployTs: string;
+  /** The user `resume` runs as. */
+  user: string;
+  /** PATH for `resume` and the app it starts (boot environments have a minimal one): node's folder first. */
+  pathValue: string;
+  /** DEPLOY_ENV_FILE, when the configuration is not the .env beside deploy.ts. */
+  envFile?: string;
+  /** Where the crontab variant appends resume's output. */
+  logFile: string;
+};
+
+const USER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
+
+export function bootUnitName(appName: string): string {
+  return `switchyard-resume-${appName}.service`;
+}
+
+export function bootUnitPath(appName: string): string {
+  return path.join('/etc/systemd/system', bootUnitName(appName));
+}
+
+/** The marker that finds our crontab line again (install is idempotent, --remove takes exactly it). */
+export function cronMarker(appName: string): string {
+  return `# switchyard-resume:${appName}`;
+}
+
+/** True when systemd is PID 1 (not a container's init, not sysvinit). */
+export function systemdIsInit(comm: string = readProc1Comm()): boolean {
+  return comm.trim() === 'systemd';
+}
+
+function readProc1Comm(): string {
+  try {
+    return readFileSync('/proc/1/comm', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** `'...'` for /bin/sh: a single-quoted word holding `value` verbatim. Pure. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** One systemd word, double-quoted, with systemd's escapes (it reads \, ", % and $ itself). Pure. */
+function systemdQuote(value: string): string {
+  return `"${value.replace(/[\\"%$]/g, (char) => ({ '\\': '\\\\', '"': '\\"', '%': '%%', $: '$$' })[char] as string)}"`;
+}
+
+function check(entry: BootEntry): void {
+  const values = [entry.deployTs, entry.pathValue, entry.envFile ?? '', entry.logFile];
+  if (values.some((value) => /[\0-\x1f\x7f]/.test(value))) throw new SwitchyardError('a path for the boot entry holds a newline or control character', { untouched: 'nothing was installed', next: 'move Switchyard, DEPLOY_ROOT or the env file to a plain path' });
+  if (!USER_PATTERN.test(entry.user)) throw new SwitchyardError(`${JSON.stringify(entry.user)} cannot run a boot entry`, { untouched: 'nothing was installed', next: 'run install-boot as the deploy user (or with sudo from it)' });
+}
+
+/** The boot unit: a oneshot that runs `resume` as the deploy user once the network and nginx are up, retrying while nginx starts. Pure. */
+export function renderBootUnit(entry: BootEntry): string {
+  check(entry);
+  return [
+    `# Written by ./deploy.ts install-boot; removed by ./deploy.ts install-boot --remove.`,
+    '[Unit]',
+    `Description=Switchyard: resume the live slot of ${entry.appName} after boot`,
+    'Wants=network-online.target',
+    'After=network-online.target nginx.service',
+    // Restart= below is bounded: 10 tries in 10 minutes (nginx still starting), then it gives up and says so in the journal.
+    'StartLimitIntervalSec=600',
+    'StartLimitBurst=10',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    // The supervisor resume starts must outlive this oneshot: keep the unit active, and never kill it on our account.
+    'RemainAfterExit=yes',
+    'KillMode=process',
+    `User=${entry.user}`,
+    `Environment=${systemdQuote(`PATH=${entry.pathValue}`)}`,
+    ...(entry.envFile ? [`Environment=${systemdQuote(`DEPLOY_ENV_FILE=${entry.envFile}`)}`] : []),
+    `ExecStart=${systemdQuote(entry.deployTs)} resume`,
+    'Restart=on-failure',
+    'RestartSec=10',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/** The crontab line: `resume` at boot, up to 6 tries 10 s apart (nginx may still be starting), output appended to a log. Pure. */
+export function renderCronLine(entry: BootEntry): string {
+  check(entry);
+  const env = [`PATH=${shellQuote(entry.pathValue)}`, ...(entry.envFile ? [`DEPLOY_ENV_FILE=${shellQuote(entry.envFile)}`] : [])].join(' ');
+  return `@reboot for try in 1 2 3 4 5 6; do ${env} ${shellQuote(entry.deployTs)} resume && break; sleep 10; done >> ${shellQuote(entry.logFile)} 2>&1 ${cronMarker(entry.appName)}`;
+}
+
+/** The crontab with our line added (replacing an older one) or removed. Pure. */
+export function editCrontab(current: string, appName: string, line: string | null): string {
+  const kept = current.replace(/\n+$/, '').split('\n').filter((existing) => !existing.endsWith(cronMarker(appName)));
+  if (kept.length === 1 && kept[0] === '') kept.pop();
+  if (line) kept.push(line);
+  return kept.length ? `${kept.join('\n')}\n` : '';
+}
+
+/** The file `name` would run as, searching `pathValue` like the shell; undefined when it is not there. */
+export function findInPath(name: string, pathValue: string): string | undefined {
+  return pathValue.split(':').filter(Boolean).map((dir) => path.join(dir, name)).find((file) => existsSync(file));
+}
+
+export type BootResult = { how: 'systemd' | 'crontab'; changed: boolean; where: string };
+
+/** Install (or with `remove`, take away) the boot entry. Idempotent: says when nothing changed. */
+export async function applyBootEntry(entry: BootEntry, remove: boolean, options: { systemd?: boolean; uid?: number; searchPath?: string } = {}): Promise<BootResult> {
+  const systemd = options.systemd ?? systemdIsInit();
+  const uid = options.uid ?? process.getuid?.() ?? -1;
+  return systemd ? applyUnit(entry, remove, uid) : applyCrontab(entry, remove, uid, options.searchPath ?? `${entry.pathValue}:/usr/bin:/bin`);
+}
+
+async function applyUnit(entry: BootEntry, remove: boolean, uid: number): Promise<BootResult> {
+  const file = bootUnitPath(entry.appName);
+  const unit = bootUnitName(entry.appName);
+  if (uid !== 0) {
+    throw new SwitchyardError(`a boot unit goes in /etc/systemd/system, which needs root`, {
+      untouched: 'nothing was installed',
+      next: `run it with sudo from the deploy user: sudo ${entry.envFile ? `DEPLOY_ENV_FILE=${shellQuote(entry.envFile)} ` : ''}${entry.deployTs} install-boot${remove ? ' --remove' : ''} (the unit runs resume as that user)`,
+    });
+  }
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  if (remove) {
+    if (current === undefined) return { how: 'systemd', changed: false, where: file };
+    await runCommand(['systemctl', 'disable', unit]);
+    rmSync(file, { force: true });
+    await runCommand(['systemctl', 'daemon-reload']);
+    return { how: 'systemd', changed: true, where: file };
+  }
+  const text = renderBootUnit(entry);
+  if (current === text) return { how: 'systemd', changed: false, where: file };
+  writeFileSync(file, text, { mode: 0o644 });
+  await runCommand(['systemctl', 'daemon-reload']);
+  await runCommand(['systemctl', 'enable', unit]);
+  return { how: 'systemd', changed: true, where: file };
+}
+
+async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, searchPath: string): Promise<BootResult> {
+  // As root (sudo), the entry belongs in the deploy user's crontab, not root's.
+  const userArgs = uid === 0 && entry.user !== 'root' ? ['-u', entry.user] : [];
+  const where = `the crontab of ${entry.user}`;
+  if (!findInPath('crontab', searchPath)) {
+    throw new SwitchyardError('systemd is not PID 1 here and crontab is not installed, so no boot entry can be made', {
+      untouched: 'nothing was installed',
+      next: "install Debian's cron package (sudo apt-get install -y cron; its daemon starts at boot and runs @reboot lines) and run this again, or run `./deploy.ts resume` from your own init",
+    });
+  }
+  let current: string;
+  try {
+    current = await capture(['crontab', ...userArgs, '-l']);
+  } catch (error) {
+    if (!/no crontab for/i.test((error as SwitchyardError).details?.join('\n') ?? '')) throw error;
+    current = '';
+  }
+  const next = editCrontab(current, entry.appName, remove ? null : renderCronLine(entry));
+  if (next === editCrontab(current, '\0', null)) return { how: 'crontab', changed: false, where };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-crontab-'));
+  try {
+    const file = path.join(dir, 'crontab');
+    writeFileSync(file, next, { mode: 0o600 });
+    await runCommand(['crontab', ...userArgs, file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { how: 'crontab', changed: true, where };
+}

@@ -1,0 +1,122 @@
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/config.ts';
+import { prepareDeployRoot } from '../host/deploy-root.ts';
+import { SwitchyardError } from '../errors.ts';
+import { writeFileAtomic } from '../host/files.ts';
+import { planFile } from './init.ts';
+import { renderSite, siteTemplate, siteValues } from '../traffic/nginx-site.ts';
+import { probeCommand, runCommand, runShell } from '../host/run.ts';
+import { loadState } from '../record/state.ts';
+import { liveFile } from '../traffic/nginx-live-file.ts';
+import { upstreamFor } from '../traffic/upstream.ts';
+
+/** `./deploy.ts init`, the half that writes: each step says what it did ("created", "unchanged", ...). */
+
+export type Done = { item: string; status: 'created' | 'unchanged' | 'updated' | 'ran' | 'skipped'; detail: string };
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write `wanted` to `file` unless it already holds exactly that; a different file only with `force`. */
+export function writeOnce(item: string, file: string, wanted: string, options: { force: boolean; mode: number; forceFlag?: string }): Done {
+  const existing = readOrUndefined(file);
+  const action = planFile(existing, wanted, options.force);
+  if (action === 'unchanged') return { item, status: 'unchanged', detail: file };
+  if (action === 'refuse') {
+    throw new SwitchyardError(`${file} exists with other content`, {
+      untouched: 'it was left as it is; nothing after it was done',
+      next: `compare it with what init would write, then run init again with ${options.forceFlag ?? '--force'} to replace it (or edit it by hand)`,
+    });
+  }
+  writeFileAtomic(file, wanted, options.mode);
+  return { item, status: action === 'create' ? 'created' : 'updated', detail: file };
+}
+
+/** DEPLOY_ROOT with its modes (lib/host/deploy-root.ts): created, tightened or already right. */
+export function ensureDeployRoot(config: Config): Done {
+  const before = modesUnder(config.deployRoot);
+  prepareDeployRoot(config);
+  const after = modesUnder(config.deployRoot);
+  const status = before === undefined ? 'created' : before === after ? 'unchanged' : 'updated';
+  return { item: 'DEPLOY_ROOT', status, detail: `${config.deployRoot} (0711; nginx/ 0755; the rest private)` };
+}
+
+function modesUnder(root: string): string | undefined {
+  if (!existsSync(root)) return undefined;
+  const entries = [root, ...['nginx', 'slots', 'run'].map((name) => path.join(root, name))];
+  return entries.map((entry) => (existsSync(entry) ? `${entry}:${(statSync(entry).mode & 0o7777).toString(8)}` : `${entry}:-`)).join(' ');
+}
+
+/** The upstream file (and, for the live-file mode, the first live-file): what `./deploy.ts upstream --write` writes. */
+export function ensureUpstream(config: Config): Done[] {
+  const { content, live } = upstreamFor(config, loadState(config.deployRoot, config.appName, config.ports));
+  // Switchyard owns this file and rewrites it on deploys: replacing it is always fine.
+  const done = [writeOnce('nginx upstream', config.nginx.upstreamFile, content, { force: true, mode: 0o644 })];
+  if (config.switchKind === 'nginx-live-file') {
+    if (existsSync(liveFile(config, 'a')) || existsSync(liveFile(config, 'b'))) done.push({ item: 'live-file', status: 'unchanged', detail: config.nginx.liveDir });
+    else {
+      writeFileAtomic(liveFile(config, live), `${live}\n`, 0o644);
+      done.push({ item: 'live-file', status: 'created', detail: liveFile(config, live) });
+    }
+  }
+  return done;
+}
+
+/** The site `./deploy.ts nginx-site` prints, kept at DEPLOY_ROOT/nginx/site.conf for the operator (or --nginx) to install. */
+export function ensureSiteFile(config: Config): { done: Done; file: string; content: string } {
+  const content = `# ${config.appName}: SWITCH=${config.switchKind}, written by ./deploy.ts init from ${config.envFile}\n${renderSite(readFileSync(siteTemplate(config.switchKind), 'utf8'), siteValues(config))}`;
+  const file = path.join(path.dirname(config.nginx.upstreamFile), 'site.conf');
+  return { done: writeOnce('nginx site', file, content, { force: true, mode: 0o644 }), file, content };
+}
+
+/** How init may write under the nginx folder: itself (root), through `sudo -n`, or not at all. */
+export async function nginxRights(isRoot: boolean): Promise<'root' | 'sudo' | undefined> {
+  if (isRoot) return 'root';
+  const sudo = await probeCommand(['sudo', '-n', 'true'], { timeoutMs: 5000 });
+  return sudo.exitCode === 0 ? 'sudo' : undefined;
+}
+
+/** Install the site and enable it (Debian layout) or drop it in conf.d; nothing when it is already there. */
+export async function installSite(site: { file: string; content: string }, target: { file: string; link?: string }, rights: 'root' | 'sudo'): Promise<Done[]> {
+  const done: Done[] = [];
+  if (readOrUndefined(target.file) === site.content) done.push({ item: 'site installed', status: 'unchanged', detail: target.file });
+  else {
+    const existed = existsSync(target.file);
+    await runCommand([...(rights === 'sudo' ? ['sudo', '-n'] : []), 'install', '-m', '644', site.file, target.file]);
+    done.push({ item: 'site installed', status: existed ? 'updated' : 'created', detail: target.file });
+  }
+  if (target.link) {
+    if (isLinkTo(target.link, target.file)) done.push({ item: 'site enabled', status: 'unchanged', detail: target.link });
+    else {
+      await runCommand([...(rights === 'sudo' ? ['sudo', '-n'] : []), 'ln', '-sfn', target.file, target.link]);
+      done.push({ item: 'site enabled', status: 'created', detail: `${target.link} → ${target.file}` });
+    }
+  }
+  return done;
+}
+
+function isLinkTo(link: string, file: string): boolean {
+  try {
+    return lstatSync(link).isSymbolicLink() && path.resolve(path.dirname(link), readlinkSync(link)) === path.resolve(file);
+  } catch {
+    return false;
+  }
+}
+
+/** NGINX_TEST_CMD, then NGINX_RELOAD_CMD only when something nginx reads changed. */
+export async function testAndReload(config: Config, changed: boolean, env: Record<string, string | undefined>): Promise<Done[]> {
+  await runShell(config.nginx.testCmd, { env, timeoutMs: 30_000 });
+  const done: Done[] = [{ item: 'nginx test', status: 'ran', detail: config.nginx.testCmd }];
+  if (!changed) done.push({ item: 'nginx reload', status: 'skipped', detail: 'nothing nginx reads changed' });
+  else {
+    await runShell(config.nginx.reloadCmd, { env, timeoutMs: 30_000 });
+    done.push({ item: 'nginx reload', status: 'ran', detail: config.nginx.reloadCmd });
+  }
+  return done;
+}

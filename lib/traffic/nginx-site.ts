@@ -1,0 +1,41 @@
+import { templateFile } from '../project-dir.ts';
+import type { Config, SwitchKind } from '../config/config.ts';
+import { upstreamName } from './upstream.ts';
+
+/** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
+
+export type SiteValues = {
+  UPSTREAM_FILE: string;
+  UPSTREAM_NAME: string;
+  LIVE_DIR: string;
+  LISTEN: string;
+  HEALTH_PATH: string;
+};
+
+/** The template each mode's site comes from; passive and none use the upstream-file site as it is. */
+export function siteTemplate(kind: SwitchKind): string {
+  const name = kind === 'nginx-live-file' ? 'site.conf' : 'site-reload.conf';
+  return templateFile('nginx', name);
+}
+
+export function siteValues(config: Config): SiteValues {
+  return {
+    UPSTREAM_FILE: config.nginx.upstreamFile,
+    UPSTREAM_NAME: upstreamName(config.appName),
+    LIVE_DIR: config.nginx.liveDir,
+    LISTEN: config.nginx.listen,
+    HEALTH_PATH: config.healthPath,
+  };
+}
+
+/** Fill in `{{NAME}}` placeholders; one that has no value is an error, never left for nginx to trip on. */
+export function renderSite(template: string, values: SiteValues): string {
+  const missing = new Set<string>();
+  const text = template.replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {
+    const value = (values as Record<string, string>)[name];
+    if (value === undefined) missing.add(name);
+    return value ?? whole;
+  });
+  if (missing.size > 0) throw new Error(`the nginx site template has placeholders without a value: ${[...missing].join(', ')}`);
+  return text;
+}
