@@ -20,7 +20,7 @@ filesystem can) instead of running INSTALL_CMD.
 --dry-run prints the plan (slot, port, commit, commands, switch, hooks) and changes nothing: no
 lock, no fetch (the commit is looked up in the local mirror as of the last deploy), no state write.
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
-success) instead of text lines.
+success; with --dry-run one plan event per step, named as the run's step events) instead of text lines.
 
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 `;
@@ -33,7 +33,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'deploy', args[0]);
+    if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'deploy', args[0], { rebuild: hasFlag(io.argv, '--rebuild') });
     await deploy(cycleContext(io, config, reporter), args[0], { rebuild: hasFlag(io.argv, '--rebuild') });
     return 0;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { flagValue, hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
-import { short } from '../lib/cycle/cycle.ts';
+import { shortCommit } from '../lib/record/state.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { printDeployLog, resolveDeployLog } from '../lib/record/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
@@ -41,7 +41,7 @@ export async function run(io: CommandIo): Promise<number> {
     for (const entry of entries) {
       const reason = entry.reason ? `: ${entry.reason}` : '';
       const log = entry.log ? `  [${entry.log}]` : '';
-      reporter.info(`${entry.at}  ${entry.user.padEnd(10)} ${entry.command.padEnd(8)} slot ${entry.slot} ${short(entry.commit).padEnd(8)} ${entry.outcome.padEnd(11)} ${formatDuration(entry.durationMs)}${log}${reason}`);
+      reporter.info(`${entry.at}  ${entry.user.padEnd(10)} ${entry.command.padEnd(8)} slot ${entry.slot} ${shortCommit(entry.commit).padEnd(8)} ${entry.outcome.padEnd(11)} ${formatDuration(entry.durationMs)}${log}${reason}`);
     }
     return 0;
   } catch (error) {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
-import { short } from '../lib/cycle/cycle.ts';
+import { shortCommit } from '../lib/record/state.ts';
 import { folderSize, releaseDir } from '../lib/release/release-files.ts';
 import { outcomesOf, previousGoodCommit } from '../lib/release/releases.ts';
 import { SLOTS } from '../lib/slot/slots.ts';
@@ -50,7 +50,7 @@ export async function run(io: CommandIo): Promise<number> {
       const role = release.live ? 'live' : release.rollbackTarget ? 'rollback target' : release.complete ? 'kept' : 'incomplete';
       const slots = release.slots.length ? `slot ${release.slots.join(', ')}` : '-';
       const outcomes = release.outcomes.length ? release.outcomes.slice(-4).join(', ') : 'never deployed';
-      reporter.info(`${short(release.commit)}  built ${release.builtAt}  ${(release.sizeBytes / 1e6).toFixed(1).padStart(7)} MB  ${role.padEnd(15)} ${slots.padEnd(7)} ${outcomes}`);
+      reporter.info(`${shortCommit(release.commit)}  built ${release.builtAt}  ${(release.sizeBytes / 1e6).toFixed(1).padStart(7)} MB  ${role.padEnd(15)} ${slots.padEnd(7)} ${outcomes}`);
     }
     return 0;
   } catch (error) {

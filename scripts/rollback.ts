@@ -1,9 +1,10 @@
-import { cycleContext, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { cycleContext, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { rollback } from '../lib/cycle/cycle.ts';
+import { printPlan } from './dry-run.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 export const summary = 'bring a kept release back, without building';
-export const help = `Usage: ./deploy.ts rollback [COMMIT] [--json] [--no-color]
+export const help = `Usage: ./deploy.ts rollback [COMMIT] [--dry-run] [--json] [--no-color]
 
 Starts a kept release on the idle slot (no fetch, no install, no build), waits until it is healthy,
 moves traffic to it and drains the current slot.
@@ -13,8 +14,10 @@ one, skipping releases that were rolled back from and releases no longer kept. C
 prefix of a kept release's SHA, or a tag or branch the local mirror resolves to one) goes to any
 kept release; \`./deploy.ts releases\` lists them. Refuses, changing nothing, when there is none.
 
+--dry-run prints the plan (which release, which slot, each step) and changes nothing: no lock, no
+state write.
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
-success) instead of text lines.
+success; plan with --dry-run) instead of text lines.
 
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 `;
@@ -22,11 +25,12 @@ Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--json']);
+    rejectUnknownFlags(io.argv, ['--json', '--dry-run']);
     const args = positionals(io.argv);
     if (args.length > 1) throw new SwitchyardError(`rollback takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts rollback --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
+    if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'rollback', args[0]);
     await rollback(cycleContext(io, config, reporter), args[0]);
     return 0;
   } catch (error) {

@@ -2,7 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
 import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
-import { short } from '../lib/cycle/cycle.ts';
+import { shortCommit } from '../lib/record/state.ts';
 import { gatherFacts, reconcile } from '../lib/cycle/recover.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { acquireLock, currentUser, describeTakeover, releaseLock } from '../lib/record/lock.ts';
@@ -45,7 +45,7 @@ export async function run(io: CommandIo): Promise<number> {
       if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
       try {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
-        const repaired = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
+        const { state: repaired } = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
         saveState(config.deployRoot, repaired);
         reporter.success(`state repaired: slot ${repaired.live ?? 'none'} is live`);
       } finally {
@@ -103,7 +103,7 @@ export async function run(io: CommandIo): Promise<number> {
       const role = info.live ? 'live' : 'idle';
       const health = info.pid ? (info.healthy ? 'healthy' : 'UNHEALTHY') : 'stopped';
       const endpoint = info.endpoints.length > 1 ? `×${info.endpoints.length}` : info.endpoints[0];
-      reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${short(info.commit).padEnd(8)} ${column(endpoint)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
+      reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${shortCommit(info.commit).padEnd(8)} ${column(endpoint)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
       for (const instance of info.instances ?? []) {
         const instanceHealth = instance.pid ? (instance.healthy ? 'healthy' : `UNHEALTHY (${instance.last})`) : 'stopped';
         reporter.info(`  ${instance.name.padEnd(20)} ${column(instance.endpoint)} ${String(instance.pid ?? '-').padEnd(8)} ${instanceHealth}`);
@@ -135,8 +135,8 @@ function describeLastEvent(last: HistoryEntry): string {
     const what = last.command === 'deploy' ? `deploy of ${last.requested !== undefined ? JSON.stringify(last.requested) : 'DEPLOY_BRANCH'}` : last.command;
     return `last: ${what} ${last.outcome} before touching a slot (${who}, ${formatDuration(last.durationMs)})${last.reason ? `: ${last.reason}` : ''}`;
   }
-  if (last.automatic) return `last: AUTOMATIC rollback to ${short(last.commit)} on slot ${last.slot} at ${last.at}, from ${short(last.previousCommit)}: ${last.reason ?? 'the new slot failed its health checks'}`;
-  return `last: ${last.command} ${short(last.commit)} to slot ${last.slot} ${who}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`;
+  if (last.automatic) return `last: AUTOMATIC rollback to ${shortCommit(last.commit)} on slot ${last.slot} at ${last.at}, from ${shortCommit(last.previousCommit)}: ${last.reason ?? 'the new slot failed its health checks'}`;
+  return `last: ${last.command} ${shortCommit(last.commit)} to slot ${last.slot} ${who}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`;
 }
 
 /** For --repair: only a state file that was read and is invalid is moved aside and rebuilt from what is on disk. */

@@ -5,18 +5,18 @@ import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, upstreamFailures } from '../harness/load.ts';
 import { resolveConfig } from '../lib/config/config.ts';
 import { parseState } from '../lib/record/state.ts';
-import { FLOW_STEPS, type CycleFacts } from '../lib/cycle/steps.ts';
+import { FLOW_STEPS, type CycleFacts } from '../lib/cycle/step-table.ts';
 
 /**
  * A deploy killed with SIGKILL at each phase, under keep-alive load through nginx: traffic keeps
  * being served, the state file parses, and the next deploy recovers without manual repair.
- * The default mode's kill points are generated from the step table (lib/cycle/steps.ts) for the deploy the
+ * The default mode's kill points are generated from the step table (lib/cycle/step-table.ts) for the deploy the
  * tests run (a new commit, a live slot, BAKE_TIME=0 as the harness sets it): a step added there gets
  * its kill test. The switches' own inner points are added by hand. The points are spread over a few
  * test files (faults-*.test.ts) so that they run side by side.
  */
 export type KillPoint = readonly [point: string, when: string, journaled: string | null];
-const deployFacts: CycleFacts = { command: 'deploy', target: 'b', previous: 'a', commit: null, reuse: false, warm: false };
+const deployFacts: CycleFacts = { command: 'deploy', target: 'b', previous: 'a', commit: null, reuse: false, warm: false, recovers: false };
 const testConfig = resolveConfig({ fileValues: { APP_NAME: 'exampleapp', REPO: '/repo', DEPLOY_ROOT: '/srv/exampleapp', BAKE_TIME: '0' }, env: {}, envFile: '/switchyard.env' });
 
 /** One kill point per step of the table that a deploy of a new commit runs. */

@@ -29,7 +29,7 @@ describe('operator experience', () => {
     const head = host.example.commit('v2');
     const result = await host.run(['deploy', '--dry-run', head]);
     expect(result.exitCode, result.output).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`dry run: deploy ${head.slice(0, 12)} to slot a \\(port ${host.ports.a}\\)`));
+    expect(result.stdout).toMatch(new RegExp(`dry run: deploy ${head.slice(0, 7)} to slot a \\(port ${host.ports.a}\\)`));
     for (const step of ['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain', 'record']) expect(result.stdout).toMatch(new RegExp(`^  ${step} `, 'm'));
     expect(result.stdout).toContain('npm ci --no-audit --no-fund --loglevel=error');
     expect(result.stdout).toContain(host.nginx.testCmd);
@@ -57,7 +57,7 @@ describe('operator experience', () => {
     expect(result.exitCode, result.output).toBe(0);
     const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
     const steps = events.filter((event) => event.event === 'step').map((event) => event.step);
-    expect(steps).toEqual(['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain']);
+    expect(steps).toEqual(['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain', 'record']);
     expect(events.every((event) => event.event !== 'step' || typeof event.ms === 'number')).toBe(true);
     expect(events.at(-1).event).toBe('success');
   }, 120_000);

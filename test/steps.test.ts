@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../lib/config/config.ts';
 import { planCycle } from '../lib/cycle/plan.ts';
-import { initialState } from '../lib/record/state.ts';
-import { stepsFor, type CycleFacts } from '../lib/cycle/steps.ts';
+import { stepsFor, type CycleFacts } from '../lib/cycle/step-table.ts';
 
 const config = (values: Record<string, string> = {}) =>
   resolveConfig({ fileValues: { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop', ...values }, env: {}, envFile: '/etc/switchyard/shop.env' });
-const deploy: CycleFacts = { command: 'deploy', target: 'b', previous: 'a', commit: null, reuse: false, warm: false };
+const deploy: CycleFacts = { command: 'deploy', target: 'b', previous: 'a', commit: null, reuse: false, warm: false, recovers: true };
 const names = (facts: CycleFacts, values: Record<string, string> = {}) => stepsFor(facts, config(values)).map((step) => step.name);
 
 describe('the step table', () => {
@@ -28,10 +27,12 @@ describe('the step table', () => {
     expect(names({ ...deploy, previous: null })).not.toContain('drain');
   });
 
+  it('recover only where the state and the host disagree', () => {
+    expect(names({ ...deploy, recovers: false })).toEqual(['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'bake', 'record']);
+  });
+
   it('the dry-run prints the same table, with the hooks between the steps', () => {
-    const state = initialState('shop', { a: 3001, b: 3002 });
-    state.live = 'a';
-    const plan = planCycle(config({ BAKE_TIME: '0' }), state, 'deploy', null, ['begin', 'pre_install', 'pre_stop', 'end']);
+    const plan = planCycle(config({ BAKE_TIME: '0' }), deploy, ['begin', 'pre_install', 'pre_stop', 'end']);
     expect(plan.steps.map((step) => step.name)).toEqual(['lock', 'recover', 'hook begin', 'fetch', 'checkout', 'hook pre_install', 'install', 'build', 'start', 'health', 'switch', 'drain', 'hook pre_stop', 'record', 'hook end']);
   });
 });

@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../lib/config/config.ts';
 import { commandProgram, programProblem } from '../lib/setup/doctor/switch-command.ts';
 import { planCycle } from '../lib/cycle/plan.ts';
-import { initialState } from '../lib/record/state.ts';
 import { checkDeadlineMs, commandSwitch, switchCommandEnv } from '../lib/traffic/command.ts';
 import { trafficTarget } from '../lib/traffic/types.ts';
 import { drainsAtProxy } from '../lib/traffic/types.ts';
@@ -67,8 +66,7 @@ describe('SWITCH=command: the facts in the environment', () => {
 
   it('is described truthfully by --dry-run', () => {
     const withCheck = resolve({ SWITCH: 'command', SWITCH_CMD: './switch.sh', SWITCH_CHECK_CMD: './check.sh', BAKE_TIME: '0' });
-    const state = { ...initialState('shop', withCheck.ports), live: 'a' as const, next_deploy: 'b' as const };
-    const steps = planCycle(withCheck, state, 'deploy', null, []).steps;
+    const steps = planCycle(withCheck, { command: 'deploy', target: 'b', previous: 'a', commit: null, reuse: false, warm: false, recovers: false }, []).steps;
     const what = (name: string) => steps.find((step) => step.name === name)?.what;
     expect(what('switch')).toContain('run SWITCH_CMD (/bin/sh -c "./switch.sh") with SWITCHYARD_SLOT=b SWITCHYARD_PORT=4002 SWITCHYARD_PREVIOUS_SLOT=a, then SWITCH_CHECK_CMD');
     expect(what('switch')).toMatch(/3 times in a row \(at most 30(\.0)?s\)/);

@@ -5,21 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestHost, type TestHost } from '../../harness/host.ts';
 import type { Mark, Strategy, SwitchWindow } from '../types.ts';
+import { parseEvents as readEvents, type Stamped } from '../../lib/cli/events.ts';
 
-type StepEvent = { event: string; step?: string; ms?: number; at?: string; ok?: boolean; message?: string; detail?: string };
+type StepEvent = Stamped & { step?: string; ms?: number; ok?: boolean; message?: string; detail?: string };
 
 /** Step events of `./deploy.ts deploy|rollback --json`, one JSON object a line. */
 export function parseEvents(stdout: string): StepEvent[] {
-  const events: StepEvent[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // not an event line
-    }
-  }
-  return events;
+  return readEvents(stdout) as StepEvent[];
 }
 
 /**

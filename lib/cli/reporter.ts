@@ -1,11 +1,12 @@
-import { formatDuration } from '../config/duration.ts';
 import { announceSecrets, redact, redactValue } from '../config/redact.ts';
+import type { Event } from './events.ts';
+import { jsonFormatter, textFormatter, type Formatter } from './format.ts';
 
-/** Step lines with durations: colour on a TTY, plain text in SSH sessions, hooks and logs. */
+/** The one way a command speaks: every line is an Event, formatted once (text or JSON), redacted, and teed to the deploy log. */
 
 export type OutputOptions = {
   color: boolean;
-  /** One JSON object per line on stdout (step, output, warning, error, success events) instead of text. */
+  /** One JSON object per line on stdout (the Event union, events.ts) instead of text. */
   json?: boolean;
   stream?: NodeJS.WritableStream;
   errorStream?: NodeJS.WritableStream;
@@ -22,19 +23,15 @@ export type Step = {
   progress(message: string): void;
 };
 
-const COLORS = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1, cyan: 36 } as const;
-
 export class Reporter {
-  private readonly color: boolean;
+  private readonly format: Formatter;
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
   private readonly secrets: string[];
-  private readonly json: boolean;
   private tee?: (line: string) => void;
 
   constructor(options: OutputOptions) {
-    this.json = options.json ?? false;
-    this.color = options.color && !this.json;
+    this.format = options.json ? jsonFormatter() : textFormatter(options.color);
     this.out = options.stream ?? process.stdout;
     this.err = options.errorStream ?? process.stderr;
     this.secrets = options.secrets ?? [];
@@ -43,10 +40,6 @@ export class Reporter {
     announceSecrets(this.secrets);
     // An SSH session that went away makes writes fail asynchronously (EPIPE): the deploy must go on.
     for (const stream of [this.out, this.err]) if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
-  }
-
-  private paint(color: keyof typeof COLORS, text: string): string {
-    return this.color ? `\x1b[${COLORS[color]}m${text}\x1b[0m` : text;
   }
 
   redact(text: string): string {
@@ -61,6 +54,54 @@ export class Reporter {
   /** From now on every line also goes to `sink` (redacted, no colour codes), whatever happens to the terminal. */
   teeTo(sink: (line: string) => void): void {
     this.tee = sink;
+  }
+
+  /** Formats and writes one event; resolves once the terminal can take more (see write). */
+  emit(event: Event): Promise<void> | undefined {
+    let waiting: Promise<void> | undefined;
+    for (const line of this.format(event, new Date())) waiting = this.write(line.to === 'out' ? this.out : this.err, line.text) ?? waiting;
+    return waiting;
+  }
+
+  info(message: string): void {
+    this.emit({ event: 'info', message });
+  }
+
+  warn(message: string): void {
+    this.emit({ event: 'warning', message });
+  }
+
+  error(message: string, details: string[] = []): void {
+    this.emit({ event: 'error', message, details });
+  }
+
+  /** A line of a child command's output, indented under its step; resolves once the terminal can take more. */
+  output(label: string, line: string): Promise<void> | undefined {
+    return this.emit({ event: 'output', step: label, line });
+  }
+
+  success(message: string): void {
+    this.emit({ event: 'success', message });
+  }
+
+  /** The dry run: its first line, then one plan event per step the command would run. */
+  plan(summary: string, steps: readonly { name: string; what: string }[]): void {
+    this.info(summary);
+    for (const step of steps) this.emit({ event: 'plan', step: step.name, what: step.what });
+  }
+
+  step(name: string): Step {
+    const started = Date.now();
+    const end = (ok: boolean, detail: string | undefined) => {
+      const ms = Date.now() - started;
+      this.emit({ event: 'step', step: name, ok, ms, detail });
+      return ms;
+    };
+    return {
+      done: (detail) => end(true, detail),
+      fail: (detail) => end(false, detail),
+      progress: (message) => this.emit({ event: 'progress', step: name, message, ms: Date.now() - started }),
+    };
   }
 
   /**
@@ -97,61 +138,6 @@ export class Reporter {
       // The terminal went away (SSH hang-up); the deploy goes on and the log keeps the record.
       return undefined;
     }
-  }
-
-  private event(fields: Record<string, unknown>): void {
-    this.write(this.out, JSON.stringify({ at: new Date().toISOString(), ...fields }));
-  }
-
-  info(message: string): void {
-    if (this.json) this.event({ event: 'info', message });
-    else this.write(this.out, message);
-  }
-
-  warn(message: string): void {
-    if (this.json) this.event({ event: 'warning', message });
-    else this.write(this.err, `${this.paint('yellow', 'warning:')} ${message}`);
-  }
-
-  error(message: string, details: string[] = []): void {
-    if (this.json) this.event({ event: 'error', message, details });
-    this.write(this.err, `${this.paint('red', 'error:')} ${message}`);
-    for (const line of details) this.write(this.err, `  ${this.paint('dim', '│')} ${line}`);
-  }
-
-  /** A line of a child command's output, indented under its step; resolves once the terminal can take more. */
-  output(label: string, line: string): Promise<void> | undefined {
-    if (this.json) return this.write(this.out, JSON.stringify({ at: new Date().toISOString(), event: 'output', step: label, line }));
-    return this.write(this.out, `  ${this.paint('dim', `${label} │`)} ${line}`);
-  }
-
-  success(message: string): void {
-    if (this.json) this.event({ event: 'success', message });
-    else this.write(this.out, `${this.paint('green', '✔')} ${this.paint('bold', message)}`);
-  }
-
-  step(name: string): Step {
-    const started = Date.now();
-    const line = (mark: string, detail: string | undefined, elapsed: number) =>
-      `${mark} ${name.padEnd(9)} ${detail ?? ''}${detail ? ' ' : ''}${this.paint('dim', `(${formatDuration(elapsed)})`)}`;
-    return {
-      done: (detail) => {
-        const elapsed = Date.now() - started;
-        if (this.json) this.event({ event: 'step', step: name, ok: true, ms: elapsed, detail });
-        else this.write(this.out, line(this.paint('green', this.color ? '✓' : 'ok'), detail, elapsed));
-        return elapsed;
-      },
-      fail: (detail) => {
-        const elapsed = Date.now() - started;
-        if (this.json) this.event({ event: 'step', step: name, ok: false, ms: elapsed, detail });
-        else this.write(this.err, line(this.paint('red', this.color ? '✗' : 'FAILED'), detail, elapsed));
-        return elapsed;
-      },
-      progress: (message) => {
-        if (this.json) this.event({ event: 'progress', step: name, message, ms: Date.now() - started });
-        else this.write(this.out, `  ${this.paint('dim', `${name} …`)} ${message} ${this.paint('dim', `(${formatDuration(Date.now() - started)})`)}`);
-      },
-    };
   }
 }
 

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TSX_REGISTER } from '../project-dir.ts';
-import type { HookRunner } from './cycle.ts';
+import type { HookRunner } from './types.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
 import { formatMode, userName } from '../host/file-owner.ts';
 import { cleanGitEnv } from '../release/git.ts';

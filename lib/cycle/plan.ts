@@ -1,24 +1,16 @@
+import type { Config } from '../config/config.ts';
 import { describeEndpoints, slotEndpoints } from '../slot/endpoints.ts';
-import type { Config, SlotName } from '../config/config.ts';
-import { otherSlot, type CycleCommand, type State } from '../record/state.ts';
-import { stepsFor, type CycleFacts } from './steps.ts';
+import { stepsFor, type CycleFacts } from './step-table.ts';
 
 export type PlannedStep = { name: string; what: string };
-export type Plan = { command: CycleCommand; slot: SlotName; port: number; /** The slot's ports or sockets, in words. */ where: string; commit: string | null; previous: SlotName | null; steps: PlannedStep[] };
+export type Plan = { facts: CycleFacts; /** The target slot's ports or sockets, in words. */ where: string; steps: PlannedStep[] };
 
-/** What a command would do, step by step, from the one step table (lib/cycle/steps.ts), without doing any of it. Pure. */
-export function planCycle(config: Config, state: State, command: CycleCommand, commit: string | null, hooks: readonly string[], revision?: string): Plan {
-  const previous = state.live;
-  const slot: SlotName = previous ? otherSlot(previous) : state.next_deploy;
-  const facts: CycleFacts = {
-    command,
-    target: slot,
-    previous,
-    commit,
-    revision,
-    reuse: command !== 'deploy' || Boolean(commit && state.releases?.[commit]?.complete),
-    warm: command === 'rollback' && state.bake?.previous === slot && state.slots[slot].commit === commit,
-  };
+/**
+ * What a command would do, step by step, from the one step table (step-table.ts), without doing any
+ * of it: each step that applies to `facts`, with the hooks found around it, named as the run names
+ * its step events. Pure.
+ */
+export function planCycle(config: Config, facts: CycleFacts, hooks: readonly string[]): Plan {
   const steps: PlannedStep[] = [];
   const hook = (name: string | undefined) => {
     if (name && hooks.includes(name)) steps.push({ name: `hook ${name}`, what: `run ${config.hooksDir}/${name}` });
@@ -35,5 +27,5 @@ export function planCycle(config: Config, state: State, command: CycleCommand, c
     hook(step.after);
   }
   hook('end');
-  return { command, slot, port: config.ports[slot], where: describeEndpoints(slotEndpoints(config, slot)), commit, previous, steps };
+  return { facts, where: describeEndpoints(slotEndpoints(config, facts.target)), steps };
 }

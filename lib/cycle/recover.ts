@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.ts';
-import type { CycleContext } from './cycle.ts';
+import type { CycleContext } from './types.ts';
 import { isBakeWatcher } from './bake.ts';
 import { probeSlot } from '../slot/health.ts';
 import { isAlive } from '../host/process.ts';
@@ -14,11 +14,11 @@ import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/ind
 /** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
 
 /** Make the state match the host before acting; reports every disagreement it puts right. */
-export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
+export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<{ state: State; recovered: boolean }> {
   const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
   const facts = await gatherFacts(ctx.config, traffic, processes, state);
   const assessment = assessHost(state, facts);
-  if (assessment.findings.length === 0) return state;
+  if (assessment.findings.length === 0) return { state, recovered: false };
   const step = ctx.reporter.step('recover');
   for (const finding of assessment.findings) ctx.reporter.warn(finding);
   // Traffic first: a leftover is only stopped once nginx surely points at the slot that stays.
@@ -40,7 +40,7 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
   const next = reconciledState(state, facts, assessment);
   saveState(ctx.config.deployRoot, next);
   step.done(`slot ${next.live ?? 'none'} is live`);
-  return next;
+  return { state: next, recovered: true };
 }
 
 /** What really runs on the host; `state` only tells whether the command its journal names is still alive. */

@@ -80,6 +80,11 @@ export type Release = {
   installKey?: string;
 };
 
+/** A commit as every line shows it: git's 7-character abbreviation (`none` when there is no commit). */
+export function shortCommit(commit: string | null | undefined, none = 'nothing'): string {
+  return commit ? commit.slice(0, 7) : none;
+}
+
 export function otherSlot(slot: SlotName): SlotName {
   return slot === 'a' ? 'b' : 'a';
 }

@@ -4,7 +4,7 @@ import { SwitchyardError } from '../errors.ts';
 import { ensurePrivateDir } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
 import { redactUrlCredentials } from '../config/redact.ts';
-import { capture, inheritedEnv, runCommand, type RunOptions } from '../host/run.ts';
+import { capture, inheritedEnv, probeCommand, runCommand, type RunOptions } from '../host/run.ts';
 
 /** argv builders are pure and exact (tested); the functions below run them, always with cleanGitEnv(). */
 
@@ -30,6 +30,7 @@ export const gitArgv = {
   checkout: (slotDir: string, sha: string) => ['git', '-C', slotDir, 'checkout', '--quiet', '--detach', '--force', sha, '--'],
   clean: (slotDir: string) => ['git', '-C', slotDir, 'clean', '-ffdxq'],
   headOf: (slotDir: string) => ['git', '-C', slotDir, 'rev-parse', 'HEAD'],
+  lsRemote: (repo: string, refs: string[]) => ['git', 'ls-remote', '--', repo, ...refs],
   describeRepository: (dir: string) => ['git', '-C', dir, 'rev-parse', '--is-bare-repository', '--absolute-git-dir', '--git-path', 'hooks'],
 };
 
@@ -178,6 +179,24 @@ export async function resolveCommit(cache: string, revision: string): Promise<st
     untouched: 'no slot was touched',
     next: 'check the commit, tag or branch name (it was looked up after a fetch)',
   });
+}
+
+/**
+ * The commit a fetch of REPO would resolve `revision` to, asked of REPO itself without fetching (the
+ * dry run): a branch or tag (a tag peeled to its commit); undefined when REPO has no such name, or
+ * for a SHA or an abbreviation, which only objects can resolve.
+ */
+export async function remoteCommit(repo: string, revision: string, options: { env?: Record<string, string | undefined> } = {}): Promise<string | undefined> {
+  if (/^[0-9a-f]{4,64}$/.test(revision)) return undefined;
+  const refs = revision.startsWith('refs/') ? [revision] : [`refs/heads/${revision}`, `refs/tags/${revision}`];
+  const result = await probeCommand(gitArgv.lsRemote(repo, refs.flatMap((ref) => (ref.startsWith('refs/tags/') ? [ref, `${ref}^{}`] : [ref]))), { env: gitEnv(options.env), timeoutMs: 20_000 });
+  if (result.exitCode !== 0) return undefined;
+  const found = new Map(result.stdout.split('\n').filter(Boolean).map((line) => { const [sha, ref] = line.split('\t'); return [ref, sha] as const; }));
+  for (const ref of refs) {
+    const sha = found.get(`${ref}^{}`) ?? found.get(ref);
+    if (sha) return sha;
+  }
+  return undefined;
 }
 
 /** git would pick the tag and only warn; a deploy must not guess which one was meant. */

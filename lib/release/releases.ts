@@ -69,3 +69,8 @@ export function releasesToPrune(state: State, keep: number, lastGood: string | u
 export function outcomesOf(history: HistoryEntry[], commit: string): string[] {
   return history.filter((entry) => entry.commit === commit).map((entry) => `${entry.command} ${entry.outcome}`);
 }
+
+/** A deploy of `commit` starts the kept release as it is (no checkout, install or build): complete, still on disk, and no --rebuild. */
+export function reusesRelease(state: State, commit: string, onDisk: boolean, rebuild: boolean): boolean {
+  return Boolean(state.releases?.[commit]?.complete && onDisk && !rebuild);
+}

@@ -30,6 +30,8 @@ export type CycleFacts = {
   reuse: boolean;
   /** A rollback to the slot the bake window keeps running: nothing to start. */
   warm: boolean;
+  /** The state and the host disagree (a command killed earlier): recovery puts it right first. */
+  recovers: boolean;
 };
 
 export type StepSpec<Name extends StepName = StepName> = {
@@ -57,8 +59,8 @@ export const PREPARE_STEPS: readonly StepSpec<'lock' | 'recover'>[] = [
   },
   {
     name: 'recover',
-    applies: () => true,
-    describe: () => 'only if the state and the host disagree (a command killed earlier): stop leftovers, apply the switch again',
+    applies: (facts) => facts.recovers,
+    describe: () => 'the state and the host disagree (a command killed earlier): stop leftovers, apply the switch again',
   },
 ];
 

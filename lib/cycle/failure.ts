@@ -1,0 +1,67 @@
+import { SwitchyardError, withContext } from '../errors.ts';
+import { shortCommit } from '../record/state.ts';
+import { slotStopped } from '../record/transitions.ts';
+import { waitForNoConnections } from '../slot/connections.ts';
+import { slotEndpoints } from '../slot/endpoints.ts';
+import { drainsAtProxy } from '../traffic/index.ts';
+import { recordOutcome } from './history.ts';
+import type { Run, StepIo } from './types.ts';
+
+/** What a failed run leaves behind, and the one error the operator reads about it. */
+
+/** Before the switch: stop what we started, the live slot is untouched. After it: the new slot stays live. */
+export async function cleanUpAfterFailure(run: Readonly<Run>, io: StepIo, error: unknown, journalRecord: () => Promise<void>): Promise<void> {
+  const { reporter, config, processes, store } = io;
+  store.flush();
+  if (!io.effects.switched && io.effects.startedNewSlot) {
+    try {
+      // A switch that was undone (a failed SWITCH_CHECK_CMD) may have sent it requests: let them finish first.
+      if (drainsAtProxy(config.switchKind)) await waitForNoConnections(slotEndpoints(config, run.target), config.stopTimeoutMs);
+      const outcome = await processes.stop(run.target);
+      store.defer(slotStopped(run.target));
+      reporter.info(`  stopped the new slot ${run.target} (${outcome.result})`);
+    } catch (stopError) {
+      reporter.warn(`could not stop the new slot ${run.target}: ${(stopError as Error).message}; the next deploy stops it`);
+    }
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  try {
+    await journalRecord().catch(() => undefined);
+    recordOutcome(run, io, io.ctx.signal.aborted ? 'interrupted' : 'failed', reason);
+  } catch (saveError) {
+    reporter.warn(`could not record the failure in the state file: ${(saveError as Error).message}`);
+  }
+  await io.hook('failed', { REASON: reason }).catch((hookError) => reporter.warn(`hook failed failed: ${(hookError as Error).message}`));
+}
+
+export function explainFailure(run: Readonly<Run>, io: StepIo, error: unknown): SwitchyardError {
+  const { signal } = io.ctx;
+  const state = io.store.state;
+  const liveText = run.previous ? `slot ${run.previous} (${shortCommit(state.slots[run.previous].commit)}) is still live and serving` : '';
+  if (signal.aborted && !io.effects.switched) {
+    return new SwitchyardError(`${run.command} interrupted by ${String(signal.reason ?? 'a signal')}: stopped what it had started`, {
+      untouched: `${liveText || 'no slot was live'}; the lock was released`,
+      next: `run ./deploy.ts ${run.command} again when ready`,
+      cause: error,
+      exitCode: 130,
+    });
+  }
+  if (io.effects.switched) {
+    return withContext(error, `${run.command} switched traffic to slot ${run.target} but did not finish`, {
+      untouched: `slot ${run.target} (${shortCommit(run.commit)}) is live`,
+      next: 'run ./deploy.ts status to see what is left, then deploy or rollback again',
+    });
+  }
+  const base = error instanceof SwitchyardError ? error : withContext(error, `${run.command} failed`);
+  return new SwitchyardError(`${run.command} failed: ${base.message}`, {
+    untouched: [liveText, base.untouched ?? (liveText ? 'nothing else was changed' : 'no slot was live before')].filter(Boolean).join('; '),
+    next: base.next ?? 'fix the cause above and run the command again',
+    details: base.details,
+    cause: error,
+    exitCode: base.exitCode,
+  });
+}
+
+export function interruption(signal: AbortSignal): SwitchyardError {
+  return new SwitchyardError(`interrupted by ${String(signal.reason ?? 'a signal')}`, { exitCode: 130 });
+}

@@ -1,0 +1,80 @@
+import type { Config, SlotName } from '../config/config.ts';
+import type { Reporter, Step } from '../cli/reporter.ts';
+import type { StateStore } from '../record/store.ts';
+import type { CycleCommand } from '../record/state.ts';
+import type { SlotProcesses } from '../slot/process-manager.ts';
+import type { TrafficSwitch } from '../traffic/index.ts';
+import type { CycleFacts } from './step-table.ts';
+
+/** The cycle's types, in one place: what a command hands the cycle, and what each step receives. */
+
+export type HookRunner = (name: string, facts: Record<string, string>) => Promise<void>;
+
+export type CycleContext = {
+  config: Config;
+  reporter: Reporter;
+  /** Environment for the app and the commands it runs (the operator's, without Switchyard's settings). */
+  env: Record<string, string | undefined>;
+  /** Aborted by Ctrl-C, SIGTERM or an SSH hang-up. */
+  signal: AbortSignal;
+  hooks?: HookRunner;
+  /** Test-only fault injection: called as each phase begins. */
+  atPhase?: (phase: string) => Promise<void> | void;
+  /** Defaults to PROCESS_MANAGER's. */
+  processes?: SlotProcesses;
+  /** The caller's own environment (DEPLOY_ENV_FILE, overrides), for the detached bake-window watcher. */
+  cliEnv?: Record<string, string | undefined>;
+};
+
+export type DeployOptions = { /** Build again even when the commit is a kept, complete release. */ rebuild?: boolean };
+
+/**
+ * The record of one run: what the command was asked, and what it has learnt so far. It is the step
+ * table's facts (which steps apply) plus what the steps hand each other. A step receives it and
+ * returns what it learnt (a RunChange); the runner merges that in before the next step.
+ */
+export type Run = CycleFacts & {
+  /** The slot that was live when the command began (the table's `previous`). */
+  readonly started: number;
+  readonly options: DeployOptions;
+  readonly logId: string | undefined;
+  /** The folder the target slot will run: a release, or (for a build from before releases) the slot folder itself. */
+  buildDir: string | null;
+  /** The install cache's key of the new release, set by `install`, recorded by `build`. */
+  installKey?: string;
+  /** How the success line describes the previous slot once `bake` handed it to the watcher. */
+  baking?: string;
+};
+
+export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'installKey' | 'baking'>>;
+
+/**
+ * What happened on the host that the clean-up after a failure must know, even when the step that
+ * did it throws before it returns: the new slot was started, traffic was moved to it.
+ */
+export type Effects = { startedNewSlot: boolean; switched: boolean };
+
+/** Everything a step may act through; the runner makes one per run. */
+export type StepIo = {
+  ctx: CycleContext;
+  config: Config;
+  reporter: Reporter;
+  processes: SlotProcesses;
+  traffic: TrafficSwitch;
+  store: StateStore;
+  effects: Effects;
+  /** Runs a hook with the run's facts (and `extra`); after the switch a failing hook only warns. */
+  hook(name: string, extra?: Record<string, string>): Promise<void>;
+  /** A configured command with its output streamed under the step. */
+  runStreamed(command: string, dir: string, label: string, step: Step): Promise<void>;
+  /** true, or why not: the slot's process runs and its health URL answers 2xx right now. */
+  slotAnswers(slot: SlotName): Promise<true | string>;
+  /** The target slot's last log lines, for an error's details. */
+  logTail(): string[];
+  /** What a step has learnt before it fails (the commit fetch resolved): the failure's history entry names it. */
+  learn(change: RunChange): void;
+};
+
+export type StepFunction = (run: Readonly<Run>, io: StepIo) => Promise<RunChange | void>;
+
+export type { CycleCommand };

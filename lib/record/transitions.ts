@@ -1,0 +1,54 @@
+import type { SlotName } from '../config/config.ts';
+import { otherSlot, type Bake, type HistoryEntry, type Journal, type State } from './state.ts';
+
+/**
+ * Every change a deploy, rollback or restart makes to the state, as a pure function from the state
+ * before to the state after. The cycle applies them through one StateStore (store.ts), which is the
+ * only place that writes the file; the order of applications is the crash-safety argument, so each
+ * is named after what has just happened on the host.
+ */
+export type Transition = (state: State) => State;
+
+export const journaled = (journal: Journal): Transition => (state) => ({ ...state, journal });
+
+/** A checkout is about to start: a kill from here on leaves a release no command will start. */
+export const releaseBegun = (commit: string, at: string): Transition => (state) => ({
+  ...state,
+  releases: { ...state.releases, [commit]: { commit, builtAt: at, complete: false } },
+});
+
+export const releaseCompleted = (commit: string, at: string, installKey: string | undefined): Transition => (state) => ({
+  ...state,
+  releases: { ...state.releases, [commit]: { commit, builtAt: at, complete: true, ...(installKey ? { installKey } : {}) } },
+});
+
+export const releasesForgotten = (commits: readonly string[]): Transition => (state) => {
+  const releases = { ...state.releases };
+  for (const commit of commits) delete releases[commit];
+  return { ...state, releases };
+};
+
+const withSlot = (state: State, slot: SlotName, change: Partial<State['slots'][SlotName]>): State => ({
+  ...state,
+  slots: { ...state.slots, [slot]: { ...state.slots[slot], ...change } },
+});
+
+/** The slot's symlink is about to name the release `commit`; no process of it runs yet. */
+export const slotPointedAt = (slot: SlotName, commit: string | null, builtAt: string | null): Transition => (state) =>
+  withSlot(state, slot, { commit, builtAt, pid: null, startedAt: null });
+
+export const slotStarted = (slot: SlotName, pid: number, at: string): Transition => (state) => withSlot(state, slot, { pid, startedAt: at });
+
+export const slotStopped = (slot: SlotName): Transition => (state) => withSlot(state, slot, { pid: null, startedAt: null });
+
+/** Traffic now reaches `slot`; the next deploy builds the other one. */
+export const trafficMovedTo = (slot: SlotName): Transition => (state) => ({ ...state, live: slot, next_deploy: otherSlot(slot) });
+
+export const bakeBegun = (bake: Bake): Transition => (state) => ({ ...state, bake });
+
+export const bakeWatched = (watcherPid: number): Transition => (state) => (state.bake ? { ...state, bake: { ...state.bake, watcherPid } } : state);
+
+export const bakeEnded: Transition = (state) => ({ ...state, bake: null });
+
+/** The command's outcome; its journal entry goes with it. */
+export const historyAppended = (entry: HistoryEntry): Transition => (state) => ({ ...state, history: [...state.history, entry], journal: null });
