@@ -1,11 +1,10 @@
-import type { Config, SlotName } from '../config/config.ts';
+import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import { describeEndpoints, slotEndpoints } from '../slot/endpoints.ts';
-import { describeTargets, slotHealthTargets } from '../slot/health.ts';
+import { describeTargets, slotHealthTargets } from '../slot/health-targets.ts';
 import { paths } from '../host/paths.ts';
 import type { CycleCommand } from '../record/state.ts';
-import { checkDeadlineMs, CHECK_PASSES } from '../traffic/command.ts';
-import { drainsAtProxy, proxyName } from '../traffic/types.ts';
+import { checkDeadlineMs, CHECK_PASSES, drainsAtProxy, proxyName } from '../traffic/types.ts';
 
 /**
  * The one table of a deploy, rollback or restart. The run walks it (journaling each step's name as
@@ -111,7 +110,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     applies: () => true,
     describe: (facts, config) => {
       const slot = facts.target;
-      const other = slot === 'a' ? 'b' : 'a';
+      const other = otherSlot(slot);
       return `check slot ${slot} still answers, then ${{
         'nginx-reload': `write ${config.nginx.upstreamFile} (slot ${slot} first, slot ${other} as backup), run ${JSON.stringify(config.nginx.testCmd)} and ${JSON.stringify(config.nginx.reloadCmd)}, wait for the old nginx workers`,
         'nginx-live-file': `run ${JSON.stringify(config.nginx.testCmd)} (and reload only if ${config.nginx.upstreamFile} must change), check nginx's workers can reach ${config.nginx.liveDir}, create live-${slot} there and remove live-${other}`,

@@ -1,4 +1,4 @@
-import type { SlotName } from '../config/config.ts';
+import { SLOTS, type SlotName } from '../config/config.ts';
 import { otherSlot, type State } from './state.ts';
 
 /** What is really on the host, gathered by the caller. */
@@ -28,7 +28,7 @@ export type Assessment = {
  */
 export function assessHost(state: State, facts: HostFacts): Assessment {
   const findings: string[] = [];
-  const slots: SlotName[] = ['a', 'b'];
+  const slots = SLOTS;
   const portSlot = facts.switchSlot ?? undefined;
   const warm = state.bake && facts.bakeWatcherAlive ? state.bake.previous : undefined;
   if (state.bake && !facts.bakeWatcherAlive) {
@@ -66,7 +66,7 @@ export function reconciledState(state: State, facts: HostFacts, assessment: Asse
   const next: State = structuredClone(state);
   next.live = assessment.live;
   next.next_deploy = assessment.live ? otherSlot(assessment.live) : state.next_deploy;
-  for (const slot of ['a', 'b'] as const) {
+  for (const slot of SLOTS) {
     const running = facts.slots[slot].runningPid;
     const keepsRunning = running !== undefined && !assessment.stop.includes(slot);
     next.slots[slot].pid = keepsRunning ? running : null;

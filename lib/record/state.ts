@@ -85,9 +85,7 @@ export function shortCommit(commit: string | null | undefined, none = 'nothing')
   return commit ? commit.slice(0, 7) : none;
 }
 
-export function otherSlot(slot: SlotName): SlotName {
-  return slot === 'a' ? 'b' : 'a';
-}
+export { otherSlot } from '../config/config.ts';
 
 export function initialState(app: string, ports: Record<SlotName, number>): State {
   const empty = (port: number): SlotState => ({ port, commit: null, builtAt: null, pid: null, startedAt: null });

@@ -1,3 +1,4 @@
+import { SLOTS } from '../config/config.ts';
 import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
@@ -134,7 +135,7 @@ async function adoptLegacyMirror(deployRoot: string, repo: string, cache: string
   renameSync(legacy, cache);
   rmSync(path.join(cache, 'FETCH_HEAD'), { force: true });
   await runCommand(gitArgv.removeOrigin(cache), gitOptions(options)).catch(() => undefined);
-  const slots = (['a', 'b'] as const).map((slot) => paths.slot(deployRoot, slot)).filter((dir) => existsSync(path.join(dir, '.git')));
+  const slots = SLOTS.map((slot) => paths.slot(deployRoot, slot)).filter((dir) => existsSync(path.join(dir, '.git')));
   if (slots.length > 0) await runCommand(gitArgv.repairWorktrees(cache, slots), gitOptions(options)).catch(() => undefined);
 }
 
@@ -142,7 +143,7 @@ async function adoptLegacyMirror(deployRoot: string, repo: string, cache: string
 export async function isLegacyMirror(deployRoot: string, repo: string): Promise<boolean> {
   const legacy = legacyMirrorDir(deployRoot);
   if (!existsSync(path.join(legacy, 'HEAD')) || samePath(repo, legacy)) return false;
-  const slotGitFiles = (['a', 'b'] as const).map((slot) => path.join(paths.slot(deployRoot, slot), '.git'));
+  const slotGitFiles = SLOTS.map((slot) => path.join(paths.slot(deployRoot, slot), '.git'));
   try {
     for (const entry of readdirSync(path.join(legacy, 'worktrees'))) {
       const gitdir = readFileSync(path.join(legacy, 'worktrees', entry, 'gitdir'), 'utf8').trim();

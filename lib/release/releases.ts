@@ -1,4 +1,4 @@
-import type { SlotName } from '../config/config.ts';
+import { SLOTS } from '../config/config.ts';
 import type { HistoryEntry, Release, State } from '../record/state.ts';
 
 /**
@@ -55,7 +55,7 @@ export function releasesMatching(state: State, revision: string): Release[] {
  */
 export function releasesToPrune(state: State, keep: number, lastGood: string | undefined): string[] {
   const protectedCommits = new Set<string>();
-  for (const slot of ['a', 'b'] as SlotName[]) {
+  for (const slot of SLOTS) {
     const commit = state.slots[slot].commit;
     if (commit) protectedCommits.add(commit);
   }

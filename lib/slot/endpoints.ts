@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Config, SlotName } from '../config/config.ts';
+import { SLOTS, type Config, type SlotName } from '../config/config.ts';
 
 /**
  * Where a slot's processes listen: one endpoint per instance (INSTANCES), each a TCP port on HOST or
@@ -59,7 +59,7 @@ export function isUpstreamAddress(address: string, endpoint: Endpoint): boolean 
 
 /** Which slot an upstream address belongs to, if either. */
 export function slotOfAddress(config: EndpointSettings, address: string): SlotName | undefined {
-  return (['a', 'b'] as const).find((slot) => slotEndpoints(config, slot).some((endpoint) => isUpstreamAddress(address, endpoint)));
+  return SLOTS.find((slot) => slotEndpoints(config, slot).some((endpoint) => isUpstreamAddress(address, endpoint)));
 }
 
 /** The process name of one instance: `myapp-a` for the first (as before pools existed), `myapp-a.2` for the next. */

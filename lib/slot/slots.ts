@@ -5,7 +5,7 @@ import { paths } from '../host/paths.ts';
 
 /** Where each slot's files live under DEPLOY_ROOT. */
 
-export const SLOTS: readonly SlotName[] = ['a', 'b'];
+export { SLOTS } from '../config/config.ts';
 
 export function slotDir(config: Config, slot: SlotName): string {
   return paths.slot(config.deployRoot, slot);

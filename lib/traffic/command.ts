@@ -4,7 +4,8 @@ import { formatDuration } from '../config/duration.ts';
 import { describeEndpoints, slotEndpoints } from '../slot/endpoints.ts';
 import { SwitchyardError } from '../errors.ts';
 import { inheritedEnv, runShell } from '../host/run.ts';
-import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
+import { CHECK_PASSES, CHECK_PAUSE_MS, checkDeadlineMs, type SlotTarget, type SwitchReport, type TrafficSwitch } from './types.ts';
+export { CHECK_PASSES, checkDeadlineMs };
 
 /**
  * SWITCH=command: any load balancer, through the operator's own SWITCH_CMD (templates/haproxy/ has
@@ -15,8 +16,6 @@ import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
  */
 
 /** How many exits 0 in a row of SWITCH_CHECK_CMD confirm the switch, and the pause between runs. */
-export const CHECK_PASSES = 3;
-export const CHECK_PAUSE_MS = 200;
 /** A SWITCH_CMD that hangs must not hold the deploy lock for ever: it is killed (its process group) after this. */
 export const SWITCH_CMD_TIMEOUT_MS = 60_000;
 
@@ -45,10 +44,6 @@ export function switchCommandEnv(config: Config, live: SlotName, previous: SlotN
   };
 }
 
-/** How long SWITCH_CHECK_CMD may take to pass CHECK_PASSES times in a row: HEALTH_TIMEOUT, at least 10 s. Pure. */
-export function checkDeadlineMs(config: Config): number {
-  return Math.max(config.healthTimeoutMs, 10_000);
-}
 
 /** The deploying process's environment without stale SWITCHYARD_* values, plus the facts. */
 function commandEnv(config: Config, live: SlotName, previous: SlotName | null): Record<string, string | undefined> {

@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Config, SlotName } from '../config/config.ts';
+import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { slotEndpoints } from '../slot/endpoints.ts';
 import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../host/files.ts';
@@ -34,7 +34,7 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
   const select = (slot: SlotName) => {
     // Create the new file first: while both exist, b wins, and either answer is a running, healthy slot.
     writeFileAtomic(liveFile(config, slot), `${slot}\n`, 0o644);
-    rmSync(liveFile(config, slot === 'a' ? 'b' : 'a'), { force: true });
+    rmSync(liveFile(config, otherSlot(slot)), { force: true });
   };
   return {
     kind: 'nginx-live-file',

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../config/config.ts';
+import { otherSlot, type Config } from '../config/config.ts';
 import { describeEndpoints, isUpstreamAddress, type Endpoint } from '../slot/endpoints.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
@@ -88,7 +88,7 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
       // The other slot is the backup even on the first deploy: a worker still on the previous config
       // then falls over to a slot that exists instead of retrying the one it cannot reach.
-      const other = live.slot === 'a' ? 'b' : 'a';
+      const other = otherSlot(live.slot);
       const standby = previous ?? trafficTarget(config, other, null);
       const unreachable = socketsUnreachable(live, config.nginx.pidFile);
       if (unreachable) throw new SwitchyardError(unreachable, { untouched: `the upstream was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });

@@ -32,3 +32,12 @@ export function drainsAtProxy(kind: SwitchKind): boolean {
 export function proxyName(kind: SwitchKind): string {
   return kind === 'command' ? 'the load balancer' : 'nginx';
 }
+
+/** SWITCH=command: SWITCH_CHECK_CMD must exit 0 this many times in a row, this far apart. */
+export const CHECK_PASSES = 3;
+export const CHECK_PAUSE_MS = 200;
+
+/** How long SWITCH_CHECK_CMD may take to pass CHECK_PASSES times in a row: HEALTH_TIMEOUT, at least 10 s. Pure. */
+export function checkDeadlineMs(config: Config): number {
+  return Math.max(config.healthTimeoutMs, 10_000);
+}

@@ -1,4 +1,4 @@
-import type { Config, SlotName } from '../config/config.ts';
+import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { slotEndpoints, slotOfAddress, upstreamAddress, type Endpoint } from '../slot/endpoints.ts';
 import type { State } from '../record/state.ts';
 
@@ -81,7 +81,7 @@ export function parseLiveSlot(config: Pick<Config, 'slotListen' | 'instances' | 
 /** The upstream file for the configuration's mode and the state's live slot (slot a before any deploy). Pure. */
 export function upstreamFor(config: Config, state: State): { content: string; live: SlotName } {
   const live = state.live ?? 'a';
-  const standby: SlotName = live === 'a' ? 'b' : 'a';
+  const standby: SlotName = otherSlot(live);
   const base = { appName: config.appName, host: config.host };
   const content =
     config.switchKind === 'passive'

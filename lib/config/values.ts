@@ -1,0 +1,73 @@
+import { KNOWN_KEYS } from './keys.ts';
+
+/** The parsers of single values the configuration is made of (ports, sizes, paths, key names). Pure. */
+
+export type SharedPath = { path: string; dir: boolean };
+
+/** The port of an nginx `listen` value (`80`, `8080`, `127.0.0.1:8080`, `[::1]:8080`); undefined when it is not one. Pure. */
+export function parseListen(listen: string): number | undefined {
+  const match = /^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.*-]+):)?(\d{1,5})$/.exec(listen.trim());
+  const port = match ? Number(match[1]) : NaN;
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** The site's check location as Switchyard reaches it: through loopback, on the port the site listens on. Pure. */
+export function checkUrlFor(listen: string): string {
+  const port = parseListen(listen);
+  const address = listen.trim().slice(0, -String(port).length - 1);
+  const host = address.startsWith('[') ? (address === '[::]' ? '[::1]' : address) : !address || address === '*' || address === '0.0.0.0' ? '127.0.0.1' : address;
+  return `http://${host}${port === 80 ? '' : `:${port}`}/__switchyard/health`;
+}
+
+/** Suggest the known key an unknown one was probably meant to be. */
+export function suggestKey(unknown: string): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const key of KNOWN_KEYS) {
+    const distance = editDistance(unknown.toUpperCase(), key);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key, distance };
+  }
+  return best?.key;
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. Pure. */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+/** `10M`, `500K`, `1G`, `1048576` (bytes; a trailing B is allowed) → bytes; undefined when it is not a size. Pure. */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+)\s*([KMG]?)i?B?$/i.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+}
+
+/** SHARED_PATHS: relative, inside the app folder (no `..`, no `.git`), each at most once; problems are pushed. Pure. */
+export function parseSharedPaths(text: string, problems: string[]): SharedPath[] {
+  const result: SharedPath[] = [];
+  for (const entry of text.split(/\s+/).filter(Boolean)) {
+    const dir = entry.endsWith('/');
+    const clean = entry.replace(/\/+$/, '').replace(/^(\.\/)+/, '');
+    const parts = clean.split('/');
+    if (entry.startsWith('/') || clean === '' || clean === '.' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || /[\0\n]/.test(entry)) {
+      problems.push(`SHARED_PATHS entries must be relative paths inside the app folder (no leading /, no . or .. parts, not .git); got ${JSON.stringify(entry)}`);
+      continue;
+    }
+    const clash = result.find((other) => other.path === clean || clean.startsWith(`${other.path}/`) || other.path.startsWith(`${clean}/`));
+    if (clash) {
+      problems.push(`SHARED_PATHS lists ${JSON.stringify(entry)} and ${JSON.stringify(clash.path)}, which overlap; list each path once`);
+      continue;
+    }
+    result.push({ path: clean, dir });
+  }
+  return result;
+}
