@@ -1,15 +1,15 @@
 import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { watchBake } from '../lib/cycle/bake.ts';
 import { currentUser } from '../lib/record/lock.ts';
 
-export const summary = 'internal: ends a bake window (started by deploy, detached)';
-export const help = `Usage: ./deploy.ts bake-watch
-
-Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
+export const summary = SPECS['bake-watch'].summary;
+export const help = renderHelp(SPECS['bake-watch'], `Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
 the bake window (BAKE_TIME), moves traffic back to the warm previous slot after repeated failures
 (AUTO_ROLLBACK), and drains and stops the previous slot when the window ends. Its output is appended
 to DEPLOY_ROOT/run/bake.log. It exits at once when another command has ended the window.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);

@@ -1,5 +1,7 @@
 import type { CommandIo } from '../lib/cli/command.ts';
-import { editDistance } from '../lib/config/config.ts';
+import { synopsis, type CommandSpec } from '../lib/cli/options.ts';
+import { editDistance } from '../lib/config/values.ts';
+import { SPECS } from './specs.ts';
 
 export type CommandModule = { help: string; summary: string; run(io: CommandIo): Promise<number> };
 
@@ -42,38 +44,33 @@ export function unknownCommandLine(typed: string): string {
   return `error: unknown command ${JSON.stringify(typed)}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; nothing was changed; run ./deploy.ts --help for the list\n`;
 }
 
+/** One entry per command, from its option table: the synopsis, then what it does. */
+function commandList(): string {
+  return Object.values(SPECS as Record<string, CommandSpec>)
+    .filter((spec) => !spec.internal)
+    .map((spec) => `  ${synopsis(spec)}\n${wrap(spec.summary, 100, '      ')}`)
+    .join('\n');
+}
+
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, indent + line].join('\n');
+}
+
 export function usage(): string {
   return `Usage: ./deploy.ts <command> [options]
 
 Zero-downtime deploys of an HTTP app on two slots (a, b) behind nginx.
 
 Commands:
-  deploy [COMMIT] [--rebuild] [--dry-run] [--json]
-                                  build a release from git (default: newest DEPLOY_BRANCH), start it on the idle slot,
-                                  wait until healthy, move traffic to it, drain the old slot
-  rollback [COMMIT] [--json]      start the previous good release (or the kept one COMMIT names) on the idle
-                                  slot and move traffic to it: no fetch, no install, no build
-  restart [--json]                start the live release on the idle slot and move traffic to it (zero downtime)
-  releases [--json]               the kept releases: commit, built, size, outcomes, live, which slot holds which
-  status [--json] [--repair]      which slot is live, its commit, pid, port, uptime and health
-  history [-n N] [--show ID|last] [--json]
-                                  the last deploys and rollbacks; --show prints one's full output
-  logs [SLOT] [-n N] [-f]         the app's log (default: the live slot)
-  logs --deploy [-f]              the output of the running (or last) deploy or rollback; -f follows it to its end
-  start <APP_NAME> <APP_DIR> <PORT>   run one app detached, with a log, a pid file and restart on crash
-  stop <APP_NAME> [--force]       SIGTERM the app, SIGKILL after STOP_TIMEOUT
-  upstream [--write]              print (or write) the nginx upstream file for the live slot
-  nginx-site                      print the complete nginx site for this configuration and SWITCH mode
-  install-hook <BARE_REPO> [--force]   push to deploy: install a post-receive hook in a bare repository
-  env [set KEY=VALUE ... | unset KEY ...]
-                                  list (values redacted) or edit the app's environment, APP_ENV_FILE
-  exec -- <command> [args...]     run a command in the live release with the app's environment
-  resume                          after a reboot: start the live slot again, health-check it, confirm the switch
-  install-boot [--remove]         run resume at boot (systemd unit, or an @reboot crontab line)
-  init --app NAME --repo URL --root DIR [--nginx] [--force]
-                                  write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site
-  doctor [--json]                 check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports,
-                                  hooks, disk, Node) without changing anything; each ✖ names its fix
+${commandList()}
 
 Options for every command: --help, --no-color, --verbose (stack traces)
 Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables

@@ -1,12 +1,12 @@
-import { cycleContext, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { printPlan } from './dry-run.ts';
 import { deploy } from '../lib/cycle/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
-export const summary = 'build the idle slot from git and move traffic to it';
-export const help = `Usage: ./deploy.ts deploy [COMMIT] [--rebuild] [--dry-run] [--json] [--no-color]
-
-Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) as a release in
+export const summary = SPECS.deploy.summary;
+export const help = renderHelp(SPECS.deploy, `Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) as a release in
 DEPLOY_ROOT/releases/<commit>, starts it on the idle slot, waits until HEALTH_PATH answers 2xx,
 moves traffic to it, waits until nginx has no request in flight to the old slot, then sends it
 SIGTERM (SIGKILL after STOP_TIMEOUT). Any failure before the switch leaves the live slot and traffic
@@ -17,24 +17,24 @@ build (--rebuild builds it again). A new release whose lockfile, INSTALL_CMD and
 a kept release's gets a copy of that release's node_modules (copy-on-write where the
 filesystem can) instead of running INSTALL_CMD.
 
---dry-run prints the plan (slot, port, commit, commands, switch, hooks) and changes nothing: no
-lock, no fetch (the commit is looked up in the local mirror as of the last deploy), no state write.
+--dry-run prints the plan (slot, port, commit, commands, switch, hooks), the same steps the run
+would take, and changes nothing: no lock, no fetch, no state write (a branch or tag is looked up in
+REPO with git ls-remote, a SHA prefix in the local mirror as of the last deploy).
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
 success; with --dry-run one plan event per step, named as the run's step events) instead of text lines.
 
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--json', '--dry-run', '--rebuild']);
-    const args = positionals(io.argv);
+    const { flags, args } = parseCommandLine(SPECS.deploy, io.argv);
     if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'deploy', args[0], { rebuild: hasFlag(io.argv, '--rebuild') });
-    await deploy(cycleContext(io, config, reporter), args[0], { rebuild: hasFlag(io.argv, '--rebuild') });
+    if (flags['dry-run'] === true) return await printPlan(config, reporter, 'deploy', args[0], { rebuild: flags.rebuild === true });
+    await deploy(cycleContext(io, config, reporter), args[0], { rebuild: flags.rebuild === true });
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

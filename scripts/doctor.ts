@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import path from 'node:path';
-import { hasFlag, loadConfig, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { isSwitchyardError } from '../lib/errors.ts';
 import { doctorChecks, formatOutcomes, runChecks, type CheckOutcome } from '../lib/setup/doctor/index.ts';
 
-export const summary = 'check the whole set-up';
-export const help = `Usage: ./deploy.ts doctor [--json]
-
-Checks the set-up without changing anything, one line per check (✔ or ✖, and for each ✖ the exact
+export const summary = SPECS.doctor.summary;
+export const help = renderHelp(SPECS.doctor, `Checks the set-up without changing anything, one line per check (✔ or ✖, and for each ✖ the exact
 fix): the configuration; REPO reachable and DEPLOY_BRANCH on it; DEPLOY_ROOT's owner and modes;
 the running nginx includes the upstream file (nginx -T, through NGINX_TEST_CMD's sudo) and its
 workers can reach the live-file; NGINX_TEST_CMD and NGINX_RELOAD_CMD allowed without a password;
@@ -15,14 +15,14 @@ NGINX_CHECK_URL reaches the live slot through nginx; the slot ports free or held
 apps; hooks safe; disk space; the Node version. Each check is bounded in time.
 
 Exit code 0 only when every check passes. --json prints { ok, checks: [{ title, ok, detail, fix }] }.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
-  const json = hasFlag(io.argv, '--json');
+  const json = io.argv.includes('--json');
   const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
   let reporter = makeReporter(textIo);
   try {
-    rejectUnknownFlags(io.argv, ['--json']);
+    parseCommandLine(SPECS.doctor, io.argv);
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }

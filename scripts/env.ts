@@ -1,11 +1,13 @@
 import { editAppEnvFile, ensureAppEnvFile, parseAssignments, readAppEnvFile, validateEnvKey } from '../lib/config/app-env.ts';
-import { loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
-export const summary = "list or edit the app's environment (APP_ENV_FILE)";
-export const help = `Usage: ./deploy.ts env                      list the keys of APP_ENV_FILE (values are never printed)
-       ./deploy.ts env set KEY=VALUE ...    set variables (one atomic write, mode 0600)
-       ./deploy.ts env unset KEY ...        remove variables
+export const summary = SPECS.env.summary;
+export const help = renderHelp(SPECS.env, `./deploy.ts env                      list the keys of APP_ENV_FILE (values are never printed)
+./deploy.ts env set KEY=VALUE ...    set variables (one atomic write, mode 0600)
+./deploy.ts env unset KEY ...        remove variables
 
 APP_ENV_FILE (default DEPLOY_ROOT/shared/app.env, dotenv syntax) is the app's whole environment,
 with PATH, HOME, LANG and LC_* of whoever deploys and Switchyard's PORT, HOST and SWITCHYARD_SLOT;
@@ -13,13 +15,13 @@ INSTALL_CMD, BUILD_CMD, hooks and \`exec\` get it too. A change applies at the n
 or restart: running slots keep the environment they started with (a crash restart too).
 KEY must be letters, digits and _ (not starting with a digit); PORT, HOST and SWITCHYARD_SLOT are
 Switchyard's. \`env set\` rewrites the file: comments in it are not kept.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, []);
-    const [action, ...args] = positionals(io.argv);
+    const { args: given } = parseCommandLine(SPECS.env, io.argv);
+    const [action, ...args] = given;
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     if (action === undefined) {

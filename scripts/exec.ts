@@ -1,26 +1,25 @@
 import { loadAppEnvironment, slotEnvironment } from '../lib/config/app-env.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { slotEndpoints } from '../lib/slot/endpoints.ts';
-import { loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { runAttached } from '../lib/host/run.ts';
 import { slotDir } from '../lib/slot/slots.ts';
 import { loadState } from '../lib/record/state.ts';
 
-export const summary = "run a one-off command in the live release with the app's environment";
-export const help = `Usage: ./deploy.ts exec -- <command> [args...]
-
-Runs <command> in the live slot's folder (the release it runs) with exactly the app's environment:
+export const summary = SPECS.exec.summary;
+export const help = renderHelp(SPECS.exec, `Runs <command> in the live slot's folder (the release it runs) with exactly the app's environment:
 APP_ENV_FILE, PATH, HOME, LANG, LC_*, and the live slot's PORT, HOST and SWITCHYARD_SLOT (a command
 that listens must pick another port). For migrations, a console, a one-off script. The command is run
 as given, an argv, never through a shell (write \`exec -- sh -c '...'\` for one); its terminal is
 ours (stdin, output), and its exit code is ours. Takes no lock. Refuses when no slot is live.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, []);
-    const argv = positionals(io.argv);
+    const { args: argv } = parseCommandLine(SPECS.exec, io.argv);
     if (argv.length === 0) throw new SwitchyardError('exec needs a command: ./deploy.ts exec -- <command> [args...]', { untouched: 'nothing was run', next: 'see ./deploy.ts exec --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);

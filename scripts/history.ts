@@ -1,39 +1,39 @@
-import { flagValue, hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { shortCommit } from '../lib/record/state.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { printDeployLog, resolveDeployLog } from '../lib/record/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { loadState, readHistory } from '../lib/record/state.ts';
 
-export const summary = 'the last deploys and rollbacks';
-export const help = `Usage: ./deploy.ts history [-n N] [--json]
-
-The last N (default 10) deploys and rollbacks, newest last: time, user, command, slot, commit,
+export const summary = SPECS.history.summary;
+export const help = renderHelp(SPECS.history, `The last N (default 10) deploys and rollbacks, newest last: time, user, command, slot, commit,
 outcome, duration, and the reason of a failure. --json prints them as a JSON array. The newest
 200 are kept in DEPLOY_ROOT/state.json, older ones in DEPLOY_ROOT/history.log (one JSON object a
 line); both are read. Each line ends with its log id in [brackets].
 
 --show ID|last prints the whole output of one deploy or rollback (or of the newest one, even while it
 runs), kept in DEPLOY_ROOT/deploys (the newest 50), whatever happened to the terminal that started it.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
   let reporter = makeReporter(textIo);
   try {
-    rejectUnknownFlags(io.argv, ['--json', '-n', '--show']);
-    const countText = flagValue(io.argv, '-n') ?? '10';
+    const { flags } = parseCommandLine(SPECS.history, io.argv);
+    const countText = (flags.count as string | undefined) ?? '10';
     if (!/^\d+$/.test(countText) || Number(countText) < 1) throw new SwitchyardError(`-n must be a positive number; got ${JSON.stringify(countText)}`, { untouched: 'nothing was changed', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(textIo, config);
-    const show = flagValue(io.argv, '--show');
+    const show = flags.show as string | undefined;
     if (show !== undefined) {
       const log = resolveDeployLog(config.deployRoot, show);
       await printDeployLog(log.file, log.id, (line) => process.stdout.write(`${reporter.redact(line)}\n`), { follow: false });
       return 0;
     }
     const entries = readHistory(config.deployRoot, loadState(config.deployRoot, config.appName, config.ports), Number(countText));
-    if (hasFlag(io.argv, '--json')) {
+    if (flags.json === true) {
       reporter.document(entries);
       return 0;
     }

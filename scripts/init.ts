@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseDotenv } from 'dotenv';
-import { flagValue, hasFlag, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
@@ -10,43 +12,24 @@ import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRig
 import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/setup/init.ts';
 import { currentUserName } from '../lib/host/file-owner.ts';
 
-export const summary = 'set up a host: .env, DEPLOY_ROOT, upstream, nginx site';
-export const help = `Usage: ./deploy.ts init --app NAME --repo URL --root DIR [options]
-
-Writes a commented .env from the flags, creates DEPLOY_ROOT with its modes, writes the nginx
+export const summary = SPECS.init.summary;
+export const help = renderHelp(SPECS.init, `Writes a commented .env from the flags, creates DEPLOY_ROOT with its modes, writes the nginx
 upstream and the site (DEPLOY_ROOT/nginx/site.conf, what ./deploy.ts nginx-site prints), and prints
 what is left to do (installing the site, the sudoers line). Running it again changes nothing: each
 item says "unchanged". Flags that are not given come from an existing .env; on a terminal it asks
 for the required ones, otherwise it names the missing flags and stops.
-
-  --app NAME            APP_NAME (required)
-  --repo URL|PATH       REPO (required)
-  --root DIR            DEPLOY_ROOT (required)
-  --branch B            DEPLOY_BRANCH (default main)
-  --listen PORT|ADDR:PORT  NGINX_LISTEN (default 80)
-  --switch MODE         SWITCH (default nginx-live-file)
-  --port-a N, --port-b N, --install CMD, --build CMD, --start CMD, --health PATH,
-  --process-manager builtin|systemd, --test-cmd CMD, --reload-cmd CMD, --pid-file FILE
-                        the keys of the same name (see .env.example)
-  --config PATH         where to write the .env (default: .env beside deploy.ts; not --env-file, which
-                        Node 20 itself reads from anywhere on the command line)
-  --force               replace an existing .env (or site) with other content
-  --nginx               also install the site into /etc/nginx (sites-available + sites-enabled, or
-                        conf.d), test and reload nginx; needs root or a working \`sudo -n\`
-  --nginx-dir DIR       nginx's configuration folder (default /etc/nginx)
-`;
-
-const VALUE_FLAGS = [...INIT_FLAGS.map((entry) => entry.flag), '--config', '--nginx-dir'];
+The value flags set the keys of the same name (see .env.example).
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   const reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, [...VALUE_FLAGS, '--force', '--nginx']);
-    const force = hasFlag(io.argv, '--force');
-    const envFile = path.resolve(flagValue(io.argv, '--config') ?? path.join(PROJECT_DIR, '.env'));
+    const { flags: options } = parseCommandLine(SPECS.init, io.argv);
+    const force = options.force === true;
+    const envFile = path.resolve((options.config as string | undefined) ?? path.join(PROJECT_DIR, '.env'));
     const flags: Partial<Record<ConfigKey, string>> = {};
     for (const { flag, key } of INIT_FLAGS) {
-      const value = flagValue(io.argv, flag);
+      const value = options[flag.slice(2)] as string | undefined;
       // Paths typed on the command line are relative to where it was typed, not to the .env.
       if (value !== undefined) flags[key] = key === 'DEPLOY_ROOT' || (key === 'REPO' && existsSync(value)) ? path.resolve(value) : value;
     }
@@ -75,10 +58,10 @@ export async function run(io: CommandIo): Promise<number> {
         show(ensureUpstream(config));
         const site = ensureSiteFile(config);
         show([site.done]);
-        const nginxDir = flagValue(io.argv, '--nginx-dir') ?? '/etc/nginx';
+        const nginxDir = (options['nginx-dir'] as string | undefined) ?? '/etc/nginx';
         const target = siteInstallPaths(nginxDir, config.appName, existsSync(path.join(nginxDir, 'sites-available')) && existsSync(path.join(nginxDir, 'sites-enabled')));
         let installed = false;
-        if (hasFlag(io.argv, '--nginx')) {
+        if (options.nginx === true) {
           if (!target.link && !existsSync(path.dirname(target.file))) {
             throw new SwitchyardError(`${nginxDir} has neither sites-available + sites-enabled nor conf.d, so it is not nginx's configuration folder`, { next: 'give that folder with --nginx-dir (nginx -V shows --conf-path)' });
           }

@@ -1,30 +1,30 @@
 import os from 'node:os';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import path from 'node:path';
 import { applyBootEntry, type BootEntry } from '../lib/setup/boot.ts';
-import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { runDir } from '../lib/slot/slots.ts';
 
-export const summary = 'run `resume` at boot (systemd unit, or the crontab)';
-export const help = `Usage: ./deploy.ts install-boot [--remove]
-
-Makes the host run \`./deploy.ts resume\` at boot, as the deploy user, so the live slot comes back
+export const summary = SPECS['install-boot'].summary;
+export const help = renderHelp(SPECS['install-boot'], `Makes the host run \`./deploy.ts resume\` at boot, as the deploy user, so the live slot comes back
 after a reboot (the builtin supervisor is not started by anything else). Where systemd is PID 1: the
 unit /etc/systemd/system/switchyard-resume-<APP_NAME>.service (enabled; needs root: run it with sudo
 from the deploy user, the unit runs resume as that user). Elsewhere: an @reboot line in the deploy
 user's crontab (Debian's cron package; if it is missing you are told how to install it), whose output
 goes to DEPLOY_ROOT/run/resume.log. Both retry while nginx is still starting.
 --remove takes the entry away. Running it again changes nothing.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--remove']);
-    if (positionals(io.argv).length > 0) throw new SwitchyardError('install-boot takes no arguments', { untouched: 'nothing was installed', next: 'see ./deploy.ts install-boot --help', exitCode: 2 });
+    const { flags, args: given } = parseCommandLine(SPECS['install-boot'], io.argv);
+    if (given.length > 0) throw new SwitchyardError('install-boot takes no arguments', { untouched: 'nothing was installed', next: 'see ./deploy.ts install-boot --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    const remove = hasFlag(io.argv, '--remove');
+    const remove = flags.remove === true;
     const uid = process.getuid?.() ?? -1;
     const entry: BootEntry = {
       appName: config.appName,

@@ -1,15 +1,15 @@
 import { readFileSync, realpathSync } from 'node:fs';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import path from 'node:path';
-import { hasFlag, loadConfig, makeReporter, positionals, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { Config } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/host/files.ts';
 import { describeRepository, isOwnMirror } from '../lib/release/git.ts';
 
-export const summary = 'make pushes to DEPLOY_BRANCH of a bare repository deploy';
-export const help = `Usage: ./deploy.ts install-hook <BARE_REPO> [--force]
-
-Installs a post-receive hook in the bare git repository BARE_REPO (its hooks folder, or
+export const summary = SPECS['install-hook'].summary;
+export const help = renderHelp(SPECS['install-hook'], `Installs a post-receive hook in the bare git repository BARE_REPO (its hooks folder, or
 core.hooksPath): a push to DEPLOY_BRANCH runs \`deploy.ts deploy <pushed commit>\`, and the pusher
 sees the deploy's output as \`remote:\` lines. Pushes to other branches and branch deletions are
 ignored. The hook holds the absolute path of this deploy.ts, DEPLOY_BRANCH, the folder of the node
@@ -20,7 +20,7 @@ git does not let a post-receive hook fail a push: when the deploy fails, \`git p
 (the branch has moved); the \`remote:\` lines say DEPLOY FAILED and the live slot keeps serving.
 
 An existing different post-receive hook is left alone unless --force.
-`;
+`);
 
 export const TEMPLATE_FILE = path.join(PROJECT_DIR, 'templates', 'post-receive');
 
@@ -108,8 +108,7 @@ function readIfExists(file: string): string | undefined {
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--force']);
-    const args = positionals(io.argv);
+    const { flags, args } = parseCommandLine(SPECS['install-hook'], io.argv);
     if (args.length !== 1) throw new SwitchyardError(`install-hook needs <BARE_REPO>; got ${args.length} argument(s)`, { untouched: 'no hook was written', next: 'see ./deploy.ts install-hook --help', exitCode: 2 });
     const repo = path.resolve(args[0]);
     const config = loadConfig(io, reporter, ['APP_NAME', 'REPO', 'DEPLOY_ROOT']);
@@ -124,7 +123,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (!sameRepository(config.repo, repo)) {
       reporter.warn(`REPO is ${config.repo}, not ${repo}: the deploy fetches the pushed commit from REPO, so a push here fails to deploy until REPO has it`);
     }
-    const plan = planInstall(readIfExists(hookFile), rendered, hasFlag(io.argv, '--force'));
+    const plan = planInstall(readIfExists(hookFile), rendered, flags.force === true);
     if (plan === 'refuse') {
       throw new SwitchyardError(`${hookFile} already exists and is not this Switchyard hook`, { untouched: 'it was left as it is', next: 'move it aside (or merge it by hand), or rerun with --force to replace it' });
     }

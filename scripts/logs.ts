@@ -1,39 +1,38 @@
 import { existsSync } from 'node:fs';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { followLog, readLogTail } from '../lib/slot/log-files.ts';
-import { flagValue, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { currentDeployLog, printDeployLog } from '../lib/record/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { runningHolder } from '../lib/record/lock.ts';
 import { slotFiles } from '../lib/slot/slots.ts';
 import { loadState } from '../lib/record/state.ts';
 
-export const summary = "show an app slot's log";
-export const help = `Usage: ./deploy.ts logs [SLOT] [-n N] [-f]
-
-Prints the last N (default 50) lines of the app's log in SLOT (a or b; default: the live slot),
+export const summary = SPECS.logs.summary;
+export const help = renderHelp(SPECS.logs, `Prints the last N (default 50) lines of the app's log in SLOT (a or b; default: the live slot),
 across the rotated files (<log>.1, ... : LOG_MAX_SIZE, LOG_KEEP).
 -f keeps printing new lines as they are written, across rotations, until Ctrl-C.
 
 ./deploy.ts logs --deploy [-f] prints the whole output of the deploy or rollback running now (else of
 the last one), as kept in DEPLOY_ROOT/deploys; with -f it follows it until that command has ended,
 so after a dropped SSH connection you see how it ended.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['-f', '--follow', '-n', '--deploy']);
-    const args = positionals(io.argv, ['-n']);
-    const countText = flagValue(io.argv, '-n') ?? '50';
+    const { flags, args } = parseCommandLine(SPECS.logs, io.argv);
+    const countText = (flags.count as string | undefined) ?? '50';
     if (!/^\d+$/.test(countText)) throw new SwitchyardError(`-n must be a number; got ${JSON.stringify(countText)}`, { untouched: 'nothing was changed', exitCode: 2 });
     if (args.length > 1 || (args[0] && args[0] !== 'a' && args[0] !== 'b')) {
       throw new SwitchyardError(`SLOT must be a or b; got ${JSON.stringify(args.join(' '))}`, { untouched: 'nothing was changed', exitCode: 2 });
     }
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    if (hasFlag(io.argv, '--deploy')) {
+    if (flags.deploy === true) {
       const log = currentDeployLog(config.deployRoot, runningHolder(config.deployRoot)?.pid);
-      await printDeployLog(log.file, log.id, (line) => process.stdout.write(`${reporter.redact(line)}\n`), { follow: hasFlag(io.argv, '-f', '--follow') });
+      await printDeployLog(log.file, log.id, (line) => process.stdout.write(`${reporter.redact(line)}\n`), { follow: flags.follow === true });
       return 0;
     }
     const slot = (args[0] as 'a' | 'b' | undefined) ?? loadState(config.deployRoot, config.appName, config.ports).live;
@@ -43,7 +42,7 @@ export async function run(io: CommandIo): Promise<number> {
     // An app's log holds whatever it printed, its environment's secrets included: every line is redacted.
     const print = (line: string) => process.stdout.write(`${reporter.redact(line)}\n`);
     for (const line of readLogTail(logFile, Number(countText))) print(line);
-    if (!hasFlag(io.argv, '-f', '--follow')) return 0;
+    if (flags.follow !== true) return 0;
     // Across the supervisor's rotations; only whole lines reach the redaction (a secret split across two reads would slip through).
     await followLog(logFile, print);
     return 0;

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { renderSite, siteTemplate, siteValues } from '../lib/traffic/nginx-site.ts';
 
-export const summary = 'print the nginx site for this configuration';
-export const help = `Usage: ./deploy.ts nginx-site
-
-Prints the complete nginx site for the current configuration and SWITCH mode, every placeholder
+export const summary = SPECS['nginx-site'].summary;
+export const help = renderHelp(SPECS['nginx-site'], `Prints the complete nginx site for the current configuration and SWITCH mode, every placeholder
 filled in (NGINX_UPSTREAM_FILE, NGINX_LIVE_DIR, NGINX_LISTEN, HEALTH_PATH), ready for
 /etc/nginx/sites-available/<APP_NAME> (or an \`include\` inside \`http {}\`). It includes the upstream
 file, so write that first:
@@ -18,12 +18,12 @@ file, so write that first:
 
 Changes nothing. The templates it comes from are templates/nginx/site.conf (nginx-live-file) and
 templates/nginx/site-reload.conf (nginx-reload; also fine for passive).
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, []);
+    parseCommandLine(SPECS['nginx-site'], io.argv);
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     if (config.switchKind === 'none' || config.switchKind === 'command') {

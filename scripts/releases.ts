@@ -1,25 +1,25 @@
 import { existsSync } from 'node:fs';
-import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { shortCommit } from '../lib/record/state.ts';
 import { folderSize, releaseDir } from '../lib/release/release-files.ts';
 import { outcomesOf, previousGoodCommit } from '../lib/release/releases.ts';
 import { SLOTS } from '../lib/slot/slots.ts';
 import { loadState } from '../lib/record/state.ts';
 
-export const summary = 'the kept releases';
-export const help = `Usage: ./deploy.ts releases [--json]
-
-The releases kept under DEPLOY_ROOT/releases (KEEP_RELEASES, default 5, plus the live one, the one the
+export const summary = SPECS.releases.summary;
+export const help = renderHelp(SPECS.releases, `The releases kept under DEPLOY_ROOT/releases (KEEP_RELEASES, default 5, plus the live one, the one the
 other slot holds and the last good one): commit, when it was built, its size on disk, what happened
 to it (deploys, rollbacks and their outcomes), which one is live, which slot holds which, and which
 one a plain \`rollback\` would go to. --json prints the same as a JSON array.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
   let reporter = makeReporter(textIo);
   try {
-    rejectUnknownFlags(io.argv, ['--json']);
+    const { flags } = parseCommandLine(SPECS.releases, io.argv);
     const config = loadConfig(io, reporter);
     reporter = makeReporter(textIo, config);
     const state = loadState(config.deployRoot, config.appName, config.ports);
@@ -41,7 +41,7 @@ export async function run(io: CommandIo): Promise<number> {
           outcomes: outcomesOf(state.history, release.commit),
         };
       });
-    if (hasFlag(io.argv, '--json')) {
+    if (flags.json === true) {
       process.stdout.write(`${JSON.stringify(releases, null, 2)}\n`);
       return 0;
     }

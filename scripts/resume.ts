@@ -1,27 +1,27 @@
 import { describeEndpoints, slotEndpoints } from '../lib/slot/endpoints.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { loadAppEnvironment } from '../lib/config/app-env.ts';
-import { interruptionSignal, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { interruptionSignal, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { currentUser } from '../lib/record/lock.ts';
 import { createSlotProcesses } from '../lib/slot/process-manager.ts';
 import { resumeLive } from '../lib/cycle/resume.ts';
 
-export const summary = 'after a reboot: start the live slot again and confirm the switch';
-export const help = `Usage: ./deploy.ts resume [--json]
-
-After a reboot (or anything that killed the slots): starts the live slot the state records, from
+export const summary = SPECS.resume.summary;
+export const help = renderHelp(SPECS.resume, `After a reboot (or anything that killed the slots): starts the live slot the state records, from
 its own folder (the same release), with the app's environment (APP_ENV_FILE as it is now), if it is
 not running; waits until HEALTH_PATH answers 2xx; then confirms the switch points at it (SWITCH,
 checked through nginx). Nothing else changes: no fetch, no build, no hook, the idle slot is left as
 it is. Takes the deploy lock. With nothing live yet it says so and exits 0.
 \`./deploy.ts install-boot\` makes the host run it at boot.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--json']);
-    if (positionals(io.argv).length > 0) throw new SwitchyardError('resume takes no arguments', { untouched: 'nothing was changed', next: 'see ./deploy.ts resume --help', exitCode: 2 });
+    const { args: given } = parseCommandLine(SPECS.resume, io.argv);
+    if (given.length > 0) throw new SwitchyardError('resume takes no arguments', { untouched: 'nothing was changed', next: 'see ./deploy.ts resume --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     const signal = interruptionSignal(reporter);

@@ -1,12 +1,12 @@
-import { cycleContext, hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { rollback } from '../lib/cycle/cycle.ts';
 import { printPlan } from './dry-run.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
-export const summary = 'bring a kept release back, without building';
-export const help = `Usage: ./deploy.ts rollback [COMMIT] [--dry-run] [--json] [--no-color]
-
-Starts a kept release on the idle slot (no fetch, no install, no build), waits until it is healthy,
+export const summary = SPECS.rollback.summary;
+export const help = renderHelp(SPECS.rollback, `Starts a kept release on the idle slot (no fetch, no install, no build), waits until it is healthy,
 moves traffic to it and drains the current slot.
 
 Without COMMIT it goes to the previous GOOD release: the newest one that was live before the live
@@ -20,17 +20,16 @@ state write.
 success; plan with --dry-run) instead of text lines.
 
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--json', '--dry-run']);
-    const args = positionals(io.argv);
+    const { flags, args } = parseCommandLine(SPECS.rollback, io.argv);
     if (args.length > 1) throw new SwitchyardError(`rollback takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts rollback --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'rollback', args[0]);
+    if (flags['dry-run'] === true) return await printPlan(config, reporter, 'rollback', args[0]);
     await rollback(cycleContext(io, config, reporter), args[0]);
     return 0;
   } catch (error) {

@@ -1,26 +1,25 @@
 import path from 'node:path';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { appFiles, readLogTail, readStatus, runningPid, startApp, stopApp } from '../lib/slot/app-process.ts';
-import { childEnv, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { childEnv, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { portInUse, refuseTakenPort } from '../lib/slot/health.ts';
 import { runDir } from '../lib/slot/slots.ts';
 
-export const summary = 'run one app detached';
-export const help = `Usage: ./deploy.ts start <APP_NAME> <APP_DIR> <PORT>
-
-Runs START_CMD (default \`npm start\`) in APP_DIR with PORT and HOST set, detached from the terminal
+export const summary = SPECS.start.summary;
+export const help = renderHelp(SPECS.start, `Runs START_CMD (default \`npm start\`) in APP_DIR with PORT and HOST set, detached from the terminal
 (it survives the end of the SSH session), under a small supervisor that restarts it with backoff
 when it crashes. Output is appended to DEPLOY_ROOT/run/<APP_NAME>.log; the supervisor's pid (also the
 process group) is in DEPLOY_ROOT/run/<APP_NAME>.pid. Waits until the port accepts connections
 (at most HEALTH_TIMEOUT) and fails with the log's last lines if the app exits first.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, []);
-    const args = positionals(io.argv);
+    const { args } = parseCommandLine(SPECS.start, io.argv);
     if (args.length !== 3) throw new SwitchyardError(`start needs <APP_NAME> <APP_DIR> <PORT>; got ${args.length} argument(s)`, { untouched: 'nothing was started', next: 'see ./deploy.ts start --help', exitCode: 2 });
     const [name, dirArg, portArg] = args;
     const port = /^\d+$/.test(portArg) ? Number(portArg) : NaN;

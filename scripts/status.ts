@@ -1,6 +1,8 @@
 import { existsSync, renameSync } from 'node:fs';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
-import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
 import { shortCommit } from '../lib/record/state.ts';
 import { gatherFacts, reconcile } from '../lib/cycle/recover.ts';
@@ -17,10 +19,8 @@ import { slotInstances } from '../lib/slot/process-manager.ts';
 import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/record/state.ts';
 import { createSwitch } from '../lib/traffic/index.ts';
 
-export const summary = 'show what is live';
-export const help = `Usage: ./deploy.ts status [--json] [--repair]
-
-Shows which slot is live, each slot's commit, port (or socket), pid, uptime and health (probed now;
+export const summary = SPECS.status.summary;
+export const help = renderHelp(SPECS.status, `Shows which slot is live, each slot's commit, port (or socket), pid, uptime and health (probed now;
 with INSTANCES > 1 one line per process under its slot), where the
 nginx upstream points, and the last deploy. When the state file and the host disagree (a recorded
 pid that is dead, an upstream that points at the other slot, a process the state does not know),
@@ -29,18 +29,18 @@ it says so and how the next deploy will reconcile it.
   --json     the same as one JSON object
   --repair   reconcile now (takes the deploy lock); a corrupt state file is moved aside and rebuilt
              from the slot folders, the running processes and the nginx upstream
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   // --json here means one report object on stdout; warnings stay text on stderr.
   const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
   let reporter = makeReporter(textIo);
   try {
-    rejectUnknownFlags(io.argv, ['--json', '--repair']);
+    const { flags } = parseCommandLine(SPECS.status, io.argv);
     const config = loadConfig(io, reporter);
     reporter = makeReporter(textIo, config);
     const traffic = createSwitch(config);
-    if (hasFlag(io.argv, '--repair')) {
+    if (flags.repair === true) {
       const lock = acquireLock(config.deployRoot, 'status --repair', currentUser(io.env));
       if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
       try {
@@ -90,7 +90,7 @@ export async function run(io: CommandIo): Promise<number> {
       bake: state.bake ? { ...state.bake, watcherRunning: isBakeWatcher(state.bake.watcherPid) } : null,
       disagreements: assessment.findings,
     };
-    if (hasFlag(io.argv, '--json')) {
+    if (flags.json === true) {
       reporter.document(report);
       return 0;
     }

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { appFiles, stopApp } from '../lib/slot/app-process.ts';
-import { hasFlag, loadConfig, makeReporter, positionals, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { createSlotProcesses, slotInstances } from '../lib/slot/process-manager.ts';
@@ -9,23 +11,20 @@ import { loadState, readStateFile, statePath } from '../lib/record/state.ts';
 import { runningHolder } from '../lib/record/lock.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
 
-export const summary = 'stop one app';
-export const help = `Usage: ./deploy.ts stop <APP_NAME> [--force]
-
-Sends SIGTERM to the app started by \`start\` (and everything it started), waits up to STOP_TIMEOUT
+export const summary = SPECS.stop.summary;
+export const help = renderHelp(SPECS.stop, `Sends SIGTERM to the app started by \`start\` (and everything it started), waits up to STOP_TIMEOUT
 for it to drain, then sends SIGKILL, and says which happened. An app that is not running: says so,
 exit 0. Stopping the live slot's app (e.g. myapp-a while slot a is live) would take the site down
 and is refused unless --force. Stopping a slot that a running deploy or rollback uses (the slot its
 journal names, or either slot while it has not chosen one yet) is refused, even with --force: the
 deploy would switch traffic to a stopped app. Interrupt that deploy instead. With INSTANCES > 1 a
 slot's name (myapp-a) stops all its processes, and myapp-a.2 only its second one.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--force']);
-    const args = positionals(io.argv);
+    const { flags, args } = parseCommandLine(SPECS.stop, io.argv);
     if (args.length !== 1) throw new SwitchyardError(`stop needs <APP_NAME>; got ${args.length} argument(s)`, { untouched: 'nothing was stopped', next: 'see ./deploy.ts stop --help', exitCode: 2 });
     const [name] = args;
     const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
@@ -34,7 +33,7 @@ export async function run(io: CommandIo): Promise<number> {
     // A slot's name (myapp-a) stops all its processes; an instance's (myapp-a.2, INSTANCES > 1) that one.
     const slot = config.appName ? SLOTS.find((candidate) => slotInstances(config, candidate, { withLeftovers: true }).some((instance) => instance.name === name)) : undefined;
     if (slot) refuseSlotInUse(config, slot, name);
-    if (config.appName && existsSync(statePath(config.deployRoot)) && !hasFlag(io.argv, '--force')) {
+    if (config.appName && existsSync(statePath(config.deployRoot)) && !flags.force === true) {
       const state = loadState(config.deployRoot, config.appName, config.ports);
       if (state.live && state.live === slot) {
         throw new SwitchyardError(`${name} is ${slotProcessName(config, state.live) === name ? "the live slot" : "a process of the live slot"} (${state.live}); stopping it would take the site down`, {

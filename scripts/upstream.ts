@@ -1,4 +1,6 @@
-import { hasFlag, loadConfig, makeReporter, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
 import { existsSync } from 'node:fs';
 import { prepareDeployRoot } from '../lib/host/deploy-root.ts';
 import { writeFileAtomic } from '../lib/host/files.ts';
@@ -6,22 +8,20 @@ import { liveFile } from '../lib/traffic/nginx-live-file.ts';
 import { loadState } from '../lib/record/state.ts';
 import { upstreamFor } from '../lib/traffic/upstream.ts';
 
-export const summary = 'print or write the nginx upstream';
-export const help = `Usage: ./deploy.ts upstream [--write]
-
-Prints the upstream block Switchyard would write for the current live slot (slot a when nothing is
+export const summary = SPECS.upstream.summary;
+export const help = renderHelp(SPECS.upstream, `Prints the upstream block Switchyard would write for the current live slot (slot a when nothing is
 live yet); with --write, writes it to NGINX_UPSTREAM_FILE (without reloading nginx). Use it once when
 setting up nginx, so the site config's include exists before the first deploy.
-`;
+`);
 
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--write']);
+    const { flags } = parseCommandLine(SPECS.upstream, io.argv);
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     const { content, live } = upstreamFor(config, loadState(config.deployRoot, config.appName, config.ports));
-    if (hasFlag(io.argv, '--write')) {
+    if (flags.write === true) {
       prepareDeployRoot(config);
       writeFileAtomic(config.nginx.upstreamFile, content, 0o644);
       if (config.switchKind === 'nginx-live-file' && !existsSync(liveFile(config, 'a')) && !existsSync(liveFile(config, 'b'))) {

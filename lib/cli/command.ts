@@ -22,46 +22,6 @@ export function hasFlag(argv: readonly string[], ...names: string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).some((arg) => names.includes(arg));
 }
 
-/** Positional arguments, after dropping known flags; `--` ends flags. */
-export function positionals(argv: readonly string[], flagsWithValue: string[] = []): string[] {
-  const result: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
-    if (arg === '--') {
-      result.push(...argv.slice(index + 1));
-      break;
-    }
-    if (flagsWithValue.includes(arg)) {
-      index++;
-      continue;
-    }
-    if (arg.startsWith('--') || /^-[a-zA-Z]$/.test(arg)) continue;
-    result.push(arg);
-  }
-  return result;
-}
-
-export function flagValue(argv: readonly string[], name: string): string | undefined {
-  const end = argv.indexOf('--');
-  if (end !== -1) argv = argv.slice(0, end);
-  const index = argv.indexOf(name);
-  if (index >= 0) return argv[index + 1];
-  const inline = argv.find((arg) => arg.startsWith(`${name}=`));
-  return inline?.slice(name.length + 1);
-}
-
-/** Refuse flags a command does not know, so a typo never silently changes what runs. */
-export function rejectUnknownFlags(argv: readonly string[], known: string[]): void {
-  const common = ['--no-color', '--color', '--verbose', '--help', '-h'];
-  for (const arg of argv) {
-    if (arg === '--') return;
-    const name = arg.split('=')[0];
-    if (arg.startsWith('-') && arg !== '-' && !known.includes(name) && !common.includes(name)) {
-      throw new SwitchyardError(`unknown option ${JSON.stringify(arg)}`, { untouched: 'nothing was changed', next: 'see --help', exitCode: 2 });
-    }
-  }
-}
-
 export function makeReporter(io: CommandIo, config?: Config): Reporter {
   return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: hasFlag(io.argv, '--json'), secrets: config?.secrets });
 }

@@ -1,0 +1,84 @@
+import type { CommandSpec } from '../lib/cli/options.ts';
+import { INIT_FLAGS } from '../lib/setup/init.ts';
+
+/**
+ * Every command's option table, in one light file: each command parses its argv and renders its
+ * --help from its table, and ./deploy.ts --help lists them all without loading a command.
+ */
+
+const json = { help: 'one JSON object per line (the events of lib/cli/events.ts) instead of text' };
+
+export const SPECS = {
+  deploy: {
+    name: 'deploy',
+    args: '[COMMIT]',
+    summary: 'build a release from git (default: newest DEPLOY_BRANCH), start it on the idle slot, wait until healthy, move traffic to it, drain the old slot',
+    options: {
+      rebuild: { help: 'build a kept release again instead of starting it as it is' },
+      'dry-run': { help: 'print the plan, one step a line, and change nothing' },
+      json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
+    },
+  },
+  rollback: {
+    name: 'rollback',
+    args: '[COMMIT]',
+    summary: 'start the previous good release (or the kept one COMMIT names) on the idle slot and move traffic to it: no fetch, no install, no build',
+    options: {
+      'dry-run': { help: 'print the plan, one step a line, and change nothing' },
+      json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
+    },
+  },
+  restart: { name: 'restart', summary: 'start the live release on the idle slot and move traffic to it (zero downtime)', options: { json } },
+  releases: { name: 'releases', summary: 'the kept releases: commit, built, size, outcomes, live, which slot holds which', options: { json: { help: 'the list as one JSON document' } } },
+  'bake-watch': { name: 'bake-watch', summary: 'internal: ends a bake window (started by deploy, detached)', options: {}, internal: true },
+  status: {
+    name: 'status',
+    summary: 'which slot is live, its commit, pid, port, uptime and health',
+    options: {
+      json: { help: 'the report as one JSON document (warnings stay text on stderr)' },
+      repair: { help: 'reconcile the state file with the host now (takes the deploy lock)' },
+    },
+  },
+  history: {
+    name: 'history',
+    summary: 'the last deploys and rollbacks; --show prints one\'s full output',
+    options: {
+      count: { short: 'n', value: 'N', help: 'how many (default 10)' },
+      show: { value: 'ID|last', help: 'the whole output of one deploy or rollback' },
+      json: { help: 'the entries as one JSON array' },
+    },
+  },
+  logs: {
+    name: 'logs',
+    args: '[SLOT]',
+    summary: "the app's log (default: the live slot); --deploy: the output of the running (or last) deploy or rollback",
+    options: {
+      count: { short: 'n', value: 'N', help: 'how many lines (default 50)' },
+      follow: { short: 'f', help: 'keep printing new lines (with --deploy: until that command has ended)' },
+      deploy: { help: 'the output of the running (or last) deploy or rollback instead of the app\'s log' },
+    },
+  },
+  start: { name: 'start', args: '<APP_NAME> <APP_DIR> <PORT>', summary: 'run one app detached, with a log, a pid file and restart on crash', options: {} },
+  stop: { name: 'stop', args: '<APP_NAME>', summary: 'SIGTERM the app, SIGKILL after STOP_TIMEOUT', options: { force: { help: 'stop the live slot\'s app too (takes the site down)' } } },
+  upstream: { name: 'upstream', summary: 'print (or write) the nginx upstream file for the live slot', options: { write: { help: 'write NGINX_UPSTREAM_FILE instead of printing it' } } },
+  'nginx-site': { name: 'nginx-site', summary: 'print the complete nginx site for this configuration and SWITCH mode', options: {} },
+  'install-hook': { name: 'install-hook', args: '<BARE_REPO>', summary: 'push to deploy: install a post-receive hook in a bare repository', options: { force: { help: 'replace a different post-receive hook' } } },
+  env: { name: 'env', args: '[set KEY=VALUE ... | unset KEY ...]', summary: "list (values redacted) or edit the app's environment, APP_ENV_FILE", options: {} },
+  exec: { name: 'exec', args: '-- <command> [args...]', summary: "run a command in the live release with the app's environment", options: {} },
+  resume: { name: 'resume', summary: 'after a reboot: start the live slot again, health-check it, confirm the switch', options: { json } },
+  'install-boot': { name: 'install-boot', summary: 'run resume at boot (systemd unit, or an @reboot crontab line)', options: { remove: { help: 'remove the boot entry instead' } } },
+  init: {
+    name: 'init',
+    summary: 'write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site',
+    options: {
+      ...Object.fromEntries(INIT_FLAGS.map((entry) => [entry.flag.slice(2), { value: 'VALUE', help: `${entry.key}${'ask' in entry ? ' (required)' : ''}` }])),
+      config: { value: 'PATH', help: 'where to write the .env (default: .env beside deploy.ts)' },
+      force: { help: 'replace an existing .env (or site) with other content' },
+      nginx: { help: 'also install the site into nginx, test and reload it (root or sudo -n)' },
+      'nginx-dir': { value: 'DIR', help: "nginx's configuration folder (default /etc/nginx)" },
+    },
+  },
+  doctor: { name: 'doctor', summary: 'check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports, hooks, disk, Node) without changing anything; each ✖ names its fix', options: { json: { help: 'one JSON document of every check' } } },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof SPECS;
