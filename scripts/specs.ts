@@ -1,5 +1,12 @@
 import type { CommandSpec } from '../lib/cli/options.ts';
+import { CONFIG_KEYS, type ConfigKey } from '../lib/config/keys.ts';
 import { INIT_FLAGS } from '../lib/setup/init.ts';
+
+/** What init's value flags take, as its --help shows it. */
+const INIT_VALUES: Partial<Record<ConfigKey, string>> = {
+  APP_NAME: 'NAME', REPO: 'URL|PATH', DEPLOY_ROOT: 'DIR', DEPLOY_BRANCH: 'BRANCH', NGINX_LISTEN: 'PORT|ADDR:PORT', SWITCH: 'MODE', PORT_A: 'N', PORT_B: 'N',
+  INSTALL_CMD: 'CMD', BUILD_CMD: 'CMD', START_CMD: 'CMD', HEALTH_PATH: 'PATH', PROCESS_MANAGER: 'builtin|systemd', NGINX_TEST_CMD: 'CMD', NGINX_RELOAD_CMD: 'CMD', NGINX_PID_FILE: 'FILE',
+};
 
 /**
  * Every command's option table, in one light file: each command parses its argv and renders its
@@ -71,7 +78,7 @@ export const SPECS = {
     name: 'init',
     summary: 'write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site',
     options: {
-      ...Object.fromEntries(INIT_FLAGS.map((entry) => [entry.flag.slice(2), { value: 'VALUE', help: `${entry.key}${'ask' in entry ? ' (required)' : ''}` }])),
+      ...Object.fromEntries(INIT_FLAGS.map((entry) => [entry.flag.slice(2), { value: INIT_VALUES[entry.key] ?? 'VALUE', help: `${entry.key}${'ask' in entry ? ' (required)' : ` (default ${CONFIG_KEYS[entry.key].default || 'empty'})`}` }])),
       config: { value: 'PATH', help: 'where to write the .env (default: .env beside deploy.ts)' },
       force: { help: 'replace an existing .env (or site) with other content' },
       nginx: { help: 'also install the site into nginx, test and reload it (root or sudo -n)' },
