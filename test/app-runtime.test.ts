@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { startLoad } from '../harness/load.ts';
+import { waitFor } from '../harness/wait.ts';
 
 /**
  * What a real app needs around it, end to end with real processes, git and nginx: its environment
@@ -36,15 +37,6 @@ function slotProcesses(deployRoot: string): number[] {
   return pids;
 }
 
-async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Numbered lines `line N xxx` in the slot's log files, N → how many times. */
 function numberedLines(logFile: string): Map<number, number> {
@@ -165,10 +157,10 @@ describe("the app's environment, files, logs and reboot", () => {
     const base = Math.max(0, ...numberedLines(logFile).keys());
     const count = 110_000;
     expect((await direct('POST', `/log?from=${base + 1}&count=${count}`)).written).toBe(count);
-    const counts = await waitFor(() => {
+    const counts = await waitFor('the last numbered line in the log', () => {
       const seen = numberedLines(logFile);
       return seen.has(base + count) && seen;
-    }, 'the last numbered line in the log');
+    });
     const missing = [];
     for (let n = base + 1; n <= base + count; n++) if (counts.get(n) !== 1) missing.push(n);
     expect(missing.slice(0, 10), `${missing.length} lines missing or doubled`).toEqual([]);
@@ -192,10 +184,10 @@ describe("the app's environment, files, logs and reboot", () => {
     follow.stdout?.on('data', (chunk) => (output += chunk));
     try {
       // It prints the last line first: from then on it follows, however slowly it started.
-      await waitFor(() => /^line \d+ /m.test(output), 'logs -f to start following', 30_000);
+      await waitFor('logs -f to start following', () => /^line \d+ /m.test(output), { timeoutMs: 30_000 });
       const more = 30_000;
       await direct('POST', `/log?from=${base + count + 1}&count=${more}`);
-      await waitFor(() => output.includes(`line ${base + count + more} `), 'logs -f to print the last line', 30_000);
+      await waitFor('logs -f to print the last line', () => output.includes(`line ${base + count + more} `), { timeoutMs: 30_000 });
       const followed = new Map<number, number>();
       for (const match of output.matchAll(/^line (\d+) x{80}$/gm)) followed.set(Number(match[1]), (followed.get(Number(match[1])) ?? 0) + 1);
       const lost = [];
@@ -212,14 +204,14 @@ describe("the app's environment, files, logs and reboot", () => {
     expect(changed.stdout).toMatch(/applies at the next deploy, rollback or restart/);
     const before = await direct('GET', '/');
     process.kill(before.pid, 'SIGKILL');
-    const after = await waitFor(async () => {
+    const after = await waitFor('the supervisor to restart the app', async () => {
       try {
         const answer = await direct('GET', '/');
         return answer.pid !== before.pid && answer;
       } catch {
         return undefined;
       }
-    }, 'the supervisor to restart the app');
+    });
     expect(after.version).toBe(before.version);
     expect((await direct('GET', '/env')).GREETING).toBe('hello');
     expect((await host.run(['env', 'set', 'GREETING=hello'])).exitCode).toBe(0);
@@ -232,7 +224,7 @@ describe("the app's environment, files, logs and reboot", () => {
     const victims = slotProcesses(host.deployRoot);
     expect(victims.length).toBeGreaterThanOrEqual(2);
     for (const pid of victims) process.kill(pid, 'SIGKILL');
-    await waitFor(() => slotProcesses(host.deployRoot).length === 0, 'the killed processes to be gone');
+    await waitFor('the killed processes to be gone', () => slotProcesses(host.deployRoot).length === 0);
     expect((await host.get('/')).status).toBe(502);
 
     const resumed = await host.run(['resume']);

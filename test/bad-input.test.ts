@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { ROOT_MODE } from '../lib/host/deploy-root.ts';
-import { waitFor } from './field-support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;
 const TEMPLATE_SERVER = new URL('../templates/example-app/server.js', import.meta.url).pathname;
@@ -158,7 +158,7 @@ describe('bad input changes nothing', () => {
       return result;
     });
     // Bounded, and over as soon as the rollback ends without pausing: its output then says why.
-    await waitFor(() => existsSync(`${pauseFile}.reached`) || rollbackOutput !== undefined, 'the rollback to reach its health phase', { timeoutMs: 60_000, output: () => rollbackOutput ?? '(still running)' });
+    await waitFor('the rollback to reach its health phase', () => existsSync(`${pauseFile}.reached`) || rollbackOutput !== undefined, { timeoutMs: 60_000, output: () => rollbackOutput ?? '(still running)' });
     expect(existsSync(`${pauseFile}.reached`), rollbackOutput).toBe(true);
     takeSnapshot();
     const deploy = await host.run(['deploy']);

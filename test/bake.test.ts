@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 import { isGroupAlive, signalProcess } from '../lib/host/process.ts';
+import { waitFor } from '../harness/wait.ts';
 
 /**
  * The bake window (BAKE_TIME): the previous slot stays warm after a deploy, a rollback inside the
@@ -32,16 +33,11 @@ describe('the bake window', () => {
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
-  async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) {
-        const log = path.join(host.deployRoot, 'run', 'bake.log');
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; bake.log:\n${existsSync(log) ? readFileSync(log, 'utf8').slice(-3000) : '(none)'}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  /** The window's watcher logs to bake.log: a wait that times out shows its end. */
+  const bakeLog = () => {
+    const log = path.join(host.deployRoot, 'run', 'bake.log');
+    return existsSync(log) ? readFileSync(log, 'utf8').slice(-3000) : '(no bake.log)';
+  };
 
   function expectNoFailure(records: RequestRecord[]) {
     expect(failures(records), summarizeFailures(records)).toEqual([]);
@@ -67,7 +63,7 @@ describe('the bake window', () => {
     expect(rolledBack.stdout).toMatch(/slot b \([0-9a-f]{7}\) is drained and stopped in the background/);
     expect(host.state().slots.a.pid).toBe(warmPid);
     expect((await host.get('/')).json.version).toBe('v1');
-    await waitFor('slot b to be drained and stopped', () => host.state().bake === null && host.state().slots.b.pid === null);
+    await waitFor('slot b to be drained and stopped', () => host.state().bake === null && host.state().slots.b.pid === null, { timeoutMs: 30_000, output: bakeLog });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expectNoFailure(await load.stop());
     expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/drain +\d+ connection\(s\) from nginx to slot b closed in/);
@@ -92,7 +88,7 @@ describe('the bake window', () => {
     const deployed = await host.run(['deploy'], { BAKE_TIME: '3s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
     expect(isGroupAlive(oldPid)).toBe(true);
-    await waitFor('the window to end', () => host.state().bake === null);
+    await waitFor('the window to end', () => host.state().bake === null, { timeoutMs: 30_000, output: bakeLog });
     expect(isGroupAlive(oldPid)).toBe(false);
     expect(host.state().slots[before.live].pid).toBeNull();
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -102,18 +98,23 @@ describe('the bake window', () => {
 
   it('rolls back by itself when the new slot fails its health checks in the window, under load with no failed request', async () => {
     const load = startLoad({ port: host.nginx.port, connections: 16, mix: LOAD_MIX, maxDurationMs: 90_000 });
-    const sick = host.example.commit('v4-sick', useNoHandlerApp);
+    // Sick when the test says so, once the deploy has returned: not after a time a busy host may not keep.
+    const turnSick = path.join(host.dir, 'turn-sick');
+    const sick = host.example.commit('v4-sick', (repo) =>
+      writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace("import { readFileSync } from 'node:fs';", "import { existsSync, readFileSync } from 'node:fs';").replace('performance.now() > 3000', `existsSync(${JSON.stringify(turnSick)})`)),
+    );
     const deployed = await host.run(['deploy'], { BAKE_TIME: '60s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
-    await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true);
-    await waitFor('the sick slot to be stopped', () => host.state().bake === null);
+    writeFileSync(turnSick, '');
+    await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true, { timeoutMs: 30_000, output: bakeLog });
+    await waitFor('the sick slot to be stopped', () => host.state().bake === null, { timeoutMs: 30_000, output: bakeLog });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expectNoFailure(await load.stop());
     expect((await host.get('/')).json.version).toBe('v3');
     const last = host.state().history.at(-1);
     expect(last).toMatchObject({ command: 'rollback', outcome: 'success', automatic: true });
     expect(last.reason).toMatch(/failed 3 health checks in a row during the bake window/);
-    await waitFor('the failed hook', () => existsSync(hookOutput()));
+    await waitFor('the failed hook', () => existsSync(hookOutput()), { timeoutMs: 30_000, output: bakeLog });
     expect(readFileSync(hookOutput(), 'utf8')).toMatch(/^rollback 1 slot [ab] failed 3 health checks in a row/m);
     const status = await host.run(['status']);
     expect(status.stdout).toMatch(/last: AUTOMATIC rollback to [0-9a-f]{7} on slot [ab] at .*, from [0-9a-f]{7}: slot [ab] failed 3 health checks in a row during the bake window/);
@@ -130,7 +131,7 @@ describe('the bake window', () => {
     expect(deployed.exitCode, deployed.output).toBe(0);
     const { bake, slots } = host.state();
     const warmPid = slots[bake.previous].pid;
-    await waitFor('the watcher to be killed at the end of the window', () => !existsSync(`/proc/${bake.watcherPid}`) || readFileSync(`/proc/${bake.watcherPid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'));
+    await waitFor('the watcher to be killed at the end of the window', () => !existsSync(`/proc/${bake.watcherPid}`) || readFileSync(`/proc/${bake.watcherPid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'), { timeoutMs: 30_000, output: bakeLog });
     expect(host.state().bake).toMatchObject({ previous: bake.previous });
     expect(isGroupAlive(warmPid)).toBe(true);
     host.example.commit('v4c', useNoHandlerApp);
@@ -150,7 +151,7 @@ describe('the bake window', () => {
     const { bake, slots } = host.state();
     const warmPid = slots[bake.previous].pid;
     expect(signalProcess(bake.watcherPid, 'SIGKILL')).toBe(true);
-    await waitFor('the watcher to die', () => !existsSync(`/proc/${bake.watcherPid}`) || readFileSync(`/proc/${bake.watcherPid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'));
+    await waitFor('the watcher to die', () => !existsSync(`/proc/${bake.watcherPid}`) || readFileSync(`/proc/${bake.watcherPid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'), { timeoutMs: 30_000, output: bakeLog });
     const status = await host.run(['status']);
     expect(status.output).toMatch(/its watcher is not running/);
     host.example.commit('v6', useNoHandlerApp);

@@ -47,12 +47,10 @@ describe('deploy logs under DEPLOY_ROOT/deploys', () => {
     `, 'deploy'], { stdio: 'ignore' });
     const id = `20261201-000000-${writer.pid}`;
     const logFile = path.join(file, `${id}.log`);
-    const started = Date.now();
     while (!existsSync(logFile)) await new Promise((resolve) => setTimeout(resolve, 20));
     const lines: string[] = [];
     await printDeployLog(logFile, id, (line) => lines.push(line), { follow: true, pollMs: 50 });
     expect(lines).toEqual([...Array.from({ length: 8 }, (_, index) => `line ${index}`), '✔ deployed abc1234 on slot b']);
-    expect(Date.now() - started).toBeLessThan(10_000);
   }, 20_000);
 });
 
@@ -72,10 +70,9 @@ describe('the Reporter after the terminal went away', () => {
     await new Promise((resolve) => child.once('exit', resolve));
     const logged: string[] = [];
     const reporter = new Reporter({ color: false, stream: child.stdin!, errorStream: child.stdin!, tee: (line) => logged.push(line) });
-    const started = Date.now();
+    // A write that waited on the dead pipe would never resolve: the test's bound would end it.
     for (let index = 0; index < 2000; index++) await reporter.output('build', `line ${index} ${'x'.repeat(200)}`);
     reporter.success('deployed');
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(logged).toHaveLength(2001);
     expect(logged.at(-1)).toBe('✔ deployed');
   });

@@ -53,7 +53,6 @@ describe('doctor checks (pure parts)', () => {
   });
 
   it('bounds every check in time, and a check that throws is a ✖ with the reason', async () => {
-    const started = Date.now();
     const outcomes = await runChecks(
       [
         { title: 'hangs', run: () => new Promise(() => undefined) },
@@ -63,7 +62,6 @@ describe('doctor checks (pure parts)', () => {
       {} as never,
       300,
     );
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(outcomes.map((outcome) => [outcome.title, outcome.ok])).toEqual([['hangs', false], ['throws', false], ['fine', true]]);
     expect(outcomes[0].detail).toBe('did not finish within 0.3s');
     expect(formatOutcomes(outcomes)).toEqual([

@@ -4,7 +4,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { TABLE_KILL_POINTS } from './kill-tests.ts';
-import { waitFor } from './field-support.ts';
+import { waitFor } from '../harness/wait.ts';
+import { isAlive } from '../lib/host/process.ts';
 
 /** The kill tests themselves are in faults-*.test.ts (test/kill-tests.ts), split so they run side by side. */
 it('the kill points are every step a deploy runs in the table', () => {
@@ -48,7 +49,7 @@ describe('interruptions and a corrupt state file', () => {
     child.all?.on('data', (chunk) => (output += chunk));
     let ended = false;
     void child.finally(() => (ended = true));
-    await waitFor(() => /ok start/.test(output) || ended, 'the new slot to start', { timeoutMs: 60_000, output: () => output });
+    await waitFor('the new slot to start', () => /ok start/.test(output) || ended, { timeoutMs: 60_000, output: () => output });
     child.kill('SIGHUP');
     const result = await child;
     expect(result.exitCode, result.all).toBe(0);
@@ -66,7 +67,7 @@ describe('interruptions and a corrupt state file', () => {
       child.all?.on('data', (chunk) => (output += chunk));
       let ended = false;
       void child.finally(() => (ended = true));
-      await waitFor(() => /ok start/.test(output) || ended, 'the new slot to start', { timeoutMs: 60_000, output: () => output });
+      await waitFor('the new slot to start', () => /ok start/.test(output) || ended, { timeoutMs: 60_000, output: () => output });
       expect(output).toMatch(/ok start/);
       child.kill(signal);
       const result = await child;
@@ -85,18 +86,21 @@ describe('interruptions and a corrupt state file', () => {
     const marker = path.join(host.dir, 'build-still-running');
     // A new commit: the earlier ones are kept releases now, which a deploy starts without building.
     host.example.commit('long-build');
-    const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', BUILD_CMD: `sleep 2; touch ${marker}` }, reject: false, all: true, timeout: 55_000 });
+    const buildPid = path.join(host.dir, 'build.pid');
+    // The build's shell says it runs, then would touch the marker 20 s later unless it is killed first.
+    const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', BUILD_CMD: `echo $$ > ${buildPid}; sleep 20; touch ${marker}` }, reject: false, all: true, timeout: 55_000 });
     let output = '';
     child.all?.on('data', (chunk) => (output += chunk));
     let ended = false;
     void child.finally(() => (ended = true));
-    await waitFor(() => /ok install/.test(output) || ended, 'the install to finish', { timeoutMs: 45_000, output: () => output });
+    const pid = await waitFor('the build to start', () => (existsSync(buildPid) && Number(readFileSync(buildPid, 'utf8'))) || ended, { timeoutMs: 45_000, output: () => output });
+    expect(ended, output).toBe(false);
     expect(output).toMatch(/ok install/);
-    await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGTERM');
     const result = await child;
     expect(result.exitCode).toBe(130);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // With the build's shell gone, nothing is left to touch the marker: its absence is then final.
+    await waitFor('the build shell to be gone', () => !isAlive(Number(pid)), { timeoutMs: 10_000 });
     expect(existsSync(marker)).toBe(false);
     expect((await host.get('/')).json.version).toBe('v1');
   }, 60_000);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { probe } from '../lib/slot/health.ts';
-import { waitFor } from './field-support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const STREAMING = new URL('./fixtures/apps/streaming-health.js', import.meta.url).pathname;
 
@@ -29,20 +29,18 @@ describe('probe against a health route that never ends', () => {
     server.close();
   });
 
+  // How soon after its deadline it gives up is a figure of npm run bench:bounds; here, that it does.
   it('gives up at its overall deadline although bytes keep coming', async () => {
-    const started = Date.now();
     const result = await probe(url, 1000);
     expect(result).toEqual({ ok: false, error: 'no complete answer within 1000ms' });
-    expect(Date.now() - started).toBeLessThan(1800);
-  });
+  }, 10_000);
 
   it('stops at once when its signal aborts', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
-    const started = Date.now();
+    // Its own 30 s deadline would answer 'no complete answer within 30000ms': 'aborted' is the signal's doing.
     const result = await probe(url, 30_000, { signal: controller.signal });
     expect(result).toEqual({ ok: false, error: 'aborted' });
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(await probe(url, 100, { signal: controller.signal })).toEqual({ ok: false, error: 'aborted' });
   });
 });
@@ -57,11 +55,9 @@ describe('deploy and status with an app whose health route streams forever', () 
   afterAll(async () => host?.cleanUp(), 60_000);
 
   it('the deploy fails its health check at HEALTH_TIMEOUT and releases the lock; v1 keeps serving', async () => {
-    const started = Date.now();
+    // 4 s of health checks plus install, build, start and stop, within the test's bound; the figure is npm run bench:bounds's.
     const result = await host.run(['deploy']);
     expect(result.exitCode, result.output).toBe(1);
-    // 4 s of health checks plus install, build, start and stop: far below the 120 s the harness allows.
-    expect(Date.now() - started, result.output).toBeLessThan(45_000);
     expect(result.stderr).toMatch(/slot b failed its health check: .*did not answer 2xx within 4\.0s \(last: no complete answer within \d+ms\)/);
     expect(existsSync(path.join(host.deployRoot, 'deploy.lock'))).toBe(false);
     expect((await host.get('/')).json.version).toBe('v1');
@@ -71,13 +67,12 @@ describe('deploy and status with an app whose health route streams forever', () 
     const child = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1', HEALTH_TIMEOUT: '10m' }, reject: false, all: true });
     let output = '';
     child.all?.on('data', (chunk) => (output += chunk));
-    await waitFor(() => /ok start/.test(output), 'the new slot to start', { output: () => output });
+    await waitFor('the new slot to start', () => /ok start/.test(output), { output: () => output });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const signalled = Date.now();
+    // HEALTH_TIMEOUT is 10 minutes: an exit within the test's bound is the signal's doing.
     child.kill('SIGTERM');
     const result = await child;
     expect(result.exitCode, result.all).toBe(130);
-    expect(Date.now() - signalled, result.all).toBeLessThan(10_000);
     expect((await host.get('/')).json.version).toBe('v1');
   }, 90_000);
 
@@ -89,11 +84,9 @@ describe('deploy and status with an app whose health route streams forever', () 
     const started = await host.run(['start', 'exampleapp-b', appDir, String(host.ports.b)]);
     expect(started.exitCode, started.output).toBe(0);
     try {
-      const before = Date.now();
+      // Two probes of at most 2 s each, plus node's start-up: it answers, within the test's bound, although the health route never ends.
       const status = await host.run(['status', '--json']);
       expect(status.exitCode, status.output).toBe(0);
-      // Two probes of at most 2 s each, plus node's start-up.
-      expect(Date.now() - before, status.output).toBeLessThan(15_000);
       const report = JSON.parse(status.stdout);
       expect(report.slots.b.pid).toBeGreaterThan(0);
       expect(report.slots.b.healthy).toBe(false);

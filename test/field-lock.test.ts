@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { acquireLock, describeTakeover, lockPath, processStartTicks, releaseLock, type LockHolder } from '../lib/record/lock.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { waitFor } from './field-support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 /** A live process whose command line looks like a Switchyard command (as a slot's supervisor's does). */
 async function lookalike(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '/srv/switchyard/deploy.ts', 'supervisor'], { stdio: 'ignore' });
-  await waitFor(() => child.pid !== undefined && processStartTicks(child.pid) !== undefined, 'the look-alike process to start', { timeoutMs: 10_000 });
+  await waitFor('the look-alike process to start', () => child.pid !== undefined && processStartTicks(child.pid) !== undefined, { timeoutMs: 10_000 });
   return child;
 }
 

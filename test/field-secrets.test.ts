@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { redact, redactUrlCredentials, redactValue } from '../lib/config/redact.ts';
-import { filesContaining, waitFor } from './field-support.ts';
+import { filesContaining } from './field-support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 describe('redact', () => {
   it('hides known values and credentials inside URLs, leaving a bare ssh user name', () => {
@@ -72,7 +73,7 @@ describe('secrets in every output', () => {
       writeFileSync(log, `again ${TOKEN.slice(0, 6)}`, { flag: 'a' });
       await new Promise((resolve) => setTimeout(resolve, 600));
       writeFileSync(log, `${TOKEN.slice(6)} end\n`, { flag: 'a' });
-      await waitFor(() => output.includes('again [REDACTED] end'), 'logs -f to print the appended line', { timeoutMs: 30_000, output: () => output });
+      await waitFor('logs -f to print the appended line', () => output.includes('again [REDACTED] end'), { timeoutMs: 30_000, output: () => output });
       expect(output).not.toContain(TOKEN);
     } finally {
       follow.kill('SIGTERM');

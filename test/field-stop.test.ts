@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
-import { waitFor } from './field-support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 /** `stop` of the slot a running deploy is bringing up: refused, whatever the flags, and the deploy finishes. */
 describe('stop during a deploy', () => {
@@ -20,7 +20,7 @@ describe('stop during a deploy', () => {
       output = result.output;
       return result;
     });
-    await waitFor(() => existsSync(`${pauseFile}.reached`), `the deploy to reach its ${phase} phase`, { timeoutMs: 60_000, output: () => output });
+    await waitFor(`the deploy to reach its ${phase} phase`, () => existsSync(`${pauseFile}.reached`), { timeoutMs: 60_000, output: () => output });
     return { deploy, go: () => writeFileSync(pauseFile, 'go') };
   }
 

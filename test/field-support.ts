@@ -1,19 +1,8 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Helpers for the field-hardening tests (not a test file itself). */
-
-/** Wait for `condition`, at most `timeoutMs`; on time-out fail with what was waited for and the output so far. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, options: { timeoutMs?: number; output?: () => string } = {}): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output so far:\n${options.output?.() ?? '(none)'}`);
-    await sleep(50);
-  }
-}
 
 /** Every file, folder and symlink under `dir` with its mode and the hash of its content: equal snapshots mean byte-for-byte untouched. */
 export function snapshotTree(dir: string): Record<string, string> {

@@ -8,7 +8,7 @@ import { createExampleRepo } from '../harness/example-repo.ts';
 import { freePorts } from '../harness/ports.ts';
 import { startSitesNginx } from '../harness/sites-nginx.ts';
 import { authorizeKey, createDeployUser, installSwitchyardFor, requirePrograms, startSshd, type DeployUser, type TestSshd } from '../harness/sshd.ts';
-import { waitFor } from './field-support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 /**
  * The README's "Set up a host" on this machine, over a real sshd: a deploy user made with useradd,
@@ -118,7 +118,7 @@ describe('the first hour on a host, over SSH (real sshd, user, sudo, nginx, git)
     let seen = '';
     client.all?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
     // A TTY gets colours: the step mark is wrapped in escape codes.
-    await waitFor(() => /(ok|✓) +install /.test(seen.replace(/\x1b\[[0-9;]*m/g, '')), 'the install step to finish (the build sleeps 4 s)', { output: () => seen });
+    await waitFor('the install step to finish (the build sleeps 4 s)', () => /(ok|✓) +install /.test(seen.replace(/\x1b\[[0-9;]*m/g, '')), { output: () => seen });
     client.kill('SIGKILL');
     await client;
     expect(seen).not.toMatch(/deployed /);
@@ -162,7 +162,7 @@ describe('the first hour on a host, over SSH (real sshd, user, sudo, nginx, git)
     const client = remote('./deploy.ts deploy', { tty: true, stdin: 'pipe' });
     let seen = '';
     client.all?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
-    await waitFor(() => /(ok|✓) +install /.test(seen.replace(/\x1b\[[0-9;]*m/g, '')), 'the install step to finish', { output: () => seen });
+    await waitFor('the install step to finish', () => /(ok|✓) +install /.test(seen.replace(/\x1b\[[0-9;]*m/g, '')), { output: () => seen });
     client.stdin?.write('\x03');
     const result = await client;
     expect(result.exitCode, result.all).toBe(130);

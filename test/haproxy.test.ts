@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyHost, HAPROXY_TEMPLATES, type HaproxyHost } from '../harness/haproxy.ts';
 import { duringLoad, failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
+import { waitFor } from '../harness/wait.ts';
 
 /**
  * SWITCH=command with a real HAProxy, switched by the shipped templates/haproxy/switch.sh and
@@ -118,13 +119,11 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     expect(report.slots[report.live === 'a' ? 'b' : 'a'].pid).toBeNull();
   }, 120_000);
 
-  async function waitFor(what: string, check: () => boolean, timeoutMs = 40_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; bake.log:\n${readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8').slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  /** The window's watcher logs to bake.log: a wait that times out shows its end. */
+  const bakeLog = () => {
+    const log = path.join(host.deployRoot, 'run', 'bake.log');
+    return existsSync(log) ? readFileSync(log, 'utf8').slice(-3000) : '(no bake.log)';
+  };
 
   it('bake window: a rollback inside it is a switch only, through SWITCH_CMD', async () => {
     const before = (await host.get('/')).json.version;
@@ -139,7 +138,7 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     expect(rolledBack.result.stdout).toMatch(/still runs [0-9a-f]{7} \(bake window\): nothing to start/);
     expect(rolledBack.result.stdout).toMatch(/SWITCH_CHECK_CMD passed 3 times in a row/);
     await expectServed(before);
-    await waitFor('the rolled-back slot to be drained and stopped', () => host.state().bake === null);
+    await waitFor('the rolled-back slot to be drained and stopped', () => host.state().bake === null, { timeoutMs: 40_000, output: bakeLog });
     expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/drain +\d+ connection\(s\) from the load balancer to slot [ab] closed in/);
   }, 120_000);
 
@@ -157,8 +156,8 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     expect(deployed.exitCode, deployed.output).toBe(0);
     expect((await host.get('/')).json.version).toBe(`v${version}-sick`);
     writeFileSync(turnSick, '');
-    await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true, 60_000);
-    await waitFor('the sick slot to be stopped', () => host.state().bake === null);
+    await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true, { timeoutMs: 60_000, output: bakeLog });
+    await waitFor('the sick slot to be stopped', () => host.state().bake === null, { timeoutMs: 40_000, output: bakeLog });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const records = await load.stop();
     sent += records.length;
