@@ -1,4 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { commandLine, listPids, procStat } from './proc.ts';
+
+export { commandLine, procStat };
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The only module that sends signals. Apps run as a process group led by their supervisor, so one signal reaches them all. */
@@ -31,38 +34,12 @@ export function isGroupAlive(pgid: number): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  return entries.some((entry) => {
-    if (!/^\d+$/.test(entry)) return false;
-    const stat = procStat(Number(entry));
+  const pids = listPids();
+  if (pids === undefined) return true;
+  return pids.some((pid) => {
+    const stat = procStat(pid);
     return stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z';
   });
-}
-
-/** A process's command line from /proc (arguments joined by spaces); undefined once it is gone or unreadable. */
-export function commandLine(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** State, parent and group of a process from /proc/<pid>/stat; undefined without /proc or once it is gone. */
-export function procStat(pid: number): { state: string; ppid: number; pgrp: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may hold spaces: the fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
 }
 
 export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {

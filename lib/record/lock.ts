@@ -6,6 +6,7 @@ import { ensurePrivateDir } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../host/process.ts';
+import { procStat, startedAtMs } from '../host/proc.ts';
 
 export type LockHolder = {
   pid: number;
@@ -128,31 +129,15 @@ export function holderLiveness(holder: LockHolder): 'running' | 'no longer runni
   if (start === undefined) return 'running';
   if (holder.processStart !== undefined) return start === holder.processStart ? 'running' : 'reused pid';
   // A lock written before start times were recorded: a process that started after the lock was taken is not its writer.
-  const startedAt = processStartedAt(start);
+  const startedAt = startedAtMs(start);
   const lockedAt = Date.parse(holder.startedAt);
   return startedAt !== undefined && Number.isFinite(lockedAt) && startedAt > lockedAt + 2000 ? 'reused pid' : 'running';
 }
 
 /** Field 22 of /proc/<pid>/stat: the start time in clock ticks after boot; undefined without /proc. */
 export function processStartTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may hold spaces: fields start after the last ')', at field 3.
-    const value = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]);
-    return Number.isFinite(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Wall-clock ms of a start time in ticks (USER_HZ is 100 on every Linux Switchyard runs on). */
-function processStartedAt(ticks: number): number | undefined {
-  try {
-    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
-    return Number.isFinite(bootSeconds) ? bootSeconds * 1000 + ticks * 10 : undefined;
-  } catch {
-    return undefined;
-  }
+  const ticks = procStat(pid)?.startTicks;
+  return ticks !== undefined && Number.isFinite(ticks) ? ticks : undefined;
 }
 
 function lockWriteError(file: string, deployRoot: string, error: NodeJS.ErrnoException): SwitchyardError {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
 import { capture, runCommand } from '../host/run.ts';
+import { readProc } from '../host/proc.ts';
 
 /**
  * `install-boot`: make the host run `./deploy.ts resume` at boot, as the deploy user, for the
@@ -45,11 +46,7 @@ export function systemdIsInit(comm: string = readProc1Comm()): boolean {
 }
 
 function readProc1Comm(): string {
-  try {
-    return readFileSync('/proc/1/comm', 'utf8');
-  } catch {
-    return '';
-  }
+  return readProc('1/comm') ?? '';
 }
 
 /** `'...'` for /bin/sh: a single-quoted word holding `value` verbatim. Pure. */

@@ -6,6 +6,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../host/files.ts';
 import { readLogTail } from './log-files.ts';
 import { isAlive, isGroupAlive, readPidFile, stopGroup, type StopOutcome } from '../host/process.ts';
 import { spawnDetached } from '../host/run.ts';
+import { commandLine, procGone } from '../host/proc.ts';
 
 /** What the supervisor (supervisor.mjs) writes to its status file. */
 export type SupervisorStatus = {
@@ -49,11 +50,11 @@ export function runningPid(files: AppFiles): number | undefined {
 
 /** A pid file can outlive its process and the pid be reused: only signal what is really our supervisor (or its group). */
 export function isOurSupervisor(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervisor.mjs');
-  } catch (error) {
+  const line = commandLine(pid);
+  if (line !== undefined) return line.includes('supervisor.mjs');
+  {
     // No /proc entry: the leader is gone but its group may live on (an orphaned app), which is still ours.
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? isGroupAlive(pid) : true;
+    return procGone(pid) ? isGroupAlive(pid) : true;
   }
 }
 

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Endpoint } from './endpoints.ts';
+import { socketTable } from '../host/proc.ts';
 
 /**
  * Connections open to a slot's port, read from /proc/net/tcp{,6} (or to its socket, from /proc/net/unix). Only nginx connects to a slot, and
@@ -35,21 +35,13 @@ export function countConnectedUnix(table: string, socketPath: string): number {
 /** Connections open to an endpoint of a slot: its TCP port, or its unix socket. */
 export function openConnections(endpoint: Endpoint): number {
   if (endpoint.kind === 'socket') {
-    try {
-      return countConnectedUnix(readFileSync('/proc/net/unix', 'utf8'), endpoint.path);
-    } catch {
-      return 0;
-    }
+    const table = socketTable('unix');
+    return table === undefined ? 0 : countConnectedUnix(table, endpoint.path);
   }
   const port = endpoint.port;
   let count = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    try {
-      count += countEstablished(readFileSync(file, 'utf8'), port);
-    } catch {
-      // No IPv6 table on this host.
-    }
-  }
+  // No IPv6 table on some hosts: a missing table counts nothing.
+  for (const name of ['tcp', 'tcp6'] as const) count += countEstablished(socketTable(name) ?? '', port);
   return count;
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Endpoint } from '../slot/endpoints.ts';
 import { readPidFile } from '../host/process.ts';
 import { childPids } from './nginx-workers.ts';
+import { procIdentity } from '../host/proc.ts';
 
 /** Whether nginx's workers, which run as another user when the master is root, can reach a file Switchyard writes. */
 
@@ -14,16 +15,8 @@ export function nginxWorkerIdentity(pidFile: string): Identity | undefined {
   const master = readPidFile(pidFile);
   const worker = master === undefined ? undefined : childPids(master)[0];
   if (worker === undefined) return undefined;
-  try {
-    const status = readFileSync(`/proc/${worker}/status`, 'utf8');
-    const field = (name: string) => (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-    const uid = field('Uid')[1];
-    const gids = [field('Gid')[1], ...field('Groups')];
-    if (uid === undefined || Number.isNaN(uid)) return undefined;
-    return { uid, gids, name: userName(uid) };
-  } catch {
-    return undefined;
-  }
+  const identity = procIdentity(worker);
+  return identity && { ...identity, name: userName(identity.uid) };
 }
 
 /** The first folder on the way to `file` that `who` may not search (x), or undefined when all allow it. Pure. */

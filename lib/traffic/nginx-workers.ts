@@ -1,19 +1,11 @@
-import { readdirSync } from 'node:fs';
-import { commandLine, procStat } from '../host/process.ts';
+import { commandLine, listPids, procStat } from '../host/proc.ts';
 
 /** Pids of the master's child processes (its workers, including ones shutting down), read from /proc. */
 export function childPids(parentPid: number): number[] {
   const children: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return children;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat && stat.ppid === parentPid && stat.state !== 'Z') children.push(Number(entry));
+  for (const pid of listPids() ?? []) {
+    const stat = procStat(pid);
+    if (stat && stat.ppid === parentPid && stat.state !== 'Z') children.push(pid);
   }
   return children;
 }
