@@ -29,6 +29,8 @@ export type Config = {
   host: string;
   installCmd: string;
   buildCmd: string;
+  /** BUILD_CACHE_PATHS: relative folders carried from a kept release into a new one before BUILD_CMD (lib/release/build-cache.ts). */
+  buildCachePaths: string[];
   startCmd: string;
   healthPath: string;
   healthTimeoutMs: number;
@@ -202,6 +204,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if ((checkUrl || listenPort) && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
 
   const sharedPaths = parseSharedPaths(value('SHARED_PATHS'), problems);
+  const buildCachePaths = parseBuildCachePaths(raw('BUILD_CACHE_PATHS') ?? CONFIG_KEYS.BUILD_CACHE_PATHS.default, problems);
   const logMaxBytes = parseSize(value('LOG_MAX_SIZE'));
   if (logMaxBytes === undefined || logMaxBytes < 1024) problems.push(`LOG_MAX_SIZE must be a size of at least 1K such as 10M, 500K or 1048576; got ${JSON.stringify(value('LOG_MAX_SIZE'))}`);
   const logKeep = /^\d{1,3}$/.test(value('LOG_KEEP')) ? Number(value('LOG_KEEP')) : NaN;
@@ -244,6 +247,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     host,
     installCmd: raw('INSTALL_CMD') ?? CONFIG_KEYS.INSTALL_CMD.default,
     buildCmd: raw('BUILD_CMD') ?? CONFIG_KEYS.BUILD_CMD.default,
+    buildCachePaths,
     startCmd: value('START_CMD'),
     healthPath,
     healthTimeoutMs,
@@ -355,6 +359,27 @@ export function parseSharedPaths(text: string, problems: string[]): SharedPath[]
       continue;
     }
     result.push({ path: clean, dir });
+  }
+  return result;
+}
+
+/** BUILD_CACHE_PATHS: relative folders inside the app folder (no `..`, not .git or node_modules itself), none inside another; an empty value is none. Pure. */
+export function parseBuildCachePaths(text: string, problems: string[]): string[] {
+  const result: string[] = [];
+  for (const entry of text.split(/\s+/).filter(Boolean)) {
+    const clean = entry.replace(/\/+$/, '').replace(/^(\.\/)+/, '');
+    const parts = clean.split('/');
+    // node_modules itself is the install cache's (verified against its manifest); a build cache lives inside it.
+    if (entry.startsWith('/') || clean === '' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || clean === 'node_modules' || /[\0\n]/.test(entry)) {
+      problems.push(`BUILD_CACHE_PATHS entries must be relative folders inside the app folder (no leading /, no . or .. parts, not .git or node_modules itself); got ${JSON.stringify(entry)}`);
+      continue;
+    }
+    const clash = result.find((other) => other === clean || clean.startsWith(`${other}/`) || other.startsWith(`${clean}/`));
+    if (clash) {
+      problems.push(`BUILD_CACHE_PATHS lists ${JSON.stringify(entry)} and ${JSON.stringify(clash)}, which overlap; list each folder once`);
+      continue;
+    }
+    result.push(clean);
   }
   return result;
 }

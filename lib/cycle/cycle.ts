@@ -15,7 +15,9 @@ import { acquireLockWaiting, currentUser, describeTakeover, releaseLock, type Lo
 import type { Reporter, Step } from '../cli/reporter.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
 import { reconcile } from './recover.ts';
-import { installKey, linkSlot, releaseDir, removeRelease, reuseDependencies, slotTarget } from '../release/release-files.ts';
+import { installKey, linkSlot, releaseDir, removeRelease, slotTarget } from '../release/release-files.ts';
+import { buildWithCache } from '../release/build-cache.ts';
+import { reuseInstall } from '../release/install-cache.ts';
 import { completeReleases, previousGoodCommit, releasesMatching, releasesToPrune } from '../release/releases.ts';
 import { runShell } from '../host/run.ts';
 import { linkSharedPaths, sharedRoot } from '../release/shared-paths.ts';
@@ -49,7 +51,7 @@ export type CycleContext = {
 };
 
 type Command = CycleCommand;
-export type DeployOptions = { /** Build again even when the commit is a kept, complete release. */ rebuild?: boolean };
+export type DeployOptions = { /** Build again even when the commit is a kept, complete release; without the install and build caches. */ rebuild?: boolean; /** Build without the build cache (BUILD_CACHE_PATHS). */ cold?: boolean };
 
 export async function deploy(ctx: CycleContext, revision: string | undefined, options: DeployOptions = {}): Promise<void> {
   await runCycle(ctx, 'deploy', revision, options);
@@ -284,14 +286,13 @@ class Flow {
     const dir = this.buildDir!;
     const step = this.ctx.reporter.step('install');
     this.installKey = installKey(dir, this.config.installCmd);
-    const key = this.installKey;
-    const donor = key ? completeReleases(this.state).find((release) => release.installKey === key && release.commit !== this.commit && existsSync(releaseDir(this.config, release.commit))) : undefined;
-    if (donor) {
-      const linked = await reuseDependencies(releaseDir(this.config, donor.commit), dir, this.ctx.signal);
-      step.done(`same lockfile as release ${short(donor.commit)}: ${linked ? 'its node_modules copied (copy-on-write where the filesystem can)' : 'it has no node_modules, nothing to install'}; ${this.config.installCmd} not run`);
+    const cached = this.options.rebuild ? { used: false as const, why: '--rebuild does not use the install cache' } : await reuseInstall(this.config, this.state, this.commit!, dir, this.installKey, this.ctx.signal);
+    if (cached.used) {
+      step.done(cached.detail);
     } else if (this.config.installCmd.trim()) {
+      if (cached.why && !this.options.rebuild) this.ctx.reporter.warn(`install cache: ${cached.why}; running ${this.config.installCmd}`);
       await this.runStreamed(this.config.installCmd, dir, 'install', step);
-      step.done(this.config.installCmd);
+      step.done(`${this.config.installCmd}${cached.why ? ` (${cached.why})` : ''}`);
     } else step.done('skipped (INSTALL_CMD is empty)');
   }
 
@@ -299,8 +300,9 @@ class Flow {
     const commit = this.commit!;
     const step = this.ctx.reporter.step('build');
     if (this.config.buildCmd.trim()) {
-      await this.runStreamed(this.config.buildCmd, this.buildDir!, 'build', step);
-      step.done(this.config.buildCmd);
+      const cold = this.options.rebuild ? '--rebuild' : this.options.cold ? '--cold' : undefined;
+      const how = await buildWithCache({ config: this.config, state: this.state, target: this.target, commit, dir: this.buildDir!, cold, signal: this.ctx.signal, warn: (message) => this.ctx.reporter.warn(message) }, () => this.runStreamed(this.config.buildCmd, this.buildDir!, 'build', step));
+      step.done(`${this.config.buildCmd}; ${how}`);
     } else step.done('skipped (BUILD_CMD is empty)');
     this.state.releases = { ...this.state.releases, [commit]: { commit, builtAt: new Date().toISOString(), complete: true, ...(this.installKey ? { installKey: this.installKey } : {}) } };
     this.saveWithNextPhase();
