@@ -4,7 +4,7 @@ import { deploy } from '../lib/cycle/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
 export const summary = 'build the idle slot from git and move traffic to it';
-export const help = `Usage: ./deploy.ts deploy [COMMIT] [--rebuild] [--dry-run] [--json] [--no-color]
+export const help = `Usage: ./deploy.ts deploy [COMMIT] [--rebuild] [--cold] [--dry-run] [--json] [--no-color]
 
 Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) as a release in
 DEPLOY_ROOT/releases/<commit>, starts it on the idle slot, waits until HEALTH_PATH answers 2xx,
@@ -15,9 +15,15 @@ untouched, and every kept release stays a rollback target.
 A commit that is already a kept, complete release is started as it is: no checkout, install or
 build (--rebuild builds it again). A new release whose lockfile, INSTALL_CMD and Node version match
 a kept release's gets a copy of that release's node_modules (copy-on-write where the
-filesystem can) instead of running INSTALL_CMD.
+filesystem can) instead of running INSTALL_CMD; the copy is checked against the packages npm
+recorded for it, and INSTALL_CMD runs when any is missing. Before BUILD_CMD, the folders in
+BUILD_CACHE_PATHS (default .next/cache node_modules/.cache) are copied from the release the idle
+slot last ran, else the newest kept release; a warm build that fails runs once more without them.
 
---dry-run prints the plan (slot, port, commit, commands, switch, hooks) and changes nothing: no
+--rebuild builds a kept commit again, and never uses the install or build cache.
+--cold builds without the build cache (the install cache is still used).
+
+--dry-run prints the plan (slot, port, commit, commands, caches, switch, hooks) and changes nothing: no
 lock, no fetch (the commit is looked up in the local mirror as of the last deploy), no state write.
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
 success) instead of text lines.
@@ -28,13 +34,14 @@ Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    rejectUnknownFlags(io.argv, ['--json', '--dry-run', '--rebuild']);
+    rejectUnknownFlags(io.argv, ['--json', '--dry-run', '--rebuild', '--cold']);
     const args = positionals(io.argv);
     if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'deploy', args[0]);
-    await deploy(cycleContext(io, config, reporter), args[0], { rebuild: hasFlag(io.argv, '--rebuild') });
+    const options = { rebuild: hasFlag(io.argv, '--rebuild'), cold: hasFlag(io.argv, '--cold') };
+    if (hasFlag(io.argv, '--dry-run')) return await printPlan(config, reporter, 'deploy', args[0], options);
+    await deploy(cycleContext(io, config, reporter), args[0], options);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

@@ -7,7 +7,7 @@ export type PlannedStep = { name: string; what: string };
 export type Plan = { command: CycleCommand; slot: SlotName; port: number; /** The slot's ports or sockets, in words. */ where: string; commit: string | null; previous: SlotName | null; steps: PlannedStep[] };
 
 /** What a command would do, step by step, from the one step table (lib/cycle/steps.ts), without doing any of it. Pure. */
-export function planCycle(config: Config, state: State, command: CycleCommand, commit: string | null, hooks: readonly string[], revision?: string): Plan {
+export function planCycle(config: Config, state: State, command: CycleCommand, commit: string | null, hooks: readonly string[], revision?: string, options: { rebuild?: boolean; cold?: boolean } = {}): Plan {
   const previous = state.live;
   const slot: SlotName = previous ? otherSlot(previous) : state.next_deploy;
   const facts: CycleFacts = {
@@ -16,7 +16,9 @@ export function planCycle(config: Config, state: State, command: CycleCommand, c
     previous,
     commit,
     revision,
-    reuse: command !== 'deploy' || Boolean(commit && state.releases?.[commit]?.complete),
+    reuse: command !== 'deploy' || Boolean(commit && state.releases?.[commit]?.complete && !options.rebuild),
+    rebuild: options.rebuild,
+    cold: options.cold,
     warm: command === 'rollback' && state.bake?.previous === slot && state.slots[slot].commit === commit,
   };
   const steps: PlannedStep[] = [];

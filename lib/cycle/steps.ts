@@ -3,6 +3,7 @@ import { formatDuration } from '../config/duration.ts';
 import { describeEndpoints, slotEndpoints } from '../slot/endpoints.ts';
 import { describeTargets, slotHealthTargets } from '../slot/health.ts';
 import { paths } from '../host/paths.ts';
+import { describeBuildCache, describeInstallCache } from '../release/cache-plan.ts';
 import type { CycleCommand } from '../record/state.ts';
 import { checkDeadlineMs, CHECK_PASSES } from '../traffic/command.ts';
 import { drainsAtProxy, proxyName } from '../traffic/types.ts';
@@ -30,6 +31,9 @@ export type CycleFacts = {
   reuse: boolean;
   /** A rollback to the slot the bake window keeps running: nothing to start. */
   warm: boolean;
+  /** deploy --rebuild (no install or build cache) and --cold (no build cache); only the dry run's descriptions read them. */
+  rebuild?: boolean;
+  cold?: boolean;
 };
 
 export type StepSpec<Name extends StepName = StepName> = {
@@ -81,14 +85,14 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     name: 'install',
     before: 'pre_install',
     applies: (facts) => facts.command === 'deploy' && !facts.reuse,
-    describe: (_facts, config) =>
-      config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}, or a copy of the node_modules of a kept release with the same lockfile` : 'skipped (INSTALL_CMD is empty)',
+    describe: (facts, config) =>
+      config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}${describeInstallCache(facts.rebuild)}` : 'skipped (INSTALL_CMD is empty)',
   },
   {
     name: 'build',
     after: 'post_install',
     applies: (facts) => facts.command === 'deploy' && !facts.reuse,
-    describe: (_facts, config) => (config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}` : 'skipped (BUILD_CMD is empty)'),
+    describe: (facts, config) => (config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}, ${describeBuildCache(config, facts.rebuild ? '--rebuild' : facts.cold ? '--cold' : undefined)}` : 'skipped (BUILD_CMD is empty)'),
   },
   {
     name: 'start',

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Config, SlotName } from '../config/config.ts';
 import { runCommand } from '../host/run.ts';
 import type { State } from '../record/state.ts';
+import type { ColdReason } from './cache-plan.ts';
 import { releaseDir } from './release-files.ts';
 import { completeReleases } from './releases.ts';
 
@@ -16,8 +17,6 @@ import { completeReleases } from './releases.ts';
 
 export type CacheDonor = { commit: string; why: string };
 
-/** Why a build runs cold on purpose: `--cold` or `--rebuild`. */
-export type ColdReason = '--cold' | '--rebuild';
 
 const short = (commit: string) => commit.slice(0, 7);
 
@@ -142,13 +141,6 @@ export async function buildWithCache(run: WarmBuild, build: () => Promise<void>)
     clearBuildCache(dir, carried.copied);
     return cold(`the warm build from ${from}'s cache failed (${firstLine(error)}), so it ran again without it`);
   }
-}
-
-/** What `--dry-run` prints for the cache part of the build step. Pure. */
-export function describeBuildCache(config: Config, cold: ColdReason | undefined): string {
-  if (config.buildCachePaths.length === 0) return 'cold (BUILD_CACHE_PATHS is empty)';
-  if (cold) return `cold: ${cold} builds without the cache`;
-  return `warm when a kept release has ${config.buildCachePaths.join(' or ')} (copied from the release the idle slot last ran, else the newest; a failed warm build runs once more cold)`;
 }
 
 function firstLine(error: unknown): string {
