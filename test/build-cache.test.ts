@@ -1,10 +1,13 @@
-import { copyFileSync, existsSync, lstatSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { parseBuildCachePaths } from '../lib/config/config.ts';
-import { cacheDonorCandidates } from '../lib/release/build-cache.ts';
+import { cacheDonorCandidates, carryBuildCache } from '../lib/release/build-cache.ts';
+import { expectedPackages, missingPackages } from '../lib/release/install-cache.ts';
+import type { Config } from '../lib/config/config.ts';
 import type { State } from '../lib/record/state.ts';
 import { hashTree } from './tree-hash.ts';
 
@@ -34,6 +37,44 @@ describe('BUILD_CACHE_PATHS and the donor order (pure)', () => {
       { commit: 'ccc', why: 'the newest kept release with a cache' },
     ]);
     expect(cacheDonorCandidates(state, 'b', 'bbb').map((donor) => donor.commit)).toEqual(['ccc', 'aaa']);
+  });
+
+  it('a copy that fails is removed and reported, not thrown; then the same copy succeeds', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-buildcache-unit-'));
+    try {
+      const config = { deployRoot: root, buildCachePaths: ['.next/cache', 'node_modules/.cache'] } as unknown as Config;
+      const state = { slots: { a: { commit: 'old' }, b: { commit: null } }, releases: { old: { commit: 'old', builtAt: '2026-01-01T00:00:00Z', complete: true } } } as unknown as State;
+      const donor = path.join(root, 'releases', 'old');
+      mkdirSync(path.join(donor, '.next/cache'), { recursive: true });
+      writeFileSync(path.join(donor, '.next/cache/data'), 'cache');
+      const fresh = path.join(root, 'releases', 'new');
+      mkdirSync(fresh, { recursive: true });
+      // The new commit holds a file named .next: the copy cannot make .next/cache there.
+      writeFileSync(path.join(fresh, '.next'), 'a file');
+      const failed = await carryBuildCache(config, state, 'a', 'new', fresh);
+      expect(failed).toMatchObject({ failed: true, reason: expect.stringMatching(/^copying \.next\/cache from release old failed \(/) });
+      rmSync(path.join(fresh, '.next'));
+      const carried = await carryBuildCache(config, state, 'a', 'new', fresh);
+      expect(carried).toEqual({ from: { commit: 'old', why: 'slot a last ran it' }, copied: ['.next/cache'] });
+      expect(readFileSync(path.join(fresh, '.next/cache/data'), 'utf8')).toBe('cache');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('the install cache expects what the donor\'s npm manifest lists, else the app\'s dependencies', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-installcheck-unit-'));
+    try {
+      writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ dependencies: { ms: '2.1.3', left: '1.0.0' } }));
+      mkdirSync(path.join(dir, 'node_modules/ms'), { recursive: true });
+      writeFileSync(path.join(dir, 'node_modules/ms/package.json'), '{}');
+      expect(expectedPackages(dir, dir)).toEqual(['node_modules/ms', 'node_modules/left']);
+      expect(missingPackages(dir, expectedPackages(dir, dir))).toEqual(['node_modules/left']);
+      writeFileSync(path.join(dir, 'node_modules/.package-lock.json'), JSON.stringify({ packages: { 'node_modules/ms': {}, 'node_modules/@scope/x': {} } }));
+      expect(missingPackages(dir, expectedPackages(dir, dir))).toEqual(['node_modules/@scope/x']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

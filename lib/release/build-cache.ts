@@ -79,9 +79,9 @@ export async function carryBuildCache(config: Config, state: State, target: Slot
     try {
       for (const relative of present) {
         const target = path.join(toDir, relative);
+        copied.push(relative);
         rmSync(target, { recursive: true, force: true });
         mkdirSync(path.dirname(target), { recursive: true });
-        copied.push(relative);
         await runCommand(['cp', '-a', '--reflink=auto', '--', path.join(fromDir, relative), target], { signal });
       }
       return { from: donor, copied };
@@ -96,7 +96,14 @@ export async function carryBuildCache(config: Config, state: State, target: Slot
 
 /** Remove cache folders from a new release (never through a link: that would reach shared storage). */
 export function clearBuildCache(dir: string, relatives: readonly string[]): void {
-  for (const relative of relatives) if (reachableWithoutLinks(dir, relative)) rmSync(path.join(dir, relative), { recursive: true, force: true });
+  for (const relative of relatives) {
+    if (!reachableWithoutLinks(dir, relative)) continue;
+    try {
+      rmSync(path.join(dir, relative), { recursive: true, force: true });
+    } catch {
+      // A path that cannot be made (a file where a folder should be) holds no cache to remove.
+    }
+  }
 }
 
 export type WarmBuild = {
