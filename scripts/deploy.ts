@@ -15,9 +15,14 @@ untouched, and every kept release stays a rollback target.
 A commit that is already a kept, complete release is started as it is: no checkout, install or
 build (--rebuild builds it again). A new release whose lockfile, INSTALL_CMD and Node version match
 a kept release's gets a copy of that release's node_modules (copy-on-write where the
-filesystem can) instead of running INSTALL_CMD.
+filesystem can) instead of running INSTALL_CMD; the copy is checked against the packages npm
+recorded for it, and INSTALL_CMD runs when any is missing. Before BUILD_CMD, the folders in
+BUILD_CACHE_PATHS (default .next/cache node_modules/.cache) are copied from the release the idle
+slot last ran, else the newest kept release; a warm build that fails runs once more without them.
+--rebuild builds a kept commit again, and never uses the install or build cache; --cold builds
+without the build cache.
 
---dry-run prints the plan (slot, port, commit, commands, switch, hooks), the same steps the run
+--dry-run prints the plan (slot, port, commit, commands, caches, switch, hooks), the same steps the run
 would take, and changes nothing: no lock, no fetch, no state write (a branch or tag is looked up in
 REPO with git ls-remote, a SHA prefix in the local mirror as of the last deploy).
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
@@ -33,8 +38,9 @@ export async function run(io: CommandIo): Promise<number> {
     if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    if (flags['dry-run'] === true) return await printPlan(config, reporter, 'deploy', args[0], { rebuild: flags.rebuild === true });
-    await deploy(cycleContext(io, config, reporter), args[0], { rebuild: flags.rebuild === true });
+    const options = { rebuild: flags.rebuild === true, cold: flags.cold === true };
+    if (flags['dry-run'] === true) return await printPlan(config, reporter, 'deploy', args[0], options);
+    await deploy(cycleContext(io, config, reporter), args[0], options);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

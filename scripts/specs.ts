@@ -21,7 +21,8 @@ export const SPECS = {
     args: '[COMMIT]',
     summary: 'build a release from git (default: newest DEPLOY_BRANCH), start it on the idle slot, wait until healthy, move traffic to it, drain the old slot',
     options: {
-      rebuild: { help: 'build a kept release again instead of starting it as it is' },
+      rebuild: { help: 'build a kept release again instead of starting it as it is; no install or build cache' },
+      cold: { help: 'build without the build cache (BUILD_CACHE_PATHS); the install cache is still used' },
       'dry-run': { help: 'print the plan, one step a line, and change nothing' },
       json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
     },

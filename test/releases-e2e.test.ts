@@ -8,6 +8,7 @@ import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
 describe('releases: rollback to any good release, reuse, install cache, prune, restart', () => {
   let host: TestHost;
   const commits: Record<string, string> = {};
+  const outputs: Record<string, string> = {};
   const releases = () => readdirSync(path.join(host.deployRoot, 'releases')).sort();
   const served = async () => (await host.get('/')).json.version;
 
@@ -18,6 +19,7 @@ describe('releases: rollback to any good release, reuse, install cache, prune, r
       commits[version] = host.example.commit(version);
       const result = await host.run(['deploy']);
       expect(result.exitCode, result.output).toBe(0);
+      outputs[version] = result.stdout;
     }
   }, 180_000);
   afterAll(async () => host?.cleanUp(), 60_000);
@@ -42,11 +44,12 @@ describe('releases: rollback to any good release, reuse, install cache, prune, r
     expect(await served()).toBe('v3');
   }, 120_000);
 
-  it('a rebuilt release with the same lockfile as a kept one skips the install', async () => {
+  it('a new release with the same lockfile as a kept one skips the install; --rebuild runs it (no install or build cache)', async () => {
+    expect(outputs.v3).toMatch(/install +same lockfile as release [0-9a-f]{7}: .*not run/);
     const result = await host.run(['deploy', commits.v2, '--rebuild']);
     expect(result.exitCode, result.output).toBe(0);
-    expect(result.stdout).toMatch(/install +same lockfile as release [0-9a-f]{7}: .*not run/);
-    expect(result.stdout).toMatch(/^ok build /m);
+    expect(result.stdout).toMatch(/install +npm ci .*\(--rebuild does not use the install cache\)/);
+    expect(result.stdout).toMatch(/^ok build .*cold: --rebuild builds without the cache/m);
     expect(await served()).toBe('v2');
     const back = await host.run(['deploy', commits.v3]);
     expect(back.exitCode, back.output).toBe(0);

@@ -20,8 +20,8 @@ export type ProcessManagerKind = 'builtin' | 'systemd';
 export type SlotListen = 'port' | 'socket';
 /** One SHARED_PATHS entry: `uploads/` is { path: 'uploads', dir: true }. */
 export type { SharedPath } from './values.ts';
-export { checkUrlFor, editDistance, parseListen, parseSharedPaths, parseSize, suggestKey } from './values.ts';
-import { checkUrlFor, parseListen, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
+export { checkUrlFor, editDistance, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, suggestKey } from './values.ts';
+import { checkUrlFor, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
 
 export type Config = {
   appName: string;
@@ -37,6 +37,8 @@ export type Config = {
   host: string;
   installCmd: string;
   buildCmd: string;
+  /** BUILD_CACHE_PATHS: relative folders carried from a kept release into a new one before BUILD_CMD (lib/release/build-cache.ts). */
+  buildCachePaths: string[];
   startCmd: string;
   healthPath: string;
   healthTimeoutMs: number;
@@ -210,6 +212,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if ((checkUrl || listenPort) && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
 
   const sharedPaths = parseSharedPaths(value('SHARED_PATHS'), problems);
+  const buildCachePaths = parseBuildCachePaths(raw('BUILD_CACHE_PATHS') ?? CONFIG_KEYS.BUILD_CACHE_PATHS.default, problems);
   const logMaxBytes = parseSize(value('LOG_MAX_SIZE'));
   if (logMaxBytes === undefined || logMaxBytes < 1024) problems.push(`LOG_MAX_SIZE must be a size of at least 1K such as 10M, 500K or 1048576; got ${JSON.stringify(value('LOG_MAX_SIZE'))}`);
   const logKeep = /^\d{1,3}$/.test(value('LOG_KEEP')) ? Number(value('LOG_KEEP')) : NaN;
@@ -252,6 +255,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     host,
     installCmd: raw('INSTALL_CMD') ?? CONFIG_KEYS.INSTALL_CMD.default,
     buildCmd: raw('BUILD_CMD') ?? CONFIG_KEYS.BUILD_CMD.default,
+    buildCachePaths,
     startCmd: value('START_CMD'),
     healthPath,
     healthTimeoutMs,

@@ -17,6 +17,7 @@ export const CONFIG_KEYS = {
   INSTANCES: { default: '1', doc: 'processes per slot: slot a runs PORT_A ... PORT_A+N-1 (or N sockets), slot b from PORT_B; all must be healthy before the switch, nginx balances over them, drain and stop cover them all' },
   INSTALL_CMD: { default: 'npm ci', doc: 'install command, run by /bin/sh in the slot folder (empty to skip)' },
   BUILD_CMD: { default: 'npm run build --if-present', doc: 'build command, run by /bin/sh in the slot folder (empty to skip)' },
+  BUILD_CACHE_PATHS: { default: '.next/cache node_modules/.cache', doc: 'space-separated folders a build keeps its cache in, copied (copy-on-write where the filesystem can) from the release the idle slot last ran, else the newest kept release, into each new release before BUILD_CMD; never shared or linked; empty turns it off (docs/build-cache.md)' },
   START_CMD: { default: 'npm start', doc: 'command that starts the app, run by /bin/sh with PORT, HOST and SWITCHYARD_SLOT set' },
   HEALTH_PATH: { default: '/health', doc: 'path that must answer 2xx before traffic moves' },
   HEALTH_TIMEOUT: { default: '30s', doc: 'how long the new slot may take to become healthy (seconds or 500ms, 30s, 2m)' },

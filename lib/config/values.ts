@@ -71,3 +71,24 @@ export function parseSharedPaths(text: string, problems: string[]): SharedPath[]
   }
   return result;
 }
+
+/** BUILD_CACHE_PATHS: relative folders inside the app folder (no `..`, not .git or node_modules itself), none inside another; an empty value is none. Pure. */
+export function parseBuildCachePaths(text: string, problems: string[]): string[] {
+  const result: string[] = [];
+  for (const entry of text.split(/\s+/).filter(Boolean)) {
+    const clean = entry.replace(/\/+$/, '').replace(/^(\.\/)+/, '');
+    const parts = clean.split('/');
+    // node_modules itself is the install cache's (verified against its manifest); a build cache lives inside it.
+    if (entry.startsWith('/') || clean === '' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || clean === 'node_modules' || /[\0\n]/.test(entry)) {
+      problems.push(`BUILD_CACHE_PATHS entries must be relative folders inside the app folder (no leading /, no . or .. parts, not .git or node_modules itself); got ${JSON.stringify(entry)}`);
+      continue;
+    }
+    const clash = result.find((other) => other === clean || clean.startsWith(`${other}/`) || other.startsWith(`${clean}/`));
+    if (clash) {
+      problems.push(`BUILD_CACHE_PATHS lists ${JSON.stringify(entry)} and ${JSON.stringify(clash)}, which overlap; list each folder once`);
+      continue;
+    }
+    result.push(clean);
+  }
+  return result;
+}

@@ -30,7 +30,7 @@ export async function forecast(config: Config, command: CycleCommand, revision: 
   const state = recovers ? reconciledState(recorded, hostFacts, assessment) : recorded;
   const previous = state.live;
   const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
-  const base = { command, target, previous, revision, recovers, warm: false };
+  const base = { command, target, previous, revision, recovers, warm: false, rebuild: options.rebuild, cold: options.cold };
   if (command === 'deploy') {
     const { commit, note } = await mirrorCommit(config, revision);
     const reuse = commit !== null && reusesRelease(state, commit, existsSync(releaseDir(config, commit)), options.rebuild ?? false);

@@ -3,6 +3,7 @@ import { formatDuration } from '../config/duration.ts';
 import { describeEndpoints, slotEndpoints } from '../slot/endpoints.ts';
 import { describeTargets, slotHealthTargets } from '../slot/health-targets.ts';
 import { paths } from '../host/paths.ts';
+import { describeBuildCache, describeInstallCache } from '../release/cache-plan.ts';
 import type { CycleCommand } from '../record/state.ts';
 import { checkDeadlineMs, CHECK_PASSES, drainsAtProxy, proxyName } from '../traffic/types.ts';
 
@@ -31,6 +32,9 @@ export type CycleFacts = {
   warm: boolean;
   /** The state and the host disagree (a command killed earlier): recovery puts it right first. */
   recovers: boolean;
+  /** deploy --rebuild (no install or build cache) and --cold (no build cache); only the dry run's descriptions read them. */
+  rebuild?: boolean;
+  cold?: boolean;
 };
 
 export type StepSpec<Name extends StepName = StepName> = {
@@ -82,14 +86,14 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     name: 'install',
     before: 'pre_install',
     applies: (facts) => facts.command === 'deploy' && !facts.reuse,
-    describe: (_facts, config) =>
-      config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}, or a copy of the node_modules of a kept release with the same lockfile` : 'skipped (INSTALL_CMD is empty)',
+    describe: (facts, config) =>
+      config.installCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.installCmd)}${describeInstallCache(facts.rebuild)}` : 'skipped (INSTALL_CMD is empty)',
   },
   {
     name: 'build',
     after: 'post_install',
     applies: (facts) => facts.command === 'deploy' && !facts.reuse,
-    describe: (_facts, config) => (config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}` : 'skipped (BUILD_CMD is empty)'),
+    describe: (facts, config) => (config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}, ${describeBuildCache(config, facts.rebuild ? '--rebuild' : facts.cold ? '--cold' : undefined)}` : 'skipped (BUILD_CMD is empty)'),
   },
   {
     name: 'start',

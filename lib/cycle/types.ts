@@ -26,7 +26,12 @@ export type CycleContext = {
   cliEnv?: Record<string, string | undefined>;
 };
 
-export type DeployOptions = { /** Build again even when the commit is a kept, complete release. */ rebuild?: boolean };
+export type DeployOptions = {
+  /** Build again even when the commit is a kept, complete release; without the install and build caches. */
+  rebuild?: boolean;
+  /** Build without the build cache (BUILD_CACHE_PATHS). */
+  cold?: boolean;
+};
 
 /**
  * The record of one run: what the command was asked, and what it has learnt so far. It is the step
