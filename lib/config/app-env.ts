@@ -5,6 +5,7 @@ import { SECRET_KEY_PATTERN, type Config } from './config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { endpointEnvironment, type Endpoint } from '../slot/endpoints.ts';
 import { writeFileAtomic } from '../host/files.ts';
+import { urlSecrets } from './redact.ts';
 
 /**
  * The app's environment: APP_ENV_FILE's variables plus the few the deploying shell may pass (PATH,
@@ -138,10 +139,12 @@ export function editAppEnvFile(config: Config, changes: { set?: Record<string, s
   return changed;
 }
 
-/** Values of secret-named keys (…_TOKEN, …_SECRET, …) in APP_ENV_FILE, so no output prints them; an unreadable file gives none. */
+/** Values of secret-named keys (…_TOKEN, …_SECRET, …) and URL passwords in APP_ENV_FILE, so no output prints them; an unreadable file gives none. */
 export function appEnvSecrets(config: Config): string[] {
   try {
-    return Object.entries(readAppEnvFile(config)).filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4).map(([, value]) => value);
+    const values = readAppEnvFile(config);
+    const named = Object.entries(values).filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4).map(([, value]) => value);
+    return [...named, ...urlSecrets(Object.values(values))];
   } catch {
     return [];
   }

@@ -4,6 +4,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './keys.ts';
 import { parseDuration } from './duration.ts';
 import { SwitchyardError } from '../errors.ts';
+import { urlSecrets } from './redact.ts';
 
 export type SlotName = 'a' | 'b';
 export type SwitchKind = 'nginx-live-file' | 'nginx-reload' | 'passive' | 'command' | 'none';
@@ -310,6 +311,8 @@ function collectSecrets(values: Record<string, string | undefined>, repo: string
   const secrets = Object.entries(values)
     .filter((entry): entry is [string, string] => SECRET_KEY_PATTERN.test(entry[0]) && typeof entry[1] === 'string' && entry[1].length >= 4)
     .map(([, value]) => value);
+  // A password inside a URL is a secret whatever its key is called (DATABASE_URL=postgres://app:p%40ss@db).
+  secrets.push(...urlSecrets(Object.values(values)));
   // user:password in any URL; a lone user only in http(s), where it is a token (ssh://deploy@host is just a login).
   const credentials = /^([a-z][a-z0-9+.-]*):\/\/([^@/]+)@/i.exec(repo);
   if (credentials && (credentials[2].includes(':') || /^https?$/i.test(credentials[1]))) secrets.push(credentials[2]);
