@@ -40,7 +40,7 @@ export type Config = {
   switchKind: SwitchKind;
   /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
   command: { switchCmd: string; checkCmd: string };
-  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string };
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; /** NGINX_HELPER's words ([] when unset). */ helper: string[]; pidFile: string; checkUrl: string; liveDir: string; listen: string };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
   hooksDir: string;
@@ -259,6 +259,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       liveDir: liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile),
       testCmd: value('NGINX_TEST_CMD'),
       reloadCmd: value('NGINX_RELOAD_CMD'),
+      helper: value('NGINX_HELPER').trim().split(/\s+/).filter(Boolean),
       pidFile: path.resolve(baseDir, value('NGINX_PID_FILE')),
       checkUrl,
       listen,
