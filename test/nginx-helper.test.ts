@@ -1,26 +1,11 @@
 import { execa } from 'execa';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helperInstallArgv } from '../lib/traffic/nginx-helper.ts';
 import { renderUpstream, type UpstreamLayout } from '../lib/traffic/upstream.ts';
-import { templateFile } from '../lib/project-dir.ts';
-
-/** A copy of templates/nginx/switchyard-nginx-helper with its settings block pointed at `dir`, as root installs it. */
-export function installHelper(dir: string, settings: { nginx: string; nginxArgs?: string; reload?: string }): { helper: string; upstreamDir: string } {
-  const upstreamDir = path.join(dir, 'etc-switchyard');
-  mkdirSync(upstreamDir, { recursive: true, mode: 0o755 });
-  chmodSync(dir, 0o755);
-  const text = readFileSync(templateFile('nginx/switchyard-nginx-helper'), 'utf8')
-    .replace(/^UPSTREAM_DIR=.*$/m, `UPSTREAM_DIR=${upstreamDir}`)
-    .replace(/^NGINX=.*$/m, `NGINX=${settings.nginx}`)
-    .replace(/^NGINX_ARGS=.*$/m, `NGINX_ARGS="${settings.nginxArgs ?? ''}"`)
-    .replace(/^RELOAD=.*$/m, `RELOAD="${settings.reload ?? ''}"`);
-  const helper = path.join(dir, 'switchyard-nginx-helper');
-  writeFileSync(helper, text, { mode: 0o755 });
-  return { helper, upstreamDir };
-}
+import { installHelper } from '../harness/nginx-helper.ts';
 
 describe('switchyard-nginx-helper', () => {
   let dir: string;
@@ -36,10 +21,10 @@ describe('switchyard-nginx-helper', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const layouts: UpstreamLayout[] = [
-    { kind: 'per-slot', appName: 'shop', host: '127.0.0.1', slots: { a: [{ kind: 'port', port: 3001 }], b: [{ kind: 'port', port: 3002 }] } },
-    { kind: 'per-slot', appName: 'my-app', host: '::1', slots: { a: [{ kind: 'port', port: 3001 }, { kind: 'port', port: 3003 }], b: [{ kind: 'port', port: 3002 }, { kind: 'port', port: 3004 }] } },
-    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'b', endpoints: [{ kind: 'port', port: 3002 }], commit: '0123456789abcdef0123' }, standby: { slot: 'a', endpoints: [{ kind: 'port', port: 3001 }] } },
-    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'a', endpoints: [{ kind: 'socket', path: '/srv/shop/run/a1.sock' } as never] } },
+    { kind: 'per-slot', appName: 'shop', host: '127.0.0.1', slots: { a: [{ kind: 'port', port: 3001, index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }] } },
+    { kind: 'per-slot', appName: 'my-app', host: '::1', slots: { a: [{ kind: 'port', port: 3001, index: 1 }, { kind: 'port', port: 3003, index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }, { kind: 'port', port: 3004, index: 1 }] } },
+    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'b', endpoints: [{ kind: 'port', port: 3002, index: 1 }], commit: '0123456789abcdef0123' }, standby: { slot: 'a', endpoints: [{ kind: 'port', port: 3001, index: 1 }] } },
+    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'a', endpoints: [{ kind: 'socket', path: '/srv/shop/run/a1.sock', index: 1 }] } },
   ];
 
   it('writes byte for byte what renderUpstream renders, from slot names and addresses only, and says when nothing changed', async () => {
@@ -65,6 +50,7 @@ describe('switchyard-nginx-helper', () => {
       ['install', 'shop', 'live', 'a', '127.0.0.1:3001', '-', '-', 'abc;def'],
       ['install', 'shop', 'per-slot', '127.0.0.1:3001', '127.0.0.1:3002', '-c', '/tmp/evil.conf'],
       ['test', 'shop', '-c', '/tmp/evil.conf'],
+      ['reload', 'shop', '-c', '/tmp/evil.conf'],
     ];
     const before = readFileSync(path.join(upstreamDir, 'shop.conf'), 'utf8');
     for (const args of refused) {
