@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { SECRET_KEY_PATTERN, type Config } from './config.ts';
@@ -135,8 +135,32 @@ export function editAppEnvFile(config: Config, changes: { set?: Record<string, s
   const next = { ...current, ...changes.set };
   for (const key of changes.unset ?? []) delete next[key];
   const changed = [...new Set([...Object.keys(current), ...Object.keys(next)])].filter((key) => current[key] !== next[key]);
-  if (changed.length > 0) writeFileAtomic(config.appEnvFile, renderAppEnv(next), 0o600);
+  if (changed.length > 0) writeThroughLink(config.appEnvFile, renderAppEnv(next));
   return changed;
+}
+
+/**
+ * Replace the file `file` is, or points to: a symlinked APP_ENV_FILE (a central secrets file) is
+ * edited where it lives, never turned into a copy that the next rotation would not reach. Its mode
+ * is kept, less anything for other users.
+ */
+function writeThroughLink(file: string, content: string): void {
+  let target = file;
+  let mode = 0o600;
+  try {
+    target = realpathSync(file);
+    mode = (statSync(target).mode & 0o660) | 0o600;
+  } catch {
+    // Not there yet (ensureAppEnvFile made it) or a dangling link: written at `file`.
+  }
+  try {
+    writeFileAtomic(target, content, mode);
+  } catch (error) {
+    throw new SwitchyardError(`APP_ENV_FILE ${file}${target !== file ? ` (a link to ${target})` : ''} cannot be replaced: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} in ${path.dirname(target)}`, {
+      untouched: `${target} was not changed`,
+      next: `let the deploy user write ${path.dirname(target)}, or edit ${target} by hand`,
+    });
+  }
 }
 
 /** Values of secret-named keys (…_TOKEN, …_SECRET, …) and URL passwords in APP_ENV_FILE, so no output prints them; an unreadable file gives none. */
