@@ -130,6 +130,8 @@ export function createHookRunner(hooksDir: string, reporter: Reporter, baseEnv: 
       });
     } catch (error) {
       step.fail();
+      // The command ran as /proc/PID/fd/N: the operator reads the hook's own path.
+      if (opened && error instanceof Error) error.message = error.message.split(opened.path).join(hook.file);
       throw withContext(error, `hook ${name} failed`);
     } finally {
       opened?.close();

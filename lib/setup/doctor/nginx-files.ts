@@ -17,7 +17,7 @@ export function parseMasterCommandLine(cmdline: string): { binary?: string; pref
 /** The targets of the `include` directives in nginx configuration text, comments removed. Pure. */
 export function includesOf(text: string): string[] {
   const code = text.replace(/#[^\n]*/g, '');
-  return [...code.matchAll(/(?:^|[;{}\s])include\s+("[^"]*"|'[^']*'|[^;\s]+)\s*;/g)].map((match) => match[1].replace(/^["']|["']$/g, ''));
+  return [...code.matchAll(/(?<=^|[;{}\s])include\s+("[^"]*"|'[^']*'|[^;\s]+)\s*;/g)].map((match) => match[1].replace(/^["']|["']$/g, ''));
 }
 
 /** A glob's matches (wildcards in the last part only, as nginx's includes use them), sorted. */
