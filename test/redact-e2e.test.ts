@@ -98,4 +98,19 @@ describe('secrets in every output, in the forms they take', () => {
     expect(filesLeaking(path.join(host.deployRoot, 'deploys'))).toEqual([]);
     expect(leaks(readFileSync(path.join(host.deployRoot, 'state.json'), 'utf8'))).toEqual([]);
   }, 240_000);
+
+  it("a SWITCH_CMD that prints them and fails: its output in the error, history --show and the deploy log hold none of them", async () => {
+    const keyFile = path.join(host.dir, 'leak.pem');
+    writeFileSync(keyFile, `${PEM}password ${PASSWORD}\n`);
+    host.example.commit('v3');
+    const failed = await host.run(['deploy', '--json'], { SWITCH: 'command', SWITCH_CMD: `cat ${keyFile}; exit 5` });
+    expect(failed.exitCode, failed.output).toBe(1);
+    expect(failed.output).toMatch(/SWITCH_CMD failed/);
+    expect(failed.output).toContain('[REDACTED]');
+    expect(leaks(failed.output)).toEqual([]);
+    const shown = await host.run(['history', '--show', 'last']);
+    expect(leaks(shown.output)).toEqual([]);
+    expect(filesLeaking(path.join(host.deployRoot, 'deploys'))).toEqual([]);
+    expect(leaks(readFileSync(path.join(host.deployRoot, 'state.json'), 'utf8'))).toEqual([]);
+  }, 240_000);
 });
