@@ -9,6 +9,7 @@ import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRights, testAndReload, writeOnce, type Done } from '../lib/setup/init-steps.ts';
+import { helperSetupCommand } from '../lib/traffic/nginx-helper-setup.ts';
 import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/setup/init.ts';
 import { currentUserName } from '../lib/host/file-owner.ts';
 
@@ -91,6 +92,7 @@ export async function run(io: CommandIo): Promise<number> {
           testCmd: config.nginx.testCmd,
           reloadCmd: config.nginx.reloadCmd,
           absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
+          upstreamByRoot: lines.some((item) => item.item === 'nginx upstream' && item.status === 'skipped') ? helperSetupCommand(config) : undefined,
         });
         reporter.info('left for you:');
         for (const step of steps) reporter.info(`  - ${step}`);

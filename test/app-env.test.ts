@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,26 @@ describe('APP_ENV_FILE text', () => {
     writeFileSync(config.appEnvFile, 'export D="quoted value"\n# comment\nE=plain # trailing\n');
     expect(readAppEnvFile(config)).toEqual({ D: 'quoted value', E: 'plain' });
     expect(readFileSync(config.appEnvFile, 'utf8')).toContain('export D');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('editAppEnvFile on a symlinked APP_ENV_FILE edits the file it points to, keeps the link and the mode (less other users)', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-appenv-link-'));
+    const central = path.join(root, 'central', 'shop.env');
+    mkdirSync(path.dirname(central), { recursive: true });
+    writeFileSync(central, 'DATABASE_URL=old\n', { mode: 0o644 });
+    chmodSync(central, 0o644);
+    const link = path.join(root, 'app.env');
+    symlinkSync(central, link);
+    const config = resolveConfig({ fileValues: { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: root, APP_ENV_FILE: link }, env: {}, envFile: path.join(root, '.env') });
+    expect(editAppEnvFile(config, { set: { API_TOKEN: 'tok-1234' } })).toEqual(['API_TOKEN']);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(central);
+    expect(parseAppEnv(readFileSync(central, 'utf8'))).toEqual({ DATABASE_URL: 'old', API_TOKEN: 'tok-1234' });
+    expect(statSync(central).mode & 0o777).toBe(0o640);
+    // The secret rotated centrally reaches the app through the link.
+    writeFileSync(central, 'DATABASE_URL=rotated\nAPI_TOKEN=tok-1234\n');
+    expect(readAppEnvFile(config).DATABASE_URL).toBe('rotated');
     rmSync(root, { recursive: true, force: true });
   });
 });

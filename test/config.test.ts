@@ -63,7 +63,7 @@ describe('configuration', () => {
   it('resolves relative paths against the env file and collects secrets to redact', () => {
     const config = resolveConfig(settings({ ...base, DEPLOY_ROOT: 'root', REPO: 'https://deploy:s3cr3t-token@git.example.com/shop.git', NOTIFY_TOKEN: 'abcd1234' }));
     expect(config.deployRoot).toBe('/etc/switchyard/root');
-    expect(config.secrets).toEqual(['abcd1234', 'deploy:s3cr3t-token']);
+    expect(config.secrets).toEqual(['abcd1234', 's3cr3t-token', 'deploy:s3cr3t-token']);
     expect(resolveConfig({ ...settings(base), env: { SENTRY_TOKEN: 'from-the-environment' } }).secrets).toContain('from-the-environment');
   });
 
@@ -91,7 +91,7 @@ describe('configuration', () => {
     const secretsOf = (repo: string) => resolveConfig(settings({ ...base, REPO: repo })).secrets;
     expect(secretsOf('ssh://deploy@git.example.com/shop.git')).toEqual([]);
     expect(secretsOf('https://ghp_abcdef123456@github.com/shop.git')).toEqual(['ghp_abcdef123456']);
-    expect(secretsOf('ssh://deploy:hunter22@git.example.com/shop.git')).toEqual(['deploy:hunter22']);
+    expect(secretsOf('ssh://deploy:hunter22@git.example.com/shop.git')).toEqual(['hunter22', 'deploy:hunter22']);
   });
 
   it('refuses a system folder as DEPLOY_ROOT and warns about a key set twice', () => {

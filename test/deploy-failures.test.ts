@@ -2,6 +2,7 @@ import { copyFileSync, readdirSync, readlinkSync, existsSync, readFileSync, writ
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
+import { freePorts } from '../harness/ports.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;
 const TEMPLATE_SERVER = new URL('../templates/example-app/server.js', import.meta.url).pathname;
@@ -87,10 +88,11 @@ describe('failed deploys leave the live slot serving', () => {
     const before = readFileSync(host.upstreamFile, 'utf8');
     const broken = path.join(host.dir, 'broken-nginx.conf');
     writeFileSync(broken, readFileSync(host.nginx.confFile, 'utf8').replace('events {', 'this_is_not_a_directive on;\nevents {'));
-    const result = await host.run(['deploy'], { NGINX_TEST_CMD: `nginx -p ${host.nginx.prefix} -c ${broken} -t -q` });
+    // The default mode's upstream changes only with the ports (a deploy of the same ports runs no nginx -t at all): a new port for slot b.
+    const [newPort] = await freePorts(1);
+    const result = await host.run(['deploy'], { NGINX_TEST_CMD: `nginx -p ${host.nginx.prefix} -c ${broken} -t -q`, PORT_B: String(newPort) });
     expect(result.exitCode).not.toBe(0);
-    // The default mode's upstream does not change with a deploy: nginx -t runs anyway, and nothing moves.
-    expect(errorLine(result.stderr)).toMatch(/nginx rejected its configuration .*nginx was not reloaded/);
+    expect(errorLine(result.stderr)).toMatch(/nginx rejected the new upstream .*restored and nginx was not reloaded/);
     expect(result.stderr).toContain('this_is_not_a_directive');
     expect(readFileSync(host.upstreamFile, 'utf8')).toBe(before);
     await expectV1StillLive();

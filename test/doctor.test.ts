@@ -88,14 +88,14 @@ describe('./deploy.ts doctor on a real host (real nginx, git, processes)', () =>
   it('passes every check on a host set up as the README says, and prints one ✔ line each', async () => {
     const result = await host.run(['doctor']);
     expect(result.exitCode, result.output).toBe(0);
-    for (const title of ['configuration', 'repository', 'DEPLOY_ROOT', 'nginx config', 'nginx workers', 'sudo', 'traffic', 'slot ports', 'hooks', 'disk space', 'node']) {
+    for (const title of ['configuration', 'repository', 'DEPLOY_ROOT', 'nginx config', 'nginx workers', 'sudo', 'nginx rights', 'traffic', 'slot ports', 'hooks', 'disk space', 'node']) {
       expect(lineOf(result.stdout, title)).toMatch(/^✔ /);
     }
     expect(lineOf(result.stdout, 'traffic')).toMatch(new RegExp(`→ slot a \\(127\\.0\\.0\\.1:${host.ports.a}\\)`));
     expect(lineOf(result.stdout, 'slot ports')).toMatch(/slot a's app \(pid \d+\)/);
     const json = JSON.parse((await host.run(['doctor', '--json'])).stdout);
     expect(json.ok).toBe(true);
-    expect(json.checks).toHaveLength(11);
+    expect(json.checks).toHaveLength(12);
   }, 120_000);
 
   it('a 0700 folder above the live-file: ✖ nginx workers with the chmod o+x that fixes it', async () => {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleRepo } from '../harness/example-repo.ts';
+import { installHelper } from '../harness/nginx-helper.ts';
 import { freePorts } from '../harness/ports.ts';
 import { startSitesNginx } from '../harness/sites-nginx.ts';
 import { authorizeKey, createDeployUser, installSwitchyardFor, requirePrograms, startSshd, type DeployUser, type TestSshd } from '../harness/sshd.ts';
@@ -77,25 +78,33 @@ describe('the first hour on a host, over SSH (real sshd, user, sudo, nginx, git)
 
   it('init writes the set-up and prints what is left; the operator runs it as printed; doctor finds the one ✖ and its fix works', async () => {
     const nginxCmd = `/usr/sbin/nginx -p ${nginx.prefix} -c ${nginx.confFile}`;
+    // The upstream in a root folder, the live-files the deploy user's (docs/security.md): no sudoers rule at all.
+    const upstreamDir = path.join(dir, 'etc-switchyard');
     const flags = [
       '--app', 'hour', '--repo', example.repo, '--root', deployRoot, '--listen', `127.0.0.1:${listen}`,
       '--port-a', String(ports.a), '--port-b', String(ports.b), '--install', 'npm ci --no-audit --no-fund --loglevel=error',
       // A build that takes a while, so the SSH client can be killed in the middle of a deploy.
       '--build', 'sleep 4 && npm run build --if-present',
       '--test-cmd', `sudo -n ${nginxCmd} -t -q`, '--reload-cmd', `sudo -n ${nginxCmd} -s reload`, '--pid-file', nginx.pidFile, '--nginx-dir', nginx.etc,
+      '--upstream-file', path.join(upstreamDir, 'hour.conf'), '--live-dir', path.join(deployRoot, 'nginx'),
     ];
     const init = await remote(`./deploy.ts init ${flags.map(sh).join(' ')}`);
     expect(init.exitCode, init.all).toBe(0);
     expect(init.stdout).toMatch(/^✔ \.env +created /m);
+    expect(init.stdout).toMatch(/^· nginx upstream +skipped +\S+hour\.conf is root's to write/m);
     const step = (prefix: string) => init.stdout.split('\n').find((line) => line.startsWith(`  - ${prefix}`))?.slice(`  - ${prefix}`.length) ?? `(no "${prefix}" step in:\n${init.stdout})`;
-    // The operator, as root, runs the printed commands (the sudoers file gets a test-only name).
+    // The operator, as root: the helper (a test copy, its settings pointed at this nginx) and the upstream it renders, as printed.
+    const rootStep = step('as root, install the helper and the upstream it renders (docs/security.md): ');
+    const { helper } = installHelper(path.join(dir, 'sbin'), { nginx: '/usr/sbin/nginx', nginxArgs: `-p ${nginx.prefix} -c ${nginx.confFile}` });
+    execFileSync('mv', [path.join(dir, 'sbin', 'etc-switchyard'), upstreamDir]);
+    execFileSync('sed', ['-i', `s|^UPSTREAM_DIR=.*|UPSTREAM_DIR=${upstreamDir}|`, helper]);
+    const write = /sudo (\/usr\/local\/sbin\/switchyard-nginx-helper write [^(]*?)(?: \(|$)/.exec(rootStep)?.[1];
+    expect(write, rootStep).toBe(`/usr/local/sbin/switchyard-nginx-helper write hour per-slot 127.0.0.1:${ports.a} 127.0.0.1:${ports.b}`);
+    execFileSync('sh', ['-c', write!.replace('/usr/local/sbin/switchyard-nginx-helper', helper)]);
     execFileSync('sh', ['-c', step('install the site: ')]);
-    const sudoers = step(`let ${user.name} test and reload nginx without a password: `).replaceAll('/etc/sudoers.d/switchyard', sudoersFile);
-    expect(sudoers).toContain(`${user.name} ALL=(root) NOPASSWD: ${nginxCmd} -t -q, ${nginxCmd} -T -q, ${nginxCmd} -s reload`);
-    execFileSync('sh', ['-c', sudoers], { stdio: 'ignore' });
-    // ... and the deploy user tests and reloads nginx with it, as printed.
-    const reload = await remote(step('then test and reload nginx: ').replace(/ \(or run .*$/, ''));
-    expect(reload.exitCode, reload.all).toBe(0);
+    expect(init.stdout).not.toContain('sudoers');
+    // ... then root tests and reloads nginx once; the deploy user never needs to.
+    execFileSync('sh', ['-c', step('then test and reload nginx: ').replace(/ \(or run .*$/, '')]);
 
     // REPO belongs to root: git refuses it for the deploy user until it is declared safe.
     const first = await remote('./deploy.ts doctor');
@@ -107,8 +116,9 @@ describe('the first hour on a host, over SSH (real sshd, user, sudo, nginx, git)
     expect((await remote(fix!)).exitCode).toBe(0);
     const second = await remote('./deploy.ts doctor');
     expect(second.exitCode, second.all).toBe(0);
-    expect(second.stdout).toMatch(/^✔ nginx config +nginx includes .*upstream\.conf and follows/m);
-    expect(second.stdout).toMatch(/^✔ sudo +allowed without a password: /m);
+    expect(second.stdout).toMatch(/^✔ nginx config +nginx includes .*etc-switchyard\/hour\.conf and follows/m);
+    expect(second.stdout).toMatch(/^✔ sudo +no sudo needed/m);
+    expect(second.stdout).toMatch(/^✔ nginx rights +/m);
   }, 180_000);
 
   /** Start a deploy over ssh, kill the ssh client once the build runs, reconnect and follow it to its end. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -75,5 +75,19 @@ describe('linkSharedPaths', () => {
     const escape = checkout('escape', { 'server.js': '' });
     execFileSync('ln', ['-s', dir, path.join(escape, 'out')]);
     expect(() => linkSharedPaths(config('out/data/'), escape)).toThrow(/leads outside it/);
+  });
+
+  it('refuses a path two or more levels below a committed symlink that leads out, and creates nothing outside', () => {
+    const outside = path.join(dir, 'outside');
+    mkdirSync(outside);
+    const build = checkout('deep', { 'server.js': '' });
+    execFileSync('ln', ['-s', outside, path.join(build, 'out')]);
+    execFileSync('ln', ['-s', path.join(dir, 'nowhere'), path.join(build, 'gone')]);
+    for (const entry of ['out/a/b/', 'out/a/b/c.json', 'out/a/b/c/d/']) {
+      expect(() => linkSharedPaths(config(entry), build)).toThrow(new RegExp(`the folder of ${entry.replace(/\/$/, '').replace(/[.]/g, '\\.')} in the build \\(${build}/out\\) leads outside it`));
+    }
+    expect(() => linkSharedPaths(config('gone/x/y/'), build)).toThrow(/is a link that leads nowhere/);
+    expect(readdirSync(outside)).toEqual([]);
+    expect(existsSync(path.join(dir, 'nowhere'))).toBe(false);
   });
 });

@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { SECRET_KEY_PATTERN, type Config } from './config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { endpointEnvironment, type Endpoint } from '../slot/endpoints.ts';
 import { writeFileAtomic } from '../host/files.ts';
+import { urlSecrets } from './redact.ts';
 
 /**
  * The app's environment: APP_ENV_FILE's variables plus the few the deploying shell may pass (PATH,
@@ -134,14 +135,40 @@ export function editAppEnvFile(config: Config, changes: { set?: Record<string, s
   const next = { ...current, ...changes.set };
   for (const key of changes.unset ?? []) delete next[key];
   const changed = [...new Set([...Object.keys(current), ...Object.keys(next)])].filter((key) => current[key] !== next[key]);
-  if (changed.length > 0) writeFileAtomic(config.appEnvFile, renderAppEnv(next), 0o600);
+  if (changed.length > 0) writeThroughLink(config.appEnvFile, renderAppEnv(next));
   return changed;
 }
 
-/** Values of secret-named keys (…_TOKEN, …_SECRET, …) in APP_ENV_FILE, so no output prints them; an unreadable file gives none. */
+/**
+ * Replace the file `file` is, or points to: a symlinked APP_ENV_FILE (a central secrets file) is
+ * edited where it lives, never turned into a copy that the next rotation would not reach. Its mode
+ * is kept, less anything for other users.
+ */
+function writeThroughLink(file: string, content: string): void {
+  let target = file;
+  let mode = 0o600;
+  try {
+    target = realpathSync(file);
+    mode = (statSync(target).mode & 0o660) | 0o600;
+  } catch {
+    // Not there yet (ensureAppEnvFile made it) or a dangling link: written at `file`.
+  }
+  try {
+    writeFileAtomic(target, content, mode);
+  } catch (error) {
+    throw new SwitchyardError(`APP_ENV_FILE ${file}${target !== file ? ` (a link to ${target})` : ''} cannot be replaced: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} in ${path.dirname(target)}`, {
+      untouched: `${target} was not changed`,
+      next: `let the deploy user write ${path.dirname(target)}, or edit ${target} by hand`,
+    });
+  }
+}
+
+/** Values of secret-named keys (…_TOKEN, …_SECRET, …) and URL passwords in APP_ENV_FILE, so no output prints them; an unreadable file gives none. */
 export function appEnvSecrets(config: Config): string[] {
   try {
-    return Object.entries(readAppEnvFile(config)).filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4).map(([, value]) => value);
+    const values = readAppEnvFile(config);
+    const named = Object.entries(values).filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4).map(([, value]) => value);
+    return [...named, ...urlSecrets(Object.values(values))];
   } catch {
     return [];
   }

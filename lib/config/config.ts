@@ -4,6 +4,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './keys.ts';
 import { parseDuration } from './duration.ts';
 import { SwitchyardError } from '../errors.ts';
+import { urlSecrets } from './redact.ts';
 
 export type SlotName = 'a' | 'b';
 /** The two slots, in the order everything lists them: the one home of that list. */
@@ -49,7 +50,7 @@ export type Config = {
   switchKind: SwitchKind;
   /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
   command: { switchCmd: string; checkCmd: string };
-  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string };
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; /** NGINX_HELPER's words ([] when unset). */ helper: string[]; pidFile: string; checkUrl: string; liveDir: string; listen: string };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
   hooksDir: string;
@@ -270,6 +271,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       liveDir: liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile),
       testCmd: value('NGINX_TEST_CMD'),
       reloadCmd: value('NGINX_RELOAD_CMD'),
+      helper: value('NGINX_HELPER').trim().split(/\s+/).filter(Boolean),
       pidFile: path.resolve(baseDir, value('NGINX_PID_FILE')),
       checkUrl,
       listen,
@@ -297,6 +299,8 @@ function collectSecrets(values: Record<string, string | undefined>, repo: string
   const secrets = Object.entries(values)
     .filter((entry): entry is [string, string] => SECRET_KEY_PATTERN.test(entry[0]) && typeof entry[1] === 'string' && entry[1].length >= 4)
     .map(([, value]) => value);
+  // A password inside a URL is a secret whatever its key is called (DATABASE_URL=postgres://app:p%40ss@db).
+  secrets.push(...urlSecrets(Object.values(values)));
   // user:password in any URL; a lone user only in http(s), where it is a token (ssh://deploy@host is just a login).
   const credentials = /^([a-z][a-z0-9+.-]*):\/\/([^@/]+)@/i.exec(repo);
   if (credentials && (credentials[2].includes(':') || /^https?$/i.test(credentials[1]))) secrets.push(credentials[2]);

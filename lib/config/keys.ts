@@ -28,6 +28,7 @@ export const CONFIG_KEYS = {
   NGINX_UPSTREAM_FILE: { default: '<DEPLOY_ROOT>/nginx/upstream.conf', doc: 'upstream include file Switchyard owns and rewrites' },
   NGINX_TEST_CMD: { default: 'sudo -n nginx -t', doc: 'command that checks the nginx config, run by /bin/sh' },
   NGINX_RELOAD_CMD: { default: 'sudo -n systemctl reload nginx', doc: 'command that reloads nginx, run by /bin/sh' },
+  NGINX_HELPER: { default: '', doc: 'the root-owned helper that writes the upstream, tests and reloads nginx (templates/nginx/switchyard-nginx-helper, docs/security.md), e.g. `sudo -n /usr/local/sbin/switchyard-nginx-helper`; empty: Switchyard writes NGINX_UPSTREAM_FILE and runs NGINX_TEST_CMD / NGINX_RELOAD_CMD itself' },
   NGINX_PID_FILE: { default: '/run/nginx.pid', doc: "nginx master's pid file: used to wait until workers with the old config have exited" },
   NGINX_LIVE_DIR: { default: '<folder of NGINX_UPSTREAM_FILE>', doc: 'SWITCH=nginx-live-file: folder of the live-a/live-b files the site checks; nginx workers must be able to reach it (Switchyard keeps it 0755 under a 0711 DEPLOY_ROOT)' },
   NGINX_LISTEN: { default: '80', doc: 'the `listen` of the nginx site `./deploy.ts nginx-site` prints: a port, or address:port' },

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TSX_REGISTER } from '../project-dir.ts';
@@ -8,6 +8,7 @@ import { formatMode, userName } from '../host/file-owner.ts';
 import { cleanGitEnv } from '../release/git.ts';
 import type { Reporter } from '../cli/reporter.ts';
 import { runCommand } from '../host/run.ts';
+import { findFolderChainProblems, isSymlink, openCheckedHook, type CheckedHook } from './hook-file.ts';
 
 /** substitute's hook points, in the order a deploy reaches them (`failed` runs instead of the rest). */
 export const HOOK_NAMES = ['begin', 'pre_checkout', 'pre_install', 'post_install', 'pre_start', 'post_start', 'running', 'pre_stop', 'post_stop', 'end', 'failed'] as const;
@@ -43,6 +44,7 @@ export function findHookProblems(hooksDir: string, uid: number = process.getuid?
   const trusted = (owner: number) => owner === uid || owner === 0;
   if (!trusted(dir.uid)) problems.push(`HOOKS_DIR ${hooksDir} belongs to ${userName(dir.uid)} (fix: chown ${userName(uid)} ${hooksDir})`);
   if (dir.mode & 0o022) problems.push(`HOOKS_DIR ${hooksDir} is writable by other users (mode ${formatMode(dir.mode)}; fix: chmod go-w ${hooksDir})`);
+  problems.push(...findFolderChainProblems(hooksDir, uid));
   for (const name of HOOK_NAMES) {
     for (const file of [path.join(hooksDir, name), path.join(hooksDir, `${name}.ts`)]) {
       try {
@@ -64,6 +66,7 @@ export function findHookProblems(hooksDir: string, uid: number = process.getuid?
       if (!trusted(stat.uid)) problems.push(`hook ${file} belongs to ${userName(stat.uid)} (fix: check it, then chown ${userName(uid)} ${file})`);
       if (stat.mode & 0o022) problems.push(`hook ${file} is writable by other users (mode ${formatMode(stat.mode)}; fix: chmod go-w ${file})`);
       if (!file.endsWith('.ts') && !isExecutable(file)) problems.push(`hook ${file} is not executable (fix: chmod +x ${file})`);
+      if (isSymlink(file)) problems.push(...findFolderChainProblems(realpathSync(file), uid, `hook ${file}'s target`));
     }
   }
   return problems;
@@ -99,33 +102,39 @@ export function hookEnvironment(name: string, facts: Record<string, string>): Re
 
 /** Runs hooks with the deploy user's rights, output streamed with a prefix; a failing hook throws. */
 export function createHookRunner(hooksDir: string, reporter: Reporter, baseEnv: Record<string, string | undefined>, signal: AbortSignal): HookRunner {
-  // Checked once, at the first hook point (`begin`, before anything changes); refused hooks never run, `failed` included.
-  let checked: 'ok' | 'refused' | undefined;
+  // Refused hooks never run, `failed` included; each hook is checked again right before it runs.
+  let refused = false;
   return async (name, facts) => {
-    if (checked === undefined) {
-      checked = 'refused';
-      checkHooks(hooksDir);
-      checked = 'ok';
-    }
-    if (checked === 'refused') return;
+    if (refused) return;
+    refused = true;
+    checkHooks(hooksDir);
+    refused = false;
     const hook = findHook(hooksDir, name);
     if (!hook) return;
-    if (hook.argv[0] === hook.file && !isExecutable(hook.file)) {
-      throw new SwitchyardError(`hook ${hook.file} is not executable`, { next: `chmod +x ${hook.file}` });
+    // A plain hook runs through the file descriptor that was checked: a file swapped in after the check is not what runs.
+    let opened: CheckedHook | undefined;
+    if (hook.argv[0] === hook.file) {
+      if (!isExecutable(hook.file)) throw new SwitchyardError(`hook ${hook.file} is not executable`, { next: `chmod +x ${hook.file}` });
+      opened = openCheckedHook(hook.file);
     }
     const step = reporter.step(`hook ${name}`);
     try {
-      await runCommand(hook.argv, {
+      await runCommand(opened ? [opened.path, ...hook.argv.slice(1)] : hook.argv, {
         cwd: facts.APP_DIR && existsSync(facts.APP_DIR) ? facts.APP_DIR : hooksDir,
         // A hook's own git commands act on the repository they name, not on one a caller's GIT_DIR points at.
         // SWITCHYARD_REASON quotes a failure, which may hold a secret the hook would then post somewhere.
-        env: { ...cleanGitEnv(baseEnv), ...hookEnvironment(name, Object.fromEntries(Object.entries(facts).map(([key, value]) => [key, reporter.redact(value)]))) },
+        // $0 is /proc/PID/fd/N: SWITCHYARD_HOOK_FILE says where the hook lives.
+        env: { ...cleanGitEnv(baseEnv), ...hookEnvironment(name, Object.fromEntries(Object.entries(facts).map(([key, value]) => [key, reporter.redact(value)]))), SWITCHYARD_HOOK_FILE: hook.file },
         onLine: (line) => reporter.output(name, line),
         signal,
       });
     } catch (error) {
       step.fail();
+      // The command ran as /proc/PID/fd/N: the operator reads the hook's own path.
+      if (opened && error instanceof Error) error.message = error.message.split(opened.path).join(hook.file);
       throw withContext(error, `hook ${name} failed`);
+    } finally {
+      opened?.close();
     }
     step.done(path.basename(hook.file));
   };

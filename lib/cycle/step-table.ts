@@ -117,7 +117,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
       const other = otherSlot(slot);
       return `check slot ${slot} still answers, then ${{
         'nginx-reload': `write ${config.nginx.upstreamFile} (slot ${slot} first, slot ${other} as backup), run ${JSON.stringify(config.nginx.testCmd)} and ${JSON.stringify(config.nginx.reloadCmd)}, wait for the old nginx workers`,
-        'nginx-live-file': `run ${JSON.stringify(config.nginx.testCmd)} (and reload only if ${config.nginx.upstreamFile} must change), check nginx's workers can reach ${config.nginx.liveDir}, create live-${slot} there and remove live-${other}`,
+        'nginx-live-file': `only if ${config.nginx.upstreamFile} must change: ${config.nginx.helper.length ? `${config.nginx.helper.join(' ')} install` : `write it, run ${JSON.stringify(config.nginx.testCmd)} and reload`}; check nginx's workers can reach ${config.nginx.liveDir}, create live-${slot} there and remove live-${other}`,
         passive: `nothing: nginx moves to slot ${slot} as the old slot stops listening`,
         command: `run SWITCH_CMD (/bin/sh -c ${JSON.stringify(config.command.switchCmd)}) with SWITCHYARD_SLOT=${slot} SWITCHYARD_PORT=${config.ports[slot]} SWITCHYARD_PREVIOUS_SLOT=${facts.previous ?? ''}${
           config.command.checkCmd.trim()

@@ -1,5 +1,5 @@
 import { SLOTS } from '../config/config.ts';
-import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
 import { ensurePrivateDir } from '../host/files.ts';
@@ -244,6 +244,8 @@ export async function checkoutSlot(cache: string, slotDir: string, sha: string, 
 async function checkoutInto(cache: string, slotDir: string, sha: string, options: RunOptions): Promise<void> {
   if (isWorktreeOf(slotDir, cache)) {
     try {
+      // 0700 whatever releases/ resolves to (a symlink to a 0755 folder would show the code to every user).
+      chmodSync(slotDir, 0o700);
       await runCommand(gitArgv.checkout(slotDir, sha), gitOptions(options));
       await runCommand(gitArgv.clean(slotDir), gitOptions(options));
       return;
@@ -252,6 +254,8 @@ async function checkoutInto(cache: string, slotDir: string, sha: string, options
     }
   }
   rmSync(slotDir, { recursive: true, force: true });
+  // Made 0700 before git writes a file in it (git adds a worktree into an empty folder), so no other user ever reads the code.
+  mkdirSync(slotDir, { recursive: true, mode: 0o700 });
   // No `worktree prune` first: --force adds over a registration whose folder is gone (git-worktree(1)),
   // and the releases' prune forgets the other stale ones.
   await runCommand(gitArgv.addWorktree(cache, slotDir, sha), gitOptions(options));

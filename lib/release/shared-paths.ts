@@ -35,6 +35,20 @@ export function findCommittedSharedPaths(config: Config, buildDir: string, entri
   return clashes;
 }
 
+/** `dir` or its nearest ancestor that exists (lstat: a dangling link counts, and realpath then fails loudly), never above `top`. */
+function nearestExisting(dir: string, top: string): string {
+  let current = dir;
+  while (current !== top && current !== path.dirname(current)) {
+    try {
+      lstatSync(current);
+      return current;
+    } catch {
+      current = path.dirname(current);
+    }
+  }
+  return current;
+}
+
 /**
  * Link every SHARED_PATHS entry into `buildDir` (a fresh checkout), creating the shared folder or an
  * empty 0600 file the first time. Checks every entry before linking any. Returns what it did, one
@@ -59,13 +73,17 @@ export function linkSharedPaths(config: Config, buildDir: string): string[] {
     } catch {
       // Created below.
     }
+    // The nearest folder that exists on the way (the rest is made below it): a committed symlink at any depth above must not lead outside.
     const parent = path.dirname(path.join(buildDir, entry.path));
+    const existing = nearestExisting(parent, buildDir);
+    let real: string;
     try {
-      const real = realpathSync(parent);
-      if (real !== buildReal && !real.startsWith(`${buildReal}/`)) problems.push(`the folder of ${entry.path} in the build (${parent}) leads outside it, to ${real}`);
+      real = realpathSync(existing);
     } catch {
-      // Does not exist yet: made inside the build below.
+      problems.push(`the folder of ${entry.path} in the build (${existing}) is a link that leads nowhere`);
+      continue;
     }
+    if (real !== buildReal && !real.startsWith(`${buildReal}/`)) problems.push(`the folder of ${entry.path} in the build (${existing}) leads outside it, to ${real}`);
   }
   if (problems.length > 0) {
     throw new SwitchyardError(`SHARED_PATHS cannot be linked: ${problems.join('; ')}`, {

@@ -56,8 +56,16 @@ function modesUnder(root: string): string | undefined {
 /** The upstream file (and, for the live-file mode, the first live-file): what `./deploy.ts upstream --write` writes. */
 export function ensureUpstream(config: Config): Done[] {
   const { content, live } = upstreamFor(config, loadState(config.deployRoot, config.appName, config.ports));
-  // Switchyard owns this file and rewrites it on deploys: replacing it is always fine.
-  const done = [writeOnce('nginx upstream', config.nginx.upstreamFile, content, { force: true, mode: 0o644 })];
+  // Switchyard owns this file and rewrites it on deploys: replacing it is always fine. A root folder
+  // (docs/security.md) is left to root and the helper: init prints the command.
+  let upstream: Done;
+  try {
+    upstream = writeOnce('nginx upstream', config.nginx.upstreamFile, content, { force: true, mode: 0o644 });
+  } catch (error) {
+    if (!['EACCES', 'EPERM', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '') || (process.getuid?.() ?? 0) === 0) throw error;
+    upstream = { item: 'nginx upstream', status: 'skipped', detail: `${config.nginx.upstreamFile} is root's to write: see below` };
+  }
+  const done = [upstream];
   if (config.switchKind === 'nginx-live-file') {
     if (existsSync(liveFile(config, 'a')) || existsSync(liveFile(config, 'b'))) done.push({ item: 'live-file', status: 'unchanged', detail: config.nginx.liveDir });
     else {
@@ -71,7 +79,8 @@ export function ensureUpstream(config: Config): Done[] {
 /** The site `./deploy.ts nginx-site` prints, kept at DEPLOY_ROOT/nginx/site.conf for the operator (or --nginx) to install. */
 export function ensureSiteFile(config: Config): { done: Done; file: string; content: string } {
   const content = `# ${config.appName}: SWITCH=${config.switchKind}, written by ./deploy.ts init from ${config.envFile}\n${renderSite(readFileSync(siteTemplate(config.switchKind), 'utf8'), siteValues(config))}`;
-  const file = path.join(path.dirname(config.nginx.upstreamFile), 'site.conf');
+  // Beside the live-files: the deploy user's folder even when the upstream is in a root one.
+  const file = path.join(config.nginx.liveDir, 'site.conf');
   return { done: writeOnce('nginx site', file, content, { force: true, mode: 0o644 }), file, content };
 }
 

@@ -23,6 +23,8 @@ export const INIT_FLAGS = [
   { flag: '--test-cmd', key: 'NGINX_TEST_CMD' },
   { flag: '--reload-cmd', key: 'NGINX_RELOAD_CMD' },
   { flag: '--pid-file', key: 'NGINX_PID_FILE' },
+  { flag: '--upstream-file', key: 'NGINX_UPSTREAM_FILE' },
+  { flag: '--live-dir', key: 'NGINX_LIVE_DIR' },
 ] as const satisfies readonly { flag: string; key: ConfigKey; ask?: string }[];
 
 export const REQUIRED_INIT_KEYS: ConfigKey[] = ['APP_NAME', 'REPO', 'DEPLOY_ROOT'];
@@ -132,14 +134,19 @@ export function operatorSteps(input: {
   testCmd: string;
   reloadCmd: string;
   absolute?: (program: string) => string;
+  /** The helper's command that installs the upstream, when the upstream file is root's to write (docs/security.md). */
+  upstreamByRoot?: string;
 }): string[] {
   const steps: string[] = [];
+  if (input.upstreamByRoot) steps.push(`as root, install the helper and the upstream it renders (docs/security.md): ${input.upstreamByRoot}`);
   if (!input.nginxInstalled && input.install) {
     steps.push(`install the site: sudo install -m 644 ${input.siteFile} ${input.install.file}${input.install.link ? ` && sudo ln -sfn ${input.install.file} ${input.install.link}` : ''}${input.defaultSite ? ` && sudo rm ${input.defaultSite}` : ''}`);
     if (input.defaultSite) steps.push(`(${input.defaultSite} is removed because it takes every request on port 80 as default_server; keep it only if the site listens elsewhere: --listen)`);
-    steps.push(`then test and reload nginx: ${input.testCmd} && ${input.reloadCmd} (or run ./deploy.ts init --nginx as root)`);
+    const asRoot = (command: string) => (input.upstreamByRoot ? command.replace(/^sudo -n /, 'sudo ') : command);
+    steps.push(`then test and reload nginx: ${asRoot(input.testCmd)} && ${asRoot(input.reloadCmd)} (or run ./deploy.ts init --nginx as root)`);
   }
-  const line = sudoersLine(input.user, input.testCmd, input.reloadCmd, input.absolute);
+  // A root-owned upstream in the live-file mode: deploys never change what nginx parses, so no sudoers rule at all.
+  const line = input.upstreamByRoot ? undefined : sudoersLine(input.user, input.testCmd, input.reloadCmd, input.absolute);
   if (line) steps.push(`let ${input.user} test and reload nginx without a password: echo '${line}' | sudo tee /etc/sudoers.d/switchyard && sudo chmod 440 /etc/sudoers.d/switchyard && sudo visudo -c`);
   steps.push('check everything: ./deploy.ts doctor');
   steps.push('first deploy: ./deploy.ts deploy');

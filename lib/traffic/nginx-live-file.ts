@@ -8,7 +8,7 @@ import { SwitchyardError } from '../errors.ts';
 import { socketsUnreachable, unreachableByWorkers } from './nginx-access.ts';
 import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx-reload.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
-import { renderUpstream, upstreamName } from './upstream.ts';
+import { renderUpstream, upstreamName, type UpstreamLayout } from './upstream.ts';
 
 /** The files whose existence the site checks on every request (`if (-f .../live-b)`). */
 export function liveFile(config: Config, slot: SlotName): string {
@@ -30,7 +30,8 @@ export function selectedSlot(config: Config): SlotName | undefined {
  * (NGINX_CHECK_URL) that requests reach the new slot's group before the old one gets any signal.
  */
 export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
-  const content = renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } });
+  const layout: UpstreamLayout = { kind: 'per-slot', appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } };
+  const content = renderUpstream(layout);
   const select = (slot: SlotName) => {
     // Create the new file first: while both exist, b wins, and either answer is a running, healthy slot.
     writeFileAtomic(liveFile(config, slot), `${slot}\n`, 0o644);
@@ -45,7 +46,7 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
       if (unreachable) {
         throw new SwitchyardError(unreachable, { untouched: `the live-file was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
       }
-      let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed' });
+      let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed', layout });
       const before = selectedSlot(config);
       const expected = { endpoints: live.endpoints, slot: live.slot, group: `${upstreamName(config.appName)}_${live.slot}` };
       let confirmed: string;
@@ -59,7 +60,7 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         } catch {
           // The file can be right on disk while nginx still runs an older config (a setup killed
           // before its reload): reload once and look again.
-          installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
+          installed = await installUpstream(config, content, hooks, report, { reload: 'always', layout });
           confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
         }
       } catch (error) {

@@ -11,7 +11,8 @@ import { runShell } from '../host/run.ts';
 import { socketsUnreachable } from './nginx-access.ts';
 import { childPids, takesNewRequests } from './nginx-workers.ts';
 import { trafficTarget, type SlotTarget, type SwitchReport, type TrafficSwitch } from './types.ts';
-import { parseLiveSlot, renderUpstream } from './upstream.ts';
+import { parseLiveSlot, renderUpstream, type UpstreamLayout } from './upstream.ts';
+import { installWithHelper } from './nginx-helper.ts';
 
 export type PhaseHooks = { phase?: (name: string) => Promise<void> | void };
 
@@ -26,12 +27,15 @@ export async function installUpstream(
   content: string,
   hooks: PhaseHooks,
   report: SwitchReport,
-  options: { reload: 'always' | 'if-changed' },
+  options: { reload: 'always' | 'if-changed'; layout?: UpstreamLayout },
 ): Promise<{ detail: string; reloaded: boolean; undo: () => Promise<void> }> {
+  if (config.nginx.helper.length > 0 && options.layout) return installWithHelper(config, content, options.layout, hooks, report, options.reload);
   const file = config.nginx.upstreamFile;
   const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   const restore = () => (before === undefined ? rmSync(file, { force: true }) : writeFileAtomic(file, before, 0o644));
   const changed = before !== content;
+  // Nothing nginx parses changes (the live-file mode's every deploy): no nginx -t, no reload, so no sudo at all.
+  if (!changed && options.reload === 'if-changed') return { detail: 'upstream unchanged, no reload', reloaded: false, undo: async () => undefined };
   if (changed) {
     writeFileAtomic(file, content, 0o644);
     await hooks.phase?.('upstream-written');
@@ -47,7 +51,6 @@ export async function installUpstream(
   }
   // A file already right on disk says nothing about what nginx runs (a deploy killed between the
   // write and the reload leaves exactly that), so the live-first layout always reloads.
-  if (!changed && options.reload === 'if-changed') return { detail: 'nginx -t passed; upstream unchanged, no reload', reloaded: false, undo: async () => undefined };
   const master = readPidFile(config.nginx.pidFile);
   const oldWorkers = master ? childPids(master) : [];
   try {
@@ -92,8 +95,9 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
       const standby = previous ?? trafficTarget(config, other, null);
       const unreachable = socketsUnreachable(live, config.nginx.pidFile);
       if (unreachable) throw new SwitchyardError(unreachable, { untouched: `the upstream was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
-      const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby });
-      const installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
+      const layout: UpstreamLayout = { kind: 'live', appName: config.appName, host: config.host, live, standby };
+      const content = renderUpstream(layout);
+      const installed = await installUpstream(config, content, hooks, report, { reload: 'always', layout });
       let confirmed: string;
       try {
         confirmed = await confirmThroughNginx(config.nginx.checkUrl, { endpoints: live.endpoints, slot: live.slot }, report);
@@ -106,7 +110,7 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
   };
 }
 
-async function waitForOldWorkers(master: number | undefined, oldWorkers: number[], pidFile: string, timeoutMs: number, report: SwitchReport): Promise<string> {
+export async function waitForOldWorkers(master: number | undefined, oldWorkers: number[], pidFile: string, timeoutMs: number, report: SwitchReport): Promise<string> {
   if (!master) {
     // Without the master's pid we cannot see the workers; give the reload a moment rather than none.
     await sleep(1000);

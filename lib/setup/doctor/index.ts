@@ -2,6 +2,7 @@ import type { Config } from '../../config/config.ts';
 import { checkDeployRoot, checkDiskSpace } from './deploy-root.ts';
 import { checkHooksSafe, checkNode, checkPorts } from './host.ts';
 import { checkNginxConfig, checkSudo, checkTraffic, checkWorkersReach } from './nginx.ts';
+import { checkNginxBoundary } from './nginx-boundary.ts';
 import { checkRepository } from './repo.ts';
 import { checkSwitchCommand } from './switch-command.ts';
 import type { Check, CheckContext, CheckOutcome } from './types.ts';
@@ -18,6 +19,7 @@ export function doctorChecks(config: Config): Check[] {
     ...(config.switchKind === 'command' ? [{ title: 'switch command', run: checkSwitchCommand }] : []),
     ...(config.switchKind === 'nginx-live-file' ? [{ title: 'nginx workers', run: checkWorkersReach }] : []),
     ...(nginx ? [{ title: 'sudo', run: checkSudo }] : []),
+    ...(nginx ? [{ title: 'nginx rights', run: checkNginxBoundary }] : []),
     ...(nginx ? [{ title: 'traffic', run: checkTraffic }] : []),
     { title: 'slot ports', run: checkPorts },
     { title: 'hooks', run: checkHooksSafe },

@@ -8,6 +8,8 @@ import { liveFile } from '../../traffic/nginx-live-file.ts';
 import { dirsOnTheWay, firstBlockedDir, nginxWorkerIdentity, userName } from '../../traffic/nginx-access.ts';
 import { currentUserName } from '../../host/file-owner.ts';
 import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
+import { upstreamIsCurrent } from './nginx-boundary.ts';
+import { readNginxFiles } from './nginx-files.ts';
 
 /** NGINX_TEST_CMD with its `-t` turned into `-T` (test and print the whole configuration), same sudo prefix; undefined when it has no `-t`. Pure. */
 export function dumpCommand(testCmd: string): string | undefined {
@@ -38,6 +40,9 @@ export async function checkNginxConfig(ctx: CheckContext): Promise<CheckResult> 
   if (result.exitCode !== 0) {
     const last = result.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${result.exitCode}`;
     if (/sudo: a password is required|not allowed|may not run sudo/.test(result.stderr)) {
+      // No sudo needed (the live-file mode): read the files nginx parses directly.
+      const own = readNginxFiles(nginx.pidFile);
+      if (own && upstreamIsCurrent(ctx)) return judgeNginxConfig(own.dump, nginx.upstreamFile, switchKind === 'nginx-live-file' ? nginx.liveDir : undefined);
       const line = sudoersLine(currentUserName(), nginx.testCmd, nginx.reloadCmd, absoluteProgram);
       return fail(`\`${command}\` was refused by sudo: ${last}`, `allow it without a password in /etc/sudoers.d/switchyard: ${line ?? '(see templates/nginx/sudoers)'}`);
     }
@@ -71,7 +76,12 @@ export function sudoListArgv(command: string): string[] | undefined {
 
 /** NGINX_TEST_CMD and NGINX_RELOAD_CMD may run without a password (asked with `sudo -n -l <cmd>`, which runs nothing). */
 export async function checkSudo(ctx: CheckContext): Promise<CheckResult> {
-  const { testCmd, reloadCmd } = ctx.config.nginx;
+  const { testCmd, reloadCmd, helper } = ctx.config.nginx;
+  if (helper.length > 0) {
+    const allowed = helper[0] === 'sudo' ? await probeCommand(['sudo', '-n', '-l', ...helper.filter((word) => word !== 'sudo' && word !== '-n')], { env: ctx.env, timeoutMs: 10_000 }) : { exitCode: 0 };
+    return allowed.exitCode === 0 ? pass(`NGINX_HELPER may run without a password: ${helper.join(' ')}`) : fail(`sudo asks ${currentUserName()} for a password for NGINX_HELPER (${helper.join(' ')})`, 'add the rule in templates/nginx/sudoers (sudo visudo -f /etc/sudoers.d/switchyard)');
+  }
+  if (upstreamIsCurrent(ctx)) return pass(`no sudo needed: ${ctx.config.nginx.upstreamFile} is current and a nginx-live-file deploy only writes the live-files`);
   const refused: string[] = [];
   const checked: string[] = [];
   for (const command of [testCmd, reloadCmd]) {

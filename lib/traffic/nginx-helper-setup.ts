@@ -1,0 +1,24 @@
+import path from 'node:path';
+import type { Config } from '../config/config.ts';
+import { templateFile } from '../project-dir.ts';
+import { slotEndpoints } from '../slot/endpoints.ts';
+import { helperInstallArgv } from './nginx-helper.ts';
+
+/** Where root installs the helper (templates/nginx/sudoers names the same path). */
+export const HELPER_PATH = '/usr/local/sbin/switchyard-nginx-helper';
+
+/**
+ * The root commands that install the helper, its folder, and this configuration's upstream through
+ * it (`write`: tested, not reloaded; the site's install reloads). Pure.
+ */
+export function helperSetupCommand(config: Config): string {
+  const layout = { kind: 'per-slot' as const, appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } };
+  const argv = helperInstallArgv([HELPER_PATH], layout);
+  argv[1] = 'write';
+  return [
+    `sudo install -m 755 -o root -g root ${templateFile('nginx', 'switchyard-nginx-helper')} ${HELPER_PATH}`,
+    `sudo install -d -m 755 -o root -g root ${path.dirname(config.nginx.upstreamFile)}`,
+    `sudo ${argv.join(' ')}`,
+    `(the helper writes ${path.dirname(config.nginx.upstreamFile)}/${config.appName}.conf: edit UPSTREAM_DIR in it if NGINX_UPSTREAM_FILE is elsewhere)`,
+  ].join(' && ').replace(/ && \(/, ' (');
+}

@@ -1,0 +1,74 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Config } from '../config/config.ts';
+import { SwitchyardError, withContext } from '../errors.ts';
+import { readPidFile } from '../host/process.ts';
+import { runCommand } from '../host/run.ts';
+import { upstreamAddress } from '../slot/endpoints.ts';
+import { childPids } from './nginx-workers.ts';
+import { waitForOldWorkers, type PhaseHooks } from './nginx-reload.ts';
+import type { SwitchReport } from './types.ts';
+import type { UpstreamLayout } from './upstream.ts';
+
+/**
+ * NGINX_HELPER (templates/nginx/switchyard-nginx-helper, root-owned): the one way a deploy user
+ * changes what nginx parses. Switchyard hands it slot names and addresses, never a file or text;
+ * it renders the upstream itself, runs nginx -t and reloads. docs/security.md.
+ */
+
+/** The helper's `install` argv for a layout. Pure. */
+export function helperInstallArgv(helper: readonly string[], layout: UpstreamLayout): string[] {
+  const addresses = (endpoints: Parameters<typeof upstreamAddress>[1][]) => endpoints.map((endpoint) => upstreamAddress(layout.host, endpoint)).join(',');
+  if (layout.kind === 'per-slot') return [...helper, 'install', layout.appName, 'per-slot', addresses(layout.slots.a), addresses(layout.slots.b)];
+  if (layout.kind === 'live') {
+    const standby = layout.standby && layout.standby.slot !== layout.live.slot ? [layout.standby.slot, addresses(layout.standby.endpoints)] : ['-', '-'];
+    return [...helper, 'install', layout.appName, 'live', layout.live.slot, addresses(layout.live.endpoints), ...standby, ...(layout.live.commit ? [layout.live.commit] : [])];
+  }
+  throw new SwitchyardError('NGINX_HELPER renders the nginx-live-file and nginx-reload upstreams only', { next: 'unset NGINX_HELPER for SWITCH=passive' });
+}
+
+function readOrUndefined(file: string): string | undefined {
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+}
+
+/** installUpstream() through the helper: it writes, tests and reloads as root; Switchyard waits for nginx's old workers. */
+export async function installWithHelper(
+  config: Config,
+  content: string,
+  layout: UpstreamLayout,
+  hooks: PhaseHooks,
+  report: SwitchReport,
+  reload: 'always' | 'if-changed',
+): Promise<{ detail: string; reloaded: boolean; undo: () => Promise<void> }> {
+  const file = config.nginx.upstreamFile;
+  const helper = config.nginx.helper;
+  const changed = readOrUndefined(file) !== content;
+  if (!changed && reload === 'if-changed') return { detail: 'upstream unchanged, no reload', reloaded: false, undo: async () => undefined };
+  const master = readPidFile(config.nginx.pidFile);
+  const oldWorkers = master ? childPids(master) : [];
+  try {
+    await runCommand(changed ? helperInstallArgv(helper, layout) : [...helper, 'reload', config.appName], { timeoutMs: 60_000 });
+  } catch (error) {
+    throw withContext(error, `NGINX_HELPER could not ${changed ? 'install the new upstream' : 'reload nginx'}`, {
+      untouched: 'the helper restores the upstream it replaced when nginx -t or the reload fails',
+      next: 'check the helper\'s message above, and that NGINX_UPSTREAM_FILE is the file it names (switchyard-nginx-helper path APP)',
+    });
+  }
+  const undo = async () => {
+    if (changed) await runCommand([...helper, 'restore', config.appName], { timeoutMs: 60_000 }).catch(() => undefined);
+  };
+  if (changed && readOrUndefined(file) !== content) {
+    await undo();
+    throw new SwitchyardError(`NGINX_HELPER did not write ${file} as Switchyard renders it`, {
+      untouched: 'the previous upstream was put back',
+      next: 'set NGINX_UPSTREAM_FILE to the file the helper names (switchyard-nginx-helper path APP), or install the helper of this Switchyard version',
+    });
+  }
+  await hooks.phase?.('reloaded');
+  try {
+    const detail = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
+    return { detail: `${changed ? 'upstream installed by NGINX_HELPER; ' : ''}${detail}`, reloaded: true, undo };
+  } catch (error) {
+    await undo();
+    throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
+  }
+}
