@@ -4,7 +4,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './keys.ts';
 import { parseDuration } from './duration.ts';
 import { SwitchyardError } from '../errors.ts';
-import { urlSecrets } from './redact.ts';
+import { collectSecrets } from './redact.ts';
 
 export type SlotName = 'a' | 'b';
 /** The two slots, in the order everything lists them: the one home of that list. */
@@ -88,7 +88,7 @@ export function duplicateKeys(text: string): string[] {
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
+export { SECRET_KEY_PATTERN } from './redact.ts';
 
 /** Read the env file (missing is fine unless it was named explicitly) and the environment. */
 export function readSettings(defaultEnvFile: string, env: Record<string, string | undefined>): RawSettings {
@@ -293,17 +293,3 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
 export function requiredKeys(): ConfigKey[] {
   return KNOWN_KEYS.filter((key) => (CONFIG_KEYS[key] as { required?: boolean }).required);
 }
-
-/** Values of secret-looking keys, from the env file and the environment the hooks and apps inherit. */
-function collectSecrets(values: Record<string, string | undefined>, repo: string): string[] {
-  const secrets = Object.entries(values)
-    .filter((entry): entry is [string, string] => SECRET_KEY_PATTERN.test(entry[0]) && typeof entry[1] === 'string' && entry[1].length >= 4)
-    .map(([, value]) => value);
-  // A password inside a URL is a secret whatever its key is called (DATABASE_URL=postgres://app:p%40ss@db).
-  secrets.push(...urlSecrets(Object.values(values)));
-  // user:password in any URL; a lone user only in http(s), where it is a token (ssh://deploy@host is just a login).
-  const credentials = /^([a-z][a-z0-9+.-]*):\/\/([^@/]+)@/i.exec(repo);
-  if (credentials && (credentials[2].includes(':') || /^https?$/i.test(credentials[1]))) secrets.push(credentials[2]);
-  return secrets;
-}
-

@@ -94,3 +94,19 @@ export function urlPasswords(value: string): string[] {
 export function urlSecrets(values: Iterable<string | undefined>): string[] {
   return [...values].flatMap((value) => (value ? urlPasswords(value) : []));
 }
+
+/** Keys whose values are secrets wherever they appear. */
+export const SECRET_KEY_PATTERN = /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)$/i;
+
+/** Values of secret-looking keys, from the env file and the environment the hooks and apps inherit. */
+export function collectSecrets(values: Record<string, string | undefined>, repo: string): string[] {
+  const secrets = Object.entries(values)
+    .filter((entry): entry is [string, string] => SECRET_KEY_PATTERN.test(entry[0]) && typeof entry[1] === 'string' && entry[1].length >= 4)
+    .map(([, value]) => value);
+  // A password inside a URL is a secret whatever its key is called (DATABASE_URL=postgres://app:p%40ss@db).
+  secrets.push(...urlSecrets(Object.values(values)));
+  // user:password in any URL; a lone user only in http(s), where it is a token (ssh://deploy@host is just a login).
+  const credentials = /^([a-z][a-z0-9+.-]*):\/\/([^@/]+)@/i.exec(repo);
+  if (credentials && (credentials[2].includes(':') || /^https?$/i.test(credentials[1]))) secrets.push(credentials[2]);
+  return secrets;
+}
