@@ -80,7 +80,7 @@ async function runCycle(ctx: CycleContext, command: Command, revision: string | 
   ctx = { ...ctx, processes: ctx.processes ?? createSlotProcesses(config, ctx.env) };
   try {
     await ctx.atPhase?.('locked');
-    let state = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports));
+    let state = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports), command);
     const live = state.live;
     const target: SlotName = live ? otherSlot(live) : state.next_deploy;
     const flow = new Flow(ctx, traffic, command, target, live, started, log?.id);

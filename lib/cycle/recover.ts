@@ -6,18 +6,22 @@ import { isAlive } from '../host/process.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from '../record/reconcile.ts';
 import { SLOTS } from '../slot/slots.ts';
-import { otherSlot, saveState, type State } from '../record/state.ts';
+import { otherSlot, saveState, type CycleCommand, type State } from '../record/state.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
 import { slotEndpoints } from '../slot/endpoints.ts';
 import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
 
 /** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
 
-/** Make the state match the host before acting; reports every disagreement it puts right. */
-export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<State> {
+/**
+ * Make the state match the host before acting; reports every disagreement it puts right. A rollback
+ * keeps the recorded live slot while it runs (see AssessOptions): a probe that fails at that moment
+ * is why the operator rolls back, not a reason to take the warm slot for live and roll back from it.
+ */
+export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State, command?: CycleCommand): Promise<State> {
   const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
   const facts = await gatherFacts(ctx.config, traffic, processes, state);
-  const assessment = assessHost(state, facts);
+  const assessment = assessHost(state, facts, { keepRecordedLive: command === 'rollback' });
   if (assessment.findings.length === 0) return state;
   const step = ctx.reporter.step('recover');
   for (const finding of assessment.findings) ctx.reporter.warn(finding);
