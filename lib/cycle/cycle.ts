@@ -6,6 +6,7 @@ import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { openDeployLog, type DeployLog } from '../record/deploy-log.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
 import { drainAndStop } from '../slot/drain.ts';
+import { runningEndpoints } from '../slot/running-endpoints.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
 import { cacheDir, checkoutSlot, fetchRepo, pruneWorktrees, resolveCommit } from '../release/git.ts';
@@ -440,7 +441,7 @@ class Flow {
     const endpoints = slotEndpoints(this.config, this.target);
     if (await this.processes.runningPid(this.target)) {
       // Often the previous live slot (a bake window just ended): let nginx finish what it sent there first.
-      if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(endpoints, this.config.stopTimeoutMs);
+      if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(runningEndpoints(this.config, this.target), this.config.stopTimeoutMs);
       await this.processes.stop(this.target);
     }
     this.pointSlotAtBuild();
@@ -619,7 +620,7 @@ class Flow {
     if (!this.switched && this.startedNewSlot) {
       try {
         // A switch that was undone (a failed SWITCH_CHECK_CMD) may have sent it requests: let them finish first.
-        if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(slotEndpoints(this.config, this.target), this.config.stopTimeoutMs);
+        if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(runningEndpoints(this.config, this.target), this.config.stopTimeoutMs);
         const outcome = await this.processes.stop(this.target);
         Object.assign(this.state.slots[this.target], { pid: null, startedAt: null });
         reporter.info(`  stopped the new slot ${this.target} (${outcome.result})`);

@@ -8,7 +8,7 @@ import { assessHost, reconciledState, type HostFacts } from '../record/reconcile
 import { SLOTS } from '../slot/slots.ts';
 import { otherSlot, saveState, type CycleCommand, type State } from '../record/state.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
-import { slotEndpoints } from '../slot/endpoints.ts';
+import { runningEndpoints } from '../slot/running-endpoints.ts';
 import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
 
 /** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
@@ -37,7 +37,7 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
   }
   for (const slot of assessment.stop) {
     // The switch just took traffic off it: let the requests it still has finish before the signal.
-    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) await waitForNoConnections(slotEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
+    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) await waitForNoConnections(runningEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
     const outcome = await processes.stop(slot);
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }
