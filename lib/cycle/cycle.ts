@@ -16,6 +16,8 @@ import { acquireLockWaiting, currentUser, describeTakeover, releaseLock, type Lo
 import type { Reporter, Step } from '../cli/reporter.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
 import { reconcile } from './recover.ts';
+import { refuseOtherAppName } from './app-name.ts';
+import { liveSlotSentence } from '../traffic/serving.ts';
 import { installKey, linkSlot, releaseDir, removeRelease, reuseDependencies, slotTarget } from '../release/release-files.ts';
 import { completeReleases, previousGoodCommit, releasesMatching, releasesToPrune } from '../release/releases.ts';
 import { runShell } from '../host/run.ts';
@@ -69,8 +71,8 @@ export async function restart(ctx: CycleContext): Promise<void> {
 async function runCycle(ctx: CycleContext, command: Command, revision: string | undefined, options: DeployOptions = {}): Promise<void> {
   const { config, reporter } = ctx;
   const started = Date.now();
-  // Read before the lock so a corrupt state file stops us before anything at all happens.
-  loadState(config.deployRoot, config.appName, config.ports);
+  // Read before the lock so a corrupt state file (or another app's host) stops us before anything at all happens.
+  refuseOtherAppName(config, loadState(config.deployRoot, config.appName, config.ports));
   prepareDeployRoot(config);
   const lockStep = reporter.step('lock');
   const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), reporter);
@@ -636,11 +638,15 @@ class Flow {
       reporter.warn(`could not record the failure in the state file: ${(saveError as Error).message}`);
     }
     await this.hook('failed', { REASON: reason }).catch((hookError) => reporter.warn(`hook failed failed: ${(hookError as Error).message}`));
+    if (this.live && !this.switched) this.liveSentence = await liveSlotSentence(this.config, this.live, `${this.live} (${short(this.state.slots[this.live].commit)})`).catch(() => `slot ${this.live} is recorded as live (it could not be checked)`);
   }
+
+  /** What the error says about the live slot: checked through nginx after the failure (lib/traffic/serving.ts). */
+  private liveSentence: string | undefined;
 
   private explain(error: unknown): SwitchyardError {
     if (this.ctx.signal.aborted && !this.switched) {
-      const live = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : 'no slot was live';
+      const live = this.live ? (this.liveSentence ?? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving`) : 'no slot was live';
       return new SwitchyardError(`${this.command} interrupted by ${String(this.ctx.signal.reason ?? 'a signal')}: stopped what it had started`, {
         untouched: `${live}; the lock was released`,
         next: `run ./deploy.ts ${this.command} again when ready`,
@@ -648,7 +654,7 @@ class Flow {
         exitCode: 130,
       });
     }
-    const liveText = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : '';
+    const liveText = this.live ? (this.liveSentence ?? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving`) : '';
     if (this.switched) {
       return withContext(error, `${this.command} switched traffic to slot ${this.target} but did not finish`, {
         untouched: `slot ${this.target} (${short(this.commit)}) is live`,

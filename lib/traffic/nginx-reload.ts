@@ -61,9 +61,12 @@ export async function installUpstream(
   }
   await hooks.phase?.('reloaded');
   const undo = async () => {
-    // Not sure nginx switched: put the previous upstream back so nginx and the state agree again.
+    // Not sure nginx switched: put the previous upstream back so nginx and the state agree again,
+    // and wait for the workers that run the config being undone, so what serves next is the old one.
     restore();
-    await runShell(config.nginx.reloadCmd).catch(() => undefined);
+    const undoneWorkers = master ? childPids(master) : [];
+    const reloaded = await runShell(config.nginx.reloadCmd).then(() => true, () => false);
+    if (reloaded) await waitForOldWorkers(master, undoneWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report).catch(() => undefined);
   };
   try {
     const detail = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
