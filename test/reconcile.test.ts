@@ -43,6 +43,21 @@ describe('reconciling state with the host', () => {
     expect(result.findings).toContain('slot b: pid 200 is running but the state does not record it');
   });
 
+  it('a rollback in the bake window keeps the recorded live slot while it runs, even failing a probe (issue 23 item 2)', () => {
+    // Slot b went live, slot a is the warm one of the window; b fails its probe as the rollback starts.
+    const current = { ...state(), live: 'b' as const, next_deploy: 'a' as const, bake: { previous: 'a' as const, live: 'b' as const, endsAt: 'x', watcherPid: 7, autoRollback: false } };
+    current.slots.b = { ...current.slots.b, pid: 200 };
+    const host = { ...facts({ a: { runningPid: 100, healthy: true }, b: { runningPid: 200, healthy: false } }, 'b'), bakeWatcherAlive: true };
+    // Without the option (any other command) the warm healthy slot is taken for live.
+    expect(assessHost(current, host).live).toBe('a');
+    const kept = assessHost(current, host, { keepRecordedLive: true });
+    expect(kept).toMatchObject({ live: 'b', stop: [], reswitch: false });
+    expect(kept.findings).toContain('slot b stays recorded as live for this rollback, which moves traffic off it');
+    expect(reconciledState(current, host, kept).bake).toMatchObject({ previous: 'a', live: 'b' });
+    // A recorded live slot whose process is gone is not kept.
+    expect(assessHost(current, { ...host, slots: { ...host.slots, b: { runningPid: undefined, healthy: false } } }, { keepRecordedLive: true }).live).toBe('a');
+  });
+
   it('reports a recorded pid that is dead and a site that is down', () => {
     const result = assessHost(state(), facts({ a: { runningPid: undefined, healthy: false } }));
     expect(result.findings).toContain('slot a: recorded pid 100 is not running');

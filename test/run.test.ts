@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { isAlive, signalProcess } from '../lib/host/process.ts';
 import { capture, probeCommand, runCommand, runShell } from '../lib/host/run.ts';
 
-/** lib/host/run.ts starts every child process (node's child_process, no execa): what callers rely on. */
+/** lib/host/run.ts starts every child process (through execa): what callers rely on. */
 describe('runCommand', () => {
   it('streams the lines of stdout and stderr without newlines or \\r, and keeps the tail', async () => {
     const lines: string[] = [];
@@ -27,6 +28,48 @@ describe('runCommand', () => {
     setTimeout(() => controller.abort('SIGINT'), 100);
     await expect(runShell('sleep 5; echo never', { signal: controller.signal })).rejects.toThrow(/was stopped by the interruption/);
   });
+});
+
+describe('the bound ends the whole process group (issue 23 item 4)', () => {
+  /** The pid a command printed first (its background child), once it has. */
+  const firstLine = () => {
+    let resolve!: (pid: number) => void;
+    const pid = new Promise<number>((done) => (resolve = done));
+    return { pid, onLine: (line: string) => void (/^\d+$/.test(line) && resolve(Number(line))) };
+  };
+
+  it('a shell whose child sleeps on is ended with its child at the timeout, not when the child is done', async () => {
+    const child = firstLine();
+    // Before: only /bin/sh got the signal; its sleep kept the pipes, so this waited the whole 600 s.
+    await expect(runShell('sleep 600 & echo $!; wait', { timeoutMs: 300, onLine: child.onLine })).rejects.toThrow(/timed out after 300ms/);
+    expect(isAlive(await child.pid)).toBe(false);
+  }, 30_000);
+
+  it('an interruption ends the child of the shell too', async () => {
+    const child = firstLine();
+    const controller = new AbortController();
+    const running = runShell('sleep 600 & echo $!; wait', { signal: controller.signal, onLine: child.onLine });
+    await child.pid;
+    controller.abort('SIGINT');
+    await expect(running).rejects.toThrow(/was stopped by the interruption/);
+    expect(isAlive(await child.pid)).toBe(false);
+  }, 30_000);
+
+  it('a process that left the group (setsid) and keeps the pipes does not keep the command past its bound', async () => {
+    const child = firstLine();
+    try {
+      await expect(runShell('setsid sleep 600 & echo $!; wait', { timeoutMs: 300, onLine: child.onLine })).rejects.toThrow(/timed out after 300ms/);
+    } finally {
+      // Out of reach of the group kill by design: stopped here by its pid.
+      signalProcess(await child.pid, 'SIGKILL');
+    }
+  }, 30_000);
+
+  it('probeCommand ends the whole group at its timeout', async () => {
+    const started = await probeCommand(['/bin/sh', '-c', 'sleep 600 & echo $!; wait'], { timeoutMs: 300 });
+    expect(started).toMatchObject({ exitCode: -1, timedOut: true });
+    expect(isAlive(Number(started.stdout.trim()))).toBe(false);
+  }, 30_000);
 });
 
 describe('capture and probeCommand', () => {

@@ -60,6 +60,19 @@ function commandsAsFiles(found) {
   };
 }
 
+/**
+ * lib/host/run.ts loads execa at its first command (`import('execa')`): execa goes to dist/execa.mjs of
+ * its own, so the commands that run none (`status`, `--version`) do not even parse it.
+ */
+function execaAsFile() {
+  return {
+    name: 'execa-as-file',
+    setup(build) {
+      build.onResolve({ filter: /^execa$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './execa.mjs', external: true } : undefined));
+    },
+  };
+}
+
 const OPTIONS = {
   absWorkingDir: PROJECT_DIR,
   outdir: DIST_DIR,
@@ -80,7 +93,7 @@ async function bundleOnce(esbuild) {
   const commands = new Set();
   const dispatch = await esbuild.build({ ...OPTIONS, entryPoints: { deploy: path.join(PROJECT_DIR, 'deploy.ts') }, plugins: [commandsAsFiles(commands)] });
   const entryPoints = Object.fromEntries([...commands].map((name) => [`command-${name}`, path.join(PROJECT_DIR, 'scripts', `${name}.ts`)]));
-  const perCommand = await esbuild.build({ ...OPTIONS, entryPoints, plugins: [commandsAsFiles(new Set())] });
+  const perCommand = await esbuild.build({ ...OPTIONS, entryPoints: { ...entryPoints, execa: 'execa' }, plugins: [commandsAsFiles(new Set()), execaAsFile()] });
   const inputs = new Set([...Object.keys(dispatch.metafile.inputs), ...Object.keys(perCommand.metafile.inputs)]);
   // Packages (wherever a linked node_modules really lives) are covered by node_modules/.package-lock.json.
   const outside = [...inputs].filter((input) => !/(^|\/)node_modules\//.test(input) && !WATCHED.some((entry) => input === entry || input.startsWith(`${entry}/`)));

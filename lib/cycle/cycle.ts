@@ -8,6 +8,7 @@ import { StateStore } from '../record/store.ts';
 import { refuseTakenEndpoints } from '../slot/health.ts';
 import { createSlotProcesses } from '../slot/process-manager.ts';
 import { createSwitch } from '../traffic/index.ts';
+import { refuseOtherAppName } from './app-name.ts';
 import { reconcile } from './recover.ts';
 import { runSteps, slotAnswers } from './runner.ts';
 import { chooseLiveRelease, chooseRollbackRelease, mayBeWarm, type Chosen } from './target.ts';
@@ -38,8 +39,8 @@ export async function restart(ctx: CycleContext): Promise<void> {
 async function runCycle(ctx: CycleContext, command: CycleCommand, revision: string | undefined, options: DeployOptions = {}): Promise<void> {
   const { config, reporter } = ctx;
   const started = Date.now();
-  // Read before the lock so a corrupt state file stops us before anything at all happens.
-  loadState(config.deployRoot, config.appName, config.ports);
+  // Read before the lock so a corrupt state file (or another app's host) stops us before anything at all happens.
+  refuseOtherAppName(config, loadState(config.deployRoot, config.appName, config.ports));
   prepareDeployRoot(config);
   const lockStep = reporter.step('lock');
   const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), reporter);
@@ -51,7 +52,7 @@ async function runCycle(ctx: CycleContext, command: CycleCommand, revision: stri
   ctx = { ...ctx, processes };
   try {
     await ctx.atPhase?.('locked');
-    const { state, recovered } = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports));
+    const { state, recovered } = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports), command);
     const previous = state.live;
     const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
     const run: Run = { command, target, previous, commit: null, revision, reuse: command !== 'deploy', warm: false, recovers: recovered, rebuild: options.rebuild, cold: options.cold, started, options, logId: log?.id, buildDir: null };

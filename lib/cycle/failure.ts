@@ -2,21 +2,25 @@ import { SwitchyardError, withContext } from '../errors.ts';
 import { shortCommit } from '../record/state.ts';
 import { slotStopped } from '../record/transitions.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
-import { slotEndpoints } from '../slot/endpoints.ts';
+import { runningEndpoints } from '../slot/running-endpoints.ts';
+import { liveSlotSentence } from '../traffic/serving.ts';
 import { drainsAtProxy } from '../traffic/index.ts';
 import { recordOutcome } from './history.ts';
 import type { Run, StepIo } from './types.ts';
 
 /** What a failed run leaves behind, and the one error the operator reads about it. */
 
-/** Before the switch: stop what we started, the live slot is untouched. After it: the new slot stays live. */
-export async function cleanUpAfterFailure(run: Readonly<Run>, io: StepIo, error: unknown, journalRecord: () => Promise<void>): Promise<void> {
+/**
+ * Before the switch: stop what we started, the live slot is untouched. After it: the new slot stays
+ * live. Returns what the error may say of the live slot, checked through nginx (lib/traffic/serving.ts).
+ */
+export async function cleanUpAfterFailure(run: Readonly<Run>, io: StepIo, error: unknown, journalRecord: () => Promise<void>): Promise<string | undefined> {
   const { reporter, config, processes, store } = io;
   store.flush();
   if (!io.effects.switched && io.effects.startedNewSlot) {
     try {
       // A switch that was undone (a failed SWITCH_CHECK_CMD) may have sent it requests: let them finish first.
-      if (drainsAtProxy(config.switchKind)) await waitForNoConnections(slotEndpoints(config, run.target), config.stopTimeoutMs);
+      if (drainsAtProxy(config.switchKind)) await waitForNoConnections(runningEndpoints(config, run.target), config.stopTimeoutMs);
       const outcome = await processes.stop(run.target);
       store.defer(slotStopped(run.target));
       reporter.info(`  stopped the new slot ${run.target} (${outcome.result})`);
@@ -32,12 +36,16 @@ export async function cleanUpAfterFailure(run: Readonly<Run>, io: StepIo, error:
     reporter.warn(`could not record the failure in the state file: ${(saveError as Error).message}`);
   }
   await io.hook('failed', { REASON: reason }).catch((hookError) => reporter.warn(`hook failed failed: ${(hookError as Error).message}`));
+  if (!run.previous || io.effects.switched) return undefined;
+  const live = run.previous;
+  return liveSlotSentence(config, live, `${live} (${shortCommit(store.state.slots[live].commit)})`).catch(() => `slot ${live} is recorded as live (it could not be checked)`);
 }
 
-export function explainFailure(run: Readonly<Run>, io: StepIo, error: unknown): SwitchyardError {
+/** `liveSentence`: what cleanUpAfterFailure found of the live slot through nginx. */
+export function explainFailure(run: Readonly<Run>, io: StepIo, error: unknown, liveSentence?: string): SwitchyardError {
   const { signal } = io.ctx;
   const state = io.store.state;
-  const liveText = run.previous ? `slot ${run.previous} (${shortCommit(state.slots[run.previous].commit)}) is still live and serving` : '';
+  const liveText = run.previous ? (liveSentence ?? `slot ${run.previous} (${shortCommit(state.slots[run.previous].commit)}) is still live and serving`) : '';
   if (signal.aborted && !io.effects.switched) {
     return new SwitchyardError(`${run.command} interrupted by ${String(signal.reason ?? 'a signal')}: stopped what it had started`, {
       untouched: `${liveText || 'no slot was live'}; the lock was released`,

@@ -25,7 +25,7 @@ export async function forecast(config: Config, command: CycleCommand, revision: 
   const recorded = loadState(config.deployRoot, config.appName, config.ports);
   const processes = createSlotProcesses(config, {});
   const hostFacts = await gatherFacts(config, createSwitch(config), processes, recorded);
-  const assessment = assessHost(recorded, hostFacts);
+  const assessment = assessHost(recorded, hostFacts, { keepRecordedLive: command === 'rollback' });
   const recovers = assessment.findings.length > 0;
   const state = recovers ? reconciledState(recorded, hostFacts, assessment) : recorded;
   const previous = state.live;

@@ -6,18 +6,22 @@ import { isAlive } from '../host/process.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from '../record/reconcile.ts';
 import { SLOTS } from '../slot/slots.ts';
-import { otherSlot, saveState, type State } from '../record/state.ts';
+import { otherSlot, saveState, type CycleCommand, type State } from '../record/state.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
-import { slotEndpoints } from '../slot/endpoints.ts';
+import { runningEndpoints } from '../slot/running-endpoints.ts';
 import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
 
 /** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
 
-/** Make the state match the host before acting; reports every disagreement it puts right. */
-export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State): Promise<{ state: State; recovered: boolean }> {
+/**
+ * Make the state match the host before acting; reports every disagreement it puts right. A rollback
+ * keeps the recorded live slot while it runs (see AssessOptions): a probe that fails at that moment
+ * is why the operator rolls back, not a reason to take the warm slot for live and roll back from it.
+ */
+export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State, command?: CycleCommand): Promise<{ state: State; recovered: boolean }> {
   const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
   const facts = await gatherFacts(ctx.config, traffic, processes, state);
-  const assessment = assessHost(state, facts);
+  const assessment = assessHost(state, facts, { keepRecordedLive: command === 'rollback' });
   if (assessment.findings.length === 0) return { state, recovered: false };
   const step = ctx.reporter.step('recover');
   for (const finding of assessment.findings) ctx.reporter.warn(finding);
@@ -33,7 +37,7 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
   }
   for (const slot of assessment.stop) {
     // The switch just took traffic off it: let the requests it still has finish before the signal.
-    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) await waitForNoConnections(slotEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
+    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) await waitForNoConnections(runningEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
     const outcome = await processes.stop(slot);
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }

@@ -44,8 +44,8 @@ export async function runSteps(
     await io.hook('end');
     reporter.success(successLine(run, io));
   } catch (error) {
-    await cleanUpAfterFailure(run, io, error, () => phase('record'));
-    throw explainFailure(run, io, error);
+    const liveSentence = await cleanUpAfterFailure(run, io, error, () => phase('record'));
+    throw explainFailure(run, io, error, liveSentence);
   }
 }
 

@@ -22,11 +22,20 @@ export type Assessment = {
   reswitch: boolean;
 };
 
+export type AssessOptions = {
+  /**
+   * The recorded live slot stays live while its process runs and the switch points at it (or cannot
+   * tell), healthy or not: a rollback's purpose is to move off it, and its target (the warm slot, the
+   * previous good release) is the record's, not what one failed probe would make of it.
+   */
+  keepRecordedLive?: boolean;
+};
+
 /**
  * Decide which slot is live when the state and the host disagree. Pure.
  * Order of trust: a healthy slot nginx points at, then the recorded live slot if healthy, then any healthy slot.
  */
-export function assessHost(state: State, facts: HostFacts): Assessment {
+export function assessHost(state: State, facts: HostFacts, options: AssessOptions = {}): Assessment {
   const findings: string[] = [];
   const slots = SLOTS;
   const portSlot = facts.switchSlot ?? undefined;
@@ -50,10 +59,13 @@ export function assessHost(state: State, facts: HostFacts): Assessment {
 
   const healthy = (slot: SlotName | undefined | null): slot is SlotName => Boolean(slot && facts.slots[slot].healthy);
   let live: SlotName | null;
-  if (healthy(portSlot)) live = portSlot;
+  const kept = options.keepRecordedLive && state.live && facts.slots[state.live].runningPid !== undefined && (facts.switchSlot === undefined || portSlot === state.live) ? state.live : undefined;
+  if (kept) live = kept;
+  else if (healthy(portSlot)) live = portSlot;
   else if (healthy(state.live)) live = state.live;
   else live = slots.find((slot) => healthy(slot)) ?? state.live;
-  if (live && !healthy(live)) findings.push(`no slot is healthy: the site is down`);
+  if (kept && !healthy(kept)) findings.push(`slot ${kept} stays recorded as live for this rollback, which moves traffic off it`);
+  else if (live && !healthy(live)) findings.push(`no slot is healthy: the site is down`);
   if (live !== state.live) findings.push(`slot ${live ?? 'none'} is what really serves; the state will record it as live`);
 
   const stop = slots.filter((slot) => slot !== live && slot !== warm && facts.slots[slot].runningPid !== undefined);

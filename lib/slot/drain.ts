@@ -1,7 +1,8 @@
 import type { Config, SlotName } from '../config/config.ts';
 import { waitForNoConnections } from './connections.ts';
 import { formatDuration } from '../config/duration.ts';
-import { slotInstances, type SlotProcesses } from './process-manager.ts';
+import type { SlotProcesses } from './process-manager.ts';
+import { runningEndpoints } from './running-endpoints.ts';
 import type { Reporter, Step } from '../cli/reporter.ts';
 import { proxyName } from '../traffic/types.ts';
 
@@ -31,8 +32,8 @@ export async function drainAndStop(request: DrainRequest): Promise<string> {
     const proxy = proxyName(config.switchKind);
     // No new request reaches the slot any more: wait for the ones in flight to end before any signal,
     // so an app without a SIGTERM handler loses nothing and no request runs twice.
-    // Every process the slot still runs, one left from a larger INSTANCES included.
-    const endpoints = slotInstances(config, slot, { withLeftovers: true }).map((instance) => instance.endpoint);
+    // Every process the slot still runs (one left from a larger INSTANCES included), where it was started.
+    const endpoints = runningEndpoints(config, slot);
     const drained = await waitForNoConnections(endpoints, config.stopTimeoutMs, (open, elapsed) =>
       step.progress(`${open} connection(s) from ${proxy} still open to slot ${slot} (${formatDuration(elapsed)})`),
     );

@@ -22,6 +22,16 @@ export function selectedSlot(config: Config): SlotName | undefined {
   return undefined;
 }
 
+/** Put the upstream file back as the switch found it and reload nginx with it; says so for the error. */
+async function restoreUpstream(undo: () => Promise<void>): Promise<string> {
+  try {
+    await undo();
+    return '; the upstream file was put back as it was and nginx reloaded with it';
+  } catch (error) {
+    return `; putting the upstream file back failed (${(error as Error).message})`;
+  }
+}
+
 /**
  * SWITCH=nginx-live-file, the default: a switch without an nginx reload, so no client connection is
  * ever closed. The upstream file holds one group per slot and never changes with a deploy; the site
@@ -47,6 +57,8 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         throw new SwitchyardError(unreachable, { untouched: `the live-file was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
       }
       let installed = await installUpstream(config, content, hooks, report, { reload: 'if-changed', layout });
+      // The first install is the one that changed the file: a failure below puts back what it replaced.
+      const { undo: undoUpstream, reloaded: changedUpstream } = installed;
       const before = selectedSlot(config);
       const expected = { endpoints: live.endpoints, slot: live.slot, group: `${upstreamName(config.appName)}_${live.slot}` };
       let confirmed: string;
@@ -66,8 +78,9 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
       } catch (error) {
         if (before) select(before);
         else rmSync(liveFile(config, live.slot), { force: true });
+        const upstreamBack = changedUpstream ? await restoreUpstream(undoUpstream) : '';
         throw withContext(error, `nginx does not follow the live-file in ${config.nginx.liveDir}`, {
-          untouched: before ? `the live-file points at slot ${before} again` : 'no live-file is left',
+          untouched: `${before ? `the live-file points at slot ${before} again` : 'no live-file is left'}${upstreamBack}`,
           next: 'install the site `./deploy.ts nginx-site` prints and let nginx workers reach NGINX_LIVE_DIR, then deploy again',
         });
       }

@@ -16,6 +16,10 @@ import { installWithHelper } from './nginx-helper.ts';
 
 export type PhaseHooks = { phase?: (name: string) => Promise<void> | void };
 
+/** NGINX_TEST_CMD and NGINX_RELOAD_CMD that hang (a sudo asking for a password, a stuck nginx) are ended, their whole process group, after this. */
+export const NGINX_CMD_TIMEOUT_MS = 60_000;
+const nginxCommand = (command: string) => runShell(command, { timeoutMs: NGINX_CMD_TIMEOUT_MS });
+
 /**
  * Put `content` in the upstream file nginx includes: `NGINX_TEST_CMD` always runs (a broken nginx
  * config stops the deploy before traffic moves); when the content changed, the file is written
@@ -41,7 +45,7 @@ export async function installUpstream(
     await hooks.phase?.('upstream-written');
   }
   try {
-    await runShell(config.nginx.testCmd);
+    await nginxCommand(config.nginx.testCmd);
   } catch (error) {
     if (changed) restore();
     throw withContext(error, `nginx rejected ${changed ? 'the new upstream' : 'its configuration'} (${config.nginx.testCmd})`, {
@@ -54,7 +58,7 @@ export async function installUpstream(
   const master = readPidFile(config.nginx.pidFile);
   const oldWorkers = master ? childPids(master) : [];
   try {
-    await runShell(config.nginx.reloadCmd);
+    await nginxCommand(config.nginx.reloadCmd);
   } catch (error) {
     restore();
     throw withContext(error, `nginx reload failed (${config.nginx.reloadCmd})`, {
@@ -64,9 +68,12 @@ export async function installUpstream(
   }
   await hooks.phase?.('reloaded');
   const undo = async () => {
-    // Not sure nginx switched: put the previous upstream back so nginx and the state agree again.
+    // Not sure nginx switched: put the previous upstream back so nginx and the state agree again,
+    // and wait for the workers that run the config being undone, so what serves next is the old one.
     restore();
-    await runShell(config.nginx.reloadCmd).catch(() => undefined);
+    const undoneWorkers = master ? childPids(master) : [];
+    const reloaded = await nginxCommand(config.nginx.reloadCmd).then(() => true, () => false);
+    if (reloaded) await waitForOldWorkers(master, undoneWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report).catch(() => undefined);
   };
   try {
     const detail = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);

@@ -3,6 +3,7 @@ import { releaseCompleted, slotPointedAt, slotStarted, bakeEnded } from '../../r
 import { waitForNoConnections } from '../../slot/connections.ts';
 import { describeEndpoints, slotEndpoints } from '../../slot/endpoints.ts';
 import { refuseTakenEndpoints } from '../../slot/health.ts';
+import { runningEndpoints } from '../../slot/running-endpoints.ts';
 import { drainsAtProxy } from '../../traffic/index.ts';
 import type { Run, StepFunction, StepIo } from '../types.ts';
 
@@ -13,7 +14,7 @@ export const start: StepFunction = async (run, io) => {
   const endpoints = slotEndpoints(config, run.target);
   if (await processes.runningPid(run.target)) {
     // Often the previous live slot (a bake window just ended): let nginx finish what it sent there first.
-    if (drainsAtProxy(config.switchKind)) await waitForNoConnections(endpoints, config.stopTimeoutMs);
+    if (drainsAtProxy(config.switchKind)) await waitForNoConnections(runningEndpoints(config, run.target), config.stopTimeoutMs);
     await processes.stop(run.target);
   }
   pointSlotAtBuild(run, io);
