@@ -1,3 +1,4 @@
+import { bothSlots } from './long-lived.ts';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, SlotName } from '../config/config.ts';
@@ -30,7 +31,7 @@ export function selectedSlot(config: Config): SlotName | undefined {
  * (NGINX_CHECK_URL) that requests reach the new slot's group before the old one gets any signal.
  */
 export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
-  const content = renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } });
+  const content = renderUpstream({ kind: 'per-slot', appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') }, streams: bothSlots(config) });
   const select = (slot: SlotName) => {
     // Create the new file first: while both exist, b wins, and either answer is a running, healthy slot.
     writeFileAtomic(liveFile(config, slot), `${slot}\n`, 0o644);

@@ -1,3 +1,4 @@
+import { bothSlots } from './long-lived.ts';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/config.ts';
@@ -92,7 +93,7 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
       const standby = previous ?? trafficTarget(config, other, null);
       const unreachable = socketsUnreachable(live, config.nginx.pidFile);
       if (unreachable) throw new SwitchyardError(unreachable, { untouched: `the upstream was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
-      const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby });
+      const content = renderUpstream({ kind: 'live', appName: config.appName, host: config.host, live, standby, streams: bothSlots(config) });
       const installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
       let confirmed: string;
       try {
