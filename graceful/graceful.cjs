@@ -20,6 +20,18 @@ function closeFrame(/** @type {number} */ code, /** @type {string} */ reason) {
 }
 const isEventStream = (/** @type {unknown} */ type) => /^\s*text\/event-stream/i.test(String(type ?? ''));
 
+/** A header's value among writeHead's arguments (an object, or a flat [name, value, ...] array), if given there. @param {any[]} args @param {string} name */
+function headerArgument(args, name) {
+  const headers = args.find((a) => typeof a === 'object' && a !== null);
+  if (!headers) return undefined;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return headers[i + 1];
+    return undefined;
+  }
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}
+
 const defaultLog = (/** @type {string} */ line) => process.stderr.write(`[graceful] ${line}\n`);
 const notConnection = (/** @type {unknown} */ name) => String(name).toLowerCase() !== 'connection';
 
@@ -135,7 +147,7 @@ function graceful(target, options = {}) {
         rest = withoutConnectionHeader(rest);
       }
       const result = writeHead.call(res, status, ...rest);
-      if (isEventStream(res.getHeader('content-type'))) {
+      if (isEventStream(headerArgument(rest, 'content-type') ?? res.getHeader('content-type'))) {
         if (draining) setImmediate(endStream, res);
         else streams.add(res);
       }

@@ -1,6 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bakeLogFile, startBakeWatcher } from './bake.ts';
+import { clearWarm, markWarm } from '../traffic/warm.ts';
 import type { Config, SlotName } from '../config/config.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { openDeployLog, type DeployLog } from '../record/deploy-log.ts';
@@ -411,7 +412,7 @@ class Flow {
     const endsAt = new Date(Date.now() + (deploy ? this.config.bakeTimeMs : 0)).toISOString();
     this.state.bake = { previous: this.live, live: this.target, endsAt, watcherPid: null, autoRollback: deploy && this.config.autoRollback };
     this.save();
-    const pid = startBakeWatcher(this.config, this.ctx.cliEnv ?? {});
+    const pid = startBakeWatcher(this.config, this.ctx.cliEnv ?? {}, this.logId);
     this.state.bake.watcherPid = pid;
     this.save();
     this.baking = deploy
@@ -440,6 +441,7 @@ class Flow {
     const endpoints = slotEndpoints(this.config, this.target);
     if (await this.processes.runningPid(this.target)) {
       // Often the previous live slot (a bake window just ended): let nginx finish what it sent there first.
+      clearWarm(this.config, this.target);
       if (drainsAtProxy(this.config.switchKind)) await waitForNoConnections(endpoints, this.config.stopTimeoutMs);
       await this.processes.stop(this.target);
     }
@@ -539,6 +541,7 @@ class Flow {
     if (before !== true) throw new SwitchyardError(`slot ${this.target} no longer answers (${before}), so traffic was not moved to it`, { details: this.logTail() });
     const live = trafficTarget(this.config, this.target, this.commit);
     const previous = this.live ? trafficTarget(this.config, this.live, this.state.slots[this.live].commit) : null;
+    if (this.live) markWarm(this.config, this.live);
     const detail = await this.traffic.moveTo(live, previous, (message) => step.progress(message));
     this.switched = true;
     const after = await this.slotAnswers(this.target);
@@ -583,8 +586,20 @@ class Flow {
         Object.assign(this.state.slots[old], { pid: null, startedAt: null });
         this.saveWithNextPhase();
       },
+      handOff: (longLived) => this.retireInBackground(old, longLived),
     });
     step.done(detail);
+  }
+
+  /** The old slot still holds long-lived connections: the watcher retires it (lib/cycle/retire.ts), this command returns. */
+  private async retireInBackground(old: SlotName, longLived: number): Promise<string> {
+    this.state.bake = { previous: old, live: this.target, endsAt: new Date().toISOString(), watcherPid: null, autoRollback: false };
+    this.save();
+    const pid = startBakeWatcher(this.config, this.ctx.cliEnv ?? {}, this.logId);
+    this.state.bake.watcherPid = pid;
+    this.save();
+    this.baking = `is retired in the background: its ${longLived} long-lived connection(s) may stay up to LONG_LIVED_TIMEOUT (${formatDuration(this.config.longLivedTimeoutMs)}); watcher pid ${pid}, log ${bakeLogFile(this.config.deployRoot)}`;
+    return `slot ${old} ${this.baking}`;
   }
 
   private async recordSuccess(): Promise<void> {
