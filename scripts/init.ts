@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseDotenv } from 'dotenv';
 import { flagValue, hasFlag, makeReporter, PROJECT_DIR, rejectUnknownFlags, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { defaultInitEnvFile } from '../lib/config/app-file.ts';
 import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
@@ -28,8 +29,10 @@ for the required ones, otherwise it names the missing flags and stops.
   --port-a N, --port-b N, --install CMD, --build CMD, --start CMD, --health PATH,
   --process-manager builtin|systemd, --test-cmd CMD, --reload-cmd CMD, --pid-file FILE
                         the keys of the same name (see .env.example)
-  --config PATH         where to write the .env (default: .env beside deploy.ts; not --env-file, which
-                        Node 20 itself reads from anywhere on the command line)
+  --server-name NAMES   NGINX_SERVER_NAME (default _: any host; a host name for several apps on one port)
+  --config PATH         where to write the .env (default: .env beside deploy.ts, or apps/NAME.env when
+                        that .env is another app's or with ./deploy.ts --app NAME init; not --env-file,
+                        which Node 20 itself reads from anywhere on the command line)
   --force               replace an existing .env (or site) with other content
   --nginx               also install the site into /etc/nginx (sites-available + sites-enabled, or
                         conf.d), test and reload nginx; needs root or a working \`sudo -n\`
@@ -43,8 +46,10 @@ export async function run(io: CommandIo): Promise<number> {
   try {
     rejectUnknownFlags(io.argv, [...VALUE_FLAGS, '--force', '--nginx']);
     const force = hasFlag(io.argv, '--force');
-    const envFile = path.resolve(flagValue(io.argv, '--config') ?? path.join(PROJECT_DIR, '.env'));
+    const envFile = path.resolve(flagValue(io.argv, '--config') ?? (io.env.DEPLOY_ENV_FILE && io.env.SWITCHYARD_APP ? io.env.DEPLOY_ENV_FILE : defaultInitEnvFile(PROJECT_DIR, flagValue(io.argv, '--app'), (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined))));
     const flags: Partial<Record<ConfigKey, string>> = {};
+    // `./deploy.ts --app NAME init`: the name is the app's.
+    if (io.env.SWITCHYARD_APP && flagValue(io.argv, '--app') === undefined) flags.APP_NAME = io.env.SWITCHYARD_APP;
     for (const { flag, key } of INIT_FLAGS) {
       const value = flagValue(io.argv, flag);
       // Paths typed on the command line are relative to where it was typed, not to the .env.

@@ -41,7 +41,7 @@ export type Config = {
   switchKind: SwitchKind;
   /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
   command: { switchCmd: string; checkCmd: string };
-  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string; serverName: string; stickyPaths: string[] };
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; pidFile: string; checkUrl: string; liveDir: string; listen: string; serverName: string; stickyPaths: string[]; checkHost?: string };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
   hooksDir: string;
@@ -271,6 +271,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       listen,
       serverName,
       stickyPaths,
+      // The site's first plain name, sent as Host with NGINX_CHECK_URL: with several sites on the port, nginx picks by it.
+      checkHost: serverName.split(' ').find((name) => name !== '_' && !/[*~^$]/.test(name)),
     },
     processManager: processManager as ProcessManagerKind,
     systemdScope: systemdScope as 'system' | 'user',

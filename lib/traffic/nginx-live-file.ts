@@ -56,12 +56,12 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         // A request that chose its group just before the rename still goes to the old slot: the
         // drain at the proxy waits for it before the old slot gets any signal.
         try {
-          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
+          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report, undefined, config.nginx.checkHost);
         } catch {
           // The file can be right on disk while nginx still runs an older config (a setup killed
           // before its reload): reload once and look again.
           installed = await installUpstream(config, content, hooks, report, { reload: 'always' });
-          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
+          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report, undefined, config.nginx.checkHost);
         }
       } catch (error) {
         if (before) select(before);
