@@ -65,7 +65,7 @@ describe('long-lived connections with the drain helper', () => {
     expect(socket.closed?.code).toBe(1001);
     await until('the SSE stream to end', () => stream.ended || stream.error !== undefined, 30_000);
     expect([stream.ended, stream.error]).toEqual([true, undefined]);
-    await until('the old slot to stop', () => host.state().slots.a.pid === null && host.state().bake === null, 60_000);
+    await until('the old slot to stop', () => host.state().slots.a.pid === null && !host.state().bake, 60_000);
     const log = await host.run(['history', '--show', 'last']);
     expect(log.stdout).toMatch(/bake-watch: retire: slot a holds 2 long-lived connection\(s\)/);
     expect(log.stdout).toMatch(/bake-watch: retire: 2 long-lived connection\(s\) still open to slot a after LONG_LIVED_TIMEOUT \(4\.0s\): SIGTERM closes them now/);
@@ -129,7 +129,7 @@ describe('long-lived connections of an app with no SIGTERM handler', () => {
     expect((await host.get('/')).json).toMatchObject({ version: 'v2' });
     await until('the cut', () => socket.closed !== undefined, 60_000);
     expect(socket.closed?.code).toBe(1006);
-    await until('the old slot to stop', () => host.state().bake === null, 60_000);
+    await until('the old slot to stop', () => !host.state().bake, 60_000);
     const log = await host.run(['history', '--show', 'last']);
     expect(log.output).toMatch(/bake-watch: ok drain .*slot a exited .* after SIGTERM with 1 long-lived connection\(s\) open at SIGTERM/);
   }, 180_000);
