@@ -4,12 +4,20 @@
 // symlink, then runs the bundle (dist/, `npm run build`) unless a source is newer than it or SWITCHYARD_NO_BUNDLE is
 // set; otherwise this file, with tsx resolved from that folder, whatever the working directory.
 /** Switchyard: zero-downtime A/B deploys behind nginx. One file per command in scripts/. */
+import { existsSync } from 'node:fs';
 import { COMMANDS, unknownCommandLine, usage } from './scripts/commands.ts';
+import { selectApp } from './lib/config/app-file.ts';
+import { PROJECT_DIR } from './lib/project-dir.ts';
 
-const [name, ...args] = process.argv.slice(2);
-const io = { argv: args, env: process.env };
+// `./deploy.ts --app NAME <command>`: that app's apps/NAME.env (lib/config/app-file.ts).
+const selected = selectApp(process.argv.slice(2), process.env, PROJECT_DIR, existsSync);
+const [name, ...args] = 'error' in selected ? [] : selected.argv;
+const io = { argv: args, env: 'error' in selected ? process.env : selected.env };
 
-if (!name || name === '--help' || name === '-h' || name === 'help') {
+if ('error' in selected) {
+  process.stderr.write(`error: ${selected.error}\n`);
+  process.exitCode = 2;
+} else if (!name || name === '--help' || name === '-h' || name === 'help') {
   process.stdout.write(usage());
   process.exitCode = name ? 0 : 2;
 } else if (name === '--version') {

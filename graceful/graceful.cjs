@@ -8,6 +8,30 @@
 'use strict';
 const net = require('node:net');
 
+// A WebSocket close frame from the server (unmasked): FIN + opcode 8, the status code, a short reason.
+function closeFrame(/** @type {number} */ code, /** @type {string} */ reason) {
+  const text = Buffer.from(reason.slice(0, 100));
+  const frame = Buffer.alloc(4 + text.length);
+  frame[0] = 0x88;
+  frame[1] = 2 + text.length;
+  frame.writeUInt16BE(code, 2);
+  text.copy(frame, 4);
+  return frame;
+}
+const isEventStream = (/** @type {unknown} */ type) => /^\s*text\/event-stream/i.test(String(type ?? ''));
+
+/** A header's value among writeHead's arguments (an object, or a flat [name, value, ...] array), if given there. @param {any[]} args @param {string} name */
+function headerArgument(args, name) {
+  const headers = args.find((a) => typeof a === 'object' && a !== null);
+  if (!headers) return undefined;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return headers[i + 1];
+    return undefined;
+  }
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}
+
 const defaultLog = (/** @type {string} */ line) => process.stderr.write(`[graceful] ${line}\n`);
 const notConnection = (/** @type {unknown} */ name) => String(name).toLowerCase() !== 'connection';
 
@@ -41,10 +65,18 @@ function graceful(target, options = {}) {
     exit = true,
     log = defaultLog,
     onShutdown,
+    closeCode = 1001,
+    closeGrace = 2_000,
   } = options;
 
   /** @type {Map<net.Socket, { inFlight: number, idleSince: number }>} */
   const conns = new Map();
+  // Long-lived: sockets taken over by an upgrade (WebSocket through ws, socket.io or a handler of the
+  // app's own), and SSE responses. Closed at the start of the drain: they never end by themselves.
+  /** @type {Map<net.Socket, boolean>} socket -> whether it is a WebSocket */
+  const upgraded = new Map();
+  /** @type {Set<import('node:http').ServerResponse>} */
+  const streams = new Set();
   let draining = false;
   /** @type {Promise<void> | undefined} */
   let drainPromise;
@@ -65,8 +97,31 @@ function graceful(target, options = {}) {
   const emit = server.emit;
   server.emit = function (/** @type {string | symbol} */ event, /** @type {any[]} */ ...args) {
     if (event === 'request' && onRequest(args[0], args[1])) return true;
+    if (event === 'upgrade') onUpgrade(args[0], args[1]);
     return emit.call(this, /** @type {any} */ (event), ...args);
   };
+
+  /** @param {import('node:http').IncomingMessage} req @param {net.Socket} socket */
+  function onUpgrade(req, socket) {
+    track(socket);
+    upgraded.set(socket, String(req.headers.upgrade ?? '').toLowerCase() === 'websocket');
+    socket.once('close', () => upgraded.delete(socket));
+    if (draining) socket.destroy(); // the listener is closed already; a late upgrade is refused like a connection
+  }
+
+  /** Tell a WebSocket client to reconnect (close frame), or end another upgraded stream; destroyed after closeGrace if the peer stays. */
+  function closeUpgraded(/** @type {net.Socket} */ socket, /** @type {boolean} */ websocket) {
+    // bytesWritten 0: the handshake's 101 is not out yet, so there is no WebSocket to close politely.
+    if (websocket && socket.bytesWritten > 0 && socket.writable) socket.write(closeFrame(closeCode, 'server shutting down'));
+    else socket.end();
+    setTimeout(() => socket.destroy(), closeGrace).unref();
+  }
+
+  /** End an SSE response: the client's EventSource reconnects. A write of the app's after it is dropped, not thrown. */
+  function endStream(/** @type {import('node:http').ServerResponse} */ res) {
+    res.on('error', () => {});
+    res.end();
+  }
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   function onRequest(req, res) {
@@ -81,6 +136,7 @@ function graceful(target, options = {}) {
     };
     res.once('finish', done);
     res.once('close', done);
+    res.once('close', () => streams.delete(res));
 
     // Checked when the headers are written, not when the request arrives, so responses
     // that were already in flight at SIGTERM also tell the proxy not to reuse the socket.
@@ -90,7 +146,12 @@ function graceful(target, options = {}) {
         res.setHeader('Connection', 'close'); // also makes node close the socket after this response
         rest = withoutConnectionHeader(rest);
       }
-      return writeHead.call(res, status, ...rest);
+      const result = writeHead.call(res, status, ...rest);
+      if (isEventStream(headerArgument(rest, 'content-type') ?? res.getHeader('content-type'))) {
+        if (draining) setImmediate(endStream, res);
+        else streams.add(res);
+      }
+      return result;
     });
 
     if (draining && healthPath !== undefined && req.url?.split('?')[0] === healthPath) {
@@ -121,14 +182,19 @@ function graceful(target, options = {}) {
     // net's close only stops listening; its callback runs once every connection has ended.
     const allClosed = new Promise((resolve) => net.Server.prototype.close.call(server, () => resolve('drained')));
     // Logged only now, so whoever reads it knows new connections are already refused.
-    log(`${reason}: draining, ${conns.size} connection(s) open`);
+    const websockets = [...upgraded.values()].filter(Boolean).length;
+    log(`${reason}: draining, ${conns.size} connection(s) open${upgraded.size || streams.size ? ` (${websockets} WebSocket(s) closed with ${closeCode}, ${upgraded.size - websockets} other upgrade(s) and ${streams.size} SSE stream(s) ended)` : ''}`);
+    // Long-lived connections never end on their own: end them now, so their clients reconnect (to the new slot) at once.
+    for (const [socket, websocket] of upgraded) closeUpgraded(socket, websocket);
+    for (const res of streams) endStream(res);
+    streams.clear();
 
     // A proxy with a shorter upstream keepalive_timeout closes idle sockets itself first;
     // a client that lingers is cut off once it has been idle for idleClose.
     const sweep = setInterval(() => {
       const now = Date.now();
       for (const [socket, conn] of conns) {
-        if (conn.inFlight === 0 && now - conn.idleSince >= idleClose) socket.destroy();
+        if (conn.inFlight === 0 && !upgraded.has(socket) && now - conn.idleSince >= idleClose) socket.destroy();
       }
     }, Math.min(250, Math.max(10, idleClose / 4)));
 

@@ -15,6 +15,10 @@ export interface GracefulOptions {
   log?: (line: string) => void;
   /** Runs after the listener is closed, before waiting for open connections (e.g. close a DB pool). Errors are logged, not thrown. */
   onShutdown?: () => void | Promise<void>;
+  /** At the start of the drain every WebSocket (ws, socket.io, an upgrade handled by the app) gets a close frame with this code: 1001 going away (default) or 1012 service restart. Other upgrades are ended. */
+  closeCode?: number;
+  /** ms an upgraded socket may stay after its close frame before it is destroyed. Default 2000. */
+  closeGrace?: number;
 }
 
 export interface GracefulController {

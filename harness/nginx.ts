@@ -47,15 +47,20 @@ export async function startNginx(dir: string, options: { site?: string; port?: n
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   // The workers buffer request bodies under the prefix: it must be theirs to reach, like /var/lib/nginx.
   chmodSync(dir, 0o755);
+  // The bench's baselines write a bare upstream block: the site's session map gets an empty slot from here.
   const site =
     options.site ??
     renderSite(readFileSync(siteTemplate('nginx-reload'), 'utf8'), {
       UPSTREAM_FILE: options.upstreamFile ?? '',
       UPSTREAM_NAME: options.upstreamName ?? '',
-      LIVE_DIR: '',
+      LIVE_DIR: dir,
       LISTEN: `127.0.0.1:${port}`,
       HEALTH_PATH: '/health',
-    });
+      SERVER_NAME: '_',
+      STICKY_PATHS: '',
+      STREAM_SOURCE: '127.0.0.2',
+      STREAM_BIND: '',
+    }) + `map $upstream_addr $${options.upstreamName ?? ''}_served { default ''; }\n`;
   const siteFile = path.join(dir, 'site.conf');
   writeFileSync(siteFile, site);
   const temp = (name: string) => `${name}_temp_path ${path.join(dir, 'tmp', name)};`;

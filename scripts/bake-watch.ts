@@ -3,6 +3,8 @@ import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { watchBake } from '../lib/cycle/bake.ts';
 import { currentUser } from '../lib/record/lock.ts';
+import { appendFileSync } from 'node:fs';
+import { deployLogPath } from '../lib/record/deploy-log.ts';
 
 export const summary = SPECS['bake-watch'].summary;
 export const help = renderHelp(SPECS['bake-watch'], `Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
@@ -16,6 +18,12 @@ export async function run(io: CommandIo): Promise<number> {
   try {
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
+    // The deploy or rollback that started this watcher keeps its lines in its own log too (history --show).
+    const deployLog = io.env.SWITCHYARD_DEPLOY_LOG;
+    if (deployLog) {
+      const file = deployLogPath(config.deployRoot, deployLog);
+      reporter.teeTo((line) => appendFileSync(file, `bake-watch: ${line}\n`));
+    }
     reporter.info(`[${new Date().toISOString()}] bake-watch pid ${process.pid} for ${config.appName}`);
     const ctx = cycleContext(io, config, reporter);
     const outcome = await watchBake({ config, reporter, appEnv: ctx.env, hooks: ctx.hooks, atPhase: ctx.atPhase, user: `${currentUser(io.env)} (bake window)` });

@@ -73,6 +73,7 @@ Commands:
 ${commandList()}
 
 Options for every command: --help, --no-color, --verbose (stack traces)
+Several apps on one host: ./deploy.ts --app NAME <command> reads apps/NAME.env beside deploy.ts
 Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
 override it. Every key is documented in .env.example.
 Exit code: 0 on success, 75 when another deploy holds the lock, 130 when interrupted, 2 on a usage

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseDotenv } from 'dotenv';
 import { makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { defaultInitEnvFile } from '../lib/config/app-file.ts';
 import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
@@ -27,8 +28,10 @@ export async function run(io: CommandIo): Promise<number> {
   try {
     const { flags: options } = parseCommandLine(SPECS.init, io.argv);
     const force = options.force === true;
-    const envFile = path.resolve((options.config as string | undefined) ?? path.join(PROJECT_DIR, '.env'));
+    const envFile = path.resolve((options.config as string | undefined) ?? (io.env.DEPLOY_ENV_FILE && io.env.SWITCHYARD_APP ? io.env.DEPLOY_ENV_FILE : defaultInitEnvFile(PROJECT_DIR, options.app as string | undefined, (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined))));
     const flags: Partial<Record<ConfigKey, string>> = {};
+    // `./deploy.ts --app NAME init`: the name is the app's.
+    if (io.env.SWITCHYARD_APP && options.app === undefined) flags.APP_NAME = io.env.SWITCHYARD_APP;
     for (const { flag, key } of INIT_FLAGS) {
       const value = options[flag.slice(2)] as string | undefined;
       // Paths typed on the command line are relative to where it was typed, not to the .env.

@@ -5,7 +5,7 @@ import { INIT_FLAGS } from '../lib/setup/init.ts';
 /** What init's value flags take, as its --help shows it. */
 const INIT_VALUES: Partial<Record<ConfigKey, string>> = {
   APP_NAME: 'NAME', REPO: 'URL|PATH', DEPLOY_ROOT: 'DIR', DEPLOY_BRANCH: 'BRANCH', NGINX_LISTEN: 'PORT|ADDR:PORT', SWITCH: 'MODE', PORT_A: 'N', PORT_B: 'N',
-  INSTALL_CMD: 'CMD', BUILD_CMD: 'CMD', START_CMD: 'CMD', HEALTH_PATH: 'PATH', PROCESS_MANAGER: 'builtin|systemd', NGINX_TEST_CMD: 'CMD', NGINX_RELOAD_CMD: 'CMD', NGINX_PID_FILE: 'FILE',
+  INSTALL_CMD: 'CMD', BUILD_CMD: 'CMD', START_CMD: 'CMD', HEALTH_PATH: 'PATH', PROCESS_MANAGER: 'builtin|systemd', NGINX_TEST_CMD: 'CMD', NGINX_RELOAD_CMD: 'CMD', NGINX_PID_FILE: 'FILE', NGINX_SERVER_NAME: 'NAMES', NGINX_UPSTREAM_FILE: 'FILE', NGINX_LIVE_DIR: 'DIR',
 };
 
 /**

@@ -1,7 +1,8 @@
 import { existsSync, renameSync } from 'node:fs';
 import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
-import { describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
+import { bakeLogFile, describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
+import { watcherLines } from '../lib/cycle/retire.ts';
 import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
 import { shortCommit } from '../lib/record/state.ts';
@@ -87,7 +88,7 @@ export async function run(io: CommandIo): Promise<number> {
       slots,
       lastEvent: state.history.at(-1) ?? null,
       inProgress: state.journal,
-      bake: state.bake ? { ...state.bake, watcherRunning: isBakeWatcher(state.bake.watcherPid) } : null,
+      bake: state.bake ? { ...state.bake, watcherRunning: isBakeWatcher(state.bake.watcherPid), lines: state.bake.watcherPid ? watcherLines(bakeLogFile(config.deployRoot), state.bake.watcherPid) : [] } : null,
       disagreements: assessment.findings,
     };
     if (flags.json === true) {
@@ -115,6 +116,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${pointsAt ?? 'none yet'}`);
     const bake = describeBake(state);
     if (bake) reporter.info(bake);
+    for (const line of report.bake?.lines ?? []) reporter.info(`  ${line}`);
     const last = report.lastEvent;
     if (last) reporter.info(describeLastEvent(last));
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);

@@ -19,6 +19,20 @@ describe('connections open to a slot', () => {
     expect(countEstablished(table, 3002)).toBe(0);
   });
 
+  it('tells long-lived connections (from 127.0.0.2, the site\'s stream location) from requests in flight', () => {
+    const table = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0100007F:0BB9 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 2 1',
+      '   1: 0100007F:0BB9 0200007F:D432 01 00000000:00000000 00:00000000 00000000  1000        0 3 1',
+      '   2: 0100007F:0BB9 0200007F:D433 01 00000000:00000000 00:00000000 00000000  1000        0 4 1',
+    ].join('\n');
+    expect(countEstablished(table, 3001)).toBe(3);
+    expect(countEstablished(table, 3001, 'in-flight')).toBe(1);
+    expect(countEstablished(table, 3001, 'long-lived')).toBe(2);
+    const table6 = '  sl  local_address                         remote_address                        st\n   0: 0000000000000000FFFF00000100007F:0BB9 0000000000000000FFFF00000200007F:D431 01 0';
+    expect(countEstablished(table6, 3001, 'long-lived')).toBe(1);
+  });
+
   it('sees a real connection to a real server, and waits until it closes', async () => {
     const server = net.createServer((socket) => socket.on('error', () => undefined));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

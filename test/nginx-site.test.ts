@@ -19,6 +19,28 @@ describe('the nginx site for a configuration', () => {
     expect(site).toContain('add_header X-Switchyard-Group $switchyard_upstream always;');
   });
 
+  it('carries WebSockets, sends long-lived requests to the stream location and sets the session cookie on the sticky paths', () => {
+    for (const kind of ['nginx-live-file', 'nginx-reload'] as const) {
+      const site = renderSite(readFileSync(siteTemplate(kind), 'utf8'), siteValues(config({ SWITCH: kind, NGINX_SERVER_NAME: 'shop.example.com', NGINX_STICKY_PATHS: '/socket.io/ /live/' })));
+      expect(site).toMatch(/map \$http_upgrade \$connection_upgrade \{\n\s+default upgrade;\n\s+''\s+'';\n\}/);
+      expect(site).toContain('proxy_set_header Upgrade $http_upgrade;');
+      expect(site).toContain('proxy_set_header Connection $connection_upgrade;');
+      expect(site).not.toContain('proxy_set_header Connection "";\n        proxy_set_header Host');
+      expect(site).toContain('server_name shop.example.com;');
+      expect(site).toContain('if ($switchyard_shop_web_long_lived) { rewrite ^ /__switchyard/stream last; }');
+      expect(site).toContain('proxy_pass http://${switchyard_upstream}_stream$request_uri;');
+      expect(site).toContain('proxy_bind 127.0.0.2;');
+      expect(site).toContain('proxy_read_timeout 1h;');
+      expect(site).toContain('    ~^/socket\\.io/ 1;\n    ~^/live/ 1;\n}');
+      expect(site).toContain('a /srv/shop/nginx/warm-a;');
+      expect(site).toContain('add_header Set-Cookie $switchyard_shop_web_set_cookie;');
+    }
+    // Unix sockets have no source address to mark long-lived connections with.
+    const socketSite = renderSite(readFileSync(siteTemplate('nginx-live-file'), 'utf8'), siteValues(config({ SLOT_LISTEN: 'socket' })));
+    expect(socketSite).not.toContain('proxy_bind 127.0.0.2;');
+    expect(socketSite).toContain('server_name _;');
+  });
+
   it('uses the reload site for nginx-reload, with the health path in its check location', () => {
     const site = renderSite(readFileSync(siteTemplate('nginx-reload'), 'utf8'), siteValues(config({ SWITCH: 'nginx-reload', HEALTH_PATH: '/up' })));
     expect(site).not.toMatch(/\{\{/);
@@ -27,7 +49,7 @@ describe('the nginx site for a configuration', () => {
   });
 
   it('refuses to leave a placeholder it has no value for', () => {
-    expect(() => renderSite('listen {{LISTEN}}; {{SERVER_NAME}}', siteValues(config()))).toThrow(/placeholders without a value: SERVER_NAME/);
+    expect(() => renderSite('listen {{LISTEN}}; {{NO_SUCH_VALUE}}', siteValues(config()))).toThrow(/placeholders without a value: NO_SUCH_VALUE/);
   });
 });
 

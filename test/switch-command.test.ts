@@ -71,7 +71,7 @@ describe('SWITCH=command: the facts in the environment', () => {
     expect(what('switch')).toContain('run SWITCH_CMD (/bin/sh -c "./switch.sh") with SWITCHYARD_SLOT=b SWITCHYARD_PORT=4002 SWITCHYARD_PREVIOUS_SLOT=a, then SWITCH_CHECK_CMD');
     expect(what('switch')).toMatch(/3 times in a row \(at most 30(\.0)?s\)/);
     expect(what('switch')).not.toContain('nginx');
-    expect(what('drain')).toMatch(/^wait until the load balancer has no connection open to slot a/);
+    expect(what('drain')).toMatch(/^wait until the load balancer has no request in flight to slot a/);
   });
 });
 

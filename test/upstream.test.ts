@@ -48,3 +48,22 @@ describe('nginx upstream rendering', () => {
     expect(parseLiveSlot({ slotListen: 'socket', instances: 1, ports: { a: 3001, b: 3002 }, socketDir: '/srv/shop/sockets' }, text)).toBe('b');
   });
 });
+
+describe('the long-lived groups and the session map', () => {
+  const port = (n: number, index = 0) => ({ kind: 'port' as const, port: n, index });
+  it('gives every group a _stream twin without keepalive, a group per slot, and maps the answering address to its slot', () => {
+    const streams = { a: [port(3001)], b: [port(3002)] };
+    const text = renderUpstream({ kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'b', endpoints: [port(3002)] }, standby: { slot: 'a', endpoints: [port(3001)] }, streams });
+    expect(text).toContain('upstream switchyard_shop_stream {\n    server 127.0.0.1:3002 max_fails=0;\n    server 127.0.0.1:3001 max_fails=0 backup;\n}');
+    expect(text).toContain('upstream switchyard_shop_a {\n    server 127.0.0.1:3001 max_fails=0;\n    server 127.0.0.1:3002 max_fails=0 backup;\n    keepalive 32;');
+    expect(text).toContain('upstream switchyard_shop_b_stream {\n    server 127.0.0.1:3002 max_fails=0;\n    server 127.0.0.1:3001 max_fails=0 backup;\n}');
+    expect(text).toContain('map $upstream_addr $switchyard_shop_served {');
+    expect(text).toContain('"~(^|[ ,])127\\.0\\.0\\.1:3002$" b;');
+    // The live-file layout has its per-slot groups already: only their twins are added.
+    const perSlot = renderUpstream({ kind: 'per-slot', appName: 'shop', host: '127.0.0.1', slots: streams, streams });
+    expect(perSlot.match(/upstream switchyard_shop_a \{/g)).toHaveLength(1);
+    expect(perSlot).toContain('upstream switchyard_shop_a_stream {');
+    expect(perSlot).toContain('upstream switchyard_shop_stream {');
+  });
+});
+

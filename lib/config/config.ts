@@ -44,13 +44,15 @@ export type Config = {
   healthPath: string;
   healthTimeoutMs: number;
   stopTimeoutMs: number;
+  /** LONG_LIVED_TIMEOUT: how long a retiring slot's long-lived connections may stay before SIGTERM (lib/slot/long-lived.ts). */
+  longLivedTimeoutMs: number;
   keepReleases: number;
   bakeTimeMs: number;
   autoRollback: boolean;
   switchKind: SwitchKind;
   /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
   command: { switchCmd: string; checkCmd: string };
-  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; /** NGINX_HELPER's words ([] when unset). */ helper: string[]; pidFile: string; checkUrl: string; liveDir: string; listen: string };
+  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; /** NGINX_HELPER's words ([] when unset). */ helper: string[]; pidFile: string; checkUrl: string; liveDir: string; listen: string; serverName: string; stickyPaths: string[]; checkHost?: string };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
   hooksDir: string;
@@ -157,7 +159,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     if (ports[slot] + width - 1 > 65535) problems.push(`with INSTANCES=${width}, slot ${slot}'s ports ${ports[slot]}-${ports[slot] + width - 1} go past 65535; lower PORT_${slot.toUpperCase()}`);
   }
 
-  const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT'): number => {
+  const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT' | 'LONG_LIVED_TIMEOUT'): number => {
     const text = value(key);
     const ms = parseDuration(text);
     if (ms === undefined || ms <= 0) problems.push(`${key} must be a duration such as 30, 30s or 500ms; got ${JSON.stringify(text)}`);
@@ -173,6 +175,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (!(keepReleases >= 1)) problems.push(`KEEP_RELEASES must be a whole number of at least 1; got ${JSON.stringify(keepText)}`);
   const healthTimeoutMs = duration('HEALTH_TIMEOUT');
   const stopTimeoutMs = duration('STOP_TIMEOUT');
+  const longLivedTimeoutMs = duration('LONG_LIVED_TIMEOUT');
 
   const notices: string[] = (settings.duplicates ?? []).map((line) => `${line} in ${envFile}`);
   const switchGiven = value('SWITCH');
@@ -188,6 +191,10 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const listen = value('NGINX_LISTEN');
   const listenPort = parseListen(listen);
   if (listenPort === undefined) problems.push(`NGINX_LISTEN must be a port or address:port such as 80, 8080 or 127.0.0.1:8080; got ${JSON.stringify(listen)}`);
+  const serverName = value('NGINX_SERVER_NAME').trim();
+  if (!/^[A-Za-z0-9.*_~^$-]+( [A-Za-z0-9.*_~^$-]+)*$/.test(serverName)) problems.push(`NGINX_SERVER_NAME must be _ or host names separated by spaces, such as shop.example.com; got ${JSON.stringify(serverName)}`);
+  const stickyPaths = value('NGINX_STICKY_PATHS').split(/\s+/).filter(Boolean);
+  for (const sticky of stickyPaths) if (!/^\/[A-Za-z0-9._~\/-]*$/.test(sticky)) problems.push(`NGINX_STICKY_PATHS must hold path prefixes such as /socket.io/ (letters, digits, . _ ~ - /); got ${JSON.stringify(sticky)}`);
   const processManager = value('PROCESS_MANAGER');
   if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
   // The systemd unit runs one process per slot on a port; sockets and pools are the builtin supervisor's.
@@ -261,6 +268,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     healthPath,
     healthTimeoutMs,
     stopTimeoutMs,
+    longLivedTimeoutMs,
     keepReleases,
     bakeTimeMs: bakeTimeMs ?? 0,
     autoRollback: autoRollbackText === 'on',
@@ -275,6 +283,10 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       pidFile: path.resolve(baseDir, value('NGINX_PID_FILE')),
       checkUrl,
       listen,
+      serverName,
+      stickyPaths,
+      // The site's first plain name, sent as Host with NGINX_CHECK_URL: with several sites on the port, nginx picks by it.
+      checkHost: serverName.split(' ').find((name) => name !== '_' && !/[*~^$]/.test(name)),
     },
     processManager: processManager as ProcessManagerKind,
     systemdScope: systemdScope as 'system' | 'user',

@@ -16,6 +16,8 @@ import { spawnDetached } from '../host/run.ts';
 import { loadState, otherSlot, saveState, type Bake, type State } from '../record/state.ts';
 import { createSwitch, drainsAtProxy, trafficTarget } from '../traffic/index.ts';
 import { portValue, slotEndpoints } from '../slot/endpoints.ts';
+import { waitForLongLived } from './retire.ts';
+import { markWarm } from '../traffic/warm.ts';
 
 /**
  * The bake window: after a deploy the previous slot keeps running without traffic, so a rollback is
@@ -37,11 +39,11 @@ export function isBakeWatcher(pid: number | null | undefined): boolean {
   return Boolean(pid && isAlive(pid) && commandLine(pid)?.includes('bake-watch'));
 }
 
-/** Start the detached watcher; its output goes to DEPLOY_ROOT/run/bake.log. Returns its pid. */
-export function startBakeWatcher(config: Config, cliEnv: Record<string, string | undefined>): number {
+/** Start the detached watcher; its output goes to DEPLOY_ROOT/run/bake.log (and to the log of the deploy `deployLog` names). Returns its pid. */
+export function startBakeWatcher(config: Config, cliEnv: Record<string, string | undefined>, deployLog?: string): number {
   const logFd = openSync(bakeLogFile(config.deployRoot), 'a', 0o600);
   try {
-    return spawnDetached([DEPLOY_TS, 'bake-watch', '--no-color'], { cwd: config.deployRoot, env: { ...cliEnv, DEPLOY_ENV_FILE: config.envFile }, logFd });
+    return spawnDetached([DEPLOY_TS, 'bake-watch', '--no-color'], { cwd: config.deployRoot, env: { ...cliEnv, DEPLOY_ENV_FILE: config.envFile, ...(deployLog ? { SWITCHYARD_DEPLOY_LOG: deployLog } : {}) }, logFd });
   } finally {
     closeSync(logFd);
   }
@@ -97,6 +99,8 @@ async function lockWhenFree(config: Config, user: string): Promise<Lock | undefi
 
 async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
   const { config, reporter } = ctx;
+  // Without the lock: a deploy or rollback meanwhile takes the window (and the slot) over.
+  if ((await waitForLongLived(config, bake.previous, reporter, () => currentBake(config) !== undefined)) === 'taken') return 'the window was ended by another command; nothing to do';
   const lock = await lockWhenFree(config, ctx.user);
   if (!lock) return 'the window was ended by another command; nothing to do';
   try {
@@ -157,6 +161,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
       reporter.warn(`automatic rollback to slot ${back} failed: ${(error as Error).message}`);
       return;
     }
+    markWarm(config, failed);
     state.live = back;
     state.next_deploy = otherSlot(back);
     state.history.push({
@@ -204,5 +209,6 @@ export function describeBake(state: State, now = Date.now()): string | undefined
   if (!bake) return undefined;
   const left = Date.parse(bake.endsAt) - now;
   const watcher = isBakeWatcher(bake.watcherPid) ? `watcher pid ${bake.watcherPid}` : 'its watcher is not running: the next deploy, rollback or status --repair stops the warm slot';
+  if (left <= 0) return `retiring slot ${bake.previous} (${(state.slots[bake.previous].commit ?? '').slice(0, 7)}): its window is over; ${watcher} (its lines below)`;
   return `bake window: slot ${bake.previous} (${(state.slots[bake.previous].commit ?? '').slice(0, 7)}) stays warm for an instant rollback until ${bake.endsAt}${left > 0 ? ` (${formatDuration(left)} left)` : ''}; auto rollback ${bake.autoRollback ? 'on' : 'off'}; ${watcher}`;
 }

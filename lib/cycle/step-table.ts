@@ -141,7 +141,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     inside: ['pre_stop', 'post_stop'],
     applies: (facts, config) => facts.previous !== null && !baking(facts, config),
     describe: (facts, config) =>
-      `${atProxy(config) ? `wait until ${proxyName(config.switchKind)} has no connection open to slot ${facts.previous} (at most ${formatDuration(config.stopTimeoutMs)}), then ` : ''}SIGTERM slot ${facts.previous} (${facts.previous ? where(config, facts.previous) : '-'}), SIGKILL after ${formatDuration(config.stopTimeoutMs)}`,
+      `${atProxy(config) ? `wait until ${proxyName(config.switchKind)} has no request in flight to slot ${facts.previous} (at most ${formatDuration(config.stopTimeoutMs)}; if WebSocket, SSE or long-poll connections are still open, the bake watcher retires it in the background, LONG_LIVED_TIMEOUT ${formatDuration(config.longLivedTimeoutMs)}), then ` : ''}SIGTERM slot ${facts.previous} (${facts.previous ? where(config, facts.previous) : '-'}), SIGKILL after ${formatDuration(config.stopTimeoutMs)}`,
   },
   {
     name: 'record',

@@ -12,6 +12,7 @@ export const INIT_FLAGS = [
   { flag: '--root', key: 'DEPLOY_ROOT', ask: 'DEPLOY_ROOT, the folder for slots, state and logs (e.g. /srv/myapp)' },
   { flag: '--branch', key: 'DEPLOY_BRANCH' },
   { flag: '--listen', key: 'NGINX_LISTEN' },
+  { flag: '--server-name', key: 'NGINX_SERVER_NAME' },
   { flag: '--switch', key: 'SWITCH' },
   { flag: '--port-a', key: 'PORT_A' },
   { flag: '--port-b', key: 'PORT_B' },

@@ -15,7 +15,7 @@ export type Probe = { ok: boolean; status?: number; error?: string; headers?: ht
  * whatever the app does (an overall deadline, not only an idle-socket one: a health route that
  * trickles a byte now and then never goes idle), and at once when `signal` aborts.
  */
-export function probe(url: string, timeoutMs = 2000, options: { signal?: AbortSignal; socketPath?: string } = {}): Promise<Probe> {
+export function probe(url: string, timeoutMs = 2000, options: { signal?: AbortSignal; socketPath?: string; host?: string } = {}): Promise<Probe> {
   return new Promise((resolve) => {
     const { signal } = options;
     if (signal?.aborted) return resolve({ ok: false, error: 'aborted' });
@@ -29,7 +29,7 @@ export function probe(url: string, timeoutMs = 2000, options: { signal?: AbortSi
       resolve(result);
     };
     let answered = false;
-    const request = http.get(url, { agent: false, timeout: timeoutMs, socketPath: options.socketPath, headers: { 'user-agent': 'switchyard-health' } }, (response) => {
+    const request = http.get(url, { agent: false, timeout: timeoutMs, socketPath: options.socketPath, headers: { 'user-agent': 'switchyard-health', ...(options.host ? { host: options.host } : {}) } }, (response) => {
       answered = true;
       response.resume();
       const status = response.statusCode ?? 0;

@@ -1,3 +1,4 @@
+import { bothSlots } from './long-lived.ts';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { otherSlot, type Config, type SlotName } from '../config/config.ts';
@@ -40,7 +41,7 @@ async function restoreUpstream(undo: () => Promise<void>): Promise<string> {
  * (NGINX_CHECK_URL) that requests reach the new slot's group before the old one gets any signal.
  */
 export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): TrafficSwitch {
-  const layout: UpstreamLayout = { kind: 'per-slot', appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } };
+  const layout: UpstreamLayout = { kind: 'per-slot', appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') }, streams: bothSlots(config) };
   const content = renderUpstream(layout);
   const select = (slot: SlotName) => {
     // Create the new file first: while both exist, b wins, and either answer is a running, healthy slot.
@@ -68,12 +69,12 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         // A request that chose its group just before the rename still goes to the old slot: the
         // drain at the proxy waits for it before the old slot gets any signal.
         try {
-          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
+          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report, undefined, config.nginx.checkHost);
         } catch {
           // The file can be right on disk while nginx still runs an older config (a setup killed
           // before its reload): reload once and look again.
           installed = await installUpstream(config, content, hooks, report, { reload: 'always', layout });
-          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report);
+          confirmed = await confirmThroughNginx(config.nginx.checkUrl, expected, report, undefined, config.nginx.checkHost);
         }
       } catch (error) {
         if (before) select(before);

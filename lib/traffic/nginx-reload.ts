@@ -1,3 +1,4 @@
+import { bothSlots } from './long-lived.ts';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { otherSlot, type Config } from '../config/config.ts';
@@ -102,12 +103,12 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
       const standby = previous ?? trafficTarget(config, other, null);
       const unreachable = socketsUnreachable(live, config.nginx.pidFile);
       if (unreachable) throw new SwitchyardError(unreachable, { untouched: `the upstream was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
-      const layout: UpstreamLayout = { kind: 'live', appName: config.appName, host: config.host, live, standby };
+      const layout: UpstreamLayout = { kind: 'live', appName: config.appName, host: config.host, live, standby, streams: bothSlots(config) };
       const content = renderUpstream(layout);
       const installed = await installUpstream(config, content, hooks, report, { reload: 'always', layout });
       let confirmed: string;
       try {
-        confirmed = await confirmThroughNginx(config.nginx.checkUrl, { endpoints: live.endpoints, slot: live.slot }, report);
+        confirmed = await confirmThroughNginx(config.nginx.checkUrl, { endpoints: live.endpoints, slot: live.slot }, report, undefined, config.nginx.checkHost);
       } catch (error) {
         await installed.undo();
         throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
@@ -157,12 +158,13 @@ export type ConfirmExpectation = { endpoints: Endpoint[]; slot: string; /** The 
  * An answer without those headers is not from Switchyard's site: that fails at once, as does a site
  * that fell back to its both-slots group (it cannot see the live-file).
  */
-export async function confirmThroughNginx(url: string, expected: ConfirmExpectation, report: SwitchReport, deadlineMs = 10_000): Promise<string> {
+/** `host`: the Host header, so nginx picks this app's site when several share the port (NGINX_SERVER_NAME). */
+export async function confirmThroughNginx(url: string, expected: ConfirmExpectation, report: SwitchReport, deadlineMs = 10_000, host?: string): Promise<string> {
   const started = Date.now();
   let inARow = 0;
   let last = '';
   while (Date.now() - started < deadlineMs) {
-    const result = await probe(url, 2000);
+    const result = await probe(url, 2000, { host });
     const upstream = String(result.headers?.['x-switchyard-upstream'] ?? '');
     const group = result.headers?.['x-switchyard-group'];
     if (result.ok && !upstream) {

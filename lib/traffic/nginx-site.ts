@@ -1,6 +1,7 @@
 import { templateFile } from '../project-dir.ts';
 import type { Config, SwitchKind } from '../config/config.ts';
 import { upstreamName } from './upstream.ts';
+import { LONG_LIVED_SOURCE, stickyPathLines, streamBindLine } from './long-lived.ts';
 
 /** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
 
@@ -10,6 +11,10 @@ export type SiteValues = {
   LIVE_DIR: string;
   LISTEN: string;
   HEALTH_PATH: string;
+  SERVER_NAME: string;
+  STICKY_PATHS: string;
+  STREAM_SOURCE: string;
+  STREAM_BIND: string;
 };
 
 /** The template each mode's site comes from; passive and none use the upstream-file site as it is. */
@@ -25,6 +30,10 @@ export function siteValues(config: Config): SiteValues {
     LIVE_DIR: config.nginx.liveDir,
     LISTEN: config.nginx.listen,
     HEALTH_PATH: config.healthPath,
+    SERVER_NAME: config.nginx.serverName,
+    STICKY_PATHS: stickyPathLines(config.nginx.stickyPaths),
+    STREAM_SOURCE: LONG_LIVED_SOURCE,
+    STREAM_BIND: streamBindLine(config),
   };
 }
 

@@ -1,3 +1,4 @@
+import { bothSlots } from './long-lived.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Config } from '../config/config.ts';
 import { slotEndpoints } from '../slot/endpoints.ts';
@@ -11,7 +12,7 @@ import { renderUpstream } from './upstream.ts';
  */
 export function passiveSwitch(config: Config): TrafficSwitch {
   const file = config.nginx.upstreamFile;
-  const content = renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, servers: [...slotEndpoints(config, 'a'), ...slotEndpoints(config, 'b')] });
+  const content = renderUpstream({ kind: 'passive', appName: config.appName, host: config.host, servers: [...slotEndpoints(config, 'a'), ...slotEndpoints(config, 'b')], streams: bothSlots(config) });
   return {
     kind: 'passive',
     currentSlot: () => undefined,

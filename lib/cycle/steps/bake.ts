@@ -17,7 +17,7 @@ export const bake: StepFunction = async (run, io) => {
   const deploy = run.command === 'deploy';
   const endsAt = new Date(Date.now() + (deploy ? config.bakeTimeMs : 0)).toISOString();
   io.store.apply(bakeBegun({ previous, live: run.target, endsAt, watcherPid: null, autoRollback: deploy && config.autoRollback }));
-  const pid = startBakeWatcher(config, io.ctx.cliEnv ?? {});
+  const pid = startBakeWatcher(config, io.ctx.cliEnv ?? {}, run.logId);
   io.store.apply(bakeWatched(pid));
   const baking = deploy
     ? `stays warm for an instant rollback until ${endsAt} (BAKE_TIME ${formatDuration(config.bakeTimeMs)}; auto rollback ${config.autoRollback ? 'on' : 'off'}; watcher pid ${pid})`

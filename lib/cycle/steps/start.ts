@@ -5,6 +5,7 @@ import { describeEndpoints, slotEndpoints } from '../../slot/endpoints.ts';
 import { refuseTakenEndpoints } from '../../slot/health.ts';
 import { runningEndpoints } from '../../slot/running-endpoints.ts';
 import { drainsAtProxy } from '../../traffic/index.ts';
+import { clearWarm } from '../../traffic/warm.ts';
 import type { Run, StepFunction, StepIo } from '../types.ts';
 
 /** Start the target slot on the release: its symlink moved first, its endpoints checked free. */
@@ -14,6 +15,7 @@ export const start: StepFunction = async (run, io) => {
   const endpoints = slotEndpoints(config, run.target);
   if (await processes.runningPid(run.target)) {
     // Often the previous live slot (a bake window just ended): let nginx finish what it sent there first.
+    clearWarm(config, run.target);
     if (drainsAtProxy(config.switchKind)) await waitForNoConnections(runningEndpoints(config, run.target), config.stopTimeoutMs);
     await processes.stop(run.target);
   }

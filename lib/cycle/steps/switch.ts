@@ -1,6 +1,7 @@
 import { SwitchyardError } from '../../errors.ts';
 import { trafficMovedTo } from '../../record/transitions.ts';
 import { trafficTarget, type SlotTarget } from '../../traffic/index.ts';
+import { markWarm } from '../../traffic/warm.ts';
 import { endBakeWindow } from './start.ts';
 import type { Run, StepFunction, StepIo } from '../types.ts';
 
@@ -13,6 +14,8 @@ export const switchTraffic: StepFunction = async (run, io) => {
   if (before !== true) throw new SwitchyardError(`slot ${run.target} no longer answers (${before}), so traffic was not moved to it`, { details: io.logTail() });
   const live = trafficTarget(io.config, run.target, run.commit);
   const previous = run.previous ? trafficTarget(io.config, run.previous, io.store.state.slots[run.previous].commit) : null;
+  // Sessions that began on the previous slot keep reaching it while it is warm (the site's session cookie).
+  if (run.previous) markWarm(io.config, run.previous);
   const detail = await io.traffic.moveTo(live, previous, (message) => step.progress(message));
   io.effects.switched = true;
   const after = await io.slotAnswers(run.target);

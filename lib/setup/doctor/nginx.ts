@@ -10,6 +10,7 @@ import { currentUserName } from '../../host/file-owner.ts';
 import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
 import { upstreamIsCurrent } from './nginx-boundary.ts';
 import { readNginxFiles } from './nginx-files.ts';
+import { conflictingClaims } from './sites.ts';
 
 /** NGINX_TEST_CMD with its `-t` turned into `-T` (test and print the whole configuration), same sudo prefix; undefined when it has no `-t`. Pure. */
 export function dumpCommand(testCmd: string): string | undefined {
@@ -27,6 +28,10 @@ export function judgeNginxConfig(dump: string, upstreamFile: string, liveDir: st
   }
   if (liveDir && !dump.includes(`${liveDir}/live-a`)) {
     return fail(`nginx includes ${upstreamFile} but its site does not look at ${liveDir}/live-a (it is not the nginx-live-file site)`, 'replace the site with the one ./deploy.ts nginx-site prints, then test and reload nginx');
+  }
+  const conflicts = conflictingClaims(dump, `include ${upstreamFile};`);
+  if (conflicts.length > 0) {
+    return fail(`another site claims this app's server_name and port: ${conflicts.join('; ')} (nginx serves that name from the first site it reads)`, 'give each app its own NGINX_SERVER_NAME (or NGINX_LISTEN), print the site again with ./deploy.ts nginx-site and install it, or remove the other site; then test and reload nginx');
   }
   return pass(`nginx includes ${upstreamFile}${liveDir ? ` and follows ${liveDir}/live-{a,b}` : ''}`);
 }
@@ -103,7 +108,7 @@ export async function checkSudo(ctx: CheckContext): Promise<CheckResult> {
 export async function checkTraffic(ctx: CheckContext): Promise<CheckResult> {
   const { config } = ctx;
   const state = loadState(config.deployRoot, config.appName, config.ports);
-  const result = await probe(config.nginx.checkUrl, 3000);
+  const result = await probe(config.nginx.checkUrl, 3000, { host: config.nginx.checkHost });
   const upstream = String(result.headers?.['x-switchyard-upstream'] ?? '');
   if (result.status === undefined) return fail(`${config.nginx.checkUrl} did not answer (${result.error}): nginx does not listen there`, 'start nginx with the site ./deploy.ts nginx-site prints, or fix NGINX_CHECK_URL/NGINX_LISTEN');
   // The site's check location sets the header on every answer, a 502 included: without it another server took the request.
