@@ -7,6 +7,7 @@ import { SwitchyardError } from '../lib/errors.ts';
 import { currentUser } from '../lib/record/lock.ts';
 import { createSlotProcesses } from '../lib/slot/process-manager.ts';
 import { resumeLive } from '../lib/cycle/resume.ts';
+import { shortCommit } from '../lib/record/state.ts';
 
 export const summary = SPECS.resume.summary;
 export const help = renderHelp(SPECS.resume, `After a reboot (or anything that killed the slots): starts the live slot the state records, from
@@ -32,7 +33,7 @@ export async function run(io: CommandIo): Promise<number> {
       return 0;
     }
     const how = outcome.started ? `started again (pid ${outcome.pid})` : `was already running (pid ${outcome.pid})`;
-    reporter.success(`resumed: slot ${outcome.slot} (${outcome.commit?.slice(0, 7) ?? 'nothing'}) on ${describeEndpoints(slotEndpoints(config, outcome.slot))} ${how}, healthy, and traffic goes to it`);
+    reporter.success(`resumed: slot ${outcome.slot} (${shortCommit(outcome.commit)}) on ${describeEndpoints(slotEndpoints(config, outcome.slot))} ${how}, healthy, and traffic goes to it`);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

@@ -13,7 +13,8 @@ import { paths } from '../host/paths.ts';
 import { commandLine, isAlive } from '../host/process.ts';
 import { createSlotProcesses } from '../slot/process-manager.ts';
 import { spawnDetached } from '../host/run.ts';
-import { loadState, otherSlot, saveState, type Bake, type State } from '../record/state.ts';
+import { loadState, otherSlot, saveState, shortCommit, type Bake, type State } from '../record/state.ts';
+import { applied, bakeBegun, bakeEnded, historyAppended, slotStopped, trafficMovedTo } from '../record/transitions.ts';
 import { createSwitch, drainsAtProxy, trafficTarget } from '../traffic/index.ts';
 import { portValue, slotEndpoints } from '../slot/endpoints.ts';
 import { waitForLongLived } from './retire.ts';
@@ -117,11 +118,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
       slot,
       atProxy: drainsAtProxy(config.switchKind),
       hook: (name) => ctx.hooks?.(name, hookFacts(config, state, slot, { STOP_SLOT: slot })) ?? Promise.resolve(),
-      stopped: () => {
-        Object.assign(state.slots[slot], { pid: null, startedAt: null });
-        state.bake = null;
-        saveState(config.deployRoot, state);
-      },
+      stopped: () => saveState(config.deployRoot, applied(state, slotStopped(slot), bakeEnded)),
     });
     step.done(detail);
     return `bake window of slot ${bake.live} ended; ${detail}`;
@@ -162,9 +159,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
       return;
     }
     markWarm(config, failed);
-    state.live = back;
-    state.next_deploy = otherSlot(back);
-    state.history.push({
+    const rolledBack = historyAppended({
       at: new Date(started).toISOString(),
       user: ctx.user,
       command: 'rollback',
@@ -177,7 +172,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
       automatic: true,
     });
     // The failed slot is drained and stopped at once, by this watcher, on its next turn.
-    state.bake = { previous: failed, live: back, endsAt: new Date().toISOString(), watcherPid: process.pid, autoRollback: false };
+    state = applied(state, trafficMovedTo(back), rolledBack, bakeBegun({ previous: failed, live: back, endsAt: new Date().toISOString(), watcherPid: process.pid, autoRollback: false }));
     saveState(config.deployRoot, state);
     step.done(`automatic rollback to slot ${back}: ${detail}`);
     reporter.warn(`rolled back automatically to slot ${back}: ${reason}`);
@@ -209,6 +204,6 @@ export function describeBake(state: State, now = Date.now()): string | undefined
   if (!bake) return undefined;
   const left = Date.parse(bake.endsAt) - now;
   const watcher = isBakeWatcher(bake.watcherPid) ? `watcher pid ${bake.watcherPid}` : 'its watcher is not running: the next deploy, rollback or status --repair stops the warm slot';
-  if (left <= 0) return `retiring slot ${bake.previous} (${(state.slots[bake.previous].commit ?? '').slice(0, 7)}): its window is over; ${watcher} (its lines below)`;
-  return `bake window: slot ${bake.previous} (${(state.slots[bake.previous].commit ?? '').slice(0, 7)}) stays warm for an instant rollback until ${bake.endsAt}${left > 0 ? ` (${formatDuration(left)} left)` : ''}; auto rollback ${bake.autoRollback ? 'on' : 'off'}; ${watcher}`;
+  if (left <= 0) return `retiring slot ${bake.previous} (${shortCommit(state.slots[bake.previous].commit, '')}): its window is over; ${watcher} (its lines below)`;
+  return `bake window: slot ${bake.previous} (${shortCommit(state.slots[bake.previous].commit, '')}) stays warm for an instant rollback until ${bake.endsAt}${left > 0 ? ` (${formatDuration(left)} left)` : ''}; auto rollback ${bake.autoRollback ? 'on' : 'off'}; ${watcher}`;
 }

@@ -7,7 +7,8 @@ import { describeProbe, describeTargets, probeSlot, refuseTakenEndpoints, slotHe
 import { acquireLock, describeTakeover, releaseLock } from '../record/lock.ts';
 import type { Reporter } from '../cli/reporter.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
-import { loadState, otherSlot, saveState } from '../record/state.ts';
+import { loadState, otherSlot, saveState, shortCommit } from '../record/state.ts';
+import { slotStarted } from '../record/transitions.ts';
 import { createSwitch, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
 
 /**
@@ -50,10 +51,9 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
     if (pid === undefined) {
       await refuseTakenEndpoints(config, live);
       pid = await processes.start(live);
-      state.slots[live] = { ...state.slots[live], pid, startedAt: new Date().toISOString() };
-      saveState(config.deployRoot, state);
-      step.done(`slot ${live} (${short(commit)}) on ${where} (pid ${pid}): ${config.startCmd}`);
-    } else step.done(`slot ${live} (${short(commit)}) is already running (pid ${pid})`);
+      saveState(config.deployRoot, slotStarted(live, pid, new Date().toISOString())(state));
+      step.done(`slot ${live} (${shortCommit(commit)}) on ${where} (pid ${pid}): ${config.startCmd}`);
+    } else step.done(`slot ${live} (${shortCommit(commit)}) is already running (pid ${pid})`);
 
     step = reporter.step('health');
     const { result, target } = await waitUntilAllHealthy(targets, {
@@ -65,7 +65,7 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
     if (!result.healthy) {
       step.fail();
       const why = result.exited ? 'the app exited during boot' : `${target.label} did not answer 2xx within ${formatDuration(config.healthTimeoutMs)} (last: ${describeProbe(result.last)})`;
-      throw new SwitchyardError(`resume failed: slot ${live} (${short(commit)}) failed its health check: ${why}`, {
+      throw new SwitchyardError(`resume failed: slot ${live} (${shortCommit(commit)}) failed its health check: ${why}`, {
         untouched: `it was left ${started ? 'started, restarting on crash,' : 'running'} and traffic was not touched`,
         next: `read its log (./deploy.ts logs ${live}), then deploy or roll back`,
         details: processes.logTail(live, 20).map((line) => `log: ${line}`),
@@ -88,8 +88,4 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
   } finally {
     releaseLock(lock);
   }
-}
-
-function short(commit: string | null | undefined): string {
-  return commit ? commit.slice(0, 7) : 'nothing';
 }

@@ -1,5 +1,5 @@
 import { saveState, type State } from './state.ts';
-import type { Transition } from './transitions.ts';
+import { applied, type Transition } from './transitions.ts';
 
 /**
  * The one place a running command changes and writes the state. `apply` writes at once; `defer`
@@ -39,6 +39,6 @@ export class StateStore {
   }
 
   private change(transitions: Transition[]): void {
-    for (const transition of transitions) this.current = transition(this.current);
+    this.current = applied(this.current, ...transitions);
   }
 }

@@ -9,6 +9,11 @@ import { otherSlot, type Bake, type HistoryEntry, type Journal, type State } fro
  */
 export type Transition = (state: State) => State;
 
+/** `state` after each transition in turn. */
+export function applied(state: State, ...transitions: Transition[]): State {
+  return transitions.reduce((current, transition) => transition(current), state);
+}
+
 export const journaled = (journal: Journal): Transition => (state) => ({ ...state, journal });
 
 /** A checkout is about to start: a kill from here on leaves a release no command will start. */

@@ -6,6 +6,7 @@ import type { State } from '../record/state.ts';
 import type { ColdReason } from './cache-plan.ts';
 import { releaseDir } from './release-files.ts';
 import { completeReleases } from './releases.ts';
+import { shortCommit } from '../record/state.ts';
 
 /**
  * The build cache (BUILD_CACHE_PATHS): folders such as `.next/cache` copied from a kept release into
@@ -18,7 +19,6 @@ import { completeReleases } from './releases.ts';
 export type CacheDonor = { commit: string; why: string };
 
 
-const short = (commit: string) => commit.slice(0, 7);
 
 /**
  * The releases a new build may take its cache from, best first: the one the idle slot last ran (the
@@ -88,7 +88,7 @@ export async function carryBuildCache(config: Config, state: State, target: Slot
     } catch (error) {
       clearBuildCache(toDir, copied);
       if (signal?.aborted) throw error;
-      return { reason: `copying ${copied.at(-1)} from release ${short(donor.commit)} failed (${firstLine(error)})`, failed: true };
+      return { reason: `copying ${copied.at(-1)} from release ${shortCommit(donor.commit)} failed (${firstLine(error)})`, failed: true };
     }
   }
   return { reason: `no kept release has ${cachePaths.join(' or ')}` };
@@ -138,7 +138,7 @@ export async function buildWithCache(run: WarmBuild, build: () => Promise<void>)
     if (carried.failed) run.warn(`build cache: ${carried.reason}; building cold`);
     return cold(carried.reason);
   }
-  const from = `release ${short(carried.from.commit)}`;
+  const from = `release ${shortCommit(carried.from.commit)}`;
   try {
     await build();
     return `warm from ${from} (${carried.from.why}: ${carried.copied.join(', ')})`;

@@ -4,6 +4,7 @@ import type { Config } from '../config/config.ts';
 import type { Release, State } from '../record/state.ts';
 import { releaseDir, reuseDependencies } from './release-files.ts';
 import { completeReleases } from './releases.ts';
+import { shortCommit } from '../record/state.ts';
 
 /**
  * The install cache: a new release whose install key (lockfile, INSTALL_CMD, Node) matches a kept
@@ -15,7 +16,6 @@ import { completeReleases } from './releases.ts';
 
 export type InstallReuse = { used: true; detail: string } | { used: false; /** Why a donor there was is not used (for the step's line); absent when there was none. */ why?: string };
 
-const short = (commit: string) => commit.slice(0, 7);
 
 /** Kept releases with this install key, newest first: a damaged old one is passed over once a newer install exists. Pure. */
 export function installDonors(state: State, key: string, commit: string): Release[] {
@@ -56,7 +56,7 @@ export async function reuseInstall(config: Config, state: State, commit: string,
   const donor = installDonors(state, key, commit).find((release) => existsSync(releaseDir(config, release.commit)));
   if (!donor) return { used: false };
   const fromDir = releaseDir(config, donor.commit);
-  const from = `release ${short(donor.commit)}`;
+  const from = `release ${shortCommit(donor.commit)}`;
   const expected = expectedPackages(fromDir, dir);
   let copied: boolean;
   try {
