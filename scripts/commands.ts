@@ -24,6 +24,7 @@ export const COMMANDS = {
   'install-boot': () => import('./install-boot.ts') as Promise<CommandModule>,
   init: () => import('./init.ts') as Promise<CommandModule>,
   doctor: () => import('./doctor.ts') as Promise<CommandModule>,
+  fleet: () => import('./fleet.ts') as Promise<CommandModule>,
 };
 
 /** The command a mistyped one was probably meant to be (`stauts` → status, `rollbak` → rollback). Pure. */
@@ -74,6 +75,8 @@ Commands:
                                   write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site
   doctor [--json]                 check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports,
                                   hooks, disk, Node) without changing anything; each ✖ names its fix
+  fleet <deploy|rollback|status|doctor|history>
+                                  many hosts over ssh, rolling or blue-green, ending on one version (docs/fleet.md)
 
 Options for every command: --help, --no-color, --verbose (stack traces)
 Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
