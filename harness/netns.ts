@@ -40,6 +40,7 @@ export type NetnsHost = {
   run(args: string[], env?: Record<string, string>): Promise<{ exitCode: number; output: string; stdout: string }>;
   state(): any;
   stopSshd(): Promise<void>;
+  startSshd(): Promise<void>;
 };
 
 export type NetnsFleet = { dir: string; subnet: string; hosts: NetnsHost[]; sshConfig: string; cleanUp(): Promise<void> };
@@ -207,6 +208,10 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
         deployRootOutside: path.join(srv, 'fleetapp'),
         run,
         state: () => JSON.parse(readFileSync(path.join(srv, 'fleetapp', 'state.json'), 'utf8')),
+        async startSshd() {
+          startSshd();
+          await waitFor(`sshd of ${ns}`, async () => (await execa('nsenter', ['-t', String(holder.pid), '-n', '--', 'bash', '-c', 'exec 4<>/dev/tcp/127.0.0.1/22'], { reject: false })).exitCode === 0);
+        },
         async stopSshd() {
           const sshd = entry.sshd;
           if (!sshd || sshd.exitCode !== null) return;
@@ -250,4 +255,32 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
+}
+
+export type FleetFront = { port: number; url(pathname: string): string; stop(): Promise<void> };
+
+/** A real HAProxy on a loopback port in front of the hosts' nginx (round robin, keep-alive), in the root namespace. */
+export async function startFront(dir: string, addresses: string[], port: number): Promise<FleetFront> {
+  const config = path.join(dir, 'front.cfg');
+  writeFileSync(config, [
+    'global', '  maxconn 2000',
+    'defaults', '  mode http', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s', '  option http-keep-alive', '  retries 2',
+    'frontend front', `  bind 127.0.0.1:${port}`, '  default_backend hosts',
+    'backend hosts', '  balance roundrobin',
+    ...addresses.map((address, index) => `  server h${index + 1} ${address}:80`), '',
+  ].join('\n'));
+  const { haproxyBinary } = await import('./haproxy.ts');
+  const child = spawn(haproxyBinary(), ['-f', config, '-db'], { stdio: 'ignore' });
+  const { acceptsConnections } = await import('./ports.ts');
+  await waitFor('the front HAProxy', () => acceptsConnections(port), 10_000);
+  return {
+    port,
+    url: (pathname) => `http://127.0.0.1:${port}${pathname}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('close', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

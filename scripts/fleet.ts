@@ -6,6 +6,7 @@ import { makeBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
 import { checkHosts } from '../lib/fleet/preflight.ts';
+import { blueGreenChange } from '../lib/fleet/blue-green.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
 import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
 import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
@@ -97,7 +98,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (sub === 'deploy' && hasFlag(rest, '--dry-run')) return await dryRun(ctx, args[0]);
     if (sub === 'deploy' || sub === 'rollback') {
       if (args.length > 1) throw new SwitchyardError(`fleet ${sub} takes at most one commit; got ${args.length}`, { untouched: 'nothing was changed', exitCode: 2 });
-      if (config.strategy === 'blue-green') throw new SwitchyardError('FLEET_STRATEGY=blue-green is not available in this version', { untouched: 'nothing was changed', next: 'use FLEET_STRATEGY=rolling' });
+      if (config.strategy === 'blue-green') return await blueGreenChange(ctx, { command: sub, revision: args[0] });
       return await rollingChange(ctx, { command: sub, revision: args[0] });
     }
     if (sub === 'status') {
