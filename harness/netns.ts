@@ -259,10 +259,13 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 
 export type FleetFront = { port: number; url(pathname: string): string; stop(): Promise<void> };
 
-/** A real HAProxy on a loopback port in front of the hosts' nginx (round robin, keep-alive), in the root namespace. */
-export async function startFront(dir: string, addresses: string[], port: number): Promise<FleetFront> {
+/**
+ * A real HAProxy on a loopback port in front of the hosts' nginx (round robin, keep-alive), in the
+ * root namespace; `configText` instead of that: a rendered templates/fleet/haproxy-front.cfg.
+ */
+export async function startFront(dir: string, addresses: string[], port: number, configText?: string): Promise<FleetFront> {
   const config = path.join(dir, 'front.cfg');
-  writeFileSync(config, [
+  writeFileSync(config, configText ?? [
     'global', '  maxconn 2000',
     'defaults', '  mode http', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s', '  option http-keep-alive', '  retries 2',
     'frontend front', `  bind 127.0.0.1:${port}`, '  default_backend hosts',

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { hasFlag, positionals, PROJECT_DIR, rejectUnknownFlags, type CommandIo } from '../lib/cli/command.ts';
+import { flagValue, hasFlag, positionals, PROJECT_DIR, rejectUnknownFlags, type CommandIo } from '../lib/cli/command.ts';
 import { readSettings, resolveConfig, suggestKey } from '../lib/config/config.ts';
 import { isSwitchyardError, SwitchyardError } from '../lib/errors.ts';
 import { makeBatches } from '../lib/fleet/batches.ts';
@@ -109,7 +109,7 @@ export async function run(io: CommandIo): Promise<number> {
     }
     if (sub === 'history') {
       const checks = await checkHosts(ctx.remote, config.hosts);
-      const entries = mergeHistories(checks.map((check) => ({ host: check.host.name, records: check.probe?.history ?? [] }))).slice(-Number(positionals(rest).length ? 10 : 10));
+      const entries = mergeHistories(checks.map((check) => ({ host: check.host.name, records: check.probe?.history ?? [] }))).slice(-historyCount(rest));
       if (out.json) out.document(entries);
       else if (entries.length === 0) out.info('no fleet deploys yet');
       else for (const entry of entries) out.info(`${entry.at}  ${entry.command.padEnd(8)} ${(entry.commit?.slice(0, 7) ?? '-').padEnd(8)} by ${entry.holder}  ${Object.entries(entry.outcomes).map(([host, outcome]) => `${host}: ${outcome}`).join(', ')}  [${entry.id}]`);
@@ -127,6 +127,12 @@ export async function run(io: CommandIo): Promise<number> {
   } finally {
     await ctx?.remote.close(ctx.config.hosts);
   }
+}
+
+function historyCount(argv: string[]): number {
+  const text = flagValue(argv, '-n') ?? '10';
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`-n must be a positive number; got ${JSON.stringify(text)}`, { untouched: 'nothing was changed', exitCode: 2 });
+  return Number(text);
 }
 
 /** Only the FLEET_ keys are read here: the host keys (APP_NAME, DEPLOY_ROOT ...) are each host's own. */

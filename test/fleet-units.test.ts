@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { recordedGroup, switchEnv } from '../lib/fleet/blue-green.ts';
+import { mergeHistories } from '../lib/fleet/status.ts';
 import { batchWidth, makeBatches, parseBatchSize } from '../lib/fleet/batches.ts';
 import { parseFleetConfig } from '../lib/fleet/config.ts';
 import { trackEvents } from '../lib/fleet/events.ts';
@@ -119,5 +121,33 @@ describe("a host's --json events", () => {
     expect(tracker.failedStep()).toBe('health');
     expect(tracker.errorMessage()).toBe('slot b did not become healthy');
     expect(tracker.tail(3)).toEqual(['FAILED health HTTP 503', 'slot b did not become healthy', 'Connection to h closed.']);
+  });
+});
+
+describe('blue-green and history', () => {
+  const host = (name: string) => ({ name, destination: name });
+  const check = (name: string, group?: 'A' | 'B', at = '2026-01-01T00:00:00Z') => ({ host: host(name), probe: { version: '1', ...(group ? { group: { group, commit: 'c', fleetId: 'f', at } } : {}) } });
+  it('the live group is what every host recorded; none yet is fine, a disagreement is named', () => {
+    expect(recordedGroup([check('w1'), check('w2')])).toEqual({ group: undefined, commit: null });
+    expect(recordedGroup([check('w1', 'B'), check('w2', 'B')])).toMatchObject({ group: 'B', commit: 'c' });
+    expect(recordedGroup([check('w1', 'A'), check('w2', 'B')]).problem).toBe('the hosts disagree on the live group (w1: A, w2: B)');
+  });
+  it('FLEET_SWITCH_CMD gets the group, its hosts, the previous ones and the commit', () => {
+    expect(switchEnv('B', { A: [host('w1')], B: [host('w2'), host('w3')] }, 'abc')).toEqual({
+      SWITCHYARD_GROUP: 'B', SWITCHYARD_HOSTS: 'w2 w3', SWITCHYARD_PREVIOUS_GROUP: 'A', SWITCHYARD_PREVIOUS_HOSTS: 'w1', SWITCHYARD_COMMIT: 'abc',
+    });
+  });
+  it('fleet history merges the hosts\' records by fleet command, oldest first', () => {
+    const record = (id: string, outcome: string, at: string) => ({ id, command: 'deploy', holder: 'ana@ci', commit: 'c', outcome, at });
+    expect(mergeHistories([
+      { host: 'w1', records: [record('f1', 'success', '2026-01-01T00:00:02Z'), record('f2', 'reverted', '2026-01-02T00:00:00Z')] },
+      { host: 'w2', records: [record('f1', 'success', '2026-01-01T00:00:01Z')] },
+    ])).toEqual([
+      { id: 'f1', command: 'deploy', holder: 'ana@ci', commit: 'c', at: '2026-01-01T00:00:01Z', outcomes: { w1: 'success', w2: 'success' } },
+      { id: 'f2', command: 'deploy', holder: 'ana@ci', commit: 'c', at: '2026-01-02T00:00:00Z', outcomes: { w1: 'reverted' } },
+    ]);
+  });
+  it('blue-green needs every host in exactly one group', () => {
+    expect(() => parseFleetConfig((key) => ({ FLEET_HOSTS: 'a b c', FLEET_STRATEGY: 'blue-green', FLEET_GROUP_A: 'a', FLEET_GROUP_B: 'b', FLEET_SWITCH_CMD: 'x' })[key], '/e')).toThrow(/c is in FLEET_HOSTS but in neither/);
   });
 });

@@ -50,6 +50,7 @@ export function parseFleetConfig(raw: (key: string) => string | undefined, envFi
     if (groups.A.length === 0 || groups.B.length === 0) problems.push('FLEET_STRATEGY=blue-green needs FLEET_GROUP_A and FLEET_GROUP_B, each one or more hosts of FLEET_HOSTS');
     for (const host of [...groups.A, ...groups.B]) if (!named(host)) problems.push(`${host.name} is in a FLEET_GROUP but not in FLEET_HOSTS`);
     for (const host of groups.A) if (groups.B.some((other) => other.name === host.name)) problems.push(`${host.name} is in both FLEET_GROUP_A and FLEET_GROUP_B`);
+    for (const host of hosts) if (![...groups.A, ...groups.B].some((other) => other.name === host.name)) problems.push(`${host.name} is in FLEET_HOSTS but in neither FLEET_GROUP_A nor FLEET_GROUP_B`);
     if (!switchCmd) problems.push('FLEET_STRATEGY=blue-green needs FLEET_SWITCH_CMD: the command that sends traffic to the group in $SWITCHYARD_GROUP (see templates/fleet/)');
   }
   if (problems.length > 0) {

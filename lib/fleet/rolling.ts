@@ -96,7 +96,14 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
     const change = async (host: FleetHost, words: string[]) => hostResult(await ctx.remote.stream(host, [words[0], '--json', ...words.slice(1)], { env, onEvent: (event) => out.hostEvent(host.name, event) }));
     const result = await rollout(batches, {
       onBatch: (batch, index) => out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`),
-      change: (host) => change(host, [options.command, ...(commit ? ['--', commit] : [])]),
+      change: async (host) => {
+        // A host that already serves the SHA (a rollout resumed after its controller died) is left as it is.
+        if (commit && before.get(host.name) === commit) {
+          out.info(`already serves ${short(commit)}; nothing to do there`, host.name);
+          return { ok: true, switched: false };
+        }
+        return change(host, [options.command, ...(commit ? ['--', commit] : [])]);
+      },
       ...(config.checkCmd ? { check: (batch) => runCheck(ctx, batch, commit) } : {}),
       revert: async (host) => {
         const previous = before.get(host.name);
