@@ -76,6 +76,14 @@ describe('a fleet of three hosts', () => {
     expect(first.exitCode, first.output).toBe(0);
     expect(new Set(liveCommits())).toEqual(new Set([example.head()]));
     expect(first.output).not.toMatch(/APP_NAME is required/);
+    // --dry-run: the batches and each host's own plan; nothing changes.
+    const states = fleet.hosts.map((host) => readFileSync(path.join(host.deployRootOutside, 'state.json'), 'utf8'));
+    const dry = await fleetRun(['deploy', '--dry-run'], { FLEET_BATCH: '2' });
+    expect(dry.exitCode, dry.output).toBe(0);
+    expect(dry.output).toContain(`batch 1 of 2: ${fleet.hosts[0].target}, ${fleet.hosts[1].target}`);
+    expect(dry.output).toContain(`batch 2 of 2: ${fleet.hosts[2].target}`);
+    for (const host of fleet.hosts) expect(dry.output).toContain(`${host.target} │ live a`);
+    expect(fleet.hosts.map((host) => readFileSync(path.join(host.deployRootOutside, 'state.json'), 'utf8'))).toEqual(states);
   }, 400_000);
 
   it('rolling deploy and rollback under load through the front: 0 failed, one version at the end', async () => {
@@ -144,6 +152,10 @@ describe('a fleet of three hosts', () => {
       expect(fleet.hosts.map((host) => readFileSync(path.join(host.deployRootOutside, 'state.json'), 'utf8'))).toEqual(before);
       // The leases taken on the reachable hosts were given back.
       for (const host of fleet.hosts) expect(existsSync(path.join(host.deployRootOutside, 'fleet.lease'))).toBe(false);
+      const doctor = await fleetRun(['doctor']);
+      expect(doctor.exitCode, doctor.output).toBe(1);
+      expect(doctor.output).toContain(`${fleet.hosts[2].target} │ ✖ cannot be reached over ssh`);
+      expect(doctor.output).toContain(`${fleet.hosts[0].target} │ ✔ reached, Switchyard`);
     } finally {
       await fleet.hosts[2].startSshd();
     }

@@ -6,9 +6,9 @@
 #   FLEET_SWITCH_CHECK_CMD=curl -fsS --max-time 5 https://www.example.com/health
 set -eu
 case "${SWITCHYARD_GROUP:-}" in
-  A) instance=${INSTANCE_A:?INSTANCE_A must be group A's instance id} ;;
-  B) instance=${INSTANCE_B:?INSTANCE_B must be group B's instance id} ;;
+  A) instance=${INSTANCE_A:?INSTANCE_A must be the instance id of group A} ;;
+  B) instance=${INSTANCE_B:?INSTANCE_B must be the instance id of group B} ;;
   *) echo "switch-eip.sh: SWITCHYARD_GROUP must be A or B" >&2; exit 2 ;;
 esac
-aws ec2 associate-address --allocation-id "${EIP_ALLOCATION:?EIP_ALLOCATION must be the Elastic IP's allocation id}" --instance-id "$instance" --allow-reassociation >/dev/null
+aws ec2 associate-address --allocation-id "${EIP_ALLOCATION:?EIP_ALLOCATION must be the allocation id of the Elastic IP}" --instance-id "$instance" --allow-reassociation >/dev/null
 echo "Elastic IP $EIP_ALLOCATION → $instance (group $SWITCHYARD_GROUP, ${SWITCHYARD_HOSTS:-}); commit ${SWITCHYARD_COMMIT:-?}"

@@ -7,8 +7,8 @@ socket=${HAPROXY_SOCKET:-/run/haproxy/fleet.sock}
 backend=${HAPROXY_BACKEND:-fleet}
 tool="$(dirname "$0")/../haproxy/haproxy-tool.mjs"
 case "${SWITCHYARD_GROUP:-}" in
-  A) live=${HAPROXY_SERVERS_A:?HAPROXY_SERVERS_A must name group A's servers}; idle=${HAPROXY_SERVERS_B:?HAPROXY_SERVERS_B must name group B's servers} ;;
-  B) live=${HAPROXY_SERVERS_B:?HAPROXY_SERVERS_B must name group B's servers}; idle=${HAPROXY_SERVERS_A:?HAPROXY_SERVERS_A must name group A's servers} ;;
+  A) live=${HAPROXY_SERVERS_A:?HAPROXY_SERVERS_A must name the servers of group A}; idle=${HAPROXY_SERVERS_B:?HAPROXY_SERVERS_B must name the servers of group B} ;;
+  B) live=${HAPROXY_SERVERS_B:?HAPROXY_SERVERS_B must name the servers of group B}; idle=${HAPROXY_SERVERS_A:?HAPROXY_SERVERS_A must name the servers of group A} ;;
   *) echo "switch.sh: SWITCHYARD_GROUP must be A or B, got '${SWITCHYARD_GROUP:-}'" >&2; exit 2 ;;
 esac
 commands=""
