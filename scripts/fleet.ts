@@ -81,9 +81,13 @@ export async function run(io: CommandIo): Promise<number> {
   const subIo = { ...io, argv: rest };
   if (sub && HOST_SIDE.includes(sub)) return runHostSide(sub, subIo);
   const out = createOutput({ json: hasFlag(rest, '--json') });
-  if (!sub || !HELPS[sub]) {
+  if (!sub) {
     process.stdout.write(FLEET_HELP);
-    return sub ? 2 : 0;
+    return 2;
+  }
+  if (!HELPS[sub]) {
+    out.error(`unknown fleet command ${JSON.stringify(sub)}; nothing was changed; run ./deploy.ts fleet --help for the list`);
+    return 2;
   }
   if (hasFlag(rest, '--help', '-h')) {
     process.stdout.write(HELPS[sub]);
