@@ -27,7 +27,7 @@ describe('a blue-green fleet', () => {
   let example: ReturnType<typeof createExampleRepo>;
   const commitVersion = (name: string) => example.commit(name, (repo) => copyFileSync(fleetApp, path.join(repo, 'server.js')));
   const fleetRun = async (args: string[], env: Record<string, string> = {}) => {
-    const result = await execa(DEPLOY_TS, ['fleet', ...args], { env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', ...env }, reject: false, all: true, timeout: 400_000 });
+    const result = await execa(DEPLOY_TS, ['fleet', ...args], { env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', XDG_RUNTIME_DIR: dir, ...env }, reject: false, all: true, timeout: 400_000 });
     return { exitCode: result.exitCode ?? -1, output: result.all ?? '', stdout: result.stdout };
   };
   const served = async () => {

@@ -26,8 +26,9 @@ describe('a fleet of three hosts', () => {
   let version = 1;
   const commitVersion = (name: string) => example.commit(name, (repo) => copyFileSync(fleetApp, path.join(repo, 'server.js')));
 
+  // XDG_RUNTIME_DIR: the controller's ssh control folders go in the test's own folder, even the one a SIGKILLed controller leaves.
   const fleetCommand = (args: string[], env: Record<string, string> = {}): ResultPromise<{ all: true; reject: false }> =>
-    execa(DEPLOY_TS, ['fleet', ...args], { env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', ...env }, reject: false, all: true, timeout: 400_000 }) as any;
+    execa(DEPLOY_TS, ['fleet', ...args], { env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', XDG_RUNTIME_DIR: dir, ...env }, reject: false, all: true, timeout: 400_000 }) as any;
   const fleetRun = async (args: string[], env: Record<string, string> = {}) => {
     const result = await fleetCommand(args, env);
     return { exitCode: result.exitCode ?? -1, output: result.all ?? '', stdout: String(result.stdout ?? '') };
