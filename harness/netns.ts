@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -154,6 +154,9 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
       const inHost = (argv: string[]) => ['nsenter', '-t', String(holder.pid), '-m', '-n', '--', ...argv];
       // Switchyard at /srv/switchyard, its .env beside it.
       cpSync(build, path.join(srv, 'switchyard'), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+      // A copy keeps no folder's mtime (lib/ is as new as the copy): the stamp is made newer again, or every command runs the TypeScript through tsx.
+      const now = new Date();
+      utimesSync(path.join(srv, 'switchyard', 'dist', '.stamp'), now, now);
       const layout = nginxLayout('/srv/nginx');
       const hostEnv: Record<string, string> = {
         APP_NAME: 'fleetapp',
