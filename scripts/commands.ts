@@ -26,6 +26,7 @@ export const COMMANDS = {
   'install-boot': () => import('./install-boot.ts') as Promise<CommandModule>,
   init: () => import('./init.ts') as Promise<CommandModule>,
   doctor: () => import('./doctor.ts') as Promise<CommandModule>,
+  fleet: () => import('./fleet.ts') as Promise<CommandModule>,
 };
 
 /** The command a mistyped one was probably meant to be (`stauts` → status, `rollbak` → rollback). Pure. */

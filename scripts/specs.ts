@@ -86,6 +86,16 @@ export const SPECS = {
       'nginx-dir': { value: 'DIR', help: "nginx's configuration folder (default /etc/nginx)" },
     },
   },
+  fleet: {
+    name: 'fleet',
+    args: '<deploy|rollback|status|doctor|history> [COMMIT]',
+    summary: 'many hosts over ssh, rolling or blue-green, ending on one version (docs/fleet.md)',
+    options: {
+      'dry-run': { help: 'fleet deploy: print the batches and each host\'s plan, change nothing' },
+      json: { help: 'one JSON event per line, each carrying its host' },
+      count: { short: 'n', value: 'N', help: 'fleet history: how many (default 10)' },
+    },
+  },
   doctor: { name: 'doctor', summary: 'check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports, hooks, disk, Node) without changing anything; each ✖ names its fix', options: { json: { help: 'one JSON document of every check' } } },
 } as const satisfies Record<string, CommandSpec>;
 

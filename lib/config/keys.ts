@@ -45,6 +45,17 @@ export const CONFIG_KEYS = {
   SHARED_PATHS: { default: '', doc: 'space-separated paths kept under <DEPLOY_ROOT>/shared/ and symlinked into each new build before install (a trailing / means a folder), e.g. `.env uploads/`; relative, no ..' },
   LOG_MAX_SIZE: { default: '10M', doc: "size at which a slot's log is rotated by its supervisor (bytes, or with K, M, G)" },
   LOG_KEEP: { default: '5', doc: 'rotated slot logs kept (<log>.1 ... <log>.N), at least 1' },
+  FLEET_HOSTS: { default: '', doc: 'the controller of `./deploy.ts fleet`: SSH destinations of the hosts (an SSH config alias, user@host, ssh://user@host:port), separated by spaces or commas; the host keys above are not needed on the controller' },
+  FLEET_SSH_CONFIG: { default: '', doc: 'fleet: file passed to ssh -F (keys, bastions, known_hosts); empty: ssh\'s own ~/.ssh/config' },
+  FLEET_REMOTE: { default: 'switchyard/deploy.ts', doc: "fleet: the Switchyard command on each host, run by the login's shell as written (relative to its home)" },
+  FLEET_BATCH: { default: '1', doc: 'fleet: hosts changed at a time, N or N% of the fleet (rounded up)' },
+  FLEET_ON_FAILURE: { default: 'revert', doc: 'fleet: revert (every host already switched goes back to the release it served, so one version serves) or halt (they are left; fleet status warns of two versions)' },
+  FLEET_CHECK_CMD: { default: '', doc: 'fleet, optional: command run by /bin/sh on the controller after each batch (SWITCHYARD_COMMIT, SWITCHYARD_HOSTS set), e.g. a check through the front balancer; non-zero fails the rollout' },
+  FLEET_STRATEGY: { default: 'rolling', doc: 'fleet: rolling (batches of FLEET_BATCH) or blue-green (deploy the idle group, then FLEET_SWITCH_CMD)' },
+  FLEET_GROUP_A: { default: '', doc: 'fleet, blue-green: the hosts of group A (names as in FLEET_HOSTS)' },
+  FLEET_GROUP_B: { default: '', doc: 'fleet, blue-green: the hosts of group B' },
+  FLEET_SWITCH_CMD: { default: '', doc: 'fleet, blue-green (required there): command run by /bin/sh as written that sends traffic to a group; the facts come in SWITCHYARD_GROUP, SWITCHYARD_HOSTS, SWITCHYARD_PREVIOUS_GROUP, SWITCHYARD_PREVIOUS_HOSTS, SWITCHYARD_COMMIT' },
+  FLEET_SWITCH_CHECK_CMD: { default: '', doc: 'fleet, blue-green, optional: command run after FLEET_SWITCH_CMD with the same variables; must pass 3 times in a row (bounded) or the switch is run back' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -7,6 +7,7 @@ import { paths } from '../host/paths.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../host/process.ts';
 import { procStat, startedAtMs } from '../host/proc.ts';
+import { fleetLeaseRefusal } from './fleet-lease.ts';
 
 export type LockHolder = {
   pid: number;
@@ -41,6 +42,9 @@ export function acquireLock(deployRoot: string, command: string, user: string): 
       next: 'create it and give the deploy user write access, or fix DEPLOY_ROOT',
     });
   }
+  // A fleet rollout holds this host: only its own commands (SWITCHYARD_FLEET_ID) deploy here meanwhile.
+  const refusal = fleetLeaseRefusal(deployRoot, command, process.env.SWITCHYARD_FLEET_ID);
+  if (refusal) throw refusal;
   const file = lockPath(deployRoot);
   const holder: LockHolder = { pid: process.pid, user, command, startedAt: new Date().toISOString(), host: os.hostname(), processStart: processStartTicks(process.pid) };
   const temp = `${file}.${process.pid}.tmp`;

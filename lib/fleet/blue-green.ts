@@ -1,0 +1,131 @@
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runShell } from '../host/run.ts';
+import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import type { FleetHost } from './hosts.ts';
+import { LEASE_TTL_S, type HostCheck, type Take } from './preflight.ts';
+import { newFleetId, preflightAndLease, releaseLeases, type FleetContext } from './rolling.ts';
+import { rollout } from './rollout.ts';
+
+/**
+ * Blue-green: two groups of hosts. `fleet deploy` deploys the idle group (each host its own cycle),
+ * then FLEET_SWITCH_CMD sends traffic to it, confirmed by FLEET_SWITCH_CHECK_CMD; the previous group
+ * stays warm, serving its version out of rotation. `fleet rollback` is the switch only. A failed
+ * switch or check runs the switch back. The live group is recorded on every host.
+ */
+
+type Group = 'A' | 'B';
+const other = (group: Group): Group => (group === 'A' ? 'B' : 'A');
+const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'nothing');
+
+/** The live group every host recorded; none yet is fine (the first deploy goes to A), a disagreement is not. Pure. */
+export function recordedGroup(checks: HostCheck[]): { group: Group | undefined; commit: string | null; problem?: string } {
+  const groups = checks.map((check) => check.probe?.group ?? null).filter((group) => group !== null);
+  const names = [...new Set(groups.map((group) => group!.group))];
+  if (names.length > 1) return { group: undefined, commit: null, problem: `the hosts disagree on the live group (${checks.map((check) => `${check.host.name}: ${check.probe?.group?.group ?? 'none'}`).join(', ')})` };
+  const newest = groups.sort((a, b) => a!.at.localeCompare(b!.at)).at(-1);
+  return { group: newest?.group, commit: newest?.commit ?? null };
+}
+
+/** The facts FLEET_SWITCH_CMD and FLEET_SWITCH_CHECK_CMD get. Pure. */
+export function switchEnv(to: Group, hosts: Record<Group, FleetHost[]>, commit: string | null): Record<string, string> {
+  const names = (group: Group) => hosts[group].map((host) => host.name).join(' ');
+  return { SWITCHYARD_GROUP: to, SWITCHYARD_HOSTS: names(to), SWITCHYARD_PREVIOUS_GROUP: other(to), SWITCHYARD_PREVIOUS_HOSTS: names(other(to)), SWITCHYARD_COMMIT: commit ?? '' };
+}
+
+export async function blueGreenChange(ctx: FleetContext, options: { command: 'deploy' | 'rollback'; revision?: string }): Promise<number> {
+  const { config, out } = ctx;
+  const groups = { A: config.groups.A, B: config.groups.B };
+  const hosts = [...groups.A, ...groups.B];
+  const id = newFleetId();
+  const holder = `${ctx.user}@${os.hostname()}`;
+  const take: Take = { id, command: options.command, holder, ttlS: LEASE_TTL_S };
+  const checks = [...(await preflightAndLease(ctx, hosts, take)).values()];
+  let outcome = 'failed';
+  let reason: string | undefined;
+  let commit: string | null = null;
+  try {
+    const recorded = recordedGroup(checks);
+    if (recorded.problem) throw new SwitchyardError(recorded.problem, { untouched: 'nothing was changed on any host', next: 'run `./deploy.ts fleet rollback` or `fleet deploy` again once the hosts agree; `fleet status` shows each' });
+    const live = recorded.group;
+    if (options.command === 'rollback') {
+      if (!live) throw new SwitchyardError('no live group is recorded on the hosts yet: nothing to roll back to', { untouched: 'nothing was changed on any host' });
+      const to = other(live);
+      commit = checks.find((check) => check.host === groups[to][0])?.probe?.commit ?? null;
+      out.info(`fleet rollback ${id}: switch from group ${live} to group ${to} (${short(commit)}); no host deploys`);
+      await switchTo(ctx, to, live, groups, commit);
+      await recordGroup(ctx, hosts, to, commit, id);
+      outcome = 'success';
+      out.success(`group ${to} (${groups[to].map((host) => host.name).join(', ')}) is live again, serving ${short(commit)}`);
+      return 0;
+    }
+    const to: Group = live ? other(live) : 'A';
+    const resolved = await ctx.remote.query(groups[to][0], ['fleet', 'resolve', ...(options.revision ? ['--', options.revision] : [])], { timeoutMs: 120_000 });
+    commit = resolved.exitCode === 0 && typeof resolved.json?.commit === 'string' ? resolved.json.commit : null;
+    if (!commit) throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${groups[to][0].name}: ${resolved.tracker.tail(3).join(' ')}`, { untouched: 'nothing was changed on any host' });
+    out.info(`fleet deploy ${id}: ${short(commit)} to the idle group ${to} (${groups[to].map((host) => host.name).join(', ')}), then the switch from group ${live ?? 'none'}`);
+    const env = { SWITCHYARD_FLEET_ID: id };
+    const deployed = await rollout([groups[to]], {
+      change: async (host) => {
+        const result = await ctx.remote.stream(host, ['deploy', '--json', '--', commit!], { env, onEvent: (event) => out.hostEvent(host.name, event) });
+        return result.exitCode === 0 ? { ok: true, switched: true } : { ok: false, switched: false, step: result.reached ? (result.tracker.failedStep() ?? 'deploy') : 'ssh', message: result.tracker.errorMessage(), tail: result.tracker.tail(5) };
+      },
+      revert: async () => ({ ok: true, switched: false }),
+    }, 'halt');
+    if (!deployed.ok) {
+      const failure = deployed.failure!;
+      throw new SwitchyardError(`fleet deploy ${short(commit)} failed on ${failure.host?.name} at its ${failure.step} step: ${failure.message ?? 'failed'}; no switch was made: group ${live ?? 'none'} still serves`, { details: failure.tail, next: 'fix the cause on that host, then run this again' });
+    }
+    await switchTo(ctx, to, live, groups, commit);
+    await recordGroup(ctx, hosts, to, commit, id);
+    outcome = 'success';
+    out.success(`group ${to} is live with ${short(commit)}; group ${live ?? 'none'} stays warm for \`fleet rollback\``);
+    return 0;
+  } catch (error) {
+    reason = isSwitchyardError(error) ? error.message : String(error);
+    throw error;
+  } finally {
+    await releaseLeases(ctx, hosts, id, { command: options.command, holder, commit, outcome, reason });
+  }
+}
+
+/** FLEET_SWITCH_CMD to `to`, then FLEET_SWITCH_CHECK_CMD 3 passes in a row (bounded); on failure the switch back to `from`. */
+async function switchTo(ctx: FleetContext, to: Group, from: Group | undefined, groups: Record<Group, FleetHost[]>, commit: string | null): Promise<void> {
+  const { config, out } = ctx;
+  const run = (command: string, group: Group) => runShell(command, { env: { ...ctx.env, ...switchEnv(group, groups, commit) }, timeoutMs: 60_000, onLine: (line) => void out.info(`  switch │ ${line}`) });
+  try {
+    await run(config.switchCmd, to);
+    if (config.switchCheckCmd) {
+      let passes = 0;
+      const deadline = Date.now() + 30_000;
+      let last = '';
+      while (passes < 3) {
+        try {
+          await run(config.switchCheckCmd, to);
+          passes++;
+        } catch (error) {
+          passes = 0;
+          last = isSwitchyardError(error) ? [error.message, ...error.details.slice(-2)].join(' ') : String(error);
+          if (Date.now() > deadline) throw new SwitchyardError(`FLEET_SWITCH_CHECK_CMD did not pass 3 times in a row within 30s: ${last}`);
+        }
+        if (passes < 3) await sleep(300);
+      }
+    }
+    out.info(`switched to group ${to}${config.switchCheckCmd ? ' (FLEET_SWITCH_CHECK_CMD passed 3 times in a row)' : ''}`);
+  } catch (error) {
+    const why = isSwitchyardError(error) ? error.message : String(error);
+    if (from) {
+      try {
+        await run(config.switchCmd, from);
+      } catch (back) {
+        throw new SwitchyardError(`the switch to group ${to} failed (${why}) and the switch back to group ${from} failed too: ${isSwitchyardError(back) ? back.message : String(back)}`, { next: 'check the balancer by hand now; `./deploy.ts fleet status` shows each host' });
+      }
+    }
+    throw new SwitchyardError(`the switch to group ${to} failed: ${why}`, { untouched: from ? `switched back: group ${from} serves as before` : 'no group was live before', next: 'fix FLEET_SWITCH_CMD / FLEET_SWITCH_CHECK_CMD or the balancer, then run this again' });
+  }
+}
+
+async function recordGroup(ctx: FleetContext, hosts: FleetHost[], group: Group, commit: string | null, id: string): Promise<void> {
+  const results = await Promise.all(hosts.map((host) => ctx.remote.query(host, ['fleet', 'group', '--group', group, '--id', id, ...(commit ? ['--commit', commit] : [])], { timeoutMs: 20_000 })));
+  results.forEach((result, index) => result.exitCode !== 0 && ctx.out.warn(`could not record the live group ${group} there: ${result.tracker.tail(2).join(' ')}`, hosts[index].name));
+}

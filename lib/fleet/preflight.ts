@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { isAlive } from '../host/process.ts';
+import { describeLease, type FleetLease, type FleetRecord } from '../record/fleet-lease.ts';
+import type { LiveGroup } from './group.ts';
+import type { FleetHost } from './hosts.ts';
+import type { Remote } from './remote.ts';
+import { switchyardVersion } from './version.ts';
+
+/** Before anything changes: every host reached (bounded), on the controller's version, its config loading, no deploy running, the lease taken. */
+
+export type Probe = {
+  version: string;
+  problem?: string;
+  app?: string;
+  live?: 'a' | 'b' | null;
+  commit?: string | null;
+  previous?: string | null;
+  bake?: { endsAt: string } | null;
+  lock?: { pid: number; user: string; command: string; startedAt: string } | null;
+  lease?: FleetLease | null;
+  taken?: { taken: boolean; holder?: FleetLease } | null;
+  group?: LiveGroup | null;
+  history?: FleetRecord[];
+};
+
+export type HostCheck = { host: FleetHost; probe?: Probe; problem?: string; heldBy?: FleetLease };
+
+export type Take = { id: string; command: string; holder: string; ttlS: number };
+
+export const LEASE_TTL_S = 120;
+
+function probeWords(take: Take | undefined, replace?: string): string[] {
+  if (!take) return ['fleet', 'probe', '--json'];
+  return ['fleet', 'probe', '--json', '--take', take.id, '--command', take.command, '--holder', take.holder, '--ttl', String(take.ttlS),
+    '--controller-host', os.hostname(), '--controller-pid', String(process.pid), ...(replace ? ['--replace', replace] : [])];
+}
+
+/** One host: what is wrong there, in one line an operator can act on, or nothing. */
+export async function checkHost(remote: Remote, host: FleetHost, take?: Take): Promise<HostCheck> {
+  let result = await remote.query(host, probeWords(take), { timeoutMs: 30_000 });
+  let probe = result.json as Probe | undefined;
+  // A lease left by a fleet command of this very machine whose process is gone: taken over, after that check.
+  const held = probe?.taken && !probe.taken.taken ? probe.taken.holder : undefined;
+  if (take && held && controllerGone(held)) {
+    result = await remote.query(host, probeWords(take, held.id), { timeoutMs: 30_000 });
+    probe = result.json as Probe | undefined;
+  }
+  if (!result.reached) return { host, problem: `cannot be reached over ssh: ${result.tracker.tail(2).join(' ').trim() || 'no answer'}; check that \`ssh ${host.destination}\` logs in without a prompt (BatchMode)` };
+  if (!probe || typeof probe.version !== 'string') {
+    return { host, problem: `did not answer as Switchyard does (exit ${result.exitCode}): ${result.tracker.tail(2).join(' ').trim() || 'no output'}; check FLEET_REMOTE (the Switchyard command on the host)` };
+  }
+  if (probe.version !== switchyardVersion()) return { host, probe, problem: `runs Switchyard ${probe.version}, the controller ${switchyardVersion()}; install the same version on every host and the controller` };
+  if (probe.problem) return { host, probe, problem: `its configuration does not load: ${probe.problem}` };
+  if (probe.taken && !probe.taken.taken) return { host, probe, heldBy: probe.taken.holder, problem: `is held by a running ${describeLease(probe.taken.holder!)}` };
+  if (probe.lock) return { host, probe, problem: `a ${probe.lock.command} is running there (pid ${probe.lock.pid}, user ${probe.lock.user}, started ${probe.lock.startedAt}); wait for it to finish` };
+  return { host, probe };
+}
+
+export async function checkHosts(remote: Remote, hosts: FleetHost[], take?: Take): Promise<HostCheck[]> {
+  return Promise.all(hosts.map((host) => checkHost(remote, host, take)));
+}
+
+/** The lease's controller ran on this machine and its process is gone (or is not a fleet command any more). */
+function controllerGone(lease: FleetLease): boolean {
+  if (lease.controller.host !== os.hostname() || !lease.controller.pid) return false;
+  if (!isAlive(lease.controller.pid)) return true;
+  try {
+    return !readFileSync(`/proc/${lease.controller.pid}/cmdline`, 'utf8').split('\0').includes('fleet');
+  } catch {
+    return false;
+  }
+}

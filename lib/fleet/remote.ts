@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { probeCommand, runCommand } from '../host/run.ts';
+import { isSwitchyardError } from '../errors.ts';
+import type { FleetConfig } from './config.ts';
+import { trackEvents, type EventTracker, type HostEvent } from './events.ts';
+import type { FleetHost } from './hosts.ts';
+import { sshArgv, sshExitArgv, type SshOptions } from './ssh.ts';
+
+/** The controller's ssh: one private control folder per command, one shared connection per host, closed at the end. */
+
+export type RemoteResult = { exitCode: number; stdout: string; tracker: EventTracker; reached: boolean };
+
+export type Remote = {
+  /** A short command whose stdout is one JSON document (probe, lease, resolve): bounded by `timeoutMs`. */
+  query(host: FleetHost, words: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): Promise<RemoteResult & { json?: any }>;
+  /** A deploy or rollback with `--json`: each event as it arrives. */
+  stream(host: FleetHost, words: string[], options: { env?: Record<string, string>; onEvent?: (event: HostEvent) => void; signal?: AbortSignal }): Promise<RemoteResult>;
+  close(hosts: FleetHost[]): Promise<void>;
+};
+
+/** ssh's own exit code when it could not reach the host or authenticate (the remote command's codes are below it). */
+export const SSH_FAILED = 255;
+
+export function createRemote(config: FleetConfig, env: Record<string, string | undefined>): Remote {
+  // A private folder (mkdtemp is 0700): nobody else can reach the shared connections.
+  const controlDir = mkdtempSync(path.join(env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.length < 60 ? env.XDG_RUNTIME_DIR : os.tmpdir(), 'swy-ssh-'));
+  const options: SshOptions = { configFile: config.sshConfig, controlDir, connectTimeoutS: 10, persistS: 15 };
+  const sshEnv = { ...env };
+  const argv = (host: FleetHost, words: string[], extra: Record<string, string> = {}) => sshArgv(host, config.remote, words, options, extra);
+  return {
+    async query(host, words, queryOptions = {}) {
+      const result = await probeCommand(argv(host, words, queryOptions.env), { env: sshEnv, timeoutMs: queryOptions.timeoutMs ?? 30_000 });
+      const tracker = trackEvents();
+      for (const line of `${result.stderr}\n${result.error ?? ''}`.split('\n')) if (line.trim()) tracker.take(line);
+      const json = parseDocument(result.stdout);
+      const exitCode = result.timedOut ? SSH_FAILED : result.exitCode;
+      return { exitCode, stdout: result.stdout, tracker, json, reached: exitCode !== SSH_FAILED };
+    },
+    async stream(host, words, streamOptions) {
+      const tracker = trackEvents();
+      let exitCode = 0;
+      try {
+        await runCommand(argv(host, words, streamOptions.env), {
+          env: sshEnv,
+          signal: streamOptions.signal,
+          onLine: (line) => {
+            const event = tracker.take(line);
+            if (event) streamOptions.onEvent?.(event);
+          },
+        });
+      } catch (error) {
+        const line = isSwitchyardError(error) ? error.message : String(error);
+        exitCode = Number(/exit code (\d+)/.exec(line)?.[1] ?? 1);
+        if (!/exit code \d+/.test(line)) tracker.take(line);
+      }
+      return { exitCode, stdout: '', tracker, reached: exitCode !== SSH_FAILED };
+    },
+    async close(hosts) {
+      await Promise.all(hosts.map((host) => probeCommand(sshExitArgv(host, options), { env: sshEnv, timeoutMs: 5000 })));
+      rmSync(controlDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A whole JSON document (status --json prints one over many lines), or the last line that is one. */
+function parseDocument(stdout: string): any {
+  for (const text of [stdout.trim(), stdout.trim().split('\n').at(-1) ?? '']) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Next candidate.
+    }
+  }
+  return undefined;
+}

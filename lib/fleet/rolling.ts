@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { runShell } from '../host/run.ts';
+import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { makeBatches } from './batches.ts';
+import type { FleetConfig } from './config.ts';
+import type { FleetHost } from './hosts.ts';
+import type { FleetOutput } from './output.ts';
+import { checkHosts, LEASE_TTL_S, type HostCheck, type Take } from './preflight.ts';
+import type { Remote, RemoteResult } from './remote.ts';
+import { rollout, type HostResult, type RolloutResult } from './rollout.ts';
+
+/** `fleet deploy` and `fleet rollback`, rolling: preflight and lease on every host, one SHA, batches, revert or halt. */
+
+export type FleetContext = { config: FleetConfig; remote: Remote; out: FleetOutput; user: string; env: Record<string, string | undefined> };
+
+const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'nothing');
+
+export function newFleetId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Preflight with the lease taken on every host; on any problem every lease taken is given back and nothing changed. */
+export async function preflightAndLease(ctx: FleetContext, hosts: FleetHost[], take: Take): Promise<Map<string, HostCheck>> {
+  const checks = await checkHosts(ctx.remote, hosts, take);
+  const bad = checks.filter((check) => check.problem);
+  if (bad.length === 0) return new Map(checks.map((check) => [check.host.name, check]));
+  await releaseLeases(ctx, checks.filter((check) => check.probe?.taken?.taken).map((check) => check.host), take.id);
+  for (const check of bad) ctx.out.error(`${check.host.name}: ${check.problem}`);
+  const held = bad.find((check) => check.heldBy);
+  throw new SwitchyardError(held ? `another fleet command holds the fleet: ${held.problem}` : `preflight failed on ${bad.length} of ${hosts.length} host(s): ${bad.map((check) => check.host.name).join(', ')}`, {
+    untouched: 'nothing was changed on any host',
+    next: held ? 'wait for it to finish (its lease expires if its controller died), then run this again' : 'fix what each line above names, then run this again',
+    exitCode: held ? 75 : 1,
+  });
+}
+
+export async function releaseLeases(ctx: FleetContext, hosts: FleetHost[], id: string, record?: { command: string; holder: string; commit: string | null; outcome: string; reason?: string }): Promise<void> {
+  const words = ['fleet', 'lease', 'release', id, ...(record ? ['--outcome', record.outcome, '--command', record.command, '--holder', record.holder, ...(record.commit ? ['--commit', record.commit] : []), ...(record.reason ? ['--reason', record.reason.slice(0, 300)] : [])] : [])];
+  await Promise.all(hosts.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
+}
+
+/** Renew the lease on every host while the rollout runs: a controller that dies stops renewing, and the lease expires. */
+function keepLeases(ctx: FleetContext, hosts: FleetHost[], id: string): () => Promise<void> {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => Promise.all(hosts.map((host) => ctx.remote.query(host, ['fleet', 'lease', 'renew', id, '--ttl', String(LEASE_TTL_S)], { timeoutMs: 20_000 }))));
+  }, (LEASE_TTL_S * 1000) / 4);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+function hostResult(result: RemoteResult): HostResult {
+  if (result.exitCode === 0) return { ok: true, switched: true };
+  return {
+    ok: false,
+    switched: false,
+    step: result.reached ? (result.tracker.failedStep() ?? 'deploy') : 'ssh',
+    message: result.tracker.errorMessage() ?? (result.reached ? `exit code ${result.exitCode}` : 'the connection failed'),
+    tail: result.tracker.tail(5),
+  };
+}
+
+export type ChangeOptions = { command: 'deploy' | 'rollback'; revision?: string };
+
+export async function rollingChange(ctx: FleetContext, options: ChangeOptions): Promise<number> {
+  const { config, out } = ctx;
+  const hosts = config.hosts;
+  const id = newFleetId();
+  const holder = `${ctx.user}@${os.hostname()}`;
+  const take: Take = { id, command: options.command, holder, ttlS: LEASE_TTL_S };
+  out.info(`fleet ${options.command} ${id}: ${hosts.length} host(s), batches of ${config.batchText}, on failure ${config.onFailure}`);
+  const checks = await preflightAndLease(ctx, hosts, take);
+  let commit: string | null = null;
+  let outcome = 'failed';
+  let reason: string | undefined;
+  const stopRenewing = keepLeases(ctx, hosts, id);
+  try {
+    // One SHA for every host, resolved once before any host changes (on the first host, which fetches REPO).
+    if (options.command === 'deploy' || options.revision) {
+      const resolved = await ctx.remote.query(hosts[0], ['fleet', 'resolve', ...(options.revision ? ['--', options.revision] : [])], { timeoutMs: 120_000 });
+      commit = resolved.exitCode === 0 && typeof resolved.json?.commit === 'string' ? resolved.json.commit : null;
+      if (!commit) {
+        throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${hosts[0].name}: ${resolved.tracker.tail(3).join(' ').trim() || `exit ${resolved.exitCode}`}`, {
+          untouched: 'nothing was changed on any host',
+          next: 'check the commit, tag or branch name',
+        });
+      }
+      out.info(`${options.revision ?? 'DEPLOY_BRANCH'} → ${commit}`);
+    }
+    const env = { SWITCHYARD_FLEET_ID: id };
+    const before = new Map([...checks].map(([name, check]) => [name, check.probe?.commit ?? null]));
+    const batches = makeBatches(hosts, config.batch);
+    const change = async (host: FleetHost, words: string[]) => hostResult(await ctx.remote.stream(host, [words[0], '--json', ...words.slice(1)], { env, onEvent: (event) => out.hostEvent(host.name, event) }));
+    const result = await rollout(batches, {
+      onBatch: (batch, index) => out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`),
+      change: async (host) => {
+        // A host that already serves the SHA (a rollout resumed after its controller died) is left as it is.
+        if (commit && before.get(host.name) === commit) {
+          out.info(`already serves ${short(commit)}; nothing to do there`, host.name);
+          return { ok: true, switched: false };
+        }
+        return change(host, [options.command, ...(commit ? ['--', commit] : [])]);
+      },
+      ...(config.checkCmd ? { check: (batch) => runCheck(ctx, batch, commit) } : {}),
+      revert: async (host) => {
+        const previous = before.get(host.name);
+        if (!previous) return { ok: false, switched: true, message: 'it served nothing before this rollout: nothing to go back to' };
+        out.info(`reverting to ${short(previous)}`, host.name);
+        return change(host, ['rollback', '--', previous]);
+      },
+    }, config.onFailure);
+    outcome = result.ok ? 'success' : config.onFailure === 'revert' && result.revertFailed.length === 0 ? 'reverted' : 'halted';
+    if (result.ok) {
+      out.success(`fleet ${options.command} ${commit ? short(commit) : ''} done on ${hosts.length} host(s): ${hosts.map((host) => host.name).join(', ')}`.replace('  ', ' '));
+      return 0;
+    }
+    reason = failureLine(result, options.command, commit, config.onFailure);
+    throw new SwitchyardError(reason, { details: result.failure!.tail, next: nextStep(result, config.onFailure) });
+  } catch (error) {
+    if (!reason) reason = isSwitchyardError(error) ? error.message : String(error);
+    throw error;
+  } finally {
+    await stopRenewing();
+    await releaseLeases(ctx, hosts, id, { command: options.command, holder, commit, outcome, reason });
+  }
+}
+
+async function runCheck(ctx: FleetContext, batch: FleetHost[], commit: string | null): Promise<HostResult> {
+  const tail: string[] = [];
+  try {
+    await runShell(ctx.config.checkCmd, {
+      env: { ...ctx.env, SWITCHYARD_COMMIT: commit ?? '', SWITCHYARD_HOSTS: batch.map((host) => host.name).join(' ') },
+      timeoutMs: 120_000,
+      onLine: (line) => void tail.push(line),
+    });
+    ctx.out.info(`FLEET_CHECK_CMD passed after ${batch.map((host) => host.name).join(', ')}`);
+    return { ok: true, switched: false };
+  } catch (error) {
+    return { ok: false, switched: false, step: 'check', message: `FLEET_CHECK_CMD failed after ${batch.map((host) => host.name).join(', ')}: ${isSwitchyardError(error) ? error.message : String(error)}`, tail: tail.slice(-5) };
+  }
+}
+
+/** The one line: the host, the step that failed there, what was put back or left. */
+function failureLine(result: RolloutResult<FleetHost>, command: string, commit: string | null, onFailure: string): string {
+  const failure = result.failure!;
+  const where = failure.host ? `on ${failure.host.name} at its ${failure.step} step` : `at the ${failure.step}`;
+  const names = (hosts: FleetHost[]) => hosts.map((host) => host.name).join(', ');
+  const parts = [`fleet ${command} ${short(commit)} failed ${where}: ${failure.message}`];
+  if (onFailure === 'revert') {
+    parts.push(result.reverted.length ? `reverted ${names(result.reverted)} to the release each served before` : 'no host had switched');
+    if (result.revertFailed.length) parts.push(`COULD NOT revert ${result.revertFailed.map(({ host, result: failed }) => `${host.name} (${failed.message})`).join(', ')}`);
+  } else if (result.changed.length) parts.push(`FLEET_ON_FAILURE=halt: ${names(result.changed)} left on ${short(commit)}, the rest on their release: the fleet serves two versions`);
+  if (result.untouched.length) parts.push(`not touched: ${names(result.untouched)}`);
+  return parts.join('; ');
+}
+
+function nextStep(result: RolloutResult<FleetHost>, onFailure: string): string {
+  if (onFailure === 'halt' && result.changed.length) return 'see `./deploy.ts fleet status`; fix the release and deploy again, or `./deploy.ts fleet rollback` to put every host back';
+  return 'fix the cause on the named host (its `./deploy.ts history --show last`), then run this again';
+}

@@ -1,0 +1,75 @@
+/**
+ * A rolling change across batches, with what it touches injected: the order, the stop at the first
+ * failure and what is put back are decided here, without ssh, so they are tested without hosts.
+ */
+
+export type HostResult = {
+  ok: boolean;
+  /** Traffic on that host moved to the new release (false: the host's own cycle left it, or put it back). */
+  switched: boolean;
+  /** The host's step that failed (fetch, build, health, switch ...), or `ssh`, `check`. */
+  step?: string;
+  message?: string;
+  tail?: string[];
+};
+
+export type RolloutSteps<H> = {
+  change(host: H): Promise<HostResult>;
+  /** FLEET_CHECK_CMD after a batch; undefined when none is set. */
+  check?(batch: H[], index: number): Promise<HostResult>;
+  revert(host: H): Promise<HostResult>;
+  /** Told of each batch as it starts (for the output). */
+  onBatch?(batch: H[], index: number): void;
+};
+
+export type Failure<H> = { host: H | undefined; step: string; message: string; tail: string[] };
+
+export type RolloutResult<H> = {
+  ok: boolean;
+  /** Hosts whose traffic moved and stays moved. */
+  changed: H[];
+  failure?: Failure<H>;
+  /** FLEET_ON_FAILURE=revert: the hosts put back, and those that could not be. */
+  reverted: H[];
+  revertFailed: { host: H; result: HostResult }[];
+  /** Hosts of later batches: never touched. */
+  untouched: H[];
+};
+
+export async function rollout<H>(batches: H[][], steps: RolloutSteps<H>, onFailure: 'revert' | 'halt'): Promise<RolloutResult<H>> {
+  const switched: H[] = [];
+  for (const [index, batch] of batches.entries()) {
+    steps.onBatch?.(batch, index);
+    // Every host of a batch runs its cycle to its end: a cycle stopped halfway is what the host lock exists to prevent.
+    const results = await Promise.all(batch.map(async (host) => ({ host, result: await settle(() => steps.change(host)) })));
+    for (const { host, result } of results) if (result.switched) switched.push(host);
+    const failed = results.find(({ result }) => !result.ok);
+    let failure: Failure<H> | undefined = failed && { host: failed.host, step: failed.result.step ?? 'deploy', message: failed.result.message ?? 'failed', tail: failed.result.tail ?? [] };
+    if (!failure && steps.check) {
+      const checked = await settle(() => steps.check!(batch, index));
+      if (!checked.ok) failure = { host: undefined, step: 'check', message: checked.message ?? 'FLEET_CHECK_CMD failed', tail: checked.tail ?? [] };
+    }
+    if (!failure) continue;
+    const untouched = batches.slice(index + 1).flat();
+    if (onFailure === 'halt') return { ok: false, changed: switched, failure, reverted: [], revertFailed: [], untouched };
+    const reverts = await Promise.all(switched.map(async (host) => ({ host, result: await settle(() => steps.revert(host)) })));
+    return {
+      ok: false,
+      changed: reverts.filter(({ result }) => !result.ok).map(({ host }) => host),
+      failure,
+      reverted: reverts.filter(({ result }) => result.ok).map(({ host }) => host),
+      revertFailed: reverts.filter(({ result }) => !result.ok),
+      untouched,
+    };
+  }
+  return { ok: true, changed: switched, reverted: [], revertFailed: [], untouched: [] };
+}
+
+/** A step that throws is a failed step, never a rollout left half-way without its reverts. */
+async function settle(step: () => Promise<HostResult>): Promise<HostResult> {
+  try {
+    return await step();
+  } catch (error) {
+    return { ok: false, switched: false, step: 'controller', message: error instanceof Error ? error.message : String(error) };
+  }
+}

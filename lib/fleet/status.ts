@@ -1,0 +1,80 @@
+import type { FleetRecord } from '../record/fleet-lease.ts';
+import type { FleetHost } from './hosts.ts';
+import { checkHosts, type Probe } from './preflight.ts';
+import type { Remote } from './remote.ts';
+import type { FleetOutput } from './output.ts';
+
+/** `fleet status` and `fleet history`: every host read in parallel (each bounded), merged. */
+
+export type HostStatus = {
+  host: string;
+  reached: boolean;
+  problem: string | null;
+  live: string | null;
+  commit: string | null;
+  healthy: boolean | null;
+  bakeEndsAt: string | null;
+  group: string | null;
+  lease: string | null;
+};
+
+export type FleetStatus = { hosts: HostStatus[]; versions: string[]; warnings: string[] };
+
+export async function readFleetStatus(remote: Remote, hosts: FleetHost[]): Promise<FleetStatus> {
+  const [checks, statuses] = await Promise.all([checkHosts(remote, hosts), Promise.all(hosts.map((host) => remote.query(host, ['status', '--json'], { timeoutMs: 30_000 })))]);
+  const rows = hosts.map((host, index): HostStatus => {
+    const probe: Probe | undefined = checks[index].probe;
+    const status = statuses[index].json;
+    const live = status?.live ?? probe?.live ?? null;
+    return {
+      host: host.name,
+      reached: statuses[index].reached && Boolean(probe),
+      problem: checks[index].problem && !checks[index].heldBy ? checks[index].problem! : null,
+      live,
+      commit: (live && status?.slots?.[live]?.commit) ?? probe?.commit ?? null,
+      healthy: live && status?.slots?.[live] ? Boolean(status.slots[live].healthy) : null,
+      bakeEndsAt: status?.bake?.endsAt ?? null,
+      group: probe?.group?.group ?? null,
+      lease: probe?.lease && Date.parse(probe.lease.expiresAt) > Date.now() ? `${probe.lease.command} ${probe.lease.id} by ${probe.lease.holder}` : null,
+    };
+  });
+  const versions = [...new Set(rows.filter((row) => row.commit).map((row) => row.commit!))];
+  const warnings: string[] = [];
+  if (versions.length > 1) {
+    warnings.push(`the fleet serves ${versions.length} versions: ${versions.map((commit) => `${commit.slice(0, 7)} on ${rows.filter((row) => row.commit === commit).map((row) => row.host).join(', ')}`).join('; ')}; run \`./deploy.ts fleet deploy\` or \`fleet rollback\` to put it on one`);
+  }
+  for (const row of rows) {
+    if (row.problem) warnings.push(`${row.host}: ${row.problem}`);
+    else if (row.live && row.healthy === false) warnings.push(`${row.host}: its live slot ${row.live} is not healthy`);
+    else if (!row.live) warnings.push(`${row.host}: serves nothing yet`);
+  }
+  const groups = [...new Set(rows.map((row) => row.group).filter(Boolean))];
+  if (groups.length > 1) warnings.push(`the hosts disagree on the live group (${groups.join(' and ')}): the last blue-green switch did not reach every host`);
+  return { hosts: rows, versions, warnings };
+}
+
+export function printFleetStatus(out: FleetOutput, status: FleetStatus): void {
+  out.info('host                              live  commit   health     bake          group  lease');
+  for (const row of status.hosts) {
+    const health = !row.reached ? 'UNREACHED' : row.healthy === null ? '-' : row.healthy ? 'healthy' : 'UNHEALTHY';
+    out.info(`${row.host.padEnd(33)} ${String(row.live ?? '-').padEnd(5)} ${(row.commit?.slice(0, 7) ?? '-').padEnd(8)} ${health.padEnd(10)} ${(row.bakeEndsAt ? `until ${row.bakeEndsAt.slice(11, 19)}` : '-').padEnd(13)} ${String(row.group ?? '-').padEnd(6)} ${row.lease ?? '-'}`);
+  }
+  for (const warning of status.warnings) out.warn(warning);
+  if (status.versions.length === 1 && status.warnings.length === 0) out.success(`one version on ${status.hosts.length} host(s): ${status.versions[0].slice(0, 7)}`);
+}
+
+export type FleetHistoryEntry = { id: string; command: string; holder: string; commit: string | null; at: string; outcomes: Record<string, string>; reason?: string };
+
+/** Each host's fleet records, merged by fleet command (its id), oldest first. Pure. */
+export function mergeHistories(perHost: { host: string; records: FleetRecord[] }[]): FleetHistoryEntry[] {
+  const byId = new Map<string, FleetHistoryEntry>();
+  for (const { host, records } of perHost) {
+    for (const record of records) {
+      const entry = byId.get(record.id) ?? { id: record.id, command: record.command, holder: record.holder, commit: record.commit, at: record.at, outcomes: {}, ...(record.reason ? { reason: record.reason } : {}) };
+      entry.outcomes[host] = record.outcome;
+      if (record.at < entry.at) entry.at = record.at;
+      byId.set(record.id, entry);
+    }
+  }
+  return [...byId.values()].sort((a, b) => a.at.localeCompare(b.at));
+}

@@ -1,0 +1,118 @@
+import os from 'node:os';
+import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine, type CommandSpec } from '../lib/cli/options.ts';
+import { SwitchyardError } from '../lib/errors.ts';
+import { readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
+import { switchyardVersion } from '../lib/fleet/version.ts';
+import { LEASE_ID, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
+import { runningHolder } from '../lib/record/lock.ts';
+import { loadState } from '../lib/record/state.ts';
+import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
+
+/**
+ * The host's side of a fleet command, run by the controller over ssh (`fleet probe`, `fleet lease`,
+ * `fleet resolve`, `fleet group`): one JSON document on stdout each, nothing an operator needs to type.
+ */
+
+/** The host side's own option table: words the controller passes, never typed by an operator. */
+const HOST_SIDE_SPEC: CommandSpec = {
+  name: 'fleet',
+  summary: "internal: a fleet command's work on one host",
+  internal: true,
+  options: Object.fromEntries(['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history'].map((name) => [name, { value: 'VALUE', help: name }])),
+};
+
+type Flags = Record<string, string | boolean | undefined>;
+const valueOf = (flags: Flags, name: string) => flags[name] as string | undefined;
+
+function idFlag(flags: Flags, name: string): string | undefined {
+  const value = valueOf(flags, name.slice(2));
+  if (value !== undefined && !LEASE_ID.test(value)) throw new SwitchyardError(`${name} must be a fleet id; got ${JSON.stringify(value)}`, { exitCode: 2 });
+  return value;
+}
+
+function ttlMs(flags: Flags): number {
+  const text = valueOf(flags, 'ttl') ?? '120';
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`--ttl must be seconds; got ${JSON.stringify(text)}`, { exitCode: 2 });
+  return Number(text) * 1000;
+}
+
+export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
+  const reporter = makeReporter({ ...io, argv: io.argv.filter((arg) => arg !== '--json') });
+  const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+  try {
+    const { flags, args } = parseCommandLine(HOST_SIDE_SPEC, io.argv.filter((arg) => arg !== '--json'));
+    if (sub === 'probe') {
+      // A host whose config does not load still answers: the controller prints what is wrong there.
+      let config;
+      try {
+        config = loadConfig(io, reporter);
+      } catch (error) {
+        out({ version: switchyardVersion(), problem: error instanceof SwitchyardError ? error.line : String(error) });
+        return 0;
+      }
+      const take = idFlag(flags, '--take');
+      let taken: unknown;
+      if (take) {
+        const now = Date.now();
+        const lease: FleetLease = {
+          id: take,
+          command: valueOf(flags, 'command') ?? 'deploy',
+          holder: valueOf(flags, 'holder') ?? 'unknown',
+          controller: { host: valueOf(flags, 'controller-host') ?? '?', pid: Number(valueOf(flags, 'controller-pid') ?? 0) },
+          takenAt: new Date(now).toISOString(),
+          expiresAt: new Date(now + ttlMs(flags)).toISOString(),
+        };
+        taken = takeLease(config.deployRoot, lease, { replace: idFlag(flags, '--replace') });
+      }
+      const state = loadState(config.deployRoot, config.appName, config.ports);
+      const holder = runningHolder(config.deployRoot);
+      out({
+        version: switchyardVersion(),
+        host: os.hostname(),
+        app: config.appName,
+        live: state.live,
+        commit: state.live ? state.slots[state.live].commit : null,
+        previous: state.live ? state.slots[state.live === 'a' ? 'b' : 'a'].commit : null,
+        bake: state.bake ? { endsAt: state.bake.endsAt, previous: state.bake.previous } : null,
+        lock: holder ?? null,
+        lease: readLease(config.deployRoot) ?? null,
+        taken: taken ?? null,
+        group: readLiveGroup(config.deployRoot) ?? null,
+        history: readFleetHistory(config.deployRoot, Number(valueOf(flags, 'history') ?? '20')),
+      });
+      return 0;
+    }
+    const config = loadConfig(io, reporter);
+    if (sub === 'lease') {
+      const [action, id] = args;
+      if (!id || !LEASE_ID.test(id)) throw new SwitchyardError('fleet lease renew|release needs the fleet id', { exitCode: 2 });
+      if (action === 'renew') out({ renewed: renewLease(config.deployRoot, id, new Date(Date.now() + ttlMs(flags)).toISOString()) });
+      else if (action === 'release') {
+        const outcome = valueOf(flags, 'outcome');
+        const record = outcome
+          ? { id, command: valueOf(flags, 'command') ?? '?', holder: valueOf(flags, 'holder') ?? '?', commit: valueOf(flags, 'commit') ?? null, outcome, at: new Date().toISOString(), ...(valueOf(flags, 'reason') ? { reason: valueOf(flags, 'reason') } : {}) }
+          : undefined;
+        out({ released: releaseLease(config.deployRoot, id, record) });
+      } else throw new SwitchyardError(`fleet lease: unknown action ${JSON.stringify(action)} (renew or release)`, { exitCode: 2 });
+      return 0;
+    }
+    if (sub === 'resolve') {
+      const [revision] = args;
+      const cache = cacheDir(config.deployRoot);
+      await fetchRepo(config.repo, cache);
+      out({ commit: await resolveCommit(cache, revision ?? `refs/heads/${config.branch}`) });
+      return 0;
+    }
+    if (sub === 'group') {
+      const group = valueOf(flags, 'group');
+      if (group !== 'A' && group !== 'B') throw new SwitchyardError('fleet group needs --group A or B', { exitCode: 2 });
+      writeLiveGroup(config.deployRoot, { group, commit: valueOf(flags, 'commit') ?? null, fleetId: idFlag(flags, '--id') ?? '?', at: new Date().toISOString() });
+      out({ group });
+      return 0;
+    }
+    throw new SwitchyardError(`unknown fleet command ${JSON.stringify(sub)}`, { next: 'see ./deploy.ts fleet --help', exitCode: 2 });
+  } catch (error) {
+    return reportFailure(error, reporter, io.argv);
+  }
+}

@@ -1,0 +1,187 @@
+import path from 'node:path';
+import { hasFlag, PROJECT_DIR, type CommandIo } from '../lib/cli/command.ts';
+import { parseCommandLine } from '../lib/cli/options.ts';
+import { SPECS } from './specs.ts';
+import { readSettings, resolveConfig, suggestKey } from '../lib/config/config.ts';
+import { isSwitchyardError, SwitchyardError } from '../lib/errors.ts';
+import { makeBatches } from '../lib/fleet/batches.ts';
+import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
+import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
+import { checkHosts } from '../lib/fleet/preflight.ts';
+import { blueGreenChange } from '../lib/fleet/blue-green.ts';
+import { createRemote } from '../lib/fleet/remote.ts';
+import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
+import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
+import { switchyardVersion } from '../lib/fleet/version.ts';
+import { currentUser } from '../lib/record/lock.ts';
+import { runHostSide } from './fleet-host.ts';
+
+export const summary = 'deploy, roll back and read a fleet of hosts over SSH';
+
+const HELPS: Record<string, string> = {
+  deploy: `Usage: ./deploy.ts fleet deploy [COMMIT] [--dry-run] [--json]
+
+Deploys COMMIT (default: the newest of each host's DEPLOY_BRANCH) to every host of FLEET_HOSTS, each
+with its own zero-downtime cycle, over the system's ssh. COMMIT is resolved once to a full SHA (on the
+first host, after a fetch); every host deploys that SHA. First a preflight: every host is reached
+(bounded), runs the controller's Switchyard version, loads its config, runs no deploy, and takes the
+fleet lease, which the host's own deploy, rollback and restart refuse while it is held. Any problem:
+nothing changes on any host, one line per bad host.
+
+Then batches of FLEET_BATCH hosts (in parallel inside a batch), FLEET_CHECK_CMD after each. The first
+failure stops the rollout: with FLEET_ON_FAILURE=revert every host already switched goes back to the
+release it served (inside its bake window a switch only); with halt they are left as they are.
+
+--dry-run prints the batches and each host's plan and changes nothing (no lease).
+--json prints one JSON event per line, each host's carrying "host".
+
+Exit code 0 on success; 75 when another fleet command holds a host; 1 otherwise.
+`,
+  rollback: `Usage: ./deploy.ts fleet rollback [COMMIT] [--json]
+
+Rolls every host back, batch by batch as fleet deploy does: to COMMIT (a kept release on each host),
+or without COMMIT each host to its own previous good release. Inside a host's bake window this is a
+switch only. Preflight, lease, FLEET_ON_FAILURE and exit codes as for fleet deploy.
+`,
+  status: `Usage: ./deploy.ts fleet status [--json]
+
+Reads every host in parallel (each bounded): live slot, commit, health, bake window, live group,
+a fleet lease held. Warns when the fleet serves more than one version or a host disagrees.
+`,
+  doctor: `Usage: ./deploy.ts fleet doctor [--json]
+
+Checks, changing nothing, what a fleet deploy's preflight checks: the controller's FLEET_ keys, each
+host reached over ssh without a prompt, its Switchyard version, its configuration, its deploy lock and
+fleet lease. Each ✖ names its fix. Exit code 1 when any check fails.
+`,
+  history: `Usage: ./deploy.ts fleet history [-n N] [--json]
+
+The fleet deploys and rollbacks, read from every host and merged by fleet command: when, who, which
+commit, and how it ended on each host.
+`,
+};
+
+const FLEET_HELP = `Usage: ./deploy.ts fleet <deploy|rollback|status|doctor|history> [options]
+
+A fleet of hosts, each with its own Switchyard set-up, changed from one controller over ssh. The
+controller needs only the FLEET_ keys (.env.example, docs/fleet.md). Each subcommand has --help.
+
+  deploy [COMMIT] [--dry-run] [--json]   rolling (or blue-green) deploy of one SHA to every host
+  rollback [COMMIT] [--json]             every host back (blue-green: the switch only)
+  status [--json]                        every host's live slot, commit, health; warns on two versions
+  doctor [--json]                        what the preflight checks, changing nothing
+  history [-n N] [--json]                the fleet commands, merged from every host
+`;
+
+/** deploy.ts prints a command's `help` for --help: here that of the subcommand given (`fleet deploy --help`). */
+export const help = HELPS[process.argv[process.argv.indexOf('fleet') + 1] ?? ''] ?? FLEET_HELP;
+
+const HOST_SIDE = ['probe', 'lease', 'resolve', 'group'];
+
+export async function run(io: CommandIo): Promise<number> {
+  const [sub, ...rest] = io.argv;
+  const subIo = { ...io, argv: rest };
+  if (sub && HOST_SIDE.includes(sub)) return runHostSide(sub, subIo);
+  const out = createOutput({ json: hasFlag(rest, '--json') });
+  if (!sub) {
+    process.stdout.write(FLEET_HELP);
+    return 2;
+  }
+  if (!HELPS[sub]) {
+    out.error(`unknown fleet command ${JSON.stringify(sub)}; nothing was changed; run ./deploy.ts fleet --help for the list`);
+    return 2;
+  }
+  if (hasFlag(rest, '--help', '-h')) {
+    process.stdout.write(HELPS[sub]);
+    return 0;
+  }
+  let ctx: FleetContext | undefined;
+  try {
+    const { flags, args } = parseCommandLine(SPECS.fleet, rest);
+    const config = loadFleetConfig(subIo, out);
+    ctx = { config, remote: createRemote(config, io.env), out, user: currentUser(io.env), env: io.env };
+    if (sub === 'deploy' && flags['dry-run'] === true) return await dryRun(ctx, args[0]);
+    if (sub === 'deploy' || sub === 'rollback') {
+      if (args.length > 1) throw new SwitchyardError(`fleet ${sub} takes at most one commit; got ${args.length}`, { untouched: 'nothing was changed', exitCode: 2 });
+      if (config.strategy === 'blue-green') return await blueGreenChange(ctx, { command: sub, revision: args[0] });
+      return await rollingChange(ctx, { command: sub, revision: args[0] });
+    }
+    if (sub === 'status') {
+      const status = await readFleetStatus(ctx.remote, config.hosts);
+      if (out.json) out.document(status);
+      else printFleetStatus(out, status);
+      return 0;
+    }
+    if (sub === 'history') {
+      const checks = await checkHosts(ctx.remote, config.hosts);
+      const entries = mergeHistories(checks.map((check) => ({ host: check.host.name, records: check.probe?.history ?? [] }))).slice(-historyCount(flags.count as string | undefined));
+      if (out.json) out.document(entries);
+      else if (entries.length === 0) out.info('no fleet deploys yet');
+      else for (const entry of entries) out.info(`${entry.at}  ${entry.command.padEnd(8)} ${(entry.commit?.slice(0, 7) ?? '-').padEnd(8)} by ${entry.holder}  ${Object.entries(entry.outcomes).map(([host, outcome]) => `${host}: ${outcome}`).join(', ')}  [${entry.id}]`);
+      for (const check of checks) if (check.problem && !check.heldBy) out.warn(`${check.host.name}: ${check.problem}`);
+      return 0;
+    }
+    return await doctor(ctx);
+  } catch (error) {
+    if (isSwitchyardError(error)) {
+      out.error(error.line, error.details);
+      return error.exitCode;
+    }
+    out.error(`unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    await ctx?.remote.close(ctx.config.hosts);
+  }
+}
+
+function historyCount(given: string | undefined): number {
+  const text = given ?? '10';
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`-n must be a positive number; got ${JSON.stringify(text)}`, { untouched: 'nothing was changed', exitCode: 2 });
+  return Number(text);
+}
+
+/** Only the FLEET_ keys are read here: the host keys (APP_NAME, DEPLOY_ROOT ...) are each host's own. */
+function loadFleetConfig(io: CommandIo, out: FleetOutput): FleetConfig {
+  const settings = readSettings(path.join(PROJECT_DIR, '.env'), io.env);
+  const hostConfig = resolveConfig(settings, []);
+  for (const key of hostConfig.unknownKeys) {
+    const suggestion = suggestKey(key);
+    out.warn(`unknown key ${key} in ${hostConfig.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);
+  }
+  return parseFleetConfig((key) => settings.env[key] ?? settings.fileValues[key], settings.envFile);
+}
+
+async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<number> {
+  const { config, out } = ctx;
+  const checks = await checkHosts(ctx.remote, config.hosts);
+  const batches = makeBatches(config.hosts, config.batch);
+  out.info(`fleet deploy ${revision ?? 'DEPLOY_BRANCH'} (dry run, nothing changes): ${config.hosts.length} host(s), ${config.strategy}, batches of ${config.batchText}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
+  for (const [index, batch] of batches.entries()) {
+    out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`);
+    for (const host of batch) {
+      const check = checks.find((each) => each.host === host)!;
+      if (check.problem) {
+        out.warn(check.problem, host.name);
+        continue;
+      }
+      out.info(`live ${check.probe?.live ?? 'none'} ${check.probe?.commit?.slice(0, 7) ?? ''}; its plan:`, host.name);
+      const plan = await ctx.remote.query(host, ['deploy', '--dry-run', ...(revision ? ['--', revision] : [])], { timeoutMs: 60_000 });
+      for (const line of plan.stdout.split('\n').filter(Boolean)) out.info(`  ${line}`, host.name);
+    }
+  }
+  const bad = checks.filter((check) => check.problem);
+  if (bad.length) out.warn(`a real deploy would stop at the preflight: ${bad.length} host(s) to fix first`);
+  return bad.length ? 1 : 0;
+}
+
+async function doctor(ctx: FleetContext): Promise<number> {
+  const { config, out } = ctx;
+  const checks = await checkHosts(ctx.remote, config.hosts);
+  const rows = checks.map((check) => ({ host: check.host.name, ok: !check.problem, problem: check.problem ?? null, version: check.probe?.version ?? null, live: check.probe?.live ?? null, commit: check.probe?.commit ?? null }));
+  if (out.json) out.document({ controllerVersion: switchyardVersion(), hosts: rows });
+  else {
+    out.info(`controller: Switchyard ${switchyardVersion()}, ${config.hosts.length} host(s), ${config.strategy}${config.sshConfig ? `, ssh -F ${config.sshConfig}` : ''}`);
+    for (const row of rows) out.info(row.ok ? `✔ reached, Switchyard ${row.version}, config loads, no deploy running; live ${row.live ?? 'none'} ${row.commit?.slice(0, 7) ?? ''}` : `✖ ${row.problem}`, row.host);
+  }
+  return rows.every((row) => row.ok) ? 0 : 1;
+}
