@@ -54,12 +54,13 @@ export function commandLine(pid: number): string | undefined {
 }
 
 /** State, parent and group of a process from /proc/<pid>/stat; undefined without /proc or once it is gone. */
-export function procStat(pid: number): { state: string; ppid: number; pgrp: number } | undefined {
+/** Fields of /proc/<pid>/stat; `start` is field 22, the start time in clock ticks since boot (a reused pid has another one). */
+export function procStat(pid: number): { state: string; ppid: number; pgrp: number; start: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name is in parentheses and may hold spaces: the fields start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+    return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]), start: Number(fields[22 - 3]) };
   } catch {
     return undefined;
   }
