@@ -9,6 +9,8 @@ import { acquireLock, currentUser, describeTakeover, releaseLock } from '../lib/
 import { readHead } from '../lib/release/git.ts';
 import { createSlotProcesses } from '../lib/slot/process-manager.ts';
 import { assessHost } from '../lib/record/reconcile.ts';
+import { downAdvice, liveSlotDown } from '../lib/record/down-advice.ts';
+import { SwitchyardError } from '../lib/errors.ts';
 import { SLOTS, slotDir } from '../lib/slot/slots.ts';
 import { describeEndpoints, slotEndpoints } from '../lib/slot/endpoints.ts';
 import { describeProbe, healthTarget, probeTarget } from '../lib/slot/health.ts';
@@ -47,6 +49,9 @@ export async function run(io: CommandIo): Promise<number> {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
         const repaired = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
         saveState(config.deployRoot, repaired);
+        const after = await gatherFacts(config, traffic, createSlotProcesses(config, {}), repaired);
+        const down = liveSlotDown(repaired, after);
+        if (down) throw new SwitchyardError(`the state was reconciled, but the site is still down: ${downAdvice(down)}`, { exitCode: 1 });
         reporter.success(`state repaired: slot ${repaired.live ?? 'none'} is live`);
       } finally {
         releaseLock(lock);
@@ -119,7 +124,9 @@ export async function run(io: CommandIo): Promise<number> {
     if (last) reporter.info(describeLastEvent(last));
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);
     for (const finding of assessment.findings) reporter.warn(finding);
-    if (assessment.findings.length > 0) {
+    const down = liveSlotDown(assessment, facts);
+    if (down) reporter.warn(downAdvice(down));
+    else if (assessment.findings.length > 0) {
       reporter.info(`the next deploy or rollback reconciles this: live becomes slot ${assessment.live ?? 'none'}${assessment.stop.length ? `, leftover slot(s) ${assessment.stop.join(', ')} are stopped` : ''}${assessment.reswitch ? ', the switch is applied again' : ''}; or run ./deploy.ts status --repair now`);
     }
     return 0;
