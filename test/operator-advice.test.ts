@@ -1,3 +1,5 @@
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 
@@ -29,5 +31,26 @@ describe('advice when the live slot is down', () => {
     const again = await host.run(['status', '--repair']);
     expect(again.exitCode, again.output).toBe(0);
     expect(again.stdout).toContain('✔ state repaired: slot a is live');
+  }, 120_000);
+
+  it('a deploy made with the clock behind the kept logs keeps its own log (pruning never drops the running one)', async () => {
+    // 50 kept logs from "the future": as after the clock was set back (their names and mtimes are later than now).
+    const dir = path.join(host.deployRoot, 'deploys');
+    mkdirSync(dir, { recursive: true });
+    const future = new Date('2030-01-01T00:00:00Z');
+    for (let index = 0; index < 50; index++) {
+      const file = path.join(dir, `20300101-0000${String(index).padStart(2, '0')}-${1000 + index}.log`);
+      writeFileSync(file, `# an old deploy ${index}\n`, { mode: 0o600 });
+      utimesSync(file, future, new Date(future.getTime() + index * 1000));
+    }
+    host.example.commit('v2');
+    const deployed = await host.run(['deploy']);
+    expect(deployed.exitCode, deployed.output).toBe(0);
+    const id = host.state().history.at(-1).log;
+    expect(readdirSync(dir)).toContain(`${id}.log`);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.log'))).toHaveLength(50);
+    const shown = await host.run(['history', '--show', id]);
+    expect(shown.exitCode, shown.output).toBe(0);
+    expect(shown.stdout).toMatch(/✔ deployed/);
   }, 120_000);
 });

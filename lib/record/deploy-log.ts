@@ -42,7 +42,7 @@ export function openDeployLog(deployRoot: string, startedAt = new Date(), keep =
   const id = deployLogId(startedAt, process.pid);
   const file = path.join(dir, `${id}.log`);
   const fd = openSync(file, 'a', 0o600);
-  rotateDeployLogs(deployRoot, keep);
+  rotateDeployLogs(deployRoot, keep, id);
   return {
     id,
     file,
@@ -52,10 +52,30 @@ export function openDeployLog(deployRoot: string, startedAt = new Date(), keep =
   };
 }
 
-/** Remove the oldest logs so that at most `keep` remain. */
-export function rotateDeployLogs(deployRoot: string, keep = DEPLOY_LOGS_KEPT): void {
+/**
+ * Remove the oldest logs so that at most `keep` remain. Never `own` (the log just opened) nor the log
+ * of a command still running: with the clock set back, the names (times) of the newest logs sort
+ * first, and pruning by name alone would remove the running deploy's own log at once.
+ */
+export function rotateDeployLogs(deployRoot: string, keep = DEPLOY_LOGS_KEPT, own?: string): void {
   const ids = listDeployLogs(deployRoot);
-  for (const id of ids.slice(0, Math.max(0, ids.length - keep))) rmSync(path.join(deployLogDir(deployRoot), `${id}.log`), { force: true });
+  const spared = ids.filter((id) => id === own || deployLogRunning(id));
+  const prunable = pruneOrder(deployRoot, ids.filter((id) => !spared.includes(id)));
+  for (const id of prunable.slice(0, Math.max(0, ids.length - Math.max(keep, spared.length)))) rmSync(path.join(deployLogDir(deployRoot), `${id}.log`), { force: true });
+}
+
+/** Oldest first by when each log was last written (a log written after the clock was set back still sorts after the logs it follows only by name). */
+function pruneOrder(deployRoot: string, ids: string[]): string[] {
+  const written = new Map(ids.map((id) => [id, mtimeOf(path.join(deployLogDir(deployRoot), `${id}.log`))]));
+  return [...ids].sort((a, b) => written.get(a)! - written.get(b)! || a.localeCompare(b));
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** Ids of the kept logs, oldest first. */
