@@ -108,6 +108,7 @@ export async function run(io: CommandIo): Promise<number> {
           testCmd: config.nginx.testCmd,
           reloadCmd: config.nginx.reloadCmd,
           absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
+          defaultEnvFile: path.join(PROJECT_DIR, '.env'),
         });
         reporter.info('left for you:');
         for (const step of steps) reporter.info(`  - ${step}`);
