@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { explainGitFailure, lsRemoteArgv } from '../lib/setup/doctor/repo.ts';
 import { operatorSteps, siteInstallPaths, sudoersLine } from '../lib/setup/init.ts';
 import { templateFile } from '../lib/project-dir.ts';
+import { resolveConfig } from '../lib/config/config.ts';
 
 /** Setup advice from the real-app trial (issue #23, item 8): each line must be true, and in the order it can be run. */
 describe('doctor: an unreachable REPO, explained from what real git prints', () => {
@@ -57,5 +58,29 @@ describe('init: the steps left for the operator', () => {
     expect(line).toContain('/usr/sbin/nginx -T');
     const checked = await execa('visudo', ['-cf', templateFile('nginx/sudoers')], { reject: false, all: true });
     expect(checked.exitCode, `${checked.all} (install sudo: apt-get install -y sudo)`).toBe(0);
+  });
+});
+
+describe('config: refused before anything runs', () => {
+  const base = { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop' };
+  const problems = (values: Record<string, string>) => {
+    try {
+      resolveConfig({ fileValues: { ...base, ...values }, env: {}, envFile: '/srv/.env' });
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it("APP_NAME a..b (a path step in every file named after it) is refused by the config check, not after the lock", () => {
+    expect(problems({ APP_NAME: 'a..b' })).toContain(`APP_NAME must not contain '..' (it names files and processes); got "a..b"`);
+    expect(problems({ APP_NAME: 'a.b' })).toBe('');
+  });
+
+  it("a slot port equal to nginx's own listen port is refused (with INSTANCES, anywhere in the slot's range)", () => {
+    expect(problems({ PORT_B: '8080', NGINX_LISTEN: '127.0.0.1:8080' })).toContain("NGINX_LISTEN's port 8080 is also slot b's (PORT_B): nginx listens there itself");
+    expect(problems({ PORT_A: '8078', PORT_B: '8090', INSTANCES: '3', NGINX_LISTEN: '8080' })).toContain("NGINX_LISTEN's port 8080 is also slot a's (PORT_A with INSTANCES=3)");
+    expect(problems({ PORT_B: '8080', NGINX_LISTEN: '8080', SWITCH: 'command', SWITCH_CMD: 'true' })).not.toContain('NGINX_LISTEN');
+    expect(problems({ NGINX_LISTEN: '8080' })).toBe('');
   });
 });
