@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
@@ -52,5 +52,22 @@ describe('advice when the live slot is down', () => {
     const shown = await host.run(['history', '--show', id]);
     expect(shown.exitCode, shown.output).toBe(0);
     expect(shown.stdout).toMatch(/✔ deployed/);
+  }, 120_000);
+
+  it('a rollback target whose release folder was deleted by hand is not listed as one, and rollback says so', async () => {
+    const state = host.state();
+    const live = state.slots[state.live].commit;
+    const previous = Object.keys(state.releases).find((commit) => commit !== live)!;
+    const before = await host.run(['releases']);
+    expect(before.stdout).toMatch(new RegExp(`^${previous.slice(0, 7)} .*rollback target`, 'm'));
+    rmSync(path.join(host.deployRoot, 'releases', previous), { recursive: true, force: true });
+    const listed = await host.run(['releases']);
+    expect(listed.exitCode, listed.output).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^${previous.slice(0, 7)} .*MISSING folder`, 'm'));
+    expect(listed.stdout).not.toMatch(/rollback target/);
+    const rolled = await host.run(['rollback']);
+    expect(rolled.exitCode, rolled.output).toBe(1);
+    expect(rolled.stderr).toContain('cannot roll back: no earlier good release is kept');
+    expect((await host.get('/')).json.version).toBe('v2');
   }, 120_000);
 });
