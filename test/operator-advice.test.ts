@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
@@ -70,4 +70,19 @@ describe('advice when the live slot is down', () => {
     expect(rolled.stderr).toContain('cannot roll back: no earlier good release is kept');
     expect((await host.get('/')).json.version).toBe('v2');
   }, 120_000);
+
+  it('a build that prints 20 MB leaves a deploy log of a few MB: its first and last lines, a marker, and how the deploy ended', async () => {
+    host.example.commit('v3');
+    const noisy = `node -e "for (let i = 0; i < 200000; i++) console.log('build line ' + i + ' ' + 'x'.repeat(90))" && node build.js`;
+    const deployed = await host.run(['deploy'], { BUILD_CMD: noisy });
+    expect(deployed.exitCode, deployed.output.slice(-2000)).toBe(0);
+    const id = host.state().history.at(-1).log;
+    const file = path.join(host.deployRoot, 'deploys', `${id}.log`);
+    expect(statSync(file).size).toBeLessThan(4 * 1024 * 1024);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('build line 0 ');
+    expect(text).toContain('build line 199999 ');
+    expect(text).toMatch(/^\[switchyard: \d+ bytes of output left out here/m);
+    expect(text).toMatch(/✔ deployed/);
+  }, 180_000);
 });
