@@ -18,6 +18,8 @@ import { runningPid } from '../lib/slot/app-process.ts';
 import { slotInstances } from '../lib/slot/process-manager.ts';
 import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/record/state.ts';
 import { createSwitch } from '../lib/traffic/index.ts';
+import { rebuiltReleases, releaseFolders } from '../lib/record/rebuild-releases.ts';
+import { paths } from '../lib/host/paths.ts';
 
 export const summary = 'show what is live';
 export const help = `Usage: ./deploy.ts status [--json] [--repair]
@@ -149,11 +151,15 @@ function describeLastEvent(last: HistoryEntry): string {
 /** For --repair: only a state file that was read and is invalid is moved aside and rebuilt from what is on disk. */
 async function loadOrRebuild(config: Config, warn: (message: string) => void): Promise<State> {
   const read = readStateFile(config.deployRoot, config.ports);
-  if (read.kind !== 'invalid') return loadState(config.deployRoot, config.appName, config.ports);
-  const file = statePath(config.deployRoot);
-  const aside = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  renameSync(file, aside);
-  warn(`the state file could not be used (${read.problem}) and was moved to ${aside}; rebuilding it`);
+  const folders = releaseFolders(paths.releases(config.deployRoot));
+  // A deleted state file with releases on disk is rebuilt too: else every release would be forgotten.
+  if (read.kind !== 'invalid' && !(read.kind === 'missing' && folders.length > 0)) return loadState(config.deployRoot, config.appName, config.ports);
+  if (read.kind === 'invalid') {
+    const file = statePath(config.deployRoot);
+    const aside = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(file, aside);
+    warn(`the state file could not be used (${read.problem}) and was moved to ${aside}; rebuilding it`);
+  } else warn(`there is no state file but ${folders.length} release folder(s) in ${paths.releases(config.deployRoot)}: rebuilding it`);
   const state = initialState(config.appName, config.ports);
   for (const slot of SLOTS) {
     const dir = slotDir(config, slot);
@@ -164,6 +170,8 @@ async function loadOrRebuild(config: Config, warn: (message: string) => void): P
       // No readable checkout: the slot holds no build.
     }
   }
+  state.releases = rebuiltReleases(folders);
+  if (folders.length > 0) warn(`${folders.length} release(s) taken back from ${paths.releases(config.deployRoot)} (their history is lost: roll back by name, ./deploy.ts rollback <commit>; one that was never built fully fails its health check and the live slot keeps serving)`);
   return state;
 }
 

@@ -68,4 +68,21 @@ describe('a burst of deploys through ./deploy.ts', () => {
       rmSync(path.join(host.deployRoot, `.state.json.${alive.pid}.1.tmp`), { force: true });
     }
   }, 120_000);
+
+  it('status --repair after the state file was deleted rebuilds the releases from releases/, so a rollback to one of them still works', async () => {
+    const before = host.state();
+    const live = before.slots[before.live].commit;
+    const kept = Object.keys(before.releases).sort();
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    rmSync(path.join(host.deployRoot, 'state.json'));
+    const repaired = await host.run(['status', '--repair']);
+    expect(repaired.exitCode, repaired.output).toBe(0);
+    expect(Object.keys(host.state().releases).sort()).toEqual(kept);
+    expect(host.state().slots[host.state().live].commit).toBe(live);
+    // The history went with the state file: a plain rollback has no "previous" to go to; a named kept release works.
+    const previous = kept.find((commit) => commit !== live)!;
+    const rolled = await host.run(['rollback', previous.slice(0, 12)]);
+    expect(rolled.exitCode, rolled.output).toBe(0);
+    expect((await host.get('/')).json.version).toBe('v1');
+  }, 180_000);
 });
