@@ -33,8 +33,9 @@ export async function drainAndStop(request: DrainRequest): Promise<string> {
     // so an app without a SIGTERM handler loses nothing and no request runs twice.
     // Every process the slot still runs, one left from a larger INSTANCES included.
     const endpoints = slotInstances(config, slot, { withLeftovers: true }).map((instance) => instance.endpoint);
-    const drained = await waitForNoConnections(endpoints, config.stopTimeoutMs, (open, elapsed) =>
-      step.progress(`${open} connection(s) from ${proxy} still open to slot ${slot} (${formatDuration(elapsed)})`),
+    const drained = await waitForNoConnections(endpoints, config.stopTimeoutMs, (open) =>
+      // The step's progress line adds the time itself.
+      step.progress(`${open} connection(s) from ${proxy} still open to slot ${slot}`),
     );
     atSignal = drained.openAtEnd;
     const how = drained.openAtEnd === 0
