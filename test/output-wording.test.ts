@@ -51,4 +51,15 @@ describe('what a deploy says', () => {
     expect(result.exitCode, result.output).toBe(0);
     expect(result.output).toMatch(/lock +held by pid \d+, after waiting \d+(\.\d+)?m?s for the bake window's watcher to release it/);
   }, 120_000);
+
+  it('a deploy while nginx is stopped says nginx is not running and how to start it, not "still live and serving" nor "install the site"', async () => {
+    await host.nginx.stop();
+    host.example.commit('v4');
+    const result = await host.run(['deploy']);
+    expect(result.exitCode, result.output).toBe(1);
+    const errors = result.stderr.split('\n').filter((line) => line.startsWith('error: '));
+    expect(errors.join('\n')).toMatch(/nginx is not running \(.*\), so nothing serves the site/);
+    expect(errors.join('\n')).toMatch(/start nginx \(systemctl start nginx; without systemd: sudo \/usr\/sbin\/nginx\)/);
+    expect(errors.join('\n')).not.toMatch(/still live and serving|install the site/);
+  }, 120_000);
 });

@@ -22,6 +22,7 @@ import { linkSharedPaths, sharedRoot } from '../release/shared-paths.ts';
 import { SLOTS, slotDir } from '../slot/slots.ts';
 import { loadState, otherSlot, saveState, type CycleCommand, type HistoryEntry, type State } from '../record/state.ts';
 import { FLOW_STEPS, type CycleFacts, type FlowStepName } from './steps.ts';
+import { NginxNotRunningError } from '../traffic/nginx-running.ts';
 import { createSwitch, drainsAtProxy, trafficTarget, type SlotTarget, type TrafficSwitch } from '../traffic/index.ts';
 
 /**
@@ -651,7 +652,8 @@ class Flow {
         exitCode: 130,
       });
     }
-    const liveText = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live and serving` : '';
+    // With nginx stopped the live slot runs, but nothing serves it: do not say it serves.
+    const liveText = this.live ? `slot ${this.live} (${short(this.state.slots[this.live].commit)}) is still live${error instanceof NginxNotRunningError ? '' : ' and serving'}` : '';
     if (this.switched) {
       return withContext(error, `${this.command} switched traffic to slot ${this.target} but did not finish`, {
         untouched: `slot ${this.target} (${short(this.commit)}) is live`,

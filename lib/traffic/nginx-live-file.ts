@@ -4,6 +4,7 @@ import type { Config, SlotName } from '../config/config.ts';
 import { slotEndpoints } from '../slot/endpoints.ts';
 import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../host/files.ts';
+import { nginxNotRunning } from './nginx-running.ts';
 import { SwitchyardError } from '../errors.ts';
 import { socketsUnreachable, unreachableByWorkers } from './nginx-access.ts';
 import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx-reload.ts';
@@ -65,6 +66,8 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
       } catch (error) {
         if (before) select(before);
         else rmSync(liveFile(config, live.slot), { force: true });
+        const stopped = nginxNotRunning(config, before ? `the live-file points at slot ${before} again` : 'no live-file is left');
+        if (stopped) throw stopped;
         throw withContext(error, `nginx does not follow the live-file in ${config.nginx.liveDir}`, {
           untouched: before ? `the live-file points at slot ${before} again` : 'no live-file is left',
           next: 'install the site `./deploy.ts nginx-site` prints and let nginx workers reach NGINX_LIVE_DIR, then deploy again',
