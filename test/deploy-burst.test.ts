@@ -85,4 +85,18 @@ describe('a burst of deploys through ./deploy.ts', () => {
     expect(rolled.exitCode, rolled.output).toBe(0);
     expect((await host.get('/')).json.version).toBe('v1');
   }, 180_000);
+
+  it('restart with the live release deleted by hand says so in one line, with a next step that is not what was just run', async () => {
+    const state = host.state();
+    const live = state.slots[state.live].commit;
+    rmSync(path.join(host.deployRoot, 'releases', live), { recursive: true, force: true });
+    const result = await host.run(['restart']);
+    expect(result.exitCode, result.output).toBe(1);
+    const errors = result.stderr.split('\n').filter((line) => line.startsWith('error: '));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).not.toMatch(/restart failed: restart failed|ENOENT/);
+    expect(errors[0]).toContain(`the live release's folder`);
+    expect(errors[0]).toContain(`./deploy.ts deploy ${live.slice(0, 7)}`);
+    expect((await host.get('/')).status).toBe(200);
+  }, 120_000);
 });

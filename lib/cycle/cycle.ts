@@ -390,6 +390,12 @@ class Flow {
         next: `deploy it once (./deploy.ts deploy ${short(commit)}) to keep it as a release, then restart`,
       });
     }
+    if (!existsSync(dir)) {
+      throw new SwitchyardError(`cannot restart: the live release's folder ${dir} is gone (deleted by hand?), so there is nothing to start again`, {
+        untouched: `slot ${this.live} keeps running as it is`,
+        next: `build it again with ./deploy.ts deploy ${short(commit)} (or roll back to a kept release)`,
+      });
+    }
     this.commit = commit;
     // The same folder the live slot runs, started on the other port.
     this.buildDir = realpathSync(dir);
