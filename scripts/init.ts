@@ -96,6 +96,7 @@ export async function run(io: CommandIo): Promise<number> {
           reloadCmd: config.nginx.reloadCmd,
           absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
           upstreamByRoot: lines.some((item) => item.item === 'nginx upstream' && item.status === 'skipped') ? helperSetupCommand(config) : undefined,
+          defaultEnvFile: path.join(PROJECT_DIR, '.env'),
         });
         reporter.info('left for you:');
         for (const step of steps) reporter.info(`  - ${step}`);

@@ -16,6 +16,10 @@ ignored. The hook holds the absolute path of this deploy.ts, DEPLOY_BRANCH, the 
 running this command and DEPLOY_ENV_FILE (when set), as they are now: install it again after
 changing any of them. Point REPO at the same bare repository.
 
+Pushes take turns: a push made while the deploy of an earlier one (or a deploy run by hand) is still
+running waits for it, then deploys its commit if it is still DEPLOY_BRANCH's tip (else the newer
+push deploys the newer commit), so no push is lost.
+
 git does not let a post-receive hook fail a push: when the deploy fails, \`git push\` still exits 0
 (the branch has moved); the \`remote:\` lines say DEPLOY FAILED and the live slot keeps serving.
 

@@ -7,6 +7,7 @@ import { currentDeployLog, printDeployLog } from '../lib/record/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { runningHolder } from '../lib/record/lock.ts';
 import { slotFiles } from '../lib/slot/slots.ts';
+import { watchCallerGone } from '../lib/host/caller-gone.ts';
 import { loadState } from '../lib/record/state.ts';
 
 export const summary = SPECS.logs.summary;
@@ -44,7 +45,14 @@ export async function run(io: CommandIo): Promise<number> {
     for (const line of readLogTail(logFile, Number(countText))) print(line);
     if (flags.follow !== true) return 0;
     // Across the supervisor's rotations; only whole lines reach the redaction (a secret split across two reads would slip through).
-    await followLog(logFile, print);
+    // Ends when its reader is gone (a closed SSH session without a TTY sends no signal).
+    const gone = new AbortController();
+    const stopWatching = watchCallerGone(() => gone.abort());
+    try {
+      await followLog(logFile, print, { signal: gone.signal });
+    } finally {
+      stopWatching();
+    }
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

@@ -23,7 +23,8 @@ export async function run(io: CommandIo): Promise<number> {
     const config = loadConfig(io, reporter);
     reporter = makeReporter(textIo, config);
     const state = loadState(config.deployRoot, config.appName, config.ports);
-    const available = (commit: string) => Boolean(state.releases?.[commit]?.complete);
+    // A release folder deleted by hand is no rollback target (rollback checks the same).
+    const available = (commit: string) => Boolean(state.releases?.[commit]?.complete) && existsSync(releaseDir(config, commit));
     const rollbackTarget = previousGoodCommit(state, available);
     const releases = Object.values(state.releases ?? {})
       .sort((x, y) => Date.parse(y.builtAt) - Date.parse(x.builtAt))
@@ -34,6 +35,7 @@ export async function run(io: CommandIo): Promise<number> {
           commit: release.commit,
           builtAt: release.builtAt,
           complete: release.complete,
+          missing: !existsSync(dir),
           sizeBytes: existsSync(dir) ? folderSize(dir) : 0,
           live: state.live !== null && state.slots[state.live].commit === release.commit,
           slots,
@@ -47,7 +49,7 @@ export async function run(io: CommandIo): Promise<number> {
     }
     if (releases.length === 0) reporter.info('no releases kept yet (deploy builds the first one)');
     for (const release of releases) {
-      const role = release.live ? 'live' : release.rollbackTarget ? 'rollback target' : release.complete ? 'kept' : 'incomplete';
+      const role = release.missing ? 'MISSING folder' : release.live ? 'live' : release.rollbackTarget ? 'rollback target' : release.complete ? 'kept' : 'incomplete';
       const slots = release.slots.length ? `slot ${release.slots.join(', ')}` : '-';
       const outcomes = release.outcomes.length ? release.outcomes.slice(-4).join(', ') : 'never deployed';
       reporter.info(`${shortCommit(release.commit)}  built ${release.builtAt}  ${(release.sizeBytes / 1e6).toFixed(1).padStart(7)} MB  ${role.padEnd(15)} ${slots.padEnd(7)} ${outcomes}`);

@@ -12,6 +12,8 @@ import { acquireLock, currentUser, describeTakeover, releaseLock } from '../lib/
 import { readHead } from '../lib/release/git.ts';
 import { createSlotProcesses } from '../lib/slot/process-manager.ts';
 import { assessHost } from '../lib/record/reconcile.ts';
+import { downAdvice, liveSlotDown } from '../lib/record/down-advice.ts';
+import { SwitchyardError } from '../lib/errors.ts';
 import { SLOTS, slotDir } from '../lib/slot/slots.ts';
 import { describeEndpoints, slotEndpoints } from '../lib/slot/endpoints.ts';
 import { describeProbe, healthTarget, probeTarget } from '../lib/slot/health.ts';
@@ -19,6 +21,8 @@ import { runningPid } from '../lib/slot/app-process.ts';
 import { slotInstances } from '../lib/slot/process-manager.ts';
 import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/record/state.ts';
 import { createSwitch } from '../lib/traffic/index.ts';
+import { rebuiltReleases, releaseFolders } from '../lib/record/rebuild-releases.ts';
+import { paths } from '../lib/host/paths.ts';
 
 export const summary = SPECS.status.summary;
 export const help = renderHelp(SPECS.status, `Shows which slot is live, each slot's commit, port (or socket), pid, uptime and health (probed now;
@@ -48,6 +52,9 @@ export async function run(io: CommandIo): Promise<number> {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
         const { state: repaired } = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
         saveState(config.deployRoot, repaired);
+        const after = await gatherFacts(config, traffic, createSlotProcesses(config, {}), repaired);
+        const down = liveSlotDown(repaired, after);
+        if (down) throw new SwitchyardError(`the state was reconciled, but the site is still down: ${downAdvice(down)}`, { exitCode: 1 });
         reporter.success(`state repaired: slot ${repaired.live ?? 'none'} is live`);
       } finally {
         releaseLock(lock);
@@ -121,7 +128,9 @@ export async function run(io: CommandIo): Promise<number> {
     if (last) reporter.info(describeLastEvent(last));
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);
     for (const finding of assessment.findings) reporter.warn(finding);
-    if (assessment.findings.length > 0) {
+    const down = liveSlotDown(assessment, facts);
+    if (down) reporter.warn(downAdvice(down));
+    else if (assessment.findings.length > 0) {
       reporter.info(`the next deploy or rollback reconciles this: live becomes slot ${assessment.live ?? 'none'}${assessment.stop.length ? `, leftover slot(s) ${assessment.stop.join(', ')} are stopped` : ''}${assessment.reswitch ? ', the switch is applied again' : ''}; or run ./deploy.ts status --repair now`);
     }
     return 0;
@@ -144,11 +153,15 @@ function describeLastEvent(last: HistoryEntry): string {
 /** For --repair: only a state file that was read and is invalid is moved aside and rebuilt from what is on disk. */
 async function loadOrRebuild(config: Config, warn: (message: string) => void): Promise<State> {
   const read = readStateFile(config.deployRoot, config.ports);
-  if (read.kind !== 'invalid') return loadState(config.deployRoot, config.appName, config.ports);
-  const file = statePath(config.deployRoot);
-  const aside = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  renameSync(file, aside);
-  warn(`the state file could not be used (${read.problem}) and was moved to ${aside}; rebuilding it`);
+  const folders = releaseFolders(paths.releases(config.deployRoot));
+  // A deleted state file with releases on disk is rebuilt too: else every release would be forgotten.
+  if (read.kind !== 'invalid' && !(read.kind === 'missing' && folders.length > 0)) return loadState(config.deployRoot, config.appName, config.ports);
+  if (read.kind === 'invalid') {
+    const file = statePath(config.deployRoot);
+    const aside = `${file}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(file, aside);
+    warn(`the state file could not be used (${read.problem}) and was moved to ${aside}; rebuilding it`);
+  } else warn(`there is no state file but ${folders.length} release folder(s) in ${paths.releases(config.deployRoot)}: rebuilding it`);
   const state = initialState(config.appName, config.ports);
   for (const slot of SLOTS) {
     const dir = slotDir(config, slot);
@@ -159,6 +172,8 @@ async function loadOrRebuild(config: Config, warn: (message: string) => void): P
       // No readable checkout: the slot holds no build.
     }
   }
+  state.releases = rebuiltReleases(folders);
+  if (folders.length > 0) warn(`${folders.length} release(s) taken back from ${paths.releases(config.deployRoot)} (their history is lost: roll back by name, ./deploy.ts rollback <commit>; one that was never built fully fails its health check and the live slot keeps serving)`);
   return state;
 }
 

@@ -15,9 +15,9 @@ export const summary = SPECS.stop.summary;
 export const help = renderHelp(SPECS.stop, `Sends SIGTERM to the app started by \`start\` (and everything it started), waits up to STOP_TIMEOUT
 for it to drain, then sends SIGKILL, and says which happened. An app that is not running: says so,
 exit 0. Stopping the live slot's app (e.g. myapp-a while slot a is live) would take the site down
-and is refused unless --force. Stopping a slot that a running deploy or rollback uses (the slot its
-journal names, or either slot while it has not chosen one yet) is refused, even with --force: the
-deploy would switch traffic to a stopped app. Interrupt that deploy instead. With INSTANCES > 1 a
+and is refused unless --force. While a deploy or rollback runs, stopping either slot is refused,
+even with --force: its target would be a stopped app when traffic moves there, and the old slot it
+drains still runs requests that a stop would cut. Interrupt that deploy instead. With INSTANCES > 1 a
 slot's name (myapp-a) stops all its processes, and myapp-a.2 only its second one.
 `);
 
@@ -66,11 +66,12 @@ function refuseSlotInUse(config: Config, slot: SlotName, name: string): void {
   if (!holder) return;
   const read = readStateFile(config.deployRoot, config.ports);
   const journal = read.kind === 'valid' ? read.state.journal : null;
-  // Until its journal names a slot, the holder may still pick either one.
-  const uses = journal && journal.pid === holder.pid ? journal.slot === slot : true;
-  if (!uses) return;
-  const phase = journal && journal.pid === holder.pid ? `, in its "${journal.phase}" phase` : '';
-  throw new SwitchyardError(`${name} is slot ${slot}, which the running ${holder.command} (pid ${holder.pid}, user ${holder.user}, started ${holder.startedAt}${phase}) is using`, {
+  // Either slot: the one its journal names is its target, and the other is the old slot it drains
+  // (stopped now, the requests still running there would be cut); before the journal names one, it may pick either.
+  const ownJournal = journal && journal.pid === holder.pid ? journal : null;
+  const role = ownJournal ? (ownJournal.slot === slot ? 'its target' : 'the slot it switches away from and drains') : 'it may pick either slot';
+  const phase = ownJournal ? `, in its "${ownJournal.phase}" phase` : '';
+  throw new SwitchyardError(`${name} is slot ${slot}, which the running ${holder.command} (pid ${holder.pid}, user ${holder.user}, started ${holder.startedAt}${phase}) is using (${role})`, {
     untouched: 'it was left running',
     next: `wait for the ${holder.command} to finish (or interrupt it: kill -INT ${holder.pid}), then run this again; --force does not override this`,
   });

@@ -67,6 +67,9 @@ describe('the bake window', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expectNoFailure(await load.stop());
     expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/drain +\d+ connection\(s\) from nginx to slot b closed in/);
+    // The slot the watcher stopped is b, the one rolled back from: not "the bake window of slot a".
+    expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/slot b is no longer kept warm \(slot a is live\); /);
+    expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).not.toMatch(/bake window of slot a ended/);
   }, 120_000);
 
   it('a deploy right after a rollback waits for the watcher stopping the old slot instead of failing', async () => {

@@ -149,7 +149,8 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     const response = await fetch(`http://127.0.0.1:${listenPort}/__switchyard/health`);
     expect(response.headers.get('x-switchyard-group')).toBe('switchyard_initapp_a');
     expect(result.stdout).toContain('left for you:');
-    expect(result.stdout).toContain('check everything: ./deploy.ts doctor');
+    // init --config wrote the .env away from deploy.ts: each command it lists names it.
+    expect(result.stdout).toContain(`check everything: DEPLOY_ENV_FILE=${envFile} ./deploy.ts doctor`);
   }, 60_000);
 
   it('run again, changes nothing and says unchanged for each item (nginx is not reloaded)', async () => {

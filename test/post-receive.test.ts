@@ -1,10 +1,11 @@
 import { execa } from 'execa';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.ts';
 import { cleanGitEnv } from '../lib/release/git.ts';
+import { waitFor } from '../harness/wait.ts';
 import { planInstall, renderPostReceive, shellQuote, TEMPLATE_FILE } from '../scripts/install-hook.ts';
 
 const template = readFileSync(TEMPLATE_FILE, 'utf8');
@@ -119,12 +120,36 @@ describe('the post-receive hook script', () => {
   });
 
   it('exits with the deploy\'s status and says the live slot was kept', async () => {
-    const result = await runHook(`${ZERO} ${SHA} refs/heads/main\n`, { FAKE_EXIT: '75' });
-    expect(result.exitCode).toBe(75);
+    const result = await runHook(`${ZERO} ${SHA} refs/heads/main\n`, { FAKE_EXIT: '3' });
+    expect(result.exitCode).toBe(3);
     expect(result.output.split('\n').at(-1)).toBe(
-      `switchyard: DEPLOY FAILED (exit 75): main now points at ${SHA}, but traffic still goes to the previous release; see the error above, then push a fix or run deploy.ts deploy`,
+      `switchyard: DEPLOY FAILED (exit 3): main now points at ${SHA}, but traffic still goes to the previous release; see the error above, then push a fix or run deploy.ts deploy`,
     );
   });
+
+  it('waits while another deploy holds the lock (exit 75) and deploys then; gives up for a newer push', async () => {
+    // A real bare repository whose main is the pushed commit; the stand-in deploy exits 75 the first time only.
+    const bare = path.join(dir, 'waits.git');
+    await execa('git', ['init', '--bare', '--quiet', '--initial-branch=main', bare]);
+    const tree = (await execa('git', ['--git-dir', bare, 'hash-object', '-t', 'tree', '-w', '--stdin'], { input: '' })).stdout;
+    const commit = async (message: string) => (await execa('git', ['--git-dir', bare, 'commit-tree', tree, '-m', message], { env: GIT_IDENTITY })).stdout;
+    const pushed = await commit('pushed');
+    await execa('git', ['--git-dir', bare, 'update-ref', 'refs/heads/main', pushed]);
+    const once = path.join(dir, 'deploy-once');
+    writeFileSync(once, ['#!/bin/sh', `[ -e ${shellQuote(`${once}.ran`)} ] || { : > ${shellQuote(`${once}.ran`)}; echo locked; exit 75; }`, 'echo "deployed $4"', ''].join('\n'), { mode: 0o755 });
+    const waiting = path.join(bare, 'hooks', 'post-receive');
+    writeFileSync(waiting, renderPostReceive(template, { deployTs: once, branch: 'main', nodeDir: '', envFile: '' }), { mode: 0o755 });
+    const result = await execa(waiting, [], { input: `${ZERO} ${pushed} refs/heads/main\n`, env: { GIT_DIR: '.' }, reject: false, all: true, cwd: bare });
+    expect({ exitCode: result.exitCode, output: result.all?.split('\n') }).toEqual({
+      exitCode: 0,
+      output: [`switchyard: deploying ${pushed} from main`, 'locked', `switchyard: waiting for that command to finish, then deploying ${pushed}`, `switchyard: deploying ${pushed} from main`, `deployed ${pushed}`],
+    });
+    rmSync(`${once}.ran`);
+    const newer = await commit('newer');
+    await execa('git', ['--git-dir', bare, 'update-ref', 'refs/heads/main', newer]);
+    const stale = await execa(waiting, [], { input: `${ZERO} ${pushed} refs/heads/main\n`, env: { GIT_DIR: '.' }, reject: false, all: true, cwd: bare });
+    expect({ exitCode: stale.exitCode, last: stale.all?.split('\n').at(-1) }).toEqual({ exitCode: 0, last: `switchyard: main has moved on to ${newer} since this push; that push deploys it, so ${pushed} is not deployed` });
+  }, 60_000);
 
   it('ignores a DEPLOY_ENV_FILE in the pusher\'s environment when installed without one', async () => {
     const plain = path.join(dir, 'post-receive-plain');
@@ -246,4 +271,25 @@ describe('push to deploy, end to end', () => {
     expect(push.all).not.toMatch(/remote: ✔ deployed/);
     expect((await host.get('/')).json).toMatchObject({ version: 'v2', slot: 'b' });
   }, 120_000);
+
+  it('two quick pushes: the second waits for the first deploy and then deploys its commit (no push is lost)', async () => {
+    // The first push's build runs until the test lets it finish, so the second push surely lands while it holds the lock.
+    const gate = path.join(host.dir, 'build-gate');
+    const first = host.example.commit('v4', (repo) => writeFileSync(path.join(repo, 'build.js'), `import fs from 'node:fs';\nwhile (!fs.existsSync(${JSON.stringify(gate)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);\n`));
+    const firstPush = git(['push', bare, 'main']);
+    await waitFor('the first push to take the deploy lock', () => existsSync(path.join(host.deployRoot, 'deploy.lock')), { timeoutMs: 60_000 });
+    const second = host.example.commit('v5');
+    const secondPush = git(['push', bare, 'main']);
+    let secondOutput = '';
+    secondPush.all?.on('data', (chunk) => (secondOutput += chunk));
+    await waitFor('the second push to wait for the first', () => /waiting for it|DEPLOY FAILED/.test(secondOutput), { timeoutMs: 60_000, output: () => secondOutput });
+    writeFileSync(gate, '');
+    const [one, two] = await Promise.all([firstPush, secondPush]);
+    expect(one.exitCode, one.all).toBe(0);
+    expect(one.all).toMatch(new RegExp(`remote: ✔ deployed ${first.slice(0, 7)}`));
+    expect(two.exitCode, two.all).toBe(0);
+    expect(two.all).not.toMatch(/DEPLOY FAILED/);
+    expect(two.all).toMatch(new RegExp(`remote: ✔ deployed ${second.slice(0, 7)}`));
+    expect((await host.get('/')).json.version).toBe('v5');
+  }, 240_000);
 });

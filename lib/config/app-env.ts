@@ -6,6 +6,7 @@ import { SwitchyardError } from '../errors.ts';
 import { endpointEnvironment, type Endpoint } from '../slot/endpoints.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { urlSecrets } from './redact.ts';
+import { FileLockError, withFileLock } from '../host/file-lock.ts';
 
 /**
  * The app's environment: APP_ENV_FILE's variables plus the few the deploying shell may pass (PATH,
@@ -131,12 +132,31 @@ export function parseAssignments(args: readonly string[]): Record<string, string
 /** Set and unset variables in APP_ENV_FILE in one atomic write (mode 0600); returns the keys that really changed. */
 export function editAppEnvFile(config: Config, changes: { set?: Record<string, string>; unset?: string[] }): string[] {
   ensureAppEnvFile(config);
-  const current = readAppEnvFile(config);
-  const next = { ...current, ...changes.set };
-  for (const key of changes.unset ?? []) delete next[key];
-  const changed = [...new Set([...Object.keys(current), ...Object.keys(next)])].filter((key) => current[key] !== next[key]);
-  if (changed.length > 0) writeThroughLink(config.appEnvFile, renderAppEnv(next));
-  return changed;
+  try {
+    // Locked: two edits at once would each write what it read, and one of them would lose the other's key.
+    return withFileLock(config.appEnvFile, () => {
+      const current = readAppEnvFile(config);
+      const next = { ...current, ...changes.set };
+      for (const key of changes.unset ?? []) delete next[key];
+      const changed = [...new Set([...Object.keys(current), ...Object.keys(next)])].filter((key) => current[key] !== next[key]);
+      if (changed.length > 0) writeThroughLink(config.appEnvFile, renderAppEnv(next));
+      return changed;
+    });
+  } catch (error) {
+    throw appEnvWriteError(config.appEnvFile, error);
+  }
+}
+
+/** A failed lock or write as one line: a read-only or full file system is the operator's to fix, not an "unexpected failure". */
+function appEnvWriteError(file: string, error: unknown): unknown {
+  if (error instanceof SwitchyardError) return error;
+  const code = error instanceof FileLockError ? error.code : (error as NodeJS.ErrnoException).code;
+  if (!code) return error;
+  const what = { EROFS: 'the file system is read-only', ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is used up', EACCES: 'permission denied', EPERM: 'permission denied' }[code] ?? code;
+  const next = code === 'EROFS' ? `remount it read-write (or point APP_ENV_FILE at a writable place), then run this again`
+    : code.startsWith('held by') ? 'another env set or unset is still running; run this again when it has finished'
+    : `fix the cause (${code}), then run this again`;
+  return new SwitchyardError(`cannot write APP_ENV_FILE ${file}: ${what}`, { untouched: 'APP_ENV_FILE was not changed', next, cause: error });
 }
 
 /**

@@ -137,6 +137,9 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const appName = value('APP_NAME');
   if (appName && !NAME_PATTERN.test(appName)) {
     problems.push(`APP_NAME must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit; got ${JSON.stringify(appName)}`);
+  } else if (appName.includes('..')) {
+    // Slot processes, pid files and units are named after it: '..' would be a path step (refused later, after the lock).
+    problems.push(`APP_NAME must not contain '..' (it names files and processes); got ${JSON.stringify(appName)}`);
   }
   const port = (key: 'PORT_A' | 'PORT_B'): number => {
     const text = value(key);
@@ -191,6 +194,12 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const listen = value('NGINX_LISTEN');
   const listenPort = parseListen(listen);
   if (listenPort === undefined) problems.push(`NGINX_LISTEN must be a port or address:port such as 80, 8080 or 127.0.0.1:8080; got ${JSON.stringify(listen)}`);
+  else if (slotListen === 'port' && switchKind !== 'command' && switchKind !== 'none') {
+    // nginx holds its listen port: a slot started there could never bind, and every deploy to it would fail its health check.
+    for (const slot of SLOTS) {
+      if (listenPort >= ports[slot] && listenPort <= ports[slot] + width - 1) problems.push(`NGINX_LISTEN's port ${listenPort} is also slot ${slot}'s (PORT_${slot.toUpperCase()}${width > 1 ? ` with INSTANCES=${width}` : ''}): nginx listens there itself; give the slots other ports`);
+    }
+  }
   const serverName = value('NGINX_SERVER_NAME').trim();
   if (!/^[A-Za-z0-9.*_~^$-]+( [A-Za-z0-9.*_~^$-]+)*$/.test(serverName)) problems.push(`NGINX_SERVER_NAME must be _ or host names separated by spaces, such as shop.example.com; got ${JSON.stringify(serverName)}`);
   const stickyPaths = value('NGINX_STICKY_PATHS').split(/\s+/).filter(Boolean);

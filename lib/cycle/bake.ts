@@ -121,7 +121,8 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
       stopped: () => saveState(config.deployRoot, applied(state, slotStopped(slot), bakeEnded)),
     });
     step.done(detail);
-    return `bake window of slot ${bake.live} ended; ${detail}`;
+    // Name the slot that was kept and is now stopped: after a rollback, bake.live is where traffic went back to.
+    return `slot ${bake.previous} is no longer kept warm (slot ${bake.live} is live); ${detail}`;
   } finally {
     releaseLock(lock);
   }

@@ -1,5 +1,6 @@
 import type { Config, SlotName } from '../config/config.ts';
 import type { Reporter } from '../cli/reporter.ts';
+import { formatDuration } from '../config/duration.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { openDeployLog, type DeployLog } from '../record/deploy-log.ts';
 import { acquireLockWaiting, currentUser, describeTakeover, releaseLock, type Lock, type LockHolder } from '../record/lock.ts';
@@ -43,10 +44,13 @@ async function runCycle(ctx: CycleContext, command: CycleCommand, revision: stri
   refuseOtherAppName(config, loadState(config.deployRoot, config.appName, config.ports));
   prepareDeployRoot(config);
   const lockStep = reporter.step('lock');
-  const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), reporter);
+  const lockAsked = Date.now();
+  let waitedForWatcher = false;
+  const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), reporter, () => (waitedForWatcher = true));
+  const lockWaited = Date.now() - lockAsked;
   const log = startDeployLog(config.deployRoot, reporter, `# switchyard ${command}${revision ? ` ${revision}` : ''} by ${currentUser(ctx.env)} at ${new Date(started).toISOString()} (pid ${process.pid})`);
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
-  lockStep.done(`held by pid ${process.pid}`);
+  lockStep.done(`held by pid ${process.pid}${waitedForWatcher ? `, after waiting ${formatDuration(lockWaited)} for the bake window's watcher to release it` : ''}`);
   const traffic = createSwitch(config, { phase: ctx.atPhase });
   const processes = ctx.processes ?? createSlotProcesses(config, ctx.env);
   ctx = { ...ctx, processes };
@@ -73,10 +77,11 @@ async function runCycle(ctx: CycleContext, command: CycleCommand, revision: stri
  * The deploy lock. The bake window's watcher holds it only while it stops an old slot (a drain of a
  * few seconds, at most STOP_TIMEOUT twice): a command waits for that instead of failing with 75.
  */
-function lockAfterWatcher(config: Config, command: CycleCommand, user: string, reporter: Reporter): Promise<Lock> {
+function lockAfterWatcher(config: Config, command: CycleCommand, user: string, reporter: Reporter, onWait?: () => void): Promise<Lock> {
   let told = false;
   const whileWatcherHolds = (holder: LockHolder | undefined) => {
     if (holder?.command !== 'bake-watch') return false;
+    onWait?.();
     if (!told) reporter.info(`  the bake window's watcher (pid ${holder.pid}) is stopping the old slot; waiting for it`);
     told = true;
     return true;

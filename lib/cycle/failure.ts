@@ -5,6 +5,7 @@ import { waitForNoConnections } from '../slot/connections.ts';
 import { runningEndpoints } from '../slot/running-endpoints.ts';
 import { liveSlotSentence } from '../traffic/serving.ts';
 import { drainsAtProxy } from '../traffic/index.ts';
+import { NginxNotRunningError } from '../traffic/nginx-running.ts';
 import { recordOutcome } from './history.ts';
 import type { Run, StepIo } from './types.ts';
 
@@ -45,7 +46,9 @@ export async function cleanUpAfterFailure(run: Readonly<Run>, io: StepIo, error:
 export function explainFailure(run: Readonly<Run>, io: StepIo, error: unknown, liveSentence?: string): SwitchyardError {
   const { signal } = io.ctx;
   const state = io.store.state;
-  const liveText = run.previous ? (liveSentence ?? `slot ${run.previous} (${shortCommit(state.slots[run.previous].commit)}) is still live and serving`) : '';
+  // With nginx stopped the live slot runs, but nothing serves it: do not say it serves.
+  const serving = error instanceof NginxNotRunningError ? '' : ' and serving';
+  const liveText = run.previous ? ((serving && liveSentence) || `slot ${run.previous} (${shortCommit(state.slots[run.previous].commit)}) is still live${serving}`) : '';
   if (signal.aborted && !io.effects.switched) {
     return new SwitchyardError(`${run.command} interrupted by ${String(signal.reason ?? 'a signal')}: stopped what it had started`, {
       untouched: `${liveText || 'no slot was live'}; the lock was released`,

@@ -68,6 +68,12 @@ export function chooseLiveRelease(config: Config, state: State): Chosen {
       next: `deploy it once (./deploy.ts deploy ${shortCommit(commit)}) to keep it as a release, then restart`,
     });
   }
+  if (!existsSync(dir)) {
+    throw new SwitchyardError(`cannot restart: the live release's folder ${dir} is gone (deleted by hand?), so there is nothing to start again`, {
+      untouched: `slot ${live} keeps running as it is`,
+      next: `build it again with ./deploy.ts deploy ${shortCommit(commit)} (or roll back to a kept release)`,
+    });
+  }
   return { commit, buildDir: realpathSync(dir) };
 }
 

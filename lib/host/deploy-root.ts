@@ -1,9 +1,10 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { ensureAppEnvFile } from '../config/app-env.ts';
 import { paths } from './paths.ts';
+import { removeDeadTempFiles } from './stale-temp.ts';
 import { nginxWorkerIdentity, type Identity } from '../traffic/nginx-access.ts';
 
 /**
@@ -67,16 +68,37 @@ export function prepareDeployRoot(config: Config): void {
   for (const dir of nginxDirs) mkdirSync(dir, { recursive: true, mode: NGINX_DIR_MODE });
   // Made here, not by git or the first start, so they never exist with the umask's 0755.
   for (const dir of [path.dirname(paths.slot(root, 'a')), paths.run(root)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // A command killed while writing the state (or the upstream) left its temp file: nobody else will remove it.
+  for (const dir of [root, ...nginxDirs]) removeDeadTempFiles(dir);
   const entries = readdirSync(root).flatMap((name) => {
     const full = path.join(root, name);
-    const stat = lstatSync(full);
+    // Another command holding the lock may rename its temp file away meanwhile (saveState): gone is fine.
+    const stat = lstatIfThere(full);
+    if (!stat) return [];
     // A symlink's own mode means nothing; what it points to is not ours to change.
     return stat.isSymbolicLink() ? [] : [{ path: full, mode: stat.mode, uid: stat.uid, isDir: stat.isDirectory() }];
   });
   const socketDir = config.slotListen === 'socket' ? config.socketDir : undefined;
   if (socketDir) prepareSocketDir(socketDir, nginxWorkerIdentity(config.nginx.pidFile));
-  for (const change of plannedModes(entries, ownUid, nginxDirs, socketDir)) chmodSync(change.path, change.mode);
+  for (const change of plannedModes(entries, ownUid, nginxDirs, socketDir)) chmodIfThere(change.path, change.mode);
   ensureAppEnvFile(config);
+}
+
+function lstatIfThere(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function chmodIfThere(file: string, mode: number): void {
+  try {
+    chmodSync(file, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 /**

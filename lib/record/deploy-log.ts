@@ -1,8 +1,9 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { SwitchyardError } from '../errors.ts';
 import { commandLine, isAlive } from '../host/process.ts';
+import { openCappedLog } from './capped-log.ts';
 
 /**
  * Every deploy's and rollback's full output, kept on the host: DEPLOY_ROOT/deploys/<id>.log (0600),
@@ -41,21 +42,28 @@ export function openDeployLog(deployRoot: string, startedAt = new Date(), keep =
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const id = deployLogId(startedAt, process.pid);
   const file = path.join(dir, `${id}.log`);
-  const fd = openSync(file, 'a', 0o600);
-  rotateDeployLogs(deployRoot, keep);
+  // Bounded: a build printing 60 MB keeps its first and last MB, and the deploy's own lines at the end.
+  const capped = openCappedLog(file);
+  rotateDeployLogs(deployRoot, keep, id);
   return {
     id,
     file,
     write(line) {
-      writeSync(fd, `${line}\n`);
+      capped.write(line);
     },
   };
 }
 
-/** Remove the oldest logs so that at most `keep` remain. */
-export function rotateDeployLogs(deployRoot: string, keep = DEPLOY_LOGS_KEPT): void {
+/**
+ * Remove the oldest logs (by name: by start time) so that at most `keep` remain; never `own` (the log
+ * just opened) nor the log of a command still running: with the clock set back, the newest log's
+ * name sorts first, and pruning by name alone removed the running deploy's own log as it was opened.
+ */
+export function rotateDeployLogs(deployRoot: string, keep = DEPLOY_LOGS_KEPT, own?: string): void {
   const ids = listDeployLogs(deployRoot);
-  for (const id of ids.slice(0, Math.max(0, ids.length - keep))) rmSync(path.join(deployLogDir(deployRoot), `${id}.log`), { force: true });
+  const spared = new Set(ids.filter((id) => id === own || deployLogRunning(id)));
+  const prunable = ids.filter((id) => !spared.has(id));
+  for (const id of prunable.slice(0, Math.max(0, ids.length - Math.max(keep, spared.size)))) rmSync(path.join(deployLogDir(deployRoot), `${id}.log`), { force: true });
 }
 
 /** Ids of the kept logs, oldest first. */
@@ -97,6 +105,11 @@ export async function printDeployLog(file: string, id: string, print: (line: str
   const decoder = new StringDecoder('utf8');
   const drain = () => {
     const size = statSync(file).size;
+    // A capped log that dropped part of its tail (capped-log.ts) keeps only lines already printed: go on from its new end.
+    if (size < offset) {
+      offset = size;
+      partial = '';
+    }
     if (size <= offset) return;
     const fd = openSync(file, 'r');
     try {

@@ -137,19 +137,24 @@ export function operatorSteps(input: {
   absolute?: (program: string) => string;
   /** The helper's command that installs the upstream, when the upstream file is root's to write (docs/security.md). */
   upstreamByRoot?: string;
+  /** The .env deploy.ts reads when DEPLOY_ENV_FILE is not set: any other envFile must be named in each command. */
+  defaultEnvFile?: string;
 }): string[] {
   const steps: string[] = [];
   if (input.upstreamByRoot) steps.push(`as root, install the helper and the upstream it renders (docs/security.md): ${input.upstreamByRoot}`);
+  // A root-owned upstream in the live-file mode: deploys never change what nginx parses, so no sudoers rule at all.
+  // Otherwise the sudoers line comes before the first command that needs it (a `sudo -n nginx -t` fails without it).
+  const line = input.upstreamByRoot ? undefined : sudoersLine(input.user, input.testCmd, input.reloadCmd, input.absolute);
+  const sudoers = line ? `let ${input.user} test and reload nginx without a password: echo '${line}' | sudo tee /etc/sudoers.d/switchyard && sudo chmod 440 /etc/sudoers.d/switchyard && sudo visudo -c` : undefined;
   if (!input.nginxInstalled && input.install) {
     steps.push(`install the site: sudo install -m 644 ${input.siteFile} ${input.install.file}${input.install.link ? ` && sudo ln -sfn ${input.install.file} ${input.install.link}` : ''}${input.defaultSite ? ` && sudo rm ${input.defaultSite}` : ''}`);
     if (input.defaultSite) steps.push(`(${input.defaultSite} is removed because it takes every request on port 80 as default_server; keep it only if the site listens elsewhere: --listen)`);
+    if (sudoers) steps.push(sudoers);
     const asRoot = (command: string) => (input.upstreamByRoot ? command.replace(/^sudo -n /, 'sudo ') : command);
     steps.push(`then test and reload nginx: ${asRoot(input.testCmd)} && ${asRoot(input.reloadCmd)} (or run ./deploy.ts init --nginx as root)`);
-  }
-  // A root-owned upstream in the live-file mode: deploys never change what nginx parses, so no sudoers rule at all.
-  const line = input.upstreamByRoot ? undefined : sudoersLine(input.user, input.testCmd, input.reloadCmd, input.absolute);
-  if (line) steps.push(`let ${input.user} test and reload nginx without a password: echo '${line}' | sudo tee /etc/sudoers.d/switchyard && sudo chmod 440 /etc/sudoers.d/switchyard && sudo visudo -c`);
-  steps.push('check everything: ./deploy.ts doctor');
-  steps.push('first deploy: ./deploy.ts deploy');
+  } else if (sudoers) steps.push(sudoers);
+  const deployTs = input.defaultEnvFile !== undefined && input.envFile !== input.defaultEnvFile ? `DEPLOY_ENV_FILE=${input.envFile} ./deploy.ts` : './deploy.ts';
+  steps.push(`check everything: ${deployTs} doctor`);
+  steps.push(`first deploy: ${deployTs} deploy`);
   return steps;
 }

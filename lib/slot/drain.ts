@@ -47,7 +47,8 @@ export async function drainAndStop(request: DrainRequest): Promise<string> {
     // Every process the slot still runs (one left from a larger INSTANCES included), where it was started.
     const endpoints = runningEndpoints(config, slot);
     const waitInFlight = () =>
-      waitForNoConnections(endpoints, config.stopTimeoutMs, (open, elapsed) => step.progress(`${open} connection(s) from ${proxy} still open to slot ${slot} (${formatDuration(elapsed)})`));
+      // The step's progress line adds the time itself.
+      waitForNoConnections(endpoints, config.stopTimeoutMs, (open) => step.progress(`${open} connection(s) from ${proxy} still open to slot ${slot}`));
     let first: Awaited<ReturnType<typeof waitInFlight>> | undefined;
     if (request.handOff) {
       // Long-lived connections are not waited for here: the session cookie keeps its slot warm, the watcher retires it.

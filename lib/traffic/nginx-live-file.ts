@@ -5,6 +5,7 @@ import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { slotEndpoints } from '../slot/endpoints.ts';
 import { withContext } from '../errors.ts';
 import { writeFileAtomic } from '../host/files.ts';
+import { nginxNotRunning } from './nginx-running.ts';
 import { SwitchyardError } from '../errors.ts';
 import { socketsUnreachable, unreachableByWorkers } from './nginx-access.ts';
 import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx-reload.ts';
@@ -80,6 +81,8 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
         if (before) select(before);
         else rmSync(liveFile(config, live.slot), { force: true });
         const upstreamBack = changedUpstream ? await restoreUpstream(undoUpstream) : '';
+        const stopped = nginxNotRunning(config, `${before ? `the live-file points at slot ${before} again` : 'no live-file is left'}${upstreamBack}`);
+        if (stopped) throw stopped;
         throw withContext(error, `nginx does not follow the live-file in ${config.nginx.liveDir}`, {
           untouched: `${before ? `the live-file points at slot ${before} again` : 'no live-file is left'}${upstreamBack}`,
           next: 'install the site `./deploy.ts nginx-site` prints and let nginx workers reach NGINX_LIVE_DIR, then deploy again',

@@ -5,6 +5,7 @@ import { otherSlot, type Config } from '../config/config.ts';
 import { describeEndpoints, isUpstreamAddress, type Endpoint } from '../slot/endpoints.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
+import { nginxNotRunning } from './nginx-running.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { describeProbe, probe } from '../slot/health.ts';
 import { isAlive, readPidFile } from '../host/process.ts';
@@ -111,7 +112,7 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
         confirmed = await confirmThroughNginx(config.nginx.checkUrl, { endpoints: live.endpoints, slot: live.slot }, report, undefined, config.nginx.checkHost);
       } catch (error) {
         await installed.undo();
-        throw withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
+        throw nginxNotRunning(config, `${file} was restored`) ?? withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
       }
       return `${installed.detail}; ${confirmed}`;
     },

@@ -28,7 +28,28 @@ export function explainGitFailure(stderr: string, repo: string): { detail: strin
   if (/Permission denied \(publickey|Host key verification failed/.test(stderr)) {
     return { detail: `git cannot log in to ${redactUrlCredentials(repo)}: ${last}`, fix: 'add the deploy user\'s public key (~/.ssh/id_ed25519.pub) as a deploy key of the repository and accept the host key once: ssh -T <git host>' };
   }
-  return { detail: `git cannot read ${redactUrlCredentials(repo)}: ${redactUrlCredentials(last)}`, fix: 'check REPO in the .env and that the deploy user can read it (git ls-remote <REPO>)' };
+  const shown = redactUrlCredentials(repo);
+  // git's last line is the tail of its generic advice ("...and the repository exists."): name the first line that says what failed.
+  const cause = redactUrlCredentials(firstCause(stderr) ?? last);
+  if (/does not appear to be a git repository/.test(stderr)) {
+    return { detail: `REPO ${shown} is not a git repository (the path does not exist, or holds no repository)`, fix: `fix REPO in the .env, or create the repository there (git init --bare ${shown}) and push to it` };
+  }
+  if (/Could not resolve hostname|Could not resolve host/.test(stderr)) {
+    return { detail: `git cannot reach the host of REPO ${shown}: ${cause}`, fix: 'check the host name in REPO, and that this host resolves it (getent hosts <host>)' };
+  }
+  if (/Repository not found|repository '.*' not found|does not exist/i.test(stderr)) {
+    return { detail: `the git host answers, but has no repository ${shown} for the deploy user: ${cause}`, fix: "check the repository's name in REPO, and that the deploy user's key (or token) may read it" };
+  }
+  if (/Connection refused|Connection timed out|Failed to connect|Couldn't connect/.test(stderr)) {
+    return { detail: `git cannot connect to REPO ${shown}: ${cause}`, fix: 'check the host and port in REPO, and the network path (a firewall, a proxy)' };
+  }
+  return { detail: `git cannot read ${shown}: ${cause}`, fix: `run git ls-remote ${shown} as the deploy user to see why, then fix REPO in the .env or the deploy user's access` };
+}
+
+/** git's first `fatal:` / `ERROR:` / `ssh:` line, without its prefix. Pure. */
+function firstCause(stderr: string): string | undefined {
+  const line = stderr.split('\n').map((each) => each.trim()).find((each) => /^(fatal|error|ERROR|ssh):/.test(each));
+  return line?.replace(/^(fatal|error|ERROR):\s*/, '');
 }
 
 export async function checkRepository(ctx: CheckContext): Promise<CheckResult> {

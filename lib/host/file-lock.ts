@@ -1,0 +1,101 @@
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isAlive, procStat } from './process.ts';
+
+/**
+ * A lock on one file for a read-merge-write of it: `<file>.lock`, made by an exclusive link() so two
+ * writers can never both hold it. A lock whose writer is gone (dead, or its pid reused) is taken
+ * over. Local to the file: it does not take or wait for the deploy lock.
+ */
+
+type Owner = { pid: number; start?: number };
+
+/** Thrown by withFileLock when the file system refuses the lock itself (read-only, full, no access). */
+export class FileLockError extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: string,
+  ) {
+    super(`cannot lock ${file} (${code})`);
+  }
+}
+
+/** Run `fn` holding `<file>.lock`, waiting at most `timeoutMs` for a live holder; the lock is removed in a finally. */
+export function withFileLock<T>(file: string, fn: () => T, options: { timeoutMs?: number } = {}): T {
+  const lock = `${file}.lock`;
+  const me: Owner = { pid: process.pid, start: startTicks(process.pid) };
+  const temp = `${lock}.${process.pid}.tmp`;
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  try {
+    writeFileSync(temp, JSON.stringify(me), { mode: 0o600 });
+  } catch (error) {
+    throw new FileLockError(lock, (error as NodeJS.ErrnoException).code ?? String(error));
+  }
+  try {
+    for (;;) {
+      try {
+        linkSync(temp, lock);
+        break;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') throw new FileLockError(lock, code ?? String(error));
+      }
+      const holder = readOwner(lock);
+      if (holder && isRunning(holder)) {
+        if (Date.now() > deadline) throw new FileLockError(lock, `held by pid ${holder.pid}`);
+        sleepSync(20);
+        continue;
+      }
+      takeOver(lock, holder);
+    }
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  try {
+    return fn();
+  } finally {
+    const holder = readOwner(lock);
+    if (holder?.pid === me.pid && holder.start === me.start) rmSync(lock, { force: true });
+  }
+}
+
+/** Move a stale lock aside; if what was moved is not what was read (a new holder came in between), put it back. */
+function takeOver(lock: string, stale: Owner | undefined): void {
+  const aside = `${lock}.stale.${process.pid}`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return;
+  }
+  const moved = readOwner(aside);
+  if (stale && (moved?.pid !== stale.pid || moved?.start !== stale.start)) {
+    try {
+      linkSync(aside, lock);
+    } catch {
+      // Taken again meanwhile: held by someone else either way.
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
+function readOwner(file: string): Owner | undefined {
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof data.pid === 'number' ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRunning(owner: Owner): boolean {
+  if (!isAlive(owner.pid)) return false;
+  const start = startTicks(owner.pid);
+  return owner.start === undefined || start === undefined || start === owner.start;
+}
+
+function startTicks(pid: number): number | undefined {
+  return procStat(pid)?.startTicks;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
