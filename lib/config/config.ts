@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseDotenv } from 'dotenv';
 import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './keys.ts';
 import { parseDuration } from './duration.ts';
 import { SwitchyardError } from '../errors.ts';
@@ -21,6 +19,7 @@ export type ProcessManagerKind = 'builtin' | 'systemd';
 export type SlotListen = 'port' | 'socket';
 /** One SHARED_PATHS entry: `uploads/` is { path: 'uploads', dir: true }. */
 export type { SharedPath } from './values.ts';
+export { duplicateKeys, readSettings } from './settings.ts';
 export { checkUrlFor, editDistance, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, suggestKey } from './values.ts';
 import { checkUrlFor, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
 
@@ -79,39 +78,10 @@ export type RawSettings = { fileValues: Record<string, string>; env: Record<stri
 /** Folders that must never be DEPLOY_ROOT itself. */
 const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/run', '/var/tmp']);
 
-/** Keys set more than once in an env file, with the line that wins (dotenv keeps the last). Pure. */
-export function duplicateKeys(text: string): string[] {
-  const lines = new Map<string, number[]>();
-  text.split('\n').forEach((line, index) => {
-    const key = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=/.exec(line)?.[1];
-    if (key) lines.set(key, [...(lines.get(key) ?? []), index + 1]);
-  });
-  return [...lines].filter(([, at]) => at.length > 1).map(([key, at]) => `${key} is set ${at.length} times (lines ${at.join(', ')}); the last one, line ${at.at(-1)}, is used`);
-}
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export { SECRET_KEY_PATTERN } from './redact.ts';
 
-/** Read the env file (missing is fine unless it was named explicitly) and the environment. */
-export function readSettings(defaultEnvFile: string, env: Record<string, string | undefined>): RawSettings {
-  const explicit = env.DEPLOY_ENV_FILE;
-  const envFile = path.resolve(explicit || defaultEnvFile);
-  let text: string;
-  try {
-    text = readFileSync(envFile, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !explicit) return { fileValues: {}, env, envFile, missingFile: true };
-    const reason = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code})`;
-    throw new SwitchyardError(`config file ${envFile} ${reason}`, {
-      untouched: 'nothing was changed',
-      next: explicit
-        ? `fix DEPLOY_ENV_FILE, or create the file: \`cp ${path.join(path.dirname(path.resolve(defaultEnvFile)), '.env.example')} ${envFile}\` and edit it, or \`./deploy.ts init --env-file ${envFile} --app NAME --repo URL --root DIR\``
-        : 'copy .env.example to .env and edit it',
-    });
-  }
-  return { fileValues: parseDotenv(text), env, envFile, duplicates: duplicateKeys(text) };
-}
 
 /** Validate everything at once; throws one error naming every bad key. Pure. */
 export function resolveConfig(settings: RawSettings, required: readonly ConfigKey[] = requiredKeys()): Config {
