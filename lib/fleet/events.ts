@@ -1,6 +1,13 @@
 /** What a host's `--json` output says, read line by line as it arrives. Pure. */
 
-export type HostEvent = { event: string; step?: string; ok?: boolean; ms?: number; detail?: string; message?: string; details?: string[]; line?: string; [key: string]: unknown };
+import type { Event } from '../cli/events.ts';
+
+type Fields<Name extends Event['event'], Drop extends string = never> = Omit<Extract<Event, { event: Name }>, 'event' | Drop>;
+/** Every field an Event (lib/cli/events.ts) may carry, optional: a host's line is read before its kind is known, and a newer host may add some. */
+type AnyEventFields = Partial<Fields<'step'> & Fields<'error'> & Fields<'output', 'step'> & Fields<'plan', 'step'>>;
+
+/** A host's event, as the one Event union its deploy.ts prints, read loosely. */
+export type HostEvent = { event: Event['event']; at?: string; host?: string } & AnyEventFields & { [key: string]: unknown };
 
 export type EventTracker = {
   /** The event of a JSON line, or undefined for a line that is not one (ssh's own messages). */
