@@ -1,5 +1,5 @@
 import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { watchBake } from '../lib/cycle/bake.ts';
 import { currentUser } from '../lib/record/lock.ts';

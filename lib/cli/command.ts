@@ -4,7 +4,7 @@ import { appEnvSecrets, loadAppEnvironment } from '../config/app-env.ts';
 import { CONFIG_KEYS, type ConfigKey } from '../config/keys.ts';
 import { readSettings, resolveConfig, suggestKey, type Config } from '../config/config.ts';
 import type { CycleContext } from '../cycle/types.ts';
-import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { isSwitchyardError } from '../errors.ts';
 import { createHookRunner } from '../cycle/hooks.ts';
 import { Reporter, wantsColor } from './reporter.ts';
 import { settleDeployer } from '../host/deployer.ts';

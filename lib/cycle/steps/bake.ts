@@ -1,7 +1,7 @@
 import { formatDuration } from '../../config/duration.ts';
 import { bakeBegun, bakeWatched } from '../../record/transitions.ts';
 import { bakeLogFile, startBakeWatcher } from '../bake.ts';
-import type { StepFunction } from '../types.ts';
+import type { Run, StepFunction, StepIo } from '../types.ts';
 
 /**
  * With BAKE_TIME, the previous slot is not drained before this command returns: after a deploy it
@@ -16,12 +16,21 @@ export const bake: StepFunction = async (run, io) => {
   const step = io.reporter.step('bake');
   const deploy = run.command === 'deploy';
   const endsAt = new Date(Date.now() + (deploy ? config.bakeTimeMs : 0)).toISOString();
-  io.store.apply(bakeBegun({ previous, live: run.target, endsAt, watcherPid: null, autoRollback: deploy && config.autoRollback }));
-  const pid = startBakeWatcher(config, io.ctx.cliEnv ?? {}, run.logId);
-  io.store.apply(bakeWatched(pid));
+  const pid = handToWatcher(run, io, endsAt, deploy && config.autoRollback);
   const baking = deploy
     ? `stays warm for an instant rollback until ${endsAt} (BAKE_TIME ${formatDuration(config.bakeTimeMs)}; auto rollback ${config.autoRollback ? 'on' : 'off'}; watcher pid ${pid})`
     : `is drained and stopped in the background (watcher pid ${pid}, log ${bakeLogFile(config.deployRoot)})`;
   step.done(`slot ${previous} ${baking}`);
   return { baking };
 };
+
+/**
+ * The previous slot handed to a detached watcher: recorded as a window first, then watched, so a
+ * crash at any point leaves a window the next command ends. Returns the watcher's pid.
+ */
+export function handToWatcher(run: Readonly<Run>, io: StepIo, endsAt: string, autoRollback: boolean): number {
+  io.store.apply(bakeBegun({ previous: run.previous!, live: run.target, endsAt, watcherPid: null, autoRollback }));
+  const pid = startBakeWatcher(io.config, io.ctx.cliEnv ?? {}, run.logId);
+  io.store.apply(bakeWatched(pid));
+  return pid;
+}

@@ -1,8 +1,9 @@
 import { formatDuration } from '../../config/duration.ts';
-import { bakeBegun, bakeWatched, slotStopped } from '../../record/transitions.ts';
+import { slotStopped } from '../../record/transitions.ts';
 import { drainAndStop } from '../../slot/drain.ts';
 import { drainsAtProxy } from '../../traffic/index.ts';
-import { bakeLogFile, startBakeWatcher } from '../bake.ts';
+import { bakeLogFile } from '../bake.ts';
+import { handToWatcher } from './bake.ts';
 import type { StepFunction, StepIo, Run } from '../types.ts';
 
 /**
@@ -32,11 +33,9 @@ export const drain: StepFunction = async (run, io) => {
   return baking ? { baking } : undefined;
 };
 
-/** Recorded as a window that ends now, then watched: a crash at any point leaves a window the next command ends. */
+/** A window that ends now: the watcher gives the long-lived connections their budget, then drains and stops the slot. */
 function retireInBackground(run: Readonly<Run>, io: StepIo, longLived: number): string {
   const { config } = io;
-  io.store.apply(bakeBegun({ previous: run.previous!, live: run.target, endsAt: new Date().toISOString(), watcherPid: null, autoRollback: false }));
-  const pid = startBakeWatcher(config, io.ctx.cliEnv ?? {}, run.logId);
-  io.store.apply(bakeWatched(pid));
+  const pid = handToWatcher(run, io, new Date().toISOString(), false);
   return `is retired in the background: its ${longLived} long-lived connection(s) may stay up to LONG_LIVED_TIMEOUT (${formatDuration(config.longLivedTimeoutMs)}); watcher pid ${pid}, log ${bakeLogFile(config.deployRoot)}`;
 }
