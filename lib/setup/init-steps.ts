@@ -10,6 +10,9 @@ import { probeCommand, runCommand, runShell } from '../host/run.ts';
 import { loadState } from '../record/state.ts';
 import { liveFile } from '../traffic/nginx-live-file.ts';
 import { upstreamFor } from '../traffic/upstream.ts';
+import { readPidFile } from '../host/process.ts';
+import { childPids } from '../traffic/nginx-workers.ts';
+import { waitForOldWorkers } from '../traffic/nginx-reload.ts';
 
 /** `./deploy.ts init`, the half that writes: each step says what it did ("created", "unchanged", ...). */
 
@@ -118,14 +121,22 @@ function isLinkTo(link: string, file: string): boolean {
   }
 }
 
-/** NGINX_TEST_CMD, then NGINX_RELOAD_CMD only when something nginx reads changed. */
-export async function testAndReload(config: Config, changed: boolean, env: Record<string, string | undefined>): Promise<Done[]> {
+/**
+ * NGINX_TEST_CMD, then NGINX_RELOAD_CMD only when something nginx reads changed. The reload command
+ * returns once the master has the signal, not once it opened the site's listen socket: init waits,
+ * as a deploy does, until the workers of the previous config stop taking requests, so the site
+ * answers when init says it is in place.
+ */
+export async function testAndReload(config: Config, changed: boolean, env: Record<string, string | undefined>, report: (message: string) => void = () => undefined): Promise<Done[]> {
   await runShell(config.nginx.testCmd, { env, timeoutMs: 30_000 });
   const done: Done[] = [{ item: 'nginx test', status: 'ran', detail: config.nginx.testCmd }];
   if (!changed) done.push({ item: 'nginx reload', status: 'skipped', detail: 'nothing nginx reads changed' });
   else {
+    const master = readPidFile(config.nginx.pidFile);
+    const oldWorkers = master ? childPids(master) : [];
     await runShell(config.nginx.reloadCmd, { env, timeoutMs: 30_000 });
-    done.push({ item: 'nginx reload', status: 'ran', detail: config.nginx.reloadCmd });
+    const applied = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, 30_000, report);
+    done.push({ item: 'nginx reload', status: 'ran', detail: `${config.nginx.reloadCmd} (${applied})` });
   }
   return done;
 }
