@@ -102,8 +102,9 @@ describe('the A/B deploy cycle through real nginx', () => {
 /**
  * SWITCH=nginx-reload, the mode that rewrites the upstream and reloads nginx. Its stated cost: a
  * reload closes idle client keep-alive connections, so a client writing on one at that instant gets a
- * reset (isReloadReset: a reused connection, no response byte, never a request the app saw). Those are
- * counted and reported; anything else (a 5xx, a refused or reset fresh connection) fails the test.
+ * reset (isReloadReset: a connection the old worker held idle, reset before any response byte). Those are
+ * counted and reported; anything else (a 5xx, a refused connection, a timeout, a response cut after its
+ * status) fails the test.
  */
 describe('SWITCH=nginx-reload through real nginx', () => {
   let host: TestHost;

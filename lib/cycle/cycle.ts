@@ -46,7 +46,7 @@ async function runCycle(ctx: CycleContext, command: CycleCommand, revision: stri
   const lockStep = reporter.step('lock');
   const lockAsked = Date.now();
   let waitedForWatcher = false;
-  const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), reporter, () => (waitedForWatcher = true));
+  const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), (ctx.cliEnv ?? ctx.env).SWITCHYARD_FLEET_ID, reporter, () => (waitedForWatcher = true));
   const lockWaited = Date.now() - lockAsked;
   const log = startDeployLog(config.deployRoot, reporter, `# switchyard ${command}${revision ? ` ${revision}` : ''} by ${currentUser(ctx.env)} at ${new Date(started).toISOString()} (pid ${process.pid})`);
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
@@ -77,7 +77,7 @@ async function runCycle(ctx: CycleContext, command: CycleCommand, revision: stri
  * The deploy lock. The bake window's watcher holds it only while it stops an old slot (a drain of a
  * few seconds, at most STOP_TIMEOUT twice): a command waits for that instead of failing with 75.
  */
-function lockAfterWatcher(config: Config, command: CycleCommand, user: string, reporter: Reporter, onWait?: () => void): Promise<Lock> {
+function lockAfterWatcher(config: Config, command: CycleCommand, user: string, fleetId: string | undefined, reporter: Reporter, onWait?: () => void): Promise<Lock> {
   let told = false;
   const whileWatcherHolds = (holder: LockHolder | undefined) => {
     if (holder?.command !== 'bake-watch') return false;
@@ -86,7 +86,7 @@ function lockAfterWatcher(config: Config, command: CycleCommand, user: string, r
     told = true;
     return true;
   };
-  return acquireLockWaiting(config.deployRoot, command, user, whileWatcherHolds, { timeoutMs: 2 * config.stopTimeoutMs + 10_000, everyMs: 200 });
+  return acquireLockWaiting(config.deployRoot, command, user, whileWatcherHolds, { timeoutMs: 2 * config.stopTimeoutMs + 10_000, everyMs: 200, fleetId });
 }
 
 /** From the lock on, everything the reporter prints is also kept in DEPLOY_ROOT/deploys/<id>.log; a log that cannot be opened only costs a warning. */

@@ -29,9 +29,10 @@ export function lockPath(deployRoot: string): string {
 /**
  * Take the deploy lock or fail at once naming the holder. A lock whose holder is gone (dead, or its
  * pid reused by another process) is taken over (the caller warns with describeTakeover()). link()
- * makes creation atomic: two deploys can never both succeed.
+ * makes creation atomic: two deploys can never both succeed. `fleetId`: the caller's SWITCHYARD_FLEET_ID,
+ * the fleet rollout it runs for (a host held by another fleet rollout refuses deploy/rollback/restart).
  */
-export function acquireLock(deployRoot: string, command: string, user: string): Lock {
+export function acquireLock(deployRoot: string, command: string, user: string, fleetId?: string): Lock {
   try {
     ensurePrivateDir(deployRoot);
     accessSync(deployRoot, constants.W_OK);
@@ -43,7 +44,7 @@ export function acquireLock(deployRoot: string, command: string, user: string): 
     });
   }
   // A fleet rollout holds this host: only its own commands (SWITCHYARD_FLEET_ID) deploy here meanwhile.
-  const refusal = fleetLeaseRefusal(deployRoot, command, process.env.SWITCHYARD_FLEET_ID);
+  const refusal = fleetLeaseRefusal(deployRoot, command, fleetId);
   if (refusal) throw refusal;
   const file = lockPath(deployRoot);
   const holder: LockHolder = { pid: process.pid, user, command, startedAt: new Date().toISOString(), host: os.hostname(), processStart: processStartTicks(process.pid) };
@@ -174,12 +175,12 @@ export async function acquireLockWaiting(
   command: string,
   user: string,
   keepWaiting: (holder: LockHolder | undefined) => boolean,
-  options: { timeoutMs: number; everyMs: number },
+  options: { timeoutMs: number; everyMs: number; fleetId?: string },
 ): Promise<Lock> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     try {
-      return acquireLock(deployRoot, command, user);
+      return acquireLock(deployRoot, command, user, options.fleetId);
     } catch (error) {
       if (!(error instanceof SwitchyardError) || error.exitCode !== 75 || Date.now() > deadline || !keepWaiting(readHolder(lockPath(deployRoot)))) throw error;
       await sleep(options.everyMs);
