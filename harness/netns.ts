@@ -141,12 +141,17 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
       chmodSync(hostDir, 0o755);
       chmodSync(srv, 0o755);
       // The host's mount namespace: one process holds it; sshd and nginx join it (and the netns) by nsenter.
-      const holder = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /srv && exec sleep 100000', 'sh', srv], { stdio: 'ignore' });
+      // Its root's home is its own too, as on a fresh host: the distribution's dotfiles, not this
+      // machine's (a developer's .bashrc that runs `pyenv init` costs every ssh session ~0.5 s).
+      const home = path.join(hostDir, 'root');
+      mkdirSync(home, { mode: 0o700 });
+      for (const file of ['.bashrc', '.profile']) if (existsSync(path.join('/etc/skel', file))) cpSync(path.join('/etc/skel', file), path.join(home, file));
+      const holder = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /srv && mount --bind "$2" /root && exec sleep 100000', 'sh', srv, home], { stdio: 'ignore' });
       entry.holder = holder;
       children.push(holder);
       await waitFor(`the mount namespace of ${ns}`, () => {
         try {
-          return readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim() === 'sleep' && readFileSync(`/proc/${holder.pid}/mountinfo`, 'utf8').includes(' /srv ');
+          return readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim() === 'sleep' && [' /srv ', ' /root '].every((point) => readFileSync(`/proc/${holder.pid}/mountinfo`, 'utf8').includes(point));
         } catch {
           return false;
         }

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import type { Config } from '../lib/config/config.ts';
 import { parseCommandLine, type CommandSpec } from '../lib/cli/options.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
@@ -19,7 +20,7 @@ const HOST_SIDE_SPEC: CommandSpec = {
   name: 'fleet',
   summary: "internal: a fleet command's work on one host",
   internal: true,
-  options: Object.fromEntries(['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history'].map((name) => [name, { value: 'VALUE', help: name }])),
+  options: Object.fromEntries(['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve'].map((name) => [name, { value: 'VALUE', help: name }])),
 };
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -35,6 +36,17 @@ function ttlMs(flags: Flags): number {
   const text = valueOf(flags, 'ttl') ?? '120';
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`--ttl must be seconds; got ${JSON.stringify(text)}`, { exitCode: 2 });
   return Number(text) * 1000;
+}
+
+/** A fetch of REPO, then the revision (DEPLOY_BRANCH's head without one) as a full SHA, or the line saying why not. */
+async function resolveRevision(config: Config, revision: string | undefined): Promise<{ commit?: string; problem?: string }> {
+  try {
+    const cache = cacheDir(config.deployRoot);
+    await fetchRepo(config.repo, cache);
+    return { commit: await resolveCommit(cache, revision ?? `refs/heads/${config.branch}`) };
+  } catch (error) {
+    return { problem: error instanceof SwitchyardError ? error.message : String(error) };
+  }
 }
 
 export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
@@ -65,6 +77,8 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
         };
         taken = takeLease(config.deployRoot, lease, { replace: idFlag(flags, '--replace') });
       }
+      const revision = valueOf(flags, 'resolve');
+      const resolved = revision === undefined ? null : await resolveRevision(config, revision || undefined);
       const state = loadState(config.deployRoot, config.appName, config.ports);
       const holder = runningHolder(config.deployRoot);
       out({
@@ -80,6 +94,7 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
         taken: taken ?? null,
         group: readLiveGroup(config.deployRoot) ?? null,
         history: readFleetHistory(config.deployRoot, Number(valueOf(flags, 'history') ?? '20')),
+        resolved,
       });
       return 0;
     }
@@ -99,9 +114,9 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
     }
     if (sub === 'resolve') {
       const [revision] = args;
-      const cache = cacheDir(config.deployRoot);
-      await fetchRepo(config.repo, cache);
-      out({ commit: await resolveCommit(cache, revision ?? `refs/heads/${config.branch}`) });
+      const resolved = await resolveRevision(config, revision);
+      if (resolved.problem) throw new SwitchyardError(resolved.problem);
+      out(resolved);
       return 0;
     }
     if (sub === 'group') {

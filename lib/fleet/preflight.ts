@@ -22,6 +22,8 @@ export type Probe = {
   taken?: { taken: boolean; holder?: FleetLease } | null;
   group?: LiveGroup | null;
   history?: FleetRecord[];
+  /** Asked with --resolve (the first host only): the revision as a full SHA, after a fetch of REPO, or why not. */
+  resolved?: { commit?: string; problem?: string } | null;
 };
 
 export type HostCheck = { host: FleetHost; probe?: Probe; problem?: string; heldBy?: FleetLease };
@@ -30,20 +32,26 @@ export type Take = { id: string; command: string; holder: string; ttlS: number }
 
 export const LEASE_TTL_S = 120;
 
-function probeWords(take: Take | undefined, replace?: string): string[] {
-  if (!take) return ['fleet', 'probe', '--json'];
-  return ['fleet', 'probe', '--json', '--take', take.id, '--command', take.command, '--holder', take.holder, '--ttl', String(take.ttlS),
+/** `revision`: resolve it there too (`--resolve=`, the `=` so a revision is never read as an option; empty: DEPLOY_BRANCH). */
+function probeWords(take: Take | undefined, replace?: string, revision?: string): string[] {
+  const resolve = revision === undefined ? [] : [`--resolve=${revision}`];
+  if (!take) return ['fleet', 'probe', '--json', ...resolve];
+  return ['fleet', 'probe', '--json', ...resolve, '--take', take.id, '--command', take.command, '--holder', take.holder, '--ttl', String(take.ttlS),
     '--controller-host', os.hostname(), '--controller-pid', String(process.pid), ...(replace ? ['--replace', replace] : [])];
 }
 
-/** One host: what is wrong there, in one line an operator can act on, or nothing. */
-export async function checkHost(remote: Remote, host: FleetHost, take?: Take): Promise<HostCheck> {
-  let result = await remote.query(host, probeWords(take), { timeoutMs: 30_000 });
+/**
+ * One host: what is wrong there, in one line an operator can act on, or nothing. `revision`: also
+ * resolved there, in the same call, so a rollout pays no round trip of its own for it.
+ */
+export async function checkHost(remote: Remote, host: FleetHost, take?: Take, revision?: string): Promise<HostCheck> {
+  const timeoutMs = revision === undefined ? 30_000 : 120_000;
+  let result = await remote.query(host, probeWords(take, undefined, revision), { timeoutMs });
   let probe = result.json as Probe | undefined;
   // A lease left by a fleet command of this very machine whose process is gone: taken over, after that check.
   const held = probe?.taken && !probe.taken.taken ? probe.taken.holder : undefined;
   if (take && held && controllerGone(held)) {
-    result = await remote.query(host, probeWords(take, held.id), { timeoutMs: 30_000 });
+    result = await remote.query(host, probeWords(take, held.id, revision), { timeoutMs });
     probe = result.json as Probe | undefined;
   }
   if (!result.reached) return { host, problem: `cannot be reached over ssh: ${result.tracker.tail(2).join(' ').trim() || 'no answer'}; check that \`ssh ${host.destination}\` logs in without a prompt (BatchMode)` };
@@ -57,8 +65,9 @@ export async function checkHost(remote: Remote, host: FleetHost, take?: Take): P
   return { host, probe };
 }
 
-export async function checkHosts(remote: Remote, hosts: FleetHost[], take?: Take): Promise<HostCheck[]> {
-  return Promise.all(hosts.map((host) => checkHost(remote, host, take)));
+/** `resolve`: the revision the first host resolves ('' for DEPLOY_BRANCH), undefined for none. */
+export async function checkHosts(remote: Remote, hosts: FleetHost[], take?: Take, resolve?: string): Promise<HostCheck[]> {
+  return Promise.all(hosts.map((host, index) => checkHost(remote, host, take, index === 0 ? resolve : undefined)));
 }
 
 /** The lease's controller ran on this machine and its process is gone (or is not a fleet command any more). */

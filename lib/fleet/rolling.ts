@@ -20,9 +20,12 @@ export function newFleetId(): string {
   return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Preflight with the lease taken on every host; on any problem every lease taken is given back and nothing changed. */
-export async function preflightAndLease(ctx: FleetContext, hosts: FleetHost[], take: Take): Promise<Map<string, HostCheck>> {
-  const checks = await checkHosts(ctx.remote, hosts, take);
+/**
+ * Preflight with the lease taken on every host; on any problem every lease taken is given back and
+ * nothing changed. `resolve`: the revision the first host resolves in the same call ('' for DEPLOY_BRANCH).
+ */
+export async function preflightAndLease(ctx: FleetContext, hosts: FleetHost[], take: Take, resolve?: string): Promise<Map<string, HostCheck>> {
+  const checks = await checkHosts(ctx.remote, hosts, take, resolve);
   const bad = checks.filter((check) => check.problem);
   if (bad.length === 0) return new Map(checks.map((check) => [check.host.name, check]));
   await releaseLeases(ctx, checks.filter((check) => check.probe?.taken?.taken).map((check) => check.host), take.id);
@@ -72,18 +75,19 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
   const holder = `${ctx.user}@${os.hostname()}`;
   const take: Take = { id, command: options.command, holder, ttlS: LEASE_TTL_S };
   out.info(`fleet ${options.command} ${id}: ${hosts.length} host(s), batches of ${config.batchText}, on failure ${config.onFailure}`);
-  const checks = await preflightAndLease(ctx, hosts, take);
+  const resolving = options.command === 'deploy' || options.revision !== undefined;
+  const checks = await preflightAndLease(ctx, hosts, take, resolving ? (options.revision ?? '') : undefined);
   let commit: string | null = null;
   let outcome = 'failed';
   let reason: string | undefined;
   const stopRenewing = keepLeases(ctx, hosts, id);
   try {
-    // One SHA for every host, resolved once before any host changes (on the first host, which fetches REPO).
-    if (options.command === 'deploy' || options.revision) {
-      const resolved = await ctx.remote.query(hosts[0], ['fleet', 'resolve', ...(options.revision ? ['--', options.revision] : [])], { timeoutMs: 120_000 });
-      commit = resolved.exitCode === 0 && typeof resolved.json?.commit === 'string' ? resolved.json.commit : null;
+    // One SHA for every host, resolved once before any host changes (by the first host's preflight, which fetches REPO).
+    if (resolving) {
+      const resolved = checks.get(hosts[0].name)?.probe?.resolved;
+      commit = typeof resolved?.commit === 'string' ? resolved.commit : null;
       if (!commit) {
-        throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${hosts[0].name}: ${resolved.tracker.tail(3).join(' ').trim() || `exit ${resolved.exitCode}`}`, {
+        throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${hosts[0].name}: ${resolved?.problem ?? 'no answer'}`, {
           untouched: 'nothing was changed on any host',
           next: 'check the commit, tag or branch name',
         });
