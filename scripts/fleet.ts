@@ -8,7 +8,8 @@ import { makeBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
 import { checkHosts } from '../lib/fleet/preflight.ts';
-import { blueGreenChange } from '../lib/fleet/blue-green.ts';
+import { blueGreenChange, recordedGroup } from '../lib/fleet/blue-green.ts';
+import type { FleetHost } from '../lib/fleet/hosts.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
 import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
 import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
@@ -32,7 +33,8 @@ Then batches of FLEET_BATCH hosts (in parallel inside a batch), FLEET_CHECK_CMD 
 failure stops the rollout: with FLEET_ON_FAILURE=revert every host already switched goes back to the
 release it served (inside its bake window a switch only); with halt they are left as they are.
 
---dry-run prints the batches and each host's plan and changes nothing (no lease).
+--dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan, and
+changes nothing (no lease).
 --json prints one JSON event per line, each host's carrying "host".
 
 Exit code 0 on success; 75 when another fleet command holds a host; 1 otherwise.
@@ -154,19 +156,30 @@ function loadFleetConfig(io: CommandIo, out: FleetOutput): FleetConfig {
 async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<number> {
   const { config, out } = ctx;
   const checks = await checkHosts(ctx.remote, config.hosts);
-  const batches = makeBatches(config.hosts, config.batch);
-  out.info(`fleet deploy ${revision ?? 'DEPLOY_BRANCH'} (dry run, nothing changes): ${config.hosts.length} host(s), ${config.strategy}, batches of ${config.batchText}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
-  for (const [index, batch] of batches.entries()) {
-    out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`);
-    for (const host of batch) {
-      const check = checks.find((each) => each.host === host)!;
-      if (check.problem) {
-        out.warn(check.problem, host.name);
-        continue;
-      }
-      out.info(`live ${check.probe?.live ?? 'none'} ${check.probe?.commit?.slice(0, 7) ?? ''}; its plan:`, host.name);
-      const plan = await ctx.remote.query(host, ['deploy', '--dry-run', ...(revision ? ['--', revision] : [])], { timeoutMs: 60_000 });
-      for (const line of plan.stdout.split('\n').filter(Boolean)) out.info(`  ${line}`, host.name);
+  const plan = async (host: FleetHost) => {
+    const check = checks.find((each) => each.host.name === host.name)!;
+    if (check.problem) return out.warn(check.problem, host.name);
+    out.info(`live ${check.probe?.live ?? 'none'} ${check.probe?.commit?.slice(0, 7) ?? ''}; its plan:`, host.name);
+    const result = await ctx.remote.query(host, ['deploy', '--dry-run', ...(revision ? ['--', revision] : [])], { timeoutMs: 60_000 });
+    for (const line of result.stdout.split('\n').filter(Boolean)) out.info(`  ${line}`, host.name);
+  };
+  const what = `fleet deploy ${revision ?? 'DEPLOY_BRANCH'} (dry run, nothing changes): ${config.hosts.length} host(s), ${config.strategy}`;
+  if (config.strategy === 'blue-green') {
+    // As blueGreenChange: the idle group deploys (the first deploy goes to A), then the switch; the live group stays warm.
+    const recorded = recordedGroup(checks);
+    if (recorded.problem) out.warn(`${recorded.problem}; a real deploy would stop there`);
+    const to = recorded.group === 'A' ? 'B' : 'A';
+    const names = (hosts: FleetHost[]) => hosts.map((host) => host.name).join(', ');
+    out.info(`${what}; live group ${recorded.group ?? 'none'}`);
+    out.info(`group ${to} deploys, all at once: ${names(config.groups[to])}`);
+    for (const host of config.groups[to]) await plan(host);
+    out.info(`then FLEET_SWITCH_CMD moves traffic to group ${to}${config.switchCheckCmd ? ', confirmed by FLEET_SWITCH_CHECK_CMD' : ''}; group ${to === 'A' ? 'B' : 'A'} (${names(config.groups[to === 'A' ? 'B' : 'A'])}) stays warm on its release`);
+  } else {
+    const batches = makeBatches(config.hosts, config.batch);
+    out.info(`${what}, batches of ${config.batchText}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
+    for (const [index, batch] of batches.entries()) {
+      out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`);
+      for (const host of batch) await plan(host);
     }
   }
   const bad = checks.filter((check) => check.problem);

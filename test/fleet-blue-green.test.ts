@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { DEPLOY_TS } from '../harness/host.ts';
 import { duringLoad, failures, summarizeFailures } from '../harness/load.ts';
 import { createNetnsFleet, startFront, type FleetFront, type NetnsFleet } from '../harness/netns.ts';
 import { freePort } from '../harness/ports.ts';
+import { snapshotTree } from './field-support.ts';
 
 /**
  * Blue-green on two real hosts (network namespaces, each its own sshd, /srv, nginx and Switchyard),
@@ -82,6 +83,16 @@ describe('a blue-green fleet', () => {
     expect(await served()).toEqual(['a1 v1']);
 
     const v2 = commitVersion('v2');
+    // --dry-run: the idle group's hosts and their plans, then the switch; no batches, nothing changed.
+    const idleFiles = () => (existsSync(fleet.hosts[1].deployRootOutside) ? snapshotTree(fleet.hosts[1].deployRootOutside) : null);
+    const stateBefore = idleFiles();
+    const dry = await fleetRun(['deploy', '--dry-run']);
+    expect(dry.exitCode, dry.output).toBe(0);
+    expect(dry.output).toMatch(/blue-green; live group A/);
+    expect(dry.output).toMatch(/group B deploys, all at once: /);
+    expect(dry.output).toMatch(/then FLEET_SWITCH_CMD moves traffic to group B.*group A \(.*\) stays warm/);
+    expect(dry.output).not.toMatch(/batch 1 of/);
+    expect(idleFiles()).toEqual(stateBefore);
     const deployed = await duringLoad({ port: front.port, ...LOAD }, () => fleetRun(['deploy']));
     expect(deployed.result.exitCode, deployed.result.output).toBe(0);
     expect(failures(deployed.records), summarizeFailures(deployed.records)).toEqual([]);

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
@@ -121,4 +121,17 @@ describe('releases: rollback to any good release, reuse, install cache, prune, r
     for (const commit of Object.keys(state.releases)) expect(existsSync(path.join(host.deployRoot, 'releases', commit))).toBe(true);
     expect(await served()).toBe('v5');
   }, 120_000);
+
+  it('`rollback COMMIT` of no kept release lists only the releases it could start, not one whose folder was removed by hand', async () => {
+    const state = host.state();
+    const idle = state.slots[state.live === 'a' ? 'b' : 'a'].commit;
+    expect(idle && idle !== state.slots[state.live].commit).toBeTruthy();
+    rmSync(path.join(host.deployRoot, 'releases', idle), { recursive: true, force: true });
+    const result = await host.run(['rollback', 'deadbeef']);
+    expect(result.exitCode, result.output).toBe(1);
+    const kept = /is not a kept release \(kept: ([^)]*)\)/.exec(result.stderr)?.[1];
+    expect(kept, result.stderr).toContain(state.slots[state.live].commit.slice(0, 7));
+    expect(kept).not.toContain(idle.slice(0, 7));
+    expect(await served()).toBe('v5');
+  }, 60_000);
 });

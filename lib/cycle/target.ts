@@ -28,7 +28,8 @@ export async function chooseRollbackRelease(config: Config, state: State, target
     commit = matches[0]?.commit ?? (legacy?.startsWith(revision.toLowerCase()) ? legacy : undefined);
     if (!commit) commit = await resolveCommit(cacheDir(config.deployRoot), revision).catch(() => undefined);
     if (!commit || !available(commit)) {
-      const kept = completeReleases(state).map((release) => shortCommit(release.commit));
+      // Only releases a rollback could start: one whose folder was removed by hand is not offered.
+      const kept = completeReleases(state).filter((release) => available(release.commit)).map((release) => shortCommit(release.commit));
       throw new SwitchyardError(`${JSON.stringify(revision)} is not a kept release${kept.length ? ` (kept: ${kept.join(', ')})` : ''}`, {
         untouched: 'nothing was changed',
         next: `./deploy.ts releases lists them; to build that commit use ./deploy.ts deploy ${revision}`,
