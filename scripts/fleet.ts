@@ -7,7 +7,7 @@ import { isSwitchyardError, SwitchyardError } from '../lib/errors.ts';
 import { makeBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
-import { checkHosts } from '../lib/fleet/preflight.ts';
+import { checkHosts, LEASE_TTL_S } from '../lib/fleet/preflight.ts';
 import { blueGreenChange, recordedGroup } from '../lib/fleet/blue-green.ts';
 import type { FleetHost } from '../lib/fleet/hosts.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
@@ -33,11 +33,15 @@ Then batches of FLEET_BATCH hosts (in parallel inside a batch), FLEET_CHECK_CMD 
 failure stops the rollout: with FLEET_ON_FAILURE=revert every host already switched goes back to the
 release it served (inside its bake window a switch only); with halt they are left as they are.
 
+Ctrl-C (or SIGTERM) stops the rollout at the end of the batch running: its hosts finish their own
+cycle, then FLEET_ON_FAILURE applies as at a failure (blue-green: no switch); exit code 130. A second
+Ctrl-C exits at once; the hosts then finish on their own and the lease expires.
+
 --dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan, and
 changes nothing (no lease).
 --json prints one JSON event per line, each host's carrying "host".
 
-Exit code 0 on success; 75 when another fleet command holds a host; 1 otherwise.
+Exit code 0 on success; 75 when another fleet command holds a host; 130 when interrupted; 1 otherwise.
 `,
   rollback: `Usage: ./deploy.ts fleet rollback [COMMIT] [--json]
 
@@ -105,6 +109,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (sub === 'deploy' && flags['dry-run'] === true) return await dryRun(ctx, args[0]);
     if (sub === 'deploy' || sub === 'rollback') {
       if (args.length > 1) throw new SwitchyardError(`fleet ${sub} takes at most one commit; got ${args.length}`, { untouched: 'nothing was changed', exitCode: 2 });
+      ctx.signal = stopOnSignal(out);
       if (config.strategy === 'blue-green') return await blueGreenChange(ctx, { command: sub, revision: args[0] });
       return await rollingChange(ctx, { command: sub, revision: args[0] });
     }
@@ -134,6 +139,27 @@ export async function run(io: CommandIo): Promise<number> {
   } finally {
     await ctx?.remote.close(ctx.config.hosts);
   }
+}
+
+/**
+ * Ctrl-C or SIGTERM during a rollout: the hosts deploying go on to the end of their own cycle (their
+ * ssh runs in its own process group, so the terminal's SIGINT does not reach it), no further batch
+ * starts, then FLEET_ON_FAILURE applies and the leases are given back. A second one exits at once,
+ * leaving the leases to expire.
+ */
+function stopOnSignal(out: FleetOutput): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) {
+        out.error(`${signal} received again: exiting now; the hosts deploying finish on their own, and the fleet lease on each expires within ${LEASE_TTL_S} s`);
+        process.exit(130);
+      }
+      out.warn(`${signal} received: the hosts deploying now finish their own cycle, no further batch starts, then FLEET_ON_FAILURE applies; press Ctrl-C again to exit at once`);
+      controller.abort(signal);
+    });
+  }
+  return controller.signal;
 }
 
 function historyCount(given: string | undefined): number {

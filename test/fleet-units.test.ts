@@ -106,6 +106,22 @@ describe('the rollout', () => {
     const { result } = await run({}, 'revert', (batch) => !batch.includes('h2'));
     expect(result).toMatchObject({ ok: false, reverted: ['h1', 'h2', 'h3'], untouched: ['h4'], failure: { host: undefined, step: 'check', message: 'through the front: 502' } });
   });
+  it('an interruption during a batch lets that batch finish, starts no other, and is the failure (a check it stopped is not)', async () => {
+    let stop: string | undefined;
+    const calls: string[] = [];
+    const result = await rollout([['h1'], ['h2', 'h3'], ['h4']], {
+      change: async (host) => {
+        calls.push(`change ${host}`);
+        if (host === 'h2') stop = 'interrupted by SIGINT';
+        return ok;
+      },
+      check: async () => (stop ? { ok: false, switched: false, message: 'stopped by the interruption' } : ok),
+      revert: async (host) => (calls.push(`revert ${host}`), ok),
+      interrupted: () => stop,
+    }, 'revert');
+    expect(calls).toEqual(['change h1', 'change h2', 'change h3', 'revert h1', 'revert h2', 'revert h3']);
+    expect(result).toMatchObject({ ok: false, reverted: ['h1', 'h2', 'h3'], untouched: ['h4'], failure: { host: undefined, step: 'interrupted', message: 'interrupted by SIGINT' } });
+  });
 });
 
 describe("a host's --json events", () => {

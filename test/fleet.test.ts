@@ -162,6 +162,27 @@ describe('a fleet of three hosts', () => {
     }
   }, 400_000);
 
+  it('Ctrl-C mid-rollout: the batch running finishes, no further batch starts, the switched host is put back, the leases are given back (exit 130)', async () => {
+    const before = liveCommits();
+    expect(new Set(before).size).toBe(1);
+    const target = commitVersion(`v${++version}`);
+    // The check after the first batch waits; the Ctrl-C lands while it does.
+    const checking = path.join(dir, 'checking');
+    const interrupted = fleetCommand(['deploy'], { FLEET_BATCH: '1', FLEET_CHECK_CMD: `touch '${checking}'; while :; do sleep 0.05; done` });
+    await waitFor('the check after the first batch', () => existsSync(checking), 120_000);
+    expect(liveCommits()).toEqual([target, before[1], before[2]]);
+    process.kill(interrupted.pid!, 'SIGINT');
+    const result = await interrupted;
+    expect(result.exitCode, result.all).toBe(130);
+    expect(result.all).toContain('SIGINT received: the hosts deploying now finish their own cycle');
+    expect(result.all).toMatch(new RegExp(`stopped, interrupted by SIGINT, .*reverted ${fleet.hosts[0].target.replace(/[.:/]/g, '\\$&')}.*not touched: ${fleet.hosts.slice(1).map((host) => host.target.replace(/[.:/]/g, '\\$&')).join(', ')}`));
+    expect(liveCommits()).toEqual(before);
+    for (const host of fleet.hosts) expect(existsSync(path.join(host.deployRootOutside, 'fleet.lease')), host.target).toBe(false);
+    const history = JSON.parse((await fleetRun(['history', '--json'])).stdout);
+    expect(history.at(-1)).toMatchObject({ command: 'deploy', commit: target });
+    expect(Object.values(history.at(-1).outcomes)).toEqual(['reverted', 'reverted', 'reverted']);
+  }, 400_000);
+
   it('the lease: a second fleet deploy exits 75 naming the first, a host-level deploy is refused, a SIGKILLed controller is taken over', async () => {
     const target = commitVersion(`v${++version}`);
     const first = fleetCommand(['deploy'], { FLEET_BATCH: '1' });

@@ -4,7 +4,7 @@ import { runShell } from '../host/run.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import type { FleetHost } from './hosts.ts';
 import { LEASE_TTL_S, type HostCheck, type Take } from './preflight.ts';
-import { newFleetId, preflightAndLease, releaseLeases, type FleetContext } from './rolling.ts';
+import { interruptedBy, newFleetId, preflightAndLease, releaseLeases, type FleetContext } from './rolling.ts';
 import { rollout } from './rollout.ts';
 
 /**
@@ -71,7 +71,15 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
         return result.exitCode === 0 ? { ok: true, switched: true } : { ok: false, switched: false, step: result.reached ? (result.tracker.failedStep() ?? 'deploy') : 'ssh', message: result.tracker.errorMessage(), tail: result.tracker.tail(5) };
       },
       revert: async () => ({ ok: true, switched: false }),
+      interrupted: () => interruptedBy(ctx),
     }, 'halt');
+    if (deployed.failure?.step === 'interrupted') {
+      throw new SwitchyardError(`fleet deploy ${short(commit)} stopped, ${deployed.failure.message}, before the switch: group ${live ?? 'none'} still serves`, {
+        untouched: `the idle group ${to} finished its own deploys and takes no traffic`,
+        next: "run the same fleet deploy again: the idle group's hosts start their kept release, then the switch runs",
+        exitCode: 130,
+      });
+    }
     if (!deployed.ok) {
       const failure = deployed.failure!;
       throw new SwitchyardError(`fleet deploy ${short(commit)} failed on ${failure.host?.name} at its ${failure.step} step: ${failure.message ?? 'failed'}; no switch was made: group ${live ?? 'none'} still serves`, { details: failure.tail, next: 'fix the cause on that host, then run this again' });

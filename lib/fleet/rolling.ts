@@ -12,7 +12,20 @@ import { rollout, type HostResult, type RolloutResult } from './rollout.ts';
 
 /** `fleet deploy` and `fleet rollback`, rolling: preflight and lease on every host, one SHA, batches, revert or halt. */
 
-export type FleetContext = { config: FleetConfig; remote: Remote; out: FleetOutput; user: string; env: Record<string, string | undefined> };
+export type FleetContext = {
+  config: FleetConfig;
+  remote: Remote;
+  out: FleetOutput;
+  user: string;
+  env: Record<string, string | undefined>;
+  /** Aborted by the operator's Ctrl-C or a SIGTERM: no further batch starts; the reason is the signal's name. */
+  signal?: AbortSignal;
+};
+
+/** Why the rollout stops early, or nothing. */
+export function interruptedBy(ctx: FleetContext): string | undefined {
+  return ctx.signal?.aborted ? `interrupted by ${String(ctx.signal.reason)}` : undefined;
+}
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'nothing');
 
@@ -99,6 +112,7 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
     const batches = makeBatches(hosts, config.batch);
     const change = async (host: FleetHost, words: string[]) => hostResult(await ctx.remote.stream(host, [words[0], '--json', ...words.slice(1)], { env, onEvent: (event) => out.hostEvent(host.name, event) }));
     const result = await rollout(batches, {
+      interrupted: () => interruptedBy(ctx),
       onBatch: (batch, index) => out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`),
       change: async (host) => {
         // A host that already serves the SHA (a rollout resumed after its controller died) is left as it is.
@@ -122,7 +136,7 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
       return 0;
     }
     reason = failureLine(result, options.command, commit, config.onFailure);
-    throw new SwitchyardError(reason, { details: result.failure!.tail, next: nextStep(result, config.onFailure) });
+    throw new SwitchyardError(reason, { details: result.failure!.tail, next: nextStep(result, config.onFailure), exitCode: result.failure!.step === 'interrupted' ? 130 : 1 });
   } catch (error) {
     if (!reason) reason = isSwitchyardError(error) ? error.message : String(error);
     throw error;
@@ -138,6 +152,7 @@ async function runCheck(ctx: FleetContext, batch: FleetHost[], commit: string | 
     await runShell(ctx.config.checkCmd, {
       env: { ...ctx.env, SWITCHYARD_COMMIT: commit ?? '', SWITCHYARD_HOSTS: batch.map((host) => host.name).join(' ') },
       timeoutMs: 120_000,
+      signal: ctx.signal,
       onLine: (line) => void tail.push(line),
     });
     ctx.out.info(`FLEET_CHECK_CMD passed after ${batch.map((host) => host.name).join(', ')}`);
@@ -152,7 +167,7 @@ function failureLine(result: RolloutResult<FleetHost>, command: string, commit: 
   const failure = result.failure!;
   const where = failure.host ? `on ${failure.host.name} at its ${failure.step} step` : `at the ${failure.step}`;
   const names = (hosts: FleetHost[]) => hosts.map((host) => host.name).join(', ');
-  const parts = [`fleet ${command} ${short(commit)} failed ${where}: ${failure.message}`];
+  const parts = [failure.step === 'interrupted' ? `fleet ${command} ${short(commit)} stopped, ${failure.message}, once the hosts deploying then had finished` : `fleet ${command} ${short(commit)} failed ${where}: ${failure.message}`];
   if (onFailure === 'revert') {
     parts.push(result.reverted.length ? `reverted ${names(result.reverted)} to the release each served before` : 'no host had switched');
     if (result.revertFailed.length) parts.push(`COULD NOT revert ${result.revertFailed.map(({ host, result: failed }) => `${host.name} (${failed.message})`).join(', ')}`);
@@ -162,6 +177,7 @@ function failureLine(result: RolloutResult<FleetHost>, command: string, commit: 
 }
 
 function nextStep(result: RolloutResult<FleetHost>, onFailure: string): string {
+  if (result.failure?.step === 'interrupted') return 'run the same fleet command again to roll out to every host; `./deploy.ts fleet status` shows where each host is';
   if (onFailure === 'halt' && result.changed.length) return 'see `./deploy.ts fleet status`; fix the release and deploy again, or `./deploy.ts fleet rollback` to put every host back';
   return 'fix the cause on the named host (its `./deploy.ts history --show last`), then run this again';
 }

@@ -20,6 +20,8 @@ export type RolloutSteps<H> = {
   revert(host: H): Promise<HostResult>;
   /** Told of each batch as it starts (for the output). */
   onBatch?(batch: H[], index: number): void;
+  /** Why the rollout must stop (an operator's Ctrl-C), checked before each batch and after it: the hosts of a batch always finish. */
+  interrupted?(): string | undefined;
 };
 
 export type Failure<H> = { host: H | undefined; step: string; message: string; tail: string[] };
@@ -38,7 +40,13 @@ export type RolloutResult<H> = {
 
 export async function rollout<H>(batches: H[][], steps: RolloutSteps<H>, onFailure: 'revert' | 'halt'): Promise<RolloutResult<H>> {
   const switched: H[] = [];
+  const interruption = (): Failure<H> | undefined => {
+    const why = steps.interrupted?.();
+    return why ? { host: undefined, step: 'interrupted', message: why, tail: [] } : undefined;
+  };
   for (const [index, batch] of batches.entries()) {
+    const before = interruption();
+    if (before) return stop(before, batches.slice(index).flat());
     steps.onBatch?.(batch, index);
     // Every host of a batch runs its cycle to its end: a cycle stopped halfway is what the host lock exists to prevent.
     const results = await Promise.all(batch.map(async (host) => ({ host, result: await settle(() => steps.change(host)) })));
@@ -49,8 +57,13 @@ export async function rollout<H>(batches: H[][], steps: RolloutSteps<H>, onFailu
       const checked = await settle(() => steps.check!(batch, index));
       if (!checked.ok) failure = { host: undefined, step: 'check', message: checked.message ?? 'FLEET_CHECK_CMD failed', tail: checked.tail ?? [] };
     }
-    if (!failure) continue;
-    const untouched = batches.slice(index + 1).flat();
+    // A check the interruption stopped did not fail: the interruption is what happened.
+    if (!failure || failure.step === 'check') failure = interruption() ?? failure;
+    if (failure) return stop(failure, batches.slice(index + 1).flat());
+  }
+  return { ok: true, changed: switched, reverted: [], revertFailed: [], untouched: [] };
+
+  async function stop(failure: Failure<H>, untouched: H[]): Promise<RolloutResult<H>> {
     if (onFailure === 'halt') return { ok: false, changed: switched, failure, reverted: [], revertFailed: [], untouched };
     const reverts = await Promise.all(switched.map(async (host) => ({ host, result: await settle(() => steps.revert(host)) })));
     return {
@@ -62,7 +75,6 @@ export async function rollout<H>(batches: H[][], steps: RolloutSteps<H>, onFailu
       untouched,
     };
   }
-  return { ok: true, changed: switched, reverted: [], revertFailed: [], untouched: [] };
 }
 
 /** A step that throws is a failed step, never a rollout left half-way without its reverts. */
