@@ -58,16 +58,22 @@ export function withFileLock<T>(file: string, fn: () => T, options: { timeoutMs?
   }
 }
 
-/** Move a stale lock aside; if what was moved is not what was read (a new holder came in between), put it back. */
-function takeOver(lock: string, stale: Owner | undefined): void {
+/**
+ * Remove a lock file judged stale, only if it still is what the caller read: it is moved aside
+ * atomically (of two takers, one wins), read again there, and put back when another taker replaced
+ * it between the caller's read and the move. `isStillStale` gets the file moved aside. 'removed':
+ * the caller may now create the lock; 'replaced' or 'gone': someone else acted first, look again.
+ * The deploy lock, the fleet lease and the file locks share this.
+ */
+export function removeStaleLock(lock: string, isStillStale: (movedAside: string) => boolean): 'removed' | 'replaced' | 'gone' {
   const aside = `${lock}.stale.${process.pid}`;
   try {
     renameSync(lock, aside);
   } catch {
-    return;
+    return 'gone';
   }
-  const moved = readOwner(aside);
-  if (stale && (moved?.pid !== stale.pid || moved?.start !== stale.start)) {
+  const still = isStillStale(aside);
+  if (!still) {
     try {
       linkSync(aside, lock);
     } catch {
@@ -75,6 +81,15 @@ function takeOver(lock: string, stale: Owner | undefined): void {
     }
   }
   rmSync(aside, { force: true });
+  return still ? 'removed' : 'replaced';
+}
+
+/** Move a stale lock aside unless a new holder came in between. */
+function takeOver(lock: string, stale: Owner | undefined): void {
+  removeStaleLock(lock, (aside) => {
+    const moved = readOwner(aside);
+    return !stale || (moved?.pid === stale.pid && moved?.start === stale.start);
+  });
 }
 
 function readOwner(file: string): Owner | undefined {

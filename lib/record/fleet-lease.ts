@@ -1,6 +1,7 @@
 import { appendFileSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
+import { removeStaleLock } from '../host/file-lock.ts';
 import { ensurePrivateDir, writeFileAtomic } from '../host/files.ts';
 
 /**
@@ -97,24 +98,12 @@ export function takeLease(deployRoot: string, lease: FleetLease, options: { repl
         return { taken: true };
       }
       if (existing && !isExpired(existing) && existing.id !== options.replace) return { taken: false, holder: existing };
-      const aside = `${file}.stale.${process.pid}`;
-      try {
-        renameSync(file, aside);
-      } catch {
-        continue;
-      }
-      // Another taker may have replaced it between our read and our rename: then its lease goes back.
-      const moved = readLeaseFile(aside);
-      if (existing && (moved?.id !== existing.id || moved?.takenAt !== existing.takenAt)) {
-        try {
-          linkSync(aside, file);
-        } catch {
-          // Taken again meanwhile; either way someone else holds it.
-        }
-        rmSync(aside, { force: true });
-        continue;
-      }
-      rmSync(aside, { force: true });
+      // Expired (or named by `replace`): moved aside, unless another taker replaced it between our read and the move.
+      const removed = removeStaleLock(file, (aside) => {
+        const moved = readLeaseFile(aside);
+        return !existing || (moved?.id === existing.id && moved?.takenAt === existing.takenAt);
+      });
+      if (removed !== 'removed') continue;
       try {
         linkSync(temp, file);
         return { taken: true, ...(existing ? { replaced: existing } : {}) };

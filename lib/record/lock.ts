@@ -1,4 +1,5 @@
-import { accessSync, constants, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { removeStaleLock } from '../host/file-lock.ts';
 import os from 'node:os';
 import { deployerName } from '../host/deployer.ts';
 import { SwitchyardError } from '../errors.ts';
@@ -66,26 +67,12 @@ export function acquireLock(deployRoot: string, command: string, user: string, f
           { untouched: 'nothing was changed', next: 'wait for it to finish, then run this again', exitCode: 75 },
         );
       }
-      // Gone holder (or an unreadable lock): move it aside atomically, so only one taker wins.
-      const stale = `${file}.stale.${process.pid}`;
-      try {
-        renameSync(file, stale);
-      } catch {
-        continue;
-      }
-      // Another deploy may have taken over between our read and our rename: then we moved its live
-      // lock aside, and it must go back.
-      const moved = readHolder(stale);
-      if (existing && (moved?.pid !== existing.pid || moved?.startedAt !== existing.startedAt)) {
-        try {
-          linkSync(stale, file);
-        } catch {
-          // It took the lock again meanwhile; either way the lock is held by someone else.
-        }
-        rmSync(stale, { force: true });
-        continue;
-      }
-      rmSync(stale, { force: true });
+      // Gone holder (or an unreadable lock): moved aside, unless another deploy took over between our read and the move.
+      const removed = removeStaleLock(file, (aside) => {
+        const moved = readHolder(aside);
+        return !existing || (moved?.pid === existing.pid && moved?.startedAt === existing.startedAt);
+      });
+      if (removed !== 'removed') continue;
       try {
         linkSync(temp, file);
         return { file, holder, takenOver: { ...(existing ?? { pid: 0, user: '?', command: '?', startedAt: '?', host: '?' }), why: liveness } };
