@@ -53,42 +53,35 @@ export function parseSize(text: string): number | undefined {
 
 /** SHARED_PATHS: relative, inside the app folder (no `..`, no `.git`), each at most once; problems are pushed. Pure. */
 export function parseSharedPaths(text: string, problems: string[]): SharedPath[] {
-  const result: SharedPath[] = [];
-  for (const entry of text.split(/\s+/).filter(Boolean)) {
-    const dir = entry.endsWith('/');
-    const clean = entry.replace(/\/+$/, '').replace(/^(\.\/)+/, '');
-    const parts = clean.split('/');
-    if (entry.startsWith('/') || clean === '' || clean === '.' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || /[\0\n]/.test(entry)) {
-      problems.push(`SHARED_PATHS entries must be relative paths inside the app folder (no leading /, no . or .. parts, not .git); got ${JSON.stringify(entry)}`);
-      continue;
-    }
-    const clash = result.find((other) => other.path === clean || clean.startsWith(`${other.path}/`) || other.path.startsWith(`${clean}/`));
-    if (clash) {
-      problems.push(`SHARED_PATHS lists ${JSON.stringify(entry)} and ${JSON.stringify(clash.path)}, which overlap; list each path once`);
-      continue;
-    }
-    result.push({ path: clean, dir });
-  }
-  return result;
+  return parseAppPaths('SHARED_PATHS', text, problems, { noun: 'path', not: '.git' }).map(({ entry, clean }) => ({ path: clean, dir: entry.endsWith('/') }));
 }
 
 /** BUILD_CACHE_PATHS: relative folders inside the app folder (no `..`, not .git or node_modules itself), none inside another; an empty value is none. Pure. */
 export function parseBuildCachePaths(text: string, problems: string[]): string[] {
-  const result: string[] = [];
+  // node_modules itself is the install cache's (verified against its manifest); a build cache lives inside it.
+  return parseAppPaths('BUILD_CACHE_PATHS', text, problems, { noun: 'folder', not: '.git or node_modules itself', refuses: (clean) => clean === 'node_modules' }).map(({ clean }) => clean);
+}
+
+/**
+ * `key`'s space-separated paths, each relative and inside the app folder (no leading /, no . or ..
+ * parts, not under .git, nor what `refuses` names) and none inside another; each refused entry adds
+ * its problem. `clean` has no trailing / and no leading ./. Pure.
+ */
+function parseAppPaths(key: string, text: string, problems: string[], rule: { noun: 'path' | 'folder'; not: string; refuses?: (clean: string) => boolean }): { entry: string; clean: string }[] {
+  const result: { entry: string; clean: string }[] = [];
   for (const entry of text.split(/\s+/).filter(Boolean)) {
     const clean = entry.replace(/\/+$/, '').replace(/^(\.\/)+/, '');
     const parts = clean.split('/');
-    // node_modules itself is the install cache's (verified against its manifest); a build cache lives inside it.
-    if (entry.startsWith('/') || clean === '' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || clean === 'node_modules' || /[\0\n]/.test(entry)) {
-      problems.push(`BUILD_CACHE_PATHS entries must be relative folders inside the app folder (no leading /, no . or .. parts, not .git or node_modules itself); got ${JSON.stringify(entry)}`);
+    if (entry.startsWith('/') || clean === '' || parts.some((part) => part === '..' || part === '' || part === '.') || parts[0] === '.git' || rule.refuses?.(clean) || /[\0\n]/.test(entry)) {
+      problems.push(`${key} entries must be relative ${rule.noun}s inside the app folder (no leading /, no . or .. parts, not ${rule.not}); got ${JSON.stringify(entry)}`);
       continue;
     }
-    const clash = result.find((other) => other === clean || clean.startsWith(`${other}/`) || other.startsWith(`${clean}/`));
+    const clash = result.find((other) => other.clean === clean || clean.startsWith(`${other.clean}/`) || other.clean.startsWith(`${clean}/`));
     if (clash) {
-      problems.push(`BUILD_CACHE_PATHS lists ${JSON.stringify(entry)} and ${JSON.stringify(clash)}, which overlap; list each folder once`);
+      problems.push(`${key} lists ${JSON.stringify(entry)} and ${JSON.stringify(clash.clean)}, which overlap; list each ${rule.noun} once`);
       continue;
     }
-    result.push(clean);
+    result.push({ entry, clean });
   }
   return result;
 }
