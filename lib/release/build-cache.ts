@@ -34,32 +34,28 @@ export function cacheDonorCandidates(state: State, target: SlotName, commit: str
   return candidates;
 }
 
-/** A real folder (not a link, not a file) at `dir/relative`, reached through no link: a SHARED_PATHS link is never a cache's home. */
-export function isPlainFolder(dir: string, relative: string): boolean {
+/** How `dir/relative` is reached, part by part: through a symbolic link, up to a part that is missing, or all the way through real entries. */
+function walk(dir: string, relative: string): 'link' | 'missing' | 'present' {
   let current = dir;
   for (const part of relative.split('/')) {
     current = path.join(current, part);
     try {
-      if (lstatSync(current).isSymbolicLink()) return false;
+      if (lstatSync(current).isSymbolicLink()) return 'link';
     } catch {
-      return false;
+      return 'missing';
     }
   }
-  return lstatSync(current).isDirectory();
+  return 'present';
+}
+
+/** A real folder (not a link, not a file) at `dir/relative`, reached through no link: a SHARED_PATHS link is never a cache's home. */
+export function isPlainFolder(dir: string, relative: string): boolean {
+  return walk(dir, relative) === 'present' && lstatSync(path.join(dir, relative)).isDirectory();
 }
 
 /** No link on the way to `dir/relative` (the folder itself may be missing): a copy written there stays in this release. */
 function reachableWithoutLinks(dir: string, relative: string): boolean {
-  let current = dir;
-  for (const part of relative.split('/')) {
-    current = path.join(current, part);
-    try {
-      if (lstatSync(current).isSymbolicLink()) return false;
-    } catch {
-      return true;
-    }
-  }
-  return true;
+  return walk(dir, relative) !== 'link';
 }
 
 export type Carried = { from: CacheDonor; copied: string[] } | { from?: undefined; reason: string; failed?: boolean };
