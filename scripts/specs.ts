@@ -14,6 +14,11 @@ const INIT_VALUES: Partial<Record<ConfigKey, string>> = {
  */
 
 const json = { help: 'one JSON object per line (the events of lib/cli/events.ts) instead of text' };
+/** deploy's and rollback's: the dry run prints the same table of steps the run walks. */
+const planOptions = {
+  'dry-run': { help: 'print the plan, one step a line, and change nothing' },
+  json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
+};
 
 export const SPECS = {
   deploy: {
@@ -23,18 +28,14 @@ export const SPECS = {
     options: {
       rebuild: { help: 'build a kept release again instead of starting it as it is; no install or build cache' },
       cold: { help: 'build without the build cache (BUILD_CACHE_PATHS); the install cache is still used' },
-      'dry-run': { help: 'print the plan, one step a line, and change nothing' },
-      json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
+      ...planOptions,
     },
   },
   rollback: {
     name: 'rollback',
     args: '[COMMIT]',
     summary: 'start the previous good release (or the kept one COMMIT names) on the idle slot and move traffic to it: no fetch, no install, no build',
-    options: {
-      'dry-run': { help: 'print the plan, one step a line, and change nothing' },
-      json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
-    },
+    options: planOptions,
   },
   restart: { name: 'restart', summary: 'start the live release on the idle slot and move traffic to it (zero downtime)', options: { json } },
   releases: { name: 'releases', summary: 'the kept releases: commit, built, size, outcomes, live, which slot holds which', options: { json: { help: 'the list as one JSON document' } } },
