@@ -88,7 +88,7 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
   const holder = `${ctx.user}@${os.hostname()}`;
   const take: Take = { id, command: options.command, holder, ttlS: LEASE_TTL_S };
   out.info(`fleet ${options.command} ${id}: ${hosts.length} host(s), batches of ${config.batchText}, on failure ${config.onFailure}`);
-  const resolving = options.command === 'deploy' || options.revision !== undefined;
+  const resolving = options.command === 'deploy' || Boolean(options.revision);
   const checks = await preflightAndLease(ctx, hosts, take, resolving ? (options.revision ?? '') : undefined);
   let commit: string | null = null;
   let outcome = 'failed';
