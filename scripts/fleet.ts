@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { hasFlag, PROJECT_DIR, type CommandIo } from '../lib/cli/command.ts';
+import { abortOnSignals, hasFlag, PROJECT_DIR, type CommandIo } from '../lib/cli/command.ts';
 import { parseCommandLine } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { readSettings, resolveConfig, suggestKey } from '../lib/config/config.ts';
@@ -148,18 +148,13 @@ export async function run(io: CommandIo): Promise<number> {
  * leaving the leases to expire.
  */
 function stopOnSignal(out: FleetOutput): AbortSignal {
-  const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (controller.signal.aborted) {
-        out.error(`${signal} received again: exiting now; the hosts deploying finish on their own, and the fleet lease on each expires within ${LEASE_TTL_S} s`);
-        process.exit(130);
-      }
-      out.warn(`${signal} received: the hosts deploying now finish their own cycle, no further batch starts, then FLEET_ON_FAILURE applies; press Ctrl-C again to exit at once`);
-      controller.abort(signal);
-    });
-  }
-  return controller.signal;
+  return abortOnSignals(
+    (signal) => out.warn(`${signal} received: the hosts deploying now finish their own cycle, no further batch starts, then FLEET_ON_FAILURE applies; press Ctrl-C again to exit at once`),
+    (signal) => {
+      out.error(`${signal} received again: exiting now; the hosts deploying finish on their own, and the fleet lease on each expires within ${LEASE_TTL_S} s`);
+      process.exit(130);
+    },
+  );
 }
 
 function historyCount(given: string | undefined): number {

@@ -54,12 +54,17 @@ export function childEnv(env: Record<string, string | undefined>): Record<string
  * all, so the deploy runs to its end and its log (DEPLOY_ROOT/deploys) tells how it ended.
  */
 export function interruptionSignal(reporter: Reporter): AbortSignal {
-  const controller = new AbortController();
   process.on('SIGHUP', () => undefined);
+  return abortOnSignals((signal) => reporter.warn(`${signal} received: before the switch, what this command started is stopped and the live slot is left serving; after it, the drain is finished first`));
+}
+
+/** Aborted by the first SIGINT or SIGTERM (its reason: the signal's name), after `onFirst`; `onAgain`, if given, hears every later one. */
+export function abortOnSignals(onFirst: (signal: NodeJS.Signals) => void, onAgain?: (signal: NodeJS.Signals) => void): AbortSignal {
+  const controller = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (controller.signal.aborted) return;
-      reporter.warn(`${signal} received: before the switch, what this command started is stopped and the live slot is left serving; after it, the drain is finished first`);
+      if (controller.signal.aborted) return onAgain?.(signal);
+      onFirst(signal);
       controller.abort(signal);
     });
   }
