@@ -65,7 +65,7 @@ function wrap(text: string, width: number, indent: string): string {
   return [...lines, indent + line].join('\n');
 }
 
-export function usage(): string {
+export function usage(configDir: string): string {
   return `Usage: ./deploy.ts <command> [options]
 
 Zero-downtime deploys of an HTTP app on two slots (a, b) behind nginx.
@@ -74,8 +74,8 @@ Commands:
 ${commandList()}
 
 Options for every command: --help, --no-color, --verbose (stack traces)
-Several apps on one host: ./deploy.ts --app NAME <command> reads apps/NAME.env beside deploy.ts
-Configuration: .env beside deploy.ts, or the file named by DEPLOY_ENV_FILE; environment variables
+Several apps on one host: ./deploy.ts --app NAME <command> reads ${configDir}/apps/NAME.env
+Configuration: ${configDir}/.env, or the file named by DEPLOY_ENV_FILE; environment variables
 override it. Every key is documented in .env.example.
 Exit code: 0 on success, 75 when another deploy holds the lock, 130 when interrupted, 2 on a usage
 error, 1 otherwise.

@@ -4,7 +4,7 @@ import type { Config } from '../lib/config/config.ts';
 import { parseCommandLine, type CommandSpec } from '../lib/cli/options.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
-import { switchyardVersion } from '../lib/fleet/version.ts';
+import { switchyardVersion } from '../lib/project-dir.ts';
 import { LEASE_ID, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 import { runningHolder } from '../lib/record/lock.ts';
 import { loadState } from '../lib/record/state.ts';

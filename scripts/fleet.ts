@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { abortOnSignals, hasFlag, PROJECT_DIR, type CommandIo } from '../lib/cli/command.ts';
+import { abortOnSignals, configDir, hasFlag, type CommandIo } from '../lib/cli/command.ts';
 import { parseCommandLine } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { readSettings, resolveConfig, suggestKey } from '../lib/config/config.ts';
@@ -13,7 +13,7 @@ import type { FleetHost } from '../lib/fleet/hosts.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
 import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
 import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
-import { switchyardVersion } from '../lib/fleet/version.ts';
+import { switchyardVersion } from '../lib/project-dir.ts';
 import { currentUser } from '../lib/record/lock.ts';
 import { runHostSide } from './fleet-host.ts';
 
@@ -165,7 +165,7 @@ function historyCount(given: string | undefined): number {
 
 /** Only the FLEET_ keys are read here: the host keys (APP_NAME, DEPLOY_ROOT ...) are each host's own. */
 function loadFleetConfig(io: CommandIo, out: FleetOutput): FleetConfig {
-  const settings = readSettings(path.join(PROJECT_DIR, '.env'), io.env);
+  const settings = readSettings(path.join(configDir(io.env), '.env'), io.env);
   const hostConfig = resolveConfig(settings, []);
   for (const key of hostConfig.unknownKeys) {
     const suggestion = suggestKey(key);

@@ -4,7 +4,8 @@ import { SPECS } from './specs.ts';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseDotenv } from 'dotenv';
-import { makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { verifyInitWritable } from '../lib/setup/init-writable.ts';
+import { configDir, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { defaultInitEnvFile } from '../lib/config/app-file.ts';
 import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
@@ -28,7 +29,7 @@ export async function run(io: CommandIo): Promise<number> {
   try {
     const { flags: options } = parseCommandLine(SPECS.init, io.argv);
     const force = options.force === true;
-    const envFile = path.resolve((options.config as string | undefined) ?? (io.env.DEPLOY_ENV_FILE && io.env.SWITCHYARD_APP ? io.env.DEPLOY_ENV_FILE : defaultInitEnvFile(PROJECT_DIR, options.app as string | undefined, (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined))));
+    const envFile = path.resolve((options.config as string | undefined) ?? (io.env.DEPLOY_ENV_FILE && io.env.SWITCHYARD_APP ? io.env.DEPLOY_ENV_FILE : defaultInitEnvFile(configDir(io.env), options.app as string | undefined, (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined))));
     const flags: Partial<Record<ConfigKey, string>> = {};
     // `./deploy.ts --app NAME init`: the name is the app's.
     if (io.env.SWITCHYARD_APP && options.app === undefined) flags.APP_NAME = io.env.SWITCHYARD_APP;
@@ -54,6 +55,7 @@ export async function run(io: CommandIo): Promise<number> {
     try {
       // A different .env is refused before anything is written; DEPLOY_ROOT next, so a folder we may not create changes nothing.
       if (planFile(existingText, text, force) === 'refuse') writeOnce('.env', envFile, text, { force, mode: 0o600 });
+      verifyInitWritable([{ what: 'the configuration', file: envFile }, { what: 'DEPLOY_ROOT', file: config.deployRoot }], facts.user);
       show([ensureDeployRoot(config)]);
       show([writeOnce('.env', envFile, text, { force, mode: 0o600 })]);
       if (config.switchKind === 'none' || config.switchKind === 'command') {
@@ -96,7 +98,7 @@ export async function run(io: CommandIo): Promise<number> {
           reloadCmd: config.nginx.reloadCmd,
           absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
           upstreamByRoot: lines.some((item) => item.item === 'nginx upstream' && item.status === 'skipped') ? helperSetupCommand(config) : undefined,
-          defaultEnvFile: path.join(PROJECT_DIR, '.env'),
+          defaultEnvFile: path.join(configDir(io.env), '.env'),
         });
         reporter.info('left for you:');
         for (const step of steps) reporter.info(`  - ${step}`);

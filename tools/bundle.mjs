@@ -7,7 +7,7 @@
  * modification time of the watched sources: deploy.ts's preamble runs the bundle only while nothing
  * watched is newer, otherwise it runs the TypeScript through tsx.
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,7 +149,10 @@ async function bundleLocked() {
     if (newestSourceMtime() !== newest) continue;
     const written = new Set();
     for (const output of outputs) {
-      writeAtomically(output.path, output.contents);
+      // deploy.ts's `#!/bin/sh` preamble is carried over; the bundle is package.json's `bin`, run by node itself.
+      const isEntry = output.path === path.join(DIST_DIR, 'deploy.mjs');
+      writeAtomically(output.path, isEntry ? output.text.replace(/^#!.*\n/, '#!/usr/bin/env node\n') : output.contents);
+      if (isEntry) chmodSync(output.path, 0o755);
       written.add(path.basename(output.path));
     }
     for (const file of COPIED) {

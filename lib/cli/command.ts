@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { PROJECT_DIR } from '../project-dir.ts';
+import { configDir, PROJECT_DIR } from '../project-dir.ts';
 import { appEnvSecrets, loadAppEnvironment } from '../config/app-env.ts';
 import { CONFIG_KEYS, type ConfigKey } from '../config/keys.ts';
 import { readSettings, resolveConfig, suggestKey, type Config } from '../config/config.ts';
@@ -12,9 +12,10 @@ import { signalProcess } from '../host/process.ts';
 
 /** What every command script shares: argv flags, config loading, the reporter, interruption, and the error line. */
 
-export { PROJECT_DIR };
+export { configDir, PROJECT_DIR };
 
-export type CommandIo = { argv: string[]; env: Record<string, string | undefined> };
+/** `program`: the name the CLI was run as (`switchyard`, `./deploy.ts`), for the lines it prints. */
+export type CommandIo = { argv: string[]; env: Record<string, string | undefined>; program?: string };
 
 /** Flags come before `--`; after it everything is an argument (a commit may be called `-h`). */
 export function hasFlag(argv: readonly string[], ...names: string[]): boolean {
@@ -23,11 +24,11 @@ export function hasFlag(argv: readonly string[], ...names: string[]): boolean {
 }
 
 export function makeReporter(io: CommandIo, config?: Config): Reporter {
-  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: hasFlag(io.argv, '--json'), secrets: config?.secrets });
+  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: hasFlag(io.argv, '--json'), secrets: config?.secrets, program: io.program });
 }
 
 export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigKey[]): Config {
-  const settings = readSettings(path.join(PROJECT_DIR, '.env'), io.env);
+  const settings = readSettings(path.join(configDir(io.env), '.env'), io.env);
   const config = resolveConfig(settings, required);
   config.secrets.push(...appEnvSecrets(config));
   for (const key of config.unknownKeys) {

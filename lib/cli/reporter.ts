@@ -1,5 +1,6 @@
 import { announceSecrets, redact, redactValue } from '../config/redact.ts';
 import type { Event } from './events.ts';
+import { asInvoked } from './program-name.ts';
 import { jsonFormatter, textFormatter, type Formatter } from './format.ts';
 
 /** The one way a command speaks: every line is an Event, formatted once (text or JSON), redacted, and teed to the deploy log. */
@@ -13,6 +14,8 @@ export type OutputOptions = {
   secrets?: string[];
   /** Also receives every line, redacted and without colour (the deploy's own log under DEPLOY_ROOT). */
   tee?: (line: string) => void;
+  /** The name the CLI was run as (lib/cli/program-name.ts), put in place of `./deploy.ts` in every line. */
+  program?: string;
 };
 
 export type Step = {
@@ -28,6 +31,7 @@ export class Reporter {
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
   private readonly secrets: string[];
+  private readonly program?: string;
   private tee?: (line: string) => void;
 
   constructor(options: OutputOptions) {
@@ -36,6 +40,7 @@ export class Reporter {
     this.err = options.errorStream ?? process.stderr;
     this.secrets = options.secrets ?? [];
     this.tee = options.tee;
+    this.program = options.program;
     // The state file and hook environments are written by code that never sees the config: they redact the same values.
     announceSecrets(this.secrets);
     // An SSH session that went away makes writes fail asynchronously (EPIPE): the deploy must go on.
@@ -110,7 +115,7 @@ export class Reporter {
    * a destroyed stream emits neither 'drain' nor 'error' again.
    */
   private write(stream: NodeJS.WritableStream, line: string): Promise<void> | undefined {
-    const text = this.redact(line);
+    const text = this.redact(asInvoked(line, this.program));
     if (this.tee) {
       try {
         this.tee(text.replace(/\x1b\[[0-9;]*m/g, ''));

@@ -5,7 +5,7 @@ import { describeLease, type FleetLease, type FleetRecord } from '../record/flee
 import type { LiveGroup } from './group.ts';
 import type { FleetHost } from './hosts.ts';
 import type { Remote } from './remote.ts';
-import { switchyardVersion } from './version.ts';
+import { switchyardVersion } from '../project-dir.ts';
 
 /** Before anything changes: every host reached (bounded), on the controller's version, its config loading, no deploy running, the lease taken. */
 
