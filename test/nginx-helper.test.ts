@@ -25,9 +25,10 @@ describe('switchyard-nginx-helper', () => {
     layout.kind === 'per-slot' ? { ...layout, streams: layout.slots } : layout.kind === 'live' && layout.standby ? { ...layout, streams: { [layout.live.slot]: layout.live.endpoints, [layout.standby.slot]: layout.standby.endpoints } as Record<'a' | 'b', never> } : layout;
   const layouts: UpstreamLayout[] = (<UpstreamLayout[]>[
     { kind: 'per-slot', appName: 'shop', host: '127.0.0.1', slots: { a: [{ kind: 'port', port: 3001, index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }] } },
+    { kind: 'per-slot', appName: 'my.app-2', host: 'localhost', slots: { a: [{ kind: 'socket', path: '/srv/my.app/sockets/a1.sock', index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }] } },
     { kind: 'per-slot', appName: 'my-app', host: '::1', slots: { a: [{ kind: 'port', port: 3001, index: 1 }, { kind: 'port', port: 3003, index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }, { kind: 'port', port: 3004, index: 1 }] } },
     { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'b', endpoints: [{ kind: 'port', port: 3002, index: 1 }], commit: '0123456789abcdef0123' }, standby: { slot: 'a', endpoints: [{ kind: 'port', port: 3001, index: 1 }] } },
-    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'a', endpoints: [{ kind: 'socket', path: '/srv/shop/run/a1.sock', index: 1 }] } },
+    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'a', endpoints: [{ kind: 'socket', path: '/srv/shop/sockets/a1.sock', index: 1 }] } },
   ]).map(streams);
 
   it('writes byte for byte what renderUpstream renders, from slot names and addresses only, and says when nothing changed', async () => {
