@@ -152,6 +152,8 @@ describe('the deploy user stays a deploy user (real users, root nginx)', () => {
   it('with only the helper in sudoers: new ports go through it, and it takes no configuration text, file or nginx argument', async () => {
     writeFileSync(sudoersFile, `${user.name} ALL=(root) NOPASSWD: ${helper}\n`, { mode: 0o440 });
     execFileSync('visudo', ['-cf', sudoersFile]);
+    // Root wrote the upstream itself, so root names its owner: through sudo only that uid may change it.
+    writeFileSync(path.join(path.dirname(upstreamFile), 'exampleapp.owner'), `${user.uid}\n`);
     const [newB] = await freePorts(1);
     writeEnv({ PORT_B: String(newB), NGINX_HELPER: `sudo -n ${helper}` });
     const before = readFileSync(upstreamFile, 'utf8');

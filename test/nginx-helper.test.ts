@@ -3,7 +3,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../lib/config/config.ts';
 import { helperInstallArgv } from '../lib/traffic/nginx-helper.ts';
+import { helperSetupCommand } from '../lib/traffic/nginx-helper-setup.ts';
 import { renderUpstream, type UpstreamLayout } from '../lib/traffic/upstream.ts';
 import { installHelper } from '../harness/nginx-helper.ts';
 
@@ -25,9 +27,10 @@ describe('switchyard-nginx-helper', () => {
     layout.kind === 'per-slot' ? { ...layout, streams: layout.slots } : layout.kind === 'live' && layout.standby ? { ...layout, streams: { [layout.live.slot]: layout.live.endpoints, [layout.standby.slot]: layout.standby.endpoints } as Record<'a' | 'b', never> } : layout;
   const layouts: UpstreamLayout[] = (<UpstreamLayout[]>[
     { kind: 'per-slot', appName: 'shop', host: '127.0.0.1', slots: { a: [{ kind: 'port', port: 3001, index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }] } },
+    { kind: 'per-slot', appName: 'my.app-2', host: 'localhost', slots: { a: [{ kind: 'socket', path: '/srv/my.app/sockets/a1.sock', index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }] } },
     { kind: 'per-slot', appName: 'my-app', host: '::1', slots: { a: [{ kind: 'port', port: 3001, index: 1 }, { kind: 'port', port: 3003, index: 1 }], b: [{ kind: 'port', port: 3002, index: 1 }, { kind: 'port', port: 3004, index: 1 }] } },
     { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'b', endpoints: [{ kind: 'port', port: 3002, index: 1 }], commit: '0123456789abcdef0123' }, standby: { slot: 'a', endpoints: [{ kind: 'port', port: 3001, index: 1 }] } },
-    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'a', endpoints: [{ kind: 'socket', path: '/srv/shop/run/a1.sock', index: 1 }] } },
+    { kind: 'live', appName: 'shop', host: '127.0.0.1', live: { slot: 'a', endpoints: [{ kind: 'socket', path: '/srv/shop/sockets/a1.sock', index: 1 }] } },
   ]).map(streams);
 
   it('writes byte for byte what renderUpstream renders, from slot names and addresses only, and says when nothing changed', async () => {
@@ -62,6 +65,17 @@ describe('switchyard-nginx-helper', () => {
       expect(result.stderr).toMatch(/^switchyard-nginx-helper: /);
     }
     expect(readFileSync(path.join(upstreamDir, 'shop.conf'), 'utf8')).toBe(before);
+  });
+
+  it("init's set-up line says to widen SOCKET_DIRS when the slots' sockets are not in a folder it allows by default", async () => {
+    const setup = (root: string) => helperSetupCommand(resolveConfig({ fileValues: { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: root, SLOT_LISTEN: 'socket' }, env: {}, envFile: '/etc/switchyard/shop.env' }));
+    expect(setup('/srv/shop')).not.toContain('SOCKET_DIRS');
+    expect(setup('/opt/shop')).toContain('and SOCKET_DIRS to /opt/shop/sockets, where the slots\' sockets are)');
+    // The default helper refuses those sockets, and takes them once SOCKET_DIRS names their folder.
+    const write = ['write', 'shop', 'per-slot', 'unix:/opt/shop/sockets/a1.sock', 'unix:/opt/shop/sockets/b1.sock'];
+    expect((await run(write)).stderr).toContain('unix:/opt/shop/sockets/a1.sock is not in a folder SOCKET_DIRS allows (/srv/*/sockets)');
+    const widened = installHelper(path.join(dir, 'widened'), { nginx: '/bin/true', reload: 'true', socketDirs: '/srv/*/sockets /opt/shop/sockets' });
+    expect((await execa(widened.helper, write, { reject: false, all: true })).all).toBe('changed');
   });
 
   it('puts the previous upstream back when nginx -t rejects the new one, and refuses a folder others can write', async () => {

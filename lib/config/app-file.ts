@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { appNameProblem } from './values.ts';
 
 /**
  * Several apps on one host, one Switchyard checkout: each app's configuration is `apps/<APP_NAME>.env`
@@ -22,8 +23,9 @@ export function selectApp(
   const [first, ...rest] = argv;
   if (first !== '--app' && !first?.startsWith('--app=')) return { argv, env };
   const name = first === '--app' ? rest.shift() : first.slice('--app='.length);
-  if (!name || !/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) {
-    return { error: `--app needs an app name (letters, digits, . _ -) before the command, as in ./deploy.ts --app shop deploy; got ${JSON.stringify(name ?? '')}; nothing was changed` };
+  // The same grammar as APP_NAME: `--app -rf` is no app, whatever file it would name.
+  if (!name || appNameProblem(name)) {
+    return { error: `--app needs an app name (letters, digits, . _ -, starting with a letter or digit) before the command, as in ./deploy.ts --app shop deploy; got ${JSON.stringify(name ?? '')}; nothing was changed` };
   }
   const file = appEnvFile(projectDir, name);
   // `init` writes it; every other command needs it.

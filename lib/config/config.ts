@@ -20,8 +20,8 @@ export type SlotListen = 'port' | 'socket';
 /** One SHARED_PATHS entry: `uploads/` is { path: 'uploads', dir: true }. */
 export type { SharedPath } from './values.ts';
 export { duplicateKeys, readSettings } from './settings.ts';
-export { checkUrlFor, editDistance, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, suggestKey } from './values.ts';
-import { checkUrlFor, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
+export { appNameProblem, checkUrlFor, editDistance, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, suggestKey } from './values.ts';
+import { appNameProblem, checkUrlFor, healthPathProblem, nginxPathProblem, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
 
 export type Config = {
   appName: string;
@@ -78,8 +78,6 @@ export type RawSettings = { fileValues: Record<string, string>; env: Record<stri
 /** Folders that must never be DEPLOY_ROOT itself. */
 const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/run', '/var/tmp']);
 
-
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export { SECRET_KEY_PATTERN } from './redact.ts';
 
 
@@ -105,12 +103,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   for (const key of absent) problems.push(`${key} is required (${CONFIG_KEYS[key].doc})`);
 
   const appName = value('APP_NAME');
-  if (appName && !NAME_PATTERN.test(appName)) {
-    problems.push(`APP_NAME must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit; got ${JSON.stringify(appName)}`);
-  } else if (appName.includes('..')) {
-    // Slot processes, pid files and units are named after it: '..' would be a path step (refused later, after the lock).
-    problems.push(`APP_NAME must not contain '..' (it names files and processes); got ${JSON.stringify(appName)}`);
-  }
+  const appNameWrong = appName ? appNameProblem(appName) : undefined;
+  if (appNameWrong) problems.push(`APP_NAME ${appNameWrong}; got ${JSON.stringify(appName)}`);
   const port = (key: 'PORT_A' | 'PORT_B'): number => {
     const text = value(key);
     const parsed = /^\d+$/.test(text) ? Number(text) : NaN;
@@ -185,7 +179,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const systemdScope = value('SYSTEMD_SCOPE');
   if (!['system', 'user'].includes(systemdScope)) problems.push(`SYSTEMD_SCOPE must be system or user; got ${JSON.stringify(systemdScope)}`);
   const healthPath = value('HEALTH_PATH');
-  if (!healthPath.startsWith('/') || /[\s\0]/.test(healthPath)) problems.push(`HEALTH_PATH must start with / and hold no spaces; got ${JSON.stringify(healthPath)}`);
+  const healthPathWrong = healthPathProblem(healthPath);
+  if (healthPathWrong) problems.push(`HEALTH_PATH ${healthPathWrong}; got ${JSON.stringify(healthPath)}`);
   const host = value('HOST');
   if (!/^[A-Za-z0-9.:_-]+$/.test(host)) problems.push(`HOST must be an address or host name; got ${JSON.stringify(host)}`);
   const branch = value('DEPLOY_BRANCH');
@@ -208,6 +203,19 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (rootGiven && SYSTEM_FOLDERS.has(path.resolve(baseDir, rootGiven))) {
     problems.push(`DEPLOY_ROOT must be a folder of its own such as /srv/${appName || 'myapp'}, not the system folder ${path.resolve(baseDir, rootGiven)} (Switchyard makes it private and writes its state, releases, pid files and logs there)`);
   }
+  const deployRoot = path.resolve(baseDir, value('DEPLOY_ROOT'));
+  const upstreamGiven = raw('NGINX_UPSTREAM_FILE');
+  const upstreamFile = upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf');
+  const liveDirGiven = raw('NGINX_LIVE_DIR');
+  const liveDir = liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile);
+  // Only the nginx modes have a site that names these paths.
+  if (['nginx-live-file', 'nginx-reload', 'passive'].includes(switchKind)) {
+    for (const [key, given, resolved, from] of [['NGINX_UPSTREAM_FILE', upstreamGiven || undefined, upstreamFile, 'DEPLOY_ROOT/nginx/upstream.conf'], ['NGINX_LIVE_DIR', liveDirGiven || undefined, liveDir, 'the folder of NGINX_UPSTREAM_FILE']] as const) {
+      // path.resolve() would fold a '..' away: the value as written must not hold one either.
+      const wrong = nginxPathProblem(given?.includes('..') ? given : resolved);
+      if (wrong) problems.push(`${key} ${wrong}; got ${JSON.stringify(given ?? resolved)}${given === undefined ? ` (its default, ${from})` : given !== resolved ? ` (${resolved})` : ''}`);
+    }
+  }
 
   if (problems.length > 0) {
     throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
@@ -217,7 +225,6 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     });
   }
 
-  const deployRoot = path.resolve(baseDir, value('DEPLOY_ROOT'));
   const socketDir = path.join(deployRoot, 'sockets');
   // sockaddr_un holds 107 bytes of path: a longer DEPLOY_ROOT cannot hold the slots' sockets.
   if (slotListen === 'socket' && Buffer.byteLength(path.join(socketDir, `a${instances}.sock`)) > 107) {
@@ -226,9 +233,6 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       next: 'use a shorter DEPLOY_ROOT such as /srv/myapp, or SLOT_LISTEN=port',
     });
   }
-  const upstreamGiven = raw('NGINX_UPSTREAM_FILE');
-  const upstreamFile = upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf');
-  const liveDirGiven = raw('NGINX_LIVE_DIR');
   const isLocalPath = !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !/^[^/]+@[^/]+:/.test(repo);
   return {
     appName,
@@ -255,7 +259,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     command: { switchCmd, checkCmd },
     nginx: {
       upstreamFile,
-      liveDir: liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile),
+      liveDir,
       testCmd: value('NGINX_TEST_CMD'),
       reloadCmd: value('NGINX_RELOAD_CMD'),
       helper: value('NGINX_HELPER').trim().split(/\s+/).filter(Boolean),

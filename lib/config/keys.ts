@@ -5,7 +5,7 @@
 export type KeySpec = { default?: string; required?: boolean; doc: string };
 
 export const CONFIG_KEYS = {
-  APP_NAME: { required: true, doc: 'name of the app: letters, digits, dot, dash, underscore' },
+  APP_NAME: { required: true, doc: 'name of the app: 1-64 letters, digits, dot, dash, underscore, starting with a letter or digit' },
   REPO: { required: true, doc: 'git URL or local path of the repository to deploy' },
   DEPLOY_BRANCH: { default: 'main', doc: 'branch deployed when `deploy` gets no commit' },
   DEPLOY_ROOT: { required: true, doc: 'folder holding the slots, state, lock and logs (relative paths are relative to the .env file)' },
@@ -19,14 +19,14 @@ export const CONFIG_KEYS = {
   BUILD_CMD: { default: 'npm run build --if-present', doc: 'build command, run by /bin/sh in the slot folder (empty to skip)' },
   BUILD_CACHE_PATHS: { default: '.next/cache node_modules/.cache', doc: 'space-separated folders a build keeps its cache in, copied (copy-on-write where the filesystem can) from the release the idle slot last ran, else the newest kept release, into each new release before BUILD_CMD; never shared or linked; empty turns it off (docs/build-cache.md)' },
   START_CMD: { default: 'npm start', doc: 'command that starts the app, run by /bin/sh with PORT, HOST and SWITCHYARD_SLOT set' },
-  HEALTH_PATH: { default: '/health', doc: 'path that must answer 2xx before traffic moves' },
+  HEALTH_PATH: { default: '/health', doc: 'path that must answer 2xx before traffic moves (letters, digits and . _ ~ / % ? = & + , : @ ! -: the nginx site carries it)' },
   HEALTH_TIMEOUT: { default: '30s', doc: 'how long the new slot may take to become healthy (seconds or 500ms, 30s, 2m)' },
   STOP_TIMEOUT: { default: '30s', doc: 'bound of each drain wait: at the proxy until nginx has no connection to the old slot, then after SIGTERM before SIGKILL' },
   LONG_LIVED_TIMEOUT: { default: '1m', doc: 'retiring a slot: how long its long-lived connections (WebSocket, SSE, long-poll, told apart by nginx) may stay open on their own before SIGTERM closes them (the drain helper sends a close frame); the deploy does not wait for them, the bake watcher does, in the background' },
   BAKE_TIME: { default: '5m', doc: 'after a deploy the previous slot keeps running, without traffic, this long: a rollback inside the window is a switch only; 0 turns it off' },
   AUTO_ROLLBACK: { default: 'on', doc: 'during the bake window, on: 3 failed health checks of the new slot in a row move traffic back to the warm previous slot by themselves; off' },
   SWITCH: { default: 'nginx-live-file', doc: 'traffic switch: nginx-live-file (no reload: the site picks the live slot per request from a file; zero failed requests), nginx-reload (rewrite the upstream and reload nginx: each reload may reset a few idle client keep-alive connections), passive (both ports, no reload), command (any load balancer: SWITCH_CMD moves traffic), none' },
-  NGINX_UPSTREAM_FILE: { default: '<DEPLOY_ROOT>/nginx/upstream.conf', doc: 'upstream include file Switchyard owns and rewrites' },
+  NGINX_UPSTREAM_FILE: { default: '<DEPLOY_ROOT>/nginx/upstream.conf', doc: 'upstream include file Switchyard owns and rewrites: an absolute path of letters, digits, . _ - and / (the nginx site includes it)' },
   NGINX_TEST_CMD: { default: 'sudo -n nginx -t', doc: 'command that checks the nginx config, run by /bin/sh' },
   NGINX_RELOAD_CMD: { default: 'sudo -n systemctl reload nginx', doc: 'command that reloads nginx, run by /bin/sh' },
   NGINX_HELPER: { default: '', doc: 'the root-owned helper that writes the upstream, tests and reloads nginx (templates/nginx/switchyard-nginx-helper, docs/security.md), e.g. `sudo -n /usr/local/sbin/switchyard-nginx-helper`; empty: Switchyard writes NGINX_UPSTREAM_FILE and runs NGINX_TEST_CMD / NGINX_RELOAD_CMD itself' },

@@ -85,3 +85,31 @@ function parseAppPaths(key: string, text: string, problems: string[], rule: { no
   }
   return result;
 }
+
+/** APP_NAME's grammar, one for the .env, `--app` and the nginx helper: never an option, a path step or a pattern. */
+const APP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** What is wrong with an app name, as "must be …"; undefined when it is a good one. Pure. */
+export function appNameProblem(name: string): string | undefined {
+  if (!APP_NAME_PATTERN.test(name)) return "must be 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit";
+  // Slot processes, pid files, units and the helper's files are named after it: '..' would be a path step.
+  if (name.includes('..')) return "must not contain '..' (it names files and processes)";
+  return undefined;
+}
+
+/**
+ * What is wrong with a path the nginx site names (`include FILE;`, `if (-f DIR/live-a)`, the warm-file
+ * map), as "must be …"; undefined when it is plain. nginx would read `;`, `{`, a space, `#` or `$` in it
+ * as configuration (`x.conf; access_log /etc/sudoers.d/x`), and a glob in an include as several files. Pure.
+ */
+export function nginxPathProblem(file: string): string | undefined {
+  if (!/^(\/[A-Za-z0-9._-]+)+$/.test(file) || file.includes('..') || /\/\.(\/|$)/.test(file)) {
+    return "must be an absolute path of letters, digits, '.', '_', '-' and '/' with no '.' or '..' step (nginx reads it in the site)";
+  }
+  return undefined;
+}
+
+/** What is wrong with HEALTH_PATH, which the site rewrites to and proxies: a URL path and query, nothing nginx would parse. Pure. */
+export function healthPathProblem(healthPath: string): string | undefined {
+  return /^\/[A-Za-z0-9._~\/%?=&+,:@!-]*$/.test(healthPath) ? undefined : "must start with / and hold only letters, digits and . _ ~ / % ? = & + , : @ ! - (it goes into the nginx site)";
+}

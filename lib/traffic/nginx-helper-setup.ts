@@ -19,6 +19,12 @@ export function helperSetupCommand(config: Config): string {
     `sudo install -m 755 -o root -g root ${templateFile('nginx', 'switchyard-nginx-helper')} ${HELPER_PATH}`,
     `sudo install -d -m 755 -o root -g root ${path.dirname(config.nginx.upstreamFile)}`,
     `sudo ${argv.join(' ')}`,
-    `(the helper writes ${path.dirname(config.nginx.upstreamFile)}/${config.appName}.conf: edit UPSTREAM_DIR in it if NGINX_UPSTREAM_FILE is elsewhere)`,
+    `(the helper writes ${path.dirname(config.nginx.upstreamFile)}/${config.appName}.conf: edit UPSTREAM_DIR in it if NGINX_UPSTREAM_FILE is elsewhere${socketDirsHint(config)})`,
   ].join(' && ').replace(/ && \(/, ' (');
+}
+
+/** The helper takes unix: addresses only in its SOCKET_DIRS (by default a sockets folder under /srv): say so when the slots are elsewhere. Pure. */
+function socketDirsHint(config: Config): string {
+  if (config.slotListen !== 'socket' || /^\/srv\/[^/]+\/sockets$/.test(config.socketDir)) return '';
+  return `, and SOCKET_DIRS to ${config.socketDir}, where the slots' sockets are`;
 }
