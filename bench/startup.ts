@@ -64,7 +64,8 @@ function makeHost(): { dir: string; deployTs: string; installed: string; envFile
   const packOutput = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: PROJECT_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   // prepack's own line comes first on stdout.
   const packed = JSON.parse(packOutput.slice(packOutput.indexOf('[')));
-  execFileSync('npm', ['install', '-g', '--prefix', path.join(dir, 'prefix'), '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, packed[0].filename)], { stdio: 'ignore' });
+  const globalConfig = execFileSync('npm', ['config', 'get', 'globalconfig'], { encoding: 'utf8' }).trim();
+  execFileSync('npm', ['install', '-g', '--prefix', path.join(dir, 'prefix'), '--globalconfig', globalConfig, '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, packed[0].filename)], { stdio: 'ignore' });
   mkdirSync(path.join(dir, 'repo'));
   const envFile = path.join(dir, 'switchyard.env');
   writeFileSync(envFile, `APP_NAME=startup\nREPO=${path.join(dir, 'repo')}\nDEPLOY_ROOT=${path.join(dir, 'root')}\nSWITCH=none\n`);

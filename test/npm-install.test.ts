@@ -38,6 +38,8 @@ describe('npm install -g', () => {
   let prefix: string;
   let v1: string;
   let v2: string;
+  /** npm reads its global npmrc from under --prefix: a prefix of ours keeps the host's (a CA file, a registry) only when told. */
+  let globalConfig: string[];
   const bin = () => path.join(prefix, 'bin', 'switchyard');
 
   beforeAll(async () => {
@@ -46,6 +48,7 @@ describe('npm install -g', () => {
     chmodSync(dir, 0o755);
     prefix = path.join(dir, 'prefix');
     user = createDeployUser(`swnpm${process.pid % 100_000}`);
+    globalConfig = ['--globalconfig', (await execa('npm', ['config', 'get', 'globalconfig'], { env: NPM_ENV })).stdout.trim()];
     v1 = await pack(PROJECT, dir);
     // The upgrade: the same package with a newer version, packed as published (its bundle already inside).
     const staging = path.join(dir, 'staging');
@@ -64,7 +67,7 @@ describe('npm install -g', () => {
   });
 
   function asUser(argv: string[]) {
-    const env = ['PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${user.home}`, `USER=${user.name}`, 'NO_COLOR=1'];
+    const env = [`PATH=${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, `HOME=${user.home}`, `USER=${user.name}`, 'NO_COLOR=1'];
     return execa('runuser', ['-u', user.name, '--', 'env', '-i', ...env, ...argv], { reject: false, all: true, cwd: '/', timeout: 180_000 });
   }
 
@@ -79,8 +82,8 @@ describe('npm install -g', () => {
     expect(manifest.bin).toEqual({ switchyard: './dist/deploy.mjs' });
   });
 
-  it('installs globally as root; a non-root user inits, deploys and reads status through `switchyard`, config in ~/.config', async () => {
-    const install = await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', v1], { env: NPM_ENV, reject: false, all: true });
+  it('installs globally as root; a non-root user inits, deploys and reads status through `switchyard`, config in ~/.config', { timeout: 180_000 }, async () => {
+    const install = await execa('npm', ['install', '-g', '--prefix', prefix, ...globalConfig, '--prefer-offline', v1], { env: NPM_ENV, reject: false, all: true });
     expect(install.exitCode, install.all).toBe(0);
     const packageDir = path.join(prefix, 'lib', 'node_modules', 'switchyard');
     expect(existsSync(path.join(packageDir, 'dist', 'deploy.mjs'))).toBe(true);
@@ -139,13 +142,13 @@ describe('npm install -g', () => {
     expect(served.status).toBe(200);
   });
 
-  it('an upgrade to a newer packed version under load fails no request and keeps config, state and the running slot', async () => {
+  it('an upgrade to a newer packed version under load fails no request and keeps config, state and the running slot', { timeout: 180_000 }, async () => {
     const envFile = path.join(user.home, '.config', 'switchyard', '.env');
     const configBefore = readFileSync(envFile, 'utf8');
     const stateBefore = JSON.parse((await asUser([bin(), 'status', '--json'])).stdout);
     const load = startLoad({ port: nginx!.port, connections: 8, mix: { fast: 0.8, post: 0.2 }, maxDurationMs: 120_000 });
     await waitFor('the load to get answers', () => load.records.length >= 50);
-    const upgrade = await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', v2], { env: NPM_ENV, reject: false, all: true });
+    const upgrade = await execa('npm', ['install', '-g', '--prefix', prefix, ...globalConfig, '--prefer-offline', v2], { env: NPM_ENV, reject: false, all: true });
     const countAtUpgrade = load.records.length;
     await waitFor('answers after the upgrade', () => load.records.length >= countAtUpgrade + 50);
     const records = await load.stop();
@@ -158,11 +161,41 @@ describe('npm install -g', () => {
     expect(slotFacts(stateAfter)).toEqual(slotFacts(stateBefore));
     expect(Object.values(slotFacts(stateBefore)).some((facts: any) => facts.live && facts.pid)).toBe(true);
 
-    const uninstall = await execa('npm', ['uninstall', '-g', '--prefix', prefix, 'switchyard'], { env: NPM_ENV, reject: false, all: true });
+    const uninstall = await execa('npm', ['uninstall', '-g', '--prefix', prefix, ...globalConfig, 'switchyard'], { env: NPM_ENV, reject: false, all: true });
     expect(uninstall.exitCode, uninstall.all).toBe(0);
     expect(existsSync(bin())).toBe(false);
     expect(readFileSync(envFile, 'utf8')).toBe(configBefore);
     // The slot is the user's process, not the package's: it still serves once the package is gone.
     expect((await fetch(nginx!.url('/'), { headers: { connection: 'close' } })).status).toBe(200);
+  });
+
+  it('npx runs a packed version without installing it, and a project runs its devDependency with npx switchyard', { timeout: 180_000 }, async () => {
+    const project = path.join(dir, 'project');
+    mkdirSync(project);
+    writeFileSync(path.join(project, 'package.json'), '{ "name": "some-app", "private": true }\n');
+    const version = JSON.parse(readFileSync(path.join(PROJECT, 'package.json'), 'utf8')).version;
+    const npx = await execa('npx', ['--yes', ...globalConfig, '--package', v1, '--', 'switchyard', '--version'], { cwd: project, env: NPM_ENV, reject: false, all: true });
+    expect(npx.exitCode, npx.all).toBe(0);
+    expect(npx.stdout.trim().split('\n').at(-1)).toBe(`switchyard ${version}`);
+    const add = await execa('npm', ['install', '--save-dev', ...globalConfig, '--prefer-offline', v1], { cwd: project, env: NPM_ENV, reject: false, all: true });
+    expect(add.exitCode, add.all).toBe(0);
+    const help = await execa('npx', ['--no-install', 'switchyard', '--help'], { cwd: project, env: { ...NPM_ENV, HOME: project, XDG_CONFIG_HOME: '' }, reject: false, all: true });
+    expect(help.exitCode, help.all).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: switchyard <command>/);
+    // As a dependency, as globally: the configuration is the user's, never inside node_modules.
+    expect(help.stdout).toContain(process.getuid?.() === 0 ? 'Configuration: /etc/switchyard/.env' : `Configuration: ${project}/.config/switchyard/.env`);
+  });
+
+  it('a non-root user installs it into a prefix of its own and finds the same configuration and slots', { timeout: 180_000 }, async () => {
+    const own = path.join(user.home, '.local');
+    const install = await asUser(['npm', 'install', '-g', '--prefix', own, ...globalConfig, '--no-audit', '--no-fund', '--loglevel=error', v2]);
+    expect(install.exitCode, install.all).toBe(0);
+    const status = await asUser([path.join(own, 'bin', 'switchyard'), 'status']);
+    expect(status.exitCode, status.all).toBe(0);
+    expect(status.stdout).toMatch(/^npmapp: live slot [ab] /);
+    const uninstall = await asUser(['npm', 'uninstall', '-g', '--prefix', own, ...globalConfig, '--loglevel=error', 'switchyard']);
+    expect(uninstall.exitCode, uninstall.all).toBe(0);
+    expect(existsSync(path.join(own, 'lib', 'node_modules', 'switchyard'))).toBe(false);
+    expect(existsSync(path.join(user.home, '.config', 'switchyard', '.env'))).toBe(true);
   });
 });
