@@ -1,3 +1,4 @@
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -17,5 +18,21 @@ export async function waitFor<T>(
     if (value) return value;
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${options.output ? `; output so far:\n${options.output()}` : ''}`);
     await sleep(options.everyMs ?? 50);
+  }
+}
+
+/** Whether process `pid` has `file` open (a link in /proc/PID/fd): the event of a reader, such as `logs -f`, having opened it. */
+export function hasOpen(pid: number | undefined, file: string): boolean {
+  const target = realpathSync(file);
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === target;
+      } catch {
+        return false; // closed between the listing and the look
+      }
+    });
+  } catch {
+    return false; // no such process (yet, or any more)
   }
 }
