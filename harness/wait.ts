@@ -36,3 +36,15 @@ export function hasOpen(pid: number | undefined, file: string): boolean {
     return false; // no such process (yet, or any more)
   }
 }
+
+/**
+ * Until `count` requests of a running load begun at `since` (a Date.now()) or later have ended: the
+ * load flows before a command (since 0), or has gone on after the command returned (since then).
+ */
+export async function loadAnswered(load: { records: { startedAt: number }[] }, since = 0, count = 30): Promise<void> {
+  const ended = () => load.records.filter((record) => record.startedAt >= since).length;
+  await waitFor(`${count} requests of the load${since ? ` begun since ${new Date(since).toISOString()}` : ''} to end`, () => ended() >= count, {
+    timeoutMs: 30_000,
+    output: () => `${ended()} ended, of ${load.records.length} in all`,
+  });
+}
