@@ -23,8 +23,8 @@ export async function waitFor<T>(
 
 /** Whether process `pid` has `file` open (a link in /proc/PID/fd): the event of a reader, such as `logs -f`, having opened it. */
 export function hasOpen(pid: number | undefined, file: string): boolean {
-  const target = realpathSync(file);
   try {
+    const target = realpathSync(file);
     return readdirSync(`/proc/${pid}/fd`).some((fd) => {
       try {
         return readlinkSync(`/proc/${pid}/fd/${fd}`) === target;
@@ -33,7 +33,7 @@ export function hasOpen(pid: number | undefined, file: string): boolean {
       }
     });
   } catch {
-    return false; // no such process (yet, or any more)
+    return false; // no such process or file (yet, or any more)
   }
 }
 
