@@ -38,7 +38,8 @@ describe('probe against a health route that never ends', () => {
 
   it('stops at once when its signal aborts', async () => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 200);
+    // Aborted once the probe is under way: the server has its request.
+    server.once('request', () => controller.abort());
     // Its own 30 s deadline would answer 'no complete answer within 30000ms': 'aborted' is the signal's doing.
     const result = await probe(url, 30_000, { signal: controller.signal });
     expect(result).toEqual({ ok: false, error: 'aborted' });
