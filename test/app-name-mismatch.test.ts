@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
+import { loadAnswered } from '../harness/wait.ts';
 import { readSettings, resolveConfig } from '../lib/config/config.ts';
 import { appNameMismatch, upstreamGroupOf } from '../lib/cycle/app-name.ts';
 import { nginxLiveFileSwitch } from '../lib/traffic/nginx-live-file.ts';
@@ -46,9 +47,9 @@ describe('a deploy with another APP_NAME, under load', () => {
   async function expectRefusedUnderLoad(run: () => Promise<{ exitCode: number; stderr: string; output: string }>) {
     const upstream = readFileSync(host.upstreamFile, 'utf8');
     const load = startLoad({ port: host.nginx.port, connections: 8, mix: { fast: 0.7, post: 0.2, slowpost: 0.1 }, slowMs: [200, 800], maxDurationMs: 60_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     const result = await run();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(result.exitCode, result.output).not.toBe(0);
     const lines = result.stderr.split('\n').filter((line) => line.startsWith('error: '));
@@ -85,7 +86,7 @@ describe('a deploy with another APP_NAME, under load', () => {
     expect(error.untouched).toMatch(/the live-file points at slot a again; the upstream file was put back as it was and nginx reloaded with it|upstream\.conf was restored and nginx was not reloaded/);
     expect(readFileSync(host.upstreamFile, 'utf8')).toBe(upstream);
     const load = startLoad({ port: host.nginx.port, connections: 4, maxDurationMs: 20_000 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await loadAnswered(load);
     const records = await load.stop();
     expect(records.length).toBeGreaterThan(0);
     expect(failures(records), summarizeFailures(records)).toEqual([]);

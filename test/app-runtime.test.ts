@@ -233,8 +233,9 @@ describe("the app's environment, files, logs and reboot", () => {
     expect(host.state().live).toBe(live);
     expect(host.state().slots[live].commit).toBe(before.slots[live].commit);
 
-    const load = startLoad({ port: host.nginx.port, connections: 8, maxDurationMs: 3000 });
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // maxDurationMs only bounds the load if the wait fails; it stops once 200 requests are answered.
+    const load = startLoad({ port: host.nginx.port, connections: 8, maxDurationMs: 60_000 });
+    await waitFor('200 requests answered through nginx', () => load.records.length >= 200, { timeoutMs: 60_000 });
     const records = await load.stop();
     expect(records.length).toBeGreaterThan(50);
     expect(records.filter((record) => record.error || record.status !== 200).slice(0, 5)).toEqual([]);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 import { isGroupAlive, signalProcess } from '../lib/host/process.ts';
-import { waitFor } from '../harness/wait.ts';
+import { loadAnswered, waitFor } from '../harness/wait.ts';
 
 /**
  * The bake window (BAKE_TIME): the previous slot stays warm after a deploy, a rollback inside the
@@ -45,7 +45,7 @@ describe('the bake window', () => {
 
   it('keeps the previous slot warm after a deploy; a rollback inside the window only switches; then the old slot is drained and stopped', async () => {
     const load = startLoad({ port: host.nginx.port, connections: 16, mix: LOAD_MIX, maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     host.example.commit('v2', useNoHandlerApp);
     const deployed = await host.run(['deploy'], { BAKE_TIME: '60s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
@@ -64,7 +64,7 @@ describe('the bake window', () => {
     expect(host.state().slots.a.pid).toBe(warmPid);
     expect((await host.get('/')).json.version).toBe('v1');
     await waitFor('slot b to be drained and stopped', () => host.state().bake === null && host.state().slots.b.pid === null, { timeoutMs: 30_000, output: bakeLog });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadAnswered(load, Date.now());
     expectNoFailure(await load.stop());
     expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/drain +\d+ connection\(s\) from nginx to slot b closed in/);
     // The slot the watcher stopped is b, the one rolled back from: not "the bake window of slot a".
@@ -94,7 +94,7 @@ describe('the bake window', () => {
     await waitFor('the window to end', () => host.state().bake === null, { timeoutMs: 30_000, output: bakeLog });
     expect(isGroupAlive(oldPid)).toBe(false);
     expect(host.state().slots[before.live].pid).toBeNull();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadAnswered(load, Date.now());
     expectNoFailure(await load.stop());
     expect((await host.get('/')).json.version).toBe('v3');
   }, 120_000);
@@ -111,7 +111,7 @@ describe('the bake window', () => {
     writeFileSync(turnSick, '');
     await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true, { timeoutMs: 30_000, output: bakeLog });
     await waitFor('the sick slot to be stopped', () => host.state().bake === null, { timeoutMs: 30_000, output: bakeLog });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadAnswered(load, Date.now());
     expectNoFailure(await load.stop());
     expect((await host.get('/')).json.version).toBe('v3');
     const last = host.state().history.at(-1);
@@ -142,7 +142,7 @@ describe('the bake window', () => {
     expect(next.exitCode, next.output).toBe(0);
     expect(next.stderr).toMatch(/lost its watcher/);
     expect(isGroupAlive(warmPid)).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadAnswered(load, Date.now());
     expectNoFailure(await load.stop());
     expect((await host.get('/')).json.version).toBe('v4c');
   }, 120_000);

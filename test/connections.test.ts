@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { countConnectedUnix, countEstablished, openConnections, waitForNoConnections } from '../lib/slot/connections.ts';
+import { waitFor } from '../harness/wait.ts';
 
 describe('connections open to a slot', () => {
   it('counts only established connections whose local port is the slot port', () => {
@@ -42,7 +43,7 @@ describe('connections open to a slot', () => {
       expect(openConnections(endpoint)).toBe(0);
       const client = net.connect(port, '127.0.0.1');
       await new Promise((resolve) => client.once('connect', resolve));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor('the server side of the connection in the table', () => openConnections(endpoint) >= 1, { timeoutMs: 5000 });
       expect(openConnections(endpoint)).toBe(1);
       setTimeout(() => client.end(), 300);
       const drained = await waitForNoConnections([endpoint], 5000);
@@ -81,7 +82,7 @@ describe('connections open to a slot', () => {
       expect(openConnections(endpoint)).toBe(0);
       const client = net.connect(socketPath);
       await new Promise((resolve) => client.once('connect', resolve));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor('the server side of the connection in the table', () => openConnections(endpoint) >= 1, { timeoutMs: 5000 });
       expect(openConnections(endpoint)).toBe(1);
       setTimeout(() => client.end(), 300);
       const drained = await waitForNoConnections([endpoint], 5000);

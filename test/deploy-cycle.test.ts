@@ -4,6 +4,7 @@ import { createTestHost, type TestHost } from '../harness/host.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { failures, isReloadReset, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
+import { loadAnswered } from '../harness/wait.ts';
 
 /**
  * deploy v1, deploy v2 (under load), rollback (under load), deploy v3, through a real nginx in the
@@ -56,9 +57,9 @@ describe('the A/B deploy cycle through real nginx', () => {
     commits.v2 = host.example.commit('v2');
     const previousPid = host.state().slots.a.pid;
     const load = startLoad({ port: host.nginx.port, connections: 16, maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     const result = await host.run(['deploy', commits.v2.slice(0, 10)]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
     expectNoFailure(records);
@@ -72,9 +73,9 @@ describe('the A/B deploy cycle through real nginx', () => {
 
   it('rolls back to v1 under load with zero failed requests, without rebuilding', async () => {
     const load = startLoad({ port: host.nginx.port, connections: 16, maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     const result = await host.run(['rollback']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
     expect(result.stdout).not.toMatch(/\binstall\b|\bbuild\b/);
@@ -125,9 +126,9 @@ describe('SWITCH=nginx-reload through real nginx', () => {
   it('deploys v2 under load with no upstream failure, confirmed through nginx and drained at the proxy', async () => {
     host.example.commit('v2');
     const load = startLoad({ port: host.nginx.port, connections: 16, maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     const result = await host.run(['deploy']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
     expect(result.stdout).toMatch(/switch +nginx reloaded; .*5 answers in a row through nginx came from slot b/);

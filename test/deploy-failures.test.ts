@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { freePorts } from '../harness/ports.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/apps/${name}`, import.meta.url).pathname;
 const TEMPLATE_SERVER = new URL('../templates/example-app/server.js', import.meta.url).pathname;
@@ -103,8 +104,7 @@ describe('failed deploys leave the live slot serving', () => {
     // A new commit: v5-good was built by the deploy nginx -t stopped, and a kept release skips the build.
     host.example.commit('v6', (repo) => copyFileSync(TEMPLATE_SERVER, path.join(repo, 'server.js')));
     const first = host.run(['deploy'], { SWITCHYARD_TEST_FAULT: 'pause@build', SWITCHYARD_TEST_PAUSE_FILE: pauseFile });
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(`${pauseFile}.reached`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor('the first deploy to reach its build step', () => existsSync(`${pauseFile}.reached`), { timeoutMs: 60_000 });
     expect(existsSync(`${pauseFile}.reached`), 'the first deploy never reached its build step').toBe(true);
     const second = await host.run(['deploy']);
     const rollback = await host.run(['rollback']);

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { deployLogId, deployLogPid, listDeployLogs, openDeployLog, printDeployLog, resolveDeployLog, rotateDeployLogs } from '../lib/record/deploy-log.ts';
 import { keyComment } from '../lib/host/deployer.ts';
 import { Reporter } from '../lib/cli/reporter.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-deploy-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +48,7 @@ describe('deploy logs under DEPLOY_ROOT/deploys', () => {
     `, 'deploy'], { stdio: 'ignore' });
     const id = `20261201-000000-${writer.pid}`;
     const logFile = path.join(file, `${id}.log`);
-    while (!existsSync(logFile)) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor('the writer to create its deploy log', () => existsSync(logFile), { timeoutMs: 10_000, everyMs: 20 });
     const lines: string[] = [];
     await printDeployLog(logFile, id, (line) => lines.push(line), { follow: true, pollMs: 50 });
     expect(lines).toEqual([...Array.from({ length: 8 }, (_, index) => `line ${index}`), '✔ deployed abc1234 on slot b']);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
+import { loadAnswered } from '../harness/wait.ts';
 import { freePort } from '../harness/ports.ts';
 import { endpointFromEnviron } from '../lib/slot/running-endpoints.ts';
 
@@ -42,7 +43,7 @@ describe('a drain after PORT_A changed', () => {
     host.example.commit('v2', useNoHandlerApp);
     // Slow POSTs (1.5-3 s) keep requests in flight on slot a when the drain begins.
     const load = startLoad({ port: host.nginx.port, connections: 12, mix: { fast: 0.3, slow: 0.2, slowpost: 0.5 }, slowMs: [1500, 3000], maxDurationMs: 120_000 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await loadAnswered(load);
     const deployed = await host.run(['deploy']);
     const records = await load.stop();
     expect(deployed.exitCode, deployed.output).toBe(0);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
+import { openConnections } from '../lib/slot/connections.ts';
 import { probe } from '../lib/slot/health.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -37,7 +38,8 @@ describe('probe against a health route that never ends', () => {
 
   it('stops at once when its signal aborts', async () => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 200);
+    // Aborted once the probe is under way: the server has its request.
+    server.once('request', () => controller.abort());
     // Its own 30 s deadline would answer 'no complete answer within 30000ms': 'aborted' is the signal's doing.
     const result = await probe(url, 30_000, { signal: controller.signal });
     expect(result).toEqual({ ok: false, error: 'aborted' });
@@ -68,7 +70,8 @@ describe('deploy and status with an app whose health route streams forever', () 
     let output = '';
     child.all?.on('data', (chunk) => (output += chunk));
     await waitFor('the new slot to start', () => /ok start/.test(output), { output: () => output });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The deploy is in its health wait once a probe is open on slot b (the app never ends that answer).
+    await waitFor('a health probe open on slot b', () => openConnections({ kind: 'port', port: host.ports.b, index: 0 }, 'any') > 0, { output: () => output });
     // HEALTH_TIMEOUT is 10 minutes: an exit within the test's bound is the signal's doing.
     child.kill('SIGTERM');
     const result = await child;

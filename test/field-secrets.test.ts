@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { redact, redactUrlCredentials, redactValue } from '../lib/config/redact.ts';
 import { filesContaining } from './field-support.ts';
-import { waitFor } from '../harness/wait.ts';
+import { hasOpen, waitFor } from '../harness/wait.ts';
 
 describe('redact', () => {
   it('hides known values and credentials inside URLs, leaving a bare ssh user name', () => {
@@ -66,11 +66,14 @@ describe('secrets in every output', () => {
     let output = '';
     follow.all?.on('data', (chunk) => (output += chunk));
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1500));
       const live = host.state().live;
-      // The app's log gets a line written in two pieces, the secret split between them.
       const log = path.join(host.deployRoot, 'run', `exampleapp-${live}.log`);
+      // -n 0: only what is written once it follows; a line begun before it opened the file is read whole.
+      await waitFor('logs -f to open the log', () => hasOpen(follow.pid, log), { timeoutMs: 30_000, output: () => output });
+      // The app's log gets a line written in two pieces, the secret split between them.
       writeFileSync(log, `again ${TOKEN.slice(0, 6)}`, { flag: 'a' });
+      // Part of the shape, not a wait for an event: longer than the follower's 250 ms poll, so it
+      // most likely reads the halves apart (read together, the assertion holds all the same).
       await new Promise((resolve) => setTimeout(resolve, 600));
       writeFileSync(log, `${TOKEN.slice(6)} end\n`, { flag: 'a' });
       await waitFor('logs -f to print the appended line', () => output.includes('again [REDACTED] end'), { timeoutMs: 30_000, output: () => output });

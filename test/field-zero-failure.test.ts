@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
+import { loadAnswered } from '../harness/wait.ts';
 import { readPidFile } from '../lib/host/process.ts';
 import { childPids } from '../lib/traffic/nginx-workers.ts';
 
@@ -39,10 +40,11 @@ describe('zero failed requests in the default mode, on a host set up as in the f
 
   async function underLoad(args: string[], version: string): Promise<{ output: string; records: RequestRecord[] }> {
     const load = startLoad({ port: host.nginx.port, connections: 32, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await loadAnswered(load);
     const result = await host.run(args);
     const returnedAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Requests begun after the command returned: none may reach the old version.
+    await loadAnswered(load, returnedAt);
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
     expect(failures(records), summarizeFailures(records)).toEqual([]);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyHost, HAPROXY_TEMPLATES, type HaproxyHost } from '../harness/haproxy.ts';
 import { duringLoad, failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
-import { waitFor } from '../harness/wait.ts';
+import { loadAnswered, waitFor } from '../harness/wait.ts';
 
 /**
  * SWITCH=command with a real HAProxy, switched by the shipped templates/haproxy/switch.sh and
@@ -105,7 +105,7 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     const nextVersion = `v${++version}`;
     host.example.commit(nextVersion);
     const next = await host.run(['deploy']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     sent += records.length;
     failed += failures(records).length;
@@ -158,7 +158,7 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     writeFileSync(turnSick, '');
     await waitFor('the automatic rollback', () => host.state().history.at(-1)?.automatic === true, { timeoutMs: 60_000, output: bakeLog });
     await waitFor('the sick slot to be stopped', () => host.state().bake === null, { timeoutMs: 40_000, output: bakeLog });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     sent += records.length;
     failed += failures(records).length;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
+import { loadAnswered } from '../harness/wait.ts';
 import { readPidFile } from '../lib/host/process.ts';
 import { childPids } from '../lib/traffic/nginx-workers.ts';
 
@@ -32,9 +33,9 @@ describe('the live-file switch through real nginx', () => {
     const before = workers();
     const upstream = readFileSync(host.upstreamFile, 'utf8');
     const load = startLoad({ port: host.nginx.port, connections: 32, maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     const result = await host.run(args);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
     expect(result.stdout).toMatch(/switch +live-file → slot [ab], confirmed through nginx \(5 answers in a row through nginx came from slot [ab]\); no reload/);

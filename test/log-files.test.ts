@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { followLog, logSeries, readLogTail } from '../lib/slot/log-files.ts';
+import { waitFor } from '../harness/wait.ts';
 
 /** The reading side of the supervisor's rotation: <log>, <log>.1 (newest rotated), ... */
 describe('log files across rotations', () => {
@@ -48,7 +49,7 @@ describe('log files across rotations', () => {
       appendFileSync(log, `line ${++n}\n`);
       await new Promise((resolve) => setTimeout(resolve, 80));
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor('the follower to pass on the last line', () => seen.length >= n, { timeoutMs: 10_000, output: () => `${seen.length} of ${n} lines seen` });
     controller.abort();
     await following;
     expect(seen).not.toContain('before');

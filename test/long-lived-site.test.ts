@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { createLongLivedRepo, longLivedEnv, openSse, openWebSocket, type LongLivedRepo } from '../harness/long-lived.ts';
+import { waitFor } from '../harness/wait.ts';
 import type { SwitchKind } from '../lib/config/config.ts';
 
 /**
@@ -40,7 +41,7 @@ describe.each(layouts)('the site ($name)', ({ switchKind, env }) => {
     const sse = await openSse(`http://127.0.0.1:${host.nginx.port}/events`);
     expect(sse.hello).toMatchObject({ version: 'v1' });
     const seen = sse.events;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await waitFor('an SSE event after the hello', () => sse.events > seen || sse.ended || sse.error !== undefined, { timeoutMs: 10_000 });
     expect(sse.events).toBeGreaterThan(seen);
     sse.close();
   });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
+import { loadAnswered } from '../harness/wait.ts';
 
 /** SWITCH=passive: both ports stay in the upstream and nginx is never reloaded, so no client connection is ever closed. */
 describe('the passive switch through real nginx', () => {
@@ -16,9 +17,9 @@ describe('the passive switch through real nginx', () => {
     const upstreamBefore = readFileSync(host.upstreamFile, 'utf8');
     const errorLogBefore = readFileSync(`${host.nginx.prefix}/error.log`, 'utf8');
     const load = startLoad({ port: host.nginx.port, connections: 32, maxDurationMs: 90_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     const result = await host.run(args);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
     expect(result.output).not.toMatch(/reload/i);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
+import { loadAnswered } from '../harness/wait.ts';
 
 /** Releases kept by commit under DEPLOY_ROOT/releases; slots are symlinks to them. */
 describe('releases: rollback to any good release, reuse, install cache, prune, restart', () => {
@@ -57,9 +58,9 @@ describe('releases: rollback to any good release, reuse, install cache, prune, r
 
   it('`rollback COMMIT` goes to any kept release under load, with no fetch, install or build', async () => {
     const load = startLoad({ port: host.nginx.port, connections: 16, maxDurationMs: 60_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await loadAnswered(load);
     const result = await host.run(['rollback', commits.v1.slice(0, 8)]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(result.exitCode, result.output).toBe(0);
     expect(result.stdout).not.toMatch(/^ok (fetch|checkout|install|build) /m);

@@ -25,8 +25,9 @@ describe('runCommand', () => {
     await expect(runCommand(['switchyard-no-such-command'])).rejects.toThrow(/`switchyard-no-such-command` could not run \(spawn switchyard-no-such-command ENOENT\)/);
     await expect(runCommand(['sleep', '5'], { timeoutMs: 100 })).rejects.toThrow(/timed out after 100ms/);
     const controller = new AbortController();
-    setTimeout(() => controller.abort('SIGINT'), 100);
-    await expect(runShell('sleep 5; echo never', { signal: controller.signal })).rejects.toThrow(/was stopped by the interruption/);
+    // Interrupted once the command runs (its first line), not after a time a busy host may not keep.
+    const onLine = (line: string) => void (line === 'started' && controller.abort('SIGINT'));
+    await expect(runShell('echo started; sleep 5; echo never', { signal: controller.signal, onLine })).rejects.toThrow(/was stopped by the interruption/);
   });
 });
 

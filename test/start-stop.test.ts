@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../harness/host.ts';
 import { freePort } from '../harness/ports.ts';
+import { waitFor } from '../harness/wait.ts';
 import { isAlive, isGroupAlive, procStat } from '../lib/host/process.ts';
 
 /** `start` and `stop` for one app: detached from the caller's session, logged, restarted with backoff, stopped with escalation. */
@@ -17,6 +18,7 @@ describe('start and stop', () => {
   const pidFile = () => path.join(dir, 'root', 'run', 'web.pid');
   const status = () => JSON.parse(readFileSync(path.join(dir, 'root', 'run', 'web.status.json'), 'utf8'));
   const answer = async () => (await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })).json();
+  const log = () => readFileSync(path.join(dir, 'root', 'run', 'web.log'), 'utf8');
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-start-'));
@@ -59,12 +61,10 @@ describe('start and stop', () => {
       .find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() === 'sh -c node server.js');
     expect(shell, 'npm\'s `sh -c node server.js` in the group').toBeDefined();
     process.kill(shell!, 'SIGKILL');
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && !(status().starts >= 2 && status().appPid)) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the supervisor to start the app again', () => status().starts >= 2 && status().appPid, { timeoutMs: 15_000, output: log });
     expect(status().starts).toBe(2);
     expect(status().appPid).not.toBe(first);
-    let served: any;
-    while (Date.now() < deadline && !served) served = await answer().catch(() => undefined);
+    const served = await waitFor('the restarted app to answer', () => answer().catch(() => undefined), { timeoutMs: 15_000, output: log });
     expect(served.version).toBe('v1');
     expect(readFileSync(path.join(dir, 'root', 'run', 'web.log'), 'utf8')).toMatch(/exited unexpectedly \(.*\); restarting in 1s/);
   }, 60_000);
