@@ -34,7 +34,7 @@ const VERDICT: Record<SiteOrigin, string> = {
   current: 'is up to date: init --nginx would change nothing',
   stale: "is Switchyard's, unedited: init --nginx would update it as shown",
   edited: 'was edited since Switchyard wrote it: init --nginx keeps it unless --force (which keeps it as .previous)',
-  foreign: 'was not written by Switchyard: init --nginx keeps it unless --force (which keeps it as .previous)',
+  foreign: 'has no Switchyard checksum line (written by hand, or by an older Switchyard and edited since): init --nginx keeps it unless --force (which keeps it as .previous)',
 };
 
 export async function run(io: CommandIo): Promise<number> {

@@ -114,7 +114,7 @@ export async function installSite(site: { file: string; content: string }, targe
   const action = planSiteInstall(origin, options.force);
   const previous = `${target.file}.previous`;
   if (action === 'refuse') {
-    throw new SwitchyardError(`${target.file} ${origin === 'edited' ? 'was edited since Switchyard wrote it' : 'was not written by Switchyard'}: ${describeSiteEdits(installed ?? '', site.content)}`, {
+    throw new SwitchyardError(`${target.file} ${origin === 'edited' ? 'was edited since Switchyard wrote it' : 'has no Switchyard checksum line (written by hand, or by an older Switchyard and edited since)'}: ${describeSiteEdits(installed ?? '', site.content)}`, {
       untouched: 'it was kept byte for byte, and nginx was not reloaded',
       next: `see every difference with ${options.diffCommand}; to keep it, leave it and run init without --nginx (carry over by hand what you want of the diff); to replace it, run init again with --force (the current file is kept as ${previous}; certbot install --nginx adds HTTPS again)`,
     });
