@@ -11,8 +11,10 @@ export const help = renderHelp(SPECS.doctor, `Checks the set-up without changing
 fix): the configuration; REPO reachable and DEPLOY_BRANCH on it; DEPLOY_ROOT's owner and modes;
 the running nginx includes the upstream file (nginx -T, through NGINX_TEST_CMD's sudo) and its
 workers can reach the live-file; NGINX_TEST_CMD and NGINX_RELOAD_CMD allowed without a password;
-NGINX_CHECK_URL reaches the live slot through nginx; the slot ports free or held by the slots' own
-apps; hooks safe; disk space; the Node version. Each check is bounded in time.
+NGINX_CHECK_URL reaches the live slot through nginx; with PROCESS_MANAGER=systemd, the slot unit
+<APP_NAME>@.service installed for this DEPLOY_ROOT and sudo allowing systemctl start/stop of both
+slots (sudo -n -l); the slot ports free or held by the slots' own apps; hooks safe; disk space; the
+Node version. Each check is bounded in time.
 
 Exit code 0 only when every check passes. --json prints { ok, checks: [{ title, ok, detail, fix }] }.
 `);

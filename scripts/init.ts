@@ -19,7 +19,9 @@ export const summary = SPECS.init.summary;
 export const help = renderHelp(SPECS.init, `Writes a commented .env from the flags, creates DEPLOY_ROOT with its modes, writes the nginx
 upstream and the site (DEPLOY_ROOT/nginx/site.conf, what ./deploy.ts nginx-site prints), and prints
 what is left to do (installing the site, the sudoers line). Running it again changes nothing: each
-item says "unchanged". Flags that are not given come from an existing .env; on a terminal it asks
+item says "unchanged". With --nginx, an installed site edited since Switchyard wrote it (certbot's
+HTTPS lines) is kept byte for byte and init stops, unless --force (the old file is then kept as
+<file>.previous); ./deploy.ts nginx-site --diff shows what would change. Flags that are not given come from an existing .env; on a terminal it asks
 for the required ones, otherwise it names the missing flags and stops.
 The value flags set the keys of the same name (see .env.example).
 `);
@@ -78,7 +80,8 @@ export async function run(io: CommandIo): Promise<number> {
               next: `run the same init as root (sudo ./deploy.ts init ... --nginx), or install ${site.file} by hand as printed without --nginx`,
             });
           }
-          const done = await installSite(site, target, rights);
+          const diffCommand = `${envFile === path.join(PROJECT_DIR, '.env') ? '' : `DEPLOY_ENV_FILE=${envFile} `}./deploy.ts nginx-site --diff${nginxDir === '/etc/nginx' ? '' : ` --nginx-dir ${nginxDir}`}`;
+          const done = await installSite(site, target, rights, { force, diffCommand });
           show(done);
           if (target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default'))) {
             reporter.warn(`${path.join(nginxDir, 'sites-enabled', 'default')} is enabled too; on the same port it takes every request as default_server: remove it (rm ${path.join(nginxDir, 'sites-enabled', 'default')}) and reload nginx, or give the site another --listen`);

@@ -6,14 +6,19 @@ import { applyBootEntry, type BootEntry } from '../lib/setup/boot.ts';
 import { loadConfig, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { runDir } from '../lib/slot/slots.ts';
+import { describeOwnership } from '../lib/host/file-owner.ts';
 
 export const summary = SPECS['install-boot'].summary;
 export const help = renderHelp(SPECS['install-boot'], `Makes the host run \`./deploy.ts resume\` at boot, as the deploy user, so the live slot comes back
-after a reboot (the builtin supervisor is not started by anything else). Where systemd is PID 1: the
-unit /etc/systemd/system/switchyard-resume-<APP_NAME>.service (enabled; needs root: run it with sudo
-from the deploy user, the unit runs resume as that user). Elsewhere: an @reboot line in the deploy
-user's crontab (Debian's cron package; if it is missing you are told how to install it), whose output
-goes to DEPLOY_ROOT/run/resume.log. Both retry while nginx is still starting.
+after a reboot (nothing else starts it: the builtin supervisor is not a service, and the systemd slot
+units have no [Install] section, since Switchyard, not boot order, picks the live slot).
+Where systemd is PID 1: the unit /etc/systemd/system/switchyard-resume-<APP_NAME>.service (enabled).
+Writing it needs root, once: run it as root or from an account with full sudo (sudo ./deploy.ts
+install-boot). The deploy user's own sudoers rules allow only the nginx and systemctl commands a
+deploy runs, not this. The unit runs resume as the owner of DEPLOY_ROOT (the deploy user).
+Elsewhere: an @reboot line in the deploy user's crontab, which the deploy user installs itself
+(Debian's cron package; if it is missing you are told how to install it), whose output goes to
+DEPLOY_ROOT/run/resume.log. Both retry while nginx is still starting.
 --remove takes the entry away. Running it again changes nothing.
 `);
 
@@ -29,7 +34,7 @@ export async function run(io: CommandIo): Promise<number> {
     const entry: BootEntry = {
       appName: config.appName,
       deployTs: path.join(PROJECT_DIR, 'deploy.ts'),
-      user: (uid === 0 && io.env.SUDO_USER) || os.userInfo().username,
+      user: uid === 0 ? deployRootOwner(config.deployRoot) : os.userInfo().username,
       pathValue: [...new Set([path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
       envFile: io.env.DEPLOY_ENV_FILE ? config.envFile : undefined,
       logFile: path.join(runDir(config), 'resume.log'),
@@ -42,4 +47,16 @@ export async function run(io: CommandIo): Promise<number> {
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }
+}
+
+/** As root, resume runs as the deploy user: the owner of DEPLOY_ROOT (whoever ran sudo may be an admin, not the deploy user). */
+function deployRootOwner(deployRoot: string): string {
+  const owner = describeOwnership(deployRoot);
+  if (!owner) {
+    throw new SwitchyardError(`DEPLOY_ROOT ${deployRoot} does not exist, so there is no deploy user to run resume as`, {
+      untouched: 'nothing was installed',
+      next: 'as the deploy user, run ./deploy.ts init (or a first deploy), then install-boot again as root',
+    });
+  }
+  return owner.owner;
 }

@@ -1,9 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { renderSite, siteTemplate, siteValues } from '../lib/traffic/nginx-site.ts';
+import { renderSiteFile } from '../lib/setup/init-steps.ts';
+import { siteInstallPaths } from '../lib/setup/init.ts';
+import { unifiedDiff } from '../lib/setup/line-diff.ts';
+import { siteOrigin, type SiteOrigin } from '../lib/setup/site-file.ts';
 
 export const summary = SPECS['nginx-site'].summary;
 export const help = renderHelp(SPECS['nginx-site'], `Prints the complete nginx site for the current configuration and SWITCH mode, every placeholder
@@ -16,14 +20,27 @@ file, so write that first:
   sudo ln -s ../sites-available/myapp /etc/nginx/sites-enabled/myapp
   sudo nginx -t && sudo systemctl reload nginx
 
+Its second line is the checksum of the rest: ./deploy.ts init --nginx replaces the installed site only
+while it is unedited (an edit, such as certbot's HTTPS lines, needs --force). With --diff it prints
+what init --nginx would change in the installed site instead (lines with - are in the installed file
+only), and whether that file was edited.
+
 Changes nothing. The templates it comes from are templates/nginx/site.conf (nginx-live-file) and
 templates/nginx/site-reload.conf (nginx-reload; also fine for passive).
 `);
 
+const VERDICT: Record<SiteOrigin, string> = {
+  absent: 'does not exist: init --nginx would create it',
+  current: 'is up to date: init --nginx would change nothing',
+  stale: "is Switchyard's, unedited: init --nginx would update it as shown",
+  edited: 'was edited since Switchyard wrote it: init --nginx keeps it unless --force (which keeps it as .previous)',
+  foreign: 'has no Switchyard checksum line (written by hand, or by an older Switchyard and edited since): init --nginx keeps it unless --force (which keeps it as .previous)',
+};
+
 export async function run(io: CommandIo): Promise<number> {
   let reporter = makeReporter(io);
   try {
-    parseCommandLine(SPECS['nginx-site'], io.argv);
+    const { flags } = parseCommandLine(SPECS['nginx-site'], io.argv);
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     if (config.switchKind === 'none' || config.switchKind === 'command') {
@@ -32,8 +49,16 @@ export async function run(io: CommandIo): Promise<number> {
         next: 'set SWITCH=nginx-live-file (the default) to get a site',
       });
     }
-    const site = renderSite(readFileSync(siteTemplate(config.switchKind), 'utf8'), siteValues(config));
-    process.stdout.write(`# ${config.appName}: SWITCH=${config.switchKind}, printed by ./deploy.ts nginx-site from ${config.envFile}\n${site}`);
+    const site = renderSiteFile(config);
+    if (flags.diff !== true) {
+      process.stdout.write(site);
+      return 0;
+    }
+    const nginxDir = (flags['nginx-dir'] as string | undefined) ?? '/etc/nginx';
+    const target = siteInstallPaths(nginxDir, config.appName, existsSync(path.join(nginxDir, 'sites-available')) && existsSync(path.join(nginxDir, 'sites-enabled')));
+    const installed = existsSync(target.file) ? readFileSync(target.file, 'utf8') : undefined;
+    process.stdout.write(unifiedDiff(installed ?? '', site, { before: installed === undefined ? '/dev/null' : target.file, after: `${target.file} (as init --nginx would write it)` }));
+    reporter.info(`${target.file} ${VERDICT[siteOrigin(installed, site)]}`);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

@@ -70,7 +70,14 @@ export const SPECS = {
   start: { name: 'start', args: '<APP_NAME> <APP_DIR> <PORT>', summary: 'run one app detached, with a log, a pid file and restart on crash', options: {} },
   stop: { name: 'stop', args: '<APP_NAME>', summary: 'SIGTERM the app, SIGKILL after STOP_TIMEOUT', options: { force: { help: 'stop the live slot\'s app too (takes the site down)' } } },
   upstream: { name: 'upstream', summary: 'print (or write) the nginx upstream file for the live slot', options: { write: { help: 'write NGINX_UPSTREAM_FILE instead of printing it' } } },
-  'nginx-site': { name: 'nginx-site', summary: 'print the complete nginx site for this configuration and SWITCH mode', options: {} },
+  'nginx-site': {
+    name: 'nginx-site',
+    summary: 'print the complete nginx site for this configuration and SWITCH mode',
+    options: {
+      diff: { help: 'print what init --nginx would change in the installed site (a unified diff), writing nothing' },
+      'nginx-dir': { value: 'DIR', help: "with --diff: nginx's configuration folder (default /etc/nginx)" },
+    },
+  },
   'install-hook': { name: 'install-hook', args: '<BARE_REPO>', summary: 'push to deploy: install a post-receive hook in a bare repository', options: { force: { help: 'replace a different post-receive hook' } } },
   env: { name: 'env', args: '[set KEY=VALUE ... | unset KEY ...]', summary: "list (values redacted) or edit the app's environment, APP_ENV_FILE", options: {} },
   exec: { name: 'exec', args: '-- <command> [args...]', summary: "run a command in the live release with the app's environment", options: {} },

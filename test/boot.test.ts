@@ -1,8 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEPLOY_TS } from '../harness/host.ts';
+import { createDeployUser, requirePrograms, type DeployUser } from '../harness/sshd.ts';
 import { applyBootEntry, cronMarker, editCrontab, renderBootUnit, renderCronLine, shellQuote, systemdIsInit, type BootEntry } from '../lib/setup/boot.ts';
 
 const entry: BootEntry = {
@@ -88,7 +91,57 @@ describe('the boot entry', () => {
     }
   });
 
-  it('with systemd, a non-root user is told to use sudo; nothing is written', async () => {
-    await expect(applyBootEntry(entry, false, { systemd: true, uid: 1000 })).rejects.toThrow(/needs root/);
+  it('with systemd, a non-root user is told that root installs it once (not through the deploy user\'s sudo rules); nothing is written', async () => {
+    const error = await applyBootEntry(entry, false, { systemd: true, uid: 1000 }).catch((caught) => caught);
+    expect(error.line).toBe(`a boot unit goes in /etc/systemd/system, which needs root; nothing was installed; as root, once (or from an account with full sudo): sudo DEPLOY_ENV_FILE='/srv/shop/it'\\''s.env' /srv/shop/switch yard/deploy.ts install-boot (the unit runs resume as DEPLOY_ROOT's owner, deploy)`);
   });
+});
+
+/** install-boot run by root (an admin through sudo): resume runs as the deploy user who owns DEPLOY_ROOT, not as the admin. */
+describe('install-boot as root', () => {
+  const tag = String(process.pid % 100000);
+  let dir: string;
+  let user: DeployUser;
+  let envFile: string;
+  const run = (args: string[]) => execa(DEPLOY_TS, ['install-boot', ...args], { reject: false, all: true, env: { NO_COLOR: '1', DEPLOY_ENV_FILE: envFile, SUDO_USER: 'root' }, timeout: 60_000 });
+  const crontabOf = (name: string) => spawnSync('crontab', ['-u', name, '-l'], { encoding: 'utf8' }).stdout;
+
+  beforeAll(() => {
+    requirePrograms();
+    expect(systemdIsInit(), 'this test takes the crontab path: systemd must not be PID 1 (a CI container)').toBe(false);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-boot-root-'));
+    user = createDeployUser(`syboot${tag}`);
+    mkdirSync(path.join(dir, 'root'));
+    chownSync(path.join(dir, 'root'), user.uid, user.uid);
+    envFile = path.join(dir, 'switchyard.env');
+    writeFileSync(envFile, `APP_NAME=syboot${tag}\nREPO=${dir}\nDEPLOY_ROOT=${path.join(dir, 'root')}\nSWITCH=none\n`);
+  });
+
+  afterAll(() => {
+    if (user) spawnSync('crontab', ['-u', user.name, '-r']);
+    // Where a wrong user choice (SUDO_USER) would have put it: take only our line out of root's crontab.
+    const root = crontabOf('root');
+    if (root.includes(cronMarker(`syboot${tag}`))) spawnSync('crontab', ['-'], { input: editCrontab(root, `syboot${tag}`, null) });
+    user?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("puts the @reboot line in the crontab of DEPLOY_ROOT's owner, even when SUDO_USER names another account; --remove takes it away", async () => {
+    const rootBefore = crontabOf('root');
+    const installed = await run([]);
+    expect(installed.exitCode, installed.all).toBe(0);
+    expect(installed.all).toContain(`installed the @reboot line in the crontab of ${user.name}: at boot, ${user.name} runs`);
+    expect(crontabOf(user.name)).toContain(cronMarker(`syboot${tag}`));
+    expect(crontabOf('root')).toBe(rootBefore);
+    const removed = await run(['--remove']);
+    expect(removed.exitCode, removed.all).toBe(0);
+    expect(crontabOf(user.name)).not.toContain(cronMarker(`syboot${tag}`));
+  }, 60_000);
+
+  it('without DEPLOY_ROOT there is no deploy user to name: it says so and installs nothing', async () => {
+    writeFileSync(envFile, readFileSync(envFile, 'utf8').replace(`DEPLOY_ROOT=${path.join(dir, 'root')}`, `DEPLOY_ROOT=${path.join(dir, 'missing')}`));
+    const refused = await run([]);
+    expect(refused.exitCode, refused.all).toBe(1);
+    expect(refused.stderr).toMatch(/^error: DEPLOY_ROOT \S+\/missing does not exist, so there is no deploy user to run resume as; nothing was installed; as the deploy user, run \.\/deploy\.ts init/m);
+  }, 60_000);
 });

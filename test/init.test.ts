@@ -12,6 +12,9 @@ import { freePorts } from '../harness/ports.ts';
 import { startSitesNginx } from '../harness/sites-nginx.ts';
 import type { TestNginx } from '../harness/nginx.ts';
 import { snapshotTree } from './field-support.ts';
+import { stampedSite } from '../lib/setup/site-file.ts';
+import { waitFor } from '../harness/wait.ts';
+import { childPids } from '../lib/traffic/nginx-workers.ts';
 
 const debian: HostFacts = { user: 'deploy', isRoot: false, systemd: true, nginxBinary: '/usr/sbin/nginx', systemctl: '/usr/bin/systemctl' };
 
@@ -167,6 +170,63 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     const bare = await init(['--config', envFile]);
     expect(bare.exitCode, bare.all).toBe(0);
     expect(bare.stdout).toContain('init: everything was already in place');
+  }, 60_000);
+
+  it('a site certbot edited is kept byte for byte, init exits non-zero without reloading nginx; --force replaces it and keeps the old one', async () => {
+    const installed = path.join(nginx.etc, 'sites-available', 'initapp');
+    const [sslPort] = await freePorts(1);
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost']);
+    // What certbot --nginx does: edit the server block in place, each added line marked.
+    const edited = readFileSync(installed, 'utf8').replace(`listen 127.0.0.1:${listenPort};\n`, `listen 127.0.0.1:${listenPort};\n    listen 127.0.0.1:${sslPort} ssl; # managed by Certbot\n    ssl_certificate ${cert}; # managed by Certbot\n    ssl_certificate_key ${key}; # managed by Certbot\n`);
+    expect(edited).toContain('managed by Certbot');
+    writeFileSync(installed, edited);
+    await execa('sh', ['-c', `${nginx.testCmd} && ${nginx.reloadCmd}`]);
+    const https = () => execa('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${sslPort}/__switchyard/health`], { reject: false });
+    await waitFor('nginx to serve the HTTPS certbot added', async () => (await https()).stdout === '502');
+    // A reload starts new workers: no pid after init that was not there before means nginx was not reloaded.
+    const workers = () => childPids(Number(readFileSync(nginx.pidFile, 'utf8').trim())).sort();
+    const workersBefore = workers();
+
+    const refused = await init([...flags, '--nginx', '--nginx-dir', nginx.etc]);
+    expect(refused.exitCode, refused.all).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`^error: ${installed.replace(/[.]/g, '\\.')} was edited since Switchyard wrote it: 3 line\\(s\\) differ from what init would write, e\\.g\\. "listen 127\\.0\\.0\\.1:${sslPort} ssl; # managed by Certbot"; it was kept byte for byte, and nginx was not reloaded; see every difference with DEPLOY_ENV_FILE=\\S+ \\./deploy\\.ts nginx-site --diff --nginx-dir \\S+; .*--force \\(the current file is kept as \\S+\\.previous`, 'm'));
+    expect(readFileSync(installed, 'utf8')).toBe(edited);
+    expect(existsSync(`${installed}.previous`)).toBe(false);
+    // The previous reload's workers may still be finishing; a reload now would have started new pids.
+    expect(workers().filter((pid) => !workersBefore.includes(pid)), 'new nginx workers: init reloaded nginx').toEqual([]);
+    expect((await https()).stdout).toBe('502');
+
+    const diff = await execa(DEPLOY_TS, ['nginx-site', '--diff', '--nginx-dir', nginx.etc], { reject: false, all: true, env: { NO_COLOR: '1', DEPLOY_ENV_FILE: envFile } });
+    expect(diff.exitCode, diff.all).toBe(0);
+    expect(diff.stdout).toContain(`--- ${installed}\n+++ ${installed} (as init --nginx would write it)\n@@ `);
+    expect(diff.stdout).toContain(`\n-    ssl_certificate ${cert}; # managed by Certbot\n`);
+    expect(diff.all).toContain(`${installed} was edited since Switchyard wrote it: init --nginx keeps it unless --force`);
+    expect(readFileSync(installed, 'utf8')).toBe(edited);
+
+    const forced = await init([...flags, '--nginx', '--nginx-dir', nginx.etc, '--force']);
+    expect(forced.exitCode, forced.all).toBe(0);
+    expect(forced.stdout).toMatch(/^✔ site installed +replaced +\S+ \(the previous one kept as \S+\.previous\)$/m);
+    expect(forced.stdout).toMatch(/^✔ nginx reload +ran /m);
+    expect(readFileSync(`${installed}.previous`, 'utf8')).toBe(edited);
+    expect(readFileSync(installed, 'utf8')).toBe(readFileSync(path.join(dir, 'srv', 'nginx', 'site.conf'), 'utf8'));
+    const clean = await execa(DEPLOY_TS, ['nginx-site', '--diff', '--nginx-dir', nginx.etc], { reject: false, all: true, env: { NO_COLOR: '1', DEPLOY_ENV_FILE: envFile } });
+    expect(clean.stdout).not.toContain('@@');
+    expect(clean.all).toContain('is up to date');
+    rmSync(`${installed}.previous`);
+  }, 60_000);
+
+  it("Switchyard's own unedited site, rendered by an older template, is updated without --force", async () => {
+    const installed = path.join(nginx.etc, 'sites-available', 'initapp');
+    const current = readFileSync(installed, 'utf8');
+    const older = stampedSite('initapp: an older Switchyard', current.split('\n').slice(2).join('\n').replace('proxy_http_version 1.1;', 'proxy_http_version 1.0;'));
+    expect(older).not.toBe(current);
+    writeFileSync(installed, older);
+    const result = await init([...flags, '--nginx', '--nginx-dir', nginx.etc]);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toMatch(/^✔ site installed +updated /m);
+    expect(readFileSync(installed, 'utf8')).toBe(current);
   }, 60_000);
 
   it('never overwrites a different .env without --force', async () => {

@@ -43,7 +43,7 @@ export type Config = {
   healthPath: string;
   healthTimeoutMs: number;
   stopTimeoutMs: number;
-  /** LONG_LIVED_TIMEOUT: how long a retiring slot's long-lived connections may stay before SIGTERM (lib/slot/long-lived.ts). */
+  /** LONG_LIVED_TIMEOUT: how long a retiring slot's long-lived connections may stay before SIGTERM (lib/cycle/retire.ts). */
   longLivedTimeoutMs: number;
   keepReleases: number;
   bakeTimeMs: number;

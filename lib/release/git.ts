@@ -6,6 +6,7 @@ import { ensurePrivateDir } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
 import { redactUrlCredentials } from '../config/redact.ts';
 import { capture, inheritedEnv, probeCommand, runCommand, type RunOptions } from '../host/run.ts';
+import { repoAccess, withAccess } from './git-credentials.ts';
 
 /** argv builders are pure and exact (tested); the functions below run them, always with cleanGitEnv(). */
 
@@ -14,7 +15,7 @@ const FETCH_REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'
 export const gitArgv = {
   initMirror: (cacheDir: string) => ['git', 'init', '--bare', '--quiet', '--', cacheDir],
   // From REPO itself on every fetch, never a stored remote: a changed REPO (or rotated credentials) applies
-  // at once, and no URL is written into the mirror. No FETCH_HEAD either: it would record the URL. The
+  // at once, and no URL (nor token) is written into the mirror. `repo` here is without credentials (git-credentials.ts). No FETCH_HEAD either: it would record the URL. The
   // mirror's housekeeping fetch would run before returning runs beside the next git commands instead (maintenance).
   fetch: (cacheDir: string, repo: string) => ['git', '-C', cacheDir, 'fetch', '--quiet', '--prune', '--force', '--no-write-fetch-head', '--no-auto-maintenance', '--', repo, ...FETCH_REFSPECS],
   maintenance: (cacheDir: string) => ['git', '-C', cacheDir, 'maintenance', 'run', '--auto', '--quiet'],
@@ -63,8 +64,8 @@ function gitEnv(env: Record<string, string | undefined> = inheritedEnv()): Recor
   return { ...cleanGitEnv(env), GIT_TERMINAL_PROMPT: '0' };
 }
 
-function gitOptions(options: RunOptions = {}): RunOptions {
-  return { ...options, env: gitEnv(options.env) };
+function gitOptions(options: RunOptions = {}, extraEnv: Record<string, string> = {}): RunOptions {
+  return { ...options, env: { ...gitEnv(options.env), ...extraEnv } };
 }
 
 function gitCapture(argv: readonly string[]): Promise<string> {
@@ -104,7 +105,8 @@ export async function fetchRepo(repo: string, cache: string, options: RunOptions
     ensurePrivateDir(path.dirname(cache));
     await runCommand(gitArgv.initMirror(cache), gitOptions(options));
   }
-  await runCommand(gitArgv.fetch(cache, repo), gitOptions(options));
+  const access = repoAccess(repo);
+  await runCommand(withAccess(gitArgv.fetch(cache, access.url), access), gitOptions(options, access.env));
   // What `git fetch` itself runs last (`git maintenance run --auto`: usually a look at the object
   // count, sometimes a gc), started now and awaited by the checkout, so it overlaps the resolve and
   // the checkout instead of adding a process to every fetch. git locks what a gc and a worktree add
@@ -190,7 +192,9 @@ export async function resolveCommit(cache: string, revision: string): Promise<st
 export async function remoteCommit(repo: string, revision: string, options: { env?: Record<string, string | undefined> } = {}): Promise<string | undefined> {
   if (/^[0-9a-f]{4,64}$/.test(revision)) return undefined;
   const refs = revision.startsWith('refs/') ? [revision] : [`refs/heads/${revision}`, `refs/tags/${revision}`];
-  const result = await probeCommand(gitArgv.lsRemote(repo, refs.flatMap((ref) => (ref.startsWith('refs/tags/') ? [ref, `${ref}^{}`] : [ref]))), { env: gitEnv(options.env), timeoutMs: 20_000 });
+  const access = repoAccess(repo);
+  const argv = withAccess(gitArgv.lsRemote(access.url, refs.flatMap((ref) => (ref.startsWith('refs/tags/') ? [ref, `${ref}^{}`] : [ref]))), access);
+  const result = await probeCommand(argv, { env: { ...gitEnv(options.env), ...access.env }, timeoutMs: 20_000 });
   if (result.exitCode !== 0) return undefined;
   const found = new Map(result.stdout.split('\n').filter(Boolean).map((line) => { const [sha, ref] = line.split('\t'); return [ref, sha] as const; }));
   for (const ref of refs) {

@@ -6,9 +6,10 @@ import { capture, runCommand } from '../host/run.ts';
 import { readProc } from '../host/proc.ts';
 
 /**
- * `install-boot`: make the host run `./deploy.ts resume` at boot, as the deploy user, for the
- * builtin supervisor (systemd units are started by systemd itself). A systemd unit where systemd is
- * PID 1, else a line in the user's crontab (`@reboot`). The pure half renders both; the rest applies them.
+ * `install-boot`: make the host run `./deploy.ts resume` at boot, as the deploy user, whatever the
+ * process manager (the systemd slot units have no [Install]: Switchyard, not boot order, picks the
+ * live slot). A systemd unit where systemd is PID 1 (root writes it, once), else a line in the deploy
+ * user's crontab (`@reboot`). The pure half renders both; the rest applies them.
  */
 
 export type BootEntry = {
@@ -62,7 +63,7 @@ function systemdQuote(value: string): string {
 function check(entry: BootEntry): void {
   const values = [entry.deployTs, entry.pathValue, entry.envFile ?? '', entry.logFile];
   if (values.some((value) => /[\0-\x1f\x7f]/.test(value))) throw new SwitchyardError('a path for the boot entry holds a newline or control character', { untouched: 'nothing was installed', next: 'move Switchyard, DEPLOY_ROOT or the env file to a plain path' });
-  if (!USER_PATTERN.test(entry.user)) throw new SwitchyardError(`${JSON.stringify(entry.user)} cannot run a boot entry`, { untouched: 'nothing was installed', next: 'run install-boot as the deploy user (or with sudo from it)' });
+  if (!USER_PATTERN.test(entry.user)) throw new SwitchyardError(`${JSON.stringify(entry.user)} cannot run a boot entry`, { untouched: 'nothing was installed', next: 'give DEPLOY_ROOT to the deploy user (install-boot as root runs resume as its owner), or run install-boot as the deploy user where there is no systemd' });
 }
 
 /** The boot unit: a oneshot that runs `resume` as the deploy user once the network and nginx are up, retrying while nginx starts. Pure. */
@@ -131,7 +132,8 @@ async function applyUnit(entry: BootEntry, remove: boolean, uid: number): Promis
   if (uid !== 0) {
     throw new SwitchyardError(`a boot unit goes in /etc/systemd/system, which needs root`, {
       untouched: 'nothing was installed',
-      next: `run it with sudo from the deploy user: sudo ${entry.envFile ? `DEPLOY_ENV_FILE=${shellQuote(entry.envFile)} ` : ''}${entry.deployTs} install-boot${remove ? ' --remove' : ''} (the unit runs resume as that user)`,
+      // The deploy user's sudoers rules (nginx, systemctl start/stop) rightly do not cover this: root does it once.
+      next: `as root, once (or from an account with full sudo): sudo ${entry.envFile ? `DEPLOY_ENV_FILE=${shellQuote(entry.envFile)} ` : ''}${entry.deployTs} install-boot${remove ? ' --remove' : ''} (the unit runs resume as DEPLOY_ROOT's owner, ${entry.user})`,
     });
   }
   const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;

@@ -13,10 +13,11 @@ import { upstreamFor } from '../traffic/upstream.ts';
 import { readPidFile } from '../host/process.ts';
 import { childPids } from '../traffic/nginx-workers.ts';
 import { waitForOldWorkers } from '../traffic/nginx-reload.ts';
+import { describeSiteEdits, planSiteInstall, siteOrigin, stampedSite } from './site-file.ts';
 
 /** `./deploy.ts init`, the half that writes: each step says what it did ("created", "unchanged", ...). */
 
-export type Done = { item: string; status: 'created' | 'unchanged' | 'updated' | 'ran' | 'skipped'; detail: string };
+export type Done = { item: string; status: 'created' | 'unchanged' | 'updated' | 'replaced' | 'ran' | 'skipped'; detail: string };
 
 function readOrUndefined(file: string): string | undefined {
   try {
@@ -79,9 +80,15 @@ export function ensureUpstream(config: Config): Done[] {
   return done;
 }
 
-/** The site `./deploy.ts nginx-site` prints, kept at DEPLOY_ROOT/nginx/site.conf for the operator (or --nginx) to install. */
+/** The site file for this configuration, stamped (site-file.ts): what `./deploy.ts nginx-site` prints and init installs, byte for byte. */
+export function renderSiteFile(config: Config): string {
+  const body = renderSite(readFileSync(siteTemplate(config.switchKind), 'utf8'), siteValues(config));
+  return stampedSite(`${config.appName}: SWITCH=${config.switchKind}, rendered by ./deploy.ts nginx-site (and init) from ${config.envFile}`, body);
+}
+
+/** The site, kept at DEPLOY_ROOT/nginx/site.conf for the operator (or --nginx) to install. */
 export function ensureSiteFile(config: Config): { done: Done; file: string; content: string } {
-  const content = `# ${config.appName}: SWITCH=${config.switchKind}, written by ./deploy.ts init from ${config.envFile}\n${renderSite(readFileSync(siteTemplate(config.switchKind), 'utf8'), siteValues(config))}`;
+  const content = renderSiteFile(config);
   // Beside the live-files: the deploy user's folder even when the upstream is in a root one.
   const file = path.join(config.nginx.liveDir, 'site.conf');
   return { done: writeOnce('nginx site', file, content, { force: true, mode: 0o644 }), file, content };
@@ -94,19 +101,38 @@ export async function nginxRights(isRoot: boolean): Promise<'root' | 'sudo' | un
   return sudo.exitCode === 0 ? 'sudo' : undefined;
 }
 
-/** Install the site and enable it (Debian layout) or drop it in conf.d; nothing when it is already there. */
-export async function installSite(site: { file: string; content: string }, target: { file: string; link?: string }, rights: 'root' | 'sudo'): Promise<Done[]> {
+/**
+ * Install the site and enable it (Debian layout) or drop it in conf.d; nothing when it is already
+ * there. A file edited since Switchyard wrote it (certbot's HTTPS lines) is kept byte for byte
+ * unless `force`, and then kept beside as .previous.
+ */
+export async function installSite(site: { file: string; content: string }, target: { file: string; link?: string }, rights: 'root' | 'sudo', options: { force: boolean; diffCommand: string }): Promise<Done[]> {
   const done: Done[] = [];
-  if (readOrUndefined(target.file) === site.content) done.push({ item: 'site installed', status: 'unchanged', detail: target.file });
+  const sudo = rights === 'sudo' ? ['sudo', '-n'] : [];
+  const installed = readOrUndefined(target.file);
+  const origin = siteOrigin(installed, site.content);
+  const action = planSiteInstall(origin, options.force);
+  const previous = `${target.file}.previous`;
+  if (action === 'refuse') {
+    throw new SwitchyardError(`${target.file} ${origin === 'edited' ? 'was edited since Switchyard wrote it' : 'has no Switchyard checksum line (written by hand, or by an older Switchyard and edited since)'}: ${describeSiteEdits(installed ?? '', site.content)}`, {
+      untouched: 'it was kept byte for byte, and nginx was not reloaded',
+      next: `see every difference with ${options.diffCommand}; to keep it, leave it and run init without --nginx (carry over by hand what you want of the diff); to replace it, run init again with --force (the current file is kept as ${previous}; certbot install --nginx adds HTTPS again)`,
+    });
+  }
+  if (action === 'unchanged') done.push({ item: 'site installed', status: 'unchanged', detail: target.file });
   else {
-    const existed = existsSync(target.file);
-    await runCommand([...(rights === 'sudo' ? ['sudo', '-n'] : []), 'install', '-m', '644', site.file, target.file]);
-    done.push({ item: 'site installed', status: existed ? 'updated' : 'created', detail: target.file });
+    if (action === 'replace') await runCommand([...sudo, 'cp', '-p', '--', target.file, previous]);
+    // A new name, then a rename: nginx (or a crash) never finds half a site.
+    const next = `${target.file}.switchyard-new`;
+    await runCommand([...sudo, 'install', '-m', '644', site.file, next]);
+    await runCommand([...sudo, 'mv', '-f', '--', next, target.file]);
+    const status = action === 'create' ? 'created' : action === 'update' ? 'updated' : 'replaced';
+    done.push({ item: 'site installed', status, detail: action === 'replace' ? `${target.file} (the previous one kept as ${previous})` : target.file });
   }
   if (target.link) {
     if (isLinkTo(target.link, target.file)) done.push({ item: 'site enabled', status: 'unchanged', detail: target.link });
     else {
-      await runCommand([...(rights === 'sudo' ? ['sudo', '-n'] : []), 'ln', '-sfn', target.file, target.link]);
+      await runCommand([...sudo, 'ln', '-sfn', target.file, target.link]);
       done.push({ item: 'site enabled', status: 'created', detail: `${target.link} → ${target.file}` });
     }
   }

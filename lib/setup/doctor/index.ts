@@ -5,6 +5,7 @@ import { checkNginxConfig, checkSudo, checkTraffic, checkWorkersReach } from './
 import { checkNginxBoundary } from './nginx-boundary.ts';
 import { checkRepository } from './repo.ts';
 import { checkSwitchCommand } from './switch-command.ts';
+import { checkSystemdSudo, checkSystemdUnit } from './systemd.ts';
 import type { Check, CheckContext, CheckOutcome } from './types.ts';
 
 export type { Check, CheckContext, CheckOutcome } from './types.ts';
@@ -21,6 +22,7 @@ export function doctorChecks(config: Config): Check[] {
     ...(nginx ? [{ title: 'sudo', run: checkSudo }] : []),
     ...(nginx ? [{ title: 'nginx rights', run: checkNginxBoundary }] : []),
     ...(nginx ? [{ title: 'traffic', run: checkTraffic }] : []),
+    ...(config.processManager === 'systemd' ? [{ title: 'systemd unit', run: checkSystemdUnit }, { title: 'systemd sudo', run: checkSystemdSudo }] : []),
     { title: 'slot ports', run: checkPorts },
     { title: 'hooks', run: checkHooksSafe },
     { title: 'disk space', run: checkDiskSpace },

@@ -121,7 +121,7 @@ export async function checkTraffic(ctx: CheckContext): Promise<CheckResult> {
   return result.ok ? pass(`${config.nginx.checkUrl} → slot ${state.live} (${upstream}), HTTP ${result.status}`) : fail(`${config.nginx.checkUrl} reached slot ${state.live} but it answered HTTP ${result.status}`, `./deploy.ts logs ${state.live} shows why its ${config.healthPath} fails`);
 }
 
-function absoluteProgram(program: string): string {
+export function absoluteProgram(program: string): string {
   for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin']) if (existsSync(`${dir}/${program}`)) return `${dir}/${program}`;
   return program;
 }

@@ -1,11 +1,13 @@
 import { cleanGitEnv } from '../../release/git.ts';
+import { repoAccess, withAccess } from '../../release/git-credentials.ts';
 import { redactUrlCredentials } from '../../config/redact.ts';
 import { probeCommand } from '../../host/run.ts';
 import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
 
-/** The argv of the check: the branch's ref on REPO, nothing fetched or written. Pure. */
+/** The argv of the check: the branch's ref on REPO (its credentials go through the environment), nothing fetched or written. Pure. */
 export function lsRemoteArgv(repo: string, branch: string): string[] {
-  return ['git', 'ls-remote', '--', repo, `refs/heads/${branch}`];
+  const access = repoAccess(repo);
+  return withAccess(['git', 'ls-remote', '--', access.url, `refs/heads/${branch}`], access);
 }
 
 /** git with the deploy's clean environment, no prompt for a password, and ssh that never asks either. */
@@ -54,7 +56,7 @@ function firstCause(stderr: string): string | undefined {
 
 export async function checkRepository(ctx: CheckContext): Promise<CheckResult> {
   const { repo, branch } = ctx.config;
-  const result = await probeCommand(lsRemoteArgv(repo, branch), { env: probeGitEnv(ctx.env), timeoutMs: 20_000 });
+  const result = await probeCommand(lsRemoteArgv(repo, branch), { env: { ...probeGitEnv(ctx.env), ...repoAccess(repo).env }, timeoutMs: 20_000 });
   if (result.timedOut) return fail(`git ls-remote ${redactUrlCredentials(repo)} did not answer within 20s`, 'check the network path and the host in REPO');
   if (result.error && result.exitCode === -1) return fail(`git could not run: ${result.error}`, 'install git: apt-get install -y git');
   if (result.exitCode !== 0) {
