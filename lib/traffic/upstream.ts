@@ -47,7 +47,7 @@ export function renderUpstream(layout: UpstreamLayout): string {
     }
   } else if (layout.kind === 'per-slot') {
     // Never changes with a deploy, so a deploy never reloads nginx: the site picks a group per request
-    // from the live-file (see templates/nginx/site-live-file.conf). Each group keeps its own keep-alive pool.
+    // from the live-file (see templates/nginx/site.conf). Each group keeps its own keep-alive pool.
     lines.push('# nginx-live-file: one group per slot (that slot first, the other as backup); the site picks one per request');
     lines.push('# from which live-file exists; switchyard_<app> (both, round robin) is the fallback if it sees neither.');
     const group = (groupName: string, servers: string[]) => {
