@@ -39,9 +39,11 @@ Ctrl-C (or SIGTERM) stops the rollout at the end of the batch running: its hosts
 cycle, then FLEET_ON_FAILURE applies as at a failure (blue-green: no switch); exit code 130. A second
 Ctrl-C exits at once; the hosts then finish on their own and the lease expires.
 
---dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan, and
-changes nothing (no lease).
---json prints one JSON event per line, each host's carrying "host".
+--dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan for
+the SHA COMMIT resolves to on the first host (after a fetch there, as the real preflight does), and
+changes nothing else (no lease). A COMMIT that does not resolve is an error (exit 1).
+--json prints one JSON event per line, each host's carrying "host"; FLEET_CHECK_CMD's lines are
+output events of the step "check".
 
 Exit code 0 on success; 75 when another fleet command holds a host; 130 when interrupted; 1 otherwise.
 `,

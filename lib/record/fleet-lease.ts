@@ -1,4 +1,4 @@
-import { appendFileSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
 import { removeStaleLock } from '../host/file-lock.ts';
@@ -51,8 +51,8 @@ export function readLease(deployRoot: string, now = Date.now()): FleetLease | un
   const capped = capLease(lease, now);
   if (capped !== lease) {
     try {
-      // Only the lease read above: one renewed, released or replaced meanwhile is left as it is now.
-      if (sameLease(readLeaseFile(file), lease)) writeFileAtomic(file, JSON.stringify(capped));
+      // Only the lease read above (one renewed, released or replaced meanwhile is left as it is now), and only by its owner (the file stays theirs).
+      if (statSync(file).uid === process.getuid?.() && sameLease(readLeaseFile(file), lease)) writeFileAtomic(file, JSON.stringify(capped));
     } catch {
       // A DEPLOY_ROOT this user cannot write: the cap holds for this read only.
     }
