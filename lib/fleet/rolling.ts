@@ -52,7 +52,7 @@ export async function preflightAndLease(ctx: FleetContext, hosts: FleetHost[], t
   await releaseLeases(ctx, checks.filter((check) => check.probe?.taken?.taken).map((check) => check.host), take.id);
   for (const check of bad) ctx.out.error(`${check.host.name}: ${check.problem}`);
   const held = bad.find((check) => check.heldBy);
-  throw new SwitchyardError(held ? `another fleet command holds the fleet: ${held.problem}` : `preflight failed on ${bad.length} of ${hosts.length} host(s): ${bad.map((check) => check.host.name).join(', ')}`, {
+  throw new SwitchyardError(held ? `another fleet command holds the fleet: ${held.host.name} ${held.problem}` : `preflight failed on ${bad.length} of ${hosts.length} host(s): ${bad.map((check) => check.host.name).join(', ')}`, {
     untouched: 'nothing was changed on any host',
     next: held ? 'wait for it to finish (its lease expires if its controller died), then run this again' : 'fix what each line above names, then run this again',
     exitCode: held ? 75 : 1,
