@@ -5,7 +5,7 @@ import { parseCommandLine, type CommandSpec } from '../lib/cli/options.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
-import { LEASE_ID, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
+import { LEASE_ID, LEASE_TTL_S, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 import { runningHolder } from '../lib/record/lock.ts';
 import { loadState } from '../lib/record/state.ts';
 import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
@@ -32,10 +32,10 @@ function idFlag(flags: Flags, name: string): string | undefined {
   return value;
 }
 
-function ttlMs(flags: Flags): number {
-  const text = valueOf(flags, 'ttl') ?? '120';
+function ttlS(flags: Flags): number {
+  const text = valueOf(flags, 'ttl') ?? String(LEASE_TTL_S);
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`--ttl must be seconds; got ${JSON.stringify(text)}`, { exitCode: 2 });
-  return Number(text) * 1000;
+  return Number(text);
 }
 
 /** A fetch of REPO, then the revision (DEPLOY_BRANCH's head without one) as a full SHA, or the line saying why not. */
@@ -73,7 +73,8 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
           holder: valueOf(flags, 'holder') ?? 'unknown',
           controller: { host: valueOf(flags, 'controller-host') ?? '?', pid: Number(valueOf(flags, 'controller-pid') ?? 0) },
           takenAt: new Date(now).toISOString(),
-          expiresAt: new Date(now + ttlMs(flags)).toISOString(),
+          expiresAt: new Date(now + ttlS(flags) * 1000).toISOString(),
+          ttlS: ttlS(flags),
         };
         taken = takeLease(config.deployRoot, lease, { replace: idFlag(flags, '--replace') });
       }
@@ -102,7 +103,7 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
     if (sub === 'lease') {
       const [action, id] = args;
       if (!id || !LEASE_ID.test(id)) throw new SwitchyardError('fleet lease renew|release needs the fleet id', { exitCode: 2 });
-      if (action === 'renew') out({ renewed: renewLease(config.deployRoot, id, new Date(Date.now() + ttlMs(flags)).toISOString()) });
+      if (action === 'renew') out({ renewed: renewLease(config.deployRoot, id, ttlS(flags)) });
       else if (action === 'release') {
         const outcome = valueOf(flags, 'outcome');
         const record = outcome

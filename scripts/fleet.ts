@@ -1,13 +1,15 @@
 import path from 'node:path';
 import { abortOnSignals, configDir, hasFlag, type CommandIo } from '../lib/cli/command.ts';
+import { parseEvents } from '../lib/cli/events.ts';
 import { parseCommandLine } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { readSettings, resolveConfig, suggestKey } from '../lib/config/config.ts';
+import { announceSecrets } from '../lib/config/redact.ts';
 import { isSwitchyardError, SwitchyardError } from '../lib/errors.ts';
 import { makeBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
-import { checkHosts, LEASE_TTL_S } from '../lib/fleet/preflight.ts';
+import { checkHosts, LEASE_TTL_S, resolvedCommit } from '../lib/fleet/preflight.ts';
 import { blueGreenChange, recordedGroup } from '../lib/fleet/blue-green.ts';
 import type { FleetHost } from '../lib/fleet/hosts.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
@@ -37,9 +39,11 @@ Ctrl-C (or SIGTERM) stops the rollout at the end of the batch running: its hosts
 cycle, then FLEET_ON_FAILURE applies as at a failure (blue-green: no switch); exit code 130. A second
 Ctrl-C exits at once; the hosts then finish on their own and the lease expires.
 
---dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan, and
-changes nothing (no lease).
---json prints one JSON event per line, each host's carrying "host".
+--dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan for
+the SHA COMMIT resolves to on the first host (after a fetch there, as the real preflight does), and
+changes nothing else (no lease). A COMMIT that does not resolve is an error (exit 1).
+--json prints one JSON event per line, each host's carrying "host"; FLEET_CHECK_CMD's lines are
+output events of the step "check".
 
 Exit code 0 on success; 75 when another fleet command holds a host; 130 when interrupted; 1 otherwise.
 `,
@@ -167,6 +171,8 @@ function historyCount(given: string | undefined): number {
 function loadFleetConfig(io: CommandIo, out: FleetOutput): FleetConfig {
   const settings = readSettings(path.join(configDir(io.env), '.env'), io.env);
   const hostConfig = resolveConfig(settings, []);
+  // The controller's secret-named keys (FLEET_API_TOKEN ...) and URL passwords, hidden in every line it prints or sends a host, as a host's are.
+  announceSecrets(hostConfig.secrets);
   for (const key of hostConfig.unknownKeys) {
     const suggestion = suggestKey(key);
     out.warn(`unknown key ${key} in ${hostConfig.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);
@@ -176,13 +182,21 @@ function loadFleetConfig(io: CommandIo, out: FleetOutput): FleetConfig {
 
 async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<number> {
   const { config, out } = ctx;
-  const checks = await checkHosts(ctx.remote, config.hosts);
+  // As the real preflight: the first host fetches REPO and resolves the revision once, so a name that does not exist fails here.
+  const checks = await checkHosts(ctx.remote, config.hosts, undefined, revision ?? '');
+  const commit = checks[0].problem ? undefined : resolvedCommit(checks[0], config.hosts[0], revision);
+  let failedPlans = 0;
   const plan = async (host: FleetHost) => {
     const check = checks.find((each) => each.host.name === host.name)!;
     if (check.problem) return out.warn(check.problem, host.name);
     out.info(`live ${check.probe?.live ?? 'none'} ${check.probe?.commit?.slice(0, 7) ?? ''}; its plan:`, host.name);
-    const result = await ctx.remote.query(host, ['deploy', '--dry-run', ...(revision ? ['--', revision] : [])], { timeoutMs: 60_000 });
-    for (const line of result.stdout.split('\n').filter(Boolean)) out.info(`  ${line}`, host.name);
+    const target = commit ?? revision;
+    const result = await ctx.remote.query(host, ['deploy', '--dry-run', '--json', ...(target ? ['--', target] : [])], { timeoutMs: 60_000 });
+    for (const event of parseEvents(result.stdout)) out.hostEvent(host.name, event);
+    if (result.exitCode !== 0) {
+      failedPlans++;
+      out.warn(`its dry run failed (exit ${result.exitCode}): ${result.tracker.tail(2).join(' ') || 'see above'}`, host.name);
+    }
   };
   const what = `fleet deploy ${revision ?? 'DEPLOY_BRANCH'} (dry run, nothing changes): ${config.hosts.length} host(s), ${config.strategy}`;
   if (config.strategy === 'blue-green') {
@@ -205,7 +219,7 @@ async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<
   }
   const bad = checks.filter((check) => check.problem);
   if (bad.length) out.warn(`a real deploy would stop at the preflight: ${bad.length} host(s) to fix first`);
-  return bad.length ? 1 : 0;
+  return bad.length || failedPlans ? 1 : 0;
 }
 
 async function doctor(ctx: FleetContext): Promise<number> {

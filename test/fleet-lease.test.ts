@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireLock, releaseLock } from '../lib/record/lock.ts';
-import { blockingLease, fleetLeaseRefusal, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
+import { blockingLease, capLease, fleetLeaseRefusal, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 
 /** The fleet lease on one host's DEPLOY_ROOT: taken, renewed, refused, expired, taken over, and seen by the host's own deploy lock. */
 describe('the fleet lease', () => {
@@ -20,8 +20,8 @@ describe('the fleet lease', () => {
     expect(refused.taken).toBe(false);
     expect(!refused.taken && refused.holder.id).toBe('f1');
     expect(takeLease(root, lease('f2', 60_000), { replace: 'f1' })).toMatchObject({ taken: true, replaced: { id: 'f1' } });
-    expect(renewLease(root, 'f1', new Date().toISOString())).toBe(false);
-    expect(renewLease(root, 'f2', new Date(Date.now() + 120_000).toISOString())).toBe(true);
+    expect(renewLease(root, 'f1', 120)).toBe(false);
+    expect(renewLease(root, 'f2', 120)).toBe(true);
     expect(releaseLease(root, 'f1')).toBe(false);
     expect(releaseLease(root, 'f2', { id: 'f2', command: 'deploy', holder: 'ana@ci', commit: 'c', outcome: 'success', at: new Date().toISOString() })).toBe(true);
     expect(readLease(root)).toBeUndefined();
@@ -42,5 +42,28 @@ describe('the fleet lease', () => {
     releaseLock(lock);
     releaseLease(root, 'f3');
     releaseLock(acquireLock(root, 'deploy', 'bob'));
+  });
+
+  it('a lease a clock far ahead wrote holds for its lifetime from the first read, not until its stated expiry; a renewal moves it on again', () => {
+    const year = 365 * 24 * 3600_000;
+    const now = Date.now();
+    const ahead: FleetLease = { ...lease('ahead', year), takenAt: new Date(now + year).toISOString(), ttlS: 30 };
+    expect(capLease(ahead, now).expiresAt).toBe(new Date(now + 30_000).toISOString());
+    expect(capLease(lease('fine', 10_000), now).expiresAt).toBe(lease('fine', 10_000).expiresAt);
+    // No stated lifetime (a lease of an older Switchyard): the default 120 s.
+    expect(capLease(lease('old', year), now).expiresAt).toBe(new Date(now + 120_000).toISOString());
+    const file = path.join(root, 'fleet.lease');
+    writeFileSync(file, JSON.stringify(ahead), { mode: 0o600 });
+    // The first read writes the cap back: a later read does not move it on, so it ends.
+    expect(readLease(root, now)?.expiresAt).toBe(new Date(now + 30_000).toISOString());
+    expect(JSON.parse(readFileSync(file, 'utf8')).expiresAt).toBe(new Date(now + 30_000).toISOString());
+    expect(blockingLease(root, undefined, now + 20_000)?.id).toBe('ahead');
+    expect(blockingLease(root, undefined, now + 31_000)).toBeUndefined();
+    expect(takeLease(root, lease('next', 60_000))).toMatchObject({ taken: false });
+    // Its holder, still running, renews it: the lifetime counts from the renewal.
+    expect(renewLease(root, 'ahead', 30, now + 25_000)).toBe(true);
+    expect(blockingLease(root, undefined, now + 50_000)?.id).toBe('ahead');
+    expect(blockingLease(root, undefined, now + 56_000)).toBeUndefined();
+    releaseLease(root, 'ahead');
   });
 });

@@ -1,10 +1,14 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { announceSecrets } from '../lib/config/redact.ts';
 import { recordedGroup, switchEnv } from '../lib/fleet/blue-green.ts';
 import { mergeHistories } from '../lib/fleet/status.ts';
 import { batchWidth, makeBatches, parseBatchSize } from '../lib/fleet/batches.ts';
 import { parseFleetConfig } from '../lib/fleet/config.ts';
 import { trackEvents } from '../lib/fleet/events.ts';
 import { parseHosts } from '../lib/fleet/hosts.ts';
+import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
+import { leaseOrder } from '../lib/fleet/rolling.ts';
 import { rollout, type HostResult } from '../lib/fleet/rollout.ts';
 import { remoteCommand, sshArgv, sshExitArgv } from '../lib/fleet/ssh.ts';
 
@@ -165,5 +169,48 @@ describe('blue-green and history', () => {
   });
   it('blue-green needs every host in exactly one group', () => {
     expect(() => parseFleetConfig((key) => ({ FLEET_HOSTS: 'a b c', FLEET_STRATEGY: 'blue-green', FLEET_GROUP_A: 'a', FLEET_GROUP_B: 'b', FLEET_SWITCH_CMD: 'x' })[key], '/e')).toThrow(/c is in FLEET_HOSTS but in neither/);
+  });
+});
+
+describe("the controller's output", () => {
+  const capture = (json: boolean) => {
+    const lines = { out: [] as string[], err: [] as string[] };
+    const stream = (into: string[]) => new Writable({ write(chunk, _encoding, done) {
+      into.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    } });
+    return { lines, out: createOutput({ json, stdout: stream(lines.out), stderr: stream(lines.err) }) };
+  };
+
+  it('hides the secrets the command announced and any URL password in every kind of line, text and --json; a check line is an output event', () => {
+    announceSecrets(['tok-fleet-units-1234']);
+    const say = (out: FleetOutput) => {
+      out.info('info tok-fleet-units-1234', 'web1');
+      out.warn('warn tok-fleet-units-1234');
+      out.output('check', 'GET https://monitor:pw-units-99@front/health tok-fleet-units-1234');
+      out.error('error tok-fleet-units-1234', ['detail tok-fleet-units-1234']);
+      out.success('success tok-fleet-units-1234');
+      out.hostEvent('web1', { event: 'output', step: 'build', line: 'host tok-fleet-units-1234' });
+      out.document({ reason: 'history tok-fleet-units-1234' });
+    };
+    for (const json of [false, true]) {
+      const { lines, out } = capture(json);
+      say(out);
+      const all = [...lines.out, ...lines.err].join('\n');
+      expect(all).not.toMatch(/tok-fleet-units-1234|pw-units-99/);
+      expect(all.match(/\[REDACTED\]/g)?.length).toBeGreaterThanOrEqual(9);
+      if (json) {
+        const events = lines.out.filter((line) => line.startsWith('{"at"')).map((line) => JSON.parse(line));
+        expect(events.find((event) => event.event === 'output' && event.step === 'check')?.line).toBe('GET https://[REDACTED]@front/health [REDACTED]');
+      } else expect(lines.out).toContain('  check │ GET https://[REDACTED]@front/health [REDACTED]');
+    }
+  });
+});
+
+describe('the lease order', () => {
+  it('is by name, whatever the order of FLEET_HOSTS, so every controller takes the same host first', () => {
+    const hosts = parseHosts('web3 ssh://root@10.0.0.2:22 web1 deploy@web2');
+    expect(leaseOrder(hosts).map((host) => host.name)).toEqual(['deploy@web2', 'ssh://root@10.0.0.2:22', 'web1', 'web3']);
+    expect(leaseOrder([...hosts].reverse())).toEqual(leaseOrder(hosts));
   });
 });

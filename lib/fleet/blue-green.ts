@@ -100,7 +100,7 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
 /** FLEET_SWITCH_CMD to `to`, then FLEET_SWITCH_CHECK_CMD 3 passes in a row (bounded); on failure the switch back to `from`. */
 async function switchTo(ctx: FleetContext, to: Group, from: Group | undefined, groups: Record<Group, FleetHost[]>, commit: string | null): Promise<void> {
   const { config, out } = ctx;
-  const run = (command: string, group: Group) => runShell(command, { env: { ...ctx.env, ...switchEnv(group, groups, commit) }, timeoutMs: 60_000, onLine: (line) => void out.info(`  switch │ ${line}`) });
+  const run = (command: string, group: Group) => runShell(command, { env: { ...ctx.env, ...switchEnv(group, groups, commit) }, timeoutMs: 60_000, onLine: (line) => out.output('switch', line) });
   try {
     await run(config.switchCmd, to);
     if (config.switchCheckCmd) {

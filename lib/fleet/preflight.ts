@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { SwitchyardError } from '../errors.ts';
 import { isAlive } from '../host/process.ts';
 import { describeLease, type FleetLease, type FleetRecord } from '../record/fleet-lease.ts';
 import type { LiveGroup } from './group.ts';
@@ -30,7 +31,7 @@ export type HostCheck = { host: FleetHost; probe?: Probe; problem?: string; held
 
 export type Take = { id: string; command: string; holder: string; ttlS: number };
 
-export const LEASE_TTL_S = 120;
+export { LEASE_TTL_S } from '../record/fleet-lease.ts';
 
 /** `revision`: resolve it there too (`--resolve=`, the `=` so a revision is never read as an option; empty: DEPLOY_BRANCH). */
 function probeWords(take: Take | undefined, replace?: string, revision?: string): string[] {
@@ -68,6 +69,16 @@ export async function checkHost(remote: Remote, host: FleetHost, take?: Take, re
 /** `resolve`: the revision the first host resolves ('' for DEPLOY_BRANCH), undefined for none. */
 export async function checkHosts(remote: Remote, hosts: FleetHost[], take?: Take, resolve?: string): Promise<HostCheck[]> {
   return Promise.all(hosts.map((host, index) => checkHost(remote, host, take, index === 0 ? resolve : undefined)));
+}
+
+/** The full SHA the host's preflight resolved `revision` to (DEPLOY_BRANCH without one), or the one line saying why not. */
+export function resolvedCommit(check: HostCheck | undefined, host: FleetHost, revision: string | undefined): string {
+  const resolved = check?.probe?.resolved;
+  if (typeof resolved?.commit === 'string') return resolved.commit;
+  throw new SwitchyardError(`could not resolve ${JSON.stringify(revision ?? 'DEPLOY_BRANCH')} on ${host.name}: ${resolved?.problem ?? check?.problem ?? 'no answer'}`, {
+    untouched: 'nothing was changed on any host',
+    next: 'check the commit, tag or branch name',
+  });
 }
 
 /** The lease's controller ran on this machine and its process is gone (or is not a fleet command any more). */

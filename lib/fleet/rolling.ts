@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { redact } from '../config/redact.ts';
 import { runShell } from '../host/run.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { makeBatches } from './batches.ts';
 import type { FleetConfig } from './config.ts';
 import type { FleetHost } from './hosts.ts';
 import type { FleetOutput } from './output.ts';
-import { checkHosts, LEASE_TTL_S, type HostCheck, type Take } from './preflight.ts';
+import { checkHost, LEASE_TTL_S, resolvedCommit, type HostCheck, type Take } from './preflight.ts';
 import type { Remote, RemoteResult } from './remote.ts';
 import { rollout, type HostResult, type RolloutResult } from './rollout.ts';
 
@@ -36,23 +37,36 @@ export function newFleetId(): string {
 /**
  * Preflight with the lease taken on every host; on any problem every lease taken is given back and
  * nothing changed. `resolve`: the revision the first host resolves in the same call ('' for DEPLOY_BRANCH).
+ * The lease of the host first in name order (leaseOrder) is taken alone, before the others: of two
+ * controllers started together exactly one gets it, and the other stops there having taken nothing,
+ * so one of them always goes on (taking them all at once, each could get some and both give up).
  */
 export async function preflightAndLease(ctx: FleetContext, hosts: FleetHost[], take: Take, resolve?: string): Promise<Map<string, HostCheck>> {
-  const checks = await checkHosts(ctx.remote, hosts, take, resolve);
+  const [anchor, ...others] = leaseOrder(hosts);
+  const resolveOn = (host: FleetHost) => (host === hosts[0] ? resolve : undefined);
+  const first = await checkHost(ctx.remote, anchor, take, resolveOn(anchor));
+  const rest = first.heldBy ? [] : await Promise.all(others.map((host) => checkHost(ctx.remote, host, take, resolveOn(host))));
+  const checks = [first, ...rest];
   const bad = checks.filter((check) => check.problem);
   if (bad.length === 0) return new Map(checks.map((check) => [check.host.name, check]));
   await releaseLeases(ctx, checks.filter((check) => check.probe?.taken?.taken).map((check) => check.host), take.id);
   for (const check of bad) ctx.out.error(`${check.host.name}: ${check.problem}`);
   const held = bad.find((check) => check.heldBy);
-  throw new SwitchyardError(held ? `another fleet command holds the fleet: ${held.problem}` : `preflight failed on ${bad.length} of ${hosts.length} host(s): ${bad.map((check) => check.host.name).join(', ')}`, {
+  throw new SwitchyardError(held ? `another fleet command holds the fleet: ${held.host.name} ${held.problem}` : `preflight failed on ${bad.length} of ${hosts.length} host(s): ${bad.map((check) => check.host.name).join(', ')}`, {
     untouched: 'nothing was changed on any host',
     next: held ? 'wait for it to finish (its lease expires if its controller died), then run this again' : 'fix what each line above names, then run this again',
     exitCode: held ? 75 : 1,
   });
 }
 
+/** The hosts in the order every controller takes their leases: by name as FLEET_HOSTS writes it (controllers must name a host alike). Pure. */
+export function leaseOrder(hosts: readonly FleetHost[]): FleetHost[] {
+  return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** `record`: kept in each host's fleet-history.jsonl; its reason redacted here (the host knows none of the controller's secrets), then cut. */
 export async function releaseLeases(ctx: FleetContext, hosts: FleetHost[], id: string, record?: { command: string; holder: string; commit: string | null; outcome: string; reason?: string }): Promise<void> {
-  const words = ['fleet', 'lease', 'release', id, ...(record ? ['--outcome', record.outcome, '--command', record.command, '--holder', record.holder, ...(record.commit ? ['--commit', record.commit] : []), ...(record.reason ? ['--reason', record.reason.slice(0, 300)] : [])] : [])];
+  const words = ['fleet', 'lease', 'release', id, ...(record ? ['--outcome', record.outcome, '--command', record.command, '--holder', record.holder, ...(record.commit ? ['--commit', record.commit] : []), ...(record.reason ? ['--reason', redact(record.reason).slice(0, 300)] : [])] : [])];
   await Promise.all(hosts.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
 }
 
@@ -97,14 +111,7 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
   try {
     // One SHA for every host, resolved once before any host changes (by the first host's preflight, which fetches REPO).
     if (resolving) {
-      const resolved = checks.get(hosts[0].name)?.probe?.resolved;
-      commit = typeof resolved?.commit === 'string' ? resolved.commit : null;
-      if (!commit) {
-        throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${hosts[0].name}: ${resolved?.problem ?? 'no answer'}`, {
-          untouched: 'nothing was changed on any host',
-          next: 'check the commit, tag or branch name',
-        });
-      }
+      commit = resolvedCommit(checks.get(hosts[0].name), hosts[0], options.revision);
       out.info(`${options.revision ?? 'DEPLOY_BRANCH'} → ${commit}`);
     }
     const env = { SWITCHYARD_FLEET_ID: id };
@@ -153,12 +160,16 @@ async function runCheck(ctx: FleetContext, batch: FleetHost[], commit: string | 
       env: { ...ctx.env, SWITCHYARD_COMMIT: commit ?? '', SWITCHYARD_HOSTS: batch.map((host) => host.name).join(' ') },
       timeoutMs: 120_000,
       signal: ctx.signal,
-      onLine: (line) => void tail.push(line),
+      onLine: (line) => {
+        tail.push(line);
+        if (tail.length > 5) tail.shift();
+        ctx.out.output('check', line);
+      },
     });
     ctx.out.info(`FLEET_CHECK_CMD passed after ${batch.map((host) => host.name).join(', ')}`);
     return { ok: true, switched: false };
   } catch (error) {
-    return { ok: false, switched: false, step: 'check', message: `FLEET_CHECK_CMD failed after ${batch.map((host) => host.name).join(', ')}: ${isSwitchyardError(error) ? error.message : String(error)}`, tail: tail.slice(-5) };
+    return { ok: false, switched: false, step: 'check', message: `FLEET_CHECK_CMD failed after ${batch.map((host) => host.name).join(', ')}: ${isSwitchyardError(error) ? error.message : String(error)}`, tail };
   }
 }
 

@@ -1,4 +1,4 @@
-import { appendFileSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
 import { removeStaleLock } from '../host/file-lock.ts';
@@ -20,11 +20,16 @@ export type FleetLease = {
   controller: { host: string; pid: number; processStart?: number };
   takenAt: string;
   expiresAt: string;
+  /** Its stated lifetime (the --ttl it was taken or last renewed with): no read ever lets it hold longer from now. */
+  ttlS?: number;
 };
 
 export type FleetRecord = { id: string; command: string; holder: string; commit: string | null; outcome: string; at: string; reason?: string };
 
 export const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** How long a lease holds unless renewed (the controller renews it every quarter of that). */
+export const LEASE_TTL_S = 120;
 
 export function leasePath(deployRoot: string): string {
   return path.join(deployRoot, 'fleet.lease');
@@ -34,8 +39,35 @@ export function fleetHistoryPath(deployRoot: string): string {
   return path.join(deployRoot, 'fleet-history.jsonl');
 }
 
-export function readLease(deployRoot: string): FleetLease | undefined {
-  return readLeaseFile(leasePath(deployRoot));
+/**
+ * The lease, its expiry capped at now + its lifetime. A lease written while the host's clock ran
+ * ahead (then stepped back) would hold the host until a person deleted it; the first read after the
+ * step writes the capped expiry back, so it ends one lifetime later unless its controller renews it.
+ */
+export function readLease(deployRoot: string, now = Date.now()): FleetLease | undefined {
+  const file = leasePath(deployRoot);
+  const lease = readLeaseFile(file);
+  if (!lease) return undefined;
+  const capped = capLease(lease, now);
+  if (capped !== lease) {
+    try {
+      // Only the lease read above (one renewed, released or replaced meanwhile is left as it is now), and only by its owner (the file stays theirs).
+      if (statSync(file).uid === process.getuid?.() && sameLease(readLeaseFile(file), lease)) writeFileAtomic(file, JSON.stringify(capped));
+    } catch {
+      // A DEPLOY_ROOT this user cannot write: the cap holds for this read only.
+    }
+  }
+  return capped;
+}
+
+/** The lease with its expiry no later than `now` + its lifetime; the same object when it already is. Pure. */
+export function capLease(lease: FleetLease, now: number): FleetLease {
+  const latest = now + (lease.ttlS && lease.ttlS > 0 ? lease.ttlS : LEASE_TTL_S) * 1000;
+  return Date.parse(lease.expiresAt) > latest ? { ...lease, expiresAt: new Date(latest).toISOString() } : lease;
+}
+
+function sameLease(a: FleetLease | undefined, b: FleetLease): boolean {
+  return a?.id === b.id && a.takenAt === b.takenAt && a.expiresAt === b.expiresAt;
 }
 
 function readLeaseFile(file: string): FleetLease | undefined {
@@ -57,7 +89,7 @@ export function describeLease(lease: FleetLease): string {
 
 /** The lease a command outside fleet `fleetId` must wait for, if one is held and not expired. */
 export function blockingLease(deployRoot: string, fleetId: string | undefined, now = Date.now()): FleetLease | undefined {
-  const lease = readLease(deployRoot);
+  const lease = readLease(deployRoot, now);
   return lease && !isExpired(lease, now) && lease.id !== fleetId ? lease : undefined;
 }
 
@@ -119,11 +151,11 @@ export function takeLease(deployRoot: string, lease: FleetLease, options: { repl
   }
 }
 
-/** Move the expiry on, only while `id` holds the lease. */
-export function renewLease(deployRoot: string, id: string, expiresAt: string): boolean {
-  const lease = readLease(deployRoot);
+/** Move the expiry on to `ttlS` from now, only while `id` holds the lease. */
+export function renewLease(deployRoot: string, id: string, ttlS: number, now = Date.now()): boolean {
+  const lease = readLease(deployRoot, now);
   if (lease?.id !== id) return false;
-  writeFileAtomic(leasePath(deployRoot), JSON.stringify({ ...lease, expiresAt }));
+  writeFileAtomic(leasePath(deployRoot), JSON.stringify({ ...lease, expiresAt: new Date(now + ttlS * 1000).toISOString(), ttlS }));
   return true;
 }
 
