@@ -95,7 +95,11 @@ export function authorizeKey(dir: string, user: DeployUser, comment: string): st
   return key;
 }
 
-export async function startSshd(dir: string, allowUser: string, clientKey: string): Promise<TestSshd> {
+/**
+ * A real sshd on a free loopback port for `allowUser`. `rootKeys`: root may log in with the keys in that
+ * file (a test's own file, so root's ~/.ssh is never touched), for the fleet controller run over SSH.
+ */
+export async function startSshd(dir: string, allowUser: string, clientKey: string, options: { rootKeys?: string } = {}): Promise<TestSshd> {
   mkdirSync(dir, { recursive: true });
   // sshd's privilege separation folder (Debian's package makes it at boot, a container may not have it).
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -107,7 +111,11 @@ export async function startSshd(dir: string, allowUser: string, clientKey: strin
   writeFileSync(config, [
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `PidFile ${path.join(dir, 'sshd.pid')}`,
     'AuthorizedKeysFile .ssh/authorized_keys', 'PubkeyAuthentication yes', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
-    'UsePAM no', 'PermitRootLogin no', `AllowUsers ${allowUser}`, 'ExposeAuthInfo yes', 'StrictModes yes', 'LogLevel VERBOSE', '',
+    'UsePAM no', ...(options.rootKeys ? ['PermitRootLogin prohibit-password', 'StrictModes no'] : ['PermitRootLogin no', 'StrictModes yes']),
+    `AllowUsers ${allowUser}`, 'ExposeAuthInfo yes', 'LogLevel VERBOSE',
+    // A Match block runs to the end of the file: it comes last.
+    ...(options.rootKeys ? ['Match User root', `  AuthorizedKeysFile ${options.rootKeys}`] : []),
+    '',
   ].join('\n'));
   const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

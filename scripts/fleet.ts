@@ -92,7 +92,9 @@ export async function run(io: CommandIo): Promise<number> {
   const [sub, ...rest] = io.argv;
   const subIo = { ...io, argv: rest };
   if (sub && HOST_SIDE.includes(sub)) return runHostSide(sub, subIo);
-  const out = createOutput({ json: hasFlag(rest, '--json') });
+  // A dropped SSH session (stdout closed, or SIGHUP with a TTY) stops the rollout as a first Ctrl-C does.
+  const sessionGone = new AbortController();
+  const out = createOutput({ json: hasFlag(rest, '--json'), onGone: (reason) => sessionGone.abort(reason) });
   if (!sub) {
     process.stdout.write(FLEET_HELP);
     return 2;
@@ -113,7 +115,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (sub === 'deploy' && flags['dry-run'] === true) return await dryRun(ctx, args[0]);
     if (sub === 'deploy' || sub === 'rollback') {
       if (args.length > 1) throw new SwitchyardError(`fleet ${sub} takes at most one commit; got ${args.length}`, { untouched: 'nothing was changed', exitCode: 2 });
-      ctx.signal = stopOnSignal(out);
+      ctx.signal = AbortSignal.any([stopOnSignal(out), sessionGone.signal]);
       if (config.strategy === 'blue-green') return await blueGreenChange(ctx, { command: sub, revision: args[0] });
       return await rollingChange(ctx, { command: sub, revision: args[0] });
     }
@@ -146,18 +148,22 @@ export async function run(io: CommandIo): Promise<number> {
 }
 
 /**
- * Ctrl-C or SIGTERM during a rollout: the hosts deploying go on to the end of their own cycle (their
- * ssh runs in its own process group, so the terminal's SIGINT does not reach it), no further batch
- * starts, then FLEET_ON_FAILURE applies and the leases are given back. A second one exits at once,
- * leaving the leases to expire.
+ * Ctrl-C, SIGTERM or SIGHUP (a TTY's SSH session dropped) during a rollout: the hosts deploying go on to
+ * the end of their own cycle (their ssh runs in its own process group, so the terminal's signals do not
+ * reach it), no further batch starts, then FLEET_ON_FAILURE applies, the leases are given back and the
+ * history records it. Stopping, not going on alone: nobody watches a rollout whose session is gone, and
+ * its batches and checks were meant to be watched. A second Ctrl-C or SIGTERM exits at once, leaving
+ * the leases to expire; a second SIGHUP changes nothing.
  */
 function stopOnSignal(out: FleetOutput): AbortSignal {
   return abortOnSignals(
     (signal) => out.warn(`${signal} received: the hosts deploying now finish their own cycle, no further batch starts, then FLEET_ON_FAILURE applies; press Ctrl-C again to exit at once`),
     (signal) => {
+      if (signal === 'SIGHUP') return;
       out.error(`${signal} received again: exiting now; the hosts deploying finish on their own, and the fleet lease on each expires within ${LEASE_TTL_S} s`);
       process.exit(130);
     },
+    ['SIGINT', 'SIGTERM', 'SIGHUP'],
   );
 }
 

@@ -59,10 +59,14 @@ export function interruptionSignal(reporter: Reporter): AbortSignal {
   return abortOnSignals((signal) => reporter.warn(`${signal} received: before the switch, what this command started is stopped and the live slot is left serving; after it, the drain is finished first`));
 }
 
-/** Aborted by the first SIGINT or SIGTERM (its reason: the signal's name), after `onFirst`; `onAgain`, if given, hears every later one. */
-export function abortOnSignals(onFirst: (signal: NodeJS.Signals) => void, onAgain?: (signal: NodeJS.Signals) => void): AbortSignal {
+/** Aborted by the first of `signals` (its reason: the signal's name), after `onFirst`; `onAgain`, if given, hears every later one. */
+export function abortOnSignals(
+  onFirst: (signal: NodeJS.Signals) => void,
+  onAgain?: (signal: NodeJS.Signals) => void,
+  signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'],
+): AbortSignal {
   const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of signals) {
     process.on(signal, () => {
       if (controller.signal.aborted) return onAgain?.(signal);
       onFirst(signal);

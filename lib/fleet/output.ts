@@ -21,11 +21,35 @@ export type FleetOutput = {
   document(value: unknown): void;
 };
 
-export function createOutput(options: { json: boolean; stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream }): FleetOutput {
+/**
+ * `onGone` hears, once, that stdout or stderr can no longer be written (EPIPE, EIO: the operator's SSH
+ * session ended); from then on lines are dropped rather than thrown, and the fleet history keeps the record.
+ */
+export function createOutput(options: {
+  json: boolean;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  onGone?: (reason: string) => void;
+}): FleetOutput {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
-  const write = (stream: NodeJS.WritableStream, text: string) => stream.write(`${redact(text)}\n`);
-  const event = (fields: Record<string, unknown>) => stdout.write(`${JSON.stringify(redactValue({ at: new Date().toISOString(), ...fields }))}\n`);
+  let gone = false;
+  const lost = (error: unknown) => {
+    if (gone) return;
+    gone = true;
+    options.onGone?.(`the end of the session (its output is closed: ${(error as NodeJS.ErrnoException)?.code ?? String(error)})`);
+  };
+  for (const stream of [stdout, stderr] as NodeJS.EventEmitter[]) stream.on('error', lost);
+  const put = (stream: NodeJS.WritableStream, text: string) => {
+    if (gone) return;
+    try {
+      stream.write(text);
+    } catch (error) {
+      lost(error);
+    }
+  };
+  const write = (stream: NodeJS.WritableStream, text: string) => put(stream, `${redact(text)}\n`);
+  const event = (fields: Record<string, unknown>) => put(stdout, `${JSON.stringify(redactValue({ at: new Date().toISOString(), ...fields }))}\n`);
   const prefix = (host?: string) => (host ? `${host} │ ` : '');
   return {
     json: options.json,
@@ -50,6 +74,6 @@ export function createOutput(options: { json: boolean; stdout?: NodeJS.WritableS
         : String(hostEvent.message ?? '');
       write(stdout, `${prefix(host)}${text}`);
     },
-    document: (value) => stdout.write(`${JSON.stringify(redactValue(value), null, 2)}\n`),
+    document: (value) => put(stdout, `${JSON.stringify(redactValue(value), null, 2)}\n`),
   };
 }
