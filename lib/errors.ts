@@ -1,5 +1,10 @@
 /** The one operator-facing failure: what failed, what was left as it was, what to do next. */
+/** How a command Switchyard ran ended, as data (execa's exitCode, signal, timedOut, isCanceled): read this, never the message. */
+export type CommandEnd = { exitCode: number | null; signal: string | null; timedOut: boolean; canceled: boolean };
+
 export class SwitchyardError extends Error {
+  /** Set when the failure is a command that ran and failed (lib/host/run.ts). */
+  readonly command?: CommandEnd;
   readonly untouched?: string;
   readonly next?: string;
   /** Last lines of a log or command output, shown under the one-line message. */
@@ -8,7 +13,7 @@ export class SwitchyardError extends Error {
 
   constructor(
     message: string,
-    options: { untouched?: string; next?: string; details?: string[]; cause?: unknown; exitCode?: number } = {},
+    options: { untouched?: string; next?: string; details?: string[]; cause?: unknown; exitCode?: number; command?: CommandEnd } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'SwitchyardError';
@@ -16,6 +21,7 @@ export class SwitchyardError extends Error {
     this.next = options.next;
     this.details = options.details ?? [];
     this.exitCode = options.exitCode ?? 1;
+    this.command = options.command;
   }
 
   /** The single line an operator reads first. */

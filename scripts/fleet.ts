@@ -120,7 +120,7 @@ export async function run(io: CommandIo): Promise<number> {
       return await rollingChange(ctx, { command: sub, revision: args[0] });
     }
     if (sub === 'status') {
-      const status = await readFleetStatus(ctx.remote, config.hosts);
+      const status = await readFleetStatus(ctx.remote, config.hosts, config.strategy === 'blue-green' ? config.groups : undefined);
       if (out.json) out.document(status);
       else printFleetStatus(out, status);
       return 0;

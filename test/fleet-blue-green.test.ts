@@ -80,6 +80,8 @@ describe('a blue-green fleet', () => {
   it('deploys the idle group and switches to it under load (0 failed); rollback is the switch only; a failing check switches back', async () => {
     const first = await fleetRun(['deploy']);
     expect(first.exitCode, first.output).toBe(0);
+    expect(first.output).toMatch(/no group served before, so `fleet rollback` has nothing to go back to/);
+    expect(first.output).not.toMatch(/group none/);
     expect(await served()).toEqual(['a1 v1']);
 
     const v2 = commitVersion('v2');
@@ -102,6 +104,12 @@ describe('a blue-green fleet', () => {
     expect(fleet.hosts[0].state().live).not.toBeNull();
     const status = await fleetRun(['status', '--json']);
     expect(JSON.parse(status.stdout).hosts.map((host: any) => host.group)).toEqual(['B', 'B']);
+    // The idle group on the previous version is the rollback, not a fleet on two versions.
+    expect(JSON.parse(status.stdout).versions).toEqual([v2]);
+    const statusText = await fleetRun(['status']);
+    expect(statusText.output).not.toMatch(/^warning:/m);
+    expect(statusText.output).toMatch(/group A is idle, warm for `fleet rollback`: \w{7} on /);
+    expect(statusText.output).toMatch(/one version on 1 host\(s\) taking traffic/);
 
     const before = [historyLength(0), historyLength(1)];
     const rolledBack = await duringLoad({ port: front.port, ...LOAD }, () => fleetRun(['rollback']));

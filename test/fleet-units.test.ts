@@ -8,7 +8,9 @@ import { parseFleetConfig } from '../lib/fleet/config.ts';
 import { trackEvents } from '../lib/fleet/events.ts';
 import { parseHosts } from '../lib/fleet/hosts.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
-import { leaseOrder } from '../lib/fleet/rolling.ts';
+import { leaseOrder, releaseLeases } from '../lib/fleet/rolling.ts';
+import type { Remote } from '../lib/fleet/remote.ts';
+import type { FleetConfig } from '../lib/fleet/config.ts';
 import { rollout, type HostResult } from '../lib/fleet/rollout.ts';
 import { remoteCommand, sshArgv, sshExitArgv } from '../lib/fleet/ssh.ts';
 
@@ -212,5 +214,35 @@ describe('the lease order', () => {
     const hosts = parseHosts('web3 ssh://root@10.0.0.2:22 web1 deploy@web2');
     expect(leaseOrder(hosts).map((host) => host.name)).toEqual(['deploy@web2', 'ssh://root@10.0.0.2:22', 'web1', 'web3']);
     expect(leaseOrder([...hosts].reverse())).toEqual(leaseOrder(hosts));
+  });
+});
+
+describe('giving the leases back', () => {
+  it('names each host whose lease could not be given back, and when it expires', async () => {
+    const lines: string[] = [];
+    const out = createOutput({ json: false, stdout: new Writable({ write: (_chunk, _encoding, done) => done() }), stderr: new Writable({ write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    } }) });
+    const hosts = parseHosts('web1 web2 web3');
+    // The one stand-in here is the ssh transport's answer: web2 unreachable, web3 refusing.
+    const answers: Record<string, { exitCode: number; reached: boolean; tail: string[] }> = {
+      web1: { exitCode: 0, reached: true, tail: [] },
+      web2: { exitCode: 255, reached: false, tail: [] },
+      web3: { exitCode: 1, reached: true, tail: ['error: the lease is held by another fleet command'] },
+    };
+    const remote = {
+      query: async (host: { name: string }) => {
+        const answer = answers[host.name];
+        const tracker = trackEvents();
+        for (const line of answer.tail) tracker.take(line);
+        return { exitCode: answer.exitCode, stdout: '', tracker, reached: answer.reached };
+      },
+    } as unknown as Remote;
+    await releaseLeases({ config: {} as FleetConfig, remote, out, user: 'ops', env: {} }, hosts, 'L1');
+    expect(lines).toEqual([
+      'warning: web2 │ its fleet lease L1 could not be given back (the host could not be reached): it expires by itself within 120 s, and the next fleet command waits for it or takes it over from this machine',
+      'warning: web3 │ its fleet lease L1 could not be given back (error: the lease is held by another fleet command): it expires by itself within 120 s, and the next fleet command waits for it or takes it over from this machine',
+    ]);
   });
 });

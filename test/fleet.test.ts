@@ -106,7 +106,7 @@ describe('a fleet of three hosts', () => {
     expect(liveCommits()).toEqual([v1, v1, v1]);
     const status = await fleetRun(['status']);
     expect(status.exitCode).toBe(0);
-    expect(status.output).toContain(`one version on 3 host(s): ${v1.slice(0, 7)}`);
+    expect(status.output).toContain(`one version on 3 host(s) taking traffic: ${v1.slice(0, 7)}`);
   }, 800_000);
 
   it('a release sick on one host: revert puts the switched hosts back (one version); halt leaves two and status says so', async () => {

@@ -1,9 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { isAlive, signalProcess } from '../lib/host/process.ts';
 import { capture, probeCommand, runCommand, runShell } from '../lib/host/run.ts';
+import { isSwitchyardError, type SwitchyardError } from '../lib/errors.ts';
 
 /** lib/host/run.ts starts every child process (through execa): what callers rely on. */
 describe('runCommand', () => {
+  it('a failure carries how the command ended as data: exit code, signal, timeout, interruption', async () => {
+    const ended = async (command: string, options: Parameters<typeof runShell>[1] = {}) => {
+      const error = await runShell(command, options).then(() => undefined, (caught: unknown) => caught);
+      expect(isSwitchyardError(error), String(error)).toBe(true);
+      return (error as SwitchyardError).command;
+    };
+    expect(await ended('exit 7')).toEqual({ exitCode: 7, signal: null, timedOut: false, canceled: false });
+    expect(await ended('kill -KILL $$')).toMatchObject({ signal: 'SIGKILL', timedOut: false, canceled: false });
+    expect(await ended('sleep 30', { timeoutMs: 200 })).toMatchObject({ timedOut: true, canceled: false });
+    expect(await ended('sleep 30', { signal: AbortSignal.timeout(200) })).toMatchObject({ timedOut: false, canceled: true });
+  });
+
   it('streams the lines of stdout and stderr without newlines or \\r, and keeps the tail', async () => {
     const lines: string[] = [];
     const result = await runShell('echo a; echo b >&2; printf "c\\r\\nd"', { onLine: (line) => void lines.push(line) });

@@ -63,7 +63,7 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     const resolved = await ctx.remote.query(groups[to][0], ['fleet', 'resolve', ...(options.revision ? ['--', options.revision] : [])], { timeoutMs: 120_000 });
     commit = resolved.exitCode === 0 && typeof resolved.json?.commit === 'string' ? resolved.json.commit : null;
     if (!commit) throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${groups[to][0].name}: ${resolved.tracker.tail(3).join(' ')}`, { untouched: 'nothing was changed on any host' });
-    out.info(`fleet deploy ${id}: ${short(commit)} to the idle group ${to} (${groups[to].map((host) => host.name).join(', ')}), then the switch from group ${live ?? 'none'}`);
+    out.info(`fleet deploy ${id}: ${short(commit)} to the idle group ${to} (${groups[to].map((host) => host.name).join(', ')}), ${live ? `then the switch from group ${live}` : 'then the first switch'}`);
     const env = { SWITCHYARD_FLEET_ID: id };
     const deployed = await rollout([groups[to]], {
       change: async (host) => {
@@ -87,7 +87,7 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     await switchTo(ctx, to, live, groups, commit);
     await recordGroup(ctx, hosts, to, commit, id);
     outcome = 'success';
-    out.success(`group ${to} is live with ${short(commit)}; group ${live ?? 'none'} stays warm for \`fleet rollback\``);
+    out.success(`group ${to} is live with ${short(commit)}; ${live ? `group ${live} stays warm for \`fleet rollback\`` : `no group served before, so \`fleet rollback\` has nothing to go back to until the next deploy`}`);
     return 0;
   } catch (error) {
     reason = isSwitchyardError(error) ? error.message : String(error);

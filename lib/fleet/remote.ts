@@ -51,9 +51,10 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
           },
         });
       } catch (error) {
-        const line = isSwitchyardError(error) ? error.message : String(error);
-        exitCode = Number(/exit code (\d+)/.exec(line)?.[1] ?? 1);
-        if (!/exit code \d+/.test(line)) tracker.take(line);
+        const code = isSwitchyardError(error) ? error.command?.exitCode : undefined;
+        exitCode = typeof code === 'number' && code !== 0 ? code : 1;
+        // A command that could not start, or was stopped, says so in its message: the host's own lines say the rest.
+        if (typeof code !== 'number') tracker.take(isSwitchyardError(error) ? error.message : String(error));
       }
       return { exitCode, stdout: '', tracker, reached: exitCode !== SSH_FAILED };
     },

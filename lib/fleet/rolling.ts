@@ -67,7 +67,14 @@ export function leaseOrder(hosts: readonly FleetHost[]): FleetHost[] {
 /** `record`: kept in each host's fleet-history.jsonl; its reason redacted here (the host knows none of the controller's secrets), then cut. */
 export async function releaseLeases(ctx: FleetContext, hosts: FleetHost[], id: string, record?: { command: string; holder: string; commit: string | null; outcome: string; reason?: string }): Promise<void> {
   const words = ['fleet', 'lease', 'release', id, ...(record ? ['--outcome', record.outcome, '--command', record.command, '--holder', record.holder, ...(record.commit ? ['--commit', record.commit] : []), ...(record.reason ? ['--reason', redact(record.reason).slice(0, 300)] : [])] : [])];
-  await Promise.all(hosts.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
+  const results = await Promise.all(hosts.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
+  // A lease left on a host blocks the next fleet command there until it expires: say so, where.
+  results.forEach((result, index) => {
+    if (result.exitCode !== 0) {
+      const why = result.reached ? result.tracker.tail(1).join(' ') || `exit code ${result.exitCode}` : 'the host could not be reached';
+      ctx.out.warn(`its fleet lease ${id} could not be given back (${why}): it expires by itself within ${LEASE_TTL_S} s, and the next fleet command waits for it or takes it over from this machine`, hosts[index].name);
+    }
+  });
 }
 
 /** Renew the lease on every host while the rollout runs: a controller that dies stops renewing, and the lease expires. */

@@ -18,9 +18,11 @@ export type HostStatus = {
   lease: string | null;
 };
 
-export type FleetStatus = { hosts: HostStatus[]; versions: string[]; warnings: string[] };
+/** `versions`: what the hosts taking traffic serve (blue-green: the live group's); `notes`: what is normal but worth knowing. */
+export type FleetStatus = { hosts: HostStatus[]; versions: string[]; warnings: string[]; notes: string[] };
 
-export async function readFleetStatus(remote: Remote, hosts: FleetHost[]): Promise<FleetStatus> {
+/** `groups`: blue-green's two groups, whose idle one serving another version (warm for rollback) is normal. */
+export async function readFleetStatus(remote: Remote, hosts: FleetHost[], groups?: { A: FleetHost[]; B: FleetHost[] }): Promise<FleetStatus> {
   const [checks, statuses] = await Promise.all([checkHosts(remote, hosts), Promise.all(hosts.map((host) => remote.query(host, ['status', '--json'], { timeoutMs: 30_000 })))]);
   const rows = hosts.map((host, index): HostStatus => {
     const probe: Probe | undefined = checks[index].probe;
@@ -40,17 +42,30 @@ export async function readFleetStatus(remote: Remote, hosts: FleetHost[]): Promi
   });
   const versions = [...new Set(rows.filter((row) => row.commit).map((row) => row.commit!))];
   const warnings: string[] = [];
-  if (versions.length > 1) {
-    warnings.push(`the fleet serves ${versions.length} versions: ${versions.map((commit) => `${commit.slice(0, 7)} on ${rows.filter((row) => row.commit === commit).map((row) => row.host).join(', ')}`).join('; ')}; run \`./deploy.ts fleet deploy\` or \`fleet rollback\` to put it on one`);
+  const notes: string[] = [];
+  const liveGroup = groups ? (rows.find((row) => row.group)?.group as 'A' | 'B' | undefined) : undefined;
+  // Blue-green: only the live group takes traffic, so only its hosts must agree; the idle group is the rollback.
+  const serving = liveGroup && groups ? rows.filter((row) => groups[liveGroup].some((host) => host.name === row.host)) : rows;
+  const servingVersions = [...new Set(serving.filter((row) => row.commit).map((row) => row.commit!))];
+  const where = (commit: string, among: HostStatus[]) => `${commit.slice(0, 7)} on ${among.filter((row) => row.commit === commit).map((row) => row.host).join(', ')}`;
+  if (servingVersions.length > 1) {
+    const whose = liveGroup ? `the live group ${liveGroup} serves` : 'the fleet serves';
+    warnings.push(`${whose} ${servingVersions.length} versions: ${servingVersions.map((commit) => where(commit, serving)).join('; ')}; run \`./deploy.ts fleet deploy\` or \`fleet rollback\` to put it on one`);
+  }
+  if (liveGroup && groups) {
+    const idle = liveGroup === 'A' ? 'B' : 'A';
+    const idleRows = rows.filter((row) => groups[idle].some((host) => host.name === row.host));
+    const idleVersions = [...new Set(idleRows.filter((row) => row.commit).map((row) => row.commit!))];
+    if (idleVersions.length) notes.push(`group ${idle} is idle, warm for \`fleet rollback\`: ${idleVersions.map((commit) => where(commit, idleRows)).join('; ')}`);
   }
   for (const row of rows) {
     if (row.problem) warnings.push(`${row.host}: ${row.problem}`);
     else if (row.live && row.healthy === false) warnings.push(`${row.host}: its live slot ${row.live} is not healthy`);
     else if (!row.live) warnings.push(`${row.host}: serves nothing yet`);
   }
-  const groups = [...new Set(rows.map((row) => row.group).filter(Boolean))];
-  if (groups.length > 1) warnings.push(`the hosts disagree on the live group (${groups.join(' and ')}): the last blue-green switch did not reach every host`);
-  return { hosts: rows, versions, warnings };
+  const recordedGroups = [...new Set(rows.map((row) => row.group).filter(Boolean))];
+  if (recordedGroups.length > 1) warnings.push(`the hosts disagree on the live group (${recordedGroups.join(' and ')}): the last blue-green switch did not reach every host`);
+  return { hosts: rows, versions: servingVersions, warnings, notes };
 }
 
 export function printFleetStatus(out: FleetOutput, status: FleetStatus): void {
@@ -59,8 +74,10 @@ export function printFleetStatus(out: FleetOutput, status: FleetStatus): void {
     const health = !row.reached ? 'UNREACHED' : row.healthy === null ? '-' : row.healthy ? 'healthy' : 'UNHEALTHY';
     out.info(`${row.host.padEnd(33)} ${String(row.live ?? '-').padEnd(5)} ${(row.commit?.slice(0, 7) ?? '-').padEnd(8)} ${health.padEnd(10)} ${(row.bakeEndsAt ? `until ${row.bakeEndsAt.slice(11, 19)}` : '-').padEnd(13)} ${String(row.group ?? '-').padEnd(6)} ${row.lease ?? '-'}`);
   }
+  for (const note of status.notes) out.info(note);
   for (const warning of status.warnings) out.warn(warning);
-  if (status.versions.length === 1 && status.warnings.length === 0) out.success(`one version on ${status.hosts.length} host(s): ${status.versions[0].slice(0, 7)}`);
+  const serving = status.hosts.filter((row) => row.commit && status.versions.includes(row.commit)).length;
+  if (status.versions.length === 1 && status.warnings.length === 0) out.success(`one version on ${serving} host(s) taking traffic: ${status.versions[0].slice(0, 7)}`);
 }
 
 export type FleetHistoryEntry = { id: string; command: string; holder: string; commit: string | null; at: string; outcomes: Record<string, string>; reason?: string };

@@ -149,9 +149,10 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
     });
     const result = await subprocess;
     const ended = bound.ended();
-    if (ended === 'abort') throw new SwitchyardError(`\`${describeArgv(argv)}\` was stopped by the interruption`, { details: tail });
+    const command = { exitCode: result.exitCode ?? null, signal: result.signal ?? null, timedOut: ended === 'timeout', canceled: ended === 'abort' };
+    if (ended === 'abort') throw new SwitchyardError(`\`${describeArgv(argv)}\` was stopped by the interruption`, { details: tail, command });
     const why = ended === 'timeout' ? `timed out after ${options.timeoutMs}ms` : failureOf(result);
-    if (why) throw new SwitchyardError(`\`${describeArgv(argv)}\` ${why}`, { details: errorLinesFirst(tail) });
+    if (why) throw new SwitchyardError(`\`${describeArgv(argv)}\` ${why}`, { details: errorLinesFirst(tail), command });
     return { exitCode: 0, tail };
   } finally {
     bound.clear();
