@@ -99,7 +99,12 @@ async function measure(runs: number, log: (line: string) => void) {
 function section(samples: Sample[], runs: number, start: 'bundle' | 'tsx'): Section {
   const of = (mode: Mode) => {
     const picked = samples.filter((sample) => sample.mode === mode);
-    return { n: picked.length, build: median(picked.map((s) => s.buildMs)), wall: median(picked.map((s) => s.wallMs)), install: median(picked.map((s) => s.installMs)) };
+    return {
+      n: picked.length,
+      build: median(picked.map((s) => s.buildMs)),
+      wall: median(picked.map((s) => s.wallMs)),
+      install: median(picked.map((s) => s.installMs)),
+    };
   };
   const cold = of('cold');
   const warm = of('warm');

@@ -2,7 +2,16 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { nginxBinary } from '../harness/nginx.ts';
 
-export type HostInfo = { cpus: number; cpuModel: string; node: string; nginx: string; os: string; memoryGiB: number; date: string; commit: string };
+export type HostInfo = {
+  cpus: number;
+  cpuModel: string;
+  node: string;
+  nginx: string;
+  os: string;
+  memoryGiB: number;
+  date: string;
+  commit: string;
+};
 
 /** The Switchyard commit measured, marked "+changes" when its code differs from it. */
 function switchyardCommit(): string {

@@ -19,7 +19,17 @@ import { renderMarkdown, renderText, type Section } from './report/table.ts';
 const CPU_APP = fileURLToPath(new URL('./fixtures/cpu-app.js', import.meta.url));
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 
-type Result = { instances: number; requests: number; seconds: number; p50: number; p99: number; deployRequests: number; deployFailed: number; newPids: number; deployOk: boolean };
+type Result = {
+  instances: number;
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  deployRequests: number;
+  deployFailed: number;
+  newPids: number;
+  deployOk: boolean;
+};
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -15,7 +15,15 @@ const MAX_REQUESTS = 5_000_000;
  * pause after it. Set-up and tear-down are outside the load.
  */
 export async function measure(strategy: Strategy, cycles: number, log: (line: string) => void): Promise<StrategyRun> {
-  const run: StrategyRun = { name: strategy.name, description: strategy.description, loadStart: 0, loadEnd: 0, records: [], windows: [], problems: [] };
+  const run: StrategyRun = {
+    name: strategy.name,
+    description: strategy.description,
+    loadStart: 0,
+    loadEnd: 0,
+    records: [],
+    windows: [],
+    problems: [],
+  };
   try {
     const { port } = await strategy.setUp();
     const budgetMs = TIMING.steadyMs + TIMING.tailMs + cycles * (TIMING.gapMs + PER_CYCLE_BUDGET_MS);

@@ -104,7 +104,13 @@ export function measureStartup(runs: number, log: (line: string) => void = () =>
     return {
       runs,
       nodeMs: median(node),
-      rows: COMMANDS.map(([command], i) => ({ command, tsxMs: median(tsx[i]), bundleMs: median(bundle[i]), installedMs: median(installed[i]), target: TARGETS[command] })),
+      rows: COMMANDS.map(([command], i) => ({
+        command,
+        tsxMs: median(tsx[i]),
+        bundleMs: median(bundle[i]),
+        installedMs: median(installed[i]),
+        target: TARGETS[command],
+      })),
       problems: [...new Set(problems)],
     };
   } finally {
@@ -135,5 +141,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (!Number.isInteger(runs) || runs < 1 || runs > 200) throw new Error(`--runs must be an integer from 1 to 200, got ${values.runs}`);
   const result = measureStartup(runs, (line) => console.log(line));
   console.log(renderText([startupSection(result)]));
-  process.exitCode = result.problems.length || result.rows.some((row) => row.target && Math.max(row.bundleMs, row.installedMs) > row.target * result.nodeMs) ? 1 : 0;
+  process.exitCode =
+    result.problems.length || result.rows.some((row) => row.target && Math.max(row.bundleMs, row.installedMs) > row.target * result.nodeMs)
+      ? 1
+      : 0;
 }

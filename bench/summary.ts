@@ -97,11 +97,18 @@ export function summarize(run: StrategyRun): Summary {
     const phaseNames = [...new Set(mine.flatMap((window) => Object.keys(window.phases ?? {})))];
     commands[command] = {
       ...medianMax(mine.map((window) => window.end - window.start)),
-      phases: Object.fromEntries(phaseNames.map((name) => [name, median(mine.flatMap((window) => (window.phases?.[name] === undefined ? [] : [window.phases[name]])))])),
+      phases: Object.fromEntries(
+        phaseNames.map((name) => [
+          name,
+          median(mine.flatMap((window) => (window.phases?.[name] === undefined ? [] : [window.phases[name]]))),
+        ]),
+      ),
     };
   }
   const oldAnswered = windows.map((window) => lastOldAnswer(records, window)).filter((value): value is number => value !== null);
-  const oldExit = windows.flatMap((window) => (window.sigtermAt !== undefined && window.exitAt !== undefined ? [window.exitAt - window.sigtermAt] : []));
+  const oldExit = windows.flatMap((window) =>
+    window.sigtermAt !== undefined && window.exitAt !== undefined ? [window.exitAt - window.sigtermAt] : [],
+  );
   return {
     name: run.name,
     cycles: windows.length,

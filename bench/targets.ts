@@ -12,7 +12,18 @@ const median = (values: number[]) => (values.length ? [...values].sort((a, b) =>
  * max(0.5 s, 5× the start of `node -e 0`): `nodeMs` is the start-up section's (quiet host, same run);
  * without it (replot) the strategy's own, measured right after each rollback under the load.
  */
-export function bakeRollback(run: StrategyRun, nodeMs?: number): { n: number; median: number | null; worst: number | null; nodeMs: number | null; nodeUnderLoadMs: number | null; boundMs: number | null; switchOnly: number } {
+export function bakeRollback(
+  run: StrategyRun,
+  nodeMs?: number,
+): {
+  n: number;
+  median: number | null;
+  worst: number | null;
+  nodeMs: number | null;
+  nodeUnderLoadMs: number | null;
+  boundMs: number | null;
+  switchOnly: number;
+} {
   const rollbacks = run.windows.filter((window) => window.command === 'rollback' && window.ok);
   const walls = rollbacks.map((window) => window.end - window.start);
   const nodeUnderLoadMs = median(rollbacks.flatMap((window) => (window.nodeStartMs === undefined ? [] : [window.nodeStartMs])));

@@ -13,7 +13,11 @@ function git(repo: string, ...args: string[]): string {
 }
 
 /** A real git repository holding templates/example-app exactly as it is, at v1. */
-export function createExampleRepo(dir: string): { repo: string; commit: (version: string, change?: (repo: string) => void) => string; head: () => string } {
+export function createExampleRepo(dir: string): {
+  repo: string;
+  commit: (version: string, change?: (repo: string) => void) => string;
+  head: () => string;
+} {
   cpSync(TEMPLATE, dir, { recursive: true });
   git(dir, 'init', '--quiet', '--initial-branch=main');
   const commit = (version: string, change?: (repo: string) => void) => {

@@ -8,9 +8,19 @@ import path from 'node:path';
  * for Basic auth, as a git host asks for a token. `beforeAnswer` runs before each authenticated
  * request is answered (a test holds the fetch there until it has seen what it waits for).
  */
-export type GitHttpServer = { port: number; urlOf(repoDir: string, credentials?: string): string; authenticated: number; close(): Promise<void> };
+export type GitHttpServer = {
+  port: number;
+  urlOf(repoDir: string, credentials?: string): string;
+  authenticated: number;
+  close(): Promise<void>;
+};
 
-export async function startGitHttpServer(options: { root: string; username: string; password: string; beforeAnswer?: () => Promise<void> }): Promise<GitHttpServer> {
+export async function startGitHttpServer(options: {
+  root: string;
+  username: string;
+  password: string;
+  beforeAnswer?: () => Promise<void>;
+}): Promise<GitHttpServer> {
   const expected = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
   const state = { authenticated: 0 };
   const server = createServer((request, response) => {

@@ -10,7 +10,14 @@ import { acceptsConnections } from './ports.ts';
 export const HAPROXY_TEMPLATES = fileURLToPath(new URL('../templates/haproxy', import.meta.url));
 export const HAPROXY_BACKEND = 'myapp';
 
-export type TestHaproxy = { port: number; socket: string; pid: number; url(pathname: string): string; output(): string; stop(): Promise<void> };
+export type TestHaproxy = {
+  port: number;
+  socket: string;
+  pid: number;
+  url(pathname: string): string;
+  output(): string;
+  stop(): Promise<void>;
+};
 
 /** The haproxy binary, or a failure that says how to install it (tests never skip silently). */
 export function haproxyBinary(): string {
@@ -21,7 +28,10 @@ export function haproxyBinary(): string {
 }
 
 /** templates/haproxy/haproxy.cfg with only what a test machine cannot share changed: the socket path, the listen port, the slots' ports. Pure. */
-export function renderHaproxyConfig(template: string, values: { socket: string; port: number; ports: { a: number; b: number }; instances?: number }): string {
+export function renderHaproxyConfig(
+  template: string,
+  values: { socket: string; port: number; ports: { a: number; b: number }; instances?: number },
+): string {
   const replace = (text: string, from: string, to: string) => {
     if (!text.includes(from)) throw new Error(`templates/haproxy/haproxy.cfg no longer holds ${from}; update harness/haproxy.ts`);
     return text.split(from).join(to);
@@ -36,7 +46,10 @@ export function renderHaproxyConfig(template: string, values: { socket: string; 
 }
 
 /** A real HAProxy in the foreground (-db), its config and stats socket in `dir`, on a loopback port; stopped by its pid. */
-export async function startHaproxy(dir: string, options: { port: number; ports: { a: number; b: number }; instances?: number }): Promise<TestHaproxy> {
+export async function startHaproxy(
+  dir: string,
+  options: { port: number; ports: { a: number; b: number }; instances?: number },
+): Promise<TestHaproxy> {
   const binary = haproxyBinary();
   const socket = path.join(dir, 'haproxy.sock');
   const configFile = path.join(dir, 'haproxy.cfg');
@@ -89,7 +102,9 @@ export type HaproxyHost = Pick<HostBase, 'dir' | 'deployRoot' | 'ports' | 'examp
  * SWITCH_CHECK_CMD are templates/haproxy/switch.sh and check.sh, and a real HAProxy from
  * templates/haproxy/haproxy.cfg. No nginx anywhere.
  */
-export async function createHaproxyHost(options: { env?: Record<string, string>; app?: string; instances?: number } = {}): Promise<HaproxyHost> {
+export async function createHaproxyHost(
+  options: { env?: Record<string, string>; app?: string; instances?: number } = {},
+): Promise<HaproxyHost> {
   haproxyBinary();
   const base = await hostBase('switchyard-haproxy-', options);
   const { dir, example } = base;

@@ -120,7 +120,9 @@ export async function hostBase(prefix: string, options: { instances?: number } =
  * nginx's own test/reload commands and pid file for its private prefix. Run as root (CI), nginx's
  * workers run as nobody and reach only what other users may.
  */
-export async function createTestHost(options: { switchKind?: SwitchKind; env?: Record<string, string>; instances?: number } = {}): Promise<TestHost> {
+export async function createTestHost(
+  options: { switchKind?: SwitchKind; env?: Record<string, string>; instances?: number } = {},
+): Promise<TestHost> {
   const base = await hostBase('switchyard-test-', options);
   const { dir, deployRoot, envFile } = base;
   const nginxLayoutInfo = nginxLayout(path.join(dir, 'nginx'));

@@ -60,7 +60,18 @@ export function startLoad(options: LoadOptions): Load {
       const path = kind === 'slow' ? `/slow?ms=${slowMs}` : kind === 'slowpost' ? `/echo?ms=${slowMs}` : kind === 'post' ? '/echo' : '/';
       const body = method === 'POST' ? JSON.stringify({ n: sent, note: 'switchyard load' }) : undefined;
       const id = `${run}-${sent}`;
-      const record: RequestRecord = { id, kind, method, startedAt, latencyMs: 0, status: null, error: null, reused: false, version: null, pid: null };
+      const record: RequestRecord = {
+        id,
+        kind,
+        method,
+        startedAt,
+        latencyMs: 0,
+        status: null,
+        error: null,
+        reused: false,
+        version: null,
+        pid: null,
+      };
       const finish = () => {
         record.latencyMs = Date.now() - startedAt;
         records.push(record);
@@ -154,7 +165,10 @@ export function upstreamFailures(records: RequestRecord[]): RequestRecord[] {
  * `action` (a deploy, a rollback) inside a window of load: the load starts `leadMs` before it and
  * stops `tailMs` after it returns. Gives what it returned, every request, and when it returned.
  */
-export async function duringLoad<T>(options: LoadOptions & { leadMs?: number; tailMs?: number }, action: () => Promise<T>): Promise<{ result: T; records: RequestRecord[]; returnedAt: number }> {
+export async function duringLoad<T>(
+  options: LoadOptions & { leadMs?: number; tailMs?: number },
+  action: () => Promise<T>,
+): Promise<{ result: T; records: RequestRecord[]; returnedAt: number }> {
   const { leadMs = 1000, tailMs = 500, ...loadOptions } = options;
   const load = startLoad(loadOptions);
   await new Promise((resolve) => setTimeout(resolve, leadMs));

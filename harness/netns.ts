@@ -66,7 +66,9 @@ function switchyardCopy(dir: string): string {
   const source = path.join(dir, 'switchyard-build');
   mkdirSync(source);
   for (const entry of ['deploy.ts', 'lib', 'scripts', 'templates', 'tools', 'package.json', 'package-lock.json', 'tsconfig.json', '.env.example']) {
-    if (existsSync(path.join(PROJECT, entry))) cpSync(path.join(PROJECT, entry), path.join(source, entry), { recursive: true, preserveTimestamps: true });
+    if (existsSync(path.join(PROJECT, entry))) {
+      cpSync(path.join(PROJECT, entry), path.join(source, entry), { recursive: true, preserveTimestamps: true });
+    }
   }
   symlinkSync(path.join(PROJECT, 'node_modules'), path.join(source, 'node_modules'));
   execFileSync(process.execPath, [path.join(source, 'tools', 'bundle.mjs')], { cwd: source, stdio: 'pipe' });

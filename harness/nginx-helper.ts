@@ -3,7 +3,10 @@ import path from 'node:path';
 import { templateFile } from '../lib/project-dir.ts';
 
 /** A copy of templates/nginx/switchyard-nginx-helper with its settings block pointed at `dir`, as root installs it. */
-export function installHelper(dir: string, settings: { nginx: string; nginxArgs?: string; reload?: string; socketDirs?: string }): { helper: string; upstreamDir: string } {
+export function installHelper(
+  dir: string,
+  settings: { nginx: string; nginxArgs?: string; reload?: string; socketDirs?: string },
+): { helper: string; upstreamDir: string } {
   const upstreamDir = path.join(dir, 'etc-switchyard');
   mkdirSync(upstreamDir, { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);

@@ -41,7 +41,10 @@ export function nginxLayout(dir: string) {
  * Started as whoever runs the tests: as root (CI), its workers run as nobody, as with a distro
  * nginx, so they reach only what other users may reach.
  */
-export async function startNginx(dir: string, options: { site?: string; port?: number; upstreamFile?: string; upstreamName?: string; workers?: number }): Promise<TestNginx> {
+export async function startNginx(
+  dir: string,
+  options: { site?: string; port?: number; upstreamFile?: string; upstreamName?: string; workers?: number },
+): Promise<TestNginx> {
   const layout = nginxLayout(dir);
   const port = options.port ?? (await freePort());
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });

@@ -7,7 +7,13 @@ import type { DeployOptions } from '../lib/cycle/types.ts';
 import { shortCommit, type CycleCommand } from '../lib/record/state.ts';
 
 /** `--dry-run`: the plan, from what is already on disk; nothing is fetched, locked or written. */
-export async function printPlan(config: Config, reporter: Reporter, command: CycleCommand, revision: string | undefined, options: DeployOptions = {}): Promise<number> {
+export async function printPlan(
+  config: Config,
+  reporter: Reporter,
+  command: CycleCommand,
+  revision: string | undefined,
+  options: DeployOptions = {},
+): Promise<number> {
   const { facts, note } = await forecast(config, command, revision, options);
   const hooks = HOOK_NAMES.filter((name) => findHook(config.hooksDir, name));
   const plan = planCycle(config, facts, hooks);

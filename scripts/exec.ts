@@ -26,7 +26,11 @@ export async function run(io: CommandIo): Promise<number> {
     const state = loadState(config.deployRoot, config.appName, config.ports);
     const live = state.live;
     if (!live) throw new SwitchyardError('nothing is live, so there is no release to run the command in', { untouched: 'nothing was run', next: 'deploy first: ./deploy.ts deploy' });
-    const env = slotEnvironment(loadAppEnvironment(config, io.env), { endpoint: slotEndpoints(config, live)[0], host: config.host, slot: live });
+    const env = slotEnvironment(loadAppEnvironment(config, io.env), {
+      endpoint: slotEndpoints(config, live)[0],
+      host: config.host,
+      slot: live,
+    });
     return await runAttached(argv, { cwd: slotDir(config, live), env });
   } catch (error) {
     return reportFailure(error, reporter, io.argv);

@@ -29,7 +29,17 @@ export async function run(io: CommandIo): Promise<number> {
     const files = appFiles(runDir(config), name);
     await refuseTakenPort(config.host, port, name);
     const step = reporter.step('start');
-    const pid = startApp({ name, dir: path.resolve(dirArg), port, host: config.host, command: config.startCmd, runDir: runDir(config), env: childEnv(io.env), logMaxBytes: config.logMaxBytes, logKeep: config.logKeep });
+    const pid = startApp({
+      name,
+      dir: path.resolve(dirArg),
+      port,
+      host: config.host,
+      command: config.startCmd,
+      runDir: runDir(config),
+      env: childEnv(io.env),
+      logMaxBytes: config.logMaxBytes,
+      logKeep: config.logKeep,
+    });
     const started = Date.now();
     while (Date.now() - started < config.healthTimeoutMs) {
       const status = readStatus(files);

@@ -65,7 +65,10 @@ export async function run(io: CommandIo): Promise<number> {
     const assessment = assessHost(state, facts);
     const now = Date.now();
     // One row per process of a pool, probed at once; a single process is the slot's own row.
-    const pools = config.instances > 1 ? Object.fromEntries(await Promise.all(SLOTS.map(async (slot) => [slot, await describeInstances(config, slot)] as const))) : undefined;
+    const pools =
+      config.instances > 1
+        ? Object.fromEntries(await Promise.all(SLOTS.map(async (slot) => [slot, await describeInstances(config, slot)] as const)))
+        : undefined;
     const slots = Object.fromEntries(
       SLOTS.map((slot) => {
         const recorded = state.slots[slot];
@@ -84,7 +87,21 @@ export async function run(io: CommandIo): Promise<number> {
           healthy: facts.slots[slot].healthy,
         }];
       }),
-    ) as Record<SlotName, { live: boolean; port: number | null; endpoints: (number | string)[]; instances?: InstanceReport[]; commit: string | null; builtAt: string | null; pid: number | null; startedAt: string | null; uptimeMs: number | null; healthy: boolean }>;
+    ) as Record<
+      SlotName,
+      {
+        live: boolean;
+        port: number | null;
+        endpoints: (number | string)[];
+        instances?: InstanceReport[];
+        commit: string | null;
+        builtAt: string | null;
+        pid: number | null;
+        startedAt: string | null;
+        uptimeMs: number | null;
+        healthy: boolean;
+      }
+    >;
     const report = {
       app: config.appName,
       live: state.live,
@@ -95,7 +112,13 @@ export async function run(io: CommandIo): Promise<number> {
       slots,
       lastEvent: state.history.at(-1) ?? null,
       inProgress: state.journal,
-      bake: state.bake ? { ...state.bake, watcherRunning: isBakeWatcher(state.bake.watcherPid), lines: state.bake.watcherPid ? watcherLines(bakeLogFile(config.deployRoot), state.bake.watcherPid) : [] } : null,
+      bake: state.bake
+        ? {
+            ...state.bake,
+            watcherRunning: isBakeWatcher(state.bake.watcherPid),
+            lines: state.bake.watcherPid ? watcherLines(bakeLogFile(config.deployRoot), state.bake.watcherPid) : [],
+          }
+        : null,
       disagreements: assessment.findings,
     };
     if (flags.json === true) {

@@ -31,7 +31,11 @@ export async function run(io: CommandIo): Promise<number> {
     reporter = makeReporter(io, config);
     const files = appFiles(runDir(config), name);
     // A slot's name (myapp-a) stops all its processes; an instance's (myapp-a.2, INSTANCES > 1) that one.
-    const slot = config.appName ? SLOTS.find((candidate) => slotInstances(config, candidate, { withLeftovers: true }).some((instance) => instance.name === name)) : undefined;
+    const slot = config.appName
+      ? SLOTS.find((candidate) =>
+          slotInstances(config, candidate, { withLeftovers: true }).some((instance) => instance.name === name),
+        )
+      : undefined;
     if (slot) refuseSlotInUse(config, slot, name);
     if (config.appName && existsSync(statePath(config.deployRoot)) && !flags.force === true) {
       const state = loadState(config.deployRoot, config.appName, config.ports);
@@ -46,7 +50,9 @@ export async function run(io: CommandIo): Promise<number> {
     const onWait = () => step.progress(`${name} is still draining`);
     // A slot's app is stopped the way it was started (PROCESS_MANAGER); any other name is a `start`ed app.
     const wholeSlot = slot !== undefined && slotProcessName(config, slot) === name;
-    const outcome = wholeSlot ? await createSlotProcesses(config, {}).stop(slot, onWait) : await stopApp(files, config.stopTimeoutMs, onWait);
+    const outcome = wholeSlot
+      ? await createSlotProcesses(config, {}).stop(slot, onWait)
+      : await stopApp(files, config.stopTimeoutMs, onWait);
     if (outcome.result === 'not-running') {
       step.done(`${name} is not running; nothing to stop`);
     } else if (outcome.result === 'exited') {

@@ -46,7 +46,13 @@ describe('a deploy with another APP_NAME, under load', () => {
 
   async function expectRefusedUnderLoad(run: () => Promise<{ exitCode: number; stderr: string; output: string }>) {
     const upstream = readFileSync(host.upstreamFile, 'utf8');
-    const load = startLoad({ port: host.nginx.port, connections: 8, mix: { fast: 0.7, post: 0.2, slowpost: 0.1 }, slowMs: [200, 800], maxDurationMs: 60_000 });
+    const load = startLoad({
+      port: host.nginx.port,
+      connections: 8,
+      mix: { fast: 0.7, post: 0.2, slowpost: 0.1 },
+      slowMs: [200, 800],
+      maxDurationMs: 60_000,
+    });
     await loadAnswered(load);
     const result = await run();
     await loadAnswered(load, Date.now());

@@ -23,7 +23,11 @@ describe('bad input changes nothing', () => {
     snapshot = { state: readFileSync(path.join(host.deployRoot, 'state.json'), 'utf8'), upstream: readFileSync(host.upstreamFile, 'utf8') };
   };
   /** The one error line, and proof that nothing changed. */
-  async function expectRefused(result: { exitCode: number; stderr: string }, pattern: RegExp, options: { stateMayRecordFailure?: boolean } = {}) {
+  async function expectRefused(
+    result: { exitCode: number; stderr: string },
+    pattern: RegExp,
+    options: { stateMayRecordFailure?: boolean } = {},
+  ) {
     expect(result.exitCode).not.toBe(0);
     const errors = result.stderr.split('\n').filter((line) => line.startsWith('error: '));
     expect(errors, result.stderr).toHaveLength(1);

@@ -41,7 +41,13 @@ describe('a SWITCH_CHECK_CMD whose child never exits', () => {
     // GETs only: the stopped new slot is the live group's backup in the live-file site, and a POST that
     // fell over to it (a reset keep-alive connection to the live slot) is cut by its stop, which is a
     // matter of the drain, not of the bound tested here (seen in 3 of ~3,300 requests; reported in issue 23).
-    const load = startLoad({ port: host.nginx.port, connections: 8, mix: { fast: 0.8, slow: 0.2 }, slowMs: [200, 800], maxDurationMs: 150_000 });
+    const load = startLoad({
+      port: host.nginx.port,
+      connections: 8,
+      mix: { fast: 0.8, slow: 0.2 },
+      slowMs: [200, 800],
+      maxDurationMs: 150_000,
+    });
     const deployStarted = Date.now();
     const result = await host.run(['deploy']);
     const records = await load.stop();

@@ -42,7 +42,13 @@ describe('a drain after PORT_A changed', () => {
     host.writeEnv({ PORT_A: String(await freePort()) });
     host.example.commit('v2', useNoHandlerApp);
     // Slow POSTs (1.5-3 s) keep requests in flight on slot a when the drain begins.
-    const load = startLoad({ port: host.nginx.port, connections: 12, mix: { fast: 0.3, slow: 0.2, slowpost: 0.5 }, slowMs: [1500, 3000], maxDurationMs: 120_000 });
+    const load = startLoad({
+      port: host.nginx.port,
+      connections: 12,
+      mix: { fast: 0.3, slow: 0.2, slowpost: 0.5 },
+      slowMs: [1500, 3000],
+      maxDurationMs: 120_000,
+    });
     await loadAnswered(load);
     const deployed = await host.run(['deploy']);
     const records = await load.stop();

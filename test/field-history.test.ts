@@ -33,7 +33,9 @@ describe('history beyond what state.json keeps', () => {
     expect(readFileSync(historyLogPath(root), 'utf8').trim().split('\n')).toHaveLength(1000 - HISTORY_KEPT);
     const json = await history(['--json', '-n', '250']);
     expect(json.exitCode, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout).map((entry: { durationMs: number }) => entry.durationMs)).toEqual(Array.from({ length: 250 }, (_, index) => 750 + index));
+    expect(JSON.parse(json.stdout).map((entry: { durationMs: number }) => entry.durationMs)).toEqual(
+      Array.from({ length: 250 }, (_, index) => 750 + index),
+    );
     const text = await history(['-n', '1000']);
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout.trim().split('\n')).toHaveLength(1000);

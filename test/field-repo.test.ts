@@ -139,7 +139,11 @@ describe('credentials in REPO', () => {
   const secretsAnywhere = async (secret: string) => {
     const history = await host.run(['history', '--json', '-n', '50']);
     const status = await host.run(['status', '--json']);
-    return { onDisk: filesContaining(host.deployRoot, secret), history: history.output.includes(secret), status: status.output.includes(secret) };
+    return {
+      onDisk: filesContaining(host.deployRoot, secret),
+      history: history.output.includes(secret),
+      status: status.output.includes(secret),
+    };
   };
 
   it('a deploy through them leaves the secret nowhere on disk', async () => {

@@ -30,7 +30,10 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
   }, 60_000);
 
   async function underLoad(args: string[], env: Record<string, string> = {}): Promise<{ result: Awaited<ReturnType<HaproxyHost['run']>>; records: RequestRecord[]; returnedAt: number }> {
-    const { result, records, returnedAt } = await duringLoad({ port: host.haproxy.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 }, () => host.run(args, env));
+    const { result, records, returnedAt } = await duringLoad(
+      { port: host.haproxy.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000 },
+      () => host.run(args, env),
+    );
     sent += records.length;
     failed += failures(records).length;
     expect(failures(records), summarizeFailures(records)).toEqual([]);

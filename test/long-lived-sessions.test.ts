@@ -9,7 +9,14 @@ import { createLongLivedRepo, longLivedEnv, until, type LongLivedRepo } from '..
  * default /socket.io/) brings a session's requests back to the warm slot where it began; new sessions
  * start on the live slot. nginx as root, the default paths.
  */
-type Chat = { name: string; acks: { slot: string; version: string }[]; lost: number; resets: number; transport(): string; stop(): Promise<void> };
+type Chat = {
+  name: string;
+  acks: { slot: string; version: string }[];
+  lost: number;
+  resets: number;
+  transport(): string;
+  stop(): Promise<void>;
+};
 
 function startChat(req: NodeJS.Require, url: string, name: string, options: Record<string, unknown> = {}): Chat {
   const { io } = req('socket.io-client');

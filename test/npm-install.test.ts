@@ -157,7 +157,13 @@ describe('npm install -g', () => {
     expect(readFileSync(envFile, 'utf8')).toBe(configBefore);
     expect((await asUser([bin(), '--version'])).stdout).toMatch(/-upgrade\.1$/);
     const stateAfter = JSON.parse((await asUser([bin(), 'status', '--json'])).stdout);
-    const slotFacts = (report: any) => Object.fromEntries(Object.entries(report.slots).map(([slot, facts]: [string, any]) => [slot, { live: facts.live, pid: facts.pid, commit: facts.commit }]));
+    const slotFacts = (report: any) =>
+      Object.fromEntries(
+        Object.entries(report.slots).map(([slot, facts]: [string, any]) => [
+          slot,
+          { live: facts.live, pid: facts.pid, commit: facts.commit },
+        ]),
+      );
     expect(slotFacts(stateAfter)).toEqual(slotFacts(stateBefore));
     expect(Object.values(slotFacts(stateBefore)).some((facts: any) => facts.live && facts.pid)).toBe(true);
 

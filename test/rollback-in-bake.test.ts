@@ -35,7 +35,13 @@ describe('rollback in the bake window while the live slot fails a health probe',
     const warmPid = host.state().slots.a.pid;
     expect(host.state().bake).toMatchObject({ previous: 'a', live: 'b' });
 
-    const load = startLoad({ port: host.nginx.port, connections: 8, mix: { fast: 0.6, post: 0.2, slowpost: 0.2 }, slowMs: [200, 800], maxDurationMs: 90_000 });
+    const load = startLoad({
+      port: host.nginx.port,
+      connections: 8,
+      mix: { fast: 0.6, post: 0.2, slowpost: 0.2 },
+      slowMs: [200, 800],
+      maxDurationMs: 90_000,
+    });
     // The bad release's health fails from now on, as it does at the moment the operator rolls back.
     const sick = path.join(host.deployRoot, 'releases', v2, 'SICK');
     writeFileSync(sick, 'sick\n');

@@ -17,8 +17,16 @@ import { childPids } from '../lib/traffic/nginx-workers.ts';
 const noHandlerApp = new URL('./fixtures/apps/no-handler.js', import.meta.url).pathname;
 const LOAD_MIX = { fast: 0.5, post: 0.2, slow: 0.1, slowpost: 0.2 };
 
-async function underLoad(host: TestHost, args: string[], version: string, env: Record<string, string> = {}): Promise<{ output: string; stdout: string; records: RequestRecord[] }> {
-  const { result, records, returnedAt } = await duringLoad({ port: host.nginx.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000, leadMs: 800 }, () => host.run(args, env));
+async function underLoad(
+  host: TestHost,
+  args: string[],
+  version: string,
+  env: Record<string, string> = {},
+): Promise<{ output: string; stdout: string; records: RequestRecord[] }> {
+  const { result, records, returnedAt } = await duringLoad(
+    { port: host.nginx.port, connections: 24, mix: LOAD_MIX, slowMs: [300, 1500], maxDurationMs: 90_000, leadMs: 800 },
+    () => host.run(args, env),
+  );
   expect(result.exitCode, result.output).toBe(0);
   expect(failures(records), summarizeFailures(records)).toEqual([]);
   expect(records.length).toBeGreaterThan(50);
@@ -65,13 +73,16 @@ function listeningPorts(): Set<number> {
 
 async function killedMidSwitchThenRecovers(host: TestHost, point: string, version: string, next: string): Promise<void> {
   host.example.commit(version);
-  const { result: recovered, records } = await duringLoad({ port: host.nginx.port, connections: 8, maxDurationMs: 90_000, leadMs: 300, tailMs: 300 }, async () => {
-    const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: `kill@${point}` });
-    expect(killed.exitCode, killed.output).not.toBe(0);
-    expect((await host.get('/')).status).toBe(200);
-    host.example.commit(next);
-    return host.run(['deploy']);
-  });
+  const { result: recovered, records } = await duringLoad(
+    { port: host.nginx.port, connections: 8, maxDurationMs: 90_000, leadMs: 300, tailMs: 300 },
+    async () => {
+      const killed = await host.run(['deploy'], { SWITCHYARD_TEST_FAULT: `kill@${point}` });
+      expect(killed.exitCode, killed.output).not.toBe(0);
+      expect((await host.get('/')).status).toBe(200);
+      host.example.commit(next);
+      return host.run(['deploy']);
+    },
+  );
   expect(recovered.exitCode, recovered.output).toBe(0);
   expect(recovered.stderr).toMatch(/took over a stale lock left by pid \d+/);
   expect(failures(records), summarizeFailures(records)).toEqual([]);

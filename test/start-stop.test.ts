@@ -14,7 +14,8 @@ describe('start and stop', () => {
   let appDir: string;
   let port: number;
   const env = () => ({ DEPLOY_ENV_FILE: path.join(dir, 'none.env'), DEPLOY_ROOT: path.join(dir, 'root'), NO_COLOR: '1', STOP_TIMEOUT: '3s' });
-  const run = (args: string[], extra: Record<string, string> = {}) => execa(DEPLOY_TS, args, { env: { ...env(), ...extra }, reject: false });
+  const run = (args: string[], extra: Record<string, string> = {}) =>
+    execa(DEPLOY_TS, args, { env: { ...env(), ...extra }, reject: false });
   const pidFile = () => path.join(dir, 'root', 'run', 'web.pid');
   const status = () => JSON.parse(readFileSync(path.join(dir, 'root', 'run', 'web.status.json'), 'utf8'));
   const answer = async () => (await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })).json();

@@ -71,10 +71,25 @@ export function compactRecords(records: RequestRecord[], since: number): Compact
 /** Window times relative to the load's start, like the records. */
 function relativeWindow(window: SwitchWindow, since: number) {
   const rel = (at: number | undefined) => (at === undefined ? undefined : at - since);
-  return { ...window, start: window.start - since, end: window.end - since, sigtermAt: rel(window.sigtermAt), exitAt: rel(window.exitAt), marks: window.marks.map((mark) => ({ name: mark.name, at: mark.at - since })) };
+  return {
+    ...window,
+    start: window.start - since,
+    end: window.end - since,
+    sigtermAt: rel(window.sigtermAt),
+    exitAt: rel(window.exitAt),
+    marks: window.marks.map((mark) => ({ name: mark.name, at: mark.at - since })),
+  };
 }
 
-export function resultsJson(input: { host: HostInfo; args: unknown; load: unknown; timing: unknown; runs: StrategyRun[]; summaries: Summary[]; targets: TargetResult[] }): string {
+export function resultsJson(input: {
+  host: HostInfo;
+  args: unknown;
+  load: unknown;
+  timing: unknown;
+  runs: StrategyRun[];
+  summaries: Summary[];
+  targets: TargetResult[];
+}): string {
   const document = {
     about: 'Switchyard benchmark (npm run bench). Times in ms; window and record times are relative to each strategy\'s loadStart (epoch ms). See CompactRecords in bench/report/json.ts.',
     host: input.host,
@@ -105,7 +120,9 @@ export function resultsJson(input: { host: HostInfo; args: unknown; load: unknow
 /** The inverse of compactRecords (used by bench/replot.ts). */
 export function expandRecords(compact: CompactRecords, since: number): RequestRecord[] {
   const kinds = { f: 'fast', p: 'post', s: 'slow', P: 'slowpost' } as const;
-  const versions: (string | null)[] = compact.versions.runs.flatMap(([name, count]) => Array<string | null>(count).fill(compact.versions.names[name]));
+  const versions: (string | null)[] = compact.versions.runs.flatMap(([name, count]) =>
+    Array<string | null>(count).fill(compact.versions.names[name]),
+  );
   const records: RequestRecord[] = [];
   let startedAt = since;
   for (let i = 0; i < compact.count; i++) {

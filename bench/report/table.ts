@@ -62,7 +62,12 @@ export function sections(summaries: Summary[], targets: TargetResult[]): Section
     result.push({
       title: 'Baselines: the previous version after SIGTERM (ms, median / max)',
       header: ['strategy', 'cycle time median / max', 'old version last answered', 'old process exited'],
-      rows: baselines.map((s) => [s.name, pair(seconds(s.window.median), seconds(s.window.max)), pair(ms(s.oldAnswered.median), ms(s.oldAnswered.max)), pair(ms(s.oldExit.median), ms(s.oldExit.max))]),
+      rows: baselines.map((s) => [
+        s.name,
+        pair(seconds(s.window.median), seconds(s.window.max)),
+        pair(ms(s.oldAnswered.median), ms(s.oldAnswered.max)),
+        pair(ms(s.oldExit.median), ms(s.oldExit.max)),
+      ]),
       note: 'Measured from the SIGTERM the strategy sent (pm2: from the start of `pm2 reload`, which signals its workers itself), using the version field of the load records. ~30000 ms = the naive handler\'s 30 s force-exit timer.',
     });
   }

@@ -144,7 +144,17 @@ export function switchyardStrategy(switchKind: 'nginx-reload' | 'nginx-live-file
         idle = fromVersion;
         live = toVersion;
       }
-      const window: SwitchWindow = { cycle: index, command, start, end, ok, fromVersion, toVersion, phases: phasesOf(events, start, end), marks: marksOf(events) };
+      const window: SwitchWindow = {
+        cycle: index,
+        command,
+        start,
+        end,
+        ok,
+        fromVersion,
+        toVersion,
+        phases: phasesOf(events, start, end),
+        marks: marksOf(events),
+      };
       if (!ok) window.error = `exit ${result.exitCode}: ${result.output.slice(-1500)}`;
       if (bake && command === 'rollback') {
         window.switchOnly = ok && !events.some((event) => event.event === 'step' && event.step === 'start');

@@ -114,5 +114,13 @@ export function cycleContext(io: CommandIo, config: Config, reporter: Reporter):
   settleDeployer(io.env);
   const signal = interruptionSignal(reporter);
   const env = loadAppEnvironment(config, io.env);
-  return { config, reporter, env, signal, hooks: createHookRunner(config.hooksDir, reporter, env, signal), atPhase: faultInjector(io.env), cliEnv: io.env };
+  return {
+    config,
+    reporter,
+    env,
+    signal,
+    hooks: createHookRunner(config.hooksDir, reporter, env, signal),
+    atPhase: faultInjector(io.env),
+    cliEnv: io.env,
+  };
 }

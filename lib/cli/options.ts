@@ -85,7 +85,9 @@ export function synopsis(spec: CommandSpec): string {
 
 /** A command's --help: its Usage line, what it does, and every option it takes. */
 export function renderHelp(spec: CommandSpec, description: string): string {
-  const rows = [...Object.entries(spec.options), ...Object.entries(COMMON_OPTIONS)].map(([name, option]) => [optionWords(name, option), option.help] as const);
+  const rows = [...Object.entries(spec.options), ...Object.entries(COMMON_OPTIONS)].map(
+    ([name, option]) => [optionWords(name, option), option.help] as const,
+  );
   const width = Math.max(...rows.map(([words]) => words.length)) + 2;
   const options = rows.map(([words, text]) => `  ${words.padEnd(width)}${text}`).join('\n');
   return `Usage: ./deploy.ts ${synopsis(spec)}\n\n${description.trim()}\n\nOptions:\n${options}\n`;

@@ -34,7 +34,10 @@ export function appEnvironment(callerEnv: Record<string, string | undefined>, fi
 }
 
 /** What one instance of a slot's app runs with: the app environment plus Switchyard's PORT (a port or a socket's path), HOST, SWITCHYARD_SLOT, SWITCHYARD_INSTANCE and, for a socket, SWITCHYARD_SOCKET. Pure. */
-export function slotEnvironment(env: Record<string, string | undefined>, slot: { endpoint: Endpoint; host: string; slot: string }): Record<string, string | undefined> {
+export function slotEnvironment(
+  env: Record<string, string | undefined>,
+  slot: { endpoint: Endpoint; host: string; slot: string },
+): Record<string, string | undefined> {
   return { ...env, ...endpointEnvironment(slot.endpoint), HOST: slot.host, SWITCHYARD_SLOT: slot.slot };
 }
 
@@ -187,7 +190,9 @@ function writeThroughLink(file: string, content: string): void {
 export function appEnvSecrets(config: Config): string[] {
   try {
     const values = readAppEnvFile(config);
-    const named = Object.entries(values).filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4).map(([, value]) => value);
+    const named = Object.entries(values)
+      .filter(([key, value]) => SECRET_KEY_PATTERN.test(key) && value.length >= 4)
+      .map(([, value]) => value);
     return [...named, ...urlSecrets(Object.values(values))];
   } catch {
     return [];

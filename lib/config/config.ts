@@ -51,7 +51,20 @@ export type Config = {
   switchKind: SwitchKind;
   /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
   command: { switchCmd: string; checkCmd: string };
-  nginx: { upstreamFile: string; testCmd: string; reloadCmd: string; /** NGINX_HELPER's words ([] when unset). */ helper: string[]; pidFile: string; checkUrl: string; liveDir: string; listen: string; serverName: string; stickyPaths: string[]; checkHost?: string };
+  nginx: {
+    upstreamFile: string;
+    testCmd: string;
+    reloadCmd: string;
+    /** NGINX_HELPER's words ([] when unset). */
+    helper: string[];
+    pidFile: string;
+    checkUrl: string;
+    liveDir: string;
+    listen: string;
+    serverName: string;
+    stickyPaths: string[];
+    checkHost?: string;
+  };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
   hooksDir: string;
@@ -73,7 +86,13 @@ export type Config = {
 };
 
 /** `missingFile`: the default env file does not exist (fine when the environment holds every required key). */
-export type RawSettings = { fileValues: Record<string, string>; env: Record<string, string | undefined>; envFile: string; missingFile?: boolean; duplicates?: string[] };
+export type RawSettings = {
+  fileValues: Record<string, string>;
+  env: Record<string, string | undefined>;
+  envFile: string;
+  missingFile?: boolean;
+  duplicates?: string[];
+};
 
 /** Folders that must never be DEPLOY_ROOT itself. */
 const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/run', '/var/tmp']);

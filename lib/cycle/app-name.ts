@@ -60,7 +60,11 @@ export function gatherAppNameFacts(config: Config, state: State, stateExists: bo
       // A file name no app could have: not a slot of anyone's.
     }
   }
-  return { stateApp: stateExists ? state.app : undefined, upstreamGroup: upstream === undefined ? undefined : upstreamGroupOf(upstream), runningNames };
+  return {
+    stateApp: stateExists ? state.app : undefined,
+    upstreamGroup: upstream === undefined ? undefined : upstreamGroupOf(upstream),
+    runningNames,
+  };
 }
 
 /** Refuse, before the lock and before any change, a command whose APP_NAME is not the host's app. */

@@ -37,7 +37,12 @@ export async function restart(ctx: CycleContext): Promise<void> {
   await runCycle(ctx, 'restart', undefined);
 }
 
-async function runCycle(ctx: CycleContext, command: CycleCommand, revision: string | undefined, options: DeployOptions = {}): Promise<void> {
+async function runCycle(
+  ctx: CycleContext,
+  command: CycleCommand,
+  revision: string | undefined,
+  options: DeployOptions = {},
+): Promise<void> {
   const { config, reporter } = ctx;
   const started = Date.now();
   // Read before the lock so a corrupt state file (or another app's host) stops us before anything at all happens.
@@ -46,7 +51,14 @@ async function runCycle(ctx: CycleContext, command: CycleCommand, revision: stri
   const lockStep = reporter.step('lock');
   const lockAsked = Date.now();
   let waitedForWatcher = false;
-  const lock = await lockAfterWatcher(config, command, currentUser(ctx.env), (ctx.cliEnv ?? ctx.env).SWITCHYARD_FLEET_ID, reporter, () => (waitedForWatcher = true));
+  const lock = await lockAfterWatcher(
+    config,
+    command,
+    currentUser(ctx.env),
+    (ctx.cliEnv ?? ctx.env).SWITCHYARD_FLEET_ID,
+    reporter,
+    () => (waitedForWatcher = true),
+  );
   const lockWaited = Date.now() - lockAsked;
   const log = startDeployLog(config.deployRoot, reporter, `# switchyard ${command}${revision ? ` ${revision}` : ''} by ${currentUser(ctx.env)} at ${new Date(started).toISOString()} (pid ${process.pid})`);
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
@@ -77,7 +89,14 @@ async function runCycle(ctx: CycleContext, command: CycleCommand, revision: stri
  * The deploy lock. The bake window's watcher holds it only while it stops an old slot (a drain of a
  * few seconds, at most STOP_TIMEOUT twice): a command waits for that instead of failing with 75.
  */
-function lockAfterWatcher(config: Config, command: CycleCommand, user: string, fleetId: string | undefined, reporter: Reporter, onWait?: () => void): Promise<Lock> {
+function lockAfterWatcher(
+  config: Config,
+  command: CycleCommand,
+  user: string,
+  fleetId: string | undefined,
+  reporter: Reporter,
+  onWait?: () => void,
+): Promise<Lock> {
   let told = false;
   const whileWatcherHolds = (holder: LockHolder | undefined) => {
     if (holder?.command !== 'bake-watch') return false;
@@ -86,7 +105,11 @@ function lockAfterWatcher(config: Config, command: CycleCommand, user: string, f
     told = true;
     return true;
   };
-  return acquireLockWaiting(config.deployRoot, command, user, whileWatcherHolds, { timeoutMs: 2 * config.stopTimeoutMs + 10_000, everyMs: 200, fleetId });
+  return acquireLockWaiting(config.deployRoot, command, user, whileWatcherHolds, {
+    timeoutMs: 2 * config.stopTimeoutMs + 10_000,
+    everyMs: 200,
+    fleetId,
+  });
 }
 
 /** From the lock on, everything the reporter prints is also kept in DEPLOY_ROOT/deploys/<id>.log; a log that cannot be opened only costs a warning. */

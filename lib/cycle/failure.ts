@@ -15,7 +15,12 @@ import type { Run, StepIo } from './types.ts';
  * Before the switch: stop what we started, the live slot is untouched. After it: the new slot stays
  * live. Returns what the error may say of the live slot, checked through nginx (lib/traffic/serving.ts).
  */
-export async function cleanUpAfterFailure(run: Readonly<Run>, io: StepIo, error: unknown, journalRecord: () => Promise<void>): Promise<string | undefined> {
+export async function cleanUpAfterFailure(
+  run: Readonly<Run>,
+  io: StepIo,
+  error: unknown,
+  journalRecord: () => Promise<void>,
+): Promise<string | undefined> {
   const { reporter, config, processes, store } = io;
   store.flush();
   if (!io.effects.switched && io.effects.startedNewSlot) {

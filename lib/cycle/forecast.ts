@@ -21,7 +21,12 @@ export type Forecast = { facts: CycleFacts; /** How sure the commit is, in words
  * the local mirror), no state write. Recovery is only assessed, and the rest is decided on the state
  * it would leave, with the same functions the run uses, so the dry run lists the run's steps.
  */
-export async function forecast(config: Config, command: CycleCommand, revision: string | undefined, options: DeployOptions): Promise<Forecast> {
+export async function forecast(
+  config: Config,
+  command: CycleCommand,
+  revision: string | undefined,
+  options: DeployOptions,
+): Promise<Forecast> {
   const recorded = loadState(config.deployRoot, config.appName, config.ports);
   const processes = createSlotProcesses(config, {});
   const hostFacts = await gatherFacts(config, createSwitch(config), processes, recorded);

@@ -101,7 +101,12 @@ export function hookEnvironment(name: string, facts: Record<string, string>): Re
 }
 
 /** Runs hooks with the deploy user's rights, output streamed with a prefix; a failing hook throws. */
-export function createHookRunner(hooksDir: string, reporter: Reporter, baseEnv: Record<string, string | undefined>, signal: AbortSignal): HookRunner {
+export function createHookRunner(
+  hooksDir: string,
+  reporter: Reporter,
+  baseEnv: Record<string, string | undefined>,
+  signal: AbortSignal,
+): HookRunner {
   // Refused hooks never run, `failed` included; each hook is checked again right before it runs.
   let refused = false;
   return async (name, facts) => {
@@ -124,7 +129,11 @@ export function createHookRunner(hooksDir: string, reporter: Reporter, baseEnv: 
         // A hook's own git commands act on the repository they name, not on one a caller's GIT_DIR points at.
         // SWITCHYARD_REASON quotes a failure, which may hold a secret the hook would then post somewhere.
         // $0 is /proc/PID/fd/N: SWITCHYARD_HOOK_FILE says where the hook lives.
-        env: { ...cleanGitEnv(baseEnv), ...hookEnvironment(name, Object.fromEntries(Object.entries(facts).map(([key, value]) => [key, reporter.redact(value)]))), SWITCHYARD_HOOK_FILE: hook.file },
+        env: {
+          ...cleanGitEnv(baseEnv),
+          ...hookEnvironment(name, Object.fromEntries(Object.entries(facts).map(([key, value]) => [key, reporter.redact(value)]))),
+          SWITCHYARD_HOOK_FILE: hook.file,
+        },
         onLine: (line) => reporter.output(name, line),
         signal,
       });

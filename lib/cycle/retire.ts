@@ -17,7 +17,12 @@ import { longLivedCount } from '../slot/drain.ts';
 export type LongLivedWait = 'none' | 'closed' | 'timeout' | 'taken';
 
 /** Wait until the slot's long-lived connections have closed, LONG_LIVED_TIMEOUT passed, or `stillOurs` says another command took the slot over. */
-export async function waitForLongLived(config: Config, slot: SlotName, reporter: Reporter, stillOurs: () => boolean): Promise<LongLivedWait> {
+export async function waitForLongLived(
+  config: Config,
+  slot: SlotName,
+  reporter: Reporter,
+  stillOurs: () => boolean,
+): Promise<LongLivedWait> {
   const started = Date.now();
   const budget = formatDuration(config.longLivedTimeoutMs);
   let open = longLivedCount(config, slot);

@@ -62,7 +62,15 @@ function journalPhase(current: () => Run, io: StepIo): (name: string) => Promise
   return async (name) => {
     const run = current();
     if (io.ctx.signal.aborted && !io.effects.switched) throw interruption(io.ctx.signal);
-    io.store.apply(journaled({ command: run.command, pid: process.pid, slot: run.target, phase: name, startedAt: new Date(run.started).toISOString() }));
+    io.store.apply(
+      journaled({
+        command: run.command,
+        pid: process.pid,
+        slot: run.target,
+        phase: name,
+        startedAt: new Date(run.started).toISOString(),
+      }),
+    );
     await io.ctx.atPhase?.(name);
   };
 }

@@ -22,12 +22,20 @@ export const NGINX_DIR_MODE = 0o755;
 export const SOCKET_DIR_MODE = 0o2710;
 
 /** What to change so the modes are as above. Pure: takes what is on disk, returns the chmods. */
-export function plannedModes(entries: { path: string; mode: number; uid: number; isDir: boolean }[], ownUid: number, nginxDirs: string[], socketDir?: string): { path: string; mode: number }[] {
+export function plannedModes(
+  entries: { path: string; mode: number; uid: number; isDir: boolean }[],
+  ownUid: number,
+  nginxDirs: string[],
+  socketDir?: string,
+): { path: string; mode: number }[] {
   const changes: { path: string; mode: number }[] = [];
   for (const entry of entries) {
     if (entry.uid !== ownUid) continue;
     const mode = entry.mode & 0o7777;
-    const wanted = entry.isDir && nginxDirs.includes(entry.path) ? NGINX_DIR_MODE : entry.isDir && entry.path === socketDir ? SOCKET_DIR_MODE : mode & 0o700;
+    const wanted =
+      entry.isDir && nginxDirs.includes(entry.path) ? NGINX_DIR_MODE
+      : entry.isDir && entry.path === socketDir ? SOCKET_DIR_MODE
+      : mode & 0o700;
     if (mode !== wanted) changes.push({ path: entry.path, mode: wanted });
   }
   return changes;

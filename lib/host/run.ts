@@ -49,7 +49,11 @@ let execaModule: Promise<typeof import('execa')> | undefined;
 const loadExeca = async (): Promise<typeof Execa> => (await (execaModule ??= import('execa'))).execa;
 
 /** execa with what every command here shares: the given environment as it is (no merge), stdin closed, no rejection (we word the failure). */
-function start(execa: typeof Execa, argv: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined>; detached?: boolean; buffer?: boolean; maxBuffer?: number }) {
+function start(
+  execa: typeof Execa,
+  argv: readonly string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; detached?: boolean; buffer?: boolean; maxBuffer?: number },
+) {
   const [file, ...args] = argv;
   return execa(file, args, {
     cwd: options.cwd,
@@ -86,7 +90,15 @@ function boundGroup(
     timers.push(
       setTimeout(() => {
         if (isGroupAlive(pid)) signalGroup(pid, 'SIGKILL');
-        timers.push(setTimeout(() => [subprocess.stdout, subprocess.stderr].forEach((stream) => (stream as unknown as { destroy?: () => void } | null)?.destroy?.()), PIPES_GRACE_MS));
+        timers.push(
+          setTimeout(
+            () =>
+              [subprocess.stdout, subprocess.stderr].forEach((stream) =>
+                (stream as unknown as { destroy?: () => void } | null)?.destroy?.(),
+              ),
+            PIPES_GRACE_MS,
+          ),
+        );
       }, options.first === 'SIGKILL' ? 0 : FORCE_KILL_AFTER_MS),
     );
   };
@@ -122,7 +134,14 @@ async function forEachLine(subprocess: Spawned, each: (line: string) => unknown)
 }
 
 /** Why a finished execa result is a failure, in our words; undefined for success. */
-function failureOf(result: { failed: boolean; exitCode?: number; signal?: string; code?: string; cause?: unknown; isMaxBuffer?: boolean }): string | undefined {
+function failureOf(result: {
+  failed: boolean;
+  exitCode?: number;
+  signal?: string;
+  code?: string;
+  cause?: unknown;
+  isMaxBuffer?: boolean;
+}): string | undefined {
   if (!result.failed) return undefined;
   if (result.exitCode === undefined && result.signal === undefined) return `could not run (${(result.cause as Error | undefined)?.message ?? result.code ?? 'unknown error'})`;
   if (result.exitCode !== undefined && result.exitCode !== 0) return `failed with exit code ${result.exitCode}`;
@@ -167,7 +186,10 @@ export function runShell(command: string, options: RunOptions = {}): Promise<Run
 }
 
 /** Run and return trimmed stdout; throws with stderr on failure. */
-export async function capture(argv: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<string> {
+export async function capture(
+  argv: readonly string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<string> {
   const execa = await loadExeca();
   let result;
   try {
@@ -185,9 +207,18 @@ export async function capture(argv: readonly string[], options: { cwd?: string; 
 }
 
 /** Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then. */
-export async function probeCommand(argv: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs: number; cwd?: string }): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean; error?: string }> {
+export async function probeCommand(
+  argv: readonly string[],
+  options: { env?: Record<string, string | undefined>; timeoutMs: number; cwd?: string },
+): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean; error?: string }> {
   try {
-    const subprocess = start(await loadExeca(), argv, { cwd: options.cwd, env: options.env, detached: true, buffer: true, maxBuffer: 20_000_000 });
+    const subprocess = start(await loadExeca(), argv, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      buffer: true,
+      maxBuffer: 20_000_000,
+    });
     const bound = boundGroup(subprocess, { timeoutMs: options.timeoutMs, first: 'SIGKILL' });
     let result;
     try {
@@ -222,7 +253,10 @@ export async function probeCommand(argv: readonly string[], options: { env?: Rec
  * writing to a log fd we close at once); execa would keep a handle on it and report its later end as an
  * unhandled rejection.
  */
-export function spawnDetached(argv: readonly string[], options: { cwd: string; env: Record<string, string | undefined>; logFd: number }): number {
+export function spawnDetached(
+  argv: readonly string[],
+  options: { cwd: string; env: Record<string, string | undefined>; logFd: number },
+): number {
   const [file, ...args] = argv;
   const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', options.logFd, options.logFd] });
   // A spawn that fails reports through 'error' as well; the missing pid below is what we act on.
@@ -243,7 +277,10 @@ function errorLinesFirst(lines: string[]): string[] {
  * resolves with the exit code (128 + the signal's number when a signal ended it). Ctrl-C reaches the
  * command from the terminal itself; SIGTERM and SIGHUP sent to us are passed on to it.
  */
-export async function runAttached(argv: readonly string[], options: { cwd: string; env: Record<string, string | undefined> }): Promise<number> {
+export async function runAttached(
+  argv: readonly string[],
+  options: { cwd: string; env: Record<string, string | undefined> },
+): Promise<number> {
   const [file, ...args] = argv;
   const execa = await loadExeca();
   const subprocess = execa(file, args, { cwd: options.cwd, env: options.env, extendEnv: false, stdio: 'inherit', reject: false, cleanup: false });

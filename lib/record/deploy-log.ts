@@ -99,7 +99,12 @@ export function deployLogRunning(id: string): boolean {
  * Print a log's whole lines (redacted by `print`'s caller), then, while its writer runs and `follow`
  * is set, the new ones as they come; ends once the writer has exited and the last line is out.
  */
-export async function printDeployLog(file: string, id: string, print: (line: string) => void, options: { follow: boolean; pollMs?: number }): Promise<void> {
+export async function printDeployLog(
+  file: string,
+  id: string,
+  print: (line: string) => void,
+  options: { follow: boolean; pollMs?: number },
+): Promise<void> {
   let offset = 0;
   let partial = '';
   const decoder = new StringDecoder('utf8');

@@ -48,7 +48,14 @@ export function acquireLock(deployRoot: string, command: string, user: string, f
   const refusal = fleetLeaseRefusal(deployRoot, command, fleetId);
   if (refusal) throw refusal;
   const file = lockPath(deployRoot);
-  const holder: LockHolder = { pid: process.pid, user, command, startedAt: new Date().toISOString(), host: os.hostname(), processStart: processStartTicks(process.pid) };
+  const holder: LockHolder = {
+    pid: process.pid,
+    user,
+    command,
+    startedAt: new Date().toISOString(),
+    host: os.hostname(),
+    processStart: processStartTicks(process.pid),
+  };
   const temp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 });
@@ -169,7 +176,14 @@ export async function acquireLockWaiting(
     try {
       return acquireLock(deployRoot, command, user, options.fleetId);
     } catch (error) {
-      if (!(error instanceof SwitchyardError) || error.exitCode !== 75 || Date.now() > deadline || !keepWaiting(readHolder(lockPath(deployRoot)))) throw error;
+      if (
+        !(error instanceof SwitchyardError) ||
+        error.exitCode !== 75 ||
+        Date.now() > deadline ||
+        !keepWaiting(readHolder(lockPath(deployRoot)))
+      ) {
+        throw error;
+      }
       await sleep(options.everyMs);
     }
   }

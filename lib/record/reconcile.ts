@@ -59,7 +59,13 @@ export function assessHost(state: State, facts: HostFacts, options: AssessOption
 
   const healthy = (slot: SlotName | undefined | null): slot is SlotName => Boolean(slot && facts.slots[slot].healthy);
   let live: SlotName | null;
-  const kept = options.keepRecordedLive && state.live && facts.slots[state.live].runningPid !== undefined && (facts.switchSlot === undefined || portSlot === state.live) ? state.live : undefined;
+  const kept =
+    options.keepRecordedLive &&
+    state.live &&
+    facts.slots[state.live].runningPid !== undefined &&
+    (facts.switchSlot === undefined || portSlot === state.live)
+      ? state.live
+      : undefined;
   if (kept) live = kept;
   else if (healthy(portSlot)) live = portSlot;
   else if (healthy(state.live)) live = state.live;
@@ -69,7 +75,10 @@ export function assessHost(state: State, facts: HostFacts, options: AssessOption
   if (live !== state.live) findings.push(`slot ${live ?? 'none'} is what really serves; the state will record it as live`);
 
   const stop = slots.filter((slot) => slot !== live && slot !== warm && facts.slots[slot].runningPid !== undefined);
-  const reswitch = live !== null && healthy(live) && ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.switchSlot !== undefined && portSlot !== live));
+  const reswitch =
+    live !== null &&
+    healthy(live) &&
+    ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.switchSlot !== undefined && portSlot !== live));
   return { live, findings, stop, reswitch };
 }
 

@@ -42,7 +42,8 @@ const withSlot = (state: State, slot: SlotName, change: Partial<State['slots'][S
 export const slotPointedAt = (slot: SlotName, commit: string | null, builtAt: string | null): Transition => (state) =>
   withSlot(state, slot, { commit, builtAt, pid: null, startedAt: null });
 
-export const slotStarted = (slot: SlotName, pid: number, at: string): Transition => (state) => withSlot(state, slot, { pid, startedAt: at });
+export const slotStarted = (slot: SlotName, pid: number, at: string): Transition => (state) =>
+  withSlot(state, slot, { pid, startedAt: at });
 
 export const slotStopped = (slot: SlotName): Transition => (state) => withSlot(state, slot, { pid: null, startedAt: null });
 
@@ -51,9 +52,11 @@ export const trafficMovedTo = (slot: SlotName): Transition => (state) => ({ ...s
 
 export const bakeBegun = (bake: Bake): Transition => (state) => ({ ...state, bake });
 
-export const bakeWatched = (watcherPid: number): Transition => (state) => (state.bake ? { ...state, bake: { ...state.bake, watcherPid } } : state);
+export const bakeWatched = (watcherPid: number): Transition => (state) =>
+  state.bake ? { ...state, bake: { ...state.bake, watcherPid } } : state;
 
 export const bakeEnded: Transition = (state) => ({ ...state, bake: null });
 
 /** The command's outcome; its journal entry goes with it. */
-export const historyAppended = (entry: HistoryEntry): Transition => (state) => ({ ...state, history: [...state.history, entry], journal: null });
+export const historyAppended = (entry: HistoryEntry): Transition => (state) =>
+  ({ ...state, history: [...state.history, entry], journal: null });

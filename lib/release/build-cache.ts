@@ -64,7 +64,14 @@ export type Carried = { from: CacheDonor; copied: string[] } | { from?: undefine
  * Copy the cache folders of the first candidate that has any into `toDir`, replacing what is there.
  * A copy that fails removes what it copied and says why; it never throws (but for an interruption).
  */
-export async function carryBuildCache(config: Config, state: State, target: SlotName, commit: string, toDir: string, signal?: AbortSignal): Promise<Carried> {
+export async function carryBuildCache(
+  config: Config,
+  state: State,
+  target: SlotName,
+  commit: string,
+  toDir: string,
+  signal?: AbortSignal,
+): Promise<Carried> {
   const cachePaths = config.buildCachePaths;
   if (cachePaths.length === 0) return { reason: 'BUILD_CACHE_PATHS is empty' };
   for (const donor of cacheDonorCandidates(state, target, commit)) {

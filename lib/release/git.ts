@@ -189,7 +189,11 @@ export async function resolveCommit(cache: string, revision: string): Promise<st
  * dry run): a branch or tag (a tag peeled to its commit); undefined when REPO has no such name, or
  * for a SHA or an abbreviation, which only objects can resolve.
  */
-export async function remoteCommit(repo: string, revision: string, options: { env?: Record<string, string | undefined> } = {}): Promise<string | undefined> {
+export async function remoteCommit(
+  repo: string,
+  revision: string,
+  options: { env?: Record<string, string | undefined> } = {},
+): Promise<string | undefined> {
   if (/^[0-9a-f]{4,64}$/.test(revision)) return undefined;
   const refs = revision.startsWith('refs/') ? [revision] : [`refs/heads/${revision}`, `refs/tags/${revision}`];
   const access = repoAccess(repo);

@@ -14,7 +14,13 @@ import { shortCommit } from '../record/state.ts';
  * damage into every release with that lockfile.
  */
 
-export type InstallReuse = { used: true; detail: string } | { used: false; /** Why a donor there was is not used (for the step's line); absent when there was none. */ why?: string };
+export type InstallReuse =
+  | { used: true; detail: string }
+  | {
+      used: false;
+      /** Why a donor there was is not used (for the step's line); absent when there was none. */
+      why?: string;
+    };
 
 
 /** Kept releases with this install key, newest first: a damaged old one is passed over once a newer install exists. Pure. */
@@ -51,7 +57,14 @@ export function missingPackages(appDir: string, expected: readonly string[]): st
 }
 
 /** Try the install cache for the release in `dir`; the step runs INSTALL_CMD when this returns used: false. */
-export async function reuseInstall(config: Config, state: State, commit: string, dir: string, key: string | undefined, signal?: AbortSignal): Promise<InstallReuse> {
+export async function reuseInstall(
+  config: Config,
+  state: State,
+  commit: string,
+  dir: string,
+  key: string | undefined,
+  signal?: AbortSignal,
+): Promise<InstallReuse> {
   if (!key) return { used: false };
   const donor = installDonors(state, key, commit).find((release) => existsSync(releaseDir(config, release.commit)));
   if (!donor) return { used: false };
@@ -79,9 +92,11 @@ export async function reuseInstall(config: Config, state: State, commit: string,
   return { used: true, detail: `same lockfile as ${from}: its node_modules copied (copy-on-write where the filesystem can), all ${expected.length} packages checked present; ${config.installCmd} not run` };
 }
 
-function readJson(file: string): any {
+/** The file's JSON when it is an object (arrays included), else undefined. */
+function readJson(file: string): Record<string, unknown> | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

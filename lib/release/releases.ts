@@ -62,7 +62,9 @@ export function releasesToPrune(state: State, keep: number, lastGood: string | u
   if (lastGood) protectedCommits.add(lastGood);
   const newestFirst = Object.values(state.releases ?? {}).sort((x, y) => Date.parse(y.builtAt) - Date.parse(x.builtAt));
   const kept = new Set(newestFirst.filter((release) => release.complete).slice(0, keep).map((release) => release.commit));
-  return newestFirst.filter((release) => !kept.has(release.commit) && !protectedCommits.has(release.commit)).map((release) => release.commit);
+  return newestFirst
+    .filter((release) => !kept.has(release.commit) && !protectedCommits.has(release.commit))
+    .map((release) => release.commit);
 }
 
 /** What each kept release has been through, newest entry last: "deploy success", "rollback success (automatic)". */

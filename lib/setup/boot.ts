@@ -120,7 +120,11 @@ export function findInPath(name: string, pathValue: string): string | undefined 
 export type BootResult = { how: 'systemd' | 'crontab'; changed: boolean; where: string };
 
 /** Install (or with `remove`, take away) the boot entry. Idempotent: says when nothing changed. */
-export async function applyBootEntry(entry: BootEntry, remove: boolean, options: { systemd?: boolean; uid?: number; searchPath?: string } = {}): Promise<BootResult> {
+export async function applyBootEntry(
+  entry: BootEntry,
+  remove: boolean,
+  options: { systemd?: boolean; uid?: number; searchPath?: string } = {},
+): Promise<BootResult> {
   const systemd = options.systemd ?? systemdIsInit();
   const uid = options.uid ?? process.getuid?.() ?? -1;
   return systemd ? applyUnit(entry, remove, uid) : applyCrontab(entry, remove, uid, options.searchPath ?? `${entry.pathValue}:/usr/bin:/bin`);

@@ -153,7 +153,12 @@ function isLinkTo(link: string, file: string): boolean {
  * as a deploy does, until the workers of the previous config stop taking requests, so the site
  * answers when init says it is in place.
  */
-export async function testAndReload(config: Config, changed: boolean, env: Record<string, string | undefined>, report: (message: string) => void = () => undefined): Promise<Done[]> {
+export async function testAndReload(
+  config: Config,
+  changed: boolean,
+  env: Record<string, string | undefined>,
+  report: (message: string) => void = () => undefined,
+): Promise<Done[]> {
   await runShell(config.nginx.testCmd, { env, timeoutMs: 30_000 });
   const done: Done[] = [{ item: 'nginx test', status: 'ran', detail: config.nginx.testCmd }];
   if (!changed) done.push({ item: 'nginx reload', status: 'skipped', detail: 'nothing nginx reads changed' });

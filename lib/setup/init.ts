@@ -87,7 +87,10 @@ export function planFile(existing: string | undefined, wanted: string, force: bo
 }
 
 /** The given flags, then the values of an existing .env for the rest (so a second `init` needs no flags). Pure. */
-export function mergeAnswers(flags: Partial<Record<ConfigKey, string>>, existing: Record<string, string>): Partial<Record<ConfigKey, string>> {
+export function mergeAnswers(
+  flags: Partial<Record<ConfigKey, string>>,
+  existing: Record<string, string>,
+): Partial<Record<ConfigKey, string>> {
   const result: Partial<Record<ConfigKey, string>> = {};
   for (const key of KNOWN_KEYS) {
     const value = flags[key] ?? existing[key];
@@ -112,7 +115,12 @@ export function siteInstallPaths(nginxDir: string, appName: string, debianLayout
 }
 
 /** The sudoers line that lets the deploy user run exactly NGINX_TEST_CMD and NGINX_RELOAD_CMD, or undefined when they need no sudo. Pure. */
-export function sudoersLine(user: string, testCmd: string, reloadCmd: string, absolute: (program: string) => string = (program) => program): string | undefined {
+export function sudoersLine(
+  user: string,
+  testCmd: string,
+  reloadCmd: string,
+  absolute: (program: string) => string = (program) => program,
+): string | undefined {
   // sudoers wants each command with its absolute path: `nginx -t` becomes `/usr/sbin/nginx -t`.
   const commands = [testCmd, reloadCmd].filter((command) => /^sudo -n /.test(command)).map((command) => {
     const [program, ...rest] = command.replace(/^sudo -n /, '').split(/\s+/);

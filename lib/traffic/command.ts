@@ -61,7 +61,8 @@ export function lastLines(error: unknown, count = 3): string {
 
 export function commandSwitch(config: Config, hooks: { phase?: (name: string) => Promise<void> | void } = {}): TrafficSwitch {
   const { switchCmd, checkCmd } = config.command;
-  const run = (command: string, live: SlotName, previous: SlotName | null, timeoutMs = SWITCH_CMD_TIMEOUT_MS) => runShell(command, { env: commandEnv(config, live, previous), timeoutMs });
+  const run = (command: string, live: SlotName, previous: SlotName | null, timeoutMs = SWITCH_CMD_TIMEOUT_MS) =>
+    runShell(command, { env: commandEnv(config, live, previous), timeoutMs });
 
   /** CHECK_PASSES exits 0 in a row, or throws with the last failure. */
   async function confirm(live: SlotTarget, previous: SlotTarget | null): Promise<string> {

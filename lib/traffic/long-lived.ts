@@ -38,7 +38,12 @@ export function stickyPathLines(prefixes: string[]): string {
  * servers, no keepalive), a group per slot for sessions going back to a warm slot, and the map from
  * $upstream_addr (the last server tried) to the slot that answered, for the session cookie.
  */
-export function streamUpstreamLines(name: string, host: string, slots: Record<SlotName, Endpoint[]>, groups: Record<string, string[]>): string[] {
+export function streamUpstreamLines(
+  name: string,
+  host: string,
+  slots: Record<SlotName, Endpoint[]>,
+  groups: Record<string, string[]>,
+): string[] {
   const lines: string[] = [];
   const servers = (slot: SlotName, suffix = '') => slots[slot].map((endpoint) => `${upstreamAddress(host, endpoint)} max_fails=0${suffix}`);
   const all: Record<string, string[]> = { ...groups };

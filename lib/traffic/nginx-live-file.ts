@@ -54,7 +54,8 @@ export function nginxLiveFileSwitch(config: Config, hooks: PhaseHooks = {}): Tra
     currentSlot: () => selectedSlot(config),
     async moveTo(live: SlotTarget, previous: SlotTarget | null, report: SwitchReport): Promise<string> {
       // Workers that cannot stat() the file fall back to the both-slots group: refuse before moving anything.
-      const unreachable = unreachableByWorkers(liveFile(config, live.slot), config.nginx.pidFile) ?? socketsUnreachable(live, config.nginx.pidFile);
+      const unreachable =
+        unreachableByWorkers(liveFile(config, live.slot), config.nginx.pidFile) ?? socketsUnreachable(live, config.nginx.pidFile);
       if (unreachable) {
         throw new SwitchyardError(unreachable, { untouched: `the live-file was not changed${previous ? `; slot ${previous.slot} still gets the traffic` : ''}` });
       }

@@ -35,7 +35,9 @@ export async function installUpstream(
   report: SwitchReport,
   options: { reload: 'always' | 'if-changed'; layout?: UpstreamLayout },
 ): Promise<{ detail: string; reloaded: boolean; undo: () => Promise<void> }> {
-  if (config.nginx.helper.length > 0 && options.layout) return installWithHelper(config, content, options.layout, hooks, report, options.reload);
+  if (config.nginx.helper.length > 0 && options.layout) {
+    return installWithHelper(config, content, options.layout, hooks, report, options.reload);
+  }
   const file = config.nginx.upstreamFile;
   const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   const restore = () => (before === undefined ? rmSync(file, { force: true }) : writeFileAtomic(file, before, 0o644));
@@ -75,7 +77,15 @@ export async function installUpstream(
     restore();
     const undoneWorkers = master ? childPids(master) : [];
     const reloaded = await nginxCommand(config.nginx.reloadCmd).then(() => true, () => false);
-    if (reloaded) await waitForOldWorkers(master, undoneWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report).catch(() => undefined);
+    if (reloaded) {
+      await waitForOldWorkers(
+        master,
+        undoneWorkers,
+        config.nginx.pidFile,
+        Math.max(config.stopTimeoutMs, 10_000),
+        report,
+      ).catch(() => undefined);
+    }
   };
   try {
     const detail = await waitForOldWorkers(master, oldWorkers, config.nginx.pidFile, Math.max(config.stopTimeoutMs, 10_000), report);
@@ -109,7 +119,13 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
       const installed = await installUpstream(config, content, hooks, report, { reload: 'always', layout });
       let confirmed: string;
       try {
-        confirmed = await confirmThroughNginx(config.nginx.checkUrl, { endpoints: live.endpoints, slot: live.slot }, report, undefined, config.nginx.checkHost);
+        confirmed = await confirmThroughNginx(
+          config.nginx.checkUrl,
+          { endpoints: live.endpoints, slot: live.slot },
+          report,
+          undefined,
+          config.nginx.checkHost,
+        );
       } catch (error) {
         await installed.undo();
         throw nginxNotRunning(config, `${file} was restored`) ?? withContext(error, 'nginx did not switch to the new slot', { untouched: `${file} was restored and nginx reloaded with it` });
@@ -119,7 +135,13 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
   };
 }
 
-export async function waitForOldWorkers(master: number | undefined, oldWorkers: number[], pidFile: string, timeoutMs: number, report: SwitchReport): Promise<string> {
+export async function waitForOldWorkers(
+  master: number | undefined,
+  oldWorkers: number[],
+  pidFile: string,
+  timeoutMs: number,
+  report: SwitchReport,
+): Promise<string> {
   if (!master) {
     // Without the master's pid we cannot see the workers; give the reload a moment rather than none.
     await sleep(1000);
@@ -150,7 +172,12 @@ export async function waitForOldWorkers(master: number | undefined, oldWorkers: 
 /** How many answers in a row must come from the new slot before a switch counts as confirmed. */
 export const CONFIRM_PROBES = 5;
 
-export type ConfirmExpectation = { endpoints: Endpoint[]; slot: string; /** The upstream group the site must say it picked (live-file sites). */ group?: string };
+export type ConfirmExpectation = {
+  endpoints: Endpoint[];
+  slot: string;
+  /** The upstream group the site must say it picked (live-file sites). */
+  group?: string;
+};
 
 /**
  * Prove through nginx that new requests reach the new slot and only it: CONFIRM_PROBES answers in a
@@ -160,7 +187,13 @@ export type ConfirmExpectation = { endpoints: Endpoint[]; slot: string; /** The 
  * that fell back to its both-slots group (it cannot see the live-file).
  */
 /** `host`: the Host header, so nginx picks this app's site when several share the port (NGINX_SERVER_NAME). */
-export async function confirmThroughNginx(url: string, expected: ConfirmExpectation, report: SwitchReport, deadlineMs = 10_000, host?: string): Promise<string> {
+export async function confirmThroughNginx(
+  url: string,
+  expected: ConfirmExpectation,
+  report: SwitchReport,
+  deadlineMs = 10_000,
+  host?: string,
+): Promise<string> {
   const started = Date.now();
   let inARow = 0;
   let last = '';

@@ -10,7 +10,13 @@ if (!url) {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text, app: env.SWITCHYARD_APP_NAME, command: env.SWITCHYARD_COMMAND, slot: env.SWITCHYARD_SLOT, commit: env.SWITCHYARD_COMMIT }),
+    body: JSON.stringify({
+      text,
+      app: env.SWITCHYARD_APP_NAME,
+      command: env.SWITCHYARD_COMMAND,
+      slot: env.SWITCHYARD_SLOT,
+      commit: env.SWITCHYARD_COMMIT,
+    }),
     signal: AbortSignal.timeout(5000),
   });
   // After the switch a failing hook is reported, never undoes the deploy; say clearly why it failed.

@@ -9,7 +9,16 @@ export const build: StepFunction = async (run, io) => {
   if (config.buildCmd.trim()) {
     const cold = run.options.rebuild ? '--rebuild' : run.options.cold ? '--cold' : undefined;
     const how = await buildWithCache(
-      { config, state: io.store.state, target: run.target, commit: run.commit!, dir: run.buildDir!, cold, signal: io.ctx.signal, warn: (message) => io.reporter.warn(message) },
+      {
+        config,
+        state: io.store.state,
+        target: run.target,
+        commit: run.commit!,
+        dir: run.buildDir!,
+        cold,
+        signal: io.ctx.signal,
+        warn: (message) => io.reporter.warn(message),
+      },
       () => io.runStreamed(config.buildCmd, run.buildDir!, 'build', step),
     );
     step.done(`${config.buildCmd}; ${how}`);

@@ -23,7 +23,9 @@ export const fetch: StepFunction = async (run, io) => {
     return { commit, buildDir, reuse };
   }
   const runningIt = [];
-  for (const slot of SLOTS) if (store.state.slots[slot].commit === commit && (await io.processes.runningPid(slot)) !== undefined) runningIt.push(slot);
+  for (const slot of SLOTS) {
+    if (store.state.slots[slot].commit === commit && (await io.processes.runningPid(slot)) !== undefined) runningIt.push(slot);
+  }
   if (kept && runningIt.length > 0) {
     io.learn({ commit, buildDir });
     step.fail();

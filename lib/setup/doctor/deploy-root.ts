@@ -22,7 +22,12 @@ function dirFacts(dir: string): DirFacts {
 }
 
 /** DEPLOY_ROOT as lib/host/deploy-root.ts keeps it: ours, 0711, its nginx/ folder 0755. Pure. */
-export function judgeDeployRoot(root: string, nginxDir: string | undefined, facts: { root: DirFacts; nginx?: DirFacts }, me: { uid: number; name: string }): CheckResult {
+export function judgeDeployRoot(
+  root: string,
+  nginxDir: string | undefined,
+  facts: { root: DirFacts; nginx?: DirFacts },
+  me: { uid: number; name: string },
+): CheckResult {
   if (!facts.root.exists) return fail(`${root} does not exist`, `./deploy.ts init (or: sudo install -d -m 711 -o ${me.name} ${root})`);
   if (facts.root.uid !== me.uid) {
     return fail(`${root} belongs to ${userName(facts.root.uid!)}, and Switchyard runs as ${me.name}`, `sudo chown -R ${me.name} ${root}   (or run Switchyard as ${userName(facts.root.uid!)})`);
@@ -39,7 +44,12 @@ export function checkDeployRoot(ctx: CheckContext): CheckResult {
   const root = ctx.config.deployRoot;
   const nginxDir = ctx.config.switchKind === 'command' ? undefined : [path.dirname(ctx.config.nginx.upstreamFile), ctx.config.nginx.liveDir].find((dir) => path.dirname(dir) === root);
   const uid = process.getuid?.() ?? -1;
-  return judgeDeployRoot(root, nginxDir, { root: dirFacts(root), nginx: nginxDir ? dirFacts(nginxDir) : undefined }, { uid, name: userName(uid) });
+  return judgeDeployRoot(
+    root,
+    nginxDir,
+    { root: dirFacts(root), nginx: nginxDir ? dirFacts(nginxDir) : undefined },
+    { uid, name: userName(uid) },
+  );
 }
 
 export const MIN_FREE_BYTES = 1024 ** 3;

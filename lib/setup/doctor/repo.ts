@@ -56,7 +56,10 @@ function firstCause(stderr: string): string | undefined {
 
 export async function checkRepository(ctx: CheckContext): Promise<CheckResult> {
   const { repo, branch } = ctx.config;
-  const result = await probeCommand(lsRemoteArgv(repo, branch), { env: { ...probeGitEnv(ctx.env), ...repoAccess(repo).env }, timeoutMs: 20_000 });
+  const result = await probeCommand(lsRemoteArgv(repo, branch), {
+    env: { ...probeGitEnv(ctx.env), ...repoAccess(repo).env },
+    timeoutMs: 20_000,
+  });
   if (result.timedOut) return fail(`git ls-remote ${redactUrlCredentials(repo)} did not answer within 20s`, 'check the network path and the host in REPO');
   if (result.error && result.exitCode === -1) return fail(`git could not run: ${result.error}`, 'install git: apt-get install -y git');
   if (result.exitCode !== 0) {
