@@ -127,7 +127,8 @@ export async function run(io: CommandIo): Promise<number> {
     }
     if (sub === 'history') {
       const checks = await checkHosts(ctx.remote, config.hosts);
-      const entries = mergeHistories(checks.map((check) => ({ host: check.host.name, records: check.probe?.history ?? [] }))).slice(-historyCount(flags.count as string | undefined));
+      const perHost = checks.map((check) => ({ host: check.host.name, records: check.probe?.history ?? [] }));
+      const entries = mergeHistories(perHost).slice(-historyCount(flags.count as string | undefined));
       if (out.json) out.document(entries);
       else if (entries.length === 0) out.info('no fleet deploys yet');
       else for (const entry of entries) out.info(`${entry.at}  ${entry.command.padEnd(8)} ${(entry.commit?.slice(0, 7) ?? '-').padEnd(8)} by ${entry.holder}  ${Object.entries(entry.outcomes).map(([host, outcome]) => `${host}: ${outcome}`).join(', ')}  [${entry.id}]`);
@@ -231,7 +232,14 @@ async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<
 async function doctor(ctx: FleetContext): Promise<number> {
   const { config, out } = ctx;
   const checks = await checkHosts(ctx.remote, config.hosts);
-  const rows = checks.map((check) => ({ host: check.host.name, ok: !check.problem, problem: check.problem ?? null, version: check.probe?.version ?? null, live: check.probe?.live ?? null, commit: check.probe?.commit ?? null }));
+  const rows = checks.map(({ host, problem, probe }) => ({
+    host: host.name,
+    ok: !problem,
+    problem: problem ?? null,
+    version: probe?.version ?? null,
+    live: probe?.live ?? null,
+    commit: probe?.commit ?? null,
+  }));
   if (out.json) out.document({ controllerVersion: switchyardVersion(), hosts: rows });
   else {
     out.info(`controller: Switchyard ${switchyardVersion()}, ${config.hosts.length} host(s), ${config.strategy}${config.sshConfig ? `, ssh -F ${config.sshConfig}` : ''}`);

@@ -18,7 +18,14 @@ import { snapshotTree } from './field-support.ts';
  */
 const TEMPLATES = fileURLToPath(new URL('../templates/fleet', import.meta.url));
 const fleetApp = new URL('./fixtures/apps/fleet-app.js', import.meta.url).pathname;
-const LOAD = { connections: 8, mix: { fast: 0.6, post: 0.2, slowpost: 0.2 }, slowMs: [200, 800] as [number, number], maxDurationMs: 300_000, leadMs: 800, tailMs: 500 };
+const LOAD = {
+  connections: 8,
+  mix: { fast: 0.6, post: 0.2, slowpost: 0.2 },
+  slowMs: [200, 800] as [number, number],
+  maxDurationMs: 300_000,
+  leadMs: 800,
+  tailMs: 500,
+};
 
 describe('a blue-green fleet', () => {
   let fleet: NetnsFleet;

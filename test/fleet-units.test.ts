@@ -220,10 +220,14 @@ describe('the lease order', () => {
 describe('giving the leases back', () => {
   it('names each host whose lease could not be given back, and when it expires', async () => {
     const lines: string[] = [];
-    const out = createOutput({ json: false, stdout: new Writable({ write: (_chunk, _encoding, done) => done() }), stderr: new Writable({ write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    } }) });
+    const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const stderr = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const out = createOutput({ json: false, stdout: discard, stderr });
     const hosts = parseHosts('web1 web2 web3');
     // The one stand-in here is the ssh transport's answer: web2 unreachable, web3 refusing.
     const answers: Record<string, { exitCode: number; reached: boolean; tail: string[] }> = {

@@ -15,7 +15,14 @@ import { freePort } from '../harness/ports.ts';
  * POST load through the front. The controller is this machine, reaching the hosts over the system ssh.
  */
 const fleetApp = new URL('./fixtures/apps/fleet-app.js', import.meta.url).pathname;
-const LOAD = { connections: 12, mix: { fast: 0.6, post: 0.2, slowpost: 0.2 }, slowMs: [200, 800] as [number, number], maxDurationMs: 300_000, leadMs: 800, tailMs: 500 };
+const LOAD = {
+  connections: 12,
+  mix: { fast: 0.6, post: 0.2, slowpost: 0.2 },
+  slowMs: [200, 800] as [number, number],
+  maxDurationMs: 300_000,
+  leadMs: 800,
+  tailMs: 500,
+};
 
 describe('a fleet of three hosts', () => {
   let fleet: NetnsFleet;

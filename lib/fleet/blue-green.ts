@@ -61,7 +61,8 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     }
     const to: Group = live ? other(live) : 'A';
     const resolved = await ctx.remote.query(groups[to][0], ['fleet', 'resolve', ...(options.revision ? ['--', options.revision] : [])], { timeoutMs: 120_000 });
-    commit = resolved.exitCode === 0 && typeof resolved.json?.commit === 'string' ? resolved.json.commit : null;
+    const resolvedCommit = (resolved.json as { commit?: unknown } | undefined)?.commit;
+    commit = resolved.exitCode === 0 && typeof resolvedCommit === 'string' ? resolvedCommit : null;
     if (!commit) throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${groups[to][0].name}: ${resolved.tracker.tail(3).join(' ')}`, { untouched: 'nothing was changed on any host' });
     out.info(`fleet deploy ${id}: ${short(commit)} to the idle group ${to} (${groups[to].map((host) => host.name).join(', ')}), ${live ? `then the switch from group ${live}` : 'then the first switch'}`);
     const env = { SWITCHYARD_FLEET_ID: id };
@@ -98,7 +99,13 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
 }
 
 /** FLEET_SWITCH_CMD to `to`, then FLEET_SWITCH_CHECK_CMD 3 passes in a row (bounded); on failure the switch back to `from`. */
-async function switchTo(ctx: FleetContext, to: Group, from: Group | undefined, groups: Record<Group, FleetHost[]>, commit: string | null): Promise<void> {
+async function switchTo(
+  ctx: FleetContext,
+  to: Group,
+  from: Group | undefined,
+  groups: Record<Group, FleetHost[]>,
+  commit: string | null,
+): Promise<void> {
   const { config, out } = ctx;
   const run = (command: string, group: Group) => runShell(command, { env: { ...ctx.env, ...switchEnv(group, groups, commit) }, timeoutMs: 60_000, onLine: (line) => out.output('switch', line) });
   try {

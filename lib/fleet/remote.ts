@@ -14,9 +14,17 @@ export type RemoteResult = { exitCode: number; stdout: string; tracker: EventTra
 
 export type Remote = {
   /** A short command whose stdout is one JSON document (probe, lease, resolve): bounded by `timeoutMs`. */
-  query(host: FleetHost, words: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): Promise<RemoteResult & { json?: any }>;
+  query(
+    host: FleetHost,
+    words: string[],
+    options?: { timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<RemoteResult & { json?: unknown }>;
   /** A deploy or rollback with `--json`: each event as it arrives. */
-  stream(host: FleetHost, words: string[], options: { env?: Record<string, string>; onEvent?: (event: HostEvent) => void; signal?: AbortSignal }): Promise<RemoteResult>;
+  stream(
+    host: FleetHost,
+    words: string[],
+    options: { env?: Record<string, string>; onEvent?: (event: HostEvent) => void; signal?: AbortSignal },
+  ): Promise<RemoteResult>;
   close(hosts: FleetHost[]): Promise<void>;
 };
 
@@ -28,7 +36,8 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
   const controlDir = mkdtempSync(path.join(env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.length < 60 ? env.XDG_RUNTIME_DIR : os.tmpdir(), 'swy-ssh-'));
   const options: SshOptions = { configFile: config.sshConfig, controlDir, connectTimeoutS: 10, persistS: 15 };
   const sshEnv = { ...env };
-  const argv = (host: FleetHost, words: string[], extra: Record<string, string> = {}) => sshArgv(host, config.remote, words, options, extra);
+  const argv = (host: FleetHost, words: string[], extra: Record<string, string> = {}) =>
+    sshArgv(host, config.remote, words, options, extra);
   return {
     async query(host, words, queryOptions = {}) {
       const result = await probeCommand(argv(host, words, queryOptions.env), { env: sshEnv, timeoutMs: queryOptions.timeoutMs ?? 30_000 });
@@ -66,7 +75,7 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
 }
 
 /** A whole JSON document (status --json prints one over many lines), or the last line that is one. */
-function parseDocument(stdout: string): any {
+function parseDocument(stdout: string): unknown {
   for (const text of [stdout.trim(), stdout.trim().split('\n').at(-1) ?? '']) {
     try {
       return JSON.parse(text);

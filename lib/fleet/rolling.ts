@@ -41,7 +41,12 @@ export function newFleetId(): string {
  * controllers started together exactly one gets it, and the other stops there having taken nothing,
  * so one of them always goes on (taking them all at once, each could get some and both give up).
  */
-export async function preflightAndLease(ctx: FleetContext, hosts: FleetHost[], take: Take, resolve?: string): Promise<Map<string, HostCheck>> {
+export async function preflightAndLease(
+  ctx: FleetContext,
+  hosts: FleetHost[],
+  take: Take,
+  resolve?: string,
+): Promise<Map<string, HostCheck>> {
   const [anchor, ...others] = leaseOrder(hosts);
   const resolveOn = (host: FleetHost) => (host === hosts[0] ? resolve : undefined);
   const first = await checkHost(ctx.remote, anchor, take, resolveOn(anchor));
@@ -65,7 +70,12 @@ export function leaseOrder(hosts: readonly FleetHost[]): FleetHost[] {
 }
 
 /** `record`: kept in each host's fleet-history.jsonl; its reason redacted here (the host knows none of the controller's secrets), then cut. */
-export async function releaseLeases(ctx: FleetContext, hosts: FleetHost[], id: string, record?: { command: string; holder: string; commit: string | null; outcome: string; reason?: string }): Promise<void> {
+export async function releaseLeases(
+  ctx: FleetContext,
+  hosts: FleetHost[],
+  id: string,
+  record?: { command: string; holder: string; commit: string | null; outcome: string; reason?: string },
+): Promise<void> {
   const words = ['fleet', 'lease', 'release', id, ...(record ? ['--outcome', record.outcome, '--command', record.command, '--holder', record.holder, ...(record.commit ? ['--commit', record.commit] : []), ...(record.reason ? ['--reason', redact(record.reason).slice(0, 300)] : [])] : [])];
   const results = await Promise.all(hosts.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
   // A lease left on a host blocks the next fleet command there until it expires: say so, where.

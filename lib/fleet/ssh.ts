@@ -21,7 +21,13 @@ export type SshOptions = {
  * only accepted as the user's config says (no StrictHostKeyChecking of ours). One ControlMaster
  * per host: a rollout pays one handshake per host and never trips sshd's MaxStartups.
  */
-export function sshArgv(host: FleetHost, prefix: string, remote: readonly string[], options: SshOptions, env: Record<string, string> = {}): string[] {
+export function sshArgv(
+  host: FleetHost,
+  prefix: string,
+  remote: readonly string[],
+  options: SshOptions,
+  env: Record<string, string> = {},
+): string[] {
   return [
     'ssh',
     ...(options.configFile ? ['-F', options.configFile] : []),

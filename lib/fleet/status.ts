@@ -19,14 +19,25 @@ export type HostStatus = {
 };
 
 /** `versions`: what the hosts taking traffic serve (blue-green: the live group's); `notes`: what is normal but worth knowing. */
+/** What a host's `status --json` holds that the fleet reads. */
+type HostStatusDocument = {
+  live?: string | null;
+  slots?: Record<string, { commit?: string | null; healthy?: boolean } | undefined>;
+  bake?: { endsAt?: string | null } | null;
+};
+
 export type FleetStatus = { hosts: HostStatus[]; versions: string[]; warnings: string[]; notes: string[] };
 
 /** `groups`: blue-green's two groups, whose idle one serving another version (warm for rollback) is normal. */
-export async function readFleetStatus(remote: Remote, hosts: FleetHost[], groups?: { A: FleetHost[]; B: FleetHost[] }): Promise<FleetStatus> {
+export async function readFleetStatus(
+  remote: Remote,
+  hosts: FleetHost[],
+  groups?: { A: FleetHost[]; B: FleetHost[] },
+): Promise<FleetStatus> {
   const [checks, statuses] = await Promise.all([checkHosts(remote, hosts), Promise.all(hosts.map((host) => remote.query(host, ['status', '--json'], { timeoutMs: 30_000 })))]);
   const rows = hosts.map((host, index): HostStatus => {
     const probe: Probe | undefined = checks[index].probe;
-    const status = statuses[index].json;
+    const status = statuses[index].json as HostStatusDocument | undefined;
     const live = status?.live ?? probe?.live ?? null;
     return {
       host: host.name,
@@ -40,7 +51,6 @@ export async function readFleetStatus(remote: Remote, hosts: FleetHost[], groups
       lease: probe?.lease && Date.parse(probe.lease.expiresAt) > Date.now() ? `${probe.lease.command} ${probe.lease.id} by ${probe.lease.holder}` : null,
     };
   });
-  const versions = [...new Set(rows.filter((row) => row.commit).map((row) => row.commit!))];
   const warnings: string[] = [];
   const notes: string[] = [];
   const liveGroup = groups ? (rows.find((row) => row.group)?.group as 'A' | 'B' | undefined) : undefined;
@@ -80,14 +90,23 @@ export function printFleetStatus(out: FleetOutput, status: FleetStatus): void {
   if (status.versions.length === 1 && status.warnings.length === 0) out.success(`one version on ${serving} host(s) taking traffic: ${status.versions[0].slice(0, 7)}`);
 }
 
-export type FleetHistoryEntry = { id: string; command: string; holder: string; commit: string | null; at: string; outcomes: Record<string, string>; reason?: string };
+export type FleetHistoryEntry = {
+  id: string;
+  command: string;
+  holder: string;
+  commit: string | null;
+  at: string;
+  outcomes: Record<string, string>;
+  reason?: string;
+};
 
 /** Each host's fleet records, merged by fleet command (its id), oldest first. Pure. */
 export function mergeHistories(perHost: { host: string; records: FleetRecord[] }[]): FleetHistoryEntry[] {
   const byId = new Map<string, FleetHistoryEntry>();
   for (const { host, records } of perHost) {
     for (const record of records) {
-      const entry = byId.get(record.id) ?? { id: record.id, command: record.command, holder: record.holder, commit: record.commit, at: record.at, outcomes: {}, ...(record.reason ? { reason: record.reason } : {}) };
+      const { id, command, holder, commit, at, reason } = record;
+      const entry = byId.get(id) ?? { id, command, holder, commit, at, outcomes: {}, ...(reason ? { reason } : {}) };
       entry.outcomes[host] = record.outcome;
       if (record.at < entry.at) entry.at = record.at;
       byId.set(record.id, entry);

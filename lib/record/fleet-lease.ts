@@ -24,7 +24,15 @@ export type FleetLease = {
   ttlS?: number;
 };
 
-export type FleetRecord = { id: string; command: string; holder: string; commit: string | null; outcome: string; at: string; reason?: string };
+export type FleetRecord = {
+  id: string;
+  command: string;
+  holder: string;
+  commit: string | null;
+  outcome: string;
+  at: string;
+  reason?: string;
+};
 
 export const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
