@@ -126,6 +126,13 @@ describe('a blue-green fleet', () => {
     expect([historyLength(0), historyLength(1)]).toEqual(before);
 
     commitVersion('v3');
+    // A check that says the group cannot serve (exit 3): switched back after its first run, not after 30 s of tries.
+    const runs = path.join(dir, 'check-runs');
+    const refused = await fleetRun(['deploy'], { FLEET_SWITCH_CHECK_CMD: `echo run >> '${runs}'; echo connection refused >&2; exit 3` });
+    expect(refused.exitCode, refused.output).toBe(1);
+    expect(refused.output).toMatch(/FLEET_SWITCH_CHECK_CMD says group B cannot serve \(exit 3\), so the switch is undone at once.*switched back: group A serves as before/);
+    expect(readFileSync(runs, 'utf8')).toBe('run\n');
+    expect(await served()).toEqual(['a1 v1']);
     const failed = await fleetRun(['deploy'], { FLEET_SWITCH_CHECK_CMD: 'echo the front answered 502 >&2; exit 1' });
     expect(failed.exitCode, failed.output).toBe(1);
     expect(failed.output).toMatch(/the switch to group B failed: FLEET_SWITCH_CHECK_CMD did not pass 3 times in a row.*switched back: group A serves as before/);

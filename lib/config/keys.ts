@@ -55,7 +55,7 @@ export const CONFIG_KEYS = {
   FLEET_GROUP_A: { default: '', doc: 'fleet, blue-green: the hosts of group A (names as in FLEET_HOSTS)' },
   FLEET_GROUP_B: { default: '', doc: 'fleet, blue-green: the hosts of group B' },
   FLEET_SWITCH_CMD: { default: '', doc: 'fleet, blue-green (required there): command run by /bin/sh as written that sends traffic to a group; the facts come in SWITCHYARD_GROUP, SWITCHYARD_HOSTS, SWITCHYARD_PREVIOUS_GROUP, SWITCHYARD_PREVIOUS_HOSTS, SWITCHYARD_COMMIT' },
-  FLEET_SWITCH_CHECK_CMD: { default: '', doc: 'fleet, blue-green, optional: command run after FLEET_SWITCH_CMD with the same variables; must pass 3 times in a row (bounded) or the switch is run back' },
+  FLEET_SWITCH_CHECK_CMD: { default: '', doc: 'fleet, blue-green, optional: command run after FLEET_SWITCH_CMD with the same variables; must pass 3 times in a row (bounded) or the switch is run back; exit 3 (the group cannot serve) runs it back at once' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

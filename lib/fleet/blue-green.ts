@@ -98,6 +98,9 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
   }
 }
 
+/** FLEET_SWITCH_CHECK_CMD's exit code for "this group cannot serve" (a refused connection, a 5xx), as opposed to "not yet". */
+export const CHECK_CANNOT_SERVE = 3;
+
 /** FLEET_SWITCH_CMD to `to`, then FLEET_SWITCH_CHECK_CMD 3 passes in a row (bounded); on failure the switch back to `from`. */
 async function switchTo(
   ctx: FleetContext,
@@ -121,6 +124,10 @@ async function switchTo(
         } catch (error) {
           passes = 0;
           last = isSwitchyardError(error) ? [error.message, ...error.details.slice(-2)].join(' ') : String(error);
+          // Exit 3 is the check's verdict that the group cannot serve (refused, 5xx): no wait can mend that.
+          if (isSwitchyardError(error) && error.command?.exitCode === CHECK_CANNOT_SERVE) {
+            throw new SwitchyardError(`FLEET_SWITCH_CHECK_CMD says group ${to} cannot serve (exit ${CHECK_CANNOT_SERVE}), so the switch is undone at once: ${last}`);
+          }
           if (Date.now() > deadline) throw new SwitchyardError(`FLEET_SWITCH_CHECK_CMD did not pass 3 times in a row within 30s: ${last}`);
         }
         if (passes < 3) await sleep(300);

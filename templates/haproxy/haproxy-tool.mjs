@@ -11,10 +11,12 @@ import http from 'node:http';
 import net from 'node:net';
 
 const [action, ...rest] = process.argv.slice(2);
-const fail = (message) => {
+const fail = (message, code = 1) => {
   process.stderr.write(`haproxy-tool: ${message}\n`);
-  process.exit(1);
+  process.exit(code);
 };
+// served-by's exit code when what answered cannot serve (refused, reset, a 5xx): FLEET_SWITCH_CHECK_CMD's "switch back at once".
+const CANNOT_SERVE = 3;
 
 function api(socket, command) {
   return new Promise((resolve) => {
@@ -51,12 +53,14 @@ if (action === 'api') {
   const request = http.get(url, { headers: { connection: 'close' }, timeout: 5000 }, (response) => {
     response.resume();
     const server = response.headers['x-switchyard-server'];
-    if (response.statusCode < 200 || response.statusCode >= 300) fail(`${url} answered HTTP ${response.statusCode} (server ${server ?? 'unknown'})`);
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      fail(`${url} answered HTTP ${response.statusCode} (server ${server ?? 'unknown'})`, response.statusCode >= 500 ? CANNOT_SERVE : 1);
+    }
     if (!server) fail(`${url} has no X-Switchyard-Server header: add "http-response set-header X-Switchyard-Server %s" to the backend`);
     process.stdout.write(`${server}\n`);
   });
   request.on('timeout', () => request.destroy(new Error('no answer within 5s')));
-  request.on('error', (error) => fail(`${url}: ${error.code ?? error.message}`));
+  request.on('error', (error) => fail(`${url}: ${error.code ?? error.message}`, ['ECONNREFUSED', 'ECONNRESET'].includes(error.code) ? CANNOT_SERVE : 1));
 } else {
   fail('usage: haproxy-tool.mjs api SOCKET COMMAND... | admin-state SOCKET BACKEND SERVER... | served-by URL');
 }
