@@ -44,6 +44,8 @@ describe('a fleet controller whose SSH session drops', () => {
       `FLEET_SSH_CONFIG=${fleet.sshConfig}`,
       'FLEET_REMOTE=/srv/switchyard/deploy.ts',
       'FLEET_BATCH=1',
+      // One new SSH connection at a time: the preflight's opens wait their turn, the lease renewals share them.
+      'FLEET_PARALLEL=1',
       // The check after the first batch waits for the test: the session is dropped while it runs.
       `FLEET_CHECK_CMD="touch '${dir}/checking'; while [ ! -e '${dir}/release' ]; do sleep 0.05; done; echo check passed"`,
       '',

@@ -9,6 +9,7 @@ import { trackEvents } from '../lib/fleet/events.ts';
 import { parseHosts } from '../lib/fleet/hosts.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
 import { leaseOrder, releaseLeases } from '../lib/fleet/rolling.ts';
+import { createLimit } from '../lib/fleet/limit.ts';
 import type { Remote } from '../lib/fleet/remote.ts';
 import type { FleetConfig } from '../lib/fleet/config.ts';
 import { rollout, type HostResult } from '../lib/fleet/rollout.ts';
@@ -248,5 +249,39 @@ describe('giving the leases back', () => {
       'warning: web2 │ its fleet lease L1 could not be given back (the host could not be reached): it expires by itself within 120 s, and the next fleet command waits for it or takes it over from this machine',
       'warning: web3 │ its fleet lease L1 could not be given back (error: the lease is held by another fleet command): it expires by itself within 120 s, and the next fleet command waits for it or takes it over from this machine',
     ]);
+  });
+});
+
+describe('FLEET_PARALLEL', () => {
+  it('is a number of connections, 10 by default; anything else is named', () => {
+    expect(parseFleetConfig((key) => ({ FLEET_HOSTS: 'a b' })[key], '/e').parallel).toBe(10);
+    expect(parseFleetConfig((key) => ({ FLEET_HOSTS: 'a b', FLEET_PARALLEL: '2' })[key], '/e').parallel).toBe(2);
+    for (const bad of ['0', '-1', '1.5', 'ten', '10000']) {
+      expect(() => parseFleetConfig((key) => ({ FLEET_HOSTS: 'a', FLEET_PARALLEL: bad })[key], '/e')).toThrow(/FLEET_PARALLEL must be a number of SSH connections from 1 to 9999/);
+    }
+  });
+
+  it('the limit runs at most that many at once, the rest in the order they came', async () => {
+    const limit = createLimit(2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const releases: (() => void)[] = [];
+    const works = [0, 1, 2, 3, 4].map((index) => limit(async () => {
+      started.push(index);
+      most = Math.max(most, ++running);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      running--;
+      return index;
+    }));
+    while (releases.length < 2) await Promise.resolve();
+    expect(started).toEqual([0, 1]);
+    for (let released = 0; released < 5; released++) {
+      while (releases.length <= released) await new Promise((resolve) => setImmediate(resolve));
+      releases[released]();
+    }
+    expect(await Promise.all(works)).toEqual([0, 1, 2, 3, 4]);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(most).toBe(2);
   });
 });

@@ -49,6 +49,7 @@ export const CONFIG_KEYS = {
   FLEET_SSH_CONFIG: { default: '', doc: 'fleet: file passed to ssh -F (keys, bastions, known_hosts); empty: ssh\'s own ~/.ssh/config' },
   FLEET_REMOTE: { default: 'switchyard/deploy.ts', doc: "fleet: the Switchyard command on each host, run by the login's shell as written (relative to its home)" },
   FLEET_BATCH: { default: '1', doc: 'fleet: hosts changed at a time, N or N% of the fleet (rounded up)' },
+  FLEET_PARALLEL: { default: '10', doc: "fleet: SSH connections opened at once, each host's first command (its later ones share that connection); keeps a bastion's MaxStartups untripped, separate from FLEET_BATCH" },
   FLEET_ON_FAILURE: { default: 'revert', doc: 'fleet: revert (every host already switched goes back to the release it served, so one version serves) or halt (they are left; fleet status warns of two versions)' },
   FLEET_CHECK_CMD: { default: '', doc: 'fleet, optional: command run by /bin/sh on the controller after each batch (SWITCHYARD_COMMIT, SWITCHYARD_HOSTS set), e.g. a check through the front balancer; non-zero fails the rollout' },
   FLEET_STRATEGY: { default: 'rolling', doc: 'fleet: rolling (batches of FLEET_BATCH) or blue-green (deploy the idle group, then FLEET_SWITCH_CMD)' },

@@ -17,9 +17,18 @@ export type FleetConfig = {
   groups: { A: FleetHost[]; B: FleetHost[] };
   switchCmd: string;
   switchCheckCmd: string;
+  /** FLEET_PARALLEL: new SSH connections at once (each host's first command; the rest share its connection). */
+  parallel: number;
 };
 
-export const FLEET_DEFAULTS = { FLEET_REMOTE: 'switchyard/deploy.ts', FLEET_BATCH: '1', FLEET_ON_FAILURE: 'revert', FLEET_STRATEGY: 'rolling' } as const;
+export const FLEET_DEFAULTS = {
+  FLEET_REMOTE: 'switchyard/deploy.ts',
+  FLEET_BATCH: '1',
+  FLEET_ON_FAILURE: 'revert',
+  FLEET_STRATEGY: 'rolling',
+  // OpenSSH's own MaxStartups begins refusing past 10 connections still authenticating (10:30:100).
+  FLEET_PARALLEL: '10',
+} as const;
 
 export function parseFleetConfig(raw: (key: string) => string | undefined, envFile: string): FleetConfig {
   const problems: string[] = [];
@@ -37,6 +46,8 @@ export function parseFleetConfig(raw: (key: string) => string | undefined, envFi
   const batchText = value('FLEET_BATCH');
   const batch = parseBatchSize(batchText);
   if (!batch) problems.push(`FLEET_BATCH must be a number of hosts (1, 2 ...) or a share of the fleet (25%); got ${JSON.stringify(batchText)}`);
+  const parallelText = value('FLEET_PARALLEL');
+  if (!/^[1-9]\d{0,3}$/.test(parallelText)) problems.push(`FLEET_PARALLEL must be a number of SSH connections from 1 to 9999; got ${JSON.stringify(parallelText)}`);
   const onFailure = value('FLEET_ON_FAILURE');
   if (!['revert', 'halt'].includes(onFailure)) problems.push(`FLEET_ON_FAILURE must be revert or halt; got ${JSON.stringify(onFailure)}`);
   const strategy = value('FLEET_STRATEGY');
@@ -74,5 +85,6 @@ export function parseFleetConfig(raw: (key: string) => string | undefined, envFi
     groups,
     switchCmd,
     switchCheckCmd: value('FLEET_SWITCH_CHECK_CMD'),
+    parallel: Number(parallelText),
   };
 }

@@ -6,6 +6,7 @@ import { isSwitchyardError } from '../errors.ts';
 import type { FleetConfig } from './config.ts';
 import { trackEvents, type EventTracker, type HostEvent } from './events.ts';
 import type { FleetHost } from './hosts.ts';
+import { createLimit } from './limit.ts';
 import { sshArgv, sshExitArgv, type SshOptions } from './ssh.ts';
 
 /** The controller's ssh: one private control folder per command, one shared connection per host, closed at the end. */
@@ -34,20 +35,33 @@ export const SSH_FAILED = 255;
 export function createRemote(config: FleetConfig, env: Record<string, string | undefined>): Remote {
   // A private folder (mkdtemp is 0700): nobody else can reach the shared connections.
   const controlDir = mkdtempSync(path.join(env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.length < 60 ? env.XDG_RUNTIME_DIR : os.tmpdir(), 'swy-ssh-'));
-  const options: SshOptions = { configFile: config.sshConfig, controlDir, connectTimeoutS: 10, persistS: 15 };
+  // A host's connection lasts the whole command (close() ends it), so a host waiting for its batch never pays a
+  // second handshake (a batch waits minutes, not 10); the bound ends a connection a killed controller left.
+  const options: SshOptions = { configFile: config.sshConfig, controlDir, connectTimeoutS: 10, persistS: 600 };
+  // FLEET_PARALLEL: a host's first command opens its connection; at most that many open at once (a bastion's MaxStartups).
+  const connected = new Set<string>();
+  const opening = createLimit(config.parallel);
+  const throughConnection = <T extends { reached: boolean }>(host: FleetHost, work: () => Promise<T>): Promise<T> =>
+    connected.has(host.name)
+      ? work()
+      : opening(async () => {
+          const result = await work();
+          if (result.reached) connected.add(host.name);
+          return result;
+        });
   const sshEnv = { ...env };
   const argv = (host: FleetHost, words: string[], extra: Record<string, string> = {}) =>
     sshArgv(host, config.remote, words, options, extra);
   return {
-    async query(host, words, queryOptions = {}) {
+    query: (host, words, queryOptions = {}) => throughConnection(host, async () => {
       const result = await probeCommand(argv(host, words, queryOptions.env), { env: sshEnv, timeoutMs: queryOptions.timeoutMs ?? 30_000 });
       const tracker = trackEvents();
       for (const line of `${result.stderr}\n${result.error ?? ''}`.split('\n')) if (line.trim()) tracker.take(line);
       const json = parseDocument(result.stdout);
       const exitCode = result.timedOut ? SSH_FAILED : result.exitCode;
       return { exitCode, stdout: result.stdout, tracker, json, reached: exitCode !== SSH_FAILED };
-    },
-    async stream(host, words, streamOptions) {
+    }),
+    stream: (host, words, streamOptions) => throughConnection(host, async () => {
       const tracker = trackEvents();
       let exitCode = 0;
       try {
@@ -66,7 +80,7 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
         if (typeof code !== 'number') tracker.take(isSwitchyardError(error) ? error.message : String(error));
       }
       return { exitCode, stdout: '', tracker, reached: exitCode !== SSH_FAILED };
-    },
+    }),
     async close(hosts) {
       await Promise.all(hosts.map((host) => probeCommand(sshExitArgv(host, options), { env: sshEnv, timeoutMs: 5000 })));
       rmSync(controlDir, { recursive: true, force: true });
