@@ -16,7 +16,8 @@ import { signalGroup, signalProcess } from '../lib/host/process.ts';
 
 /** The machine's temp folder, kept across files should a worker run several. */
 const base = (process.env.SWITCHYARD_TEST_TMP_BASE ??= os.tmpdir());
-const folder = mkdtempSync(path.join(base, 'swt-'));
+// A short name: ssh's control sockets (lib/fleet/remote.ts) lie a few folders below, within a socket path's 107 characters.
+const folder = mkdtempSync(path.join(base, 't'));
 // Like /tmp: nginx's workers and the test users pass through, sticky so none replaces another's entry.
 chmodSync(folder, 0o1777);
 process.env.TMPDIR = folder;
