@@ -7,6 +7,9 @@ import { createExampleRepo } from './example-repo.ts';
 import { nginxLayout, startNginx, type TestNginx } from './nginx.ts';
 import type { SwitchKind } from '../lib/config/config.ts';
 import { freePort, freePortRuns, freePorts } from './ports.ts';
+import { waitFor } from './wait.ts';
+import { isBakeWatcher } from '../lib/cycle/bake.ts';
+import { isAlive, signalProcess } from '../lib/host/process.ts';
 
 export const DEPLOY_TS = fileURLToPath(new URL('../deploy.ts', import.meta.url));
 
@@ -106,6 +109,18 @@ export async function hostBase(prefix: string, options: { instances?: number } =
       return JSON.parse(readFileSync(path.join(deployRoot, 'state.json'), 'utf8'));
     },
     async stopSlots() {
+      // A bake watcher holds the lock while it drains, and `stop` refuses a slot then (the live one was
+      // left running in a deleted folder): SIGTERM makes it stand down, or finish that drain first.
+      let watcher: number | undefined;
+      try {
+        watcher = base.state().bake?.watcherPid;
+      } catch {
+        // No state file: no window.
+      }
+      if (watcher && isBakeWatcher(watcher)) {
+        signalProcess(watcher, 'SIGTERM');
+        await waitFor('the bake watcher to exit after SIGTERM', () => !isAlive(watcher), { timeoutMs: 60_000 });
+      }
       for (const slot of ['a', 'b']) await base.run(['stop', `${appName}-${slot}`, '--force']);
     },
   };

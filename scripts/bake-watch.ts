@@ -10,7 +10,9 @@ export const summary = SPECS['bake-watch'].summary;
 export const help = renderHelp(SPECS['bake-watch'], `Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
 the bake window (BAKE_TIME), moves traffic back to the warm previous slot after repeated failures
 (AUTO_ROLLBACK), and drains and stops the previous slot when the window ends. Its output is appended
-to DEPLOY_ROOT/run/bake.log. It exits at once when another command has ended the window.
+to DEPLOY_ROOT/run/bake.log. It exits at once when another command has ended the window. SIGTERM
+while it waits stops it with nothing changed (the next deploy, rollback or status --repair ends the
+window); during a drain or an automatic rollback, that is finished first. Exits 130 then.
 `);
 
 export async function run(io: CommandIo): Promise<number> {
@@ -26,9 +28,9 @@ export async function run(io: CommandIo): Promise<number> {
     }
     reporter.info(`[${new Date().toISOString()}] bake-watch pid ${process.pid} for ${config.appName}`);
     const ctx = cycleContext(io, config, reporter);
-    const outcome = await watchBake({ config, reporter, appEnv: ctx.env, hooks: ctx.hooks, atPhase: ctx.atPhase, user: `${currentUser(io.env)} (bake window)` });
+    const outcome = await watchBake({ config, reporter, appEnv: ctx.env, hooks: ctx.hooks, atPhase: ctx.atPhase, signal: ctx.signal, user: `${currentUser(io.env)} (bake window)` });
     reporter.info(`[${new Date().toISOString()}] ${outcome}`);
-    return 0;
+    return ctx.signal.aborted ? 130 : 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }

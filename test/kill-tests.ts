@@ -22,10 +22,13 @@ const testConfig = resolveConfig({ fileValues: { APP_NAME: 'exampleapp', REPO: '
 /** One kill point per step of the table that a deploy of a new commit runs. */
 export const TABLE_KILL_POINTS: KillPoint[] = FLOW_STEPS.filter((step) => step.applies(deployFacts, testConfig)).map((step) => [step.name, `as its ${step.name} step begins`, step.name]);
 
-/** Every kill point of the default mode: the lock, each step of the table, the live-file's inner point. */
+/** Inside the start step: the new slot's supervisor runs, its pid file is not written yet (test/faults-orphan.test.ts kills later in that gap too). */
+const SPAWNED_KILL_POINT: KillPoint = ['supervisor-spawned', "right after the new slot's supervisor was spawned, before its pid file", 'start'];
+
+/** Every kill point of the default mode: the lock, each step of the table (the start step's inner point after it), the live-file's inner point. */
 export const LIVE_FILE_KILL_POINTS: KillPoint[] = [
   ['locked', 'after the lock was taken', null],
-  ...TABLE_KILL_POINTS,
+  ...TABLE_KILL_POINTS.flatMap((point) => (point[0] === 'start' ? [point, SPAWNED_KILL_POINT] : [point])),
   ['live-file-written', 'after the live-file moved, before nginx was confirmed', 'switch'],
 ];
 

@@ -58,6 +58,8 @@ export type WatchContext = {
   user: string;
   /** Test-only fault injection (SWITCHYARD_TEST_FAULT=kill@bake-end). */
   atPhase?: (phase: string) => Promise<void> | void;
+  /** SIGTERM or Ctrl-C: the watcher stands down, leaving the window to the next command (standDown). */
+  signal?: AbortSignal;
 };
 
 /** The watcher's loop: returns when its window is over (ended here, or by another command). */
@@ -67,6 +69,7 @@ export async function watchBake(ctx: WatchContext): Promise<string> {
   for (;;) {
     const bake = currentBake(config);
     if (!bake) return 'the window was ended by another command; nothing to do';
+    if (ctx.signal?.aborted) return standDown(bake, ctx.signal.reason);
     if (Date.now() >= Date.parse(bake.endsAt)) return await endWindow(ctx, bake);
     if (bake.autoRollback) {
       const result = await probeSlot(config, bake.live);
@@ -78,8 +81,18 @@ export async function watchBake(ctx: WatchContext): Promise<string> {
         continue;
       }
     }
-    await sleep(Math.min(CHECK_EVERY_MS, Math.max(0, Date.parse(bake.endsAt) - Date.now())));
+    await sleep(Math.min(CHECK_EVERY_MS, Math.max(0, Date.parse(bake.endsAt) - Date.now())), undefined, { signal: ctx.signal }).catch(() => undefined);
   }
+}
+
+/**
+ * Stopped by a signal while it waits: it changes nothing, so both slots run as they did and the state
+ * keeps the window, whose watcher is now gone. That is the state a SIGKILL leaves, which every command
+ * already reads: status says so, and the next deploy, rollback or status --repair ends the window and
+ * stops the warm slot (lib/record/reconcile.ts).
+ */
+function standDown(bake: Bake, signal: unknown): string {
+  return `${String(signal)} received: stopped watching, nothing changed: slot ${bake.live} stays live and slot ${bake.previous} stays warm; the next deploy, rollback or ./deploy.ts status --repair ends the window and stops slot ${bake.previous}`;
 }
 
 /** The window this process watches, if it still does. */
@@ -89,9 +102,9 @@ function currentBake(config: Config): Bake | undefined {
 }
 
 /** The deploy lock, waited for while the window is still ours: a deploy or rollback that holds it ends the window itself. */
-async function lockWhenFree(config: Config, user: string): Promise<Lock | undefined> {
+async function lockWhenFree(config: Config, user: string, signal?: AbortSignal): Promise<Lock | undefined> {
   try {
-    return await acquireLockWaiting(config.deployRoot, 'bake-watch', user, () => currentBake(config) !== undefined, { timeoutMs: 10 * 60_000, everyMs: 500 });
+    return await acquireLockWaiting(config.deployRoot, 'bake-watch', user, () => !signal?.aborted && currentBake(config) !== undefined, { timeoutMs: 10 * 60_000, everyMs: 500 });
   } catch (error) {
     if (isSwitchyardError(error) && error.exitCode === 75) return undefined;
     throw error;
@@ -101,8 +114,11 @@ async function lockWhenFree(config: Config, user: string): Promise<Lock | undefi
 async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
   const { config, reporter } = ctx;
   // Without the lock: a deploy or rollback meanwhile takes the window (and the slot) over.
-  if ((await waitForLongLived(config, bake.previous, reporter, () => currentBake(config) !== undefined)) === 'taken') return 'the window was ended by another command; nothing to do';
-  const lock = await lockWhenFree(config, ctx.user);
+  const waited = await waitForLongLived(config, bake.previous, reporter, () => !ctx.signal?.aborted && currentBake(config) !== undefined);
+  if (ctx.signal?.aborted) return standDown(bake, ctx.signal.reason);
+  if (waited === 'taken') return 'the window was ended by another command; nothing to do';
+  const lock = await lockWhenFree(config, ctx.user, ctx.signal);
+  if (ctx.signal?.aborted && !lock) return standDown(bake, ctx.signal.reason);
   if (!lock) return 'the window was ended by another command; nothing to do';
   try {
     const state = loadState(config.deployRoot, config.appName, config.ports);
@@ -131,7 +147,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
 async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: string): Promise<void> {
   const { config, reporter } = ctx;
   const started = Date.now();
-  const lock = await lockWhenFree(config, ctx.user);
+  const lock = await lockWhenFree(config, ctx.user, ctx.signal);
   if (!lock) return;
   let state: State;
   try {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * The one place that reads /proc (the supervisor, a standalone script, reads its own): processes,
@@ -44,6 +44,20 @@ export function procStat(pid: number): ProcStat | undefined {
 /** A process's command line (arguments joined by spaces). */
 export function commandLine(pid: number): string | undefined {
   return readProc(`${pid}/cmdline`)?.replace(/\0/g, ' ');
+}
+
+/** A process's arguments, one string each (a path with spaces stays whole). */
+export function commandArgs(pid: number): string[] | undefined {
+  return readProc(`${pid}/cmdline`)?.split('\0').slice(0, -1);
+}
+
+/** A process's working folder; undefined when gone or not ours to read. */
+export function processCwd(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The effective uid and every gid of a process, from /proc/<pid>/status. */

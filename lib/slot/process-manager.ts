@@ -1,10 +1,10 @@
 import { readdirSync } from 'node:fs';
-import { appFiles, readLogTail, readStatus, runningPid, startApp, stopApp, type AppFiles } from './app-process.ts';
+import { appFiles, readLogTail, readStatus, recordSupervisor, runningPid, spawnSupervisor, stopApp, type AppFiles } from './app-process.ts';
 import { instanceName, portValue, slotEndpoints, type Endpoint } from './endpoints.ts';
 import type { Config, SlotName } from '../config/config.ts';
 import { slotEnvironment } from '../config/app-env.ts';
 import { writeFileAtomic } from '../host/files.ts';
-import { isAlive, type StopOutcome } from '../host/process.ts';
+import { isAlive, stopGroup, type StopOutcome } from '../host/process.ts';
 import { capture, runCommand } from '../host/run.ts';
 import { runDir, slotDir, slotFiles } from './slots.ts';
 import { parseMainPid, renderSlotEnv, slotEnvFile, systemctlArgv, unitName } from './systemd.ts';
@@ -12,7 +12,7 @@ import { parseMainPid, renderSlotEnv, slotEnvFile, systemctlArgv, unitName } fro
 /** How a slot's app is started, watched and stopped: the built-in supervisor, or systemd units. */
 export interface SlotProcesses {
   /** Start the slot's app (INSTANCES processes, one per endpoint) in `dir` (default: the slot's folder) with the app's environment plus PORT, HOST, SWITCHYARD_SLOT; returns the first one's pid. */
-  start(slot: SlotName, dir?: string): Promise<number>;
+  start(slot: SlotName, dir?: string, onSpawned?: SpawnedHook): Promise<number>;
   /** SIGTERM, wait STOP_TIMEOUT, SIGKILL, every instance at once; says which happened (the worst of them). */
   stop(slot: SlotName, onWait?: (elapsedMs: number) => void): Promise<StopOutcome>;
   /** A running process of the slot (the first instance's, if it runs), or undefined when none runs. */
@@ -21,6 +21,9 @@ export interface SlotProcesses {
   hasExited(slot: SlotName): Promise<boolean>;
   logTail(slot: SlotName, lines: number): string[];
 }
+
+/** Called between a supervisor's spawn and its pid file (the kill tests' `supervisor-spawned` point). */
+export type SpawnedHook = (name: string, pid: number) => Promise<void> | void;
 
 /** `env`: the app's environment (lib/config/app-env.ts, ctx.env of the cycle), the same for both managers. */
 export function createSlotProcesses(config: Config, env: Record<string, string | undefined>): SlotProcesses {
@@ -61,12 +64,11 @@ export function combineStops(outcomes: StopOutcome[]): StopOutcome {
 
 export function builtinProcesses(config: Config, env: Record<string, string | undefined>): SlotProcesses {
   return {
-    async start(slot, dir = slotDir(config, slot)) {
-      const started: SlotInstance[] = [];
-      const pids: number[] = [];
+    async start(slot, dir = slotDir(config, slot), onSpawned) {
+      const started: { instance: SlotInstance; pid: number }[] = [];
       try {
         for (const instance of slotInstances(config, slot)) {
-          pids.push(startApp({
+          const { pid, files } = spawnSupervisor({
             name: instance.name,
             dir,
             port: portValue(instance.endpoint),
@@ -77,15 +79,17 @@ export function builtinProcesses(config: Config, env: Record<string, string | un
             env: slotEnvironment(env, { endpoint: instance.endpoint, host: config.host, slot }),
             logMaxBytes: config.logMaxBytes,
             logKeep: config.logKeep,
-          }));
-          started.push(instance);
+          });
+          started.push({ instance, pid });
+          await onSpawned?.(instance.name, pid);
+          recordSupervisor(instance.name, files, pid);
         }
       } catch (error) {
-        // All of a slot or none of it: a half-started pool is stopped again.
-        await Promise.all(started.map((instance) => stopApp(instance.files, config.stopTimeoutMs)));
+        // All of a slot or none of it: a half-started pool is stopped again (by the pid we spawned, if its pid file is not written yet).
+        await Promise.all(started.map(async ({ instance, pid }) => ((await stopApp(instance.files, config.stopTimeoutMs)).result === 'not-running' ? stopGroup(pid, config.stopTimeoutMs) : undefined)));
         throw error;
       }
-      return pids[0];
+      return started[0].pid;
     },
     async stop(slot, onWait) {
       return combineStops(await Promise.all(slotInstances(config, slot, { withLeftovers: true }).map((instance) => stopApp(instance.files, config.stopTimeoutMs, onWait))));

@@ -7,8 +7,11 @@
  * Plain JavaScript on purpose: it lives as long as the app, so it loads no TypeScript loader (no
  * tsx, no esbuild service) and starts in a few milliseconds; self-contained, so dist/ can copy it.
  *
- * Run as: node lib/slot/supervisor.mjs, with SWITCHYARD_SUPERVISOR =
- * {"name","command","cwd","statusFile","logFile","logMaxBytes","logKeep","socket"}.
+ * Run as: node lib/slot/supervisor.mjs <name>, with SWITCHYARD_SUPERVISOR =
+ * {"name","command","cwd","statusFile","logFile","logMaxBytes","logKeep","socket"}. The name on the
+ * command line is for the eye (ps) and for recovery, which checks it before it adopts or stops us.
+ * The status file is written first of all, with our pid and start time: a deploy killed before its
+ * pid file exists leaves a supervisor that recovery can still prove is ours (lib/slot/app-process.ts).
  * With "socket" (SLOT_LISTEN=socket) the app's files are made with umask 007, so the socket it
  * creates is group-writable (the group of nginx's workers, from the setgid folder), and a socket
  * file its previous run left behind is removed before each start (else listen() fails EADDRINUSE).
@@ -24,8 +27,19 @@ const logKeep = settings.logKeep >= 1 ? Math.floor(settings.logKeep) : 5;
 /** A line longer than this is written in pieces rather than held forever. */
 const MAX_PENDING = 64 * 1024;
 
+/** Our start in clock ticks after boot (field 22 of /proc/self/stat): with the pid, it names this process and no later one. */
+function ownStartTicks() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]);
+  } catch {
+    return null;
+  }
+}
+
 /** @type {import('./app-process.ts').SupervisorStatus} */
-const status = { supervisorPid: process.pid, appPid: null, starts: 0, exits: [], state: 'running' };
+const status = { supervisorPid: process.pid, startTicks: ownStartTicks(), appPid: null, starts: 0, exits: [], state: 'running' };
+saveStatus();
 let stopping = false;
 let backoffMs = 1000;
 let restartTimer;

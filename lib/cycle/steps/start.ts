@@ -22,7 +22,8 @@ export const start: StepFunction = async (run, io) => {
   pointSlotAtBuild(run, io);
   await refuseTakenEndpoints(config, run.target);
   const step = io.reporter.step('start');
-  const pid = await processes.start(run.target);
+  // The kill tests' point between a supervisor's spawn and its pid file (recovery must find it then too).
+  const pid = await processes.start(run.target, undefined, () => io.ctx.atPhase?.('supervisor-spawned'));
   io.effects.startedNewSlot = true;
   io.store.apply(slotStarted(run.target, pid, new Date().toISOString()));
   const pool = endpoints.length > 1 ? `${endpoints.length} processes, first ` : '';
