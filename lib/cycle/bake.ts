@@ -81,7 +81,8 @@ export async function watchBake(ctx: WatchContext): Promise<string> {
         continue;
       }
     }
-    await sleep(Math.min(CHECK_EVERY_MS, Math.max(0, Date.parse(bake.endsAt) - Date.now())), undefined, { signal: ctx.signal }).catch(() => undefined);
+    const untilNextCheck = Math.min(CHECK_EVERY_MS, Math.max(0, Date.parse(bake.endsAt) - Date.now()));
+    await sleep(untilNextCheck, undefined, { signal: ctx.signal }).catch(() => undefined);
   }
 }
 
@@ -189,7 +190,14 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
       automatic: true,
     });
     // The failed slot is drained and stopped at once, by this watcher, on its next turn.
-    state = applied(state, trafficMovedTo(back), rolledBack, bakeBegun({ previous: failed, live: back, endsAt: new Date().toISOString(), watcherPid: process.pid, autoRollback: false }));
+    const windowEndingNow = bakeBegun({
+      previous: failed,
+      live: back,
+      endsAt: new Date().toISOString(),
+      watcherPid: process.pid,
+      autoRollback: false,
+    });
+    state = applied(state, trafficMovedTo(back), rolledBack, windowEndingNow);
     saveState(config.deployRoot, state);
     step.done(`automatic rollback to slot ${back}: ${detail}`);
     reporter.warn(`rolled back automatically to slot ${back}: ${reason}`);

@@ -18,7 +18,12 @@ import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/ind
  * keeps the recorded live slot while it runs (see AssessOptions): a probe that fails at that moment
  * is why the operator rolls back, not a reason to take the warm slot for live and roll back from it.
  */
-export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state: State, command?: CycleCommand): Promise<{ state: State; recovered: boolean }> {
+export async function reconcile(
+  ctx: CycleContext,
+  traffic: TrafficSwitch,
+  state: State,
+  command?: CycleCommand,
+): Promise<{ state: State; recovered: boolean }> {
   const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
   const facts = await gatherFacts(ctx.config, traffic, processes, state);
   const assessment = assessHost(state, facts, { keepRecordedLive: command === 'rollback' });
@@ -37,7 +42,9 @@ export async function reconcile(ctx: CycleContext, traffic: TrafficSwitch, state
   }
   for (const slot of assessment.stop) {
     // The switch just took traffic off it: let the requests it still has finish before the signal.
-    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) await waitForNoConnections(runningEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
+    if (assessment.reswitch && drainsAtProxy(ctx.config.switchKind)) {
+      await waitForNoConnections(runningEndpoints(ctx.config, slot), ctx.config.stopTimeoutMs);
+    }
     const outcome = await processes.stop(slot);
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }

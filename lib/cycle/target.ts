@@ -20,7 +20,8 @@ export async function chooseRollbackRelease(config: Config, state: State, target
     throw new SwitchyardError('nothing to roll back: no slot is live yet', { untouched: 'nothing was changed', next: 'deploy first with ./deploy.ts deploy' });
   }
   const legacy = legacyBuild(config, state, target);
-  const available = (commit: string) => Boolean(state.releases?.[commit]?.complete && existsSync(releaseDir(config, commit))) || commit === legacy;
+  const available = (commit: string) =>
+    Boolean(state.releases?.[commit]?.complete && existsSync(releaseDir(config, commit))) || commit === legacy;
   let commit: string | undefined;
   if (revision) {
     const matches = releasesMatching(state, revision).filter((release) => available(release.commit));

@@ -133,7 +133,16 @@ export function spawnSupervisor(request: StartRequest): { pid: number; files: Ap
   const logFd = openSync(files.logFile, 'a', 0o600);
   try {
     const supervisor = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
-    const settings = { name: request.name, command: request.command, cwd: request.dir, statusFile: files.statusFile, logFile: files.logFile, logMaxBytes: request.logMaxBytes, logKeep: request.logKeep, socket: request.socket };
+    const settings = {
+      name: request.name,
+      command: request.command,
+      cwd: request.dir,
+      statusFile: files.statusFile,
+      logFile: files.logFile,
+      logMaxBytes: request.logMaxBytes,
+      logKeep: request.logKeep,
+      socket: request.socket,
+    };
     const pid = spawnDetached([process.execPath, supervisor, request.name], {
       cwd: request.dir,
       env: { ...request.env, PORT: String(request.port), HOST: request.host, SWITCHYARD_SUPERVISOR: JSON.stringify(settings) },

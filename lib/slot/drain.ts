@@ -59,7 +59,9 @@ export async function drainAndStop(request: DrainRequest): Promise<string> {
     // From here no session goes back to the slot; what the cookie sent there until now finishes first.
     clearWarm(config, slot);
     const again = await waitInFlight();
-    const drained = first ? { openAtStart: first.openAtStart, openAtEnd: again.openAtEnd, waitedMs: first.waitedMs + again.waitedMs } : again;
+    const drained = first
+      ? { openAtStart: first.openAtStart, openAtEnd: again.openAtEnd, waitedMs: first.waitedMs + again.waitedMs }
+      : again;
     atSignal = drained.openAtEnd;
     const how = drained.openAtEnd === 0
       ? `${drained.openAtStart} connection(s) from ${proxy} to slot ${slot} closed in ${formatDuration(drained.waitedMs)}`

@@ -15,7 +15,11 @@ export type Probe = { ok: boolean; status?: number; error?: string; headers?: ht
  * whatever the app does (an overall deadline, not only an idle-socket one: a health route that
  * trickles a byte now and then never goes idle), and at once when `signal` aborts.
  */
-export function probe(url: string, timeoutMs = 2000, options: { signal?: AbortSignal; socketPath?: string; host?: string } = {}): Promise<Probe> {
+export function probe(
+  url: string,
+  timeoutMs = 2000,
+  options: { signal?: AbortSignal; socketPath?: string; host?: string } = {},
+): Promise<Probe> {
   return new Promise((resolve) => {
     const { signal } = options;
     if (signal?.aborted) return resolve({ ok: false, error: 'aborted' });
@@ -57,7 +61,12 @@ export type WaitResult = { healthy: true; elapsedMs: number } | { healthy: false
  */
 export async function waitUntilHealthy(
   target: HealthTarget,
-  options: { timeoutMs: number; hasExited: () => boolean | Promise<boolean>; onWait?: (elapsedMs: number, last: Probe) => void; signal?: AbortSignal },
+  options: {
+    timeoutMs: number;
+    hasExited: () => boolean | Promise<boolean>;
+    onWait?: (elapsedMs: number, last: Probe) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<WaitResult> {
   const started = Date.now();
   let lastReport = started;
@@ -97,7 +106,8 @@ export async function waitUntilAllHealthy(
 ): Promise<{ result: WaitResult; target: HealthTarget }> {
   const results = await Promise.all(targets.map((target) => waitUntilHealthy(target, options)));
   const failed = results.findIndex((result) => !result.healthy);
-  const index = failed < 0 ? results.reduce((slowest, result, at) => (result.elapsedMs > results[slowest].elapsedMs ? at : slowest), 0) : failed;
+  const slowestAt = () => results.reduce((slowest, result, at) => (result.elapsedMs > results[slowest].elapsedMs ? at : slowest), 0);
+  const index = failed < 0 ? slowestAt() : failed;
   return { result: results[index], target: targets[index] };
 }
 

@@ -93,7 +93,11 @@ function inode(file: string): number | undefined {
  * between two polls lose nothing. Runs until `signal` aborts. Only whole lines are passed on (a secret
  * split across two writes must reach the redaction whole); a line longer than 64 KiB is passed on in pieces.
  */
-export async function followLog(logFile: string, onLine: (line: string) => void, options: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+export async function followLog(
+  logFile: string,
+  onLine: (line: string) => void,
+  options: { pollMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
   let fd = openSync(logFile, 'r');
   // Start at the beginning of an unfinished last line, not in its middle: a line is only ever printed
   // (and redacted) whole.

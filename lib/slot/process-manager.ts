@@ -92,9 +92,13 @@ export function builtinProcesses(config: Config, env: Record<string, string | un
       return started[0].pid;
     },
     async stop(slot, onWait) {
-      return combineStops(await Promise.all(slotInstances(config, slot, { withLeftovers: true }).map((instance) => stopApp(instance.files, config.stopTimeoutMs, onWait))));
+      const instances = slotInstances(config, slot, { withLeftovers: true });
+      return combineStops(await Promise.all(instances.map((instance) => stopApp(instance.files, config.stopTimeoutMs, onWait))));
     },
-    runningPid: async (slot) => slotInstances(config, slot, { withLeftovers: true }).map((instance) => runningPid(instance.files)).find((pid) => pid !== undefined),
+    runningPid: async (slot) =>
+      slotInstances(config, slot, { withLeftovers: true })
+        .map((instance) => runningPid(instance.files))
+        .find((pid) => pid !== undefined),
     async hasExited(slot) {
       return slotInstances(config, slot).some((instance) => {
         const status = readStatus(instance.files);
@@ -118,7 +122,11 @@ type Runner = { run: (argv: string[]) => Promise<unknown>; capture: (argv: strin
  * the builtin supervisor does. systemd does the SIGTERM, the STOP_TIMEOUT wait (TimeoutStopSec) and the SIGKILL.
  * The unit runs the slot folder (WorkingDirectory=), so `dir` must be it.
  */
-export function systemdProcesses(config: Config, env: Record<string, string | undefined>, runner: Runner = { run: (argv) => runCommand(argv, { timeoutMs: config.stopTimeoutMs + 30_000 }), capture }): SlotProcesses {
+export function systemdProcesses(
+  config: Config,
+  env: Record<string, string | undefined>,
+  runner: Runner = { run: (argv) => runCommand(argv, { timeoutMs: config.stopTimeoutMs + 30_000 }), capture },
+): SlotProcesses {
   const unit = (slot: SlotName) => unitName(config.appName, slot);
   const scope = { scope: config.systemdScope };
   const mainPid = async (slot: SlotName) => {
@@ -130,7 +138,8 @@ export function systemdProcesses(config: Config, env: Record<string, string | un
   };
   return {
     async start(slot) {
-      writeFileAtomic(slotEnvFile(config.deployRoot, config.appName, slot), renderSlotEnv({ port: config.ports[slot], host: config.host, slot, env }));
+      const slotEnv = renderSlotEnv({ port: config.ports[slot], host: config.host, slot, env });
+      writeFileAtomic(slotEnvFile(config.deployRoot, config.appName, slot), slotEnv);
       await runner.run(systemctlArgv.start(unit(slot), scope));
       return (await mainPid(slot)) ?? 0;
     },
