@@ -29,12 +29,17 @@ export type Remote = {
   close(hosts: FleetHost[]): Promise<void>;
 };
 
+/** The longest folder the control sockets' private folder may be made in (see createRemote). */
+const MAX_CONTROL_PARENT = 107 - '/swy-ssh-XXXXXX/'.length - 40 - '.0123456789abcdef'.length;
+
 /** ssh's own exit code when it could not reach the host or authenticate (the remote command's codes are below it). */
 export const SSH_FAILED = 255;
 
 export function createRemote(config: FleetConfig, env: Record<string, string | undefined>): Remote {
-  // A private folder (mkdtemp is 0700): nobody else can reach the shared connections.
-  const controlDir = mkdtempSync(path.join(env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.length < 60 ? env.XDG_RUNTIME_DIR : os.tmpdir(), 'swy-ssh-'));
+  // A private folder (mkdtemp is 0700): nobody else can reach the shared connections. A socket's path has at
+  // most 107 bytes, and ssh binds `<folder>/swy-ssh-XXXXXX/<40 hex of %C>.<16 random>` first: 73 of them are ours.
+  const runtimeDir = env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.length <= MAX_CONTROL_PARENT ? env.XDG_RUNTIME_DIR : os.tmpdir();
+  const controlDir = mkdtempSync(path.join(runtimeDir, 'swy-ssh-'));
   // A host's connection lasts the whole command (close() ends it), so a host waiting for its batch never pays a
   // second handshake (a batch waits minutes, not 10); the bound ends a connection a killed controller left.
   const options: SshOptions = { configFile: config.sshConfig, controlDir, connectTimeoutS: 10, persistS: 600 };
