@@ -8,7 +8,7 @@ import { LONG_LIVED_SOURCE } from '../traffic/long-lived.ts';
  * its idle upstream connections close after the upstream's keepalive_timeout (1s), so an established
  * connection that stays means a request is still running there, unless it comes from
  * LONG_LIVED_SOURCE: the site's stream location (WebSocket, SSE, long-poll) connects from there, and
- * those are retired in the background (lib/slot/long-lived.ts), never waited for by a deploy.
+ * those are retired in the background (lib/cycle/retire.ts), never waited for by a deploy.
  */
 
 const ESTABLISHED = '01';
