@@ -2,7 +2,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../harness/host.ts';
-import { failures, startLoad, summarizeFailures } from '../harness/load.ts';
+import { failures, isReloadReset, startLoad, summarizeFailures } from '../harness/load.ts';
 import { loadAnswered } from '../harness/wait.ts';
 import { freePort } from '../harness/ports.ts';
 import { endpointFromEnviron } from '../lib/slot/running-endpoints.ts';
@@ -54,7 +54,11 @@ describe('a drain after PORT_A changed', () => {
     const records = await load.stop();
     expect(deployed.exitCode, deployed.output).toBe(0);
     expect(deployed.stdout).toMatch(/drain +[1-9]\d* connection\(s\) from nginx to slot a closed in/);
-    expect(failures(records), summarizeFailures(records)).toEqual([]);
+    expect(deployed.stdout).toMatch(/switch +live-file → slot b, confirmed through nginx .*; upstream installed and nginx reloaded/);
+    // A new PORT_A rewrites the upstream, so this switch reloads nginx: its stated cost is a reset of an idle
+    // client keep-alive connection written on at that instant (isReloadReset, as in deploy-cycle's
+    // nginx-reload case; seen once in 92 requests). Anything else fails: a 5xx, a refusal, a cut response.
+    expect(failures(records).filter((record) => !isReloadReset(record)), summarizeFailures(records)).toEqual([]);
     // Each request handled once: none cut on slot a and retried by nginx on slot b.
     const handled = ['a', 'b'].flatMap((slot) => readFileSync(path.join(host.deployRoot, 'run', `exampleapp-${slot}.log`), 'utf8').split('\n')).filter((line) => line.includes('handled '));
     const ids = handled.map((line) => line.slice(line.indexOf('handled ') + 8).trim());
