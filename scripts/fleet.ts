@@ -10,7 +10,7 @@ import { makeBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
 import { checkHosts, LEASE_TTL_S, resolvedCommit } from '../lib/fleet/preflight.ts';
-import { blueGreenChange, recordedGroup } from '../lib/fleet/blue-green.ts';
+import { blueGreenChange, otherGroup, recordedGroup } from '../lib/fleet/blue-green.ts';
 import type { FleetHost } from '../lib/fleet/hosts.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
 import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
@@ -37,7 +37,8 @@ release it served (inside its bake window a switch only); with halt they are lef
 
 Ctrl-C (or SIGTERM) stops the rollout at the end of the batch running: its hosts finish their own
 cycle, then FLEET_ON_FAILURE applies as at a failure (blue-green: no switch); exit code 130. A second
-Ctrl-C exits at once; the hosts then finish on their own and the lease expires.
+Ctrl-C exits at once; the hosts then finish on their own and the lease expires. A dropped SSH session
+(SIGHUP, or the output closed under it) stops the rollout as a first Ctrl-C does; fleet history says so.
 
 --dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan for
 the SHA COMMIT resolves to on the first host (after a fetch there, as the real preflight does), and
@@ -210,12 +211,12 @@ async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<
     // As blueGreenChange: the idle group deploys (the first deploy goes to A), then the switch; the live group stays warm.
     const recorded = recordedGroup(checks);
     if (recorded.problem) out.warn(`${recorded.problem}; a real deploy would stop there`);
-    const to = recorded.group === 'A' ? 'B' : 'A';
+    const to = recorded.group ? otherGroup(recorded.group) : 'A';
     const names = (hosts: FleetHost[]) => hosts.map((host) => host.name).join(', ');
     out.info(`${what}; live group ${recorded.group ?? 'none'}`);
     out.info(`group ${to} deploys, all at once: ${names(config.groups[to])}`);
     for (const host of config.groups[to]) await plan(host);
-    out.info(`then FLEET_SWITCH_CMD moves traffic to group ${to}${config.switchCheckCmd ? ', confirmed by FLEET_SWITCH_CHECK_CMD' : ''}; group ${to === 'A' ? 'B' : 'A'} (${names(config.groups[to === 'A' ? 'B' : 'A'])}) stays warm on its release`);
+    out.info(`then FLEET_SWITCH_CMD moves traffic to group ${to}${config.switchCheckCmd ? ', confirmed by FLEET_SWITCH_CHECK_CMD' : ''}; group ${otherGroup(to)} (${names(config.groups[otherGroup(to)])}) stays warm on its release`);
   } else {
     const batches = makeBatches(config.hosts, config.batch);
     out.info(`${what}, batches of ${config.batchText}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);

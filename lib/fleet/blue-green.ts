@@ -14,8 +14,8 @@ import { rollout } from './rollout.ts';
  * switch or check runs the switch back. The live group is recorded on every host.
  */
 
-type Group = 'A' | 'B';
-const other = (group: Group): Group => (group === 'A' ? 'B' : 'A');
+export type Group = 'A' | 'B';
+export const otherGroup = (group: Group): Group => (group === 'A' ? 'B' : 'A');
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'nothing');
 
 /** The live group every host recorded; none yet is fine (the first deploy goes to A), a disagreement is not. Pure. */
@@ -30,7 +30,7 @@ export function recordedGroup(checks: HostCheck[]): { group: Group | undefined; 
 /** The facts FLEET_SWITCH_CMD and FLEET_SWITCH_CHECK_CMD get. Pure. */
 export function switchEnv(to: Group, hosts: Record<Group, FleetHost[]>, commit: string | null): Record<string, string> {
   const names = (group: Group) => hosts[group].map((host) => host.name).join(' ');
-  return { SWITCHYARD_GROUP: to, SWITCHYARD_HOSTS: names(to), SWITCHYARD_PREVIOUS_GROUP: other(to), SWITCHYARD_PREVIOUS_HOSTS: names(other(to)), SWITCHYARD_COMMIT: commit ?? '' };
+  return { SWITCHYARD_GROUP: to, SWITCHYARD_HOSTS: names(to), SWITCHYARD_PREVIOUS_GROUP: otherGroup(to), SWITCHYARD_PREVIOUS_HOSTS: names(otherGroup(to)), SWITCHYARD_COMMIT: commit ?? '' };
 }
 
 export async function blueGreenChange(ctx: FleetContext, options: { command: 'deploy' | 'rollback'; revision?: string }): Promise<number> {
@@ -50,7 +50,7 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     const live = recorded.group;
     if (options.command === 'rollback') {
       if (!live) throw new SwitchyardError('no live group is recorded on the hosts yet: nothing to roll back to', { untouched: 'nothing was changed on any host' });
-      const to = other(live);
+      const to = otherGroup(live);
       commit = checks.find((check) => check.host === groups[to][0])?.probe?.commit ?? null;
       out.info(`fleet rollback ${id}: switch from group ${live} to group ${to} (${short(commit)}); no host deploys`);
       await switchTo(ctx, to, live, groups, commit);
@@ -59,7 +59,7 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
       out.success(`group ${to} (${groups[to].map((host) => host.name).join(', ')}) is live again, serving ${short(commit)}`);
       return 0;
     }
-    const to: Group = live ? other(live) : 'A';
+    const to: Group = live ? otherGroup(live) : 'A';
     const resolved = await ctx.remote.query(groups[to][0], ['fleet', 'resolve', ...(options.revision ? ['--', options.revision] : [])], { timeoutMs: 120_000 });
     const resolvedCommit = (resolved.json as { commit?: unknown } | undefined)?.commit;
     commit = resolved.exitCode === 0 && typeof resolvedCommit === 'string' ? resolvedCommit : null;

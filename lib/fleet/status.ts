@@ -3,6 +3,7 @@ import type { FleetHost } from './hosts.ts';
 import { checkHosts, type Probe } from './preflight.ts';
 import type { Remote } from './remote.ts';
 import type { FleetOutput } from './output.ts';
+import { otherGroup, type Group } from './blue-green.ts';
 
 /** `fleet status` and `fleet history`: every host read in parallel (each bounded), merged. */
 
@@ -53,20 +54,18 @@ export async function readFleetStatus(
   });
   const warnings: string[] = [];
   const notes: string[] = [];
-  const liveGroup = groups ? (rows.find((row) => row.group)?.group as 'A' | 'B' | undefined) : undefined;
+  const liveGroup = groups ? (rows.find((row) => row.group)?.group as Group | undefined) : undefined;
+  const rowsOf = (group: Group) => rows.filter((row) => groups![group].some((host) => host.name === row.host));
   // Blue-green: only the live group takes traffic, so only its hosts must agree; the idle group is the rollback.
-  const serving = liveGroup && groups ? rows.filter((row) => groups[liveGroup].some((host) => host.name === row.host)) : rows;
-  const servingVersions = [...new Set(serving.filter((row) => row.commit).map((row) => row.commit!))];
-  const where = (commit: string, among: HostStatus[]) => `${commit.slice(0, 7)} on ${among.filter((row) => row.commit === commit).map((row) => row.host).join(', ')}`;
+  const serving = liveGroup ? rowsOf(liveGroup) : rows;
+  const servingVersions = versionsOf(serving);
   if (servingVersions.length > 1) {
     const whose = liveGroup ? `the live group ${liveGroup} serves` : 'the fleet serves';
-    warnings.push(`${whose} ${servingVersions.length} versions: ${servingVersions.map((commit) => where(commit, serving)).join('; ')}; run \`./deploy.ts fleet deploy\` or \`fleet rollback\` to put it on one`);
+    warnings.push(`${whose} ${servingVersions.length} versions: ${whereEach(serving)}; run \`./deploy.ts fleet deploy\` or \`fleet rollback\` to put it on one`);
   }
-  if (liveGroup && groups) {
-    const idle = liveGroup === 'A' ? 'B' : 'A';
-    const idleRows = rows.filter((row) => groups[idle].some((host) => host.name === row.host));
-    const idleVersions = [...new Set(idleRows.filter((row) => row.commit).map((row) => row.commit!))];
-    if (idleVersions.length) notes.push(`group ${idle} is idle, warm for \`fleet rollback\`: ${idleVersions.map((commit) => where(commit, idleRows)).join('; ')}`);
+  if (liveGroup) {
+    const idle = otherGroup(liveGroup);
+    if (versionsOf(rowsOf(idle)).length) notes.push(`group ${idle} is idle, warm for \`fleet rollback\`: ${whereEach(rowsOf(idle))}`);
   }
   for (const row of rows) {
     if (row.problem) warnings.push(`${row.host}: ${row.problem}`);
@@ -76,6 +75,16 @@ export async function readFleetStatus(
   const recordedGroups = [...new Set(rows.map((row) => row.group).filter(Boolean))];
   if (recordedGroups.length > 1) warnings.push(`the hosts disagree on the live group (${recordedGroups.join(' and ')}): the last blue-green switch did not reach every host`);
   return { hosts: rows, versions: servingVersions, warnings, notes };
+}
+
+/** The commits these hosts serve, each once. Pure. */
+function versionsOf(rows: HostStatus[]): string[] {
+  return [...new Set(rows.filter((row) => row.commit).map((row) => row.commit!))];
+}
+
+/** `abc1234 on web1, web2; def5678 on web3`. Pure. */
+function whereEach(rows: HostStatus[]): string {
+  return versionsOf(rows).map((commit) => `${commit.slice(0, 7)} on ${rows.filter((row) => row.commit === commit).map((row) => row.host).join(', ')}`).join('; ');
 }
 
 export function printFleetStatus(out: FleetOutput, status: FleetStatus): void {

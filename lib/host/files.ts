@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** Write a whole file so readers see the old or the new content, never half: temp file, fsync, rename. */
@@ -37,4 +37,18 @@ function syncDirectory(dir: string): void {
 
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** `file` or its nearest ancestor that exists (lstat: a dangling link counts, and a later realpath or stat fails loudly), never above `top`. */
+export function nearestExisting(file: string, top = '/'): string {
+  let current = file;
+  while (current !== top && current !== path.dirname(current)) {
+    try {
+      lstatSync(current);
+      return current;
+    } catch {
+      current = path.dirname(current);
+    }
+  }
+  return current;
 }

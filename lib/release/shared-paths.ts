@@ -2,6 +2,7 @@ import { closeSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, 
 import path from 'node:path';
 import type { Config, SharedPath } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
+import { nearestExisting } from '../host/files.ts';
 
 /**
  * SHARED_PATHS: files and folders that outlive a build (`.env`, `uploads/`). Each lives under
@@ -35,19 +36,6 @@ export function findCommittedSharedPaths(config: Config, buildDir: string, entri
   return clashes;
 }
 
-/** `dir` or its nearest ancestor that exists (lstat: a dangling link counts, and realpath then fails loudly), never above `top`. */
-function nearestExisting(dir: string, top: string): string {
-  let current = dir;
-  while (current !== top && current !== path.dirname(current)) {
-    try {
-      lstatSync(current);
-      return current;
-    } catch {
-      current = path.dirname(current);
-    }
-  }
-  return current;
-}
 
 /**
  * Link every SHARED_PATHS entry into `buildDir` (a fresh checkout), creating the shared folder or an

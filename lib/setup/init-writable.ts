@@ -1,13 +1,7 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
-
-/** The path itself when it exists, else the nearest folder above it that does: what must be writable to create it. */
-function nearestExisting(file: string): string {
-  let at = path.resolve(file);
-  while (!existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
-  return at;
-}
+import { nearestExisting } from '../host/files.ts';
 
 /**
  * Refuses, before init creates anything, when one of the paths it will write (the .env, DEPLOY_ROOT) cannot be
@@ -15,9 +9,10 @@ function nearestExisting(file: string): string {
  */
 export function verifyInitWritable(paths: { what: string; file: string }[], user: string): void {
   for (const { what, file } of paths) {
-    const existing = nearestExisting(file);
-    // A file is replaced by a rename in its folder; a folder that exists is written into.
-    const mustWrite = statSync(existing).isDirectory() ? existing : path.dirname(existing);
+    // What exists of the path must be writable to create the rest: a folder is written into, a file is
+    // replaced by a rename in its folder (as is a dangling link, which stat cannot follow).
+    const existing = nearestExisting(path.resolve(file));
+    const mustWrite = statSync(existing, { throwIfNoEntry: false })?.isDirectory() ? existing : path.dirname(existing);
     try {
       accessSync(mustWrite, constants.W_OK | constants.X_OK);
     } catch {
