@@ -4,14 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, type TestHost } from '../harness/host.ts';
-import { acquireLock, describeTakeover, lockPath, processStartTicks, releaseLock, type LockHolder } from '../lib/record/lock.ts';
+import { acquireLock, describeTakeover, lockPath, releaseLock, type LockHolder } from '../lib/record/lock.ts';
+import { startTicks } from '../lib/host/proc.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { waitFor } from '../harness/wait.ts';
 
 /** A live process whose command line looks like a Switchyard command (as a slot's supervisor's does). */
 async function lookalike(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '/srv/switchyard/deploy.ts', 'supervisor'], { stdio: 'ignore' });
-  await waitFor('the look-alike process to start', () => child.pid !== undefined && processStartTicks(child.pid) !== undefined, { timeoutMs: 10_000 });
+  await waitFor('the look-alike process to start', () => child.pid !== undefined && startTicks(child.pid) !== undefined, { timeoutMs: 10_000 });
   return child;
 }
 
@@ -35,18 +36,18 @@ describe('acquireLock and process start times', () => {
   it('records the start time of the process taking it', () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-lock-'));
     const lock = acquireLock(root, 'deploy', 'ana');
-    expect(lock.holder.processStart).toBe(processStartTicks(process.pid));
+    expect(lock.holder.processStart).toBe(startTicks(process.pid));
     expect(lock.holder.processStart).toBeGreaterThan(0);
     releaseLock(lock);
   });
 
   it('a live holder with the recorded start time holds it (exit 75)', () => {
-    writeLock(root, { pid: other.pid!, processStart: processStartTicks(other.pid!) });
+    writeLock(root, { pid: other.pid!, processStart: startTicks(other.pid!) });
     expect(() => acquireLock(root, 'deploy', 'bo')).toThrow(expect.objectContaining({ exitCode: 75 }) as SwitchyardError);
   });
 
   it('a pid now used by a switchyard-looking process with another start time is a reused pid: taken over, and said so', () => {
-    writeLock(root, { pid: other.pid!, processStart: processStartTicks(other.pid!)! - 1 });
+    writeLock(root, { pid: other.pid!, processStart: startTicks(other.pid!)! - 1 });
     const lock = acquireLock(root, 'deploy', 'bo');
     expect(lock.takenOver?.why).toBe('reused pid');
     expect(describeTakeover(lock.takenOver!)).toMatch(new RegExp(`^took over a stale lock left by pid ${other.pid} \\(deploy by ana, started .*\\), which is no longer running \\(pid ${other.pid} now belongs to another process: a reused pid\\)$`));
@@ -85,11 +86,11 @@ describe('a stale lock through ./deploy.ts', () => {
   }, 60_000);
 
   it('whose pid a supervisor-like process reuses no longer blocks deploy or status --repair', async () => {
-    writeLock(host.deployRoot, { pid: other.pid!, processStart: processStartTicks(other.pid!)! + 7 });
+    writeLock(host.deployRoot, { pid: other.pid!, processStart: startTicks(other.pid!)! + 7 });
     const repaired = await host.run(['status', '--repair']);
     expect(repaired.exitCode, repaired.output).toBe(0);
     expect(repaired.stderr).toMatch(new RegExp(`warning: took over a stale lock left by pid ${other.pid} .*a reused pid`));
-    writeLock(host.deployRoot, { pid: other.pid!, processStart: processStartTicks(other.pid!)! + 7 });
+    writeLock(host.deployRoot, { pid: other.pid!, processStart: startTicks(other.pid!)! + 7 });
     const deployed = await host.run(['deploy']);
     expect(deployed.exitCode, deployed.output).toBe(0);
     expect(deployed.stderr).toMatch(/warning: took over a stale lock .*a reused pid\)/);

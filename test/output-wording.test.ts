@@ -5,7 +5,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { APP_WITHOUT_NPM, createDeployedTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
-import { lockPath, processStartTicks } from '../lib/record/lock.ts';
+import { lockPath } from '../lib/record/lock.ts';
+import { startTicks } from '../lib/host/proc.ts';
 import { waitFor } from '../harness/wait.ts';
 
 /** Lines of a deploy's output the real-app trial found misleading (issue #23, item 8), on a real host behind nginx. */
@@ -37,8 +38,8 @@ describe('what a deploy says', () => {
   it("a deploy that waited for the bake window's watcher says it waited, not only 'held by pid N (10.7s)'", async () => {
     // The watcher holding the lock: a live process, recorded as a bake-watch holder.
     other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    await waitFor('the stand-in watcher to start', () => other!.pid !== undefined && processStartTicks(other!.pid) !== undefined, { timeoutMs: 10_000 });
-    writeFileSync(lockPath(host.deployRoot), JSON.stringify({ pid: other.pid, user: 'ana', command: 'bake-watch', startedAt: new Date().toISOString(), host: os.hostname(), processStart: processStartTicks(other.pid!) }));
+    await waitFor('the stand-in watcher to start', () => other!.pid !== undefined && startTicks(other!.pid) !== undefined, { timeoutMs: 10_000 });
+    writeFileSync(lockPath(host.deployRoot), JSON.stringify({ pid: other.pid, user: 'ana', command: 'bake-watch', startedAt: new Date().toISOString(), host: os.hostname(), processStart: startTicks(other.pid!) }));
     host.example.commit('v3');
     const deploy = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1' }, reject: false, all: true, timeout: 120_000 });
     let output = '';

@@ -1,5 +1,6 @@
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { isAlive, procStat } from './process.ts';
+import { isAlive } from './process.ts';
+import { startTicks } from './proc.ts';
 
 /**
  * A lock on one file for a read-merge-write of it: `<file>.lock`, made by an exclusive link() so two
@@ -107,9 +108,6 @@ function isRunning(owner: Owner): boolean {
   return owner.start === undefined || start === undefined || start === owner.start;
 }
 
-function startTicks(pid: number): number | undefined {
-  return procStat(pid)?.startTicks;
-}
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

@@ -41,9 +41,15 @@ export function procStat(pid: number): ProcStat | undefined {
   return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]), startTicks: Number(fields[22 - 3]) };
 }
 
-/** A process's command line (arguments joined by spaces). */
+/** Field 22 of /proc/<pid>/stat: the start time in clock ticks after boot, which tells a process from a later one with its pid; undefined without /proc. */
+export function startTicks(pid: number): number | undefined {
+  const ticks = procStat(pid)?.startTicks;
+  return ticks !== undefined && Number.isFinite(ticks) ? ticks : undefined;
+}
+
+/** A process's command line (arguments joined by spaces), for matching a title or a word. */
 export function commandLine(pid: number): string | undefined {
-  return readProc(`${pid}/cmdline`)?.replace(/\0/g, ' ');
+  return commandArgs(pid)?.join(' ');
 }
 
 /** A process's arguments, one string each (a path with spaces stays whole). */

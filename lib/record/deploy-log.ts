@@ -92,7 +92,7 @@ export function resolveDeployLog(deployRoot: string, which: string): { id: strin
 /** Whether the process that writes a log still runs (then the log is still growing). */
 export function deployLogRunning(id: string): boolean {
   const pid = deployLogPid(id);
-  return pid > 0 && isAlive(pid) && commandLineOf(pid).includes('deploy');
+  return pid > 0 && isAlive(pid) && (commandLine(pid) ?? '').includes('deploy');
 }
 
 /**
@@ -140,9 +140,6 @@ export async function printDeployLog(
   if (partial) print(partial);
 }
 
-function commandLineOf(pid: number): string {
-  return commandLine(pid) ?? '';
-}
 
 /** The log of the deploy or rollback holding the lock now (`pid`), else the newest. */
 export function currentDeployLog(deployRoot: string, runningPid: number | undefined): { id: string; file: string } {

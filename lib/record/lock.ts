@@ -7,7 +7,7 @@ import { ensurePrivateDir } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../host/process.ts';
-import { procStat, startedAtMs } from '../host/proc.ts';
+import { startTicks, startedAtMs } from '../host/proc.ts';
 import { fleetLeaseRefusal } from './fleet-lease.ts';
 
 export type LockHolder = {
@@ -54,7 +54,7 @@ export function acquireLock(deployRoot: string, command: string, user: string, f
     command,
     startedAt: new Date().toISOString(),
     host: os.hostname(),
-    processStart: processStartTicks(process.pid),
+    processStart: startTicks(process.pid),
   };
   const temp = `${file}.${process.pid}.tmp`;
   try {
@@ -124,19 +124,13 @@ export function releaseLock(lock: Lock): void {
  */
 export function holderLiveness(holder: LockHolder): 'running' | 'no longer running' | 'reused pid' {
   if (!isAlive(holder.pid)) return 'no longer running';
-  const start = processStartTicks(holder.pid);
+  const start = startTicks(holder.pid);
   if (start === undefined) return 'running';
   if (holder.processStart !== undefined) return start === holder.processStart ? 'running' : 'reused pid';
   // A lock written before start times were recorded: a process that started after the lock was taken is not its writer.
   const startedAt = startedAtMs(start);
   const lockedAt = Date.parse(holder.startedAt);
   return startedAt !== undefined && Number.isFinite(lockedAt) && startedAt > lockedAt + 2000 ? 'reused pid' : 'running';
-}
-
-/** Field 22 of /proc/<pid>/stat: the start time in clock ticks after boot; undefined without /proc. */
-export function processStartTicks(pid: number): number | undefined {
-  const ticks = procStat(pid)?.startTicks;
-  return ticks !== undefined && Number.isFinite(ticks) ? ticks : undefined;
 }
 
 function lockWriteError(file: string, deployRoot: string, error: NodeJS.ErrnoException): SwitchyardError {
