@@ -1,4 +1,5 @@
-import { editAppEnvFile, ensureAppEnvFile, parseAssignments, readAppEnvFile, validateEnvKey } from '../lib/config/app-env.ts';
+import { parseAssignments, validateEnvKey } from '../lib/config/app-env.ts';
+import { editAppEnvFile, ensureAppEnvFile, readAppEnvFile } from '../lib/host/app-env-file.ts';
 import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';

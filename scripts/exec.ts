@@ -1,4 +1,5 @@
-import { loadAppEnvironment, slotEnvironment } from '../lib/config/app-env.ts';
+import { loadAppEnvironment } from '../lib/host/app-env-file.ts';
+import { slotEnvironment } from '../lib/slot/endpoints.ts';
 import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { slotEndpoints } from '../lib/slot/endpoints.ts';

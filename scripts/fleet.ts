@@ -3,7 +3,8 @@ import { abortOnSignals, configDir, hasFlag, type CommandIo } from '../lib/cli/c
 import { parseEvents } from '../lib/cli/events.ts';
 import { parseCommandLine } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
-import { readSettings, resolveConfig, suggestKey } from '../lib/config/config.ts';
+import { resolveConfig, suggestKey } from '../lib/config/config.ts';
+import { readSettings } from '../lib/config/settings.ts';
 import { announceSecrets } from '../lib/config/redact.ts';
 import { isSwitchyardError, SwitchyardError } from '../lib/errors.ts';
 import { makeBatches } from '../lib/fleet/batches.ts';

@@ -1,7 +1,7 @@
 import { describeEndpoints, slotEndpoints } from '../lib/slot/endpoints.ts';
 import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
-import { loadAppEnvironment } from '../lib/config/app-env.ts';
+import { loadAppEnvironment } from '../lib/host/app-env-file.ts';
 import { interruptionSignal, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { currentUser } from '../lib/record/lock.ts';

@@ -2,7 +2,9 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSyn
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appEnvironment, editAppEnvFile, parseAppEnv, parseAssignments, readAppEnvFile, renderAppEnv, slotEnvironment, validateEnvKey } from '../lib/config/app-env.ts';
+import { appEnvironment, parseAppEnv, parseAssignments, renderAppEnv, validateEnvKey } from '../lib/config/app-env.ts';
+import { editAppEnvFile, readAppEnvFile } from '../lib/host/app-env-file.ts';
+import { slotEnvironment } from '../lib/slot/endpoints.ts';
 import { parseSharedPaths, parseSize, resolveConfig } from '../lib/config/config.ts';
 
 describe('appEnvironment', () => {

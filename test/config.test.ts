@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS, KNOWN_KEYS } from '../lib/config/keys.ts';
-import { duplicateKeys, resolveConfig, suggestKey } from '../lib/config/config.ts';
+import { resolveConfig, suggestKey } from '../lib/config/config.ts';
+import { duplicateKeys } from '../lib/config/settings.ts';
 import { parseDuration } from '../lib/config/duration.ts';
 
 const base = { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: '/srv/shop' };

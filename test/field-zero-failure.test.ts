@@ -5,7 +5,7 @@ import { createTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 import { loadAnswered } from '../harness/wait.ts';
 import { readPidFile } from '../lib/host/process.ts';
-import { childPids } from '../lib/traffic/nginx-workers.ts';
+import { childPids } from '../lib/host/proc.ts';
 
 /**
  * The promise as the field tests it: SWITCH unset, every path at its default, nginx started as root

@@ -14,7 +14,7 @@ import type { TestNginx } from '../harness/nginx.ts';
 import { snapshotTree } from './field-support.ts';
 import { stampedSite } from '../lib/setup/site-file.ts';
 import { waitFor } from '../harness/wait.ts';
-import { childPids } from '../lib/traffic/nginx-workers.ts';
+import { childPids } from '../lib/host/proc.ts';
 
 const debian: HostFacts = { user: 'deploy', isRoot: false, systemd: true, nginxBinary: '/usr/sbin/nginx', systemctl: '/usr/bin/systemctl' };
 

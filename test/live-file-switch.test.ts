@@ -5,7 +5,7 @@ import { createDeployedTestHost, type TestHost } from '../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 import { loadAnswered } from '../harness/wait.ts';
 import { readPidFile } from '../lib/host/process.ts';
-import { childPids } from '../lib/traffic/nginx-workers.ts';
+import { childPids } from '../lib/host/proc.ts';
 
 /**
  * SWITCH=nginx-live-file, the default (SWITCH is not set here): per-slot upstream groups and a file nginx checks per request, so a deploy

@@ -12,7 +12,7 @@ import { createDeployUser, type DeployUser } from '../harness/sshd.ts';
 import { readPidFile } from '../lib/host/process.ts';
 import { templateFile } from '../lib/project-dir.ts';
 import { helperInstallArgv } from '../lib/traffic/nginx-helper.ts';
-import { childPids } from '../lib/traffic/nginx-workers.ts';
+import { childPids } from '../lib/host/proc.ts';
 import { renderUpstream, type UpstreamLayout } from '../lib/traffic/upstream.ts';
 
 /**

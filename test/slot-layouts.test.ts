@@ -6,7 +6,7 @@ import { createTestHost, type TestHost } from '../harness/host.ts';
 import { duringLoad, failures, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 import { openConnections } from '../lib/slot/connections.ts';
 import { readPidFile } from '../lib/host/process.ts';
-import { childPids } from '../lib/traffic/nginx-workers.ts';
+import { childPids } from '../lib/host/proc.ts';
 
 /**
  * The seeds' other layouts (issue 12), as the field runs them: nginx started as root (workers as

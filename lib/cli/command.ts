@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { configDir, PROJECT_DIR } from '../project-dir.ts';
-import { appEnvSecrets, loadAppEnvironment } from '../config/app-env.ts';
+import { appEnvSecrets, loadAppEnvironment } from '../host/app-env-file.ts';
 import { CONFIG_KEYS, type ConfigKey } from '../config/keys.ts';
-import { readSettings, resolveConfig, suggestKey, type Config } from '../config/config.ts';
+import { resolveConfig, suggestKey, type Config } from '../config/config.ts';
+import { readSettings } from '../config/settings.ts';
 import type { CycleContext } from '../cycle/types.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { createHookRunner } from '../cycle/hooks.ts';

@@ -19,7 +19,7 @@ export type ProcessManagerKind = 'builtin' | 'systemd';
 export type SlotListen = 'port' | 'socket';
 /** One SHARED_PATHS entry: `uploads/` is { path: 'uploads', dir: true }. */
 export type { SharedPath } from './values.ts';
-export { duplicateKeys, readSettings } from './settings.ts';
+import type { RawSettings } from './settings.ts';
 export { appNameProblem, checkUrlFor, editDistance, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, suggestKey } from './values.ts';
 import { appNameProblem, checkUrlFor, healthPathProblem, nginxPathProblem, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
 
@@ -83,15 +83,6 @@ export type Config = {
   notices: string[];
   /** Values never to print (credentials in REPO, values of *_TOKEN/*_SECRET/... keys in the env file). */
   secrets: string[];
-};
-
-/** `missingFile`: the default env file does not exist (fine when the environment holds every required key). */
-export type RawSettings = {
-  fileValues: Record<string, string>;
-  env: Record<string, string | undefined>;
-  envFile: string;
-  missingFile?: boolean;
-  duplicates?: string[];
 };
 
 /** Folders that must never be DEPLOY_ROOT itself. */

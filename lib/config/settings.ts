@@ -2,9 +2,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { SwitchyardError } from '../errors.ts';
-import type { RawSettings } from './config.ts';
 
 /** Where the settings come from: the env file (DEPLOY_ENV_FILE or the default) and the environment, read once. */
+
+/** `missingFile`: the default env file does not exist (fine when the environment holds every required key). */
+export type RawSettings = {
+  fileValues: Record<string, string>;
+  env: Record<string, string | undefined>;
+  envFile: string;
+  missingFile?: boolean;
+  duplicates?: string[];
+};
 
 /** Keys set more than once in an env file, with the line that wins (dotenv keeps the last). Pure. */
 export function duplicateKeys(text: string): string[] {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DEPLOY_TS } from '../project-dir.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, SlotName } from '../config/config.ts';
-import { drainAndStop } from '../slot/drain.ts';
+import { drainAndStop } from './drain.ts';
 import { formatDuration } from '../config/duration.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { describeProbe, probeSlot } from '../slot/health.ts';

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, SlotName } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { Reporter } from '../cli/reporter.ts';
-import { longLivedCount } from '../slot/drain.ts';
+import { longLivedCount } from './drain.ts';
 
 /**
  * Retiring a slot that still holds long-lived connections (WebSocket, SSE, long-poll: what the site

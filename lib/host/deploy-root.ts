@@ -2,10 +2,10 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync, type
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
-import { ensureAppEnvFile } from '../config/app-env.ts';
+import { ensureAppEnvFile } from './app-env-file.ts';
 import { paths } from './paths.ts';
 import { removeDeadTempFiles } from './stale-temp.ts';
-import { nginxWorkerIdentity, type Identity } from '../traffic/nginx-access.ts';
+import { nginxWorkerIdentity, type Identity } from './workers.ts';
 
 /**
  * DEPLOY_ROOT is private: 0711, so other users (nginx's workers among them) may pass through to a

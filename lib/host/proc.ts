@@ -86,3 +86,13 @@ export function startedAtMs(ticks: number): number | undefined {
 export function socketTable(name: 'tcp' | 'tcp6' | 'unix'): string | undefined {
   return readProc(`net/${name}`);
 }
+
+/** Pids of the master's child processes (its workers, including ones shutting down), read from /proc. */
+export function childPids(parentPid: number): number[] {
+  const children: number[] = [];
+  for (const pid of listPids() ?? []) {
+    const stat = procStat(pid);
+    if (stat && stat.ppid === parentPid && stat.state !== 'Z') children.push(pid);
+  }
+  return children;
+}

@@ -11,8 +11,8 @@ import { loadState } from '../record/state.ts';
 import { liveFile } from '../traffic/nginx-live-file.ts';
 import { upstreamFor } from '../traffic/upstream.ts';
 import { readPidFile } from '../host/process.ts';
-import { childPids } from '../traffic/nginx-workers.ts';
-import { waitForOldWorkers } from '../traffic/nginx-reload.ts';
+import { childPids } from '../host/proc.ts';
+import { waitForOldWorkers } from '../traffic/nginx-workers.ts';
 import { describeSiteEdits, planSiteInstall, siteOrigin, stampedSite } from './site-file.ts';
 
 /** `./deploy.ts init`, the half that writes: each step says what it did ("created", "unchanged", ...). */

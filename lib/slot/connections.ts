@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Endpoint } from './endpoints.ts';
 import { socketTable } from '../host/proc.ts';
-import { LONG_LIVED_SOURCE } from '../traffic/long-lived.ts';
 
 /**
  * Connections open to a slot's port, read from /proc/net/tcp{,6} (or to its socket, from /proc/net/unix). Only nginx connects to a slot, and
@@ -10,6 +9,9 @@ import { LONG_LIVED_SOURCE } from '../traffic/long-lived.ts';
  * LONG_LIVED_SOURCE: the site's stream location (WebSocket, SSE, long-poll) connects from there, and
  * those are retired in the background (lib/cycle/retire.ts), never waited for by a deploy.
  */
+
+/** The loopback address the nginx site's stream location binds to (lib/traffic/long-lived.ts renders it). */
+export const LONG_LIVED_SOURCE = '127.0.0.2';
 
 const ESTABLISHED = '01';
 

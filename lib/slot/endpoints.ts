@@ -66,3 +66,11 @@ export function slotOfAddress(config: EndpointSettings, address: string): SlotNa
 export function instanceName(appName: string, slot: SlotName, endpoint: Pick<Endpoint, 'index'>): string {
   return endpoint.index === 0 ? `${appName}-${slot}` : `${appName}-${slot}.${endpoint.index + 1}`;
 }
+
+/** What one instance of a slot's app runs with: the app environment plus Switchyard's PORT (a port or a socket's path), HOST, SWITCHYARD_SLOT, SWITCHYARD_INSTANCE and, for a socket, SWITCHYARD_SOCKET. Pure. */
+export function slotEnvironment(
+  env: Record<string, string | undefined>,
+  slot: { endpoint: Endpoint; host: string; slot: string },
+): Record<string, string | undefined> {
+  return { ...env, ...endpointEnvironment(slot.endpoint), HOST: slot.host, SWITCHYARD_SLOT: slot.slot };
+}

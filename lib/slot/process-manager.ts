@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { appFiles, readLogTail, readStatus, recordSupervisor, runningPid, spawnSupervisor, stopApp, type AppFiles } from './app-process.ts';
 import { instanceName, portValue, slotEndpoints, type Endpoint } from './endpoints.ts';
 import type { Config, SlotName } from '../config/config.ts';
-import { slotEnvironment } from '../config/app-env.ts';
+import { slotEnvironment } from './endpoints.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { isAlive, stopGroup, type StopOutcome } from '../host/process.ts';
 import { capture, runCommand } from '../host/run.ts';

@@ -1,5 +1,6 @@
 import type { Config, SlotName } from '../config/config.ts';
 import { slotEndpoints, upstreamAddress, type Endpoint } from '../slot/endpoints.ts';
+import { LONG_LIVED_SOURCE } from '../slot/connections.ts';
 
 /**
  * What the nginx site and upstream file need so long-lived requests (WebSocket, SSE, long-poll) are
@@ -11,8 +12,6 @@ import { slotEndpoints, upstreamAddress, type Endpoint } from '../slot/endpoints
  * slot from that address is long-lived; any other one carries a request in flight. Unix sockets have
  * no source address: there every connection counts as in flight (docs/long-lived.md).
  */
-
-export const LONG_LIVED_SOURCE = '127.0.0.2';
 
 /** Whether nginx can mark long-lived connections by their source address: slots on IPv4 loopback ports. */
 export function marksLongLived(config: Pick<Config, 'slotListen' | 'host'>): boolean {

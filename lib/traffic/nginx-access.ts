@@ -1,23 +1,11 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Endpoint } from '../slot/endpoints.ts';
-import { readPidFile } from '../host/process.ts';
-import { childPids } from './nginx-workers.ts';
-import { procIdentity } from '../host/proc.ts';
+import { nginxWorkerIdentity, userName, type Identity } from '../host/workers.ts';
 
 /** Whether nginx's workers, which run as another user when the master is root, can reach a file Switchyard writes. */
 
-export type Identity = { uid: number; gids: number[]; name: string };
 export type DirMode = { dir: string; mode: number; uid: number; gid: number };
-
-/** The user and groups of nginx's workers, read from /proc; undefined when the pid file or /proc cannot tell. */
-export function nginxWorkerIdentity(pidFile: string): Identity | undefined {
-  const master = readPidFile(pidFile);
-  const worker = master === undefined ? undefined : childPids(master)[0];
-  if (worker === undefined) return undefined;
-  const identity = procIdentity(worker);
-  return identity && { ...identity, name: userName(identity.uid) };
-}
 
 /** The first folder on the way to `file` that `who` may not search (x), or undefined when all allow it. Pure. */
 export function firstBlockedDir(dirs: DirMode[], who: Identity): DirMode | undefined {
@@ -98,16 +86,4 @@ export function socketsUnreachable(target: { endpoints: Endpoint[] }, pidFile: s
     if (problem) return problem;
   }
   return undefined;
-}
-
-export function userName(uid: number): string {
-  try {
-    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const [name, , id] = line.split(':');
-      if (Number(id) === uid && name) return name;
-    }
-  } catch {
-    // No passwd file: the number has to do.
-  }
-  return String(uid);
 }

@@ -4,8 +4,8 @@ import { SwitchyardError, withContext } from '../errors.ts';
 import { readPidFile } from '../host/process.ts';
 import { runCommand } from '../host/run.ts';
 import { upstreamAddress } from '../slot/endpoints.ts';
-import { childPids } from './nginx-workers.ts';
-import { waitForOldWorkers, type PhaseHooks } from './nginx-reload.ts';
+import { childPids } from '../host/proc.ts';
+import { waitForOldWorkers, type PhaseHooks } from './nginx-workers.ts';
 import type { SwitchReport } from './types.ts';
 import type { UpstreamLayout } from './upstream.ts';
 

@@ -8,7 +8,8 @@ import { writeFileAtomic } from '../host/files.ts';
 import { nginxNotRunning } from './nginx-running.ts';
 import { SwitchyardError } from '../errors.ts';
 import { socketsUnreachable, unreachableByWorkers } from './nginx-access.ts';
-import { confirmThroughNginx, installUpstream, type PhaseHooks } from './nginx-reload.ts';
+import { confirmThroughNginx, installUpstream } from './nginx-reload.ts';
+import type { PhaseHooks } from './nginx-workers.ts';
 import type { SlotTarget, SwitchReport, TrafficSwitch } from './types.ts';
 import { renderUpstream, upstreamName, type UpstreamLayout } from './upstream.ts';
 

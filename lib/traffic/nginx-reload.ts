@@ -3,20 +3,19 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { otherSlot, type Config } from '../config/config.ts';
 import { describeEndpoints, isUpstreamAddress, type Endpoint } from '../slot/endpoints.ts';
-import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
 import { nginxNotRunning } from './nginx-running.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { describeProbe, probe } from '../slot/health.ts';
-import { isAlive, readPidFile } from '../host/process.ts';
+import { readPidFile } from '../host/process.ts';
 import { runShell } from '../host/run.ts';
 import { socketsUnreachable } from './nginx-access.ts';
-import { childPids, takesNewRequests } from './nginx-workers.ts';
+import { waitForOldWorkers, type PhaseHooks } from './nginx-workers.ts';
+import { childPids } from '../host/proc.ts';
 import { trafficTarget, type SlotTarget, type SwitchReport, type TrafficSwitch } from './types.ts';
 import { parseLiveSlot, renderUpstream, type UpstreamLayout } from './upstream.ts';
 import { installWithHelper } from './nginx-helper.ts';
 
-export type PhaseHooks = { phase?: (name: string) => Promise<void> | void };
 
 /** NGINX_TEST_CMD and NGINX_RELOAD_CMD that hang (a sudo asking for a password, a stuck nginx) are ended, their whole process group, after this. */
 export const NGINX_CMD_TIMEOUT_MS = 60_000;
@@ -133,40 +132,6 @@ export function nginxReloadSwitch(config: Config, hooks: PhaseHooks = {}): Traff
       return `${installed.detail}; ${confirmed}`;
     },
   };
-}
-
-export async function waitForOldWorkers(
-  master: number | undefined,
-  oldWorkers: number[],
-  pidFile: string,
-  timeoutMs: number,
-  report: SwitchReport,
-): Promise<string> {
-  if (!master) {
-    // Without the master's pid we cannot see the workers; give the reload a moment rather than none.
-    await sleep(1000);
-    return `nginx reloaded (its pid file ${pidFile} was not readable, so Switchyard waited 1s instead of watching the old workers)`;
-  }
-  const started = Date.now();
-  let lastReport = started;
-  // The master answers a reload by starting new workers and then asking the old ones to quit; an old
-  // worker that is shutting down only finishes the requests it has (slow ones may take seconds), and
-  // those fall over to the new slot (the upstream's backup) if the old one stops listening meanwhile.
-  while (oldWorkers.some(takesNewRequests)) {
-    if (!isAlive(master)) throw new SwitchyardError(`the nginx master (pid ${master}) exited during the reload`, { next: 'start nginx, then run the command again' });
-    const elapsed = Date.now() - started;
-    if (elapsed >= timeoutMs) {
-      throw new SwitchyardError(`${oldWorkers.filter(takesNewRequests).length} nginx worker(s) still run the previous config ${formatDuration(elapsed)} after the reload`, {
-        next: 'check the nginx error log; the reload may not have been applied',
-      });
-    }
-    if (Date.now() - lastReport >= 5000) {
-      lastReport = Date.now();
-      report(`waiting for ${oldWorkers.filter(takesNewRequests).length} nginx worker(s) with the previous config to stop taking requests (${formatDuration(elapsed)})`);
-    }
-    await sleep(20);
-  }
-  return `nginx reloaded; its ${oldWorkers.length} old worker(s) stopped taking requests after ${formatDuration(Date.now() - started)}`;
 }
 
 /** How many answers in a row must come from the new slot before a switch counts as confirmed. */

@@ -1,7 +1,8 @@
 import { templateFile } from '../project-dir.ts';
 import type { Config, SwitchKind } from '../config/config.ts';
 import { upstreamName } from './upstream.ts';
-import { LONG_LIVED_SOURCE, stickyPathLines, streamBindLine } from './long-lived.ts';
+import { stickyPathLines, streamBindLine } from './long-lived.ts';
+import { LONG_LIVED_SOURCE } from '../slot/connections.ts';
 
 /** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
 

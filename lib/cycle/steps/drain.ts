@@ -1,6 +1,6 @@
 import { formatDuration } from '../../config/duration.ts';
 import { slotStopped } from '../../record/transitions.ts';
-import { drainAndStop } from '../../slot/drain.ts';
+import { drainAndStop } from '../drain.ts';
 import { drainsAtProxy } from '../../traffic/index.ts';
 import { bakeLogFile } from '../bake.ts';
 import { handToWatcher } from './bake.ts';

@@ -1,8 +1,8 @@
 import type { Config, SlotName } from '../config/config.ts';
-import { openConnections, waitForNoConnections } from './connections.ts';
+import { openConnections, waitForNoConnections } from '../slot/connections.ts';
 import { formatDuration } from '../config/duration.ts';
-import type { SlotProcesses } from './process-manager.ts';
-import { runningEndpoints } from './running-endpoints.ts';
+import type { SlotProcesses } from '../slot/process-manager.ts';
+import { runningEndpoints } from '../slot/running-endpoints.ts';
 import type { Reporter, Step } from '../cli/reporter.ts';
 import { proxyName } from '../traffic/types.ts';
 import { clearWarm } from '../traffic/warm.ts';
