@@ -107,7 +107,7 @@ function globExists(root: string, candidate: string): boolean {
   return true;
 }
 
-/** The files whose comments are read: SCANNED folders (recursively) and docs/*.md, relative to root. */
+/** The files whose comments are read: SCANNED folders (recursively), README.md and docs/*.md, relative to root. */
 function scannedFiles(root: string): string[] {
   const files: string[] = [];
   const walk = (relative: string) => {
@@ -119,6 +119,7 @@ function scannedFiles(root: string): string[] {
     }
   };
   for (const folder of SCANNED) if (existsSync(path.join(root, folder))) walk(folder);
+  if (existsSync(path.join(root, 'README.md'))) files.push('README.md');
   if (existsSync(path.join(root, 'docs'))) {
     files.push(...readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`));
   }
@@ -145,7 +146,7 @@ export function stalePaths(root: string): string[] {
 }
 
 describe('paths named in comments and docs', () => {
-  it('every repository path a comment in lib/, scripts/, harness/, bench/, test/, templates/ or docs/*.md names exists', () => {
+  it('every repository path a comment in lib/, scripts/, harness/, bench/, test/, templates/, README.md or docs/*.md names exists', () => {
     expect(stalePaths(PROJECT)).toEqual([]);
   });
 
