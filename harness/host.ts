@@ -132,7 +132,7 @@ export async function hostBase(prefix: string, options: { instances?: number } =
  * repo, a .env (passed through DEPLOY_ENV_FILE) that leaves every path at its default, the upstream
  * written by `./deploy.ts upstream --write`, and a real nginx serving the site `./deploy.ts
  * nginx-site` printed. Only what a test machine cannot share with a real host is set: the ports, and
- * nginx's own test/reload commands and pid file for its private prefix. Run as root (CI), nginx's
+ * nginx's own test and reload commands and pid file for its private prefix. Run as root (CI), nginx's
  * workers run as nobody and reach only what other users may.
  */
 export async function createTestHost(
