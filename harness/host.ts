@@ -84,7 +84,7 @@ export async function hostBase(prefix: string, options: { instances?: number } =
       INSTALL_CMD: 'npm ci --no-audit --no-fund --loglevel=error',
       HEALTH_TIMEOUT: '20s',
       STOP_TIMEOUT: '15s',
-      // Tests of the drain right after a deploy turn the bake window off; test/bake.test.ts tests it.
+      // Tests of the drain right after a deploy turn the bake window off; test/e2e/bake.test.ts tests it.
       BAKE_TIME: '0',
     },
     writeEnv(values) {

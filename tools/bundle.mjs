@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const PROJECT_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const DIST_DIR = path.join(PROJECT_DIR, 'dist');
 
-/** What deploy.ts's preamble hands to `find -newer dist/.stamp`: keep the two lists equal (test/cli-start.test.ts checks). */
+/** What deploy.ts's preamble hands to `find -newer dist/.stamp`: keep the two lists equal (test/e2e/cli-start.test.ts checks). */
 export const WATCHED = ['deploy.ts', 'lib', 'scripts', 'tools', 'package.json', 'tsconfig.json', 'node_modules/.package-lock.json'];
 
 /** Plain files the bundle reaches by path next to itself (`new URL('./supervisor.mjs', import.meta.url)` in lib/). */
@@ -172,7 +172,7 @@ async function bundleLocked() {
 }
 
 // --optional (prepare, pretest): a failed build warns and exits 0, since ./deploy.ts works without the bundle;
-// test/cli-start.test.ts still fails on it.
+// test/e2e/cli-start.test.ts still fails on it.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   bundle().then(

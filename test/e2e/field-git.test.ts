@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchRepo, gitArgv, resolveCommit } from '../../lib/release/git.ts';
+
+const IDENTITY = { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.invalid', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.invalid' };
+
+describe('gitArgv (exact)', () => {
+  it('fetches from the URL given, into branches and tags, writing no FETCH_HEAD', () => {
+    expect(gitArgv.fetch('/r/.switchyard/mirror.git', 'https://h/app.git')).toEqual([
+      'git', '-C', '/r/.switchyard/mirror.git', 'fetch', '--quiet', '--prune', '--force', '--no-write-fetch-head', '--no-auto-maintenance', '--', 'https://h/app.git', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*',
+    ]);
+    expect(gitArgv.initMirror('/r/m.git')).toEqual(['git', 'init', '--bare', '--quiet', '--', '/r/m.git']);
+    expect(gitArgv.resolve('/m', '-h')).toEqual(['git', '-C', '/m', 'rev-parse', '--verify', '--quiet', '--end-of-options', '-h^{commit}']);
+  });
+});
+
+/** Names that mean more than one commit: say what is ambiguous instead of guessing or saying "does not exist". */
+describe('resolveCommit with ambiguous names (real git)', () => {
+  let dir: string;
+  let repo: string;
+  let mirror: string;
+  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: { ...process.env, ...IDENTITY } }).trim();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-ambiguous-'));
+    repo = path.join(dir, 'repo');
+    execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
+    // 1500 commits in one fast-import: two of them surely share their first 4 hex digits.
+    const stream = Array.from({ length: 1500 }, (_, index) =>
+      [`commit refs/heads/main`, `committer test <test@example.invalid> ${1_700_000_000 + index} +0000`, `data <<EOM`, `commit ${index}`, `EOM`, ''].join('\n'),
+    ).join('\n');
+    execFileSync('git', ['-C', repo, 'fast-import', '--quiet'], { input: stream });
+    git('tag', 'release', 'main~10');
+    git('branch', 'release', 'main~20');
+    git('tag', 'same', 'main~5');
+    git('branch', 'same', 'main~5');
+    mirror = path.join(dir, 'root', '.switchyard', 'mirror.git');
+    await fetchRepo(repo, mirror);
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a tag and a branch of the same name on different commits: names both and says how to choose', async () => {
+    const branch = git('rev-parse', 'refs/heads/release');
+    const tag = git('rev-parse', 'refs/tags/release');
+    await expect(resolveCommit(mirror, 'release')).rejects.toMatchObject({
+      message: `"release" is ambiguous: it is both a branch (at ${branch.slice(0, 7)}) and a tag (at ${tag.slice(0, 7)})`,
+      next: 'deploy refs/heads/release or refs/tags/release to say which',
+    });
+    expect(await resolveCommit(mirror, 'refs/heads/release')).toBe(branch);
+    expect(await resolveCommit(mirror, 'refs/tags/release')).toBe(tag);
+    // Both on the same commit: nothing to choose between.
+    expect(await resolveCommit(mirror, 'same')).toBe(git('rev-parse', 'main~5'));
+  });
+
+  it('an abbreviated SHA shared by two commits: says so and lists them, instead of "does not exist"', async () => {
+    const commits = git('rev-list', 'main').split('\n');
+    const byPrefix = new Map<string, string[]>();
+    for (const sha of commits) byPrefix.set(sha.slice(0, 4), [...(byPrefix.get(sha.slice(0, 4)) ?? []), sha]);
+    const [prefix, shared] = [...byPrefix].find(([, list]) => list.length >= 2)!;
+    await expect(resolveCommit(mirror, prefix)).rejects.toMatchObject({
+      message: expect.stringMatching(new RegExp(`^commit "${prefix}" is ambiguous: ${shared.length} commits start with it \\(.*\\)$`)),
+      next: 'give more characters of the SHA',
+    });
+    const message = await resolveCommit(mirror, prefix).catch((error: Error) => error.message);
+    for (const sha of shared) expect(message).toContain(sha.slice(0, 12));
+    expect(await resolveCommit(mirror, shared[0].slice(0, 12))).toBe(shared[0]);
+    await expect(resolveCommit(mirror, 'ffff0000ffff')).rejects.toThrow(/commit "ffff0000ffff" does not exist in the repository/);
+  });
+});

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../../harness/host.ts';
+import { parseEvents } from '../../lib/cli/events.ts';
+
+/**
+ * One step table drives the run and the dry run: for the same host and arguments, the plan events of
+ * `--dry-run --json` name exactly the step events the real `--json` run then prints, in order.
+ */
+describe('the dry run lists the steps the run runs', () => {
+  let host: TestHost;
+  const commits: Record<string, string> = {};
+
+  beforeAll(async () => {
+    host = await createTestHost({ env: APP_WITHOUT_NPM });
+    commits.v1 = host.example.head();
+  }, 60_000);
+  afterAll(async () => host?.cleanUp(), 60_000);
+
+  /** The dry run first (it changes nothing), then the run; both lists of names. */
+  async function planAndRun(args: string[], env: Record<string, string> = {}): Promise<{ planned: string[]; ran: string[] }> {
+    const dry = await host.run([...args, '--dry-run', '--json'], env);
+    expect(dry.exitCode, dry.output).toBe(0);
+    const real = await host.run([...args, '--json'], env);
+    expect(real.exitCode, real.output).toBe(0);
+    const planned = parseEvents(dry.stdout).flatMap((event) => (event.event === 'plan' ? [event.step] : []));
+    const ran = parseEvents(real.stdout).flatMap((event) => (event.event === 'step' ? [event.step] : []));
+    return { planned, ran };
+  }
+
+  it('a first deploy', async () => {
+    const { planned, ran } = await planAndRun(['deploy']);
+    expect(ran).toEqual(['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'record']);
+    expect(planned).toEqual(ran);
+  }, 120_000);
+
+  it('a new release', async () => {
+    commits.v2 = host.example.commit('v2');
+    const { planned, ran } = await planAndRun(['deploy']);
+    expect(ran).toEqual(['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain', 'record']);
+    expect(planned).toEqual(ran);
+  }, 120_000);
+
+  it('a kept release: no checkout, install or build', async () => {
+    const { planned, ran } = await planAndRun(['deploy', commits.v1]);
+    expect(ran).toEqual(['lock', 'fetch', 'start', 'health', 'switch', 'drain', 'record']);
+    expect(planned).toEqual(ran);
+  }, 120_000);
+
+  it('a kept release with --rebuild: built again', async () => {
+    const { planned, ran } = await planAndRun(['deploy', commits.v2, '--rebuild']);
+    expect(ran).toEqual(['lock', 'fetch', 'checkout', 'install', 'build', 'start', 'health', 'switch', 'drain', 'record']);
+    expect(planned).toEqual(ran);
+  }, 120_000);
+
+  it('a rollback', async () => {
+    const { planned, ran } = await planAndRun(['rollback']);
+    expect(ran).toEqual(['lock', 'start', 'health', 'switch', 'drain', 'record']);
+    expect(planned).toEqual(ran);
+  }, 120_000);
+
+  it('a rollback inside the bake window: a switch only', async () => {
+    const bake = { BAKE_TIME: '5m' };
+    const deployed = await host.run(['deploy', commits.v2], bake);
+    expect(deployed.exitCode, deployed.output).toBe(0);
+    const { planned, ran } = await planAndRun(['rollback'], bake);
+    expect(ran).toEqual(['lock', 'switch', 'bake', 'record']);
+    expect(planned).toEqual(ran);
+  }, 120_000);
+});

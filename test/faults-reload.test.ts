@@ -1,3 +1,0 @@
-import { describeKills, RELOAD_KILL_POINTS } from './kill-tests.ts';
-
-describeKills('nginx-reload', RELOAD_KILL_POINTS);
