@@ -1,4 +1,5 @@
 import { readFileSync, realpathSync } from 'node:fs';
+import { shellQuote } from '../lib/host/commands/quote.ts';
 import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import path from 'node:path';
@@ -37,11 +38,6 @@ export type HookValues = {
   /** Absolute DEPLOY_ENV_FILE, or undefined when deploy.ts should read the .env beside it. */
   envFile?: string;
 };
-
-/** One argument for /bin/sh, whatever it holds. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The hook text: the template with its placeholders replaced by shell-quoted values. Pure. */
 export function renderPostReceive(template: string, values: HookValues): string {

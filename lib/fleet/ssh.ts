@@ -1,4 +1,5 @@
 import type { FleetHost } from './hosts.ts';
+import { shellQuote } from '../host/commands/quote.ts';
 
 /**
  * The system's OpenSSH client, never a library: it honours the user's SSH config, agent, ProxyJump
@@ -68,6 +69,3 @@ export function remoteCommand(prefix: string, words: readonly string[], env: Rec
   return [...(assignments.length ? ['env', ...assignments] : []), prefix.trim(), ...words.map(shellQuote)].filter(Boolean).join(' ');
 }
 
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}

@@ -4,6 +4,7 @@ import type { execa as Execa } from 'execa';
 import { SwitchyardError } from '../errors.ts';
 import { isGroupAlive, signalGroup, signalProcess } from './process.ts';
 import { redactUrlCredentials } from '../config/redact.ts';
+import { shellQuote } from './commands/quote.ts';
 
 /**
  * The only place that starts child processes, through execa (the design card's choice). Commands are
@@ -33,7 +34,7 @@ const PIPES_GRACE_MS = 1000;
 
 /** An argv as a shell would show it; credentials in a URL argument (REPO) never reach a message. */
 export function describeArgv(argv: readonly string[]): string {
-  return argv.map((arg) => redactUrlCredentials(arg)).map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return argv.map((arg) => shellQuote(redactUrlCredentials(arg))).join(' ');
 }
 
 /** The environment a child gets when none is given: this process's own (the one place that reads it for children). */

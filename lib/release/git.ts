@@ -7,34 +7,9 @@ import { paths } from '../host/paths.ts';
 import { redactUrlCredentials } from '../config/redact.ts';
 import { capture, inheritedEnv, probeCommand, runCommand, type RunOptions } from '../host/run.ts';
 import { repoAccess, withAccess } from './git-credentials.ts';
+import { gitArgv } from '../host/commands/git.ts';
 
-/** argv builders are pure and exact (tested); the functions below run them, always with cleanGitEnv(). */
-
-const FETCH_REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
-
-export const gitArgv = {
-  initMirror: (cacheDir: string) => ['git', 'init', '--bare', '--quiet', '--', cacheDir],
-  // From REPO itself on every fetch, never a stored remote: a changed REPO (or rotated credentials) applies
-  // at once, and no URL (nor token) is written into the mirror. `repo` here is without credentials (git-credentials.ts). No FETCH_HEAD either: it would record the URL. The
-  // mirror's housekeeping fetch would run before returning runs beside the next git commands instead (maintenance).
-  fetch: (cacheDir: string, repo: string) => ['git', '-C', cacheDir, 'fetch', '--quiet', '--prune', '--force', '--no-write-fetch-head', '--no-auto-maintenance', '--', repo, ...FETCH_REFSPECS],
-  maintenance: (cacheDir: string) => ['git', '-C', cacheDir, 'maintenance', 'run', '--auto', '--quiet'],
-  // --end-of-options: a revision such as `--upload-pack=x` or `-h` is looked up as a name, never read as an option.
-  resolve: (cacheDir: string, revision: string) => ['git', '-C', cacheDir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${revision}^{commit}`],
-  sameNamedRefs: (cacheDir: string, name: string) => ['git', '-C', cacheDir, 'for-each-ref', '--format=%(refname) %(objectname) %(*objectname)', '--', `refs/heads/${name}`, `refs/tags/${name}`],
-  disambiguate: (cacheDir: string, prefix: string) => ['git', '-C', cacheDir, 'rev-parse', `--disambiguate=${prefix}`],
-  objectType: (cacheDir: string, sha: string) => ['git', '-C', cacheDir, 'cat-file', '-t', sha],
-  addWorktree: (cacheDir: string, slotDir: string, sha: string) => ['git', '-C', cacheDir, 'worktree', 'add', '--quiet', '--detach', '--force', slotDir, sha],
-  pruneWorktrees: (cacheDir: string) => ['git', '-C', cacheDir, 'worktree', 'prune'],
-  repairWorktrees: (cacheDir: string, slotDirs: string[]) => ['git', '-C', cacheDir, 'worktree', 'repair', ...slotDirs],
-  removeOrigin: (cacheDir: string) => ['git', '-C', cacheDir, 'config', '--remove-section', 'remote.origin'],
-  originUrl: (gitDir: string) => ['git', 'config', '--file', path.join(gitDir, 'config'), '--get', 'remote.origin.url'],
-  checkout: (slotDir: string, sha: string) => ['git', '-C', slotDir, 'checkout', '--quiet', '--detach', '--force', sha, '--'],
-  clean: (slotDir: string) => ['git', '-C', slotDir, 'clean', '-ffdxq'],
-  headOf: (slotDir: string) => ['git', '-C', slotDir, 'rev-parse', 'HEAD'],
-  lsRemote: (repo: string, refs: string[]) => ['git', 'ls-remote', '--', repo, ...refs],
-  describeRepository: (dir: string) => ['git', '-C', dir, 'rev-parse', '--is-bare-repository', '--absolute-git-dir', '--git-path', 'hooks'],
-};
+/** Runs git's argv (lib/host/commands/git.ts), always with cleanGitEnv(). */
 
 /**
  * Variables that make git act on another repository than the one named by `-C` (set in git hooks, or

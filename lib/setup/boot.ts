@@ -4,6 +4,9 @@ import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
 import { capture, runCommand } from '../host/run.ts';
 import { readProc } from '../host/proc.ts';
+import { shellQuote } from '../host/commands/quote.ts';
+import { systemctlArgv } from '../host/commands/systemctl.ts';
+import { crontabArgv } from '../host/commands/crontab.ts';
 
 /**
  * `install-boot`: make the host run `./deploy.ts resume` at boot, as the deploy user, whatever the
@@ -48,11 +51,6 @@ export function systemdIsInit(comm: string = readProc1Comm()): boolean {
 
 function readProc1Comm(): string {
   return readProc('1/comm') ?? '';
-}
-
-/** `'...'` for /bin/sh: a single-quoted word holding `value` verbatim. Pure. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** One systemd word, double-quoted, with systemd's escapes (it reads \, ", % and $ itself). Pure. */
@@ -143,22 +141,22 @@ async function applyUnit(entry: BootEntry, remove: boolean, uid: number): Promis
   const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   if (remove) {
     if (current === undefined) return { how: 'systemd', changed: false, where: file };
-    await runCommand(['systemctl', 'disable', unit]);
+    await runCommand(systemctlArgv.disableAsRoot(unit));
     rmSync(file, { force: true });
-    await runCommand(['systemctl', 'daemon-reload']);
+    await runCommand(systemctlArgv.daemonReloadAsRoot());
     return { how: 'systemd', changed: true, where: file };
   }
   const text = renderBootUnit(entry);
   if (current === text) return { how: 'systemd', changed: false, where: file };
   writeFileSync(file, text, { mode: 0o644 });
-  await runCommand(['systemctl', 'daemon-reload']);
-  await runCommand(['systemctl', 'enable', unit]);
+  await runCommand(systemctlArgv.daemonReloadAsRoot());
+  await runCommand(systemctlArgv.enableAsRoot(unit));
   return { how: 'systemd', changed: true, where: file };
 }
 
 async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, searchPath: string): Promise<BootResult> {
   // As root (sudo), the entry belongs in the deploy user's crontab, not root's.
-  const userArgs = uid === 0 && entry.user !== 'root' ? ['-u', entry.user] : [];
+  const otherUser = uid === 0 && entry.user !== 'root' ? entry.user : undefined;
   const where = `the crontab of ${entry.user}`;
   if (!findInPath('crontab', searchPath)) {
     throw new SwitchyardError('systemd is not PID 1 here and crontab is not installed, so no boot entry can be made', {
@@ -168,7 +166,7 @@ async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, sear
   }
   let current: string;
   try {
-    current = await capture(['crontab', ...userArgs, '-l']);
+    current = await capture(crontabArgv.list(otherUser));
   } catch (error) {
     if (!/no crontab for/i.test((error as SwitchyardError).details?.join('\n') ?? '')) throw error;
     current = '';
@@ -179,7 +177,7 @@ async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, sear
   try {
     const file = path.join(dir, 'crontab');
     writeFileSync(file, next, { mode: 0o600 });
-    await runCommand(['crontab', ...userArgs, file]);
+    await runCommand(crontabArgv.install(file, otherUser));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

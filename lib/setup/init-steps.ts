@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { sudoArgv } from '../host/commands/sudo.ts';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
@@ -97,7 +98,7 @@ export function ensureSiteFile(config: Config): { done: Done; file: string; cont
 /** How init may write under the nginx folder: itself (root), through `sudo -n`, or not at all. */
 export async function nginxRights(isRoot: boolean): Promise<'root' | 'sudo' | undefined> {
   if (isRoot) return 'root';
-  const sudo = await probeCommand(['sudo', '-n', 'true'], { timeoutMs: 5000 });
+  const sudo = await probeCommand(sudoArgv.check(), { timeoutMs: 5000 });
   return sudo.exitCode === 0 ? 'sudo' : undefined;
 }
 
@@ -108,7 +109,7 @@ export async function nginxRights(isRoot: boolean): Promise<'root' | 'sudo' | un
  */
 export async function installSite(site: { file: string; content: string }, target: { file: string; link?: string }, rights: 'root' | 'sudo', options: { force: boolean; diffCommand: string }): Promise<Done[]> {
   const done: Done[] = [];
-  const sudo = rights === 'sudo' ? ['sudo', '-n'] : [];
+  const sudo = rights === 'sudo' ? sudoArgv.prefix() : [];
   const installed = readOrUndefined(target.file);
   const origin = siteOrigin(installed, site.content);
   const action = planSiteInstall(origin, options.force);

@@ -7,7 +7,8 @@ import { writeFileAtomic } from '../host/files.ts';
 import { isAlive, stopGroup, type StopOutcome } from '../host/process.ts';
 import { capture, runCommand } from '../host/run.ts';
 import { runDir, slotDir, slotFiles } from './slots.ts';
-import { parseMainPid, renderSlotEnv, slotEnvFile, systemctlArgv, unitName } from './systemd.ts';
+import { parseMainPid, renderSlotEnv, slotEnvFile, unitName } from './systemd.ts';
+import { systemctlArgv } from '../host/commands/systemctl.ts';
 
 /** How a slot's app is started, watched and stopped: the built-in supervisor, or systemd units. */
 export interface SlotProcesses {

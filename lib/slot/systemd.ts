@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { SystemdScope } from '../host/commands/systemctl.ts';
 import { templateFile } from '../project-dir.ts';
 import type { SlotName } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
@@ -11,7 +12,6 @@ import { SwitchyardError } from '../errors.ts';
 export const UNIT_TEMPLATE_FILE = templateFile('systemd', 'APP@.service');
 
 /** 'system': units in /etc/systemd/system, changed through `sudo -n`; 'user': the deploy user's own systemd (`systemctl --user`). */
-export type SystemdScope = 'system' | 'user';
 
 export type UnitOptions = {
   appName: string;
@@ -114,25 +114,6 @@ export function renderSlotEnv(options: { port: number; host: string; slot: SlotN
     '',
   ].join('\n');
 }
-
-export type SystemctlOptions = { scope?: SystemdScope };
-
-function systemctl(options: SystemctlOptions | undefined, privileged: boolean): string[] {
-  if (options?.scope === 'user') return ['systemctl', '--user'];
-  // Reading state needs no root; skipping sudo keeps the sudoers rule to start/stop and keeps
-  // status polls out of the auth log.
-  return privileged ? ['sudo', '-n', 'systemctl'] : ['systemctl'];
-}
-
-/** Exact argv, like the rest of lib/: sudoers rules match these strings, so they never vary. */
-export const systemctlArgv = {
-  start: (unit: string, options?: SystemctlOptions) => [...systemctl(options, true), 'start', unit],
-  stop: (unit: string, options?: SystemctlOptions) => [...systemctl(options, true), 'stop', unit],
-  daemonReload: (options?: SystemctlOptions) => [...systemctl(options, true), 'daemon-reload'],
-  /** Exit 0 only when active; prints the state (active, activating, inactive, failed). */
-  isActive: (unit: string, options?: SystemctlOptions) => [...systemctl(options, false), 'is-active', unit],
-  mainPid: (unit: string, options?: SystemctlOptions) => [...systemctl(options, false), 'show', '-p', 'MainPID', '--value', unit],
-};
 
 /** `systemctl show -p MainPID --value` prints 0 when nothing runs. */
 export function parseMainPid(output: string): number | undefined {

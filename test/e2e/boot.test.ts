@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../../harness/host.ts';
 import { createDeployUser, requirePrograms, type DeployUser } from '../../harness/sshd.ts';
-import { applyBootEntry, cronMarker, editCrontab, renderBootUnit, renderCronLine, shellQuote, systemdIsInit, type BootEntry } from '../../lib/setup/boot.ts';
+import { applyBootEntry, cronMarker, editCrontab, renderBootUnit, renderCronLine, systemdIsInit, type BootEntry } from '../../lib/setup/boot.ts';
+import { shellQuote } from '../../lib/host/commands/quote.ts';
 
 const entry: BootEntry = {
   appName: 'shop',

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchRepo, gitArgv, resolveCommit } from '../../lib/release/git.ts';
+import { fetchRepo, resolveCommit } from '../../lib/release/git.ts';
+import { gitArgv } from '../../lib/host/commands/git.ts';
 
 const IDENTITY = { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.invalid', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.invalid' };
 

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../../harness/host.ts';
 import { cleanGitEnv } from '../../lib/release/git.ts';
 import { waitFor } from '../../harness/wait.ts';
-import { planInstall, renderPostReceive, shellQuote, TEMPLATE_FILE } from '../../scripts/install-hook.ts';
+import { planInstall, renderPostReceive, TEMPLATE_FILE } from '../../scripts/install-hook.ts';
+import { shellQuote } from '../../lib/host/commands/quote.ts';
 
 const template = readFileSync(TEMPLATE_FILE, 'utf8');
 const GIT_IDENTITY = { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.invalid', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.invalid' };

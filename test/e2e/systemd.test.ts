@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../lib/errors.ts';
-import { escapeSpecifiers, parseMainPid, quoteExecArgument, renderSlotEnv, renderUnit, slotEnvFile, systemctlArgv, UNIT_TEMPLATE_FILE, unitName } from '../../lib/slot/systemd.ts';
+import { escapeSpecifiers, parseMainPid, quoteExecArgument, renderSlotEnv, renderUnit, slotEnvFile, UNIT_TEMPLATE_FILE, unitName } from '../../lib/slot/systemd.ts';
+import { systemctlArgv } from '../../lib/host/commands/systemctl.ts';
 
 const template = readFileSync(UNIT_TEMPLATE_FILE, 'utf8');
 const base = { appName: 'myapp', deployRoot: '/srv/myapp', startCmd: 'npm start', stopTimeoutMs: 30_000, user: 'deploy' };

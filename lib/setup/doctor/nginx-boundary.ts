@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { sudoArgv } from '../../host/commands/sudo.ts';
 import { probeCommand } from '../../host/run.ts';
 import { currentUserName } from '../../host/file-owner.ts';
 import { loadState } from '../../record/state.ts';
@@ -34,7 +35,7 @@ function nginxBinaryOf(pidFile: string): string {
 async function sudoGrants(ctx: CheckContext): Promise<string[]> {
   const nginx = nginxBinaryOf(ctx.config.nginx.pidFile);
   const grants: string[] = [];
-  const allowed = async (argv: string[]) => (await probeCommand(['sudo', '-n', '-l', ...argv], { env: ctx.env, timeoutMs: 10_000 })).exitCode === 0;
+  const allowed = async (argv: string[]) => (await probeCommand(sudoArgv.list(argv), { env: ctx.env, timeoutMs: 10_000 })).exitCode === 0;
   if (await allowed(['/bin/sh', '-c', 'true'])) grants.push('sudo lets it run any command as root');
   else if (await allowed([nginx, '-c', '/nonexistent/switchyard-doctor-probe.conf', '-t'])) grants.push(`sudo lets it run ${nginx} with arguments of its choosing (-c FILE loads any configuration as root)`);
   return grants;

@@ -1,4 +1,5 @@
 import { describeEndpoints, isUpstreamAddress, slotEndpoints } from '../../slot/endpoints.ts';
+import { sudoArgv } from '../../host/commands/sudo.ts';
 import { existsSync } from 'node:fs';
 import { probe } from '../../slot/health.ts';
 import { sudoersLine } from '../init.ts';
@@ -77,14 +78,14 @@ export function checkWorkersReach(ctx: CheckContext): CheckResult {
 /** The words of a `sudo -n` command after the prefix, for `sudo -n -l`; undefined when it does not use sudo. Pure. */
 export function sudoListArgv(command: string): string[] | undefined {
   const match = /^sudo -n\s+(.+)$/.exec(command.trim());
-  return match ? ['sudo', '-n', '-l', ...match[1].split(/\s+/)] : undefined;
+  return match ? sudoArgv.list(match[1].split(/\s+/)) : undefined;
 }
 
 /** NGINX_TEST_CMD and NGINX_RELOAD_CMD may run without a password (asked with `sudo -n -l <cmd>`, which runs nothing). */
 export async function checkSudo(ctx: CheckContext): Promise<CheckResult> {
   const { testCmd, reloadCmd, helper } = ctx.config.nginx;
   if (helper.length > 0) {
-    const allowed = helper[0] === 'sudo' ? await probeCommand(['sudo', '-n', '-l', ...helper.filter((word) => word !== 'sudo' && word !== '-n')], { env: ctx.env, timeoutMs: 10_000 }) : { exitCode: 0 };
+    const allowed = helper[0] === 'sudo' ? await probeCommand(sudoArgv.list(helper.filter((word) => word !== 'sudo' && word !== '-n')), { env: ctx.env, timeoutMs: 10_000 }) : { exitCode: 0 };
     return allowed.exitCode === 0 ? pass(`NGINX_HELPER may run without a password: ${helper.join(' ')}`) : fail(`sudo asks ${currentUserName()} for a password for NGINX_HELPER (${helper.join(' ')})`, 'add the rule in templates/nginx/sudoers (sudo visudo -f /etc/sudoers.d/switchyard)');
   }
   if (upstreamIsCurrent(ctx)) return pass(`no sudo needed: ${ctx.config.nginx.upstreamFile} is current and a nginx-live-file deploy only writes the live-files`);

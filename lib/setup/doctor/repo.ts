@@ -1,4 +1,5 @@
 import { cleanGitEnv } from '../../release/git.ts';
+import { gitArgv } from '../../host/commands/git.ts';
 import { repoAccess, withAccess } from '../../release/git-credentials.ts';
 import { redactUrlCredentials } from '../../config/redact.ts';
 import { probeCommand } from '../../host/run.ts';
@@ -7,7 +8,7 @@ import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
 /** The argv of the check: the branch's ref on REPO (its credentials go through the environment), nothing fetched or written. Pure. */
 export function lsRemoteArgv(repo: string, branch: string): string[] {
   const access = repoAccess(repo);
-  return withAccess(['git', 'ls-remote', '--', access.url, `refs/heads/${branch}`], access);
+  return withAccess(gitArgv.lsRemote(access.url, [`refs/heads/${branch}`]), access);
 }
 
 /** git with the deploy's clean environment, no prompt for a password, and ssh that never asks either. */

@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { sudoArgv } from '../../host/commands/sudo.ts';
 import path from 'node:path';
 import { SLOTS, type Config } from '../../config/config.ts';
 import { currentUserName } from '../../host/file-owner.ts';
 import { probeCommand } from '../../host/run.ts';
-import { escapeSpecifiers, systemctlArgv, unitName } from '../../slot/systemd.ts';
+import { escapeSpecifiers, unitName } from '../../slot/systemd.ts';
+import { systemctlArgv } from '../../host/commands/systemctl.ts';
 import { absoluteProgram } from './nginx.ts';
 import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
 
@@ -64,7 +66,7 @@ export async function checkSystemdSudo(ctx: CheckContext): Promise<CheckResult> 
   if (config.systemdScope === 'user') return pass('SYSTEMD_SCOPE=user: systemctl --user needs no sudo');
   const refused: string[] = [];
   for (const argv of sudoSystemctlCommands(config.appName)) {
-    const result = await probeCommand(['sudo', '-n', '-l', ...argv.slice(2)], { env: ctx.env, timeoutMs: 10_000 });
+    const result = await probeCommand(sudoArgv.list(argv.slice(2)), { env: ctx.env, timeoutMs: 10_000 });
     if (result.exitCode === -1 && /not found|ENOENT/.test(result.error ?? '')) return fail('sudo is not installed, and PROCESS_MANAGER=systemd starts and stops slots with sudo -n systemctl', 'apt-get install -y sudo, then add the sudoers line in templates/systemd/README.md');
     if (result.exitCode !== 0) refused.push(argv.join(' '));
   }
