@@ -76,8 +76,11 @@ export function abortOnSignals(
   return controller.signal;
 }
 
+/** Where a command's error line goes: its Reporter, or the fleet controller's output. */
+export type FailureOutput = { error(message: string, details?: string[]): void };
+
 /** Print the one-line error (and its details) and set the exit code; the stack only with --verbose. */
-export function reportFailure(error: unknown, reporter: Reporter, argv: readonly string[]): number {
+export function reportFailure(error: unknown, reporter: FailureOutput, argv: readonly string[]): number {
   if (isSwitchyardError(error)) {
     reporter.error(error.line, error.details);
     if (hasFlag(argv, '--verbose') && error.cause) console.error(error.cause);
