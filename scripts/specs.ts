@@ -24,6 +24,35 @@ const planOptions = {
   json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
 };
 
+/** `./deploy.ts fleet <subcommand>`: one table each, as for a host's commands (scripts/fleet.ts). */
+export const FLEET_SPECS = {
+  deploy: {
+    name: 'fleet deploy',
+    positionals: [{ name: 'COMMIT' }],
+    summary: 'rolling (or blue-green) deploy of one SHA to every host',
+    options: {
+      'dry-run': { help: "print the batches and each host's plan, change nothing" },
+      json: { help: 'one JSON event per line, each carrying its host' },
+    },
+  },
+  rollback: {
+    name: 'fleet rollback',
+    positionals: [{ name: 'COMMIT' }],
+    summary: 'every host back (blue-green: the switch only)',
+    options: { json: { help: 'one JSON event per line, each carrying its host' } },
+  },
+  status: { name: 'fleet status', summary: "every host's live slot, commit, health; warns on two versions", options: { json: { help: 'the report as one JSON document' } } },
+  doctor: { name: 'fleet doctor', summary: 'what the preflight checks, changing nothing', options: { json: { help: 'one JSON document of every check' } } },
+  history: {
+    name: 'fleet history',
+    summary: 'the fleet commands, merged from every host',
+    options: {
+      count: { short: 'n', value: 'N', help: 'how many (default 10)' },
+      json: { help: 'the entries as one JSON array' },
+    },
+  },
+} as const satisfies Record<string, CommandSpec>;
+
 export const SPECS = {
   deploy: {
     name: 'deploy',
@@ -102,11 +131,8 @@ export const SPECS = {
     name: 'fleet',
     positionals: [{ name: 'deploy|rollback|status|doctor|history', required: true }, { name: 'COMMIT' }],
     summary: 'many hosts over ssh, rolling or blue-green, ending on one version (docs/fleet.md)',
-    options: {
-      'dry-run': { help: 'fleet deploy: print the batches and each host\'s plan, change nothing' },
-      json: { help: 'one JSON event per line, each carrying its host' },
-      count: { short: 'n', value: 'N', help: 'fleet history: how many (default 10)' },
-    },
+    // Listed as one entry: the options of its subcommands (FLEET_SPECS), each parsed by its own table.
+    options: { ...FLEET_SPECS.deploy.options, ...FLEET_SPECS.history.options },
   },
   doctor: { name: 'doctor', summary: 'check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports, hooks, disk, Node) without changing anything; each ✖ names its fix', options: { json: { help: 'one JSON document of every check' } } },
 } as const satisfies Record<string, CommandSpec>;

@@ -2,7 +2,7 @@ import type { Config } from '../config/config.ts';
 import type { ConfigKey } from '../config/keys.ts';
 import { SwitchyardError } from '../errors.ts';
 import { hasFlag, loadConfig, reportFailure, type CommandIo, type FailureOutput } from './command.ts';
-import { COMMON_OPTIONS, parseCommandLine, positionalWords, renderHelp, type CommandSpec, type CommonFlag, type PositionalSpec } from './options.ts';
+import { COMMON_OPTIONS, parseCommandLine, positionalWords, renderHelp, type CommandSpec, type CommonFlag, type ParsedCommandLine, type PositionalSpec } from './options.ts';
 import { asInvoked } from './program-name.ts';
 import { Reporter, wantsColor } from './reporter.ts';
 
@@ -19,7 +19,9 @@ export type Flags<S extends CommandSpec> = { readonly [K in keyof S['options']]:
   readonly [K in CommonFlag]: boolean;
 };
 
-type ArgValue<P extends PositionalSpec> = P extends { variadic: true } ? string[] : P extends { required: true } ? string : string | undefined;
+type ArgValue<P extends PositionalSpec> = P extends { variadic: true } ? string[]
+  : P extends { required: true } ? string
+  : string | undefined;
 
 /** The positionals by name: `{ COMMIT: string | undefined }`, `{ APP_NAME: string }`, a variadic one `string[]`. */
 export type Args<S extends CommandSpec> = S extends { positionals: infer List extends readonly PositionalSpec[] }
@@ -73,8 +75,9 @@ export function defineCommand<S extends CommandSpec, C extends ConfigNeed = fals
         return 0;
       }
       const json = declaration.json !== 'document' && hasFlag(io.argv, '--json');
-      const makeOutput = (config?: Config) =>
-        declaration.output ? declaration.output(io, json) : (new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json, secrets: config?.secrets, program: io.program }) as unknown as O);
+      const color = wantsColor(process.stdout, io.env, io.argv);
+      const makeOutput = (config?: Config): O =>
+        declaration.output?.(io, json) ?? (new Reporter({ color, json, secrets: config?.secrets, program: io.program }) as unknown as O);
       let reporter = makeOutput();
       let loaded: Config | undefined;
       const load = () => {
@@ -120,11 +123,12 @@ export function argumentCountProblem(spec: CommandSpec, count: number): string |
 
 /** Positionals by their spec's names, in order; a variadic one takes the rest. Pure. */
 export function namedArgs(spec: CommandSpec, given: readonly string[]): Record<string, string | string[] | undefined> {
-  return Object.fromEntries((spec.positionals ?? []).map((positional, index) => [positional.name, positional.variadic ? given.slice(index) : given[index]]));
+  const positionals = spec.positionals ?? [];
+  return Object.fromEntries(positionals.map(({ name, variadic }, index) => [name, variadic ? given.slice(index) : given[index]]));
 }
 
 /** A boolean option not given is false, not absent, so `flags.force` is what its type says. Pure. */
-function withBooleanDefaults(spec: CommandSpec, flags: Record<string, string | boolean | undefined>): Record<string, string | boolean | undefined> {
-  const booleans = [...Object.entries(spec.options), ...Object.entries(COMMON_OPTIONS)].filter(([, option]) => !option.value).map(([name]) => [name, false]);
-  return { ...Object.fromEntries(booleans), ...flags };
+function withBooleanDefaults(spec: CommandSpec, flags: ParsedCommandLine['flags']): ParsedCommandLine['flags'] {
+  const options = [...Object.entries(spec.options), ...Object.entries(COMMON_OPTIONS)];
+  return { ...Object.fromEntries(options.filter(([, option]) => !option.value).map(([name]) => [name, false])), ...flags };
 }
