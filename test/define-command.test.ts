@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { argumentCountProblem, defineCommand } from '../lib/cli/define-command.ts';
+import { argumentCountProblem, defineCommand, type CommandDeclaration, type ConfigNeed } from '../lib/cli/define-command.ts';
 import type { CommandSpec } from '../lib/cli/options.ts';
+import type { Reporter } from '../lib/cli/reporter.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { SPECS } from '../scripts/specs.ts';
 
@@ -29,9 +30,9 @@ afterEach(() => vi.restoreAllMocks());
 const io = (argv: string[], env: Record<string, string | undefined> = { NO_COLOR: '1' }) => ({ argv, env });
 
 /** A demo command that records what its run() was given. */
-function demo(overrides: Partial<Parameters<typeof defineCommand<typeof DEMO>>[0]> = {}) {
+function demo(overrides: Partial<CommandDeclaration<typeof DEMO, ConfigNeed, Reporter>> = {}) {
   const seen: { flags?: unknown; args?: unknown }[] = [];
-  const command = defineCommand({
+  const command = defineCommand<typeof DEMO, ConfigNeed>({
     spec: DEMO,
     help: 'Does nothing, carefully.\n',
     async run({ flags, args }) {
