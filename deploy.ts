@@ -30,9 +30,7 @@ if ('error' in selected) {
   process.exitCode = 2;
 } else {
   const command = await COMMANDS[name as keyof typeof COMMANDS]();
-  const options = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
-  if (options.includes('--help') || options.includes('-h')) process.stdout.write(asInvoked(command.help, program));
-  else process.exitCode = await command.run(io);
+  process.exitCode = await command.run(io);
   // A deploy, rollback or restart is over once it returns (its one line written, the lock released;
   // stdout and stderr are synchronous on Linux): do not wait for a pruned worktree's `git worktree
   // prune`, started in the background, or anything else still open.

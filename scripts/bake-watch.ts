@@ -1,25 +1,22 @@
-import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
-import { renderHelp } from '../lib/cli/options.ts';
+import { cycleContext } from '../lib/cli/command.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { watchBake } from '../lib/cycle/bake.ts';
 import { currentUser } from '../lib/record/lock.ts';
 import { appendFileSync } from 'node:fs';
 import { deployLogPath } from '../lib/record/deploy-log.ts';
 
-export const summary = SPECS['bake-watch'].summary;
-export const help = renderHelp(SPECS['bake-watch'], `Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
+export const command = defineCommand({
+  spec: SPECS['bake-watch'],
+  config: true,
+  help: `Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
 the bake window (BAKE_TIME), moves traffic back to the warm previous slot after repeated failures
 (AUTO_ROLLBACK), and drains and stops the previous slot when the window ends. Its output is appended
 to DEPLOY_ROOT/run/bake.log. It exits at once when another command has ended the window. SIGTERM
 while it waits stops it with nothing changed (the next deploy, rollback or status --repair ends the
 window); during a drain or an automatic rollback, that is finished first. Exits 130 then.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
+`,
+  async run({ io, config, reporter }) {
     // The deploy or rollback that started this watcher keeps its lines in its own log too (history --show).
     const deployLog = io.env.SWITCHYARD_DEPLOY_LOG;
     if (deployLog) {
@@ -31,7 +28,5 @@ export async function run(io: CommandIo): Promise<number> {
     const outcome = await watchBake({ config, reporter, appEnv: ctx.env, hooks: ctx.hooks, atPhase: ctx.atPhase, signal: ctx.signal, user: `${currentUser(io.env)} (bake window)` });
     reporter.info(`[${new Date().toISOString()}] ${outcome}`);
     return ctx.signal.aborted ? 130 : 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});

@@ -1,32 +1,34 @@
-import type { CommandIo } from '../lib/cli/command.ts';
+import type { Command } from '../lib/cli/define-command.ts';
 import { synopsis, type CommandSpec } from '../lib/cli/options.ts';
 import { editDistance } from '../lib/config/values.ts';
 import { SPECS } from './specs.ts';
 
-export type CommandModule = { help: string; summary: string; run(io: CommandIo): Promise<number> };
+/** Each script exports `command`, its declaration (lib/cli/define-command.ts). */
+type CommandModule = { command: Command };
+const commandOf = (module: CommandModule) => module.command;
 
 /** Loaded lazily so `--help` and `stop` do not pay for the modules a deploy needs. */
 export const COMMANDS = {
-  deploy: () => import('./deploy.ts') as Promise<CommandModule>,
-  rollback: () => import('./rollback.ts') as Promise<CommandModule>,
-  restart: () => import('./restart.ts') as Promise<CommandModule>,
-  releases: () => import('./releases.ts') as Promise<CommandModule>,
-  'bake-watch': () => import('./bake-watch.ts') as Promise<CommandModule>,
-  status: () => import('./status.ts') as Promise<CommandModule>,
-  start: () => import('./start.ts') as Promise<CommandModule>,
-  stop: () => import('./stop.ts') as Promise<CommandModule>,
-  upstream: () => import('./upstream.ts') as Promise<CommandModule>,
-  'nginx-site': () => import('./nginx-site.ts') as Promise<CommandModule>,
-  history: () => import('./history.ts') as Promise<CommandModule>,
-  logs: () => import('./logs.ts') as Promise<CommandModule>,
-  'install-hook': () => import('./install-hook.ts') as Promise<CommandModule>,
-  env: () => import('./env.ts') as Promise<CommandModule>,
-  exec: () => import('./exec.ts') as Promise<CommandModule>,
-  resume: () => import('./resume.ts') as Promise<CommandModule>,
-  'install-boot': () => import('./install-boot.ts') as Promise<CommandModule>,
-  init: () => import('./init.ts') as Promise<CommandModule>,
-  doctor: () => import('./doctor.ts') as Promise<CommandModule>,
-  fleet: () => import('./fleet.ts') as Promise<CommandModule>,
+  deploy: () => import('./deploy.ts').then(commandOf),
+  rollback: () => import('./rollback.ts').then(commandOf),
+  restart: () => import('./restart.ts').then(commandOf),
+  releases: () => import('./releases.ts').then(commandOf),
+  'bake-watch': () => import('./bake-watch.ts').then(commandOf),
+  status: () => import('./status.ts').then(commandOf),
+  start: () => import('./start.ts').then(commandOf),
+  stop: () => import('./stop.ts').then(commandOf),
+  upstream: () => import('./upstream.ts').then(commandOf),
+  'nginx-site': () => import('./nginx-site.ts').then(commandOf),
+  history: () => import('./history.ts').then(commandOf),
+  logs: () => import('./logs.ts').then(commandOf),
+  'install-hook': () => import('./install-hook.ts').then(commandOf),
+  env: () => import('./env.ts').then(commandOf),
+  exec: () => import('./exec.ts').then(commandOf),
+  resume: () => import('./resume.ts').then(commandOf),
+  'install-boot': () => import('./install-boot.ts').then(commandOf),
+  init: () => import('./init.ts').then(commandOf),
+  doctor: () => import('./doctor.ts').then(commandOf),
+  fleet: () => import('./fleet.ts').then(commandOf),
 };
 
 /** The command a mistyped one was probably meant to be (`stauts` → status, `rollbak` → rollback). Pure. */

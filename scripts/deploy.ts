@@ -1,12 +1,13 @@
-import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { cycleContext } from '../lib/cli/command.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { printPlan } from './dry-run.ts';
 import { deploy } from '../lib/cycle/cycle.ts';
-import { SwitchyardError } from '../lib/errors.ts';
 
-export const summary = SPECS.deploy.summary;
-export const help = renderHelp(SPECS.deploy, `Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) as a release in
+export const command = defineCommand({
+  spec: SPECS.deploy,
+  config: true,
+  help: `Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) as a release in
 DEPLOY_ROOT/releases/<commit>, starts it on the idle slot, waits until HEALTH_PATH answers 2xx,
 moves traffic to it, waits until nginx has no request in flight to the old slot, then sends it
 SIGTERM (SIGKILL after STOP_TIMEOUT). Any failure before the switch leaves the live slot and traffic
@@ -29,20 +30,11 @@ REPO with git ls-remote, a SHA prefix in the local mirror as of the last deploy)
 success; with --dry-run one plan event per step, named as the run's step events) instead of text lines.
 
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { flags, args } = parseCommandLine(SPECS.deploy, io.argv);
-    if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
-    const options = { rebuild: flags.rebuild === true, cold: flags.cold === true };
-    if (flags['dry-run'] === true) return await printPlan(config, reporter, 'deploy', args[0], options);
-    await deploy(cycleContext(io, config, reporter), args[0], options);
+`,
+  async run({ io, flags, args, config, reporter }) {
+    const options = { rebuild: flags.rebuild, cold: flags.cold };
+    if (flags['dry-run']) return await printPlan(config, reporter, 'deploy', args.COMMIT, options);
+    await deploy(cycleContext(io, config, reporter), args.COMMIT, options);
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});

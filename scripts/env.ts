@@ -1,12 +1,13 @@
 import { parseAssignments, validateEnvKey } from '../lib/config/app-env.ts';
 import { editAppEnvFile, ensureAppEnvFile, readAppEnvFile } from '../lib/host/app-env-file.ts';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
-import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 
-export const summary = SPECS.env.summary;
-export const help = renderHelp(SPECS.env, `./deploy.ts env                      list the keys of APP_ENV_FILE (values are never printed)
+export const command = defineCommand({
+  spec: SPECS.env,
+  config: true,
+  help: `./deploy.ts env                      list the keys of APP_ENV_FILE (values are never printed)
 ./deploy.ts env set KEY=VALUE ...    set variables (one atomic write, mode 0600)
 ./deploy.ts env unset KEY ...        remove variables
 
@@ -16,15 +17,9 @@ INSTALL_CMD, BUILD_CMD, hooks and \`exec\` get it too. A change applies at the n
 or restart: running slots keep the environment they started with (a crash restart too).
 KEY must be letters, digits and _ (not starting with a digit); PORT, HOST and SWITCHYARD_SLOT are
 Switchyard's. \`env set\` rewrites the file: comments in it are not kept.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { args: given } = parseCommandLine(SPECS.env, io.argv);
-    const [action, ...args] = given;
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
+`,
+  async run({ args: given, config, reporter }) {
+    const [action, ...args] = given.words;
     if (action === undefined) {
       ensureAppEnvFile(config);
       const keys = Object.keys(readAppEnvFile(config));
@@ -46,10 +41,8 @@ export async function run(io: CommandIo): Promise<number> {
       return 0;
     }
     throw new SwitchyardError(`unknown env action ${JSON.stringify(action)}`, { untouched: 'nothing was changed', next: 'use ./deploy.ts env, env set KEY=VALUE or env unset KEY', exitCode: 2 });
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});
 
 function done(changed: string[], verb: string, file: string): string {
   if (changed.length === 0) return `nothing changed in ${file}`;

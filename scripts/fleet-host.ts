@@ -1,7 +1,7 @@
 import os from 'node:os';
-import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { defineCommand, type Command, type Flags } from '../lib/cli/define-command.ts';
 import type { Config } from '../lib/config/config.ts';
-import { parseCommandLine, type CommandSpec } from '../lib/cli/options.ts';
+import type { CommandSpec, OptionSpec } from '../lib/cli/options.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
@@ -15,24 +15,28 @@ import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
  * `fleet resolve`, `fleet group`): one JSON document on stdout each, nothing an operator needs to type.
  */
 
+const HOST_SIDE_VALUES = ['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve'] as const;
+
 /** The host side's own option table: words the controller passes, never typed by an operator. */
-const HOST_SIDE_SPEC: CommandSpec = {
-  name: 'fleet',
-  summary: "internal: a fleet command's work on one host",
-  internal: true,
-  options: Object.fromEntries(['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve'].map((name) => [name, { value: 'VALUE', help: name }])),
+const HOST_SIDE_OPTIONS = {
+  ...(Object.fromEntries(HOST_SIDE_VALUES.map((name) => [name, { value: 'VALUE', help: name }])) as Record<(typeof HOST_SIDE_VALUES)[number], OptionSpec & { value: string }>),
+  json: { help: 'the controller asks for JSON; every answer is one JSON document' },
 };
 
-type Flags = Record<string, string | boolean | undefined>;
-const valueOf = (flags: Flags, name: string) => flags[name] as string | undefined;
+function hostSideSpec<P extends CommandSpec['positionals']>(sub: string, positionals?: P) {
+  return { name: `fleet ${sub}`, summary: "internal: a fleet command's work on one host", internal: true, options: HOST_SIDE_OPTIONS, ...(positionals ? { positionals } : {}) } as const;
+}
 
-function idFlag(flags: Flags, name: string): string | undefined {
-  const value = valueOf(flags, name.slice(2));
+type HostFlags = Flags<ReturnType<typeof hostSideSpec>>;
+const valueOf = (flags: HostFlags, name: (typeof HOST_SIDE_VALUES)[number]) => flags[name];
+
+function idFlag(flags: HostFlags, name: '--take' | '--replace' | '--id'): string | undefined {
+  const value = valueOf(flags, name.slice(2) as 'take' | 'replace' | 'id');
   if (value !== undefined && !LEASE_ID.test(value)) throw new SwitchyardError(`${name} must be a fleet id; got ${JSON.stringify(value)}`, { exitCode: 2 });
   return value;
 }
 
-function ttlS(flags: Flags): number {
+function ttlS(flags: HostFlags): number {
   const text = valueOf(flags, 'ttl') ?? String(LEASE_TTL_S);
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`--ttl must be seconds; got ${JSON.stringify(text)}`, { exitCode: 2 });
   return Number(text);
@@ -49,16 +53,20 @@ async function resolveRevision(config: Config, revision: string | undefined): Pr
   }
 }
 
-export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
-  const reporter = makeReporter({ ...io, argv: io.argv.filter((arg) => arg !== '--json') });
-  const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
-  try {
-    const { flags, args } = parseCommandLine(HOST_SIDE_SPEC, io.argv.filter((arg) => arg !== '--json'));
-    if (sub === 'probe') {
-      // A host whose config does not load still answers: the controller prints what is wrong there.
+const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+/** The host side's commands, by the word after `fleet`; each prints one JSON document (its warnings and errors stay text). */
+export const HOST_SIDE: Record<string, Command> = {
+  probe: defineCommand({
+    spec: hostSideSpec('probe'),
+    // A host whose config does not load still answers: the controller prints what is wrong there.
+    config: 'lazy',
+    json: 'document',
+    help: "The controller's preflight and status read of this host: version, state, lock, lease, history.",
+    async run({ flags, loadConfig }) {
       let config;
       try {
-        config = loadConfig(io, reporter);
+        config = loadConfig().config;
       } catch (error) {
         out({ version: switchyardVersion(), problem: error instanceof SwitchyardError ? error.line : String(error) });
         return 0;
@@ -98,10 +106,15 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
         resolved,
       });
       return 0;
-    }
-    const config = loadConfig(io, reporter);
-    if (sub === 'lease') {
-      const [action, id] = args;
+    },
+  }),
+  lease: defineCommand({
+    spec: hostSideSpec('lease', [{ name: 'ACTION' }, { name: 'ID' }] as const),
+    config: true,
+    json: 'document',
+    help: 'Renews or gives back the fleet lease on this host.',
+    async run({ flags, args, config }) {
+      const { ACTION: action, ID: id } = args;
       if (!id || !LEASE_ID.test(id)) throw new SwitchyardError('fleet lease renew|release needs the fleet id', { exitCode: 2 });
       if (action === 'renew') out({ renewed: renewLease(config.deployRoot, id, ttlS(flags)) });
       else if (action === 'release') {
@@ -112,23 +125,31 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
         out({ released: releaseLease(config.deployRoot, id, record) });
       } else throw new SwitchyardError(`fleet lease: unknown action ${JSON.stringify(action)} (renew or release)`, { exitCode: 2 });
       return 0;
-    }
-    if (sub === 'resolve') {
-      const [revision] = args;
-      const resolved = await resolveRevision(config, revision);
+    },
+  }),
+  resolve: defineCommand({
+    spec: hostSideSpec('resolve', [{ name: 'REVISION' }] as const),
+    config: true,
+    json: 'document',
+    help: "Fetches REPO and prints REVISION (default: DEPLOY_BRANCH's head) as a full SHA.",
+    async run({ args, config }) {
+      const resolved = await resolveRevision(config, args.REVISION);
       if (resolved.problem) throw new SwitchyardError(resolved.problem);
       out(resolved);
       return 0;
-    }
-    if (sub === 'group') {
+    },
+  }),
+  group: defineCommand({
+    spec: hostSideSpec('group'),
+    config: true,
+    json: 'document',
+    help: "Records this host's blue-green group as live.",
+    async run({ flags, config }) {
       const group = valueOf(flags, 'group');
       if (group !== 'A' && group !== 'B') throw new SwitchyardError('fleet group needs --group A or B', { exitCode: 2 });
       writeLiveGroup(config.deployRoot, { group, commit: valueOf(flags, 'commit') ?? null, fleetId: idFlag(flags, '--id') ?? '?', at: new Date().toISOString() });
       out({ group });
       return 0;
-    }
-    throw new SwitchyardError(`unknown fleet command ${JSON.stringify(sub)}`, { next: 'see ./deploy.ts fleet --help', exitCode: 2 });
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+    },
+  }),
+};

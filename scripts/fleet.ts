@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { abortOnSignals, configDir, hasFlag, type CommandIo } from '../lib/cli/command.ts';
+import { defineCommand, type Command } from '../lib/cli/define-command.ts';
 import { parseEvents } from '../lib/cli/events.ts';
-import { parseCommandLine } from '../lib/cli/options.ts';
-import { SPECS } from './specs.ts';
+import { synopsis } from '../lib/cli/options.ts';
+import { asInvoked } from '../lib/cli/program-name.ts';
+import { FLEET_SPECS, SPECS } from './specs.ts';
 import { resolveConfig, suggestKey } from '../lib/config/config.ts';
 import { readSettings } from '../lib/config/settings.ts';
 import { announceSecrets } from '../lib/config/redact.ts';
-import { isSwitchyardError, SwitchyardError } from '../lib/errors.ts';
+import { SwitchyardError } from '../lib/errors.ts';
 import { makeBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
@@ -18,14 +20,13 @@ import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
 import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { currentUser } from '../lib/record/lock.ts';
-import { runHostSide } from './fleet-host.ts';
+import { HOST_SIDE } from './fleet-host.ts';
 
-export const summary = 'deploy, roll back and read a fleet of hosts over SSH';
+type FleetSub = keyof typeof FLEET_SPECS;
 
-const HELPS: Record<string, string> = {
-  deploy: `Usage: ./deploy.ts fleet deploy [COMMIT] [--dry-run] [--json]
-
-Deploys COMMIT (default: the newest of each host's DEPLOY_BRANCH) to every host of FLEET_HOSTS, each
+/** What each subcommand's --help says under its Usage line (its options come from FLEET_SPECS). */
+const HELPS: Record<FleetSub, string> = {
+  deploy: `Deploys COMMIT (default: the newest of each host's DEPLOY_BRANCH) to every host of FLEET_HOSTS, each
 with its own zero-downtime cycle, over the system's ssh. COMMIT is resolved once to a full SHA (on the
 first host, after a fetch); every host deploys that SHA. First a preflight: every host is reached
 (bounded), runs the controller's Switchyard version, loads its config, runs no deploy, and takes the
@@ -49,28 +50,26 @@ output events of the step "check".
 
 Exit code 0 on success; 75 when another fleet command holds a host; 130 when interrupted; 1 otherwise.
 `,
-  rollback: `Usage: ./deploy.ts fleet rollback [COMMIT] [--json]
-
-Rolls every host back, batch by batch as fleet deploy does: to COMMIT (a kept release on each host),
+  rollback: `Rolls every host back, batch by batch as fleet deploy does: to COMMIT (a kept release on each host),
 or without COMMIT each host to its own previous good release. Inside a host's bake window this is a
 switch only. Preflight, lease, FLEET_ON_FAILURE and exit codes as for fleet deploy.
 `,
-  status: `Usage: ./deploy.ts fleet status [--json]
-
-Reads every host in parallel (each bounded): live slot, commit, health, bake window, live group,
+  status: `Reads every host in parallel (each bounded): live slot, commit, health, bake window, live group,
 a fleet lease held. Warns when the fleet serves more than one version or a host disagrees.
 `,
-  doctor: `Usage: ./deploy.ts fleet doctor [--json]
-
-Checks, changing nothing, what a fleet deploy's preflight checks: the controller's FLEET_ keys, each
+  doctor: `Checks, changing nothing, what a fleet deploy's preflight checks: the controller's FLEET_ keys, each
 host reached over ssh without a prompt, its Switchyard version, its configuration, its deploy lock and
 fleet lease. Each ✖ names its fix. Exit code 1 when any check fails.
 `,
-  history: `Usage: ./deploy.ts fleet history [-n N] [--json]
-
-The fleet deploys and rollbacks, read from every host and merged by fleet command: when, who, which
+  history: `The fleet deploys and rollbacks, read from every host and merged by fleet command: when, who, which
 commit, and how it ended on each host.
 `,
+};
+
+const subcommandList = () => {
+  const rows = Object.values(FLEET_SPECS).map((spec) => [synopsis(spec).slice('fleet '.length), spec.summary] as const);
+  const width = Math.max(...rows.map(([words]) => words.length)) + 3;
+  return rows.map(([words, summary]) => `  ${words.padEnd(width)}${summary}`).join('\n');
 };
 
 const FLEET_HELP = `Usage: ./deploy.ts fleet <deploy|rollback|status|doctor|history> [options]
@@ -78,77 +77,107 @@ const FLEET_HELP = `Usage: ./deploy.ts fleet <deploy|rollback|status|doctor|hist
 A fleet of hosts, each with its own Switchyard set-up, changed from one controller over ssh. The
 controller needs only the FLEET_ keys (.env.example, docs/fleet.md). Each subcommand has --help.
 
-  deploy [COMMIT] [--dry-run] [--json]   rolling (or blue-green) deploy of one SHA to every host
-  rollback [COMMIT] [--json]             every host back (blue-green: the switch only)
-  status [--json]                        every host's live slot, commit, health; warns on two versions
-  doctor [--json]                        what the preflight checks, changing nothing
-  history [-n N] [--json]                the fleet commands, merged from every host
+${subcommandList()}
 `;
 
-/** deploy.ts prints a command's `help` for --help: here that of the subcommand given (`fleet deploy --help`). */
-export const help = HELPS[process.argv[process.argv.indexOf('fleet') + 1] ?? ''] ?? FLEET_HELP;
+/** The controller's lines, and the end of the operator's session: a dropped SSH session (stdout closed, or SIGHUP with a TTY) stops the rollout as a first Ctrl-C does. */
+type ControllerOutput = FleetOutput & { sessionGone: AbortSignal };
 
-const HOST_SIDE = ['probe', 'lease', 'resolve', 'group'];
+function controllerOutput(_io: CommandIo, json: boolean): ControllerOutput {
+  const gone = new AbortController();
+  return Object.assign(createOutput({ json, onGone: (reason) => gone.abort(reason) }), { sessionGone: gone.signal });
+}
 
-export async function run(io: CommandIo): Promise<number> {
-  const [sub, ...rest] = io.argv;
-  const subIo = { ...io, argv: rest };
-  if (sub && HOST_SIDE.includes(sub)) return runHostSide(sub, subIo);
-  // A dropped SSH session (stdout closed, or SIGHUP with a TTY) stops the rollout as a first Ctrl-C does.
-  const sessionGone = new AbortController();
-  const out = createOutput({ json: hasFlag(rest, '--json'), onGone: (reason) => sessionGone.abort(reason) });
-  if (!sub) {
-    process.stdout.write(FLEET_HELP);
-    return 2;
-  }
-  if (!HELPS[sub]) {
-    out.error(`unknown fleet command ${JSON.stringify(sub)}; nothing was changed; run ./deploy.ts fleet --help for the list`);
-    return 2;
-  }
-  if (hasFlag(rest, '--help', '-h')) {
-    process.stdout.write(HELPS[sub]);
-    return 0;
-  }
-  let ctx: FleetContext | undefined;
+/** The FLEET_ config and an ssh connection to each host for `work`; the connections are closed after it, whatever happens. */
+async function withFleet(io: CommandIo, out: FleetOutput, work: (ctx: FleetContext) => Promise<number>): Promise<number> {
+  const config = loadFleetConfig(io, out);
+  const ctx: FleetContext = { config, remote: createRemote(config, io.env), out, user: currentUser(io.env), env: io.env };
   try {
-    const { flags, args } = parseCommandLine(SPECS.fleet, rest);
-    const config = loadFleetConfig(subIo, out);
-    ctx = { config, remote: createRemote(config, io.env), out, user: currentUser(io.env), env: io.env };
-    if (sub === 'deploy' && flags['dry-run'] === true) return await dryRun(ctx, args[0]);
-    if (sub === 'deploy' || sub === 'rollback') {
-      if (args.length > 1) throw new SwitchyardError(`fleet ${sub} takes at most one commit; got ${args.length}`, { untouched: 'nothing was changed', exitCode: 2 });
-      ctx.signal = AbortSignal.any([stopOnSignal(out), sessionGone.signal]);
-      if (config.strategy === 'blue-green') return await blueGreenChange(ctx, { command: sub, revision: args[0] });
-      return await rollingChange(ctx, { command: sub, revision: args[0] });
-    }
-    if (sub === 'status') {
-      const status = await readFleetStatus(ctx.remote, config.hosts, config.strategy === 'blue-green' ? config.groups : undefined);
-      if (out.json) out.document(status);
-      else printFleetStatus(out, status);
-      return 0;
-    }
-    if (sub === 'history') {
-      const checks = await checkHosts(ctx.remote, config.hosts);
-      const perHost = checks.map((check) => ({ host: check.host.name, records: check.probe?.history ?? [] }));
-      const entries = mergeHistories(perHost).slice(-historyCount(flags.count as string | undefined));
-      if (out.json) out.document(entries);
-      else if (entries.length === 0) out.info('no fleet deploys yet');
-      else for (const entry of entries) out.info(`${entry.at}  ${entry.command.padEnd(8)} ${(entry.commit?.slice(0, 7) ?? '-').padEnd(8)} by ${entry.holder}  ${Object.entries(entry.outcomes).map(([host, outcome]) => `${host}: ${outcome}`).join(', ')}  [${entry.id}]`);
-      for (const check of checks) if (check.problem && !check.heldBy) out.warn(`${check.host.name}: ${check.problem}`);
-      return 0;
-    }
-    return await doctor(ctx);
-  } catch (error) {
-    if (isSwitchyardError(error)) {
-      out.error(error.line, error.details);
-      return error.exitCode;
-    }
-    out.error(`unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    return await work(ctx);
   } finally {
-    await ctx?.remote.close(ctx.config.hosts);
+    await ctx.remote.close(config.hosts);
   }
 }
+
+const change = (sub: 'deploy' | 'rollback') =>
+  defineCommand({
+    spec: FLEET_SPECS[sub],
+    help: HELPS[sub],
+    output: controllerOutput,
+    async run({ io, flags, args, reporter: out }) {
+      return withFleet(io, out, async (ctx) => {
+        if ('dry-run' in flags && flags['dry-run']) return await dryRun(ctx, args.COMMIT);
+        ctx.signal = AbortSignal.any([stopOnSignal(out), out.sessionGone]);
+        if (ctx.config.strategy === 'blue-green') return await blueGreenChange(ctx, { command: sub, revision: args.COMMIT });
+        return await rollingChange(ctx, { command: sub, revision: args.COMMIT });
+      });
+    },
+  });
+
+const FLEET_COMMANDS: Record<FleetSub, Command> = {
+  deploy: change('deploy'),
+  rollback: change('rollback'),
+  status: defineCommand({
+    spec: FLEET_SPECS.status,
+    help: HELPS.status,
+    output: controllerOutput,
+    async run({ io, reporter: out }) {
+      return withFleet(io, out, async ({ config, remote }) => {
+        const status = await readFleetStatus(remote, config.hosts, config.strategy === 'blue-green' ? config.groups : undefined);
+        if (out.json) out.document(status);
+        else printFleetStatus(out, status);
+        return 0;
+      });
+    },
+  }),
+  doctor: defineCommand({
+    spec: FLEET_SPECS.doctor,
+    help: HELPS.doctor,
+    output: controllerOutput,
+    async run({ io, reporter: out }) {
+      return withFleet(io, out, doctor);
+    },
+  }),
+  history: defineCommand({
+    spec: FLEET_SPECS.history,
+    help: HELPS.history,
+    output: controllerOutput,
+    check({ flags }) {
+      historyCount(flags.count);
+    },
+    async run({ io, flags, reporter: out }) {
+      return withFleet(io, out, async ({ config, remote }) => {
+        const checks = await checkHosts(remote, config.hosts);
+        const perHost = checks.map((check) => ({ host: check.host.name, records: check.probe?.history ?? [] }));
+        const entries = mergeHistories(perHost).slice(-historyCount(flags.count));
+        if (out.json) out.document(entries);
+        else if (entries.length === 0) out.info('no fleet deploys yet');
+        else for (const entry of entries) out.info(`${entry.at}  ${entry.command.padEnd(8)} ${(entry.commit?.slice(0, 7) ?? '-').padEnd(8)} by ${entry.holder}  ${Object.entries(entry.outcomes).map(([host, outcome]) => `${host}: ${outcome}`).join(', ')}  [${entry.id}]`);
+        for (const check of checks) if (check.problem && !check.heldBy) out.warn(`${check.host.name}: ${check.problem}`);
+        return 0;
+      });
+    },
+  }),
+};
+
+/** `fleet <subcommand>`: each subcommand is a command of its own (its --help, options, arguments); the host side's are run by the controller over ssh. */
+export const command: Command = {
+  name: SPECS.fleet.name,
+  summary: SPECS.fleet.summary,
+  help: FLEET_HELP,
+  async run(io) {
+    const [sub, ...rest] = io.argv;
+    const subIo = { ...io, argv: rest };
+    if (sub && Object.hasOwn(FLEET_COMMANDS, sub)) return FLEET_COMMANDS[sub as FleetSub].run(subIo);
+    if (hasFlag(io.argv, '--help', '-h') || !sub) {
+      process.stdout.write(asInvoked(FLEET_HELP, io.program));
+      return sub ? 0 : 2;
+    }
+    if (Object.hasOwn(HOST_SIDE, sub)) return HOST_SIDE[sub].run(subIo);
+    createOutput({ json: hasFlag(rest, '--json') }).error(`unknown fleet command ${JSON.stringify(sub)}; nothing was changed; run ./deploy.ts fleet --help for the list`);
+    return 2;
+  },
+};
 
 /**
  * Ctrl-C, SIGTERM or SIGHUP (a TTY's SSH session dropped) during a rollout: the hosts deploying go on to
@@ -170,6 +199,7 @@ function stopOnSignal(out: FleetOutput): AbortSignal {
   );
 }
 
+/** fleet history -n: how many fleet commands to show. */
 function historyCount(given: string | undefined): number {
   const text = given ?? '10';
   if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`-n must be a positive number; got ${JSON.stringify(text)}`, { untouched: 'nothing was changed', exitCode: 2 });

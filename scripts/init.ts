@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseDotenv } from 'dotenv';
 import { verifyInitWritable } from '../lib/setup/init-writable.ts';
-import { configDir, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { configDir, PROJECT_DIR } from '../lib/cli/command.ts';
 import { defaultInitEnvFile } from '../lib/config/app-file.ts';
 import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
@@ -15,8 +15,9 @@ import { helperSetupCommand } from '../lib/traffic/nginx-helper-setup.ts';
 import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/setup/init.ts';
 import { currentUserName } from '../lib/host/file-owner.ts';
 
-export const summary = SPECS.init.summary;
-export const help = renderHelp(SPECS.init, `Writes a commented .env from the flags, creates DEPLOY_ROOT with its modes, writes the nginx
+export const command = defineCommand({
+  spec: SPECS.init,
+  help: `Writes a commented .env from the flags, creates DEPLOY_ROOT with its modes, writes the nginx
 upstream and the site (DEPLOY_ROOT/nginx/site.conf, what ./deploy.ts nginx-site prints), and prints
 what is left to do (installing the site, the sudoers line). Running it again changes nothing: each
 item says "unchanged". With --nginx, an installed site edited since Switchyard wrote it (certbot's
@@ -24,19 +25,15 @@ HTTPS lines) is kept byte for byte and init stops, unless --force (the old file 
 <file>.previous); ./deploy.ts nginx-site --diff shows what would change. Flags that are not given come from an existing .env; on a terminal it asks
 for the required ones, otherwise it names the missing flags and stops.
 The value flags set the keys of the same name (see .env.example).
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  const reporter = makeReporter(io);
-  try {
-    const { flags: options } = parseCommandLine(SPECS.init, io.argv);
-    const force = options.force === true;
-    const envFile = path.resolve((options.config as string | undefined) ?? (io.env.DEPLOY_ENV_FILE && io.env.SWITCHYARD_APP ? io.env.DEPLOY_ENV_FILE : defaultInitEnvFile(configDir(io.env), options.app as string | undefined, (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined))));
+`,
+  async run({ io, flags: options, reporter }) {
+    const force = options.force;
+    const envFile = path.resolve(options.config ?? (io.env.DEPLOY_ENV_FILE && io.env.SWITCHYARD_APP ? io.env.DEPLOY_ENV_FILE : defaultInitEnvFile(configDir(io.env), options.app, (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined))));
     const flags: Partial<Record<ConfigKey, string>> = {};
     // `./deploy.ts --app NAME init`: the name is the app's.
     if (io.env.SWITCHYARD_APP && options.app === undefined) flags.APP_NAME = io.env.SWITCHYARD_APP;
     for (const { flag, key } of INIT_FLAGS) {
-      const value = options[flag.slice(2)] as string | undefined;
+      const value = options[flag.slice(2) as keyof typeof options] as string | undefined;
       // Paths typed on the command line are relative to where it was typed, not to the .env.
       if (value !== undefined) flags[key] = key === 'DEPLOY_ROOT' || (key === 'REPO' && existsSync(value)) ? path.resolve(value) : value;
     }
@@ -66,10 +63,10 @@ export async function run(io: CommandIo): Promise<number> {
         show(ensureUpstream(config));
         const site = ensureSiteFile(config);
         show([site.done]);
-        const nginxDir = (options['nginx-dir'] as string | undefined) ?? '/etc/nginx';
+        const nginxDir = options['nginx-dir'] ?? '/etc/nginx';
         const target = siteInstallPaths(nginxDir, config.appName, existsSync(path.join(nginxDir, 'sites-available')) && existsSync(path.join(nginxDir, 'sites-enabled')));
         let installed = false;
-        if (options.nginx === true) {
+        if (options.nginx) {
           if (!target.link && !existsSync(path.dirname(target.file))) {
             throw new SwitchyardError(`${nginxDir} has neither sites-available + sites-enabled nor conf.d, so it is not nginx's configuration folder`, { next: 'give that folder with --nginx-dir (nginx -V shows --conf-path)' });
           }
@@ -112,10 +109,8 @@ export async function run(io: CommandIo): Promise<number> {
     const changed = lines.filter((item) => item.status !== 'unchanged' && item.status !== 'skipped').length;
     reporter.success(changed === 0 ? `init: everything was already in place (${envFile})` : `init: ${changed} item(s) written or run; configuration in ${envFile}`);
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});
 
 /** A failure after some items were written says which, and that running init again is safe. */
 function afterPartialInit(error: unknown, lines: Done[]): unknown {

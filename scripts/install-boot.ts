@@ -1,15 +1,18 @@
 import os from 'node:os';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import path from 'node:path';
 import { applyBootEntry, type BootEntry } from '../lib/setup/boot.ts';
-import { loadConfig, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { PROJECT_DIR } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { runDir } from '../lib/slot/slots.ts';
 import { describeOwnership } from '../lib/host/file-owner.ts';
 
-export const summary = SPECS['install-boot'].summary;
-export const help = renderHelp(SPECS['install-boot'], `Makes the host run \`./deploy.ts resume\` at boot, as the deploy user, so the live slot comes back
+export const command = defineCommand({
+  spec: SPECS['install-boot'],
+  config: true,
+  untouched: 'nothing was installed',
+  help: `Makes the host run \`./deploy.ts resume\` at boot, as the deploy user, so the live slot comes back
 after a reboot (nothing else starts it: the builtin supervisor is not a service, and the systemd slot
 units have no [Install] section, since Switchyard, not boot order, picks the live slot).
 Where systemd is PID 1: the unit /etc/systemd/system/switchyard-resume-<APP_NAME>.service (enabled).
@@ -20,16 +23,9 @@ Elsewhere: an @reboot line in the deploy user's crontab, which the deploy user i
 (Debian's cron package; if it is missing you are told how to install it), whose output goes to
 DEPLOY_ROOT/run/resume.log. Both retry while nginx is still starting.
 --remove takes the entry away. Running it again changes nothing.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { flags, args: given } = parseCommandLine(SPECS['install-boot'], io.argv);
-    if (given.length > 0) throw new SwitchyardError('install-boot takes no arguments', { untouched: 'nothing was installed', next: 'see ./deploy.ts install-boot --help', exitCode: 2 });
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
-    const remove = flags.remove === true;
+`,
+  async run({ io, flags, config, reporter }) {
+    const remove = flags.remove;
     const uid = process.getuid?.() ?? -1;
     const entry: BootEntry = {
       appName: config.appName,
@@ -44,10 +40,8 @@ export async function run(io: CommandIo): Promise<number> {
     if (!result.changed) reporter.success(`${what} ${remove ? 'was not there' : 'is already installed'} (${result.where}); nothing changed`);
     else reporter.success(remove ? `removed ${what} from ${result.where}` : `installed ${what} in ${result.where}: at boot, ${entry.user} runs ${entry.deployTs} resume`);
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});
 
 /** As root, resume runs as the deploy user: the owner of DEPLOY_ROOT (whoever ran sudo may be an admin, not the deploy user). */
 function deployRootOwner(deployRoot: string): string {

@@ -1,31 +1,13 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { shellQuote } from '../lib/host/commands/quote.ts';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import path from 'node:path';
-import { loadConfig, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { PROJECT_DIR } from '../lib/cli/command.ts';
 import type { Config } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/host/files.ts';
 import { describeRepository, isOwnMirror } from '../lib/release/git.ts';
-
-export const summary = SPECS['install-hook'].summary;
-export const help = renderHelp(SPECS['install-hook'], `Installs a post-receive hook in the bare git repository BARE_REPO (its hooks folder, or
-core.hooksPath): a push to DEPLOY_BRANCH runs \`deploy.ts deploy <pushed commit>\`, and the pusher
-sees the deploy's output as \`remote:\` lines. Pushes to other branches and branch deletions are
-ignored. The hook holds the absolute path of this deploy.ts, DEPLOY_BRANCH, the folder of the node
-running this command and DEPLOY_ENV_FILE (when set), as they are now: install it again after
-changing any of them. Point REPO at the same bare repository.
-
-Pushes take turns: a push made while the deploy of an earlier one (or a deploy run by hand) is still
-running waits for it, then deploys its commit if it is still DEPLOY_BRANCH's tip (else the newer
-push deploys the newer commit), so no push is lost.
-
-git does not let a post-receive hook fail a push: when the deploy fails, \`git push\` still exits 0
-(the branch has moved); the \`remote:\` lines say DEPLOY FAILED and the live slot keeps serving.
-
-An existing different post-receive hook is left alone unless --force.
-`);
 
 export const TEMPLATE_FILE = path.join(PROJECT_DIR, 'templates', 'post-receive');
 
@@ -105,14 +87,28 @@ function readIfExists(file: string): string | undefined {
   }
 }
 
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { flags, args } = parseCommandLine(SPECS['install-hook'], io.argv);
-    if (args.length !== 1) throw new SwitchyardError(`install-hook needs <BARE_REPO>; got ${args.length} argument(s)`, { untouched: 'no hook was written', next: 'see ./deploy.ts install-hook --help', exitCode: 2 });
-    const repo = path.resolve(args[0]);
-    const config = loadConfig(io, reporter, ['APP_NAME', 'REPO', 'DEPLOY_ROOT']);
-    reporter = makeReporter(io, config);
+export const command = defineCommand({
+  spec: SPECS['install-hook'],
+  config: ['APP_NAME', 'REPO', 'DEPLOY_ROOT'],
+  untouched: 'no hook was written',
+  help: `Installs a post-receive hook in the bare git repository BARE_REPO (its hooks folder, or
+core.hooksPath): a push to DEPLOY_BRANCH runs \`deploy.ts deploy <pushed commit>\`, and the pusher
+sees the deploy's output as \`remote:\` lines. Pushes to other branches and branch deletions are
+ignored. The hook holds the absolute path of this deploy.ts, DEPLOY_BRANCH, the folder of the node
+running this command and DEPLOY_ENV_FILE (when set), as they are now: install it again after
+changing any of them. Point REPO at the same bare repository.
+
+Pushes take turns: a push made while the deploy of an earlier one (or a deploy run by hand) is still
+running waits for it, then deploys its commit if it is still DEPLOY_BRANCH's tip (else the newer
+push deploys the newer commit), so no push is lost.
+
+git does not let a post-receive hook fail a push: when the deploy fails, \`git push\` still exits 0
+(the branch has moved); the \`remote:\` lines say DEPLOY FAILED and the live slot keeps serving.
+
+An existing different post-receive hook is left alone unless --force.
+`,
+  async run({ io, flags, args, config, reporter }) {
+    const repo = path.resolve(args.BARE_REPO);
     const hookFile = path.join(await bareHooksDir(repo, config), 'post-receive');
     const rendered = renderPostReceive(readFileSync(TEMPLATE_FILE, 'utf8'), {
       deployTs: path.join(PROJECT_DIR, 'deploy.ts'),
@@ -123,7 +119,7 @@ export async function run(io: CommandIo): Promise<number> {
     if (!sameRepository(config.repo, repo)) {
       reporter.warn(`REPO is ${config.repo}, not ${repo}: the deploy fetches the pushed commit from REPO, so a push here fails to deploy until REPO has it`);
     }
-    const plan = planInstall(readIfExists(hookFile), rendered, flags.force === true);
+    const plan = planInstall(readIfExists(hookFile), rendered, flags.force);
     if (plan === 'refuse') {
       throw new SwitchyardError(`${hookFile} already exists and is not this Switchyard hook`, { untouched: 'it was left as it is', next: 'move it aside (or merge it by hand), or rerun with --force to replace it' });
     }
@@ -131,7 +127,5 @@ export async function run(io: CommandIo): Promise<number> {
     const verb = plan === 'write' ? 'installed' : 'already up to date:';
     reporter.success(`${verb} ${hookFile}: pushes to ${config.branch} deploy with ${path.join(PROJECT_DIR, 'deploy.ts')}`);
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});

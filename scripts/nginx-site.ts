@@ -1,16 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
-import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { renderSiteFile } from '../lib/setup/init-steps.ts';
 import { siteInstallPaths } from '../lib/setup/init.ts';
 import { unifiedDiff } from '../lib/setup/line-diff.ts';
 import { siteOrigin, type SiteOrigin } from '../lib/setup/site-file.ts';
 
-export const summary = SPECS['nginx-site'].summary;
-export const help = renderHelp(SPECS['nginx-site'], `Prints the complete nginx site for the current configuration and SWITCH mode, every placeholder
+const VERDICT: Record<SiteOrigin, string> = {
+  absent: 'does not exist: init --nginx would create it',
+  current: 'is up to date: init --nginx would change nothing',
+  stale: "is Switchyard's, unedited: init --nginx would update it as shown",
+  edited: 'was edited since Switchyard wrote it: init --nginx keeps it unless --force (which keeps it as .previous)',
+  foreign: 'has no Switchyard checksum line (written by hand, or by an older Switchyard and edited since): init --nginx keeps it unless --force (which keeps it as .previous)',
+};
+
+export const command = defineCommand({
+  spec: SPECS['nginx-site'],
+  config: true,
+  help: `Prints the complete nginx site for the current configuration and SWITCH mode, every placeholder
 filled in (NGINX_UPSTREAM_FILE, NGINX_LIVE_DIR, NGINX_LISTEN, HEALTH_PATH), ready for
 /etc/nginx/sites-available/<APP_NAME> (or an \`include\` inside \`http {}\`). It includes the upstream
 file, so write that first:
@@ -27,22 +36,8 @@ only), and whether that file was edited.
 
 Changes nothing. The templates it comes from are templates/nginx/site.conf (nginx-live-file) and
 templates/nginx/site-reload.conf (nginx-reload; also fine for passive).
-`);
-
-const VERDICT: Record<SiteOrigin, string> = {
-  absent: 'does not exist: init --nginx would create it',
-  current: 'is up to date: init --nginx would change nothing',
-  stale: "is Switchyard's, unedited: init --nginx would update it as shown",
-  edited: 'was edited since Switchyard wrote it: init --nginx keeps it unless --force (which keeps it as .previous)',
-  foreign: 'has no Switchyard checksum line (written by hand, or by an older Switchyard and edited since): init --nginx keeps it unless --force (which keeps it as .previous)',
-};
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { flags } = parseCommandLine(SPECS['nginx-site'], io.argv);
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
+`,
+  async run({ flags, config, reporter }) {
     if (config.switchKind === 'none' || config.switchKind === 'command') {
       throw new SwitchyardError(`SWITCH=${config.switchKind}: ${config.switchKind === 'none' ? 'Switchyard does not manage traffic' : 'SWITCH_CMD moves traffic (templates/haproxy/ has an HAProxy example)'}, so it has no nginx site to print`, {
         untouched: 'nothing was changed',
@@ -50,17 +45,15 @@ export async function run(io: CommandIo): Promise<number> {
       });
     }
     const site = renderSiteFile(config);
-    if (flags.diff !== true) {
+    if (!flags.diff) {
       process.stdout.write(site);
       return 0;
     }
-    const nginxDir = (flags['nginx-dir'] as string | undefined) ?? '/etc/nginx';
+    const nginxDir = flags['nginx-dir'] ?? '/etc/nginx';
     const target = siteInstallPaths(nginxDir, config.appName, existsSync(path.join(nginxDir, 'sites-available')) && existsSync(path.join(nginxDir, 'sites-enabled')));
     const installed = existsSync(target.file) ? readFileSync(target.file, 'utf8') : undefined;
     process.stdout.write(unifiedDiff(installed ?? '', site, { before: installed === undefined ? '/dev/null' : target.file, after: `${target.file} (as init --nginx would write it)` }));
     reporter.info(`${target.file} ${VERDICT[siteOrigin(installed, site)]}`);
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});

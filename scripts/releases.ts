@@ -1,27 +1,22 @@
 import { existsSync } from 'node:fs';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
-import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { shortCommit } from '../lib/record/state.ts';
 import { folderSize, releaseDir } from '../lib/release/release-files.ts';
 import { outcomesOf, previousGoodCommit } from '../lib/release/releases.ts';
 import { SLOTS } from '../lib/slot/slots.ts';
 import { loadState } from '../lib/record/state.ts';
 
-export const summary = SPECS.releases.summary;
-export const help = renderHelp(SPECS.releases, `The releases kept under DEPLOY_ROOT/releases (KEEP_RELEASES, default 5, plus the live one, the one the
+export const command = defineCommand({
+  spec: SPECS.releases,
+  config: true,
+  json: 'document',
+  help: `The releases kept under DEPLOY_ROOT/releases (KEEP_RELEASES, default 5, plus the live one, the one the
 other slot holds and the last good one): commit, when it was built, its size on disk, what happened
 to it (deploys, rollbacks and their outcomes), which one is live, which slot holds which, and which
 one a plain \`rollback\` would go to. --json prints the same as a JSON array.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
-  let reporter = makeReporter(textIo);
-  try {
-    const { flags } = parseCommandLine(SPECS.releases, io.argv);
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(textIo, config);
+`,
+  async run({ flags, config, reporter }) {
     const state = loadState(config.deployRoot, config.appName, config.ports);
     // A release folder deleted by hand is no rollback target (rollback checks the same).
     const available = (commit: string) => Boolean(state.releases?.[commit]?.complete) && existsSync(releaseDir(config, commit));
@@ -55,7 +50,5 @@ export async function run(io: CommandIo): Promise<number> {
       reporter.info(`${shortCommit(release.commit)}  built ${release.builtAt}  ${(release.sizeBytes / 1e6).toFixed(1).padStart(7)} MB  ${role.padEnd(15)} ${slots.padEnd(7)} ${outcomes}`);
     }
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});

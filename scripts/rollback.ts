@@ -1,12 +1,13 @@
-import { cycleContext, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { cycleContext } from '../lib/cli/command.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { rollback } from '../lib/cycle/cycle.ts';
 import { printPlan } from './dry-run.ts';
-import { SwitchyardError } from '../lib/errors.ts';
 
-export const summary = SPECS.rollback.summary;
-export const help = renderHelp(SPECS.rollback, `Starts a kept release on the idle slot (no fetch, no install, no build), waits until it is healthy,
+export const command = defineCommand({
+  spec: SPECS.rollback,
+  config: true,
+  help: `Starts a kept release on the idle slot (no fetch, no install, no build), waits until it is healthy,
 moves traffic to it and drains the current slot.
 
 Without COMMIT it goes to the previous GOOD release: the newest one that was live before the live
@@ -20,19 +21,10 @@ state write.
 success; plan with --dry-run) instead of text lines.
 
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { flags, args } = parseCommandLine(SPECS.rollback, io.argv);
-    if (args.length > 1) throw new SwitchyardError(`rollback takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts rollback --help', exitCode: 2 });
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
-    if (flags['dry-run'] === true) return await printPlan(config, reporter, 'rollback', args[0]);
-    await rollback(cycleContext(io, config, reporter), args[0]);
+`,
+  async run({ io, flags, args, config, reporter }) {
+    if (flags['dry-run']) return await printPlan(config, reporter, 'rollback', args.COMMIT);
+    await rollback(cycleContext(io, config, reporter), args.COMMIT);
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});

@@ -2,6 +2,10 @@ import type { CommandSpec } from '../lib/cli/options.ts';
 import { CONFIG_KEYS, type ConfigKey } from '../lib/config/keys.ts';
 import { INIT_FLAGS } from '../lib/setup/init.ts';
 
+type Bare<Flag> = Flag extends `--${infer Name}` ? Name : never;
+/** init's value flags (--app, --repo ...), so its flags are typed: see lib/cli/define-command.ts. */
+type InitValueFlag = Bare<(typeof INIT_FLAGS)[number]['flag']>;
+
 /** What init's value flags take, as its --help shows it. */
 const INIT_VALUES: Partial<Record<ConfigKey, string>> = {
   APP_NAME: 'NAME', REPO: 'URL|PATH', DEPLOY_ROOT: 'DIR', DEPLOY_BRANCH: 'BRANCH', NGINX_LISTEN: 'PORT|ADDR:PORT', SWITCH: 'MODE', PORT_A: 'N', PORT_B: 'N',
@@ -20,10 +24,39 @@ const planOptions = {
   json: { help: 'one JSON event per line: step (with ms), output, warning, error, success; plan with --dry-run' },
 };
 
+/** `./deploy.ts fleet <subcommand>`: one table each, as for a host's commands (scripts/fleet.ts). */
+export const FLEET_SPECS = {
+  deploy: {
+    name: 'fleet deploy',
+    positionals: [{ name: 'COMMIT' }],
+    summary: 'rolling (or blue-green) deploy of one SHA to every host',
+    options: {
+      'dry-run': { help: "print the batches and each host's plan, change nothing" },
+      json: { help: 'one JSON event per line, each carrying its host' },
+    },
+  },
+  rollback: {
+    name: 'fleet rollback',
+    positionals: [{ name: 'COMMIT' }],
+    summary: 'every host back (blue-green: the switch only)',
+    options: { json: { help: 'one JSON event per line, each carrying its host' } },
+  },
+  status: { name: 'fleet status', summary: "every host's live slot, commit, health; warns on two versions", options: { json: { help: 'the report as one JSON document' } } },
+  doctor: { name: 'fleet doctor', summary: 'what the preflight checks, changing nothing', options: { json: { help: 'one JSON document of every check' } } },
+  history: {
+    name: 'fleet history',
+    summary: 'the fleet commands, merged from every host',
+    options: {
+      count: { short: 'n', value: 'N', help: 'how many (default 10)' },
+      json: { help: 'the entries as one JSON array' },
+    },
+  },
+} as const satisfies Record<string, CommandSpec>;
+
 export const SPECS = {
   deploy: {
     name: 'deploy',
-    args: '[COMMIT]',
+    positionals: [{ name: 'COMMIT' }],
     summary: 'build a release from git (default: newest DEPLOY_BRANCH), start it on the idle slot, wait until healthy, move traffic to it, drain the old slot',
     options: {
       rebuild: { help: 'build a kept release again instead of starting it as it is; no install or build cache' },
@@ -33,7 +66,7 @@ export const SPECS = {
   },
   rollback: {
     name: 'rollback',
-    args: '[COMMIT]',
+    positionals: [{ name: 'COMMIT' }],
     summary: 'start the previous good release (or the kept one COMMIT names) on the idle slot and move traffic to it: no fetch, no install, no build',
     options: planOptions,
   },
@@ -59,7 +92,7 @@ export const SPECS = {
   },
   logs: {
     name: 'logs',
-    args: '[SLOT]',
+    positionals: [{ name: 'SLOT' }],
     summary: "the app's log (default: the live slot); --deploy: the output of the running (or last) deploy or rollback",
     options: {
       count: { short: 'n', value: 'N', help: 'how many lines (default 50)' },
@@ -67,8 +100,8 @@ export const SPECS = {
       deploy: { help: 'the output of the running (or last) deploy or rollback instead of the app\'s log' },
     },
   },
-  start: { name: 'start', args: '<APP_NAME> <APP_DIR> <PORT>', summary: 'run one app detached, with a log, a pid file and restart on crash', options: {} },
-  stop: { name: 'stop', args: '<APP_NAME>', summary: 'SIGTERM the app, SIGKILL after STOP_TIMEOUT', options: { force: { help: 'stop the live slot\'s app too (takes the site down)' } } },
+  start: { name: 'start', positionals: [{ name: 'APP_NAME', required: true }, { name: 'APP_DIR', required: true }, { name: 'PORT', required: true }], summary: 'run one app detached, with a log, a pid file and restart on crash', options: {} },
+  stop: { name: 'stop', positionals: [{ name: 'APP_NAME', required: true }], summary: 'SIGTERM the app, SIGKILL after STOP_TIMEOUT', options: { force: { help: 'stop the live slot\'s app too (takes the site down)' } } },
   upstream: { name: 'upstream', summary: 'print (or write) the nginx upstream file for the live slot', options: { write: { help: 'write NGINX_UPSTREAM_FILE instead of printing it' } } },
   'nginx-site': {
     name: 'nginx-site',
@@ -78,16 +111,16 @@ export const SPECS = {
       'nginx-dir': { value: 'DIR', help: "with --diff: nginx's configuration folder (default /etc/nginx)" },
     },
   },
-  'install-hook': { name: 'install-hook', args: '<BARE_REPO>', summary: 'push to deploy: install a post-receive hook in a bare repository', options: { force: { help: 'replace a different post-receive hook' } } },
-  env: { name: 'env', args: '[set KEY=VALUE ... | unset KEY ...]', summary: "list (values redacted) or edit the app's environment, APP_ENV_FILE", options: {} },
-  exec: { name: 'exec', args: '-- <command> [args...]', summary: "run a command in the live release with the app's environment", options: {} },
+  'install-hook': { name: 'install-hook', positionals: [{ name: 'BARE_REPO', required: true }], summary: 'push to deploy: install a post-receive hook in a bare repository', options: { force: { help: 'replace a different post-receive hook' } } },
+  env: { name: 'env', positionals: [{ name: 'words', variadic: true, usage: '[set KEY=VALUE ... | unset KEY ...]' }], summary: "list (values redacted) or edit the app's environment, APP_ENV_FILE", options: {} },
+  exec: { name: 'exec', positionals: [{ name: 'command', required: true, variadic: true, usage: '-- <command> [args...]', what: 'a command' }], summary: "run a command in the live release with the app's environment", options: {} },
   resume: { name: 'resume', summary: 'after a reboot: start the live slot again, health-check it, confirm the switch', options: { json } },
   'install-boot': { name: 'install-boot', summary: 'run resume at boot (systemd unit, or an @reboot crontab line)', options: { remove: { help: 'remove the boot entry instead' } } },
   init: {
     name: 'init',
     summary: 'write a commented .env, create DEPLOY_ROOT, the upstream and the nginx site',
     options: {
-      ...Object.fromEntries(INIT_FLAGS.map((entry) => [entry.flag.slice(2), { value: INIT_VALUES[entry.key] ?? 'VALUE', help: `${entry.key}${'ask' in entry ? ' (required)' : ` (default ${CONFIG_KEYS[entry.key].default || 'empty'})`}` }])),
+      ...(Object.fromEntries(INIT_FLAGS.map((entry) => [entry.flag.slice(2), { value: INIT_VALUES[entry.key] ?? 'VALUE', help: `${entry.key}${'ask' in entry ? ' (required)' : ` (default ${CONFIG_KEYS[entry.key].default || 'empty'})`}` }])) as Record<InitValueFlag, { value: string; help: string }>),
       config: { value: 'PATH', help: 'where to write the .env (default: .env beside deploy.ts)' },
       force: { help: 'replace an existing .env (or site) with other content' },
       nginx: { help: 'also install the site into nginx, test and reload it (root or sudo -n)' },
@@ -96,13 +129,10 @@ export const SPECS = {
   },
   fleet: {
     name: 'fleet',
-    args: '<deploy|rollback|status|doctor|history> [COMMIT]',
+    positionals: [{ name: 'deploy|rollback|status|doctor|history', required: true }, { name: 'COMMIT' }],
     summary: 'many hosts over ssh, rolling or blue-green, ending on one version (docs/fleet.md)',
-    options: {
-      'dry-run': { help: 'fleet deploy: print the batches and each host\'s plan, change nothing' },
-      json: { help: 'one JSON event per line, each carrying its host' },
-      count: { short: 'n', value: 'N', help: 'fleet history: how many (default 10)' },
-    },
+    // Listed as one entry: the options of its subcommands (FLEET_SPECS), each parsed by its own table.
+    options: { ...FLEET_SPECS.deploy.options, ...FLEET_SPECS.history.options },
   },
   doctor: { name: 'doctor', summary: 'check the whole set-up (config, repo, DEPLOY_ROOT, nginx, sudo, ports, hooks, disk, Node) without changing anything; each ✖ names its fix', options: { json: { help: 'one JSON document of every check' } } },
 } as const satisfies Record<string, CommandSpec>;

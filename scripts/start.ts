@@ -1,31 +1,29 @@
 import path from 'node:path';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { appFiles, readLogTail, readStatus, runningPid, startApp, stopApp } from '../lib/slot/app-process.ts';
-import { childEnv, loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
+import { childEnv } from '../lib/cli/command.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { portInUse, refuseTakenPort } from '../lib/slot/health.ts';
 import { runDir } from '../lib/slot/slots.ts';
 
-export const summary = SPECS.start.summary;
-export const help = renderHelp(SPECS.start, `Runs START_CMD (default \`npm start\`) in APP_DIR with PORT and HOST set, detached from the terminal
+export const command = defineCommand({
+  spec: SPECS.start,
+  config: ['DEPLOY_ROOT'],
+  untouched: 'nothing was started',
+  help: `Runs START_CMD (default \`npm start\`) in APP_DIR with PORT and HOST set, detached from the terminal
 (it survives the end of the SSH session), under a small supervisor that restarts it with backoff
 when it crashes. Output is appended to DEPLOY_ROOT/run/<APP_NAME>.log; the supervisor's pid (also the
 process group) is in DEPLOY_ROOT/run/<APP_NAME>.pid. Waits until the port accepts connections
 (at most HEALTH_TIMEOUT) and fails with the log's last lines if the app exits first.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { args } = parseCommandLine(SPECS.start, io.argv);
-    if (args.length !== 3) throw new SwitchyardError(`start needs <APP_NAME> <APP_DIR> <PORT>; got ${args.length} argument(s)`, { untouched: 'nothing was started', next: 'see ./deploy.ts start --help', exitCode: 2 });
-    const [name, dirArg, portArg] = args;
-    const port = /^\d+$/.test(portArg) ? Number(portArg) : NaN;
-    if (!(port >= 1 && port <= 65535)) throw new SwitchyardError(`PORT must be a number 1-65535; got ${JSON.stringify(portArg)}`, { untouched: 'nothing was started', exitCode: 2 });
-    const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
-    reporter = makeReporter(io, config);
+`,
+  check({ args }) {
+    portOf(args.PORT);
+  },
+  async run({ io, args, config, reporter }) {
+    const { APP_NAME: name, APP_DIR: dirArg } = args;
+    const port = portOf(args.PORT);
     const files = appFiles(runDir(config), name);
     await refuseTakenPort(config.host, port, name);
     const step = reporter.step('start');
@@ -61,7 +59,11 @@ export async function run(io: CommandIo): Promise<number> {
     step.fail();
     reporter.warn(`${name} is running (pid ${pid}) but nothing listens on port ${port} after ${formatDuration(config.healthTimeoutMs)}; it was left running; log: ${files.logFile}`);
     return 1;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
+  },
+});
+
+function portOf(text: string): number {
+  const port = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new SwitchyardError(`PORT must be a number 1-65535; got ${JSON.stringify(text)}`, { untouched: 'nothing was started', exitCode: 2 });
+  return port;
 }

@@ -1,9 +1,8 @@
 import { existsSync, renameSync } from 'node:fs';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { bakeLogFile, describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
 import { watcherLines } from '../lib/cycle/retire.ts';
-import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
 import { shortCommit } from '../lib/record/state.ts';
 import { gatherFacts, reconcile } from '../lib/cycle/recover.ts';
@@ -24,8 +23,12 @@ import { createSwitch } from '../lib/traffic/index.ts';
 import { rebuiltReleases, releaseFolders } from '../lib/record/rebuild-releases.ts';
 import { paths } from '../lib/host/paths.ts';
 
-export const summary = SPECS.status.summary;
-export const help = renderHelp(SPECS.status, `Shows which slot is live, each slot's commit, port (or socket), pid, uptime and health (probed now;
+// --json here means one report object on stdout; warnings stay text on stderr.
+export const command = defineCommand({
+  spec: SPECS.status,
+  config: true,
+  json: 'document',
+  help: `Shows which slot is live, each slot's commit, port (or socket), pid, uptime and health (probed now;
 with INSTANCES > 1 one line per process under its slot), where the
 nginx upstream points, and the last deploy. When the state file and the host disagree (a recorded
 pid that is dead, an upstream that points at the other slot, a process the state does not know),
@@ -34,16 +37,8 @@ it says so and how the next deploy will reconcile it.
   --json     the same as one JSON object
   --repair   reconcile now (takes the deploy lock); a corrupt state file is moved aside and rebuilt
              from the slot folders, the running processes and the nginx upstream
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  // --json here means one report object on stdout; warnings stay text on stderr.
-  const textIo = { ...io, argv: io.argv.filter((arg) => arg !== '--json') };
-  let reporter = makeReporter(textIo);
-  try {
-    const { flags } = parseCommandLine(SPECS.status, io.argv);
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(textIo, config);
+`,
+  async run({ io, flags, config, reporter }) {
     const traffic = createSwitch(config);
     if (flags.repair === true) {
       const lock = acquireLock(config.deployRoot, 'status --repair', currentUser(io.env));
@@ -157,10 +152,8 @@ export async function run(io: CommandIo): Promise<number> {
       reporter.info(`the next deploy or rollback reconciles this: live becomes slot ${assessment.live ?? 'none'}${assessment.stop.length ? `, leftover slot(s) ${assessment.stop.join(', ')} are stopped` : ''}${assessment.reswitch ? ', the switch is applied again' : ''}; or run ./deploy.ts status --repair now`);
     }
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});
 
 /** `last: deploy of "typo" failed before touching a slot ...: commit "typo" does not exist ...` rather than `deploy nothing to slot b`. */
 function describeLastEvent(last: HistoryEntry): string {

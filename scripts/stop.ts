@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { appFiles, stopApp } from '../lib/slot/app-process.ts';
-import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { createSlotProcesses, slotInstances } from '../lib/slot/process-manager.ts';
@@ -11,24 +10,20 @@ import { loadState, readStateFile, statePath } from '../lib/record/state.ts';
 import { runningHolder } from '../lib/record/lock.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
 
-export const summary = SPECS.stop.summary;
-export const help = renderHelp(SPECS.stop, `Sends SIGTERM to the app started by \`start\` (and everything it started), waits up to STOP_TIMEOUT
+export const command = defineCommand({
+  spec: SPECS.stop,
+  config: ['DEPLOY_ROOT'],
+  untouched: 'nothing was stopped',
+  help: `Sends SIGTERM to the app started by \`start\` (and everything it started), waits up to STOP_TIMEOUT
 for it to drain, then sends SIGKILL, and says which happened. An app that is not running: says so,
 exit 0. Stopping the live slot's app (e.g. myapp-a while slot a is live) would take the site down
 and is refused unless --force. While a deploy or rollback runs, stopping either slot is refused,
 even with --force: its target would be a stopped app when traffic moves there, and the old slot it
 drains still runs requests that a stop would cut. Interrupt that deploy instead. With INSTANCES > 1 a
 slot's name (myapp-a) stops all its processes, and myapp-a.2 only its second one.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { flags, args } = parseCommandLine(SPECS.stop, io.argv);
-    if (args.length !== 1) throw new SwitchyardError(`stop needs <APP_NAME>; got ${args.length} argument(s)`, { untouched: 'nothing was stopped', next: 'see ./deploy.ts stop --help', exitCode: 2 });
-    const [name] = args;
-    const config = loadConfig(io, reporter, ['DEPLOY_ROOT']);
-    reporter = makeReporter(io, config);
+`,
+  async run({ flags, args, config, reporter }) {
+    const name = args.APP_NAME;
     const files = appFiles(runDir(config), name);
     // A slot's name (myapp-a) stops all its processes; an instance's (myapp-a.2, INSTANCES > 1) that one.
     const slot = config.appName
@@ -37,7 +32,7 @@ export async function run(io: CommandIo): Promise<number> {
         )
       : undefined;
     if (slot) refuseSlotInUse(config, slot, name);
-    if (config.appName && existsSync(statePath(config.deployRoot)) && !flags.force === true) {
+    if (config.appName && existsSync(statePath(config.deployRoot)) && !flags.force) {
       const state = loadState(config.deployRoot, config.appName, config.ports);
       if (state.live && state.live === slot) {
         throw new SwitchyardError(`${name} is ${slotProcessName(config, state.live) === name ? "the live slot" : "a process of the live slot"} (${state.live}); stopping it would take the site down`, {
@@ -61,10 +56,8 @@ export async function run(io: CommandIo): Promise<number> {
       step.done(`${name} ignored SIGTERM for ${formatDuration(config.stopTimeoutMs)} (STOP_TIMEOUT) and was killed with SIGKILL`);
     }
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});
 
 /** A running deploy or rollback (a live lock holder) is using this slot: stopping it would switch traffic to a dead app. */
 function refuseSlotInUse(config: Config, slot: SlotName, name: string): void {

@@ -1,5 +1,4 @@
-import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
-import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
+import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { existsSync } from 'node:fs';
 import { prepareDeployRoot } from '../lib/host/deploy-root.ts';
@@ -8,18 +7,14 @@ import { liveFile } from '../lib/traffic/nginx-live-file.ts';
 import { loadState } from '../lib/record/state.ts';
 import { upstreamFor } from '../lib/traffic/upstream.ts';
 
-export const summary = SPECS.upstream.summary;
-export const help = renderHelp(SPECS.upstream, `Prints the upstream block Switchyard would write for the current live slot (slot a when nothing is
+export const command = defineCommand({
+  spec: SPECS.upstream,
+  config: true,
+  help: `Prints the upstream block Switchyard would write for the current live slot (slot a when nothing is
 live yet); with --write, writes it to NGINX_UPSTREAM_FILE (without reloading nginx). Use it once when
 setting up nginx, so the site config's include exists before the first deploy.
-`);
-
-export async function run(io: CommandIo): Promise<number> {
-  let reporter = makeReporter(io);
-  try {
-    const { flags } = parseCommandLine(SPECS.upstream, io.argv);
-    const config = loadConfig(io, reporter);
-    reporter = makeReporter(io, config);
+`,
+  async run({ flags, config, reporter }) {
     const { content, live } = upstreamFor(config, loadState(config.deployRoot, config.appName, config.ports));
     if (flags.write === true) {
       prepareDeployRoot(config);
@@ -32,7 +27,5 @@ export async function run(io: CommandIo): Promise<number> {
       process.stdout.write(content);
     }
     return 0;
-  } catch (error) {
-    return reportFailure(error, reporter, io.argv);
-  }
-}
+  },
+});

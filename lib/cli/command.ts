@@ -7,11 +7,11 @@ import { readSettings } from '../config/settings.ts';
 import type { CycleContext } from '../cycle/types.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { createHookRunner } from '../cycle/hooks.ts';
-import { Reporter, wantsColor } from './reporter.ts';
+import type { Reporter } from './reporter.ts';
 import { settleDeployer } from '../host/deployer.ts';
 import { signalProcess } from '../host/process.ts';
 
-/** What every command script shares: argv flags, config loading, the reporter, interruption, and the error line. */
+/** What the command frame (define-command.ts) and the commands share: config loading, interruption, the error line, a cycle's context. */
 
 export { configDir, PROJECT_DIR };
 
@@ -22,10 +22,6 @@ export type CommandIo = { argv: string[]; env: Record<string, string | undefined
 export function hasFlag(argv: readonly string[], ...names: string[]): boolean {
   const end = argv.indexOf('--');
   return (end === -1 ? argv : argv.slice(0, end)).some((arg) => names.includes(arg));
-}
-
-export function makeReporter(io: CommandIo, config?: Config): Reporter {
-  return new Reporter({ color: wantsColor(process.stdout, io.env, io.argv), json: hasFlag(io.argv, '--json'), secrets: config?.secrets, program: io.program });
 }
 
 export function loadConfig(io: CommandIo, reporter: Reporter, required?: ConfigKey[]): Config {
@@ -77,8 +73,11 @@ export function abortOnSignals(
   return controller.signal;
 }
 
+/** Where a command's error line goes: its Reporter, or the fleet controller's output. */
+export type FailureOutput = { error(message: string, details?: string[]): void };
+
 /** Print the one-line error (and its details) and set the exit code; the stack only with --verbose. */
-export function reportFailure(error: unknown, reporter: Reporter, argv: readonly string[]): number {
+export function reportFailure(error: unknown, reporter: FailureOutput, argv: readonly string[]): number {
   if (isSwitchyardError(error)) {
     reporter.error(error.line, error.details);
     if (hasFlag(argv, '--verbose') && error.cause) console.error(error.cause);

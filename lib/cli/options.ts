@@ -15,18 +15,31 @@ export type OptionSpec = {
   help: string;
 };
 
+/** One positional argument: `<NAME>` when required, `[NAME]` when not; a variadic one takes the rest. */
+export type PositionalSpec = {
+  name: string;
+  required?: boolean;
+  variadic?: boolean;
+  /** The Usage line's words for it when `<NAME>`/`[NAME]` would not say it (`-- <command> [args...]`). */
+  usage?: string;
+  /** How a usage error names it (`a command`); default its usage words, or for an optional one its name in lower case. */
+  what?: string;
+};
+
 export type CommandSpec = {
   name: string;
   summary: string;
-  /** The positional arguments as the Usage line shows them: `[COMMIT]`, `<APP_NAME> <APP_DIR> <PORT>`. */
-  args?: string;
+  /** In order; a command without them takes none. */
+  positionals?: readonly PositionalSpec[];
   options: Record<string, OptionSpec>;
   /** Left out of ./deploy.ts --help (bake-watch is started by deploy itself). */
   internal?: boolean;
 };
 
 /** Taken by every command. */
-export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+export type CommonFlag = 'help' | 'no-color' | 'color' | 'verbose';
+
+export const COMMON_OPTIONS: Record<CommonFlag, OptionSpec> = {
   help: { short: 'h', help: 'this help' },
   'no-color': { help: 'plain text even on a terminal (also NO_COLOR)' },
   color: { help: 'colour even when not on a terminal (also FORCE_COLOR)' },
@@ -77,10 +90,15 @@ export function suggestOption(spec: CommandSpec, typed: string): string | undefi
 
 const optionWords = (name: string, option: OptionSpec) => `${option.short ? `-${option.short}|` : ''}--${name}${option.value ? ` ${option.value}` : ''}`;
 
+/** `<APP_NAME>`, `[COMMIT]`, or the words a positional spells out itself. */
+export function positionalWords(positional: PositionalSpec): string {
+  return positional.usage ?? (positional.required ? `<${positional.name}>` : `[${positional.name}]`);
+}
+
 /** `deploy [COMMIT] [--rebuild] [--dry-run] [--json]`: the command as ./deploy.ts --help lists it. */
 export function synopsis(spec: CommandSpec): string {
   const options = Object.entries(spec.options).map(([name, option]) => `[${option.short ? `-${option.short}` : `--${name}`}${option.value ? ` ${option.value}` : ''}]`);
-  return [spec.name, spec.args, ...options].filter(Boolean).join(' ');
+  return [spec.name, ...(spec.positionals ?? []).map(positionalWords), ...options].filter(Boolean).join(' ');
 }
 
 /** A command's --help: its Usage line, what it does, and every option it takes. */
