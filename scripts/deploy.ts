@@ -22,6 +22,11 @@ slot last ran, else the newest kept release; a warm build that fails runs once m
 --rebuild builds a kept commit again, and never uses the install or build cache; --cold builds
 without the build cache.
 
+RELEASE_CMD (migrations), when set, runs after the build and before the new slot takes any traffic,
+in the new release with the app's environment; a failure stops the deploy with nothing switched and
+shows its last lines. It runs once per commit: a redeploy of a commit it ran for (kept or rebuilt)
+skips it; --release-cmd runs it again; --no-release-cmd skips it (a fleet runs it on one host).
+
 --dry-run prints the plan (slot, port, commit, commands, caches, switch, hooks), the same steps the run
 would take, and changes nothing: no lock, no fetch, no state write (a branch or tag is looked up in
 REPO with git ls-remote, a SHA prefix in the local mirror as of the last deploy).
@@ -38,7 +43,9 @@ export async function run(io: CommandIo): Promise<number> {
     if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    const options = { rebuild: flags.rebuild === true, cold: flags.cold === true };
+    if (flags['release-cmd'] === true && flags['no-release-cmd'] === true) throw new SwitchyardError('--release-cmd and --no-release-cmd contradict each other', { untouched: 'nothing was changed', next: 'give one of them', exitCode: 2 });
+    const releaseCmd = flags['release-cmd'] === true ? 'force' : flags['no-release-cmd'] === true ? 'skip' : undefined;
+    const options = { rebuild: flags.rebuild === true, cold: flags.cold === true, releaseCmd } as const;
     if (flags['dry-run'] === true) return await printPlan(config, reporter, 'deploy', args[0], options);
     await deploy(cycleContext(io, config, reporter), args[0], options);
     return 0;
