@@ -96,6 +96,7 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
         group: readLiveGroup(config.deployRoot) ?? null,
         history: readFleetHistory(config.deployRoot, Number(valueOf(flags, 'history') ?? '20')),
         resolved,
+        releaseCmd: config.releaseCmd.trim() !== '',
       });
       return 0;
     }
