@@ -110,6 +110,12 @@ describe('RELEASE_CMD in a fleet of two hosts', () => {
     const before = liveCommits();
     const v3 = example.commit('v3');
     writeReleaseScript(true);
+    // The dry run says who runs it: the first host's plan runs it, the other's skips it.
+    const dry = await fleetRun(['deploy', '--dry-run']);
+    expect(dry.exitCode, dry.output).toBe(0);
+    expect(dry.output).toContain(`RELEASE_CMD runs once, in ${fleet.hosts[0].target}'s deploy`);
+    expect(dry.output).toMatch(/release .*\/bin\/sh -c "sh [^"]+release\.sh"/);
+    expect(dry.output).toContain('skipped (--no-release-cmd');
     const failed = await fleetRun(['deploy']);
     expect(failed.exitCode).toBe(1);
     expect(failed.output).toContain(`failed on ${fleet.hosts[0].target} at its release step`);
