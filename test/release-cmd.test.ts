@@ -57,7 +57,9 @@ describe('RELEASE_CMD runs once per commit, before the new slot takes traffic', 
     expect(await pg.query('SELECT commit FROM release_runs'), deployed.output).toBe(commits.v2);
     expect(await runsOf(commits.v2)).toBe(1);
     expect(await pg.query("SELECT to_regclass('widgets') IS NOT NULL")).toBe('t');
-    expect(host.state().releaseCmdRuns[commits.v2].at).toBeTruthy();
+    const ranAt = host.state().releaseCmdRuns[commits.v2].at;
+    const releases = await host.run(['releases', '--json']);
+    expect(JSON.parse(releases.stdout).find((release: { commit: string }) => release.commit === commits.v2).releaseCmdAt).toBe(ranAt);
     expect(await served()).toBe('v2');
   }, 120_000);
 
