@@ -2,8 +2,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.ts';
+import { execa } from 'execa';
+import { APP_WITHOUT_NPM, createTestHost, DEPLOY_TS, type TestHost } from '../harness/host.ts';
 import { startPostgres, type TestPostgres } from '../harness/postgres.ts';
+import { waitFor } from '../harness/wait.ts';
 import { parseEvents } from '../lib/cli/events.ts';
 
 /**
@@ -115,5 +117,24 @@ describe('RELEASE_CMD runs once per commit, before the new slot takes traffic', 
     expect(fixed.exitCode, fixed.output).toBe(0);
     expect(await runsOf(commits.v5)).toBe(1);
     expect(await served()).toBe('v5');
+  }, 300_000);
+
+  it('a deploy killed while RELEASE_CMD runs switches nothing and records nothing: the next deploy runs it again', async () => {
+    await pg.query('CREATE TABLE hold (x int); INSERT INTO hold VALUES (1)');
+    commits.v6 = host.example.commit('v6', migration('SELECT pg_sleep(600) FROM hold;'));
+    const sleeping = "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()";
+    const deploying = execa(DEPLOY_TS, ['deploy'], { env: { DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1' }, reject: false, all: true });
+    await waitFor('the migration to be running in PostgreSQL', async () => (await pg.query(sleeping)) !== '', { timeoutMs: 90_000, output: () => String(deploying.all ?? '') });
+    deploying.kill('SIGKILL');
+    await deploying;
+    for (let request = 0; request < 10; request++) expect(await served()).toBe('v5');
+    expect(host.state().releaseCmdRuns[commits.v6]).toBeUndefined();
+    // The migration outlived the deploy (its own process group): ended here, as an operator would, before the next deploy.
+    await pg.query(`SELECT pg_terminate_backend(pid) FROM (${sleeping}) AS running`);
+    await pg.query('DELETE FROM hold');
+    const next = await host.run(['deploy']);
+    expect(next.exitCode, next.output).toBe(0);
+    expect(await runsOf(commits.v6)).toBe(1);
+    expect(await served()).toBe('v6');
   }, 300_000);
 });
