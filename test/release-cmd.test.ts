@@ -119,6 +119,19 @@ describe('RELEASE_CMD runs once per commit, before the new slot takes traffic', 
     expect(await served()).toBe('v5');
   }, 300_000);
 
+  it('RELEASE_TIMEOUT stops a migration that runs too long; --release-cmd with --no-release-cmd is a usage error', async () => {
+    const contradiction = await host.run(['deploy', '--release-cmd', '--no-release-cmd']);
+    expect(contradiction.exitCode).toBe(2);
+    expect(contradiction.output).toContain('--release-cmd and --no-release-cmd contradict each other');
+    const live = host.state().live;
+    const stuck = await host.run(['deploy', '--release-cmd'], { RELEASE_CMD: 'echo waiting for a lock; exec sleep 600', RELEASE_TIMEOUT: '1s' });
+    expect(stuck.exitCode).not.toBe(0);
+    expect(stuck.output).toContain('release command timed out after RELEASE_TIMEOUT (1s) and was stopped: nothing was switched');
+    expect(stuck.output).toContain('waiting for a lock');
+    expect(host.state().live).toBe(live);
+    expect(await served()).toBe('v5');
+  }, 120_000);
+
   it('a deploy killed while RELEASE_CMD runs switches nothing and records nothing: the next deploy runs it again', async () => {
     await pg.query('CREATE TABLE hold (x int); INSERT INTO hold VALUES (1)');
     commits.v6 = host.example.commit('v6', migration('SELECT pg_sleep(600) FROM hold;'));

@@ -45,14 +45,14 @@ function fleetOf(env: Record<string, string | undefined>): { fleet?: string } {
 /** The one line: how it ended; the runner adds which slot still serves. Its last lines (error lines first) come along. */
 function releaseFailure(error: unknown, timeoutMs: number): SwitchyardError {
   const end = isSwitchyardError(error) ? error.command : undefined;
-  const how = end?.timedOut
-    ? `timed out after RELEASE_TIMEOUT (${formatDuration(timeoutMs)}) and was stopped`
+  const what = end?.timedOut
+    ? `release command timed out after RELEASE_TIMEOUT (${formatDuration(timeoutMs)}) and was stopped`
     : end?.exitCode !== null && end?.exitCode !== undefined
-      ? `(exit ${end.exitCode})`
+      ? `release command failed (exit ${end.exitCode})`
       : end?.signal
-        ? `(killed by ${end.signal})`
-        : `(${error instanceof Error ? error.message : String(error)})`;
-  return new SwitchyardError(`release command failed ${how}: nothing was switched, and it is not recorded as run`, {
+        ? `release command was killed by ${end.signal}`
+        : `release command could not run (${error instanceof Error ? error.message : String(error)})`;
+  return new SwitchyardError(`${what}: nothing was switched, and it is not recorded as run`, {
     next: 'fix the migration (RELEASE_CMD) and deploy again: it runs again then',
     details: isSwitchyardError(error) ? error.details : [],
     cause: error,
