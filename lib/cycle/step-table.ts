@@ -168,7 +168,7 @@ export function stepsFor(facts: CycleFacts, config: Config): StepSpec[] {
 
 /** Why the release step does not run RELEASE_CMD for this commit (the run and the dry run both ask), or undefined: it runs. */
 export function releaseCmdSkipped(choice: ReleaseCmdChoice | undefined, commit: string | null, ranAt?: string): string | undefined {
-  if (choice === 'skip') return 'skipped (--no-release-cmd: RELEASE_CMD ran elsewhere, on the fleet\'s first host)';
+  if (choice === 'skip') return 'skipped (--no-release-cmd: not run here and not recorded; a fleet runs it in its first host\'s deploy)';
   if (ranAt && choice !== 'force') return `skipped: RELEASE_CMD already ran for ${short(commit)} at ${ranAt} (--release-cmd runs it again)`;
   return undefined;
 }
