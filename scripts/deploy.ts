@@ -1,4 +1,5 @@
 import { cycleContext } from '../lib/cli/command.ts';
+import { SwitchyardError } from '../lib/errors.ts';
 import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { printPlan } from './dry-run.ts';
@@ -23,6 +24,11 @@ slot last ran, else the newest kept release; a warm build that fails runs once m
 --rebuild builds a kept commit again, and never uses the install or build cache; --cold builds
 without the build cache.
 
+RELEASE_CMD (migrations), when set, runs after the build and before the new slot takes any traffic,
+in the new release with the app's environment; a failure stops the deploy with nothing switched and
+shows its last lines. It runs once per commit: a redeploy of a commit it ran for (kept or rebuilt)
+skips it; --release-cmd runs it again; --no-release-cmd skips it (a fleet runs it on one host).
+
 --dry-run prints the plan (slot, port, commit, commands, caches, switch, hooks), the same steps the run
 would take, and changes nothing: no lock, no fetch, no state write (a branch or tag is looked up in
 REPO with git ls-remote, a SHA prefix in the local mirror as of the last deploy).
@@ -32,7 +38,11 @@ success; with --dry-run one plan event per step, named as the run's step events)
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 `,
   async run({ io, flags, args, config, reporter }) {
-    const options = { rebuild: flags.rebuild, cold: flags.cold };
+    if (flags['release-cmd'] && flags['no-release-cmd']) {
+      throw new SwitchyardError('--release-cmd and --no-release-cmd contradict each other', { untouched: 'nothing was changed', next: 'give one of them', exitCode: 2 });
+    }
+    const releaseCmd = flags['release-cmd'] ? 'force' : flags['no-release-cmd'] ? 'skip' : undefined;
+    const options = { rebuild: flags.rebuild, cold: flags.cold, releaseCmd } as const;
     if (flags['dry-run']) return await printPlan(config, reporter, 'deploy', args.COMMIT, options);
     await deploy(cycleContext(io, config, reporter), args.COMMIT, options);
     return 0;

@@ -104,6 +104,7 @@ export const HOST_SIDE: Record<string, Command> = {
         group: readLiveGroup(config.deployRoot) ?? null,
         history: readFleetHistory(config.deployRoot, Number(valueOf(flags, 'history') ?? '20')),
         resolved,
+        releaseCmd: config.releaseCmd.trim() !== '',
       });
       return 0;
     },

@@ -10,6 +10,7 @@ import { readSettings } from '../lib/config/settings.ts';
 import { announceSecrets } from '../lib/config/redact.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { makeBatches } from '../lib/fleet/batches.ts';
+import { releaseCmdOrder } from '../lib/fleet/release-cmd.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
 import { checkHosts, LEASE_TTL_S, resolvedCommit } from '../lib/fleet/preflight.ts';
@@ -36,6 +37,10 @@ nothing changes on any host, one line per bad host.
 Then batches of FLEET_BATCH hosts (in parallel inside a batch), FLEET_CHECK_CMD after each. The first
 failure stops the rollout: with FLEET_ON_FAILURE=revert every host already switched goes back to the
 release it served (inside its bake window a switch only); with halt they are left as they are.
+
+RELEASE_CMD (migrations), when the hosts set it, runs once: the first host deploys alone, ahead of
+the others, and its deploy runs it before its switch; every other host deploys with --no-release-cmd
+(blue-green: the same within the idle group).
 
 Ctrl-C (or SIGTERM) stops the rollout at the end of the batch running: its hosts finish their own
 cycle, then FLEET_ON_FAILURE applies as at a failure (blue-green: no switch); exit code 130. A second
@@ -225,12 +230,18 @@ async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<
   const checks = await checkHosts(ctx.remote, config.hosts, undefined, revision ?? '');
   const commit = checks[0].problem ? undefined : resolvedCommit(checks[0], config.hosts[0], revision);
   let failedPlans = 0;
+  const order = (batches: FleetHost[][]) => {
+    const ordered = releaseCmdOrder(batches, new Map(checks.map((check) => [check.host, check])), commit ?? null);
+    if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first and alone; the others deploy with --no-release-cmd`);
+    return ordered;
+  };
+  let flags: (host: FleetHost) => string[] = () => [];
   const plan = async (host: FleetHost) => {
     const check = checks.find((each) => each.host.name === host.name)!;
     if (check.problem) return out.warn(check.problem, host.name);
     out.info(`live ${check.probe?.live ?? 'none'} ${check.probe?.commit?.slice(0, 7) ?? ''}; its plan:`, host.name);
     const target = commit ?? revision;
-    const result = await ctx.remote.query(host, ['deploy', '--dry-run', '--json', ...(target ? ['--', target] : [])], { timeoutMs: 60_000 });
+    const result = await ctx.remote.query(host, ['deploy', '--dry-run', '--json', ...flags(host), ...(target ? ['--', target] : [])], { timeoutMs: 60_000 });
     for (const event of parseEvents(result.stdout)) out.hostEvent(host.name, event);
     if (result.exitCode !== 0) {
       failedPlans++;
@@ -246,11 +257,15 @@ async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<
     const names = (hosts: FleetHost[]) => hosts.map((host) => host.name).join(', ');
     out.info(`${what}; live group ${recorded.group ?? 'none'}`);
     out.info(`group ${to} deploys, all at once: ${names(config.groups[to])}`);
-    for (const host of config.groups[to]) await plan(host);
+    const ordered = order([config.groups[to]]);
+    flags = ordered.flags;
+    for (const host of ordered.batches.flat()) await plan(host);
     out.info(`then FLEET_SWITCH_CMD moves traffic to group ${to}${config.switchCheckCmd ? ', confirmed by FLEET_SWITCH_CHECK_CMD' : ''}; group ${otherGroup(to)} (${names(config.groups[otherGroup(to)])}) stays warm on its release`);
   } else {
-    const batches = makeBatches(config.hosts, config.batch);
     out.info(`${what}, batches of ${config.batchText}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
+    const ordered = order(makeBatches(config.hosts, config.batch));
+    const batches = ordered.batches;
+    flags = ordered.flags;
     for (const [index, batch] of batches.entries()) {
       out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`);
       for (const host of batch) await plan(host);

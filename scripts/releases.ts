@@ -14,7 +14,8 @@ export const command = defineCommand({
   help: `The releases kept under DEPLOY_ROOT/releases (KEEP_RELEASES, default 5, plus the live one, the one the
 other slot holds and the last good one): commit, when it was built, its size on disk, what happened
 to it (deploys, rollbacks and their outcomes), which one is live, which slot holds which, and which
-one a plain \`rollback\` would go to. --json prints the same as a JSON array.
+one a plain \`rollback\` would go to, and when RELEASE_CMD ran for it (once per commit). --json
+prints the same as a JSON array.
 `,
   async run({ flags, config, reporter }) {
     const state = loadState(config.deployRoot, config.appName, config.ports);
@@ -36,6 +37,7 @@ one a plain \`rollback\` would go to. --json prints the same as a JSON array.
           slots,
           rollbackTarget: release.commit === rollbackTarget,
           outcomes: outcomesOf(state.history, release.commit),
+          releaseCmdAt: state.releaseCmdRuns?.[release.commit]?.at ?? null,
         };
       });
     if (flags.json === true) {
@@ -46,7 +48,8 @@ one a plain \`rollback\` would go to. --json prints the same as a JSON array.
     for (const release of releases) {
       const role = release.missing ? 'MISSING folder' : release.live ? 'live' : release.rollbackTarget ? 'rollback target' : release.complete ? 'kept' : 'incomplete';
       const slots = release.slots.length ? `slot ${release.slots.join(', ')}` : '-';
-      const outcomes = release.outcomes.length ? release.outcomes.slice(-4).join(', ') : 'never deployed';
+      const ran = release.releaseCmdAt ? `; RELEASE_CMD ran ${release.releaseCmdAt}` : '';
+      const outcomes = `${release.outcomes.length ? release.outcomes.slice(-4).join(', ') : 'never deployed'}${ran}`;
       reporter.info(`${shortCommit(release.commit)}  built ${release.builtAt}  ${(release.sizeBytes / 1e6).toFixed(1).padStart(7)} MB  ${role.padEnd(15)} ${slots.padEnd(7)} ${outcomes}`);
     }
     return 0;

@@ -14,6 +14,8 @@ Without COMMIT it goes to the previous GOOD release: the newest one that was liv
 one, skipping releases that were rolled back from and releases no longer kept. COMMIT (a unique
 prefix of a kept release's SHA, or a tag or branch the local mirror resolves to one) goes to any
 kept release; \`./deploy.ts releases\` lists them. Refuses, changing nothing, when there is none.
+A rollback never runs RELEASE_CMD: the database stays as the newer release's migrations left it,
+so those migrations must keep the older code working (expand/contract: docs/releases.md).
 
 --dry-run prints the plan (which release, which slot, each step) and changes nothing: no lock, no
 state write.

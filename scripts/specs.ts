@@ -61,13 +61,15 @@ export const SPECS = {
     options: {
       rebuild: { help: 'build a kept release again instead of starting it as it is; no install or build cache' },
       cold: { help: 'build without the build cache (BUILD_CACHE_PATHS); the install cache is still used' },
+      'release-cmd': { help: 'run RELEASE_CMD even though it already ran for this commit (it runs once per commit otherwise)' },
+      'no-release-cmd': { help: 'do not run RELEASE_CMD (a fleet runs it on one host only); nothing is recorded' },
       ...planOptions,
     },
   },
   rollback: {
     name: 'rollback',
     positionals: [{ name: 'COMMIT' }],
-    summary: 'start the previous good release (or the kept one COMMIT names) on the idle slot and move traffic to it: no fetch, no install, no build',
+    summary: 'start the previous good release (or the kept one COMMIT names) on the idle slot and move traffic to it: no fetch, no install, no build, no RELEASE_CMD',
     options: planOptions,
   },
   restart: { name: 'restart', summary: 'start the live release on the idle slot and move traffic to it (zero downtime)', options: { json } },

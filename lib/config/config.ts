@@ -39,6 +39,9 @@ export type Config = {
   buildCmd: string;
   /** BUILD_CACHE_PATHS: relative folders carried from a kept release into a new one before BUILD_CMD (lib/release/build-cache.ts). */
   buildCachePaths: string[];
+  /** RELEASE_CMD: run once per commit in the new release before it takes traffic (lib/cycle/steps/release.ts); '' for none. */
+  releaseCmd: string;
+  releaseTimeoutMs: number;
   startCmd: string;
   healthPath: string;
   healthTimeoutMs: number;
@@ -136,7 +139,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     if (ports[slot] + width - 1 > 65535) problems.push(`with INSTANCES=${width}, slot ${slot}'s ports ${ports[slot]}-${ports[slot] + width - 1} go past 65535; lower PORT_${slot.toUpperCase()}`);
   }
 
-  const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT' | 'LONG_LIVED_TIMEOUT'): number => {
+  const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT' | 'LONG_LIVED_TIMEOUT' | 'RELEASE_TIMEOUT'): number => {
     const text = value(key);
     const ms = parseDuration(text);
     if (ms === undefined || ms <= 0) problems.push(`${key} must be a duration such as 30, 30s or 500ms; got ${JSON.stringify(text)}`);
@@ -153,6 +156,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const healthTimeoutMs = duration('HEALTH_TIMEOUT');
   const stopTimeoutMs = duration('STOP_TIMEOUT');
   const longLivedTimeoutMs = duration('LONG_LIVED_TIMEOUT');
+  const releaseTimeoutMs = duration('RELEASE_TIMEOUT');
 
   const notices: string[] = (settings.duplicates ?? []).map((line) => `${line} in ${envFile}`);
   const switchGiven = value('SWITCH');
@@ -257,6 +261,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     installCmd: raw('INSTALL_CMD') ?? CONFIG_KEYS.INSTALL_CMD.default,
     buildCmd: raw('BUILD_CMD') ?? CONFIG_KEYS.BUILD_CMD.default,
     buildCachePaths,
+    releaseCmd: raw('RELEASE_CMD') ?? CONFIG_KEYS.RELEASE_CMD.default,
+    releaseTimeoutMs,
     startCmd: value('START_CMD'),
     healthPath,
     healthTimeoutMs,

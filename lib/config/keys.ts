@@ -18,6 +18,8 @@ export const CONFIG_KEYS = {
   INSTALL_CMD: { default: 'npm ci', doc: 'install command, run by /bin/sh in the slot folder (empty to skip)' },
   BUILD_CMD: { default: 'npm run build --if-present', doc: 'build command, run by /bin/sh in the slot folder (empty to skip)' },
   BUILD_CACHE_PATHS: { default: '.next/cache node_modules/.cache', doc: 'space-separated folders a build keeps its cache in, copied (copy-on-write where the filesystem can) from the release the idle slot last ran, else the newest kept release, into each new release before BUILD_CMD; never shared or linked; empty turns it off (docs/build-cache.md)' },
+  RELEASE_CMD: { default: '', doc: 'release command (database migrations), run once per commit by /bin/sh in the new release with the app\'s environment, after the build and before the new slot takes any traffic; a failure stops the deploy with nothing switched; not run again for a rollback or a redeploy of that commit unless `deploy --release-cmd` (docs/releases.md); empty: none' },
+  RELEASE_TIMEOUT: { default: '10m', doc: 'how long RELEASE_CMD may run before it is stopped and the deploy fails, nothing switched (seconds or 90s, 10m)' },
   START_CMD: { default: 'npm start', doc: 'command that starts the app, run by /bin/sh with PORT, HOST and SWITCHYARD_SLOT set' },
   HEALTH_PATH: { default: '/health', doc: 'path that must answer 2xx before traffic moves (letters, digits and . _ ~ / % ? = & + , : @ ! -: the nginx site carries it)' },
   HEALTH_TIMEOUT: { default: '30s', doc: 'how long the new slot may take to become healthy (seconds or 500ms, 30s, 2m)' },

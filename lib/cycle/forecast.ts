@@ -35,11 +35,12 @@ export async function forecast(
   const state = recovers ? reconciledState(recorded, hostFacts, assessment) : recorded;
   const previous = state.live;
   const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
-  const base = { command, target, previous, revision, recovers, warm: false, rebuild: options.rebuild, cold: options.cold };
+  const { rebuild, cold, releaseCmd } = options;
+  const base = { command, target, previous, revision, recovers, warm: false, rebuild, cold, releaseCmd };
   if (command === 'deploy') {
     const { commit, note } = await mirrorCommit(config, revision);
     const reuse = commit !== null && reusesRelease(state, commit, existsSync(releaseDir(config, commit)), options.rebuild ?? false);
-    return { facts: { ...base, commit, reuse }, note };
+    return { facts: { ...base, commit, reuse, releaseCmdRanAt: commit ? state.releaseCmdRuns?.[commit]?.at : undefined }, note };
   }
   const chosen = command === 'rollback' ? await chooseRollbackRelease(config, state, target, revision) : chooseLiveRelease(config, state);
   const warm = mayBeWarm(state, command, target, chosen.commit) && (await slotAnswers(config, processes, target)) === true;

@@ -13,7 +13,7 @@ import type { TrafficSwitch } from '../traffic/index.ts';
 import { cleanUpAfterFailure, explainFailure, interruption } from './failure.ts';
 import { FLOW_STEPS } from './step-table.ts';
 import { STEP_FUNCTIONS } from './steps/index.ts';
-import type { CycleContext, Run, StepIo } from './types.ts';
+import type { CycleContext, Run, StepIo, StreamedExtra } from './types.ts';
 
 /**
  * Walks the step table for one run: for each step that applies (decided as the run learns, e.g. the
@@ -96,7 +96,8 @@ function stepIo(ctx: CycleContext, store: StateStore, traffic: TrafficSwitch, pr
         reporter.warn(`hook ${name} failed after the switch (the switch stands): ${(error as Error).message}`);
       }
     },
-    runStreamed: (command, dir, label, step) => runStreamed(ctx, command, dir, label, step),
+    runStreamed: (command, dir, label, step, extra) => runStreamed(ctx, command, dir, label, step, extra),
+    facts: () => hookFacts(current(), io),
     slotAnswers: (slot) => slotAnswers(config, processes, slot),
     logTail: () => processes.logTail(current().target, 20).map((line) => `log: ${line}`),
     learn,
@@ -130,7 +131,14 @@ function hookFacts(run: Run, io: StepIo): Record<string, string> {
  * A configured command with its output streamed under the step. A silent command still shows it is
  * alive every 5 s (SSH sessions and hook logs cannot see a spinner), and never more often.
  */
-async function runStreamed(ctx: CycleContext, command: string, dir: string, label: string, step: Step): Promise<void> {
+async function runStreamed(
+  ctx: CycleContext,
+  command: string,
+  dir: string,
+  label: string,
+  step: Step,
+  extra: StreamedExtra = {},
+): Promise<void> {
   let lastLine = Date.now();
   const heartbeat = setInterval(() => {
     if (Date.now() - lastLine >= 5000) step.progress('still running, no output for 5s');
@@ -138,8 +146,9 @@ async function runStreamed(ctx: CycleContext, command: string, dir: string, labe
   try {
     await runShell(command, {
       cwd: dir,
-      env: ctx.env,
+      env: { ...ctx.env, ...extra.env },
       signal: ctx.signal,
+      timeoutMs: extra.timeoutMs,
       onLine: (line) => {
         lastLine = Date.now();
         return line.trim() ? ctx.reporter.output(label, line) : undefined;

@@ -14,7 +14,7 @@ import { checkDeadlineMs, CHECK_PASSES, drainsAtProxy, proxyName } from '../traf
  * nowhere. Pure.
  */
 
-export type FlowStepName = 'fetch' | 'checkout' | 'install' | 'build' | 'start' | 'health' | 'switch' | 'bake' | 'drain' | 'record';
+export type FlowStepName = 'fetch' | 'checkout' | 'install' | 'build' | 'release' | 'start' | 'health' | 'switch' | 'bake' | 'drain' | 'record';
 export type StepName = 'lock' | 'recover' | FlowStepName;
 type HookName = 'begin' | 'pre_checkout' | 'pre_install' | 'post_install' | 'pre_start' | 'post_start' | 'running' | 'pre_stop' | 'post_stop' | 'end';
 
@@ -35,7 +35,13 @@ export type CycleFacts = {
   /** deploy --rebuild (no install or build cache) and --cold (no build cache); only the dry run's descriptions read them. */
   rebuild?: boolean;
   cold?: boolean;
+  /** deploy --release-cmd (run RELEASE_CMD even if it ran for the commit) or --no-release-cmd (a fleet host: it ran elsewhere). */
+  releaseCmd?: ReleaseCmdChoice;
+  /** When RELEASE_CMD last finished for the commit (the state's record), if it has; only the dry run's description reads it. */
+  releaseCmdRanAt?: string;
 };
+
+export type ReleaseCmdChoice = 'force' | 'skip';
 
 export type StepSpec<Name extends StepName = StepName> = {
   name: Name;
@@ -96,6 +102,11 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     describe: (facts, config) => (config.buildCmd.trim() ? `/bin/sh -c ${JSON.stringify(config.buildCmd)}, ${describeBuildCache(config, facts.rebuild ? '--rebuild' : facts.cold ? '--cold' : undefined)}` : 'skipped (BUILD_CMD is empty)'),
   },
   {
+    name: 'release',
+    applies: (facts, config) => facts.command === 'deploy' && config.releaseCmd.trim() !== '',
+    describe: (facts, config) => describeRelease(facts, config),
+  },
+  {
     name: 'start',
     before: 'pre_start',
     after: 'post_start',
@@ -153,6 +164,22 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
 /** Every step this command will run, in order, with the hooks around each. */
 export function stepsFor(facts: CycleFacts, config: Config): StepSpec[] {
   return [...PREPARE_STEPS, ...FLOW_STEPS].filter((step) => step.applies(facts, config));
+}
+
+/** Why the release step does not run RELEASE_CMD for this commit (the run and the dry run both ask), or undefined: it runs. */
+export function releaseCmdSkipped(choice: ReleaseCmdChoice | undefined, commit: string | null, ranAt?: string): string | undefined {
+  if (choice === 'skip') return 'skipped (--no-release-cmd: not run here and not recorded; a fleet runs it in its first host\'s deploy)';
+  if (ranAt && choice !== 'force') return `skipped: RELEASE_CMD already ran for ${short(commit)} at ${ranAt} (--release-cmd runs it again)`;
+  return undefined;
+}
+
+/** What the release step will do with RELEASE_CMD: run it, or why not. */
+function describeRelease(facts: CycleFacts, config: Config): string {
+  const skipped = releaseCmdSkipped(facts.releaseCmd, facts.commit, facts.releaseCmdRanAt);
+  if (skipped) return skipped;
+  const again = facts.releaseCmdRanAt ? ` again (--release-cmd; it ran at ${facts.releaseCmdRanAt})` : '';
+  const unlessRan = facts.commit ? '' : ', unless it already ran for that commit';
+  return `/bin/sh -c ${JSON.stringify(config.releaseCmd)}${again} in the new release with the app's environment, before slot ${facts.target} takes any traffic${unlessRan} (at most RELEASE_TIMEOUT, ${formatDuration(config.releaseTimeoutMs)}); a failure stops the deploy with nothing switched`;
 }
 
 function where(config: Config, slot: SlotName): string {

@@ -4,7 +4,7 @@ import type { StateStore } from '../record/store.ts';
 import type { CycleCommand } from '../record/state.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
 import type { TrafficSwitch } from '../traffic/index.ts';
-import type { CycleFacts } from './step-table.ts';
+import type { CycleFacts, ReleaseCmdChoice } from './step-table.ts';
 
 /** The cycle's types, in one place: what a command hands the cycle, and what each step receives. */
 
@@ -31,6 +31,8 @@ export type DeployOptions = {
   rebuild?: boolean;
   /** Build without the build cache (BUILD_CACHE_PATHS). */
   cold?: boolean;
+  /** --release-cmd: RELEASE_CMD runs even though it ran for the commit; --no-release-cmd: it does not run (a fleet ran it on one host). */
+  releaseCmd?: ReleaseCmdChoice;
 };
 
 /**
@@ -59,6 +61,8 @@ export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'ins
  */
 export type Effects = { startedNewSlot: boolean; switched: boolean };
 
+export type StreamedExtra = { env?: Record<string, string>; timeoutMs?: number };
+
 /** Everything a step may act through; the runner makes one per run. */
 export type StepIo = {
   ctx: CycleContext;
@@ -70,8 +74,10 @@ export type StepIo = {
   effects: Effects;
   /** Runs a hook with the run's facts (and `extra`); after the switch a failing hook only warns. */
   hook(name: string, extra?: Record<string, string>): Promise<void>;
-  /** A configured command with its output streamed under the step. */
-  runStreamed(command: string, dir: string, label: string, step: Step): Promise<void>;
+  /** A configured command with its output streamed under the step; `extra.env` over the app's environment. */
+  runStreamed(command: string, dir: string, label: string, step: Step, extra?: StreamedExtra): Promise<void>;
+  /** The run's facts as hooks get them (COMMIT, SLOT, APP_DIR, ...), without the SWITCHYARD_ prefix. */
+  facts(): Record<string, string>;
   /** true, or why not: the slot's process runs and its health URL answers 2xx right now. */
   slotAnswers(slot: SlotName): Promise<true | string>;
   /** The target slot's last log lines, for an error's details. */

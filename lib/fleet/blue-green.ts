@@ -5,6 +5,7 @@ import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import type { FleetHost } from './hosts.ts';
 import { LEASE_TTL_S, type HostCheck, type Take } from './preflight.ts';
 import { interruptedBy, newFleetId, preflightAndLease, releaseLeases, type FleetContext } from './rolling.ts';
+import { releaseCmdOrder } from './release-cmd.ts';
 import { rollout } from './rollout.ts';
 
 /**
@@ -66,9 +67,12 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     if (!commit) throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${groups[to][0].name}: ${resolved.tracker.tail(3).join(' ')}`, { untouched: 'nothing was changed on any host' });
     out.info(`fleet deploy ${id}: ${short(commit)} to the idle group ${to} (${groups[to].map((host) => host.name).join(', ')}), ${live ? `then the switch from group ${live}` : 'then the first switch'}`);
     const env = { SWITCHYARD_FLEET_ID: id };
-    const deployed = await rollout([groups[to]], {
+    const ordered = releaseCmdOrder([groups[to]], new Map(checks.map((check) => [check.host, check])), commit);
+    if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first; the others deploy with --no-release-cmd`);
+    const deployed = await rollout(ordered.batches, {
       change: async (host) => {
-        const result = await ctx.remote.stream(host, ['deploy', '--json', '--', commit!], { env, onEvent: (event) => out.hostEvent(host.name, event) });
+        const words = ['deploy', '--json', ...ordered.flags(host), '--', commit!];
+        const result = await ctx.remote.stream(host, words, { env, onEvent: (event) => out.hostEvent(host.name, event) });
         return result.exitCode === 0 ? { ok: true, switched: true } : { ok: false, switched: false, step: result.reached ? (result.tracker.failedStep() ?? 'deploy') : 'ssh', message: result.tracker.errorMessage(), tail: result.tracker.tail(5) };
       },
       revert: async () => ({ ok: true, switched: false }),

@@ -25,6 +25,8 @@ export type Probe = {
   history?: FleetRecord[];
   /** Asked with --resolve (the first host only): the revision as a full SHA, after a fetch of REPO, or why not. */
   resolved?: { commit?: string; problem?: string } | null;
+  /** RELEASE_CMD is set there: a fleet deploy runs it on one host only (release-cmd.ts). */
+  releaseCmd?: boolean;
 };
 
 export type HostCheck = { host: FleetHost; probe?: Probe; problem?: string; heldBy?: FleetLease };

@@ -9,6 +9,7 @@ import type { FleetHost } from './hosts.ts';
 import type { FleetOutput } from './output.ts';
 import { checkHost, LEASE_TTL_S, resolvedCommit, type HostCheck, type Take } from './preflight.ts';
 import type { Remote, RemoteResult } from './remote.ts';
+import { releaseCmdOrder } from './release-cmd.ts';
 import { rollout, type HostResult, type RolloutResult } from './rollout.ts';
 
 /** `fleet deploy` and `fleet rollback`, rolling: preflight and lease on every host, one SHA, batches, revert or halt. */
@@ -99,6 +100,11 @@ function keepLeases(ctx: FleetContext, hosts: FleetHost[], id: string): () => Pr
   };
 }
 
+/** Each host's preflight, by host. */
+export function hostChecks(hosts: FleetHost[], checks: Map<string, HostCheck>): Map<FleetHost, HostCheck | undefined> {
+  return new Map(hosts.map((host) => [host, checks.get(host.name)]));
+}
+
 function hostResult(result: RemoteResult): HostResult {
   if (result.exitCode === 0) return { ok: true, switched: true };
   return {
@@ -133,7 +139,9 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
     }
     const env = { SWITCHYARD_FLEET_ID: id };
     const before = new Map([...checks].map(([name, check]) => [name, check.probe?.commit ?? null]));
-    const batches = makeBatches(hosts, config.batch);
+    const ordered = releaseCmdOrder(makeBatches(hosts, config.batch), hostChecks(hosts, checks), options.command === 'deploy' ? commit : null);
+    const batches = ordered.batches;
+    if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first and alone; the others deploy with --no-release-cmd`);
     const change = async (host: FleetHost, words: string[]) => hostResult(await ctx.remote.stream(host, [words[0], '--json', ...words.slice(1)], { env, onEvent: (event) => out.hostEvent(host.name, event) }));
     const result = await rollout(batches, {
       interrupted: () => interruptedBy(ctx),
@@ -144,7 +152,8 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
           out.info(`already serves ${short(commit)}; nothing to do there`, host.name);
           return { ok: true, switched: false };
         }
-        return change(host, [options.command, ...(commit ? ['--', commit] : [])]);
+        const flags = options.command === 'deploy' ? ordered.flags(host) : [];
+        return change(host, [options.command, ...flags, ...(commit ? ['--', commit] : [])]);
       },
       ...(config.checkCmd ? { check: (batch) => runCheck(ctx, batch, commit) } : {}),
       revert: async (host) => {

@@ -59,6 +59,19 @@ export type State = {
   bake?: Bake | null;
   /** Builds kept under DEPLOY_ROOT/releases/<commit>, by full commit SHA (absent in states from before releases). */
   releases?: Record<string, Release>;
+  /**
+   * Commits whose RELEASE_CMD finished (exit 0), by full SHA: kept here, not in the release folder, so a
+   * pruned or rebuilt release of a migrated commit does not migrate again. The newest RELEASE_CMD_RUNS_KEPT.
+   */
+  releaseCmdRuns?: Record<string, ReleaseCmdRun>;
+};
+
+export type ReleaseCmdRun = {
+  at: string;
+  /** The deploy's log id (`history --show <id>` has its output). */
+  log?: string;
+  /** Where it ran, when not the deploy of this host: a fleet controller's id. */
+  fleet?: string;
 };
 
 export type Bake = {

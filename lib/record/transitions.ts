@@ -1,5 +1,5 @@
 import type { SlotName } from '../config/config.ts';
-import { otherSlot, type Bake, type HistoryEntry, type Journal, type State } from './state.ts';
+import { otherSlot, type Bake, type HistoryEntry, type Journal, type ReleaseCmdRun, type State } from './state.ts';
 
 /**
  * Every change a deploy, rollback or restart makes to the state, as a pure function from the state
@@ -31,6 +31,15 @@ export const releasesForgotten = (commits: readonly string[]): Transition => (st
   const releases = { ...state.releases };
   for (const commit of commits) delete releases[commit];
   return { ...state, releases };
+};
+
+/** Commits whose RELEASE_CMD ran that the state keeps (a commit older than these would be migrated again: migrations are idempotent). */
+export const RELEASE_CMD_RUNS_KEPT = 200;
+
+/** RELEASE_CMD exited 0 for `commit`: from here on no deploy of it runs it again unless asked. */
+export const releaseCmdRecorded = (commit: string, run: ReleaseCmdRun): Transition => (state) => {
+  const runs = Object.entries({ ...state.releaseCmdRuns, [commit]: run }).sort(([, x], [, y]) => Date.parse(y.at) - Date.parse(x.at));
+  return { ...state, releaseCmdRuns: Object.fromEntries(runs.slice(0, RELEASE_CMD_RUNS_KEPT)) };
 };
 
 const withSlot = (state: State, slot: SlotName, change: Partial<State['slots'][SlotName]>): State => ({

@@ -66,4 +66,17 @@ describe('the dry run lists the steps the run runs', () => {
     expect(ran).toEqual(['lock', 'switch', 'bake', 'record']);
     expect(planned).toEqual(ran);
   }, 120_000);
+
+  it('RELEASE_CMD set: a release step before start, for a new release and a kept one, skipped once it ran for the commit', async () => {
+    const release = { RELEASE_CMD: 'echo migrated' };
+    commits.v3 = host.example.commit('v3');
+    for (const args of [['deploy'], ['deploy', commits.v1], ['deploy', commits.v3]]) {
+      const { planned, ran } = await planAndRun(args, release);
+      expect(planned).toEqual(ran);
+      expect(ran.slice(ran.indexOf('release') - 1, ran.indexOf('release') + 2)).toEqual([args.length === 1 ? 'build' : 'fetch', 'release', 'start']);
+    }
+    const skipped = await host.run(['deploy', commits.v1, '--dry-run', '--json'], release);
+    const step = parseEvents(skipped.stdout).find((event) => event.event === 'plan' && event.step === 'release');
+    expect(step).toMatchObject({ what: expect.stringContaining('skipped: RELEASE_CMD already ran for') });
+  }, 300_000);
 });

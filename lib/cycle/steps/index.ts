@@ -8,6 +8,7 @@ import { fetch } from './fetch.ts';
 import { health } from './health.ts';
 import { install } from './install.ts';
 import { record } from './record.ts';
+import { release } from './release.ts';
 import { start } from './start.ts';
 import { switchTraffic } from './switch.ts';
 
@@ -17,6 +18,7 @@ export const STEP_FUNCTIONS: Record<FlowStepName, StepFunction> = {
   checkout,
   install,
   build,
+  release,
   start,
   health,
   switch: switchTraffic,
