@@ -134,7 +134,10 @@ def summary(hosts, hostvars, on_failure):
                 could_not.append('%s (it served nothing before this run: nothing to go back to)' % host)
             else:
                 could_not.append('%s (%s)' % (host, deploy_failure(revert).get('message', 'not run')))
-        parts.append('reverted %s to the release each served before' % names(reverted) if reverted else 'no host had switched')
+        if reverted:
+            parts.append('reverted %s to the release each served before' % names(reverted))
+        elif not could_not:
+            parts.append('no host had switched')
         if could_not:
             parts.append('COULD NOT revert %s' % names(could_not))
         else:
