@@ -89,7 +89,8 @@ describe('the Ansible role reads the host side', () => {
     };
     const hosts = ['web1', 'web2', 'web3'];
     const firstDeploy = { ...hostvars, web1: { ...hostvars.web1, switchyard_before: null, switchyard_revert: { skipped: true } } };
-    const done = Object.fromEntries(hosts.map((host) => [host, { switchyard_commit: sha, switchyard_reached: true, switchyard_switched: true }]));
+    const everyHostSwitched = { switchyard_commit: sha, switchyard_reached: true, switchyard_switched: true };
+    const done = Object.fromEntries(hosts.map((host) => [host, everyHostSwitched]));
     const [reverted, halted, impossible, success] = filters([
       ['summary', hosts, hostvars, 'revert'],
       ['summary', hosts, hostvars, 'halt'],
@@ -108,7 +109,8 @@ describe('the Ansible role reads the host side', () => {
     });
     expect(impossible).toMatchObject({
       outcome: 'halted',
-      line: 'fleet deploy ccccccc failed on web2 at its health step: sick; COULD NOT revert web1 (it served nothing before this run: nothing to go back to); not touched: web3',
+      line: 'fleet deploy ccccccc failed on web2 at its health step: sick; '
+        + 'COULD NOT revert web1 (it served nothing before this run: nothing to go back to); not touched: web3',
     });
     expect(success).toEqual({ outcome: 'success', line: 'fleet deploy ccccccc done on 3 host(s): web1, web2, web3', details: [] });
   });
