@@ -26,7 +26,7 @@ const probe = (said: unknown, rc = 0) => ({ rc, stdout: JSON.stringify(said), st
 const lease = { id: '20261206T020000-abcdef', command: 'deploy', holder: 'ops@laptop', expiresAt: '2026-12-06T02:02:00.000Z' };
 
 describe('the Ansible role reads the host side', () => {
-  it('a probe: taken, held by another fleet command, a deploy running, a revision that does not resolve, not Switchyard, not reached', () => {
+  it('a probe: taken, held by another fleet command, a deploy running, a revision that does not resolve, not Switchyard, not reached; the lease taken or not', () => {
     const ok = { version: '1.0.0', commit: 'a'.repeat(40), taken: { taken: true }, lock: null, resolved: { commit: 'b'.repeat(40) } };
     expect(filters([
       ['probe_problem', probe(ok), true],
@@ -37,6 +37,9 @@ describe('the Ansible role reads the host side', () => {
       ['probe_problem', { rc: 127, stdout: '', stderr: 'sh: 1: deploy.ts: not found' }, false],
       ['probe_problem', { unreachable: true, msg: 'ssh: connect to host web3 port 22: Connection refused' }, false],
       ['probe_problem', { skipped: true }, false],
+      ['lease_taken', probe(ok)],
+      ['lease_taken', probe({ ...ok, taken: { taken: false, holder: lease } })],
+      ['lease_taken', { unreachable: true, msg: 'refused' }],
     ])).toEqual([
       '',
       ok,
@@ -46,6 +49,9 @@ describe('the Ansible role reads the host side', () => {
       'did not answer as Switchyard does (exit 127): sh: 1: deploy.ts: not found; check switchyard_command',
       'cannot be reached: ssh: connect to host web3 port 22: Connection refused; check that ansible can log in there without a prompt',
       '',
+      true,
+      false,
+      false,
     ]);
   });
 
@@ -60,7 +66,7 @@ describe('the Ansible role reads the host side', () => {
     ]);
   });
 
-  it('a failed host deploy: its failed step and error from the --json events; a success or a skipped host is no failure', () => {
+  it('a failed host deploy: its failed step and error from the --json events; a success or a skipped host is no failure, and only a success switched', () => {
     const events = [
       { event: 'step', step: 'build', ok: true, ms: 10 },
       { event: 'step', step: 'health', ok: false, ms: 20000, detail: 'HTTP 500' },
@@ -71,25 +77,32 @@ describe('the Ansible role reads the host side', () => {
       ['deploy_failure', { rc: 0, stdout: '' }],
       ['deploy_failure', { skipped: true }],
       ['deploy_failure', { unreachable: true, msg: 'timed out' }],
+      ['deploy_switched', { rc: 0, stdout: '' }],
+      ['deploy_switched', { rc: 1, stdout: '' }],
+      ['deploy_switched', { skipped: true }],
     ])).toEqual([
       { step: 'health', message: 'deploy failed: slot b failed its health check', tail: ['ok build', 'FAILED health HTTP 500', 'deploy failed: slot b failed its health check'] },
       {},
       {},
       { step: 'ssh', message: 'the connection failed: timed out', tail: [] },
+      true,
+      false,
+      false,
     ]);
   });
 
   it('the outcome and the one line, as ./deploy.ts fleet words them: revert, a revert impossible, halt, success', () => {
     const sha = 'c'.repeat(40);
     const failed = { step: 'health', message: 'sick', tail: [] };
+    // As Ansible registers them: web1 switched, web2 failed its deploy, web3's batch never started.
     const hostvars = {
-      web1: { switchyard_commit: sha, switchyard_reached: true, switchyard_switched: true, switchyard_before: 'a', switchyard_revert: { rc: 0 } },
-      web2: { switchyard_commit: sha, switchyard_reached: true, switchyard_switched: false, switchyard_failed: failed },
-      web3: { switchyard_commit: sha },
+      web1: { switchyard_commit: sha, switchyard_before: 'a', switchyard_deploy: { rc: 0 }, switchyard_revert: { rc: 0 } },
+      web2: { switchyard_commit: sha, switchyard_before: 'a', switchyard_deploy: { rc: 1 }, switchyard_failed: failed },
+      web3: { switchyard_commit: sha, switchyard_before: 'a', switchyard_deploy: { skipped: true } },
     };
     const hosts = ['web1', 'web2', 'web3'];
     const firstDeploy = { ...hostvars, web1: { ...hostvars.web1, switchyard_before: null, switchyard_revert: { skipped: true } } };
-    const everyHostSwitched = { switchyard_commit: sha, switchyard_reached: true, switchyard_switched: true };
+    const everyHostSwitched = { switchyard_commit: sha, switchyard_before: 'a', switchyard_deploy: { rc: 0 } };
     const done = Object.fromEntries(hosts.map((host) => [host, everyHostSwitched]));
     const [reverted, halted, impossible, success] = filters([
       ['summary', hosts, hostvars, 'revert'],

@@ -110,6 +110,30 @@ def deploy_failure(result, failed=None):
     }
 
 
+def _ran(facts):
+    deploy = facts.get('switchyard_deploy') or {}
+    return bool(deploy) and not deploy.get('skipped')
+
+
+def deploy_switched(result):
+    """Whether this host's deploy ran and succeeded (it serves the SHA now)."""
+    return isinstance(result, dict) and not result.get('skipped') and not result.get('unreachable') and result.get('rc') == 0
+
+
+def _switched(facts):
+    return deploy_switched(facts.get('switchyard_deploy'))
+
+
+def _untouched(facts):
+    """A host whose batch never started (one already on the SHA had nothing to do, wherever its batch)."""
+    return not _ran(facts) and 'switchyard_failed' not in facts and facts.get('switchyard_before') != facts.get('switchyard_commit')
+
+
+def lease_taken(result):
+    """Whether this probe took (or already held) the lease."""
+    return bool((probe_json(result).get('taken') or {}).get('taken'))
+
+
 def summary(hosts, hostvars, on_failure):
     """{outcome, line, details}: success, reverted or halted, and the one line: the host, its failed step, what was put back or left."""
     first = hostvars[hosts[0]] if hosts else {}
@@ -121,8 +145,8 @@ def summary(hosts, hostvars, on_failure):
         return {'outcome': 'success', 'line': 'fleet deploy %s done on %d host(s): %s' % (short, len(hosts), names(hosts)), 'details': []}
     failure = failures[0]
     parts = ['fleet deploy %s failed on %s at its %s step: %s' % (short, failure['host'], failure['value']['step'], failure['value']['message'])]
-    switched = [host for host in hosts if hostvars[host].get('switchyard_switched')]
-    untouched = [host for host in hosts if not hostvars[host].get('switchyard_reached')]
+    switched = [host for host in hosts if _switched(hostvars[host])]
+    untouched = [host for host in hosts if _untouched(hostvars[host])]
     outcome = 'halted'
     if on_failure == 'revert':
         reverted, could_not = [], []
@@ -154,8 +178,10 @@ class FilterModule(object):
         return {
             'switchyard_probe_json': probe_json,
             'switchyard_probe_problem': probe_problem,
+            'switchyard_lease_taken': lease_taken,
             'switchyard_gather': gather,
             'switchyard_preflight_line': preflight_line,
             'switchyard_deploy_failure': deploy_failure,
+            'switchyard_deploy_switched': deploy_switched,
             'switchyard_summary': summary,
         }
