@@ -113,7 +113,6 @@ describe('the Ansible role reads the host side', () => {
     expect(reverted).toEqual({
       outcome: 'reverted',
       line: 'fleet deploy ccccccc failed on web2 at its health step: sick; reverted web1 to the release each served before; not touched: web3',
-      details: [],
     });
     expect(halted).toMatchObject({
       outcome: 'halted',
@@ -125,6 +124,6 @@ describe('the Ansible role reads the host side', () => {
       line: 'fleet deploy ccccccc failed on web2 at its health step: sick; '
         + 'COULD NOT revert web1 (it served nothing before this run: nothing to go back to); not touched: web3',
     });
-    expect(success).toEqual({ outcome: 'success', line: 'fleet deploy ccccccc done on 3 host(s): web1, web2, web3', details: [] });
+    expect(success).toEqual({ outcome: 'success', line: 'fleet deploy ccccccc done on 3 host(s): web1, web2, web3' });
   });
 });

@@ -102,7 +102,8 @@ def deploy_failure(result, failed=None):
     failed_step = next((event['step'] for event in events if event.get('event') == 'step' and event.get('ok') is False), None)
     last_step = next((event['step'] for event in reversed(events) if event.get('step')), None)
     errors = [event['message'] for event in events if event.get('event') == 'error' and event.get('message')]
-    lines = [text for text in map(_event_text, events) if text] + [line for line in str(result.get('stderr') or '').splitlines() if line.strip()]
+    stderr = [line for line in str(result.get('stderr') or '').splitlines() if line.strip()]
+    lines = [text for text in map(_event_text, events) if text] + stderr
     return {
         'step': failed_step or last_step or 'deploy',
         'message': errors[-1] if errors else 'exit code %s' % result['rc'],
@@ -135,16 +136,17 @@ def lease_taken(result):
 
 
 def summary(hosts, hostvars, on_failure):
-    """{outcome, line, details}: success, reverted or halted, and the one line: the host, its failed step, what was put back or left."""
+    """{outcome, line}: success, reverted or halted, and the one line: the host, its failed step, what was put back or left."""
     first = hostvars[hosts[0]] if hosts else {}
     commit = str(first['switchyard_commit']) if 'switchyard_commit' in first else ''
     short = commit[:7] or 'nothing'
     names = lambda chosen: ', '.join(chosen)  # noqa: E731
     failures = gather(hosts, hostvars, 'switchyard_failed')
     if not failures:
-        return {'outcome': 'success', 'line': 'fleet deploy %s done on %d host(s): %s' % (short, len(hosts), names(hosts)), 'details': []}
+        return {'outcome': 'success', 'line': 'fleet deploy %s done on %d host(s): %s' % (short, len(hosts), names(hosts))}
     failure = failures[0]
-    parts = ['fleet deploy %s failed on %s at its %s step: %s' % (short, failure['host'], failure['value']['step'], failure['value']['message'])]
+    where = failure['value']
+    parts = ['fleet deploy %s failed on %s at its %s step: %s' % (short, failure['host'], where['step'], where['message'])]
     switched = [host for host in hosts if _switched(hostvars[host])]
     untouched = [host for host in hosts if _untouched(hostvars[host])]
     outcome = 'halted'
@@ -167,10 +169,11 @@ def summary(hosts, hostvars, on_failure):
         else:
             outcome = 'reverted'
     elif switched:
-        parts.append('switchyard_on_failure=halt: %s left on %s, the rest on their release: the fleet serves two versions' % (names(switched), short))
+        parts.append('switchyard_on_failure=halt: %s left on %s, the rest on their release: the fleet serves two versions' % (
+            names(switched), short))
     if untouched:
         parts.append('not touched: %s' % names(untouched))
-    return {'outcome': outcome, 'line': '; '.join(parts), 'details': failure['value'].get('tail', [])}
+    return {'outcome': outcome, 'line': '; '.join(parts)}
 
 
 class FilterModule(object):
