@@ -13,6 +13,7 @@ export const INIT_FLAGS = [
   { flag: '--branch', key: 'DEPLOY_BRANCH' },
   { flag: '--listen', key: 'NGINX_LISTEN' },
   { flag: '--server-name', key: 'NGINX_SERVER_NAME' },
+  { flag: '--tls', key: 'NGINX_TLS' },
   { flag: '--switch', key: 'SWITCH' },
   { flag: '--port-a', key: 'PORT_A' },
   { flag: '--port-b', key: 'PORT_B' },
@@ -84,6 +85,14 @@ export function planFile(existing: string | undefined, wanted: string, force: bo
   if (existing === undefined) return 'create';
   if (existing === wanted) return 'unchanged';
   return force ? 'replace' : 'refuse';
+}
+
+/**
+ * An .env init wrote and nobody edited since: rendering its own values again gives it byte for byte.
+ * Init may rewrite such a file with new flags (every value it held is merged in) without --force. Pure.
+ */
+export function isOwnEnvFile(text: string, parse: (text: string) => Record<string, string>): boolean {
+  return renderEnvFile(mergeAnswers({}, parse(text))) === text;
 }
 
 /** The given flags, then the values of an existing .env for the rest (so a second `init` needs no flags). Pure. */
