@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { freePorts } from './ports.ts';
 import { waitFor } from './wait.ts';
@@ -90,4 +91,47 @@ export async function startAcme(dir: string, httpPort: number): Promise<Acme> {
     await stop();
     throw error;
   }
+}
+
+/** The deploy-hook Switchyard ships, as certbot runs it. */
+export const TLS_HOOK = fileURLToPath(new URL('../templates/nginx/switchyard-tls-hook', import.meta.url));
+
+export type TlsSite = { env: Record<string, string>; certFile: string; webroot: string; tlsPort: number; acmeDir: string };
+
+/**
+ * The folders docs/https.md has root make, in `work`: the hook's folder (root's, 0750, group of
+ * nginx's workers: nobody's, as the test nginx runs them) and the ACME webroot; and the .env keys of
+ * an NGINX_TLS=acme site for `name` on free loopback ports.
+ */
+export async function prepareTlsSite(work: string, name: string, appName = 'exampleapp'): Promise<TlsSite> {
+  const tlsDir = path.join(work, 'tls');
+  mkdirSync(tlsDir, { recursive: true });
+  chownSync(tlsDir, 0, Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim()));
+  chmodSync(tlsDir, 0o750);
+  const webroot = path.join(work, 'acme-webroot');
+  mkdirSync(webroot, { recursive: true, mode: 0o755 });
+  const [tlsPort, checkPort] = await freePorts(2);
+  const certFile = path.join(tlsDir, `${appName}.pem`);
+  const acmeDir = path.join(work, 'acme');
+  return {
+    env: {
+      NGINX_TLS: 'acme',
+      NGINX_SERVER_NAME: name,
+      NGINX_TLS_LISTEN: `127.0.0.1:${tlsPort}`,
+      NGINX_CHECK_LISTEN: `127.0.0.1:${checkPort}`,
+      NGINX_TLS_CERT: certFile,
+      NGINX_ACME_WEBROOT: webroot,
+      CERTBOT_DIR: path.join(acmeDir, 'certbot'),
+    },
+    certFile,
+    webroot,
+    tlsPort,
+    acmeDir,
+  };
+}
+
+/** `certbot certonly --webroot` as docs/https.md runs it, with the hook as its --deploy-hook. */
+export function certonlyArgs(site: TlsSite, name: string, certName = 'exampleapp'): string[] {
+  return ['certonly', '--webroot', '-w', site.webroot, '-d', name, '--cert-name', certName, '--agree-tos',
+    '--register-unsafely-without-email', '--deploy-hook', `${TLS_HOOK} ${site.certFile}`];
 }

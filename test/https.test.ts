@@ -1,15 +1,12 @@
 import { execa } from 'execa';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAcme, type Acme } from '../harness/acme.ts';
+import { certonlyArgs, prepareTlsSite, startAcme, type Acme, type TlsSite } from '../harness/acme.ts';
 import { createTestHost, type TestHost } from '../harness/host.ts';
 import { duringLoad, failures, startLoad, summarizeFailures } from '../harness/load.ts';
 import { createLongLivedRepo, longLivedEnv, openWebSocket, type LongLivedRepo } from '../harness/long-lived.ts';
-import { freePorts } from '../harness/ports.ts';
 import { servedCertificate } from '../lib/setup/doctor/tls.ts';
 import { readPidFile } from '../lib/host/process.ts';
 import { childPids } from '../lib/traffic/nginx-workers.ts';
@@ -20,7 +17,6 @@ import { childPids } from '../lib/traffic/nginx-workers.ts';
  * site's webroot, certbot certonly --webroot with the hook Switchyard ships as its --deploy-hook. Port
  * 80 only answers challenges and redirects: every deploy checks through the loopback check server.
  */
-const HOOK = fileURLToPath(new URL('../templates/nginx/switchyard-tls-hook', import.meta.url));
 const NAME = 'app.test';
 
 describe('HTTPS with NGINX_TLS=acme: certbot, pebble and a real nginx', () => {
@@ -29,7 +25,7 @@ describe('HTTPS with NGINX_TLS=acme: certbot, pebble and a real nginx', () => {
   let acme: Acme;
   let work: string;
   let certFile: string;
-  let webroot: string;
+  let site: TlsSite;
   let tlsPort: number;
   let firstDeploy: { exitCode: number; output: string };
 
@@ -41,32 +37,13 @@ describe('HTTPS with NGINX_TLS=acme: certbot, pebble and a real nginx', () => {
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'https-'));
     chmodSync(work, 0o755);
-    // The hook's folder: root's, readable by nginx's workers' group (nobody's, as the test nginx runs them), as docs/https.md sets it up.
-    const tlsDir = path.join(work, 'tls');
-    mkdirSync(tlsDir);
-    const workersGid = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim());
-    chownSync(tlsDir, 0, workersGid);
-    chmodSync(tlsDir, 0o750);
-    certFile = path.join(tlsDir, 'exampleapp.pem');
-    webroot = path.join(work, 'acme-webroot');
-    mkdirSync(webroot, { mode: 0o755 });
-    const [tls, check] = await freePorts(2);
-    tlsPort = tls;
+    site = await prepareTlsSite(work, NAME);
+    ({ certFile, tlsPort } = site);
     app = createLongLivedRepo('https-app-');
-    host = await createTestHost({
-      env: longLivedEnv(app.repo, {
-        NGINX_TLS: 'acme',
-        NGINX_SERVER_NAME: NAME,
-        NGINX_TLS_LISTEN: `127.0.0.1:${tlsPort}`,
-        NGINX_CHECK_LISTEN: `127.0.0.1:${check}`,
-        NGINX_TLS_CERT: certFile,
-        NGINX_ACME_WEBROOT: webroot,
-        CERTBOT_DIR: path.join(work, 'acme', 'certbot'),
-      }),
-    });
+    host = await createTestHost({ env: longLivedEnv(app.repo, site.env) });
     // Before any certificate: the site only redirects on its port 80, and the deploy checks through loopback.
     firstDeploy = await host.run(['deploy']);
-    acme = await startAcme(path.join(work, 'acme'), host.nginx.port);
+    acme = await startAcme(site.acmeDir, host.nginx.port);
     writeFileSync(path.join(work, 'root.pem'), acme.root);
   }, 240_000);
   afterAll(async () => {
@@ -85,8 +62,7 @@ describe('HTTPS with NGINX_TLS=acme: certbot, pebble and a real nginx', () => {
   it('issues a certificate through the webroot; the hook hands it to nginx with no reload; HTTPS, HTTP/2 and wss work', async () => {
     const master = readPidFile(host.nginx.pidFile) as number;
     const workers = childPids(master).sort();
-    await acme.certbot(['certonly', '--webroot', '-w', webroot, '-d', NAME, '--cert-name', 'exampleapp', '--agree-tos',
-      '--register-unsafely-without-email', '--deploy-hook', `${HOOK} ${certFile}`]);
+    await acme.certbot(certonlyArgs(site, NAME));
     const file = statSync(certFile);
     expect({ mode: (file.mode & 0o777).toString(8), uid: file.uid }).toEqual({ mode: '640', uid: 0 });
     expect((await served()).names).toEqual([NAME]);
