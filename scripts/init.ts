@@ -9,6 +9,8 @@ import { configDir, makeReporter, PROJECT_DIR, reportFailure, type CommandIo } f
 import { defaultInitEnvFile } from '../lib/config/app-file.ts';
 import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
+import { certbotCommand } from '../lib/config/tls.ts';
+import { templateFile } from '../lib/project-dir.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRights, testAndReload, writeOnce, type Done } from '../lib/setup/init-steps.ts';
 import { helperSetupCommand } from '../lib/traffic/nginx-helper-setup.ts';
@@ -106,6 +108,7 @@ export async function run(io: CommandIo): Promise<number> {
           absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
           upstreamByRoot: lines.some((item) => item.item === 'nginx upstream' && item.status === 'skipped') ? helperSetupCommand(config) : undefined,
           defaultEnvFile: path.join(configDir(io.env), '.env'),
+          certbot: config.nginx.tls.mode === 'acme' ? certbotCommand(config.appName, config.nginx.serverName, config.nginx.tls, templateFile('nginx', 'switchyard-tls-hook')) : undefined,
         });
         reporter.info('left for you:');
         for (const step of steps) reporter.info(`  - ${step}`);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../lib/config/config.ts';
+import { certbotCommand } from '../lib/config/tls.ts';
+import { operatorSteps } from '../lib/setup/init.ts';
 import { renderSiteFile } from '../lib/setup/init-steps.ts';
 import { certificateCovers, loopbackOf } from '../lib/setup/doctor/tls.ts';
 import { renderTlsSite, splitServer } from '../lib/traffic/nginx-tls.ts';
@@ -33,6 +35,18 @@ describe('NGINX_TLS configuration', () => {
     expect(() => resolve({ ...acme, NGINX_TLS_LISTEN: '80' })).toThrow(/NGINX_TLS_LISTEN and NGINX_LISTEN must be different ports/);
     expect(() => resolve({ ...acme, NGINX_TLS_CERT: '/etc/x.pem; include /etc/shadow' })).toThrow(/NGINX_TLS_CERT must be an absolute path/);
     expect(() => resolve({ ...acme, NGINX_TLS: 'yes' })).toThrow(/NGINX_TLS must be off, acme or files/);
+  });
+});
+
+describe("init's HTTPS step", () => {
+  it('names the hook, its folder, the webroot and certbot certonly --webroot with the hook for NGINX_TLS_CERT, after nginx serves the site', () => {
+    const config = resolve(acme);
+    const command = certbotCommand('shop', config.nginx.serverName, config.nginx.tls, '/opt/switchyard/templates/nginx/switchyard-tls-hook');
+    expect(command).toBe('install -m 755 -o root /opt/switchyard/templates/nginx/switchyard-tls-hook /usr/local/sbin/ && install -d -m 750 -o root -g www-data /etc/nginx/switchyard-tls'
+      + ' && install -d -m 755 /var/www/switchyard-acme && certbot certonly --webroot -w /var/www/switchyard-acme -d shop.example.com -d www.shop.example.com'
+      + " --cert-name shop --deploy-hook '/usr/local/sbin/switchyard-tls-hook /etc/nginx/switchyard-tls/shop.pem'");
+    const steps = operatorSteps({ user: 'deploy', envFile: '/e/.env', siteFile: '/s', nginxInstalled: true, testCmd: 'nginx -t', reloadCmd: 'nginx -s reload', certbot: command });
+    expect(steps.findIndex((step) => step.startsWith('HTTPS: once nginx serves the site'))).toBe(steps.findIndex((step) => step.startsWith('check everything')) - 1);
   });
 });
 

@@ -75,3 +75,14 @@ export function parseTls(
 export function certificateNames(serverName: string): string[] {
   return serverName.split(' ').filter((name) => name !== '_' && !/[*~^$]/.test(name));
 }
+
+/** The root command that installs the hook and its folders and issues the certificate (docs/https.md), for init's to-do list and doctor. Pure. */
+export function certbotCommand(appName: string, serverName: string, tls: TlsConfig, hookSource: string): string {
+  const folder = tls.cert.slice(0, tls.cert.lastIndexOf('/')) || '/';
+  return [
+    `install -m 755 -o root ${hookSource} /usr/local/sbin/`,
+    `install -d -m 750 -o root -g www-data ${folder}`,
+    `install -d -m 755 ${tls.webroot}`,
+    `certbot certonly --webroot -w ${tls.webroot} ${certificateNames(serverName).map((name) => `-d ${name}`).join(' ')} --cert-name ${appName} --deploy-hook '/usr/local/sbin/switchyard-tls-hook ${tls.cert}'`,
+  ].join(' && ');
+}

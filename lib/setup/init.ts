@@ -156,6 +156,8 @@ export function operatorSteps(input: {
   upstreamByRoot?: string;
   /** The .env deploy.ts reads when DEPLOY_ENV_FILE is not set: any other envFile must be named in each command. */
   defaultEnvFile?: string;
+  /** NGINX_TLS=acme: root's command that installs the hook and issues the certificate, once the site serves port 80. */
+  certbot?: string;
 }): string[] {
   const steps: string[] = [];
   if (input.upstreamByRoot) steps.push(`as root, install the helper and the upstream it renders (docs/security.md): ${input.upstreamByRoot}`);
@@ -170,6 +172,7 @@ export function operatorSteps(input: {
     const asRoot = (command: string) => (input.upstreamByRoot ? command.replace(/^sudo -n /, 'sudo ') : command);
     steps.push(`then test and reload nginx: ${asRoot(input.testCmd)} && ${asRoot(input.reloadCmd)} (or run ./deploy.ts init --nginx as root)`);
   } else if (sudoers) steps.push(sudoers);
+  if (input.certbot) steps.push(`HTTPS: once nginx serves the site, as root, the hook and the certificate (docs/https.md): ${input.certbot}`);
   const deployTs = input.defaultEnvFile !== undefined && input.envFile !== input.defaultEnvFile ? `DEPLOY_ENV_FILE=${input.envFile} ./deploy.ts` : './deploy.ts';
   steps.push(`check everything: ${deployTs} doctor`);
   steps.push(`first deploy: ${deployTs} deploy`);

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { certificateNames } from '../../config/tls.ts';
+import { certbotCommand, certificateNames } from '../../config/tls.ts';
+import { templateFile } from '../../project-dir.ts';
 import { parseListen } from '../../config/values.ts';
 import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
 
@@ -45,7 +46,7 @@ export async function checkCertificate(ctx: CheckContext, now = new Date()): Pro
   const names = certificateNames(serverName);
   const where = `https://${names[0]}:${parseListen(settings.listen)} (through ${loopbackOf(settings.listen)})`;
   const issue = settings.mode === 'acme'
-    ? `issue it: certbot certonly --webroot -w ${settings.webroot} ${names.map((name) => `-d ${name}`).join(' ')} --cert-name ${ctx.config.appName} --deploy-hook '/usr/local/sbin/switchyard-tls-hook ${settings.cert}' (docs/https.md)`
+    ? `as root (docs/https.md): ${certbotCommand(ctx.config.appName, serverName, settings, templateFile('nginx', 'switchyard-tls-hook'))}`
     : `put your certificate chain in ${settings.cert} and its key in ${settings.key}, readable by nginx's workers (docs/https.md)`;
   let served: ServedCertificate;
   try {
