@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 
 /** A closed-loop keep-alive load through nginx that records every request; no retries: a failure is a failure. */
 
@@ -28,6 +29,10 @@ export type LoadOptions = {
   /** Hard bounds: the load stops by itself after this many requests or this long. */
   maxRequests?: number;
   maxDurationMs?: number;
+  /** HTTPS to this name (SNI and Host), trusting `ca` (PEM); default: plain HTTP. */
+  tls?: { servername: string; ca: string };
+  /** Every request on a connection of its own (with `tls`, a full handshake each: no session reuse). */
+  fresh?: boolean;
 };
 
 export type Load = { records: RequestRecord[]; stop(): Promise<RequestRecord[]> };
@@ -39,7 +44,12 @@ export function startLoad(options: LoadOptions): Load {
   const [slowMin, slowMax] = options.slowMs ?? [300, 1500];
   const maxRequests = options.maxRequests ?? 200_000;
   const deadline = Date.now() + (options.maxDurationMs ?? 120_000);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+  const { tls } = options;
+  const agentOptions = { keepAlive: !options.fresh, maxSockets: connections, maxFreeSockets: connections };
+  const agent = tls
+    ? new https.Agent({ ...agentOptions, ca: tls.ca, servername: tls.servername, maxCachedSessions: 0 })
+    : new http.Agent(agentOptions);
+  const client = tls ? https : http;
   const records: RequestRecord[] = [];
   let stopping = false;
   let sent = 0;
@@ -77,8 +87,8 @@ export function startLoad(options: LoadOptions): Load {
         records.push(record);
         resolve();
       };
-      const request = http.request(
-        { host: '127.0.0.1', port: options.port, path, method, agent, timeout: 10_000, headers: { 'x-load-id': id, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } },
+      const request = client.request(
+        { host: '127.0.0.1', port: options.port, path, method, agent, timeout: 10_000, headers: { 'x-load-id': id, ...(tls ? { host: tls.servername } : {}), ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk) => chunks.push(chunk));

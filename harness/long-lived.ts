@@ -59,10 +59,11 @@ export type WsClient = {
   close(): void;
 };
 
-/** A ws WebSocket to `url` that records what arrives and how it closed; send() resolves with the echo. */
-export async function openWebSocket(req: NodeJS.Require, url: string): Promise<WsClient> {
+/** A ws (or wss) WebSocket to `url` that records what arrives and how it closed; send() resolves with the echo. */
+export async function openWebSocket(req: NodeJS.Require, url: string, options: Record<string, unknown> = {}): Promise<WsClient> {
   const WebSocket = req('ws');
-  const ws = new WebSocket(url);
+  // `options` go to ws (and on to https.request for wss: ca, servername, headers).
+  const ws = new WebSocket(url, options);
   const client: WsClient = {
     messages: [],
     async send(text) {

@@ -15,7 +15,9 @@ export const command = defineCommand({
 fix): the configuration; REPO reachable and DEPLOY_BRANCH on it; DEPLOY_ROOT's owner and modes;
 the running nginx includes the upstream file (nginx -T, through NGINX_TEST_CMD's sudo) and its
 workers can reach the live-file; NGINX_TEST_CMD and NGINX_RELOAD_CMD allowed without a password;
-NGINX_CHECK_URL reaches the live slot through nginx; with PROCESS_MANAGER=systemd, the slot unit
+NGINX_CHECK_URL reaches the live slot through nginx; with NGINX_TLS, the certificate nginx serves
+(its names against NGINX_SERVER_NAME, 14 days left at least) and, for acme, certbot's renewal/<APP_NAME>.conf
+running switchyard-tls-hook for NGINX_TLS_CERT and a certbot timer or cron job; with PROCESS_MANAGER=systemd, the slot unit
 <APP_NAME>@.service installed for this DEPLOY_ROOT and sudo allowing systemctl start/stop of both
 slots (sudo -n -l); the slot ports free or held by the slots' own apps; hooks safe; disk space; the
 Node version. Each check is bounded in time.

@@ -9,10 +9,12 @@ import { configDir, PROJECT_DIR } from '../lib/cli/command.ts';
 import { defaultInitEnvFile } from '../lib/config/app-file.ts';
 import type { ConfigKey } from '../lib/config/keys.ts';
 import { resolveConfig } from '../lib/config/config.ts';
+import { certbotCommand } from '../lib/config/tls.ts';
+import { templateFile } from '../lib/project-dir.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { ensureDeployRoot, ensureSiteFile, ensureUpstream, installSite, nginxRights, testAndReload, writeOnce, type Done } from '../lib/setup/init-steps.ts';
 import { helperSetupCommand } from '../lib/traffic/nginx-helper-setup.ts';
-import { flagOf, INIT_FLAGS, initValues, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/setup/init.ts';
+import { flagOf, INIT_FLAGS, initValues, isOwnEnvFile, mergeAnswers, missingKeys, operatorSteps, planFile, renderEnvFile, siteInstallPaths, type HostFacts } from '../lib/setup/init.ts';
 import { currentUserName } from '../lib/host/file-owner.ts';
 
 export const command = defineCommand({
@@ -22,7 +24,9 @@ upstream and the site (DEPLOY_ROOT/nginx/site.conf, what ./deploy.ts nginx-site 
 what is left to do (installing the site, the sudoers line). Running it again changes nothing: each
 item says "unchanged". With --nginx, an installed site edited since Switchyard wrote it (certbot's
 HTTPS lines) is kept byte for byte and init stops, unless --force (the old file is then kept as
-<file>.previous); ./deploy.ts nginx-site --diff shows what would change. Flags that are not given come from an existing .env; on a terminal it asks
+<file>.previous); ./deploy.ts nginx-site --diff shows what would change. Flags that are not given come from an existing .env;
+new flags rewrite an .env init wrote and nobody edited (an edited one needs --force). --tls acme with
+--server-name gives the site HTTPS (docs/https.md). On a terminal it asks
 for the required ones, otherwise it names the missing flags and stops.
 The value flags set the keys of the same name (see .env.example).
 `,
@@ -53,10 +57,12 @@ The value flags set the keys of the same name (see .env.example).
     const config = resolveConfig({ fileValues: parseDotenv(text), env: {}, envFile });
     try {
       // A different .env is refused before anything is written; DEPLOY_ROOT next, so a folder we may not create changes nothing.
-      if (planFile(existingText, text, force) === 'refuse') writeOnce('.env', envFile, text, { force, mode: 0o600 });
+      // New flags on an .env init wrote and nobody edited (--server-name for a certificate, --tls) need no --force.
+      const envForce = force || (existingText !== undefined && isOwnEnvFile(existingText, parseDotenv));
+      if (planFile(existingText, text, envForce) === 'refuse') writeOnce('.env', envFile, text, { force, mode: 0o600 });
       verifyInitWritable([{ what: 'the configuration', file: envFile }, { what: 'DEPLOY_ROOT', file: config.deployRoot }], facts.user);
       show([ensureDeployRoot(config)]);
-      show([writeOnce('.env', envFile, text, { force, mode: 0o600 })]);
+      show([writeOnce('.env', envFile, text, { force: envForce, mode: 0o600 })]);
       if (config.switchKind === 'none' || config.switchKind === 'command') {
         reporter.info(`SWITCH=${config.switchKind}: no nginx upstream or site to write`);
       } else {
@@ -99,6 +105,7 @@ The value flags set the keys of the same name (see .env.example).
           absolute: (program) => (program === 'nginx' ? facts.nginxBinary : program === 'systemctl' ? facts.systemctl : program),
           upstreamByRoot: lines.some((item) => item.item === 'nginx upstream' && item.status === 'skipped') ? helperSetupCommand(config) : undefined,
           defaultEnvFile: path.join(configDir(io.env), '.env'),
+          certbot: config.nginx.tls.mode === 'acme' ? certbotCommand(config.appName, config.nginx.serverName, config.nginx.tls, templateFile('nginx', 'switchyard-tls-hook')) : undefined,
         });
         reporter.info('left for you:');
         for (const step of steps) reporter.info(`  - ${step}`);

@@ -34,6 +34,10 @@ while it is unedited (an edit, such as certbot's HTTPS lines, needs --force). Wi
 what init --nginx would change in the installed site instead (lines with - are in the installed file
 only), and whether that file was edited.
 
+With NGINX_TLS=acme or files (docs/https.md) the template's server body goes into an HTTPS server
+(HTTP/2, the certificate read at each handshake) and a loopback-only check server (NGINX_CHECK_LISTEN),
+and the NGINX_LISTEN server only answers ACME challenges from NGINX_ACME_WEBROOT and redirects.
+
 Changes nothing. The templates it comes from are templates/nginx/site.conf (nginx-live-file) and
 templates/nginx/site-reload.conf (nginx-reload; also fine for passive).
 `,

@@ -3,6 +3,7 @@ import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './keys.ts';
 import { parseDuration } from './duration.ts';
 import { SwitchyardError } from '../errors.ts';
 import { collectSecrets } from './redact.ts';
+import { parseTls, type TlsConfig } from './tls.ts';
 
 export type SlotName = 'a' | 'b';
 /** The two slots, in the order everything lists them: the one home of that list. */
@@ -67,6 +68,8 @@ export type Config = {
     serverName: string;
     stickyPaths: string[];
     checkHost?: string;
+    /** NGINX_TLS and the keys behind it (lib/config/tls.ts). */
+    tls: TlsConfig;
   };
   processManager: ProcessManagerKind;
   systemdScope: 'system' | 'user';
@@ -204,7 +207,9 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   }
   const repo = value('REPO');
   if (repo.startsWith('-')) problems.push(`REPO must be a git URL or a path, not an option; got ${JSON.stringify(repo)}`);
-  const checkUrl = raw('NGINX_CHECK_URL') || (listenPort ? checkUrlFor(listen) : '');
+  const tls = parseTls(value, raw, { appName, serverName, listen }, problems);
+  const checkListen = tls.mode === 'off' ? listen : tls.checkListen;
+  const checkUrl = raw('NGINX_CHECK_URL') || (parseListen(checkListen) ? checkUrlFor(checkListen) : '');
   if ((checkUrl || listenPort) && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
 
   const sharedPaths = parseSharedPaths(value('SHARED_PATHS'), problems);
@@ -284,6 +289,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
       listen,
       serverName,
       stickyPaths,
+      tls,
       // The site's first plain name, sent as Host with NGINX_CHECK_URL: with several sites on the port, nginx picks by it.
       checkHost: serverName.split(' ').find((name) => name !== '_' && !/[*~^$]/.test(name)),
     },

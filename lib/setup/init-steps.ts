@@ -7,6 +7,7 @@ import { SwitchyardError } from '../errors.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { planFile } from './init.ts';
 import { renderSite, siteTemplate, siteValues } from '../traffic/nginx-site.ts';
+import { renderTlsSite } from '../traffic/nginx-tls.ts';
 import { probeCommand, runCommand, runShell } from '../host/run.ts';
 import { loadState } from '../record/state.ts';
 import { liveFile } from '../traffic/nginx-live-file.ts';
@@ -83,8 +84,11 @@ export function ensureUpstream(config: Config): Done[] {
 
 /** The site file for this configuration, stamped (site-file.ts): what `./deploy.ts nginx-site` prints and init installs, byte for byte. */
 export function renderSiteFile(config: Config): string {
-  const body = renderSite(readFileSync(siteTemplate(config.switchKind), 'utf8'), siteValues(config));
-  return stampedSite(`${config.appName}: SWITCH=${config.switchKind}, rendered by ./deploy.ts nginx-site (and init) from ${config.envFile}`, body);
+  const values = siteValues(config);
+  const plain = renderSite(readFileSync(siteTemplate(config.switchKind), 'utf8'), values);
+  const { tls } = config.nginx;
+  const body = tls.mode === 'off' ? plain : renderTlsSite({ site: plain, upstreamName: values.UPSTREAM_NAME, listen: values.LISTEN, serverName: values.SERVER_NAME, tls });
+  return stampedSite(`${config.appName}: SWITCH=${config.switchKind}${tls.mode === 'off' ? '' : `, NGINX_TLS=${tls.mode}`}, rendered by ./deploy.ts nginx-site (and init) from ${config.envFile}`, body);
 }
 
 /** The site, kept at DEPLOY_ROOT/nginx/site.conf for the operator (or --nginx) to install. */

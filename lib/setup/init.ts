@@ -13,6 +13,7 @@ export const INIT_FLAGS = [
   { flag: '--branch', key: 'DEPLOY_BRANCH' },
   { flag: '--listen', key: 'NGINX_LISTEN' },
   { flag: '--server-name', key: 'NGINX_SERVER_NAME' },
+  { flag: '--tls', key: 'NGINX_TLS' },
   { flag: '--switch', key: 'SWITCH' },
   { flag: '--port-a', key: 'PORT_A' },
   { flag: '--port-b', key: 'PORT_B' },
@@ -86,6 +87,14 @@ export function planFile(existing: string | undefined, wanted: string, force: bo
   return force ? 'replace' : 'refuse';
 }
 
+/**
+ * An .env init wrote and nobody edited since: rendering its own values again gives it byte for byte.
+ * Init may rewrite such a file with new flags (every value it held is merged in) without --force. Pure.
+ */
+export function isOwnEnvFile(text: string, parse: (text: string) => Record<string, string>): boolean {
+  return renderEnvFile(mergeAnswers({}, parse(text))) === text;
+}
+
 /** The given flags, then the values of an existing .env for the rest (so a second `init` needs no flags). Pure. */
 export function mergeAnswers(
   flags: Partial<Record<ConfigKey, string>>,
@@ -147,6 +156,8 @@ export function operatorSteps(input: {
   upstreamByRoot?: string;
   /** The .env deploy.ts reads when DEPLOY_ENV_FILE is not set: any other envFile must be named in each command. */
   defaultEnvFile?: string;
+  /** NGINX_TLS=acme: root's command that installs the hook and issues the certificate, once the site serves port 80. */
+  certbot?: string;
 }): string[] {
   const steps: string[] = [];
   if (input.upstreamByRoot) steps.push(`as root, install the helper and the upstream it renders (docs/security.md): ${input.upstreamByRoot}`);
@@ -161,6 +172,7 @@ export function operatorSteps(input: {
     const asRoot = (command: string) => (input.upstreamByRoot ? command.replace(/^sudo -n /, 'sudo ') : command);
     steps.push(`then test and reload nginx: ${asRoot(input.testCmd)} && ${asRoot(input.reloadCmd)} (or run ./deploy.ts init --nginx as root)`);
   } else if (sudoers) steps.push(sudoers);
+  if (input.certbot) steps.push(`HTTPS: once nginx serves the site, as root, the hook and the certificate (docs/https.md): ${input.certbot}`);
   const deployTs = input.defaultEnvFile !== undefined && input.envFile !== input.defaultEnvFile ? `DEPLOY_ENV_FILE=${input.envFile} ./deploy.ts` : './deploy.ts';
   steps.push(`check everything: ${deployTs} doctor`);
   steps.push(`first deploy: ${deployTs} deploy`);

@@ -229,6 +229,21 @@ describe('./deploy.ts init on a real host (real nginx, real git)', () => {
     expect(readFileSync(installed, 'utf8')).toBe(current);
   }, 60_000);
 
+  it('new flags on an .env init wrote and nobody edited need no --force: a server name and --tls acme give the site HTTPS', async () => {
+    const site = path.join(dir, 'srv', 'nginx', 'site.conf');
+    const https = await init([...flags, '--server-name', 'init.test', '--tls', 'acme']);
+    expect(https.exitCode, https.all).toBe(0);
+    expect(https.stdout).toMatch(/^✔ \.env +updated /m);
+    expect(parseDotenv(readFileSync(envFile, 'utf8'))).toMatchObject({ NGINX_SERVER_NAME: 'init.test', NGINX_TLS: 'acme' });
+    expect(readFileSync(site, 'utf8')).toContain('    listen 443 ssl http2;\n    server_name init.test;\n');
+    const diff = await execa(DEPLOY_TS, ['nginx-site', '--diff', '--nginx-dir', nginx.etc], { reject: false, all: true, env: { NO_COLOR: '1', DEPLOY_ENV_FILE: envFile } });
+    expect(diff.stdout).toContain('\n+        return 301 https://$host$request_uri;\n');
+    expect(diff.all).toContain("is Switchyard's, unedited: init --nginx would update it as shown");
+    const back = await init([...flags, '--server-name', '_', '--tls', 'off']);
+    expect(back.exitCode, back.all).toBe(0);
+    expect(readFileSync(site, 'utf8')).not.toContain('ssl');
+  }, 60_000);
+
   it('never overwrites a different .env without --force', async () => {
     const edited = `${readFileSync(envFile, 'utf8')}# my note\n`;
     writeFileSync(envFile, edited);

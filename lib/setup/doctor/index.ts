@@ -6,6 +6,7 @@ import { checkNginxBoundary } from './nginx-boundary.ts';
 import { checkRepository } from './repo.ts';
 import { checkSwitchCommand } from './switch-command.ts';
 import { checkSystemdSudo, checkSystemdUnit } from './systemd.ts';
+import { checkCertificate, checkRenewal } from './tls.ts';
 import type { Check, CheckContext, CheckOutcome } from './types.ts';
 
 export type { Check, CheckContext, CheckOutcome } from './types.ts';
@@ -22,6 +23,8 @@ export function doctorChecks(config: Config): Check[] {
     ...(nginx ? [{ title: 'sudo', run: checkSudo }] : []),
     ...(nginx ? [{ title: 'nginx rights', run: checkNginxBoundary }] : []),
     ...(nginx ? [{ title: 'traffic', run: checkTraffic }] : []),
+    ...(nginx && config.nginx.tls.mode !== 'off' ? [{ title: 'certificate', run: checkCertificate }] : []),
+    ...(nginx && config.nginx.tls.mode === 'acme' ? [{ title: 'renewal', run: (ctx: CheckContext) => checkRenewal(ctx) }] : []),
     ...(config.processManager === 'systemd' ? [{ title: 'systemd unit', run: checkSystemdUnit }, { title: 'systemd sudo', run: checkSystemdSudo }] : []),
     { title: 'slot ports', run: checkPorts },
     { title: 'hooks', run: checkHooksSafe },
