@@ -2,6 +2,7 @@ import { templateFile } from '../project-dir.ts';
 import type { Config, SwitchKind } from '../config/config.ts';
 import { upstreamName } from './upstream.ts';
 import { LONG_LIVED_SOURCE, stickyPathLines, streamBindLine } from './long-lived.ts';
+import { LOG_FORMAT } from '../judge/log-line.ts';
 
 /** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
 
@@ -15,6 +16,10 @@ export type SiteValues = {
   STICKY_PATHS: string;
   STREAM_SOURCE: string;
   STREAM_BIND: string;
+  TRAFFIC_LOG_PORT: string;
+  JUDGE_FORMAT: string;
+  /** HEALTH_PATH without its query: the path nginx compares $uri with. */
+  HEALTH_URI: string;
 };
 
 /** The template each mode's site comes from; passive and none use the upstream-file site as it is. */
@@ -34,6 +39,9 @@ export function siteValues(config: Config): SiteValues {
     STICKY_PATHS: stickyPathLines(config.nginx.stickyPaths),
     STREAM_SOURCE: LONG_LIVED_SOURCE,
     STREAM_BIND: streamBindLine(config),
+    TRAFFIC_LOG_PORT: String(config.judge.logPort),
+    JUDGE_FORMAT: LOG_FORMAT,
+    HEALTH_URI: config.healthPath.split('?')[0],
   };
 }
 
