@@ -26,7 +26,16 @@ export type BakeJudge = {
   close(): Promise<void>;
 };
 
-export type JudgementReport = { at: string; window: number; slot: string; verdict: WindowVerdict; failedInRow: number; check?: string };
+/** `endsAt` names the bake window it belongs to (a later window has another). */
+export type JudgementReport = {
+  at: string;
+  endsAt: string;
+  window: number;
+  slot: string;
+  verdict: WindowVerdict;
+  failedInRow: number;
+  check?: string;
+};
 
 export function judgementFile(deployRoot: string): string {
   return path.join(paths.run(deployRoot), 'judgement.json');
@@ -82,7 +91,7 @@ export async function startBakeJudge(
       const line = `window ${window} (${formatDuration(intervalMs)}): slot ${bake.live} ${describeFigures(figures)}${checked ? `; ${checked.detail}` : ''}: ${verdict.outcome}${inRow}${why}`;
       if (verdict.outcome === 'fail') reporter.warn(line);
       else reporter.info(line);
-      const report: JudgementReport = { at: new Date().toISOString(), window, slot: bake.live, verdict, failedInRow };
+      const report: JudgementReport = { at: new Date().toISOString(), endsAt: bake.endsAt, window, slot: bake.live, verdict, failedInRow };
       if (checked) report.check = checked.detail;
       try {
         writeFileAtomic(judgementFile(config.deployRoot), `${JSON.stringify(report)}\n`);
@@ -105,4 +114,14 @@ export async function startBakeJudge(
       await log.close();
     },
   };
+}
+
+/** For status: the last judged window of this bake window, or that there is none yet. */
+export function describeJudgement(deployRoot: string, bake: Bake): string | undefined {
+  if (!bake.autoRollback) return undefined;
+  const report = readJudgement(deployRoot);
+  if (!report || report.endsAt !== bake.endsAt) return `judgement of slot ${bake.live}: no window judged yet`;
+  const { verdict } = report;
+  const why = verdict.reasons.length ? `: ${verdict.reasons.join('; ')}` : '';
+  return `judgement of slot ${bake.live}, window ${report.window} (at ${report.at}): ${describeFigures(verdict.candidate)}${report.check ? `; ${report.check}` : ''}: ${verdict.outcome}${why}`;
 }
