@@ -3,6 +3,8 @@ import { openTrafficLog, type TrafficLog } from '../judge/index.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { FLOW_STEPS } from './step-table.ts';
 import type { Run, StepIo } from './types.ts';
+import type { Config } from '../config/config.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The yardstick of the bake window's judgement: nginx's figures for the slot that is live while a
@@ -18,7 +20,7 @@ export async function openBaseline(run: Readonly<Run>, io: StepIo): Promise<Base
   const slot = run.previous;
   let log: TrafficLog;
   try {
-    log = await openTrafficLog(io.config);
+    log = await openWhenFree(io.config);
   } catch (error) {
     io.reporter.warn(`the bake window will judge slot ${run.target} without slot ${slot}'s figures: ${isSwitchyardError(error) ? error.line : (error as Error).message}`);
     return undefined;
@@ -32,4 +34,17 @@ export async function openBaseline(run: Readonly<Run>, io: StepIo): Promise<Base
     },
     close: () => log.close(),
   };
+}
+
+/** The watcher of a window this deploy ended lets go of the port on its next turn (within a second or so). */
+async function openWhenFree(config: Config): Promise<TrafficLog> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openTrafficLog(config);
+    } catch (error) {
+      const taken = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+      if (!taken || attempt >= 10) throw error;
+      await sleep(300);
+    }
+  }
 }
