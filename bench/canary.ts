@@ -41,8 +41,8 @@ const MIX = { fast: 0.8, post: 0.2 };
 const CASES: Case[] = [
   { name: 'bad release: 100 % of / fail', failShare: 1, load: { connections: 8, mix: MIX }, bakeTime: '120s' },
   { name: 'bad release: 10 % fail', failShare: 0.1, load: { connections: 8, mix: MIX }, bakeTime: '120s' },
-  { name: 'good release at ~5 req/s', failShare: 0, load: { connections: 1, pauseMs: 200, mix: MIX }, bakeTime: '35s' },
-  { name: 'good release at ~500 req/s', failShare: 0, load: { connections: 10, pauseMs: 18, mix: MIX }, bakeTime: '35s' },
+  { name: 'good release at ~5 req/s', failShare: 0, load: { connections: 1, pauseMs: 170, mix: MIX }, bakeTime: '35s' },
+  { name: 'good release at ~500 req/s', failShare: 0, load: { connections: 20, pauseMs: 18, mix: MIX }, bakeTime: '35s' },
 ];
 
 async function measureCase(host: TestHost, item: Case, index: number): Promise<Outcome> {
