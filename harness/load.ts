@@ -33,6 +33,8 @@ export type LoadOptions = {
   tls?: { servername: string; ca: string };
   /** Every request on a connection of its own (with `tls`, a full handshake each: no session reuse). */
   fresh?: boolean;
+  /** Each connection waits this long after each answer: 1 connection and 200 ms is about 5 requests a second. */
+  pauseMs?: number;
 };
 
 export type Load = { records: RequestRecord[]; stop(): Promise<RequestRecord[]> };
@@ -125,6 +127,7 @@ export function startLoad(options: LoadOptions): Load {
     while (!stopping && sent < maxRequests && Date.now() < deadline) {
       sent++;
       await one(pickKind());
+      if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
     }
   };
   const workers = Array.from({ length: connections }, worker);

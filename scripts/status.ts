@@ -2,6 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { bakeLogFile, describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
+import { describeJudgement, readJudgement } from '../lib/cycle/bake-judge.ts';
 import { watcherLines } from '../lib/cycle/retire.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
 import { shortCommit } from '../lib/record/state.ts';
@@ -111,6 +112,7 @@ it says so and how the next deploy will reconcile it.
         ? {
             ...state.bake,
             watcherRunning: isBakeWatcher(state.bake.watcherPid),
+            lastWindow: readJudgement(config.deployRoot) ?? null,
             lines: state.bake.watcherPid ? watcherLines(bakeLogFile(config.deployRoot), state.bake.watcherPid) : [],
           }
         : null,
@@ -141,6 +143,8 @@ it says so and how the next deploy will reconcile it.
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${pointsAt ?? 'none yet'}`);
     const bake = describeBake(state);
     if (bake) reporter.info(bake);
+    const judged = state.bake && describeJudgement(config.deployRoot, state.bake);
+    if (judged) reporter.info(judged);
     for (const line of report.bake?.lines ?? []) reporter.info(`  ${line}`);
     const last = report.lastEvent;
     if (last) reporter.info(describeLastEvent(last));

@@ -4,6 +4,7 @@ import { parseDuration } from './duration.ts';
 import { SwitchyardError } from '../errors.ts';
 import { collectSecrets } from './redact.ts';
 import { parseTls, type TlsConfig } from './tls.ts';
+import { parseJudgeSettings, type JudgeSettings } from './judge-settings.ts';
 
 export type SlotName = 'a' | 'b';
 /** The two slots, in the order everything lists them: the one home of that list. */
@@ -52,6 +53,8 @@ export type Config = {
   keepReleases: number;
   bakeTimeMs: number;
   autoRollback: boolean;
+  /** The judging keys: how the bake window (and a canary) judges the new slot by nginx's figures (lib/judge). */
+  judge: JudgeSettings;
   switchKind: SwitchKind;
   /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
   command: { switchCmd: string; checkCmd: string };
@@ -156,6 +159,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const keepText = value('KEEP_RELEASES');
   const keepReleases = /^\d{1,4}$/.test(keepText) ? Number(keepText) : NaN;
   if (!(keepReleases >= 1)) problems.push(`KEEP_RELEASES must be a whole number of at least 1; got ${JSON.stringify(keepText)}`);
+  const judge = parseJudgeSettings((key) => value(key as ConfigKey), ports.a, problems);
   const healthTimeoutMs = duration('HEALTH_TIMEOUT');
   const stopTimeoutMs = duration('STOP_TIMEOUT');
   const longLivedTimeoutMs = duration('LONG_LIVED_TIMEOUT');
@@ -276,6 +280,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     keepReleases,
     bakeTimeMs: bakeTimeMs ?? 0,
     autoRollback: autoRollbackText === 'on',
+    judge,
     switchKind: switchKind as SwitchKind,
     command: { switchCmd, checkCmd },
     nginx: {

@@ -57,7 +57,7 @@ export type StepSpec<Name extends StepName = StepName> = {
 const short = (commit: string | null) => (commit ? commit.slice(0, 12) : 'it');
 const atProxy = (config: Config) => drainsAtProxy(config.switchKind);
 // Only where the switch takes all traffic off the old slot: with passive or none it would keep serving.
-const baking = (facts: CycleFacts, config: Config) => facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart' && atProxy(config);
+export const baking = (facts: CycleFacts, config: Config) => facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart' && atProxy(config);
 
 /** Done by the command before the flow reads the state it acts on. */
 export const PREPARE_STEPS: readonly StepSpec<'lock' | 'recover'>[] = [
@@ -144,7 +144,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     applies: baking,
     describe: (facts, config) =>
       facts.command === 'deploy'
-        ? `keep slot ${facts.previous} running without traffic for BAKE_TIME (${formatDuration(config.bakeTimeMs)}): a rollback in that window is a switch only${config.autoRollback ? '; 3 failed health checks of slot ' + facts.target + ' in a row roll back by themselves' : ''}; a detached watcher drains and stops it at the end`
+        ? `keep slot ${facts.previous} running without traffic for BAKE_TIME (${formatDuration(config.bakeTimeMs)}): a rollback in that window is a switch only${config.autoRollback ? `; 3 failed health checks of slot ${facts.target} in a row roll back by themselves, and so do ${config.judge.failedWindows} failed windows in a row of nginx's figures for it (each ${formatDuration(config.judge.intervalMs)}, against slot ${facts.previous}'s before the switch${config.judge.bakeCheckCmd.trim() ? ', and BAKE_CHECK_CMD' : ''}; docs/canary.md)` : ''}; a detached watcher drains and stops it at the end`
         : `a detached watcher drains and stops slot ${facts.previous} now, in the background`,
   },
   {

@@ -3,6 +3,7 @@ import type { Config, SwitchKind } from '../config/config.ts';
 import { upstreamName } from './upstream.ts';
 import { stickyPathLines, streamBindLine } from './long-lived.ts';
 import { LONG_LIVED_SOURCE } from '../slot/connections.ts';
+import { LOG_FORMAT } from '../judge/log-line.ts';
 
 /** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
 
@@ -16,6 +17,10 @@ export type SiteValues = {
   STICKY_PATHS: string;
   STREAM_SOURCE: string;
   STREAM_BIND: string;
+  TRAFFIC_LOG_PORT: string;
+  JUDGE_FORMAT: string;
+  /** HEALTH_PATH without its query: the path nginx compares $uri with. */
+  HEALTH_URI: string;
 };
 
 /** The template each mode's site comes from; passive and none use the upstream-file site as it is. */
@@ -35,6 +40,9 @@ export function siteValues(config: Config): SiteValues {
     STICKY_PATHS: stickyPathLines(config.nginx.stickyPaths),
     STREAM_SOURCE: LONG_LIVED_SOURCE,
     STREAM_BIND: streamBindLine(config),
+    TRAFFIC_LOG_PORT: String(config.judge.logPort),
+    JUDGE_FORMAT: LOG_FORMAT,
+    HEALTH_URI: config.healthPath.split('?')[0],
   };
 }
 
