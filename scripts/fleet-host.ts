@@ -3,7 +3,7 @@ import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/
 import type { Config } from '../lib/config/config.ts';
 import { parseCommandLine, type CommandSpec } from '../lib/cli/options.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
+import { groupTurnProblem, readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { LEASE_ID, LEASE_TTL_S, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 import { runningHolder } from '../lib/record/lock.ts';
@@ -20,7 +20,7 @@ const HOST_SIDE_SPEC: CommandSpec = {
   name: 'fleet',
   summary: "internal: a fleet command's work on one host",
   internal: true,
-  options: Object.fromEntries(['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve'].map((name) => [name, { value: 'VALUE', help: name }])),
+  options: Object.fromEntries(['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve', 'expect-group', 'expect-id', 'expect-commit'].map((name) => [name, { value: 'VALUE', help: name }])),
 };
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -49,6 +49,43 @@ async function resolveRevision(config: Config, revision: string | undefined): Pr
   }
 }
 
+function leaseOf(flags: Flags, id: string): FleetLease {
+  const now = Date.now();
+  return {
+    id,
+    command: valueOf(flags, 'command') ?? 'deploy',
+    holder: valueOf(flags, 'holder') ?? 'unknown',
+    controller: { host: valueOf(flags, 'controller-host') ?? '?', pid: Number(valueOf(flags, 'controller-pid') ?? 0) },
+    takenAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + ttlS(flags) * 1000).toISOString(),
+    ttlS: ttlS(flags),
+  };
+}
+
+/**
+ * Blue-green rollback's one call per host, after the front moved (`--take`): the lease taken, then, if
+ * the host shows what the controller's record expects (--expect-*), the live group written and the lease
+ * given back with the outcome in fleet history. Otherwise nothing written, the lease kept: the controller
+ * switches back and gives it back.
+ */
+function turnGroup(config: Config, flags: Flags, group: 'A' | 'B', id: string) {
+  const taken = takeLease(config.deployRoot, leaseOf(flags, id));
+  if (!taken.taken) return { taken };
+  const expectGroup = valueOf(flags, 'expect-group');
+  const state = loadState(config.deployRoot, config.appName, config.ports);
+  const live = state.live ? state.slots[state.live].commit : null;
+  const deploying = runningHolder(config.deployRoot)?.command;
+  const expected = { group: expectGroup === 'B' ? 'B' as const : 'A' as const, fleetId: idFlag(flags, '--expect-id') ?? '?', commit: valueOf(flags, 'expect-commit') };
+  const problem = expectGroup ? groupTurnProblem(expected, { recorded: readLiveGroup(config.deployRoot), live, deploying }) : undefined;
+  if (problem) return { taken, problem, recorded: readLiveGroup(config.deployRoot) ?? null };
+  const commit = valueOf(flags, 'commit') ?? null;
+  const at = new Date().toISOString();
+  writeLiveGroup(config.deployRoot, { group, commit, fleetId: id, at });
+  const holder = valueOf(flags, 'holder') ?? '?';
+  releaseLease(config.deployRoot, id, { id, command: valueOf(flags, 'command') ?? '?', holder, commit, outcome: valueOf(flags, 'outcome') ?? 'success', at });
+  return { taken, group, live };
+}
+
 export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
   const reporter = makeReporter({ ...io, argv: io.argv.filter((arg) => arg !== '--json') });
   const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -65,19 +102,7 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
       }
       const take = idFlag(flags, '--take');
       let taken: unknown;
-      if (take) {
-        const now = Date.now();
-        const lease: FleetLease = {
-          id: take,
-          command: valueOf(flags, 'command') ?? 'deploy',
-          holder: valueOf(flags, 'holder') ?? 'unknown',
-          controller: { host: valueOf(flags, 'controller-host') ?? '?', pid: Number(valueOf(flags, 'controller-pid') ?? 0) },
-          takenAt: new Date(now).toISOString(),
-          expiresAt: new Date(now + ttlS(flags) * 1000).toISOString(),
-          ttlS: ttlS(flags),
-        };
-        taken = takeLease(config.deployRoot, lease, { replace: idFlag(flags, '--replace') });
-      }
+      if (take) taken = takeLease(config.deployRoot, leaseOf(flags, take), { replace: idFlag(flags, '--replace') });
       const revision = valueOf(flags, 'resolve');
       const resolved = revision === undefined ? null : await resolveRevision(config, revision || undefined);
       const state = loadState(config.deployRoot, config.appName, config.ports);
@@ -123,8 +148,13 @@ export async function runHostSide(sub: string, io: CommandIo): Promise<number> {
     if (sub === 'group') {
       const group = valueOf(flags, 'group');
       if (group !== 'A' && group !== 'B') throw new SwitchyardError('fleet group needs --group A or B', { exitCode: 2 });
-      writeLiveGroup(config.deployRoot, { group, commit: valueOf(flags, 'commit') ?? null, fleetId: idFlag(flags, '--id') ?? '?', at: new Date().toISOString() });
-      out({ group });
+      const take = idFlag(flags, '--take');
+      if (!take) {
+        writeLiveGroup(config.deployRoot, { group, commit: valueOf(flags, 'commit') ?? null, fleetId: idFlag(flags, '--id') ?? '?', at: new Date().toISOString() });
+        out({ group });
+        return 0;
+      }
+      out(turnGroup(config, flags, group, take));
       return 0;
     }
     throw new SwitchyardError(`unknown fleet command ${JSON.stringify(sub)}`, { next: 'see ./deploy.ts fleet --help', exitCode: 2 });

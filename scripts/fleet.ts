@@ -53,6 +53,13 @@ Exit code 0 on success; 75 when another fleet command holds a host; 130 when int
 Rolls every host back, batch by batch as fleet deploy does: to COMMIT (a kept release on each host),
 or without COMMIT each host to its own previous good release. Inside a host's bake window this is a
 switch only. Preflight, lease, FLEET_ON_FAILURE and exit codes as for fleet deploy.
+
+Blue-green: the switch back to the other group only (a COMMIT is refused, exit 2), no host deploys. With this
+controller's record of its last switch (.switchyard-fleet.json beside its .env) the front moves first,
+FLEET_SWITCH_CHECK_CMD must pass once, then each host confirms the record in one call (its live group,
+no deploy running, the warm group's commit) and records the new group; a host that does not runs the
+switch back at once (exit 1; 75 when another fleet command holds it). Without a record: every host is
+read first, then the switch.
 `,
   status: `Usage: ./deploy.ts fleet status [--json]
 
