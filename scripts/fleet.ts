@@ -6,14 +6,14 @@ import { SPECS } from './specs.ts';
 import { readSettings, resolveConfig, suggestKey } from '../lib/config/config.ts';
 import { announceSecrets } from '../lib/config/redact.ts';
 import { isSwitchyardError, SwitchyardError } from '../lib/errors.ts';
-import { makeBatches } from '../lib/fleet/batches.ts';
+import { planBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
 import { checkHosts, LEASE_TTL_S, resolvedCommit } from '../lib/fleet/preflight.ts';
 import { blueGreenChange, otherGroup, recordedGroup } from '../lib/fleet/blue-green.ts';
 import type { FleetHost } from '../lib/fleet/hosts.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
-import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
+import { rollingChange, shapeLine, type FleetContext } from '../lib/fleet/rolling.ts';
 import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { currentUser } from '../lib/record/lock.ts';
@@ -31,9 +31,13 @@ first host, after a fetch); every host deploys that SHA. First a preflight: ever
 fleet lease, which the host's own deploy, rollback and restart refuse while it is held. Any problem:
 nothing changes on any host, one line per bad host.
 
-Then batches of FLEET_BATCH hosts (in parallel inside a batch), FLEET_CHECK_CMD after each. The first
-failure stops the rollout: with FLEET_ON_FAILURE=revert every host already switched goes back to the
-release it served (inside its bake window a switch only); with halt they are left as they are.
+Then a first batch of FLEET_CANARY_HOSTS hosts (default 1; 0: none), then batches of FLEET_BATCH
+hosts (in parallel inside a batch), FLEET_CHECK_CMD after each; with FLEET_PAUSE a wait after each
+batch but the last, then every host of it must still serve COMMIT (one whose own bake judgement rolled
+it back fails). The first failure stops the rollout (with FLEET_MAX_FAIL=P, the first that makes more
+than P% of the hosts failed; a rollout that ends past failed hosts exits 1 naming them): with
+FLEET_ON_FAILURE=revert every host already switched goes back to the release it served (inside its bake
+window a switch only); with halt they are left as they are. Blue-green: the idle group all at once.
 
 Ctrl-C (or SIGTERM) stops the rollout at the end of the batch running: its hosts finish their own
 cycle, then FLEET_ON_FAILURE applies as at a failure (blue-green: no switch); exit code 130. A second
@@ -225,8 +229,8 @@ async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<
     for (const host of config.groups[to]) await plan(host);
     out.info(`then FLEET_SWITCH_CMD moves traffic to group ${to}${config.switchCheckCmd ? ', confirmed by FLEET_SWITCH_CHECK_CMD' : ''}; group ${otherGroup(to)} (${names(config.groups[otherGroup(to)])}) stays warm on its release`);
   } else {
-    const batches = makeBatches(config.hosts, config.batch);
-    out.info(`${what}, batches of ${config.batchText}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
+    const batches = planBatches(config.hosts, config.batch, config.canaryHosts);
+    out.info(`${what}, ${shapeLine(config)}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
     for (const [index, batch] of batches.entries()) {
       out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`);
       for (const host of batch) await plan(host);

@@ -21,6 +21,8 @@ export type FleetConfig = {
   maxFailPercent: number;
   onFailure: 'revert' | 'halt';
   checkCmd: string;
+  /** FLEET_DRAIN_CMD: rolling, a batch's hosts out of the front's rotation around their deploys. */
+  drainCmd: string;
   strategy: 'rolling' | 'blue-green';
   groups: { A: FleetHost[]; B: FleetHost[] };
   switchCmd: string;
@@ -107,6 +109,7 @@ export function parseFleetConfig(raw: (key: string) => string | undefined, envFi
     maxFailPercent: maxFailPercent!,
     onFailure: onFailure as FleetConfig['onFailure'],
     checkCmd: value('FLEET_CHECK_CMD'),
+    drainCmd: value('FLEET_DRAIN_CMD'),
     strategy: strategy as FleetConfig['strategy'],
     groups,
     switchCmd,
