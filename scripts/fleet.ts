@@ -32,7 +32,8 @@ fleet lease, which the host's own deploy, rollback and restart refuse while it i
 nothing changes on any host, one line per bad host.
 
 Then a first batch of FLEET_CANARY_HOSTS hosts (default 1; 0: none), then batches of FLEET_BATCH
-hosts (in parallel inside a batch), FLEET_CHECK_CMD after each; with FLEET_PAUSE a wait after each
+hosts (in parallel inside a batch; FLEET_DRAIN_CMD takes a batch's hosts out of the front's new
+requests during it), FLEET_CHECK_CMD after each; with FLEET_PAUSE a wait after each
 batch but the last, then every host of it must still serve COMMIT (one whose own bake judgement rolled
 it back fails). The first failure stops the rollout (with FLEET_MAX_FAIL=P, the first that makes more
 than P% of the hosts failed; a rollout that ends past failed hosts exits 1 naming them): with
