@@ -142,6 +142,13 @@ describe('a blue-green fleet', () => {
     expect(await served()).toEqual(['a1 v1']);
     expect(existsSync(recordFile)).toBe(false);
     expect(JSON.parse((await fleetRun(['status', '--json'])).stdout).hosts.map((host: any) => host.group)).toEqual(['A', 'A']);
+    // A record of the other group live (another controller rolled back since): the group switched to was live already, so it stays.
+    writeFileSync(recordFile, JSON.stringify({ ...record, group: 'B', commit: record.idleCommit, idleCommit: record.commit }));
+    const older = await fleetRun(['rollback']);
+    expect(older.exitCode, older.output).toBe(1);
+    expect(older.output).toMatch(/did not confirm this controller's record, so nothing moved: .*group A was live already, as the hosts record: the front stays on it/);
+    expect(await served()).toEqual(['a1 v1']);
+    expect(existsSync(recordFile)).toBe(false);
     // Without a record, rollback reads every host first, as before; the record is written again.
     const slow = await fleetRun(['rollback']);
     expect(slow.exitCode, slow.output).toBe(0);

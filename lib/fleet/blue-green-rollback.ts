@@ -17,7 +17,7 @@ import { otherGroup, runSwitchCommand, switchTo, type Group } from './switch.ts'
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'nothing');
 
-type Answer = { host: FleetHost; taken?: boolean; heldBy?: string; problem?: string };
+type Answer = { host: FleetHost; taken?: boolean; heldBy?: string; problem?: string; recorded?: { group?: string } | null };
 
 export async function rollbackFromRecord(ctx: FleetContext, record: ControllerRecord): Promise<number> {
   const { config, out } = ctx;
@@ -37,20 +37,26 @@ export async function rollbackFromRecord(ctx: FleetContext, record: ControllerRe
     out.success(`group ${to} (${groups[to].map((host) => host.name).join(', ')}) is live again, serving ${short(record.idleCommit)}`);
     return 0;
   }
-  // The hosts do not confirm the record: the front goes back to the group it left, and the record is dropped.
+  // The hosts do not confirm the record, which is dropped. The front goes back to the group it left, unless a
+  // host says the group switched to was live already (another controller rolled back): then it stays there.
   forgetControllerRecord(config.recordFile);
   const why = refused.map((answer) => `${answer.host.name} ${answer.heldBy ? `is held by ${answer.heldBy}` : answer.problem}`).join('; ');
-  let untouched = `switched back: group ${from} serves as before`;
+  const alreadyLive = refused.some((answer) => answer.recorded?.group === to);
+  const back = alreadyLive ? to : from;
+  let untouched = alreadyLive ? `group ${to} was live already, as the hosts record: the front stays on it` : `switched back: group ${from} serves as before`;
   try {
-    await runSwitchCommand(ctx, config.switchCmd, from, groups, record.commit);
+    if (!alreadyLive) await runSwitchCommand(ctx, config.switchCmd, from, groups, record.commit);
   } catch (error) {
     untouched = `the switch back to group ${from} failed too (${isSwitchyardError(error) ? error.message : String(error)}): check the balancer by hand now`;
   }
   const confirmed = answers.filter((answer) => answer.taken && !answer.problem && !answer.heldBy).map((answer) => answer.host);
   // Hosts that recorded the new group take back the record they had (the fleet command that made `from` live).
-  await Promise.all(confirmed.map((host) => ctx.remote.query(host, ['fleet', 'group', '--group', from, '--id', record.fleetId, ...(record.commit ? ['--commit', record.commit] : [])], { timeoutMs: 20_000 })));
+  if (back === from) {
+    const words = ['fleet', 'group', '--group', from, '--id', record.fleetId, ...(record.commit ? ['--commit', record.commit] : [])];
+    await Promise.all(confirmed.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
+  }
   const held = refused.some((answer) => answer.heldBy);
-  const reason = `fleet rollback: the hosts did not confirm this controller's record, so the switch to group ${to} was undone: ${why}`;
+  const reason = `fleet rollback: the hosts did not confirm this controller's record, so ${alreadyLive ? `nothing moved` : `the switch to group ${to} was undone`}: ${why}`;
   const kept = answers.filter((answer) => answer.taken).map((answer) => answer.host);
   await releaseLeases(ctx, kept, id, { command: 'rollback', holder, commit: record.idleCommit, outcome: 'failed', reason });
   throw new SwitchyardError(reason, {
@@ -72,12 +78,17 @@ async function confirm(
     '--controller-host', os.hostname(), '--controller-pid', String(process.pid),
     '--expect-group', record.group, '--expect-id', record.fleetId, ...(warmCommit ? ['--expect-commit', warmCommit] : [])];
   const result = await ctx.remote.query(host, words, { timeoutMs: 20_000 });
-  const json = result.json as { taken?: { taken?: boolean; holder?: { id?: string; holder?: string } }; problem?: string } | undefined;
+  type TurnAnswer = {
+    taken?: { taken?: boolean; holder?: { id?: string; holder?: string } };
+    problem?: string;
+    recorded?: { group?: string } | null;
+  };
+  const json = result.json as TurnAnswer | undefined;
   if (!result.reached || result.exitCode !== 0 || !json) {
     return { host, problem: `did not answer (exit ${result.exitCode}): ${result.tracker.tail(2).join(' ') || 'no output'}` };
   }
   if (json.taken && json.taken.taken === false) return { host, heldBy: `fleet ${json.taken.holder?.id ?? '?'} of ${json.taken.holder?.holder ?? '?'}` };
-  return { host, taken: true, ...(json.problem ? { problem: json.problem } : {}) };
+  return { host, taken: true, ...(json.problem ? { problem: json.problem, recorded: json.recorded } : {}) };
 }
 
 /** After a switch the hosts recorded: the groups as configured now, and the time, added. */
