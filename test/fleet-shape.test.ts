@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { failureBudget, parseBatchSize, parseFailPercent, planBatches } from '../lib/fleet/batches.ts';
 import { parseFleetConfig } from '../lib/fleet/config.ts';
+import { drainEnv } from '../lib/fleet/drain.ts';
+import { parseHosts } from '../lib/fleet/hosts.ts';
 import { rollout, type HostResult } from '../lib/fleet/rollout.ts';
 import { shapeLine } from '../lib/fleet/rolling.ts';
 
@@ -69,5 +71,32 @@ describe('the rollout with a pause and a failure budget', () => {
     expect(within.calls).toEqual(['change h1', 'pause h1', 'change h2', 'change h3', 'pause h3', 'change h4']);
     const over = await run({ failing: { h2: sick('health') }, rolledBack: ['h3'], maxFailures: 1, onFailure: 'halt' });
     expect(over.result).toMatchObject({ ok: false, failure: { host: 'h3', step: 'bake' }, changed: ['h1'], untouched: ['h4'], tolerated: [{ host: 'h2' }] });
+  });
+});
+
+describe('FLEET_DRAIN_CMD around each batch', () => {
+  it('tells the command the hosts and their places in FLEET_HOSTS (h1, h2 ... in haproxy-rolling.cfg)', () => {
+    const fleet = parseHosts('web1 web2 web3');
+    expect(drainEnv('drain', [fleet[1], fleet[2]], fleet)).toEqual({ SWITCHYARD_DRAIN: 'drain', SWITCHYARD_HOSTS: 'web2 web3', SWITCHYARD_HOST_NUMBERS: '2 3' });
+  });
+  it('drains before the changes and readies after them, before the check; a failed drain stops before the batch', async () => {
+    const ok: HostResult = { ok: true, switched: true };
+    const run = async (drainFails: boolean) => {
+      const calls: string[] = [];
+      const result = await rollout([['h1'], ['h2']], {
+        change: async (host) => (calls.push(`change ${host}`), ok),
+        revert: async (host) => (calls.push(`revert ${host}`), ok),
+        check: async (batch) => (calls.push(`check ${batch.join(',')}`), ok),
+        drain: async (batch, state) => {
+          calls.push(`${state} ${batch.join(',')}`);
+          return drainFails && batch[0] === 'h2' && state === 'drain' ? { ok: false, switched: false, message: 'no socket' } : { ok: true, switched: false };
+        },
+      }, 'revert');
+      return { result, calls };
+    };
+    expect((await run(false)).calls).toEqual(['drain h1', 'change h1', 'ready h1', 'check h1', 'drain h2', 'change h2', 'ready h2', 'check h2']);
+    const failed = await run(true);
+    expect(failed.result).toMatchObject({ ok: false, failure: { step: 'drain', message: 'no socket' }, reverted: ['h1'], untouched: ['h2'] });
+    expect(failed.calls).toEqual(['drain h1', 'change h1', 'ready h1', 'check h1', 'drain h2', 'revert h1']);
   });
 });
