@@ -53,23 +53,46 @@ export async function benchBlueGreenRollback(
     const record = path.join(dir, '.switchyard-fleet.json');
     const rows: string[] = [];
     let failed = 0;
+    // Which group the front sends a fresh connection to: a1 is group A, b1 and b2 group B.
+    const servedGroup = async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } });
+      await response.arrayBuffer();
+      return response.headers.get('x-switchyard-server')?.startsWith('a') ? 'A' : 'B';
+    };
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
     const once = async (what: string, forget: boolean) => {
       const seconds: number[] = [];
+      const moved: number[] = [];
       for (let round = 0; round < options.rounds; round++) {
         if (forget) rmSync(record, { force: true });
-        const { result, records } = await duringLoad({ port, ...LOAD }, () => timed(`  ${what}`, fleetRun(['rollback'])));
+        const from = await servedGroup();
+        let started = performance.now();
+        let movedAt: number | undefined;
+        let watching = true;
+        // Until the command returns: the first answer from the other group is when traffic moved.
+        const watch = (async () => {
+          while (watching && movedAt === undefined) if ((await servedGroup()) !== from) movedAt = performance.now();
+        })();
+        const { result, records } = await duringLoad({ port, ...LOAD }, () => {
+          started = performance.now();
+          return timed(`  ${what}`, fleetRun(['rollback']));
+        });
+        watching = false;
+        await watch;
         failed += failures(records).length;
         seconds.push(result);
+        if (movedAt !== undefined) moved.push((movedAt - started) / 1000);
       }
-      seconds.sort((x, y) => x - y);
-      rows.push(`| ${what} | ${seconds[Math.floor(seconds.length / 2)].toFixed(2)} | ${seconds[0].toFixed(2)}-${seconds.at(-1)!.toFixed(2)} |`);
+      const range = (values: number[]) => `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
+      const movedText = moved.length ? `${median(moved).toFixed(2)} (${range(moved)})` : 'not seen';
+      rows.push(`| ${what} | ${median(seconds).toFixed(2)} (${range(seconds)}) | ${movedText} |`);
     };
     await once('fleet rollback, switch first from the controller\'s record', false);
     await once('fleet rollback reading every host first (no controller record)', true);
     return [
       `Blue-green \`fleet rollback\`, 3 hosts (group A: 1, group B: 2) behind HAProxy (templates/fleet, switch.sh and check.sh), under load (8 connections), ${options.rounds} rounds each: ${failed} failed requests.`,
       '',
-      '| what | median s | range s |',
+      '| what | command, median s (range) | traffic on the other group after, median s (range) |',
       '| --- | --- | --- |',
       ...rows,
       '',
