@@ -6,7 +6,8 @@
  * (a build of milliseconds, so the figures show the fleet's own cost), an app that takes 3 s to boot,
  * and a CPU-bound tsc build. With each, the machine's CPU-seconds for one host's deploy, which sets
  * the floor for three at once on shared cores. Also the revert of a release sick on the last host
- * (FLEET_BATCH=1: two hosts switched, then put back). Writes DIR/fleet.md.
+ * (FLEET_BATCH=1: two hosts switched, then put back). Then blue-green `fleet rollback` under load
+ * (bench/fleet-blue-green.ts). `--only profiles|blue-green` runs one part. Writes DIR/fleet.md.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { createExampleRepo } from '../harness/example-repo.ts';
 import { createNetnsFleet } from '../harness/netns.ts';
+import { benchBlueGreenRollback } from './fleet-blue-green.ts';
 import { describeHost, hostInfo } from './host-info.ts';
 
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -42,7 +44,14 @@ function writeTypeScriptProject(repo: string): void {
   writeFileSync(path.join(repo, 'tsconfig.build.json'), JSON.stringify({ compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, outDir: 'dist', types: [], skipLibCheck: true }, include: ['src'] }, null, 2));
 }
 
-const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(PROJECT_DIR, 'bench', 'results') } } });
+const { values } = parseArgs({ options: {
+  out: { type: 'string', default: path.join(PROJECT_DIR, 'bench', 'results') },
+  only: { type: 'string' },
+  rounds: { type: 'string', default: '5' },
+} });
+const runs = (part: string) => !values.only || values.only === part;
+// The controller runs the bundle, as after npm ci (a source newer than it would run through tsx, seconds a start).
+await execa(process.execPath, [path.join(PROJECT_DIR, 'tools', 'bundle.mjs')], { cwd: PROJECT_DIR });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'swy-bench-fleet-'));
 const example = createExampleRepo(path.join(dir, 'repo'));
 let version = 1;
@@ -71,7 +80,7 @@ try {
   ];
   const sections: string[] = [];
   let revert = 0;
-  for (const profile of profiles) {
+  for (const profile of runs('profiles') ? profiles : []) {
     for (const host of fleet.hosts) {
       const envPath = path.join(host.srv, 'switchyard', '.env');
       writeFileSync(envPath, readFileSync(envPath, 'utf8').replace(/^BUILD_CMD=.*$/m, `BUILD_CMD=${JSON.stringify(profile.build)}`).replace(/^START_CMD=.*$/m, `START_CMD=${JSON.stringify(profile.start)}`));
@@ -111,6 +120,10 @@ try {
       rmSync(path.join(fleet.hosts[2].srv, 'sick'));
       sections.push(`A release sick on host 3 (FLEET_BATCH=1: 2 deploys, its health check failing for HEALTH_TIMEOUT=20s, 2 reverts): ${revert.toFixed(1)} s.`, '');
     }
+  }
+  if (runs('blue-green')) {
+    const next = () => example.commit(`v${++version}`, (repo) => copyFileSync(FLEET_APP, path.join(repo, 'server.js')));
+    sections.push(...await benchBlueGreenRollback({ fleet, dir, envFile, next, timed, fleetRun, rounds: Number(values.rounds) }));
   }
   const table = [
     `# Fleet: three hosts over ssh (${new Date().toISOString().slice(0, 10)})`,

@@ -3,7 +3,7 @@ import { defineCommand, type Command, type Flags } from '../lib/cli/define-comma
 import type { Config } from '../lib/config/config.ts';
 import type { CommandSpec, OptionSpec } from '../lib/cli/options.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
+import { groupTurnProblem, readLiveGroup, writeLiveGroup } from '../lib/fleet/group.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { LEASE_ID, LEASE_TTL_S, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 import { runningHolder } from '../lib/record/lock.ts';
@@ -15,7 +15,7 @@ import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
  * `fleet resolve`, `fleet group`): one JSON document on stdout each, nothing an operator needs to type.
  */
 
-const HOST_SIDE_VALUES = ['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve'] as const;
+const HOST_SIDE_VALUES = ['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve', 'expect-group', 'expect-id', 'expect-commit'] as const;
 
 /** The host side's own option table: words the controller passes, never typed by an operator. */
 const HOST_SIDE_OPTIONS = {
@@ -30,8 +30,8 @@ function hostSideSpec<P extends CommandSpec['positionals']>(sub: string, positio
 type HostFlags = Flags<ReturnType<typeof hostSideSpec>>;
 const valueOf = (flags: HostFlags, name: (typeof HOST_SIDE_VALUES)[number]) => flags[name];
 
-function idFlag(flags: HostFlags, name: '--take' | '--replace' | '--id'): string | undefined {
-  const value = valueOf(flags, name.slice(2) as 'take' | 'replace' | 'id');
+function idFlag(flags: HostFlags, name: '--take' | '--replace' | '--id' | '--expect-id'): string | undefined {
+  const value = valueOf(flags, name.slice(2) as 'take' | 'replace' | 'id' | 'expect-id');
   if (value !== undefined && !LEASE_ID.test(value)) throw new SwitchyardError(`${name} must be a fleet id; got ${JSON.stringify(value)}`, { exitCode: 2 });
   return value;
 }
@@ -40,6 +40,43 @@ function ttlS(flags: HostFlags): number {
   const text = valueOf(flags, 'ttl') ?? String(LEASE_TTL_S);
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1) throw new SwitchyardError(`--ttl must be seconds; got ${JSON.stringify(text)}`, { exitCode: 2 });
   return Number(text);
+}
+
+function leaseOf(flags: HostFlags, id: string): FleetLease {
+  const now = Date.now();
+  return {
+    id,
+    command: valueOf(flags, 'command') ?? 'deploy',
+    holder: valueOf(flags, 'holder') ?? 'unknown',
+    controller: { host: valueOf(flags, 'controller-host') ?? '?', pid: Number(valueOf(flags, 'controller-pid') ?? 0) },
+    takenAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + ttlS(flags) * 1000).toISOString(),
+    ttlS: ttlS(flags),
+  };
+}
+
+/**
+ * Blue-green rollback's one call per host, after the front moved (`--take`): the lease taken, then, if
+ * the host shows what the controller's record expects (--expect-*), the live group written and the lease
+ * given back with the outcome in fleet history. Otherwise nothing written, the lease kept: the controller
+ * switches back and gives it back.
+ */
+function turnGroup(config: Config, flags: HostFlags, group: 'A' | 'B', id: string) {
+  const taken = takeLease(config.deployRoot, leaseOf(flags, id));
+  if (!taken.taken) return { taken };
+  const expectGroup = valueOf(flags, 'expect-group');
+  const state = loadState(config.deployRoot, config.appName, config.ports);
+  const live = state.live ? state.slots[state.live].commit : null;
+  const deploying = runningHolder(config.deployRoot)?.command;
+  const expected = { group: expectGroup === 'B' ? 'B' as const : 'A' as const, fleetId: idFlag(flags, '--expect-id') ?? '?', commit: valueOf(flags, 'expect-commit') };
+  const problem = expectGroup ? groupTurnProblem(expected, { recorded: readLiveGroup(config.deployRoot), live, deploying }) : undefined;
+  if (problem) return { taken, problem, recorded: readLiveGroup(config.deployRoot) ?? null };
+  const commit = valueOf(flags, 'commit') ?? null;
+  const at = new Date().toISOString();
+  writeLiveGroup(config.deployRoot, { group, commit, fleetId: id, at });
+  const holder = valueOf(flags, 'holder') ?? '?';
+  releaseLease(config.deployRoot, id, { id, command: valueOf(flags, 'command') ?? '?', holder, commit, outcome: valueOf(flags, 'outcome') ?? 'success', at });
+  return { taken, group, live };
 }
 
 /** A fetch of REPO, then the revision (DEPLOY_BRANCH's head without one) as a full SHA, or the line saying why not. */
@@ -73,19 +110,7 @@ export const HOST_SIDE: Record<string, Command> = {
       }
       const take = idFlag(flags, '--take');
       let taken: unknown;
-      if (take) {
-        const now = Date.now();
-        const lease: FleetLease = {
-          id: take,
-          command: valueOf(flags, 'command') ?? 'deploy',
-          holder: valueOf(flags, 'holder') ?? 'unknown',
-          controller: { host: valueOf(flags, 'controller-host') ?? '?', pid: Number(valueOf(flags, 'controller-pid') ?? 0) },
-          takenAt: new Date(now).toISOString(),
-          expiresAt: new Date(now + ttlS(flags) * 1000).toISOString(),
-          ttlS: ttlS(flags),
-        };
-        taken = takeLease(config.deployRoot, lease, { replace: idFlag(flags, '--replace') });
-      }
+      if (take) taken = takeLease(config.deployRoot, leaseOf(flags, take), { replace: idFlag(flags, '--replace') });
       const revision = valueOf(flags, 'resolve');
       const resolved = revision === undefined ? null : await resolveRevision(config, revision || undefined);
       const state = loadState(config.deployRoot, config.appName, config.ports);
@@ -148,8 +173,13 @@ export const HOST_SIDE: Record<string, Command> = {
     async run({ flags, config }) {
       const group = valueOf(flags, 'group');
       if (group !== 'A' && group !== 'B') throw new SwitchyardError('fleet group needs --group A or B', { exitCode: 2 });
-      writeLiveGroup(config.deployRoot, { group, commit: valueOf(flags, 'commit') ?? null, fleetId: idFlag(flags, '--id') ?? '?', at: new Date().toISOString() });
-      out({ group });
+      const take = idFlag(flags, '--take');
+      if (!take) {
+        writeLiveGroup(config.deployRoot, { group, commit: valueOf(flags, 'commit') ?? null, fleetId: idFlag(flags, '--id') ?? '?', at: new Date().toISOString() });
+        out({ group });
+        return 0;
+      }
+      out(turnGroup(config, flags, group, take));
       return 0;
     },
   }),

@@ -9,7 +9,7 @@ import { resolveConfig, suggestKey } from '../lib/config/config.ts';
 import { readSettings } from '../lib/config/settings.ts';
 import { announceSecrets } from '../lib/config/redact.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { makeBatches } from '../lib/fleet/batches.ts';
+import { planBatches } from '../lib/fleet/batches.ts';
 import { releaseCmdOrder } from '../lib/fleet/release-cmd.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
@@ -17,7 +17,8 @@ import { checkHosts, LEASE_TTL_S, resolvedCommit } from '../lib/fleet/preflight.
 import { blueGreenChange, otherGroup, recordedGroup } from '../lib/fleet/blue-green.ts';
 import type { FleetHost } from '../lib/fleet/hosts.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
-import { rollingChange, type FleetContext } from '../lib/fleet/rolling.ts';
+import { rollingChange, shapeLine } from '../lib/fleet/rolling.ts';
+import type { FleetContext } from '../lib/fleet/context.ts';
 import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { currentUser } from '../lib/record/lock.ts';
@@ -34,9 +35,14 @@ first host, after a fetch); every host deploys that SHA. First a preflight: ever
 fleet lease, which the host's own deploy, rollback and restart refuse while it is held. Any problem:
 nothing changes on any host, one line per bad host.
 
-Then batches of FLEET_BATCH hosts (in parallel inside a batch), FLEET_CHECK_CMD after each. The first
-failure stops the rollout: with FLEET_ON_FAILURE=revert every host already switched goes back to the
-release it served (inside its bake window a switch only); with halt they are left as they are.
+Then a first batch of FLEET_CANARY_HOSTS hosts (default 1; 0: none), then batches of FLEET_BATCH
+hosts (in parallel inside a batch; FLEET_DRAIN_CMD takes a batch's hosts out of the front's new
+requests during it), FLEET_CHECK_CMD after each; with FLEET_PAUSE a wait after each
+batch but the last, then every host of it must still serve COMMIT (one whose own bake judgement rolled
+it back fails). The first failure stops the rollout (with FLEET_MAX_FAIL=P, the first that makes more
+than P% of the hosts failed; a rollout that ends past failed hosts exits 1 naming them): with
+FLEET_ON_FAILURE=revert every host already switched goes back to the release it served (inside its bake
+window a switch only); with halt they are left as they are. Blue-green: the idle group all at once.
 
 RELEASE_CMD (migrations), when the hosts set it, runs once: the first host deploys alone, ahead of
 the others, and its deploy runs it before its switch; every other host deploys with --no-release-cmd
@@ -58,6 +64,13 @@ Exit code 0 on success; 75 when another fleet command holds a host; 130 when int
   rollback: `Rolls every host back, batch by batch as fleet deploy does: to COMMIT (a kept release on each host),
 or without COMMIT each host to its own previous good release. Inside a host's bake window this is a
 switch only. Preflight, lease, FLEET_ON_FAILURE and exit codes as for fleet deploy.
+
+Blue-green: the switch back to the other group only (a COMMIT is refused, exit 2), no host deploys. With this
+controller's record of its last switch (.switchyard-fleet.json beside its .env) the front moves first,
+FLEET_SWITCH_CHECK_CMD must pass once, then each host confirms the record in one call (its live group,
+no deploy running, the warm group's commit) and records the new group; a host that does not runs the
+switch back at once (exit 1; 75 when another fleet command holds it). Without a record: every host is
+read first, then the switch.
 `,
   status: `Reads every host in parallel (each bounded): live slot, commit, health, bake window, live group,
 a fleet lease held. Warns when the fleet serves more than one version or a host disagrees.
@@ -262,8 +275,8 @@ async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<
     for (const host of ordered.batches.flat()) await plan(host);
     out.info(`then FLEET_SWITCH_CMD moves traffic to group ${to}${config.switchCheckCmd ? ', confirmed by FLEET_SWITCH_CHECK_CMD' : ''}; group ${otherGroup(to)} (${names(config.groups[otherGroup(to)])}) stays warm on its release`);
   } else {
-    out.info(`${what}, batches of ${config.batchText}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
-    const ordered = order(makeBatches(config.hosts, config.batch));
+    out.info(`${what}, ${shapeLine(config)}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
+    const ordered = order(planBatches(config.hosts, config.batch, config.canaryHosts));
     const batches = ordered.batches;
     flags = ordered.flags;
     for (const [index, batch] of batches.entries()) {

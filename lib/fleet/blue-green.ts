@@ -1,22 +1,25 @@
 import os from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { runShell } from '../host/run.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import type { FleetHost } from './hosts.ts';
 import { LEASE_TTL_S, type HostCheck, type Take } from './preflight.ts';
-import { interruptedBy, newFleetId, preflightAndLease, releaseLeases, type FleetContext } from './rolling.ts';
+import { interruptedBy, newFleetId, preflightAndLease, releaseLeases } from './rolling.ts';
+import type { FleetContext } from './context.ts';
 import { releaseCmdOrder } from './release-cmd.ts';
 import { rollout } from './rollout.ts';
+import { otherGroup, switchTo, type Group } from './switch.ts';
+import { rollbackFromRecord, saveControllerRecord } from './blue-green-rollback.ts';
+import { forgetControllerRecord, readControllerRecord, usableRecord } from './fleet-record.ts';
+
+export { otherGroup, switchEnv, type Group } from './switch.ts';
 
 /**
  * Blue-green: two groups of hosts. `fleet deploy` deploys the idle group (each host its own cycle),
  * then FLEET_SWITCH_CMD sends traffic to it, confirmed by FLEET_SWITCH_CHECK_CMD; the previous group
- * stays warm, serving its version out of rotation. `fleet rollback` is the switch only. A failed
+ * stays warm, serving its version out of rotation. `fleet rollback` is the switch only (switch first, from the
+ * controller's record, when it has one: blue-green-rollback.ts). A failed
  * switch or check runs the switch back. The live group is recorded on every host.
  */
 
-export type Group = 'A' | 'B';
-export const otherGroup = (group: Group): Group => (group === 'A' ? 'B' : 'A');
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'nothing');
 
 /** The live group every host recorded; none yet is fine (the first deploy goes to A), a disagreement is not. Pure. */
@@ -28,12 +31,6 @@ export function recordedGroup(checks: HostCheck[]): { group: Group | undefined; 
   return { group: newest?.group, commit: newest?.commit ?? null };
 }
 
-/** The facts FLEET_SWITCH_CMD and FLEET_SWITCH_CHECK_CMD get. Pure. */
-export function switchEnv(to: Group, hosts: Record<Group, FleetHost[]>, commit: string | null): Record<string, string> {
-  const names = (group: Group) => hosts[group].map((host) => host.name).join(' ');
-  return { SWITCHYARD_GROUP: to, SWITCHYARD_HOSTS: names(to), SWITCHYARD_PREVIOUS_GROUP: otherGroup(to), SWITCHYARD_PREVIOUS_HOSTS: names(otherGroup(to)), SWITCHYARD_COMMIT: commit ?? '' };
-}
-
 export async function blueGreenChange(ctx: FleetContext, options: { command: 'deploy' | 'rollback'; revision?: string }): Promise<number> {
   const { config, out } = ctx;
   const groups = { A: config.groups.A, B: config.groups.B };
@@ -41,6 +38,13 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
   const id = newFleetId();
   const holder = `${ctx.user}@${os.hostname()}`;
   const take: Take = { id, command: options.command, holder, ttlS: LEASE_TTL_S };
+  if (options.command === 'rollback' && options.revision !== undefined) {
+    throw new SwitchyardError(`blue-green fleet rollback takes no commit (got ${JSON.stringify(options.revision)}): it switches back to the other group, warm on its release`, {
+      untouched: 'nothing was changed', next: 'run `./deploy.ts fleet rollback` without one, or `fleet deploy COMMIT` for another release', exitCode: 2,
+    });
+  }
+  const record = options.command === 'rollback' ? usableRecord(readControllerRecord(config.recordFile), groups) : undefined;
+  if (record) return rollbackFromRecord(ctx, record);
   const checks = [...(await preflightAndLease(ctx, hosts, take)).values()];
   let outcome = 'failed';
   let reason: string | undefined;
@@ -54,8 +58,9 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
       const to = otherGroup(live);
       commit = checks.find((check) => check.host === groups[to][0])?.probe?.commit ?? null;
       out.info(`fleet rollback ${id}: switch from group ${live} to group ${to} (${short(commit)}); no host deploys`);
-      await switchTo(ctx, to, live, groups, commit);
+      await switchTo(ctx, to, live, groups, commit, 1);
       await recordGroup(ctx, hosts, to, commit, id);
+      saveControllerRecord(ctx, { group: to, fleetId: id, commit, idleCommit: recorded.commit });
       outcome = 'success';
       out.success(`group ${to} (${groups[to].map((host) => host.name).join(', ')}) is live again, serving ${short(commit)}`);
       return 0;
@@ -66,6 +71,8 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     commit = resolved.exitCode === 0 && typeof resolvedCommit === 'string' ? resolvedCommit : null;
     if (!commit) throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${groups[to][0].name}: ${resolved.tracker.tail(3).join(' ')}`, { untouched: 'nothing was changed on any host' });
     out.info(`fleet deploy ${id}: ${short(commit)} to the idle group ${to} (${groups[to].map((host) => host.name).join(', ')}), ${live ? `then the switch from group ${live}` : 'then the first switch'}`);
+    // The idle group changes now: this controller's record no longer knows it warm on the previous release.
+    forgetControllerRecord(config.recordFile);
     const env = { SWITCHYARD_FLEET_ID: id };
     const ordered = releaseCmdOrder([groups[to]], new Map(checks.map((check) => [check.host, check])), commit);
     if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first; the others deploy with --no-release-cmd`);
@@ -91,6 +98,7 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     }
     await switchTo(ctx, to, live, groups, commit);
     await recordGroup(ctx, hosts, to, commit, id);
+    saveControllerRecord(ctx, { group: to, fleetId: id, commit, idleCommit: live ? recorded.commit : null });
     outcome = 'success';
     out.success(`group ${to} is live with ${short(commit)}; ${live ? `group ${live} stays warm for \`fleet rollback\`` : `no group served before, so \`fleet rollback\` has nothing to go back to until the next deploy`}`);
     return 0;
@@ -99,55 +107,6 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     throw error;
   } finally {
     await releaseLeases(ctx, hosts, id, { command: options.command, holder, commit, outcome, reason });
-  }
-}
-
-/** FLEET_SWITCH_CHECK_CMD's exit code for "this group cannot serve" (a refused connection, a 5xx), as opposed to "not yet". */
-export const CHECK_CANNOT_SERVE = 3;
-
-/** FLEET_SWITCH_CMD to `to`, then FLEET_SWITCH_CHECK_CMD 3 passes in a row (bounded); on failure the switch back to `from`. */
-async function switchTo(
-  ctx: FleetContext,
-  to: Group,
-  from: Group | undefined,
-  groups: Record<Group, FleetHost[]>,
-  commit: string | null,
-): Promise<void> {
-  const { config, out } = ctx;
-  const run = (command: string, group: Group) => runShell(command, { env: { ...ctx.env, ...switchEnv(group, groups, commit) }, timeoutMs: 60_000, onLine: (line) => out.output('switch', line) });
-  try {
-    await run(config.switchCmd, to);
-    if (config.switchCheckCmd) {
-      let passes = 0;
-      const deadline = Date.now() + 30_000;
-      let last = '';
-      while (passes < 3) {
-        try {
-          await run(config.switchCheckCmd, to);
-          passes++;
-        } catch (error) {
-          passes = 0;
-          last = isSwitchyardError(error) ? [error.message, ...error.details.slice(-2)].join(' ') : String(error);
-          // Exit 3 is the check's verdict that the group cannot serve (refused, 5xx): no wait can mend that.
-          if (isSwitchyardError(error) && error.command?.exitCode === CHECK_CANNOT_SERVE) {
-            throw new SwitchyardError(`FLEET_SWITCH_CHECK_CMD says group ${to} cannot serve (exit ${CHECK_CANNOT_SERVE}), so the switch is undone at once: ${last}`);
-          }
-          if (Date.now() > deadline) throw new SwitchyardError(`FLEET_SWITCH_CHECK_CMD did not pass 3 times in a row within 30s: ${last}`);
-        }
-        if (passes < 3) await sleep(300);
-      }
-    }
-    out.info(`switched to group ${to}${config.switchCheckCmd ? ' (FLEET_SWITCH_CHECK_CMD passed 3 times in a row)' : ''}`);
-  } catch (error) {
-    const why = isSwitchyardError(error) ? error.message : String(error);
-    if (from) {
-      try {
-        await run(config.switchCmd, from);
-      } catch (back) {
-        throw new SwitchyardError(`the switch to group ${to} failed (${why}) and the switch back to group ${from} failed too: ${isSwitchyardError(back) ? back.message : String(back)}`, { next: 'check the balancer by hand now; `./deploy.ts fleet status` shows each host' });
-      }
-    }
-    throw new SwitchyardError(`the switch to group ${to} failed: ${why}`, { untouched: from ? `switched back: group ${from} serves as before` : 'no group was live before', next: 'fix FLEET_SWITCH_CMD / FLEET_SWITCH_CHECK_CMD or the balancer, then run this again' });
   }
 }
 

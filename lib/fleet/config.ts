@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { SwitchyardError } from '../errors.ts';
-import { parseBatchSize, type BatchSize } from './batches.ts';
+import { parseDuration } from '../config/duration.ts';
+import { parseBatchSize, parseFailPercent, type BatchSize } from './batches.ts';
 import { parseHosts, type FleetHost } from './hosts.ts';
 
 /** The controller's keys: FLEET_* only (the host keys, APP_NAME, DEPLOY_ROOT ..., live on each host). Pure. */
@@ -11,19 +12,34 @@ export type FleetConfig = {
   remote: string;
   batch: BatchSize;
   batchText: string;
+  /** FLEET_CANARY_HOSTS: the first batch's hosts (0: none). */
+  canaryHosts: number;
+  /** FLEET_PAUSE: the wait after each batch but the last, during which the hosts' own bake judgement runs. */
+  pauseMs: number;
+  pauseText: string;
+  /** FLEET_MAX_FAIL: the share of the fleet's hosts that may fail and the rollout go on (0: none). */
+  maxFailPercent: number;
   onFailure: 'revert' | 'halt';
   checkCmd: string;
+  /** FLEET_DRAIN_CMD: rolling, a batch's hosts out of the front's rotation around their deploys. */
+  drainCmd: string;
   strategy: 'rolling' | 'blue-green';
   groups: { A: FleetHost[]; B: FleetHost[] };
   switchCmd: string;
   switchCheckCmd: string;
   /** FLEET_PARALLEL: new SSH connections at once (each host's first command; the rest share its connection). */
   parallel: number;
+  /** Blue-green: the controller's record of its last switch (fleet-record.ts), beside its .env. */
+  recordFile: string;
 };
 
 export const FLEET_DEFAULTS = {
   FLEET_REMOTE: 'switchyard/deploy.ts',
   FLEET_BATCH: '1',
+  // One host first: with FLEET_BATCH=1 nothing changes; with wider batches a bad release reaches one host, not a batch.
+  FLEET_CANARY_HOSTS: '1',
+  FLEET_PAUSE: '0',
+  FLEET_MAX_FAIL: '0',
   FLEET_ON_FAILURE: 'revert',
   FLEET_STRATEGY: 'rolling',
   // OpenSSH's own MaxStartups begins refusing past 10 connections still authenticating (10:30:100).
@@ -46,6 +62,14 @@ export function parseFleetConfig(raw: (key: string) => string | undefined, envFi
   const batchText = value('FLEET_BATCH');
   const batch = parseBatchSize(batchText);
   if (!batch) problems.push(`FLEET_BATCH must be a number of hosts (1, 2 ...) or a share of the fleet (25%); got ${JSON.stringify(batchText)}`);
+  const canaryText = value('FLEET_CANARY_HOSTS');
+  if (!/^\d{1,4}$/.test(canaryText)) problems.push(`FLEET_CANARY_HOSTS must be a number of hosts for the first batch (0: none); got ${JSON.stringify(canaryText)}`);
+  const pauseText = value('FLEET_PAUSE');
+  const pauseMs = parseDuration(pauseText);
+  if (pauseMs === undefined || pauseMs > 3_600_000) problems.push(`FLEET_PAUSE must be a duration up to 1h (0, 30s, 2m); got ${JSON.stringify(pauseText)}`);
+  const maxFailText = value('FLEET_MAX_FAIL');
+  const maxFailPercent = parseFailPercent(maxFailText);
+  if (maxFailPercent === undefined) problems.push(`FLEET_MAX_FAIL must be a percentage of the hosts from 0 to 100 (10 or 10%); got ${JSON.stringify(maxFailText)}`);
   const parallelText = value('FLEET_PARALLEL');
   if (!/^[1-9]\d{0,3}$/.test(parallelText)) problems.push(`FLEET_PARALLEL must be a number of SSH connections from 1 to 9999; got ${JSON.stringify(parallelText)}`);
   const onFailure = value('FLEET_ON_FAILURE');
@@ -79,12 +103,18 @@ export function parseFleetConfig(raw: (key: string) => string | undefined, envFi
     remote,
     batch: batch!,
     batchText,
+    canaryHosts: Number(canaryText),
+    pauseMs: pauseMs!,
+    pauseText,
+    maxFailPercent: maxFailPercent!,
     onFailure: onFailure as FleetConfig['onFailure'],
     checkCmd: value('FLEET_CHECK_CMD'),
+    drainCmd: value('FLEET_DRAIN_CMD'),
     strategy: strategy as FleetConfig['strategy'],
     groups,
     switchCmd,
     switchCheckCmd: value('FLEET_SWITCH_CHECK_CMD'),
     parallel: Number(parallelText),
+    recordFile: path.join(path.dirname(envFile), '.switchyard-fleet.json'),
   };
 }

@@ -3,26 +3,18 @@ import os from 'node:os';
 import { redact } from '../config/redact.ts';
 import { runShell } from '../host/run.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import { makeBatches } from './batches.ts';
+import { batchWidth, failureBudget, planBatches } from './batches.ts';
 import type { FleetConfig } from './config.ts';
+import type { FleetContext } from './context.ts';
 import type { FleetHost } from './hosts.ts';
-import type { FleetOutput } from './output.ts';
 import { checkHost, LEASE_TTL_S, resolvedCommit, type HostCheck, type Take } from './preflight.ts';
-import type { Remote, RemoteResult } from './remote.ts';
+import type { RemoteResult } from './remote.ts';
 import { releaseCmdOrder } from './release-cmd.ts';
+import { drainSteps } from './drain.ts';
+import { pauseThenRead } from './pause.ts';
 import { rollout, type HostResult, type RolloutResult } from './rollout.ts';
 
 /** `fleet deploy` and `fleet rollback`, rolling: preflight and lease on every host, one SHA, batches, revert or halt. */
-
-export type FleetContext = {
-  config: FleetConfig;
-  remote: Remote;
-  out: FleetOutput;
-  user: string;
-  env: Record<string, string | undefined>;
-  /** Aborted by the operator's Ctrl-C or a SIGTERM: no further batch starts; the reason is the signal's name. */
-  signal?: AbortSignal;
-};
 
 /** Why the rollout stops early, or nothing. */
 export function interruptedBy(ctx: FleetContext): string | undefined {
@@ -124,13 +116,14 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
   const id = newFleetId();
   const holder = `${ctx.user}@${os.hostname()}`;
   const take: Take = { id, command: options.command, holder, ttlS: LEASE_TTL_S };
-  out.info(`fleet ${options.command} ${id}: ${hosts.length} host(s), batches of ${config.batchText}, on failure ${config.onFailure}`);
+  out.info(`fleet ${options.command} ${id}: ${hosts.length} host(s), ${shapeLine(config)}, on failure ${config.onFailure}`);
   const resolving = options.command === 'deploy' || Boolean(options.revision);
   const checks = await preflightAndLease(ctx, hosts, take, resolving ? (options.revision ?? '') : undefined);
   let commit: string | null = null;
   let outcome = 'failed';
   let reason: string | undefined;
   const stopRenewing = keepLeases(ctx, hosts, id);
+  const drains = config.drainCmd ? drainSteps(ctx) : undefined;
   try {
     // One SHA for every host, resolved once before any host changes (by the first host's preflight, which fetches REPO).
     if (resolving) {
@@ -139,7 +132,7 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
     }
     const env = { SWITCHYARD_FLEET_ID: id };
     const before = new Map([...checks].map(([name, check]) => [name, check.probe?.commit ?? null]));
-    const ordered = releaseCmdOrder(makeBatches(hosts, config.batch), hostChecks(hosts, checks), options.command === 'deploy' ? commit : null);
+    const ordered = releaseCmdOrder(planBatches(hosts, config.batch, config.canaryHosts), hostChecks(hosts, checks), options.command === 'deploy' ? commit : null);
     const batches = ordered.batches;
     if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first and alone; the others deploy with --no-release-cmd`);
     const change = async (host: FleetHost, words: string[]) => hostResult(await ctx.remote.stream(host, [words[0], '--json', ...words.slice(1)], { env, onEvent: (event) => out.hostEvent(host.name, event) }));
@@ -156,14 +149,23 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
         return change(host, [options.command, ...flags, ...(commit ? ['--', commit] : [])]);
       },
       ...(config.checkCmd ? { check: (batch) => runCheck(ctx, batch, commit) } : {}),
+      ...(config.pauseMs > 0 ? { pause: (batch, index) => pauseThenRead(ctx, batch, commit, index) } : {}),
+      ...(drains ? { drain: drains.drain } : {}),
       revert: async (host) => {
         const previous = before.get(host.name);
         if (!previous) return { ok: false, switched: true, message: 'it served nothing before this rollout: nothing to go back to' };
         out.info(`reverting to ${short(previous)}`, host.name);
         return change(host, ['rollback', '--', previous]);
       },
-    }, config.onFailure);
-    outcome = result.ok ? 'success' : config.onFailure === 'revert' && result.revertFailed.length === 0 ? 'reverted' : 'halted';
+    }, config.onFailure, failureBudget(hosts.length, config.maxFailPercent));
+    outcome = !result.ok ? (config.onFailure === 'revert' && result.revertFailed.length === 0 ? 'reverted' : 'halted') : result.tolerated.length ? 'partial' : 'success';
+    if (result.ok && result.tolerated.length) {
+      reason = `fleet ${options.command} ${short(commit)} went on past ${result.tolerated.length} failed host(s), within FLEET_MAX_FAIL=${config.maxFailPercent}%: ${toleratedList(result)}`;
+      throw new SwitchyardError(reason, {
+        untouched: 'each failed host serves what it served before; the others serve the new release: the fleet serves two versions',
+        next: 'fix the named hosts (their `./deploy.ts history --show last`), then run this again: hosts already on the release are left as they are',
+      });
+    }
     if (result.ok) {
       out.success(`fleet ${options.command} ${commit ? short(commit) : ''} done on ${hosts.length} host(s): ${hosts.map((host) => host.name).join(', ')}`.replace('  ', ' '));
       return 0;
@@ -174,6 +176,7 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
     if (!reason) reason = isSwitchyardError(error) ? error.message : String(error);
     throw error;
   } finally {
+    await drains?.readyLeft();
     await stopRenewing();
     await releaseLeases(ctx, hosts, id, { command: options.command, holder, commit, outcome, reason });
   }
@@ -210,6 +213,7 @@ function failureLine(result: RolloutResult<FleetHost>, command: string, commit: 
     if (result.revertFailed.length) parts.push(`COULD NOT revert ${result.revertFailed.map(({ host, result: failed }) => `${host.name} (${failed.message})`).join(', ')}`);
   } else if (result.changed.length) parts.push(`FLEET_ON_FAILURE=halt: ${names(result.changed)} left on ${short(commit)}, the rest on their release: the fleet serves two versions`);
   if (result.untouched.length) parts.push(`not touched: ${names(result.untouched)}`);
+  if (result.tolerated.length) parts.push(`failed before it: ${toleratedList(result)}`);
   return parts.join('; ');
 }
 
@@ -217,4 +221,17 @@ function nextStep(result: RolloutResult<FleetHost>, onFailure: string): string {
   if (result.failure?.step === 'interrupted') return 'run the same fleet command again to roll out to every host; `./deploy.ts fleet status` shows where each host is';
   if (onFailure === 'halt' && result.changed.length) return 'see `./deploy.ts fleet status`; fix the release and deploy again, or `./deploy.ts fleet rollback` to put every host back';
   return 'fix the cause on the named host (its `./deploy.ts history --show last`), then run this again';
+}
+
+/** The batches, the canary, the pause and the failures allowed, as the first line says them. Pure. */
+export function shapeLine(config: FleetConfig): string {
+  const parts = [`batches of ${config.batchText}`];
+  if (config.canaryHosts > 0 && config.canaryHosts !== batchWidth(config.batch, config.hosts.length)) parts.unshift(`a first batch of ${config.canaryHosts} (FLEET_CANARY_HOSTS)`);
+  if (config.pauseMs > 0) parts.push(`FLEET_PAUSE ${config.pauseText} between them`);
+  if (config.maxFailPercent > 0) parts.push(`up to ${config.maxFailPercent}% of the hosts may fail (FLEET_MAX_FAIL)`);
+  return parts.join(', ');
+}
+
+function toleratedList(result: RolloutResult<FleetHost>): string {
+  return result.tolerated.map(({ host, result: failed }) => `${host.name} (${failed.step ?? 'deploy'}: ${failed.message ?? 'failed'})`).join(', ');
 }

@@ -124,6 +124,41 @@ describe('a blue-green fleet', () => {
     expect(failures(rolledBack.records), summarizeFailures(rolledBack.records)).toEqual([]);
     expect(await served()).toEqual(['a1 v1']);
     expect([historyLength(0), historyLength(1)]).toEqual(before);
+    // Switch first: from the controller's record of the deploy, the hosts confirming after the front moved.
+    expect(rolledBack.result.output).toMatch(/switch from group B to group A \(\w{7}\), as this controller's record of fleet \S+ says/);
+    expect(rolledBack.result.output).toMatch(/switched to group A \(FLEET_SWITCH_CHECK_CMD passed once\)/);
+    const rollbackHistory = JSON.parse((await fleetRun(['history', '--json'])).stdout).at(-1);
+    expect(rollbackHistory).toMatchObject({ command: 'rollback', outcomes: { [fleet.hosts[0].target]: 'success', [fleet.hosts[1].target]: 'success' } });
+
+    // A stale record (another controller switched since): the hosts do not confirm it, the front goes back at once.
+    const recordFile = path.join(dir, '.switchyard-fleet.json');
+    const record = JSON.parse(readFileSync(recordFile, 'utf8'));
+    writeFileSync(recordFile, JSON.stringify({ ...record, fleetId: '20260101T000000-abcdef' }));
+    const stale = await duringLoad({ port: front.port, ...LOAD }, () => fleetRun(['rollback']));
+    expect(stale.result.exitCode, stale.result.output).toBe(1);
+    expect(stale.result.output).toMatch(/the hosts did not confirm this controller's record, so the switch to group B was undone: .*its record says group A live since fleet/);
+    expect(stale.result.output).toMatch(/switched back: group A serves as before/);
+    expect(failures(stale.records), summarizeFailures(stale.records)).toEqual([]);
+    expect(await served()).toEqual(['a1 v1']);
+    expect(existsSync(recordFile)).toBe(false);
+    expect(JSON.parse((await fleetRun(['status', '--json'])).stdout).hosts.map((host: any) => host.group)).toEqual(['A', 'A']);
+    // A record of the other group live (another controller rolled back since): the group switched to was live already, so it stays.
+    writeFileSync(recordFile, JSON.stringify({ ...record, group: 'B', commit: record.idleCommit, idleCommit: record.commit }));
+    const older = await fleetRun(['rollback']);
+    expect(older.exitCode, older.output).toBe(1);
+    expect(older.output).toMatch(/did not confirm this controller's record, so nothing moved: .*group A was live already, as the hosts record: the front stays on it/);
+    expect(await served()).toEqual(['a1 v1']);
+    expect(existsSync(recordFile)).toBe(false);
+    // Without a record, rollback reads every host first, as before; the record is written again.
+    const slow = await fleetRun(['rollback']);
+    expect(slow.exitCode, slow.output).toBe(0);
+    expect(slow.output).not.toMatch(/controller's record/);
+    expect(await served()).toEqual(['b1 v2']);
+    expect(JSON.parse(readFileSync(recordFile, 'utf8'))).toMatchObject({ group: 'B', commit: v2 });
+    const back = await fleetRun(['rollback']);
+    expect(back.exitCode, back.output).toBe(0);
+    expect(back.output).toMatch(/as this controller's record of fleet/);
+    expect(await served()).toEqual(['a1 v1']);
 
     commitVersion('v3');
     // A check that says the group cannot serve (exit 3): switched back after its first run, not after 30 s of tries.

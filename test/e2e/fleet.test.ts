@@ -88,8 +88,10 @@ describe('a fleet of three hosts', () => {
     const states = fleet.hosts.map((host) => readFileSync(path.join(host.deployRootOutside, 'state.json'), 'utf8'));
     const dry = await fleetRun(['deploy', '--dry-run'], { FLEET_BATCH: '2' });
     expect(dry.exitCode, dry.output).toBe(0);
-    expect(dry.output).toContain(`batch 1 of 2: ${fleet.hosts[0].target}, ${fleet.hosts[1].target}`);
-    expect(dry.output).toContain(`batch 2 of 2: ${fleet.hosts[2].target}`);
+    // FLEET_CANARY_HOSTS (default 1): one host first, then batches of FLEET_BATCH.
+    expect(dry.output).toContain('a first batch of 1 (FLEET_CANARY_HOSTS), batches of 2');
+    expect(dry.output).toContain(`batch 1 of 2: ${fleet.hosts[0].target}\n`);
+    expect(dry.output).toContain(`batch 2 of 2: ${fleet.hosts[1].target}, ${fleet.hosts[2].target}`);
     for (const host of fleet.hosts) expect(dry.output).toContain(`${host.target} │ live a`);
     expect(fleet.hosts.map((host) => readFileSync(path.join(host.deployRootOutside, 'state.json'), 'utf8'))).toEqual(states);
   }, 400_000);
