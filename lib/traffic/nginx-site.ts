@@ -1,6 +1,7 @@
 import { templateFile } from '../project-dir.ts';
 import type { Config, SwitchKind } from '../config/config.ts';
 import { upstreamName } from './upstream.ts';
+import { splitClientsLines } from '../canary/share.ts';
 import { LONG_LIVED_SOURCE, stickyPathLines, streamBindLine } from './long-lived.ts';
 
 /** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
@@ -15,6 +16,8 @@ export type SiteValues = {
   STICKY_PATHS: string;
   STREAM_SOURCE: string;
   STREAM_BIND: string;
+  /** The canary's 100 buckets (live-file site only). */
+  CANARY_BUCKETS?: string;
 };
 
 /** The template each mode's site comes from; passive and none use the upstream-file site as it is. */
@@ -34,6 +37,7 @@ export function siteValues(config: Config): SiteValues {
     STICKY_PATHS: stickyPathLines(config.nginx.stickyPaths),
     STREAM_SOURCE: LONG_LIVED_SOURCE,
     STREAM_BIND: streamBindLine(config),
+    CANARY_BUCKETS: splitClientsLines(),
   };
 }
 
