@@ -71,7 +71,7 @@ async function runCycle(
     const { state, recovered } = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports), command);
     const previous = state.live;
     const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
-    const run: Run = { command, target, previous, commit: null, revision, reuse: command !== 'deploy', warm: false, recovers: recovered, rebuild: options.rebuild, cold: options.cold, started, options, logId: log?.id, buildDir: null };
+    const run: Run = { command, target, previous, commit: null, revision, reuse: command !== 'deploy', warm: false, recovers: recovered, rebuild: options.rebuild, cold: options.cold, canary: command === 'deploy' ? (options.canary ?? config.canaryShare) : 0, started, options, logId: log?.id, buildDir: null };
     await runSteps(run, { ctx, store: new StateStore(config.deployRoot, state), traffic, processes }, async () => {
       const chosen: Chosen | undefined = command === 'rollback' ? await chooseRollbackRelease(config, state, target, revision) : command === 'restart' ? chooseLiveRelease(config, state) : undefined;
       const commit = chosen?.commit ?? null;

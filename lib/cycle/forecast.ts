@@ -35,7 +35,7 @@ export async function forecast(
   const state = recovers ? reconciledState(recorded, hostFacts, assessment) : recorded;
   const previous = state.live;
   const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
-  const base = { command, target, previous, revision, recovers, warm: false, rebuild: options.rebuild, cold: options.cold };
+  const base = { command, target, previous, revision, recovers, warm: false, rebuild: options.rebuild, cold: options.cold, canary: command === 'deploy' ? (options.canary ?? config.canaryShare) : 0 };
   if (command === 'deploy') {
     const { commit, note } = await mirrorCommit(config, revision);
     const reuse = commit !== null && reusesRelease(state, commit, existsSync(releaseDir(config, commit)), options.rebuild ?? false);

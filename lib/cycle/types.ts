@@ -31,6 +31,8 @@ export type DeployOptions = {
   rebuild?: boolean;
   /** Build without the build cache (BUILD_CACHE_PATHS). */
   cold?: boolean;
+  /** --canary N% (a share) or --no-canary (0); absent: CANARY. */
+  canary?: number;
 };
 
 /**
@@ -49,15 +51,17 @@ export type Run = CycleFacts & {
   installKey?: string;
   /** How the success line describes the previous slot once `bake` handed it to the watcher. */
   baking?: string;
+  /** How the success line describes a canary the watcher now judges. */
+  canaryLine?: string;
 };
 
-export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'installKey' | 'baking'>>;
+export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'installKey' | 'baking' | 'canaryLine'>>;
 
 /**
  * What happened on the host that the clean-up after a failure must know, even when the step that
  * did it throws before it returns: the new slot was started, traffic was moved to it.
  */
-export type Effects = { startedNewSlot: boolean; switched: boolean };
+export type Effects = { startedNewSlot: boolean; switched: boolean; canaryBegun?: boolean; canaryHandedOver?: boolean };
 
 /** Everything a step may act through; the runner makes one per run. */
 export type StepIo = {
