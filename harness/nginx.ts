@@ -63,6 +63,10 @@ export async function startNginx(
       STICKY_PATHS: '',
       STREAM_SOURCE: '127.0.0.2',
       STREAM_BIND: '',
+      // The bench's baselines have no judging file: the log line is never sent.
+      TRAFFIC_LOG_PORT: '9',
+      JUDGE_FORMAT: 'j1',
+      HEALTH_URI: '/health',
     }) + `map $upstream_addr $${options.upstreamName ?? ''}_served { default ''; }\n`;
   const siteFile = path.join(dir, 'site.conf');
   writeFileSync(siteFile, site);

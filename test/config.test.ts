@@ -120,7 +120,7 @@ describe('configuration', () => {
     const lines = readFileSync(new URL('../.env.example', import.meta.url), 'utf8').split('\n');
     const documented = new Map<string, string>();
     lines.forEach((line, index) => {
-      const match = /^([A-Z_]+)=/.exec(line);
+      const match = /^([A-Z][A-Z0-9_]*)=/.exec(line);
       if (!match) return;
       let start = index;
       while (start > 0 && lines[start - 1].startsWith('#')) start--;

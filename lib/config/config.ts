@@ -4,6 +4,7 @@ import { parseDuration } from './duration.ts';
 import { parseShare, parseSteps } from '../canary/share.ts';
 import { SwitchyardError } from '../errors.ts';
 import { collectSecrets } from './redact.ts';
+import { parseJudgeSettings, type JudgeSettings } from './judge-settings.ts';
 
 export type SlotName = 'a' | 'b';
 /** The two slots, in the order everything lists them: the one home of that list. */
@@ -52,6 +53,8 @@ export type Config = {
   /** CANARY and CANARY_STEPS: the share (0: off) a new release gets first, and the shares it moves through (lib/canary/). */
   canaryShare: number;
   canarySteps: number[];
+  /** The judging keys: how the bake window (and a canary) judges the new slot by nginx's figures (lib/judge). */
+  judge: JudgeSettings;
   switchKind: SwitchKind;
   /** SWITCH=command: SWITCH_CMD and SWITCH_CHECK_CMD (empty when not set), run by /bin/sh as written. */
   command: { switchCmd: string; checkCmd: string };
@@ -169,6 +172,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const keepText = value('KEEP_RELEASES');
   const keepReleases = /^\d{1,4}$/.test(keepText) ? Number(keepText) : NaN;
   if (!(keepReleases >= 1)) problems.push(`KEEP_RELEASES must be a whole number of at least 1; got ${JSON.stringify(keepText)}`);
+  const judge = parseJudgeSettings((key) => value(key as ConfigKey), ports.a, problems);
   const healthTimeoutMs = duration('HEALTH_TIMEOUT');
   const stopTimeoutMs = duration('STOP_TIMEOUT');
   const longLivedTimeoutMs = duration('LONG_LIVED_TIMEOUT');
@@ -288,6 +292,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     autoRollback: autoRollbackText === 'on',
     canaryShare: canaryShare ?? 0,
     canarySteps: canarySteps ?? [],
+    judge,
     switchKind: switchKind as SwitchKind,
     command: { switchCmd, checkCmd },
     nginx: {

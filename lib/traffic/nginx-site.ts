@@ -3,6 +3,7 @@ import type { Config, SwitchKind } from '../config/config.ts';
 import { upstreamName } from './upstream.ts';
 import { splitClientsLines } from '../canary/share.ts';
 import { LONG_LIVED_SOURCE, stickyPathLines, streamBindLine } from './long-lived.ts';
+import { LOG_FORMAT } from '../judge/log-line.ts';
 
 /** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
 
@@ -18,6 +19,10 @@ export type SiteValues = {
   STREAM_BIND: string;
   /** The canary's 100 buckets (live-file site only). */
   CANARY_BUCKETS?: string;
+  TRAFFIC_LOG_PORT: string;
+  JUDGE_FORMAT: string;
+  /** HEALTH_PATH without its query: the path nginx compares $uri with. */
+  HEALTH_URI: string;
 };
 
 /** The template each mode's site comes from; passive and none use the upstream-file site as it is. */
@@ -38,6 +43,9 @@ export function siteValues(config: Config): SiteValues {
     STREAM_SOURCE: LONG_LIVED_SOURCE,
     STREAM_BIND: streamBindLine(config),
     CANARY_BUCKETS: splitClientsLines(),
+    TRAFFIC_LOG_PORT: String(config.judge.logPort),
+    JUDGE_FORMAT: LOG_FORMAT,
+    HEALTH_URI: config.healthPath.split('?')[0],
   };
 }
 
