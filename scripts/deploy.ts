@@ -4,6 +4,7 @@ import { SPECS } from './specs.ts';
 import { printPlan } from './dry-run.ts';
 import { deploy } from '../lib/cycle/cycle.ts';
 import { SwitchyardError } from '../lib/errors.ts';
+import { parseShare } from '../lib/canary/share.ts';
 
 export const summary = SPECS.deploy.summary;
 export const help = renderHelp(SPECS.deploy, `Builds COMMIT (a SHA, tag or branch; default: the newest commit of DEPLOY_BRANCH) as a release in
@@ -28,6 +29,13 @@ REPO with git ls-remote, a SHA prefix in the local mirror as of the last deploy)
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
 success; with --dry-run one plan event per step, named as the run's step events) instead of text lines.
 
+--canary N% (or CANARY=N%): after the health check, only N% of users reach the new slot (a cookie
+set by nginx, else a hash of address and User-Agent), the rest stay on the live slot; no reload.
+deploy then returns (exit 0: the canary runs) and a detached watcher judges nginx's figures of both
+slots every CANARY_INTERVAL, moves through CANARY_STEPS and promotes (the switch, then BAKE_TIME),
+or rolls back by itself; ./deploy.ts status shows it, promote and rollback end it now. A deploy
+during a canary is refused. --no-canary switches everyone at once. See docs/canary.md.
+
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 `);
 
@@ -38,11 +46,23 @@ export async function run(io: CommandIo): Promise<number> {
     if (args.length > 1) throw new SwitchyardError(`deploy takes at most one commit; got ${args.length} arguments`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
-    const options = { rebuild: flags.rebuild === true, cold: flags.cold === true };
+    const options = { rebuild: flags.rebuild === true, cold: flags.cold === true, canary: canaryOption(flags.canary, flags['no-canary']) };
     if (flags['dry-run'] === true) return await printPlan(config, reporter, 'deploy', args[0], options);
     await deploy(cycleContext(io, config, reporter), args[0], options);
     return 0;
   } catch (error) {
     return reportFailure(error, reporter, io.argv);
   }
+}
+
+/** --canary N% or --no-canary; undefined: CANARY decides. */
+function canaryOption(given: string | boolean | undefined, off: string | boolean | undefined): number | undefined {
+  if (off === true && given !== undefined) throw new SwitchyardError('--canary and --no-canary contradict each other', { untouched: 'nothing was changed', exitCode: 2 });
+  if (off === true) return 0;
+  if (typeof given !== 'string') return undefined;
+  const share = parseShare(given);
+  if (share === undefined || share >= 100) {
+    throw new SwitchyardError(`--canary takes a share below 100% such as 5%; got ${JSON.stringify(given)}`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
+  }
+  return share;
 }

@@ -28,18 +28,22 @@ export const SPECS = {
     options: {
       rebuild: { help: 'build a kept release again instead of starting it as it is; no install or build cache' },
       cold: { help: 'build without the build cache (BUILD_CACHE_PATHS); the install cache is still used' },
+      canary: { value: 'N%', help: 'this deploy starts as a canary: N% of users first, judged against the live slot (default: CANARY)' },
+      'no-canary': { help: 'this deploy switches everyone at once, whatever CANARY says' },
       ...planOptions,
     },
   },
   rollback: {
     name: 'rollback',
     args: '[COMMIT]',
-    summary: 'start the previous good release (or the kept one COMMIT names) on the idle slot and move traffic to it: no fetch, no install, no build',
+    summary: 'start the previous good release (or the kept one COMMIT names) on the idle slot and move traffic to it: no fetch, no install, no build; during a canary: end it, every user back on the live slot',
     options: planOptions,
   },
   restart: { name: 'restart', summary: 'start the live release on the idle slot and move traffic to it (zero downtime)', options: { json } },
   releases: { name: 'releases', summary: 'the kept releases: commit, built, size, outcomes, live, which slot holds which', options: { json: { help: 'the list as one JSON document' } } },
   'bake-watch': { name: 'bake-watch', summary: 'internal: ends a bake window (started by deploy, detached)', options: {}, internal: true },
+  'canary-watch': { name: 'canary-watch', summary: 'internal: judges, steps and ends a canary (started by deploy, detached)', options: {}, internal: true },
+  promote: { name: 'promote', summary: 'during a canary: every user to the new release now (the switch), skipping the remaining steps', options: {} },
   status: {
     name: 'status',
     summary: 'which slot is live, its commit, pid, port, uptime and health',

@@ -27,6 +27,8 @@ export type CanaryEndContext = {
   cliEnv: Record<string, string | undefined>;
 };
 
+const reload = (config: Config) => loadState(config.deployRoot, config.appName, config.ports);
+
 function deployEntry(canary: Canary, state: State, outcome: 'success' | 'failed', reason?: string, automatic?: boolean) {
   return historyAppended({
     at: canary.deployStartedAt,
@@ -68,7 +70,7 @@ export async function rollBackCanary(ctx: CanaryEndContext, reason: string, auto
     slot: canary.slot,
     atProxy: drainsAtProxy(config.switchKind),
     hook: async () => undefined,
-    stopped: () => saveState(config.deployRoot, (state = applied(loadState(config.deployRoot, config.appName, config.ports), slotStopped(canary.slot)))),
+    stopped: () => saveState(config.deployRoot, (state = applied(reload(config), slotStopped(canary.slot)))),
   });
   step.done(detail);
   return `canary of ${shortCommit(canary.commit)} rolled back: every user on slot ${canary.live} (${shortCommit(state.slots[canary.live].commit)}) ${formatDuration(back)} after the decision; slot ${canary.slot} stopped; ${reason}`;
@@ -121,7 +123,7 @@ export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise
       slot: previous,
       atProxy: drainsAtProxy(config.switchKind),
       hook: async () => undefined,
-      stopped: () => saveState(config.deployRoot, applied(loadState(config.deployRoot, config.appName, config.ports), slotStopped(previous))),
+      stopped: () => saveState(config.deployRoot, applied(reload(config), slotStopped(previous))),
     });
     drain.done(after);
   }
