@@ -2,6 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { bakeLogFile, describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
+import { canaryReport, describeCanary } from '../lib/canary/describe.ts';
 import { watcherLines } from '../lib/cycle/retire.ts';
 import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
@@ -119,6 +120,7 @@ export async function run(io: CommandIo): Promise<number> {
             lines: state.bake.watcherPid ? watcherLines(bakeLogFile(config.deployRoot), state.bake.watcherPid) : [],
           }
         : null,
+      canary: canaryReport(state, config.deployRoot),
       disagreements: assessment.findings,
     };
     if (flags.json === true) {
@@ -131,7 +133,7 @@ export async function run(io: CommandIo): Promise<number> {
     reporter.info('slot  role  commit   port   pid      uptime   health');
     for (const slot of SLOTS) {
       const info = slots[slot];
-      const role = info.live ? 'live' : 'idle';
+      const role = info.live ? 'live' : state.canary?.slot === slot ? 'canary' : 'idle';
       const health = info.pid ? (info.healthy ? 'healthy' : 'UNHEALTHY') : 'stopped';
       const endpoint = info.endpoints.length > 1 ? `×${info.endpoints.length}` : info.endpoints[0];
       reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${shortCommit(info.commit).padEnd(8)} ${column(endpoint)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
@@ -147,6 +149,7 @@ export async function run(io: CommandIo): Promise<number> {
     const bake = describeBake(state);
     if (bake) reporter.info(bake);
     for (const line of report.bake?.lines ?? []) reporter.info(`  ${line}`);
+    for (const line of report.canary ? describeCanary(report.canary) : []) reporter.info(line);
     const last = report.lastEvent;
     if (last) reporter.info(describeLastEvent(last));
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);
