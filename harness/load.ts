@@ -28,6 +28,8 @@ export type LoadOptions = {
   /** Hard bounds: the load stops by itself after this many requests or this long. */
   maxRequests?: number;
   maxDurationMs?: number;
+  /** Each connection waits this long after each answer: 1 connection and 200 ms is about 5 requests a second. */
+  pauseMs?: number;
 };
 
 export type Load = { records: RequestRecord[]; stop(): Promise<RequestRecord[]> };
@@ -115,6 +117,7 @@ export function startLoad(options: LoadOptions): Load {
     while (!stopping && sent < maxRequests && Date.now() < deadline) {
       sent++;
       await one(pickKind());
+      if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
     }
   };
   const workers = Array.from({ length: connections }, worker);

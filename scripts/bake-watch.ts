@@ -8,8 +8,9 @@ import { deployLogPath } from '../lib/record/deploy-log.ts';
 
 export const summary = SPECS['bake-watch'].summary;
 export const help = renderHelp(SPECS['bake-watch'], `Started by deploy and rollback in its own session, never by hand: watches the new slot's health during
-the bake window (BAKE_TIME), moves traffic back to the warm previous slot after repeated failures
-(AUTO_ROLLBACK), and drains and stops the previous slot when the window ends. Its output is appended
+the bake window (BAKE_TIME) and judges nginx's figures for it each CANARY_INTERVAL (docs/canary.md),
+moves traffic back to the warm previous slot after 3 failed health checks or CANARY_FAILED_WINDOWS
+failed windows in a row (AUTO_ROLLBACK), and drains and stops the previous slot when the window ends. Its output is appended
 to DEPLOY_ROOT/run/bake.log. It exits at once when another command has ended the window. SIGTERM
 while it waits stops it with nothing changed (the next deploy, rollback or status --repair ends the
 window); during a drain or an automatic rollback, that is finished first. Exits 130 then.

@@ -3,6 +3,7 @@ import { parseCommandLine, renderHelp } from '../lib/cli/options.ts';
 import { SPECS } from './specs.ts';
 import { bakeLogFile, describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
 import { canaryReport, describeCanary } from '../lib/canary/describe.ts';
+import { describeJudgement, readJudgement } from '../lib/cycle/bake-judge.ts';
 import { watcherLines } from '../lib/cycle/retire.ts';
 import { loadConfig, makeReporter, reportFailure, type CommandIo } from '../lib/cli/command.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
@@ -117,6 +118,7 @@ export async function run(io: CommandIo): Promise<number> {
         ? {
             ...state.bake,
             watcherRunning: isBakeWatcher(state.bake.watcherPid),
+            lastWindow: readJudgement(config.deployRoot) ?? null,
             lines: state.bake.watcherPid ? watcherLines(bakeLogFile(config.deployRoot), state.bake.watcherPid) : [],
           }
         : null,
@@ -148,6 +150,8 @@ export async function run(io: CommandIo): Promise<number> {
     if (config.switchKind === 'nginx-live-file') reporter.info(`nginx live-file in ${config.nginx.liveDir} → ${pointsAt ?? 'none yet'}`);
     const bake = describeBake(state);
     if (bake) reporter.info(bake);
+    const judged = state.bake && describeJudgement(config.deployRoot, state.bake);
+    if (judged) reporter.info(judged);
     for (const line of report.bake?.lines ?? []) reporter.info(`  ${line}`);
     for (const line of report.canary ? describeCanary(report.canary) : []) reporter.info(line);
     const last = report.lastEvent;

@@ -19,6 +19,7 @@ import { createSwitch, drainsAtProxy, trafficTarget } from '../traffic/index.ts'
 import { portValue, slotEndpoints } from '../slot/endpoints.ts';
 import { waitForLongLived } from './retire.ts';
 import { markWarm } from '../traffic/warm.ts';
+import { startBakeJudge, type BakeJudge, type Judgement } from './bake-judge.ts';
 
 /**
  * The bake window: after a deploy the previous slot keeps running without traffic, so a rollback is
@@ -64,13 +65,35 @@ export type WatchContext = {
 
 /** The watcher's loop: returns when its window is over (ended here, or by another command). */
 export async function watchBake(ctx: WatchContext): Promise<string> {
+  const opening = currentBake(ctx.config);
+  // A deploy's window with auto rollback is judged on nginx's figures too; a rollback's ends at once.
+  const judging = opening?.autoRollback && Date.now() < Date.parse(opening.endsAt);
+  const judge = judging ? await startBakeJudge(ctx.config, opening, ctx.reporter, ctx.appEnv, ctx.signal) : undefined;
+  try {
+    return await watchLoop(ctx, judge);
+  } finally {
+    await judge?.close();
+  }
+}
+
+async function watchLoop(ctx: WatchContext, judge: BakeJudge | undefined): Promise<string> {
   const { config, reporter } = ctx;
   let failures = 0;
   for (;;) {
     const bake = currentBake(config);
     if (!bake) return 'the window was ended by another command; nothing to do';
     if (ctx.signal?.aborted) return standDown(bake, ctx.signal.reason);
-    if (Date.now() >= Date.parse(bake.endsAt)) return await endWindow(ctx, bake);
+    if (Date.now() >= Date.parse(bake.endsAt)) {
+      if (!judge) return await endWindow(ctx, bake);
+      await judge.close();
+      const summary = judge.summary();
+      return `${summary}; ${await endWindow(ctx, bake)}`;
+    }
+    const call = bake.autoRollback ? await judge?.tick() : undefined;
+    if (call) {
+      await rollBackAutomatically(ctx, bake, call.reason, call.judgement);
+      continue;
+    }
     if (bake.autoRollback) {
       const result = await probeSlot(config, bake.live);
       failures = result.ok ? 0 : failures + 1;
@@ -145,7 +168,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
   }
 }
 
-async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: string): Promise<void> {
+async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: string, judgement?: Judgement): Promise<void> {
   const { config, reporter } = ctx;
   const started = Date.now();
   const lock = await lockWhenFree(config, ctx.user, ctx.signal);
@@ -188,6 +211,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
       durationMs: Date.now() - started,
       reason,
       automatic: true,
+      ...(judgement ? { judgement } : {}),
     });
     // The failed slot is drained and stopped at once, by this watcher, on its next turn.
     const windowEndingNow = bakeBegun({

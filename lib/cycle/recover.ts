@@ -12,6 +12,7 @@ import { otherSlot, saveState, type CycleCommand, type State } from '../record/s
 import { waitForNoConnections } from '../slot/connections.ts';
 import { runningEndpoints } from '../slot/running-endpoints.ts';
 import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
+import { removeJudgingFile } from '../judge/index.ts';
 
 /** The side-effecting half of recovery: gather what really runs, then act on reconcile.ts's pure decision. */
 
@@ -26,6 +27,8 @@ export async function reconcile(
   state: State,
   command?: CycleCommand,
 ): Promise<{ state: State; recovered: boolean }> {
+  // Left by a deploy or watcher killed mid-judgement, it has nginx log to a port nobody reads (an error-log line a request).
+  removeJudgingFile(ctx.config);
   const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
   const facts = await gatherFacts(ctx.config, traffic, processes, state);
   const assessment = assessHost(state, facts, { keepRecordedLive: command === 'rollback' });

@@ -12,6 +12,7 @@ import { slotDir } from '../slot/slots.ts';
 import type { TrafficSwitch } from '../traffic/index.ts';
 import { cleanUpAfterFailure, explainFailure, interruption } from './failure.ts';
 import { FLOW_STEPS } from './step-table.ts';
+import { openBaseline, type BaselineLog } from './baseline.ts';
 import { STEP_FUNCTIONS } from './steps/index.ts';
 import type { CycleContext, Run, StepIo } from './types.ts';
 
@@ -30,13 +31,20 @@ export async function runSteps(
   const io = stepIo(deps.ctx, deps.store, deps.traffic, deps.processes, () => run, (change) => (run = { ...run, ...change }));
   const { reporter } = io;
   const phase = journalPhase(() => run, io);
+  let baseline: BaselineLog | undefined;
   try {
     run = { ...run, ...(await prelude()) };
     if (run.warm) reporter.info(`  slot ${run.target} still runs ${shortCommit(run.commit)} (bake window): nothing to start`);
+    baseline = await openBaseline(run, io);
     await io.hook('begin');
     for (const step of FLOW_STEPS) {
       if (!step.applies(run, io.config)) continue;
       if (step.before) await io.hook(step.before);
+      // The old slot's figures end where the new slot's begin; the port is free again for the watcher.
+      if (step.name === 'switch' && baseline) {
+        run = { ...run, baseline: baseline.take() };
+        await baseline.close();
+      }
       await phase(step.name);
       run = { ...run, ...(await STEP_FUNCTIONS[step.name](run, io)) };
       if (step.after) await io.hook(step.after);
@@ -44,8 +52,11 @@ export async function runSteps(
     await io.hook('end');
     reporter.success(successLine(run, io));
   } catch (error) {
+    await baseline?.close();
     const liveSentence = await cleanUpAfterFailure(run, io, error, () => phase('record'));
     throw explainFailure(run, io, error, liveSentence);
+  } finally {
+    await baseline?.close();
   }
 }
 

@@ -57,7 +57,7 @@ const atProxy = (config: Config) => drainsAtProxy(config.switchKind);
 /** A deploy with a canary stops after it: the watcher promotes (the ordinary switch) or rolls back later. */
 export const canarying = (facts: CycleFacts, config: Config) =>
   facts.command === 'deploy' && facts.previous !== null && (facts.canary ?? 0) > 0 && config.switchKind === 'nginx-live-file';
-const baking = (facts: CycleFacts, config: Config) =>
+export const baking = (facts: CycleFacts, config: Config) =>
   facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart' && atProxy(config) && !canarying(facts, config);
 
 /** Done by the command before the flow reads the state it acts on. */
@@ -148,7 +148,7 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     applies: baking,
     describe: (facts, config) =>
       facts.command === 'deploy'
-        ? `keep slot ${facts.previous} running without traffic for BAKE_TIME (${formatDuration(config.bakeTimeMs)}): a rollback in that window is a switch only${config.autoRollback ? '; 3 failed health checks of slot ' + facts.target + ' in a row roll back by themselves' : ''}; a detached watcher drains and stops it at the end`
+        ? `keep slot ${facts.previous} running without traffic for BAKE_TIME (${formatDuration(config.bakeTimeMs)}): a rollback in that window is a switch only${config.autoRollback ? `; 3 failed health checks of slot ${facts.target} in a row roll back by themselves, and so do ${config.judge.failedWindows} failed windows in a row of nginx's figures for it (each ${formatDuration(config.judge.intervalMs)}, against slot ${facts.previous}'s before the switch${config.judge.bakeCheckCmd.trim() ? ', and BAKE_CHECK_CMD' : ''}; docs/canary.md)` : ''}; a detached watcher drains and stops it at the end`
         : `a detached watcher drains and stops slot ${facts.previous} now, in the background`,
   },
   {

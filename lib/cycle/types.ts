@@ -1,7 +1,7 @@
 import type { Config, SlotName } from '../config/config.ts';
 import type { Reporter, Step } from '../cli/reporter.ts';
 import type { StateStore } from '../record/store.ts';
-import type { CycleCommand } from '../record/state.ts';
+import type { Baseline, CycleCommand } from '../record/state.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
 import type { TrafficSwitch } from '../traffic/index.ts';
 import type { CycleFacts } from './step-table.ts';
@@ -53,9 +53,11 @@ export type Run = CycleFacts & {
   baking?: string;
   /** How the success line describes a canary the watcher now judges. */
   canaryLine?: string;
+  /** nginx's figures for the previous slot before the switch, handed to the bake window's judgement. */
+  baseline?: Baseline;
 };
 
-export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'installKey' | 'baking' | 'canaryLine'>>;
+export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'installKey' | 'baking' | 'canaryLine' | 'baseline'>>;
 
 /**
  * What happened on the host that the clean-up after a failure must know, even when the step that

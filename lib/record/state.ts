@@ -6,6 +6,7 @@ import { currentUserName, describeOwnership } from '../host/file-owner.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
 import { redact } from '../config/redact.ts';
+import type { SlotFigures } from '../judge/figures.ts';
 
 export const STATE_VERSION = 1;
 
@@ -36,6 +37,8 @@ export type HistoryEntry = {
   requested?: string;
   /** Id of this run's full output in DEPLOY_ROOT/deploys (`history --show <id>`). */
   log?: string;
+  /** An automatic rollback on nginx's figures: the last failed window's, the new slot's against the old one's. */
+  judgement?: { failedWindows: number; candidate: SlotFigures; baseline: SlotFigures; reasons: string[] };
 };
 
 /** What a running deploy or rollback is doing; left behind if it is killed, so the next command can tell. */
@@ -71,6 +74,8 @@ export type Bake = {
   /** The detached `bake-watch` process that ends the window; null until it has started. */
   watcherPid: number | null;
   autoRollback: boolean;
+  /** nginx's figures for the previous slot from the deploy's start to its switch: what the new slot is judged against. */
+  baseline?: Baseline | null;
 };
 
 /** nginx's figures of one slot over one window (lib/judge). */
@@ -108,6 +113,7 @@ export type Canary = {
 };
 
 export const CANARY_WINDOWS_KEPT = 20;
+export type Baseline = { slot: SlotName; figures: SlotFigures; ms: number };
 
 /** One build of one commit. Only a complete one (installed and built) is ever started. */
 export type Release = {

@@ -29,7 +29,8 @@ export const bake: StepFunction = async (run, io) => {
  * crash at any point leaves a window the next command ends. Returns the watcher's pid.
  */
 export function handToWatcher(run: Readonly<Run>, io: StepIo, endsAt: string, autoRollback: boolean): number {
-  io.store.apply(bakeBegun({ previous: run.previous!, live: run.target, endsAt, watcherPid: null, autoRollback }));
+  const baseline = run.baseline ?? null;
+  io.store.apply(bakeBegun({ previous: run.previous!, live: run.target, endsAt, watcherPid: null, autoRollback, baseline }));
   const pid = startBakeWatcher(io.config, io.ctx.cliEnv ?? {}, run.logId);
   io.store.apply(bakeWatched(pid));
   return pid;
