@@ -75,7 +75,11 @@ export async function watchCanary(ctx: CanaryWatchContext): Promise<string> {
   const log = await openTrafficLog(config);
   try {
     for (;;) {
-      await sleep(config.judge.intervalMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+      // Looked at twice a second: a canary ended by `promote` or `rollback` frees the traffic log's port at once.
+      const windowEnds = Date.now() + config.judge.intervalMs;
+      while (Date.now() < windowEnds && !ctx.signal?.aborted && currentCanary(config)) {
+        await sleep(Math.min(500, windowEnds - Date.now()), undefined, { signal: ctx.signal }).catch(() => undefined);
+      }
       const canary = currentCanary(config);
       if (!canary) return ENDED;
       if (ctx.signal?.aborted) return standDown(canary, ctx.signal.reason);
