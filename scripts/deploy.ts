@@ -47,6 +47,9 @@ export async function run(io: CommandIo): Promise<number> {
     const config = loadConfig(io, reporter);
     reporter = makeReporter(io, config);
     const options = { rebuild: flags.rebuild === true, cold: flags.cold === true, canary: canaryOption(flags.canary, flags['no-canary']) };
+    if (options.canary && config.switchKind !== 'nginx-live-file') {
+      throw new SwitchyardError(`--canary needs SWITCH=nginx-live-file (its site sends the canary's buckets to the new slot); this host has SWITCH=${config.switchKind}`, { untouched: 'nothing was changed', exitCode: 2 });
+    }
     if (flags['dry-run'] === true) return await printPlan(config, reporter, 'deploy', args[0], options);
     await deploy(cycleContext(io, config, reporter), args[0], options);
     return 0;
