@@ -176,7 +176,7 @@ function describeLastEvent(last: HistoryEntry): string {
     const what = last.command === 'deploy' ? `deploy of ${last.requested !== undefined ? JSON.stringify(last.requested) : 'DEPLOY_BRANCH'}` : last.command;
     return `last: ${what} ${last.outcome} before touching a slot (${who}, ${formatDuration(last.durationMs)})${last.reason ? `: ${last.reason}` : ''}`;
   }
-  if (last.automatic) return `last: AUTOMATIC rollback to ${shortCommit(last.commit)} on slot ${last.slot} at ${last.at}, from ${shortCommit(last.previousCommit)}: ${last.reason ?? 'the new slot failed its health checks'}`;
+  if (last.automatic && last.command === 'rollback') return `last: AUTOMATIC rollback to ${shortCommit(last.commit)} on slot ${last.slot} at ${last.at}, from ${shortCommit(last.previousCommit)}: ${last.reason ?? 'the new slot failed its health checks'}`;
   return `last: ${last.command} ${shortCommit(last.commit)} to slot ${last.slot} ${who}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`;
 }
 
