@@ -1,102 +1,116 @@
 /**
- * `npm run bench:canary`: the percentage canary under load, on a real nginx and real slots, with
- * users (own User-Agent and cookie jar each, harness/users.ts) at about 500 req/s and 5 req/s. Three
- * releases under CANARY=5%: one failing 100 % of its non-health requests, one failing 10 %, a good
- * one. For each: how the canary ended, the time from `deploy` to that end, the share of all requests
- * that failed because of the bad release, and the failures of the mechanism itself (a reset, a 502:
- * anything but the release's own 500). Writes bench/results/canary.md. Bounded: each case stops at
- * its end or after 3 minutes.
+ * `npm run bench:canary [-- --out DIR]`: the bake window's judgement of nginx's figures, measured on
+ * the harness host (a real nginx, a real git repo, `./deploy.ts deploy` as an operator runs it) with
+ * the default judging settings (CANARY_INTERVAL 10s, 1 %, 2 failed windows). A release failing 100 %
+ * and one failing 10 % of non-health requests (test/fixtures/apps/error-share.js; /health answers 200)
+ * under a closed-loop load: the requests failed because of the bad release, the time from the
+ * deploy's return to the automatic rollback, and the requests failed after it (the mechanism's own:
+ * must be 0). A good release at about 5 and 500 requests a second: no false abort. Writes
+ * DIR/canary.md, followed by the percentage canary's cases (bench/canary-share.ts). Exit code 1 when a bad release was not rolled back, a good one was, or the rollback
+ * itself failed a request.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.ts';
-import { startUsers, type UserAnswer } from '../harness/users.ts';
-import { renderText, type Section } from './report/table.ts';
+import { parseArgs } from 'node:util';
+import { createTestHost, type TestHost } from '../harness/host.ts';
+import { startLoad, type LoadOptions } from '../harness/load.ts';
+import { waitFor } from '../harness/wait.ts';
+import { describeHost, hostInfo } from './host-info.ts';
+import { measureCanaryShare } from './canary-share.ts';
 
-const canaryApp = fileURLToPath(new URL('../test/fixtures/apps/canary-app.js', import.meta.url));
-const useCanaryApp = (dir: string) => copyFileSync(canaryApp, path.join(dir, 'server.js'));
-const CASE_BOUND_MS = 180_000;
-
-type Case = { name: string; tag: string; users: number; pauseMs: number; env: Record<string, string> };
-type Row = {
-  name: string; rate: number; outcome: string; seconds: number; requests: number
-  releaseFailed: number; mechanismFailed: number
+const ERROR_SHARE_APP = fileURLToPath(new URL('../test/fixtures/apps/error-share.js', import.meta.url));
+const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
+const release = (failShare: number) => (dir: string) => {
+  copyFileSync(ERROR_SHARE_APP, path.join(dir, 'server.js'));
+  writeFileSync(path.join(dir, 'FAIL_SHARE'), `${failShare}\n`);
 };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+type Case = { name: string; failShare: number; load: Omit<LoadOptions, 'port'>; bakeTime: string };
+type Outcome = {
+  name: string;
+  requests: number;
+  perSecond: number;
+  failed: number;
+  rolledBack: boolean;
+  toRollbackMs: number | null;
+  failedAfter: number;
+  ok: boolean;
+};
 
-async function runCase(host: TestHost, version: string, bench: Case): Promise<Row> {
-  host.writeEnv({ ...APP_WITHOUT_NPM, BAKE_TIME: '0', CANARY: '5%', ...bench.env });
-  const load = startUsers({ port: host.nginx.port, users: bench.users, maxDurationMs: CASE_BOUND_MS + 30_000, pauseMs: bench.pauseMs });
-  await sleep(3000);
-  host.example.commit(version, useCanaryApp);
-  const started = Date.now();
-  const deployed = await host.run(['deploy']);
-  if (deployed.exitCode !== 0) throw new Error(`deploy of ${version} failed:\n${deployed.output}`);
-  while (host.state().canary && Date.now() - started < CASE_BOUND_MS) await sleep(200);
-  const ended = Date.now();
-  const canary = host.state().canary;
-  await sleep(1000);
-  const answers = (await load.stop()).filter((answer) => answer.at >= started && answer.at <= ended);
-  const last = host.state().history.at(-1);
-  const outcome = canary ? 'still running at the bound' : last.outcome === 'success' ? 'promoted' : last.automatic ? 'rolled back by itself' : `ended: ${last.outcome}`;
-  const release = (answer: UserAnswer) => answer.status === 500 && answer.version === version;
-  return {
-    name: bench.name,
-    rate: answers.length / ((ended - started) / 1000),
-    outcome,
-    seconds: (ended - started) / 1000,
-    requests: answers.length,
-    releaseFailed: answers.filter(release).length,
-    mechanismFailed: answers.filter((answer) => answer.status !== 200 && !release(answer)).length,
-  };
-}
-
+const MIX = { fast: 0.8, post: 0.2 };
 const CASES: Case[] = [
-  { name: 'fails 100 %, ~500 req/s', tag: '-fail100', users: 50, pauseMs: 80, env: {} },
-  { name: 'fails 10 %, ~500 req/s', tag: '-fail10', users: 50, pauseMs: 80, env: {} },
-  { name: 'good, ~500 req/s', tag: '', users: 50, pauseMs: 80, env: {} },
-  // 5 % of 5 req/s is one request every 4 s: too few to judge, so CANARY_INCONCLUSIVE decides.
-  { name: 'good, ~5 req/s', tag: '', users: 5, pauseMs: 1000, env: { CANARY_INCONCLUSIVE: 'promote', CANARY_INCONCLUSIVE_WINDOWS: '3' } },
+  { name: 'bad release: 100 % of / fail', failShare: 1, load: { connections: 8, mix: MIX }, bakeTime: '120s' },
+  { name: 'bad release: 10 % fail', failShare: 0.1, load: { connections: 8, mix: MIX }, bakeTime: '120s' },
+  { name: 'good release at ~5 req/s', failShare: 0, load: { connections: 1, pauseMs: 170, mix: MIX }, bakeTime: '35s' },
+  { name: 'good release at ~500 req/s', failShare: 0, load: { connections: 20, pauseMs: 18, mix: MIX }, bakeTime: '35s' },
 ];
 
-async function main(): Promise<void> {
-  const host = await createTestHost({ env: { ...APP_WITHOUT_NPM, BAKE_TIME: '0' } });
-  const rows: Row[] = [];
+async function measureCase(host: TestHost, item: Case, index: number): Promise<Outcome> {
+  const automatic = () => host.state().history.filter((entry: any) => entry.automatic).length;
+  const before = automatic();
+  const load = startLoad({ port: host.nginx.port, maxDurationMs: 180_000, ...item.load });
+  const started = Date.now();
+  host.example.commit(`v${index + 2}`, release(item.failShare));
+  const deployed = await host.run(['deploy'], { BAKE_TIME: item.bakeTime });
+  const returned = Date.now();
+  if (deployed.exitCode !== 0) throw new Error(`deploy failed: ${deployed.output.slice(-1500)}`);
+  await waitFor('the window to end', () => host.state().bake === null, { timeoutMs: 180_000 });
+  const records = await load.stop();
+  const ended = Date.now();
+  const rollback = automatic() > before ? host.state().history.at(-1) : undefined;
+  const rolledBackAt = rollback ? Date.parse(rollback.at) + rollback.durationMs : null;
+  const result: Outcome = {
+    name: item.name,
+    requests: records.length,
+    perSecond: Math.round(records.length / ((ended - started) / 1000)),
+    failed: records.filter((record) => record.error !== null).length,
+    rolledBack: rollback !== undefined,
+    toRollbackMs: rolledBackAt === null ? null : rolledBackAt - returned,
+    failedAfter: rolledBackAt === null ? 0 : records.filter((record) => record.startedAt > rolledBackAt && record.error !== null).length,
+    ok: false,
+  };
+  result.ok = (item.failShare > 0) === result.rolledBack && result.failedAfter === 0 && (item.failShare > 0 || result.failed === 0);
+  return result;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(PROJECT_DIR, 'bench', 'results') } } });
+  const host = await createTestHost();
+  const outcomes: Outcome[] = [];
   try {
-    host.example.commit('v1', useCanaryApp);
+    host.writeEnv({});
+    host.example.commit('v1', release(0));
     const first = await host.run(['deploy']);
-    if (first.exitCode !== 0) throw new Error(`first deploy failed:\n${first.output}`);
-    let n = 1;
-    for (const bench of CASES) {
-      const row = await runCase(host, `v${++n}${bench.tag}`, bench);
-      rows.push(row);
-      console.log(`${row.name}: ${row.outcome} after ${row.seconds.toFixed(1)} s`);
+    if (first.exitCode !== 0) throw new Error(`deploy of v1 failed: ${first.output.slice(-1500)}`);
+    for (const [index, item] of CASES.entries()) {
+      const outcome = await measureCase(host, item, index);
+      outcomes.push(outcome);
+      console.log(JSON.stringify(outcome));
     }
   } finally {
     await host.cleanUp();
   }
-  const percent = (part: number, whole: number) => `${whole ? ((100 * part) / whole).toFixed(2) : '0.00'} %`;
-  const section: Section = {
-    title: 'Canary: CANARY=5%, CANARY_STEPS=5% 25% 50%, CANARY_INTERVAL 10s, CANARY_FAILED_WINDOWS 2 (defaults)',
-    header: ['release', 'req/s', 'outcome', 'deploy → end', 'requests', 'failed by the release', 'failed by the mechanism'],
-    rows: rows.map((row) => [
-      row.name,
-      row.rate.toFixed(0),
-      row.outcome,
-      `${row.seconds.toFixed(1)} s`,
-      String(row.requests),
-      `${row.releaseFailed} (${percent(row.releaseFailed, row.requests)})`,
-      String(row.mechanismFailed),
-    ]),
-    note: 'requests from the deploy command to the end of the canary; the 5 req/s case uses CANARY_INCONCLUSIVE=promote, CANARY_INCONCLUSIVE_WINDOWS=3',
-  };
-  const text = renderText([section]);
+  const rows = outcomes.map((o) =>
+    `| ${o.name} | ${o.requests.toLocaleString('en-US')} (${o.perSecond}/s) | ${o.failed.toLocaleString('en-US')} (${((100 * o.failed) / Math.max(1, o.requests)).toFixed(1)} %) | ${o.rolledBack ? 'yes' : 'no'} | ${o.toRollbackMs === null ? '-' : `${(o.toRollbackMs / 1000).toFixed(1)} s`} | ${o.failedAfter} | ${o.ok ? 'as expected' : 'NOT as expected'} |`,
+  );
+  const text = [
+    '# The bake window\'s judgement (npm run bench:canary)',
+    '',
+    `${describeHost(await hostInfo())}; defaults: CANARY_INTERVAL 10s, CANARY_MAX_ERROR_RATE 1%, CANARY_FAILED_WINDOWS 2, CANARY_MIN_REQUESTS 20.`,
+    'Requests are counted from the deploy\'s start to the end of the bake window (or of the rollback\'s drain).',
+    '',
+    '| case | requests | failed | rolled back by itself | deploy returned → rollback | failed after the rollback |  |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
   console.log(text);
-  const results = fileURLToPath(new URL('./results', import.meta.url));
-  mkdirSync(results, { recursive: true });
-  writeFileSync(path.join(results, 'canary.md'), `# npm run bench:canary (${new Date().toISOString()})\n\n\`\`\`${text}\n\`\`\`\n`);
+  // The percentage canary's own cases (CANARY=5%: share, steps, promotion, rollback), on a host of their own.
+  const share = await measureCanaryShare();
+  mkdirSync(values.out!, { recursive: true });
+  writeFileSync(path.join(values.out!, 'canary.md'), text + share);
+  return outcomes.every((o) => o.ok) ? 0 : 1;
 }
 
-await main();
+process.exitCode = await main();

@@ -82,7 +82,8 @@ describe("the bake window's judgement of nginx's figures", () => {
     const load = startLoad({ port: host.nginx.port, connections: 1, pauseMs: 200, mix: MIX, maxDurationMs: 110_000 });
     await loadAnswered(load);
     host.example.commit('v4-good', release(0));
-    const deployed = await host.run(['deploy'], { BAKE_TIME: '25s', CANARY_INTERVAL: '10s' });
+    // Long enough for status to see a judged window however slow the host is; the window then ends by itself.
+    const deployed = await host.run(['deploy'], { BAKE_TIME: '60s', CANARY_INTERVAL: '10s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
     await waitFor('the first judged window', () => /window 1 \(10\.0s\)/.test(bakeLog()), { timeoutMs: 60_000, output: bakeLog });
     const status = await host.run(['status']);
@@ -93,12 +94,12 @@ describe("the bake window's judgement of nginx's figures", () => {
     expect(automaticRollbacks()).toBe(before);
     expect((await host.get('/')).json.version).toBe('v4-good');
     expect(bakeLog()).toMatch(/window 1 \(10\.0s\): slot [ab] 0 of \d+ requests 5xx \(0\.0 %\).*: pass/);
-    expect(bakeLog()).toMatch(/judgement of slot [ab]: 2 window\(s\) passed, 0 failed, 0 inconclusive; slot [ab] is no longer kept warm/);
+    expect(bakeLog()).toMatch(/judgement of slot [ab]: [1-9]\d* window\(s\) passed, 0 failed, 0 inconclusive; slot [ab] is no longer kept warm/);
   }, 180_000);
 
   it('without traffic there is no verdict, and the last line says it is not a pass', async () => {
     host.example.commit('v5-quiet', release(0));
-    const deployed = await host.run(['deploy'], { BAKE_TIME: '12s' });
+    const deployed = await host.run(['deploy'], { BAKE_TIME: '25s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
     await waitFor('the window to end', () => host.state().bake === null, { timeoutMs: 90_000, output: bakeLog });
     expect(bakeLog()).toMatch(/window 1 \(5\.0s\): slot [ab] 0 of 0 requests 5xx .*: inconclusive: slot [ab] answered 0 requests, fewer than the 20 needed/);
