@@ -14,6 +14,10 @@ one, skipping releases that were rolled back from and releases no longer kept. C
 prefix of a kept release's SHA, or a tag or branch the local mirror resolves to one) goes to any
 kept release; \`./deploy.ts releases\` lists them. Refuses, changing nothing, when there is none.
 
+During a canary (deploy --canary) a plain rollback ends it instead: every user back on the live slot
+at once (the canary files removed), then the canary slot drained and stopped; the deploy is recorded
+as failed. rollback COMMIT is refused then.
+
 --dry-run prints the plan (which release, which slot, each step) and changes nothing: no lock, no
 state write.
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
