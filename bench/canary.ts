@@ -6,7 +6,7 @@
  * under a closed-loop load: the requests failed because of the bad release, the time from the
  * deploy's return to the automatic rollback, and the requests failed after it (the mechanism's own:
  * must be 0). A good release at about 5 and 500 requests a second: no false abort. Writes
- * DIR/canary.md. Exit code 1 when a bad release was not rolled back, a good one was, or the rollback
+ * DIR/canary.md, followed by the percentage canary's cases (bench/canary-share.ts). Exit code 1 when a bad release was not rolled back, a good one was, or the rollback
  * itself failed a request.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { createTestHost, type TestHost } from '../harness/host.ts';
 import { startLoad, type LoadOptions } from '../harness/load.ts';
 import { waitFor } from '../harness/wait.ts';
 import { describeHost, hostInfo } from './host-info.ts';
+import { measureCanaryShare } from './canary-share.ts';
 
 const ERROR_SHARE_APP = fileURLToPath(new URL('../test/fixtures/apps/error-share.js', import.meta.url));
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -105,8 +106,10 @@ async function main(): Promise<number> {
     '',
   ].join('\n');
   console.log(text);
+  // The percentage canary's own cases (CANARY=5%: share, steps, promotion, rollback), on a host of their own.
+  const share = await measureCanaryShare();
   mkdirSync(values.out!, { recursive: true });
-  writeFileSync(path.join(values.out!, 'canary.md'), text);
+  writeFileSync(path.join(values.out!, 'canary.md'), text + share);
   return outcomes.every((o) => o.ok) ? 0 : 1;
 }
 

@@ -4,6 +4,7 @@ import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { printPlan } from './dry-run.ts';
 import { deploy } from '../lib/cycle/cycle.ts';
+import { parseShare } from '../lib/canary/share.ts';
 
 export const command = defineCommand({
   spec: SPECS.deploy,
@@ -35,6 +36,13 @@ REPO with git ls-remote, a SHA prefix in the local mirror as of the last deploy)
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,
 success; with --dry-run one plan event per step, named as the run's step events) instead of text lines.
 
+--canary N% (or CANARY=N%): after the health check, only N% of users reach the new slot (a cookie
+set by nginx, else a hash of address and User-Agent), the rest stay on the live slot; no reload.
+deploy then returns (exit 0: the canary runs) and a detached watcher judges nginx's figures of both
+slots every CANARY_INTERVAL, moves through CANARY_STEPS and promotes (the switch, then BAKE_TIME),
+or rolls back by itself; ./deploy.ts status shows it, promote and rollback end it now. A deploy
+during a canary is refused. --no-canary switches everyone at once. See docs/canary.md.
+
 Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
 `,
   async run({ io, flags, args, config, reporter }) {
@@ -42,9 +50,24 @@ Exit code 0 only on success; 75 when another deploy or rollback holds the lock.
       throw new SwitchyardError('--release-cmd and --no-release-cmd contradict each other', { untouched: 'nothing was changed', next: 'give one of them', exitCode: 2 });
     }
     const releaseCmd = flags['release-cmd'] ? 'force' : flags['no-release-cmd'] ? 'skip' : undefined;
-    const options = { rebuild: flags.rebuild, cold: flags.cold, releaseCmd } as const;
+    const options = { rebuild: flags.rebuild, cold: flags.cold, releaseCmd, canary: canaryOption(flags.canary, flags['no-canary']) } as const;
+    if (options.canary && config.switchKind !== 'nginx-live-file') {
+      throw new SwitchyardError(`--canary needs SWITCH=nginx-live-file (its site sends the canary's buckets to the new slot); this host has SWITCH=${config.switchKind}`, { untouched: 'nothing was changed', exitCode: 2 });
+    }
     if (flags['dry-run']) return await printPlan(config, reporter, 'deploy', args.COMMIT, options);
     await deploy(cycleContext(io, config, reporter), args.COMMIT, options);
     return 0;
   },
 });
+
+/** --canary N% or --no-canary; undefined: CANARY decides. */
+function canaryOption(given: string | undefined, off: boolean): number | undefined {
+  if (off && given !== undefined) throw new SwitchyardError('--canary and --no-canary contradict each other', { untouched: 'nothing was changed', exitCode: 2 });
+  if (off) return 0;
+  if (given === undefined) return undefined;
+  const share = parseShare(given);
+  if (share === undefined || share >= 100) {
+    throw new SwitchyardError(`--canary takes a share below 100% such as 5%; got ${JSON.stringify(given)}`, { untouched: 'nothing was changed', next: 'see ./deploy.ts deploy --help', exitCode: 2 });
+  }
+  return share;
+}

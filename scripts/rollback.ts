@@ -17,6 +17,10 @@ kept release; \`./deploy.ts releases\` lists them. Refuses, changing nothing, wh
 A rollback never runs RELEASE_CMD: the database stays as the newer release's migrations left it,
 so those migrations must keep the older code working (expand/contract: docs/releases.md).
 
+During a canary (deploy --canary) a plain rollback ends it instead: every user back on the live slot
+at once (the canary files removed), then the canary slot drained and stopped; the deploy is recorded
+as failed. rollback COMMIT is refused then.
+
 --dry-run prints the plan (which release, which slot, each step) and changes nothing: no lock, no
 state write.
 --json prints one JSON event per line (step with its duration in ms, output, warning, error,

@@ -2,6 +2,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
 import { bakeLogFile, describeBake, isBakeWatcher } from '../lib/cycle/bake.ts';
+import { canaryReport, describeCanary } from '../lib/canary/describe.ts';
 import { describeJudgement, readJudgement } from '../lib/cycle/bake-judge.ts';
 import { watcherLines } from '../lib/cycle/retire.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
@@ -116,6 +117,7 @@ it says so and how the next deploy will reconcile it.
             lines: state.bake.watcherPid ? watcherLines(bakeLogFile(config.deployRoot), state.bake.watcherPid) : [],
           }
         : null,
+      canary: canaryReport(state, config.deployRoot),
       disagreements: assessment.findings,
     };
     if (flags.json === true) {
@@ -128,7 +130,7 @@ it says so and how the next deploy will reconcile it.
     reporter.info('slot  role  commit   port   pid      uptime   health');
     for (const slot of SLOTS) {
       const info = slots[slot];
-      const role = info.live ? 'live' : 'idle';
+      const role = info.live ? 'live' : state.canary?.slot === slot ? 'canary' : 'idle';
       const health = info.pid ? (info.healthy ? 'healthy' : 'UNHEALTHY') : 'stopped';
       const endpoint = info.endpoints.length > 1 ? `×${info.endpoints.length}` : info.endpoints[0];
       reporter.info(`${slot.padEnd(5)} ${role.padEnd(5)} ${shortCommit(info.commit).padEnd(8)} ${column(endpoint)} ${String(info.pid ?? '-').padEnd(8)} ${(info.uptimeMs !== null ? formatDuration(info.uptimeMs) : '-').padEnd(8)} ${health}`);
@@ -146,6 +148,7 @@ it says so and how the next deploy will reconcile it.
     const judged = state.bake && describeJudgement(config.deployRoot, state.bake);
     if (judged) reporter.info(judged);
     for (const line of report.bake?.lines ?? []) reporter.info(`  ${line}`);
+    for (const line of report.canary ? describeCanary(report.canary) : []) reporter.info(line);
     const last = report.lastEvent;
     if (last) reporter.info(describeLastEvent(last));
     if (state.journal && facts.journalHolderAlive) reporter.info(`a ${state.journal.command} (pid ${state.journal.pid}) is running now, in its "${state.journal.phase}" phase`);
@@ -166,7 +169,7 @@ function describeLastEvent(last: HistoryEntry): string {
     const what = last.command === 'deploy' ? `deploy of ${last.requested !== undefined ? JSON.stringify(last.requested) : 'DEPLOY_BRANCH'}` : last.command;
     return `last: ${what} ${last.outcome} before touching a slot (${who}, ${formatDuration(last.durationMs)})${last.reason ? `: ${last.reason}` : ''}`;
   }
-  if (last.automatic) return `last: AUTOMATIC rollback to ${shortCommit(last.commit)} on slot ${last.slot} at ${last.at}, from ${shortCommit(last.previousCommit)}: ${last.reason ?? 'the new slot failed its health checks'}`;
+  if (last.automatic && last.command === 'rollback') return `last: AUTOMATIC rollback to ${shortCommit(last.commit)} on slot ${last.slot} at ${last.at}, from ${shortCommit(last.previousCommit)}: ${last.reason ?? 'the new slot failed its health checks'}`;
   return `last: ${last.command} ${shortCommit(last.commit)} to slot ${last.slot} ${who}: ${last.outcome} in ${formatDuration(last.durationMs)}${last.reason ? ` (${last.reason})` : ''}`;
 }
 

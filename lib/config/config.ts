@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { CONFIG_KEYS, KNOWN_KEYS, type ConfigKey } from './keys.ts';
 import { parseDuration } from './duration.ts';
+import { parseShare, parseSteps } from '../canary/share.ts';
 import { SwitchyardError } from '../errors.ts';
 import { collectSecrets } from './redact.ts';
 import { parseTls, type TlsConfig } from './tls.ts';
@@ -53,6 +54,9 @@ export type Config = {
   keepReleases: number;
   bakeTimeMs: number;
   autoRollback: boolean;
+  /** CANARY and CANARY_STEPS: the share (0: off) a new release gets first, and the shares it moves through (lib/canary/). */
+  canaryShare: number;
+  canarySteps: number[];
   /** The judging keys: how the bake window (and a canary) judges the new slot by nginx's figures (lib/judge). */
   judge: JudgeSettings;
   switchKind: SwitchKind;
@@ -156,6 +160,12 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   if (bakeTimeMs === undefined) problems.push(`BAKE_TIME must be a duration such as 5m, 90s or 0 (off); got ${JSON.stringify(bakeText)}`);
   const autoRollbackText = value('AUTO_ROLLBACK');
   if (!['on', 'off'].includes(autoRollbackText)) problems.push(`AUTO_ROLLBACK must be on or off; got ${JSON.stringify(autoRollbackText)}`);
+  const canaryText = value('CANARY');
+  const canaryShare = parseShare(canaryText);
+  if (canaryShare === undefined || canaryShare >= 100) problems.push(`CANARY must be a share such as 5% (0 turns it off, below 100%); got ${JSON.stringify(canaryText)}`);
+  const canaryStepsText = value('CANARY_STEPS');
+  const canarySteps = parseSteps(canaryStepsText);
+  if (!canarySteps) problems.push(`CANARY_STEPS must be rising shares below 100% such as "5% 25% 50%"; got ${JSON.stringify(canaryStepsText)}`);
   const keepText = value('KEEP_RELEASES');
   const keepReleases = /^\d{1,4}$/.test(keepText) ? Number(keepText) : NaN;
   if (!(keepReleases >= 1)) problems.push(`KEEP_RELEASES must be a whole number of at least 1; got ${JSON.stringify(keepText)}`);
@@ -170,6 +180,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const switchKind = SWITCH_ALIASES[switchGiven] ?? switchGiven;
   if (switchKind !== switchGiven) notices.push(`SWITCH=${switchGiven} is the old name of SWITCH=${switchKind} (it reloads nginx on every switch); set SWITCH=${switchKind} to keep it, or move to the default nginx-live-file (no reload, zero failed requests; see the README)`);
   if (!(SWITCH_KINDS as string[]).includes(switchKind)) problems.push(`SWITCH must be ${SWITCH_KINDS.join(', ')}; got ${JSON.stringify(switchGiven)}`);
+  // The canary's buckets live in the live-file site only.
+  if (canaryShare && switchKind !== 'nginx-live-file') problems.push(`CANARY=${canaryText} needs SWITCH=nginx-live-file (its site sends the canary's buckets to the new slot without a reload); got SWITCH=${switchGiven}; set CANARY=0 or SWITCH=nginx-live-file`);
   const switchCmd = value('SWITCH_CMD');
   const checkCmd = value('SWITCH_CHECK_CMD');
   if (switchKind === 'command' && !switchCmd.trim()) problems.push('SWITCH=command requires SWITCH_CMD: the command that sends traffic to $SWITCHYARD_SLOT (see templates/haproxy/switch.sh)');
@@ -280,6 +292,8 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     keepReleases,
     bakeTimeMs: bakeTimeMs ?? 0,
     autoRollback: autoRollbackText === 'on',
+    canaryShare: canaryShare ?? 0,
+    canarySteps: canarySteps ?? [],
     judge,
     switchKind: switchKind as SwitchKind,
     command: { switchCmd, checkCmd },

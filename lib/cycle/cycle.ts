@@ -1,9 +1,10 @@
-import type { Config, SlotName } from '../config/config.ts';
+import type { SlotName } from '../config/config.ts';
 import type { Reporter } from '../cli/reporter.ts';
 import { formatDuration } from '../config/duration.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { openDeployLog, type DeployLog } from '../record/deploy-log.ts';
-import { acquireLockWaiting, currentUser, describeTakeover, releaseLock, type Lock, type LockHolder } from '../record/lock.ts';
+import { currentUser, describeTakeover, releaseLock } from '../record/lock.ts';
+import { lockAfterWatcher } from './watcher-lock.ts';
 import { loadState, otherSlot, type CycleCommand } from '../record/state.ts';
 import { StateStore } from '../record/store.ts';
 import { refuseTakenEndpoints } from '../slot/health.ts';
@@ -11,6 +12,7 @@ import { createSlotProcesses } from '../slot/process-manager.ts';
 import { createSwitch } from '../traffic/index.ts';
 import { refuseOtherAppName } from './app-name.ts';
 import { reconcile } from './recover.ts';
+import { actDuringCanary } from '../canary/commands.ts';
 import { runSteps, slotAnswers } from './runner.ts';
 import { chooseLiveRelease, chooseRollbackRelease, mayBeWarm, type Chosen } from './target.ts';
 import type { CycleContext, DeployOptions, Run } from './types.ts';
@@ -69,9 +71,14 @@ async function runCycle(
   try {
     await ctx.atPhase?.('locked');
     const { state, recovered } = await reconcile(ctx, traffic, loadState(config.deployRoot, config.appName, config.ports), command);
+    const canaryEnded = await actDuringCanary(ctx, state, command, revision);
+    if (canaryEnded) {
+      reporter.success(canaryEnded);
+      return;
+    }
     const previous = state.live;
     const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
-    const run: Run = { command, target, previous, commit: null, revision, reuse: command !== 'deploy', warm: false, recovers: recovered, rebuild: options.rebuild, cold: options.cold, releaseCmd: options.releaseCmd, started, options, logId: log?.id, buildDir: null };
+    const run: Run = { command, target, previous, commit: null, revision, reuse: command !== 'deploy', warm: false, recovers: recovered, rebuild: options.rebuild, cold: options.cold, releaseCmd: options.releaseCmd, canary: command === 'deploy' ? (options.canary ?? config.canaryShare) : 0, started, options, logId: log?.id, buildDir: null };
     await runSteps(run, { ctx, store: new StateStore(config.deployRoot, state), traffic, processes }, async () => {
       const chosen: Chosen | undefined = command === 'rollback' ? await chooseRollbackRelease(config, state, target, revision) : command === 'restart' ? chooseLiveRelease(config, state) : undefined;
       const commit = chosen?.commit ?? null;
@@ -83,33 +90,6 @@ async function runCycle(
   } finally {
     releaseLock(lock);
   }
-}
-
-/**
- * The deploy lock. The bake window's watcher holds it only while it stops an old slot (a drain of a
- * few seconds, at most STOP_TIMEOUT twice): a command waits for that instead of failing with 75.
- */
-function lockAfterWatcher(
-  config: Config,
-  command: CycleCommand,
-  user: string,
-  fleetId: string | undefined,
-  reporter: Reporter,
-  onWait?: () => void,
-): Promise<Lock> {
-  let told = false;
-  const whileWatcherHolds = (holder: LockHolder | undefined) => {
-    if (holder?.command !== 'bake-watch') return false;
-    onWait?.();
-    if (!told) reporter.info(`  the bake window's watcher (pid ${holder.pid}) is stopping the old slot; waiting for it`);
-    told = true;
-    return true;
-  };
-  return acquireLockWaiting(config.deployRoot, command, user, whileWatcherHolds, {
-    timeoutMs: 2 * config.stopTimeoutMs + 10_000,
-    everyMs: 200,
-    fleetId,
-  });
 }
 
 /** From the lock on, everything the reporter prints is also kept in DEPLOY_ROOT/deploys/<id>.log; a log that cannot be opened only costs a warning. */

@@ -1,6 +1,7 @@
 import { SwitchyardError, withContext } from '../errors.ts';
 import { shortCommit } from '../record/state.ts';
-import { slotStopped } from '../record/transitions.ts';
+import { canaryEnded, slotStopped } from '../record/transitions.ts';
+import { removeCanary } from '../traffic/canary-files.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
 import { runningEndpoints } from '../slot/running-endpoints.ts';
 import { liveSlotSentence } from '../traffic/serving.ts';
@@ -23,7 +24,12 @@ export async function cleanUpAfterFailure(
 ): Promise<string | undefined> {
   const { reporter, config, processes, store } = io;
   store.flush();
-  if (!io.effects.switched && io.effects.startedNewSlot) {
+  // A canary that did not reach its watcher: its users go back to the live slot before the slot stops.
+  if (io.effects.canaryBegun && !io.effects.canaryHandedOver && store.state.canary) {
+    removeCanary(config);
+    store.apply(canaryEnded);
+  }
+  if (!io.effects.switched && io.effects.startedNewSlot && !io.effects.canaryHandedOver) {
     try {
       // A switch that was undone (a failed SWITCH_CHECK_CMD) may have sent it requests: let them finish first.
       if (drainsAtProxy(config.switchKind)) await waitForNoConnections(runningEndpoints(config, run.target), config.stopTimeoutMs);

@@ -36,7 +36,7 @@ export async function forecast(
   const previous = state.live;
   const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
   const { rebuild, cold, releaseCmd } = options;
-  const base = { command, target, previous, revision, recovers, warm: false, rebuild, cold, releaseCmd };
+  const base = { command, target, previous, revision, recovers, warm: false, rebuild, cold, releaseCmd, canary: command === 'deploy' ? (options.canary ?? config.canaryShare) : 0 };
   if (command === 'deploy') {
     const { commit, note } = await mirrorCommit(config, revision);
     const reuse = commit !== null && reusesRelease(state, commit, existsSync(releaseDir(config, commit)), options.rebuild ?? false);

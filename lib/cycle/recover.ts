@@ -1,6 +1,8 @@
 import type { Config } from '../config/config.ts';
 import type { CycleContext } from './types.ts';
 import { isBakeWatcher } from './bake.ts';
+import { isCanaryWatcher } from '../canary/watcher.ts';
+import { canaryOnDisk, removeCanary } from '../traffic/canary-files.ts';
 import { probeSlot } from '../slot/health.ts';
 import { isAlive } from '../host/process.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
@@ -33,6 +35,8 @@ export async function reconcile(
   if (assessment.findings.length === 0) return { state, recovered: false };
   const step = ctx.reporter.step('recover');
   for (const finding of assessment.findings) ctx.reporter.warn(finding);
+  // Before anything else: from this rename on, every user reaches the live slot.
+  if (assessment.endCanary && removeCanary(ctx.config)) ctx.reporter.info(`  removed the canary files: every user goes to the live slot`);
   // Traffic first: a leftover is only stopped once nginx surely points at the slot that stays.
   if (assessment.reswitch && assessment.live) {
     const live = assessment.live;
@@ -74,5 +78,7 @@ export async function gatherFacts(config: Config, traffic: TrafficSwitch, proces
     switchSlot: traffic.currentSlot(),
     journalHolderAlive: holder !== undefined && holder !== process.pid && isAlive(holder),
     bakeWatcherAlive: isBakeWatcher(state.bake?.watcherPid),
+    canaryWatcherAlive: isCanaryWatcher(state.canary?.watcherPid),
+    canaryFiles: canaryOnDisk(config),
   };
 }

@@ -61,6 +61,7 @@ export async function runSteps(
 }
 
 function successLine(run: Run, io: StepIo): string {
+  if (run.canaryLine) return `canary of ${shortCommit(run.commit)} on slot ${run.target} in ${formatDuration(Date.now() - run.started)}: ${run.canaryLine}`;
   const state = io.store.state;
   const previous = run.previous && state.slots[run.previous].commit ? `slot ${run.previous} (${shortCommit(state.slots[run.previous].commit)})` : '';
   const kept = !previous ? '' : run.baking ? `; ${previous} ${run.baking}` : `; ${previous} kept for rollback`;
@@ -103,7 +104,7 @@ function stepIo(ctx: CycleContext, store: StateStore, traffic: TrafficSwitch, pr
       try {
         await ctx.hooks(name, { ...hookFacts(current(), io), ...extra });
       } catch (error) {
-        if (!io.effects.switched) throw error;
+        if (!io.effects.switched && !io.effects.canaryHandedOver) throw error;
         reporter.warn(`hook ${name} failed after the switch (the switch stands): ${(error as Error).message}`);
       }
     },

@@ -5,6 +5,7 @@ import { describeTargets, slotHealthTargets } from '../slot/health-targets.ts';
 import { paths } from '../host/paths.ts';
 import { describeBuildCache, describeInstallCache } from '../release/cache-plan.ts';
 import type { CycleCommand } from '../record/state.ts';
+import { canarySteps } from '../canary/share.ts';
 import { checkDeadlineMs, CHECK_PASSES, drainsAtProxy, proxyName } from '../traffic/types.ts';
 
 /**
@@ -14,7 +15,7 @@ import { checkDeadlineMs, CHECK_PASSES, drainsAtProxy, proxyName } from '../traf
  * nowhere. Pure.
  */
 
-export type FlowStepName = 'fetch' | 'checkout' | 'install' | 'build' | 'release' | 'start' | 'health' | 'switch' | 'bake' | 'drain' | 'record';
+export type FlowStepName = 'fetch' | 'checkout' | 'install' | 'build' | 'release' | 'start' | 'health' | 'canary' | 'switch' | 'bake' | 'drain' | 'record';
 export type StepName = 'lock' | 'recover' | FlowStepName;
 type HookName = 'begin' | 'pre_checkout' | 'pre_install' | 'post_install' | 'pre_start' | 'post_start' | 'running' | 'pre_stop' | 'post_stop' | 'end';
 
@@ -39,6 +40,8 @@ export type CycleFacts = {
   releaseCmd?: ReleaseCmdChoice;
   /** When RELEASE_CMD last finished for the commit (the state's record), if it has; only the dry run's description reads it. */
   releaseCmdRanAt?: string;
+  /** deploy: the share of users the new slot gets first (CANARY, --canary, --no-canary); 0 or absent: no canary. */
+  canary?: number;
 };
 
 export type ReleaseCmdChoice = 'force' | 'skip';
@@ -57,7 +60,11 @@ export type StepSpec<Name extends StepName = StepName> = {
 const short = (commit: string | null) => (commit ? commit.slice(0, 12) : 'it');
 const atProxy = (config: Config) => drainsAtProxy(config.switchKind);
 // Only where the switch takes all traffic off the old slot: with passive or none it would keep serving.
-export const baking = (facts: CycleFacts, config: Config) => facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart' && atProxy(config);
+/** A deploy with a canary stops after it: the watcher promotes (the ordinary switch) or rolls back later. */
+export const canarying = (facts: CycleFacts, config: Config) =>
+  facts.command === 'deploy' && facts.previous !== null && (facts.canary ?? 0) > 0 && config.switchKind === 'nginx-live-file';
+export const baking = (facts: CycleFacts, config: Config) =>
+  facts.previous !== null && config.bakeTimeMs > 0 && facts.command !== 'restart' && atProxy(config) && !canarying(facts, config);
 
 /** Done by the command before the flow reads the state it acts on. */
 export const PREPARE_STEPS: readonly StepSpec<'lock' | 'recover'>[] = [
@@ -121,8 +128,16 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
     describe: (facts, config) => `wait up to ${formatDuration(config.healthTimeoutMs)} for ${describeTargets(slotHealthTargets(config, facts.target))} to answer 2xx`,
   },
   {
+    name: 'canary',
+    applies: canarying,
+    describe: (facts, config) => {
+      const steps = canarySteps(facts.canary ?? 0, config.canarySteps);
+      return `send ${steps[0]}% of users to slot ${facts.target} (create ${config.nginx.liveDir}/canary-${facts.target}/00..${String(steps[0] - 1).padStart(2, '0')}, no reload), confirm through ${config.nginx.checkUrl} with a bucket cookie, start a detached watcher (./deploy.ts canary-watch) and return; the watcher steps through ${steps.map((share) => `${share}%`).join(', ')} while nginx's figures of slot ${facts.target} pass against slot ${facts.previous}'s, then promotes (the switch${config.bakeTimeMs > 0 ? ', a bake window' : ''}) or rolls back by itself; ./deploy.ts promote or rollback end it sooner`;
+    },
+  },
+  {
     name: 'switch',
-    applies: () => true,
+    applies: (facts, config) => !canarying(facts, config),
     describe: (facts, config) => {
       const slot = facts.target;
       const other = otherSlot(slot);
@@ -150,13 +165,13 @@ export const FLOW_STEPS: readonly StepSpec<FlowStepName>[] = [
   {
     name: 'drain',
     inside: ['pre_stop', 'post_stop'],
-    applies: (facts, config) => facts.previous !== null && !baking(facts, config),
+    applies: (facts, config) => facts.previous !== null && !baking(facts, config) && !canarying(facts, config),
     describe: (facts, config) =>
       `${atProxy(config) ? `wait until ${proxyName(config.switchKind)} has no request in flight to slot ${facts.previous} (at most ${formatDuration(config.stopTimeoutMs)}; if WebSocket, SSE or long-poll connections are still open, the bake watcher retires it in the background, LONG_LIVED_TIMEOUT ${formatDuration(config.longLivedTimeoutMs)}), then ` : ''}SIGTERM slot ${facts.previous} (${facts.previous ? where(config, facts.previous) : '-'}), SIGKILL after ${formatDuration(config.stopTimeoutMs)}`,
   },
   {
     name: 'record',
-    applies: () => true,
+    applies: (facts, config) => !canarying(facts, config),
     describe: (facts, config) => `record slot ${facts.target} as live in ${paths.state(config.deployRoot)}, then prune releases beyond KEEP_RELEASES (${config.keepReleases})`,
   },
 ];

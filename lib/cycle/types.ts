@@ -33,6 +33,8 @@ export type DeployOptions = {
   cold?: boolean;
   /** --release-cmd: RELEASE_CMD runs even though it ran for the commit; --no-release-cmd: it does not run (a fleet ran it on one host). */
   releaseCmd?: ReleaseCmdChoice;
+  /** --canary N% (a share) or --no-canary (0); absent: CANARY. */
+  canary?: number;
 };
 
 /**
@@ -51,17 +53,19 @@ export type Run = CycleFacts & {
   installKey?: string;
   /** How the success line describes the previous slot once `bake` handed it to the watcher. */
   baking?: string;
+  /** How the success line describes a canary the watcher now judges. */
+  canaryLine?: string;
   /** nginx's figures for the previous slot before the switch, handed to the bake window's judgement. */
   baseline?: Baseline;
 };
 
-export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'installKey' | 'baking' | 'baseline'>>;
+export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'installKey' | 'baking' | 'canaryLine' | 'baseline'>>;
 
 /**
  * What happened on the host that the clean-up after a failure must know, even when the step that
  * did it throws before it returns: the new slot was started, traffic was moved to it.
  */
-export type Effects = { startedNewSlot: boolean; switched: boolean };
+export type Effects = { startedNewSlot: boolean; switched: boolean; canaryBegun?: boolean; canaryHandedOver?: boolean };
 
 export type StreamedExtra = { env?: Record<string, string>; timeoutMs?: number };
 

@@ -10,6 +10,10 @@ export type HostFacts = {
   journalHolderAlive?: boolean;
   /** Whether the bake window's watcher still runs: then its warm slot is meant to run. */
   bakeWatcherAlive?: boolean;
+  /** Whether the canary's watcher still runs: then the canary slot is meant to run and keep its share. */
+  canaryWatcherAlive?: boolean;
+  /** The canary the files in NGINX_LIVE_DIR send users to, if any. */
+  canaryFiles?: { slot: SlotName; share: number };
 };
 
 export type Assessment = {
@@ -20,6 +24,8 @@ export type Assessment = {
   stop: SlotName[];
   /** Whether the switch must be applied again so nginx surely points at `live`. */
   reswitch: boolean;
+  /** Whether the canary's files must go (its watcher is gone, or no canary is recorded): first of all. */
+  endCanary: boolean;
 };
 
 export type AssessOptions = {
@@ -40,6 +46,11 @@ export function assessHost(state: State, facts: HostFacts, options: AssessOption
   const slots = SLOTS;
   const portSlot = facts.switchSlot ?? undefined;
   const warm = state.bake && facts.bakeWatcherAlive ? state.bake.previous : undefined;
+  if (state.canary && !facts.canaryWatcherAlive) {
+    findings.push(`the canary of slot ${state.canary.slot} (${state.canary.share}% of users) lost its watcher (pid ${state.canary.watcherPid ?? 'none'}): it ends now, everyone goes to slot ${state.canary.live} and slot ${state.canary.slot} is stopped`);
+  } else if (facts.canaryFiles && !state.canary) {
+    findings.push(`canary files send ${facts.canaryFiles.share}% of users to slot ${facts.canaryFiles.slot} but no canary is recorded: they are removed`);
+  }
   if (state.bake && !facts.bakeWatcherAlive) {
     findings.push(`the bake window of slot ${state.bake.previous} (until ${state.bake.endsAt}) lost its watcher (pid ${state.bake.watcherPid ?? 'none'}): the window ends now and slot ${state.bake.previous} is stopped`);
   }
@@ -74,12 +85,15 @@ export function assessHost(state: State, facts: HostFacts, options: AssessOption
   else if (live && !healthy(live)) findings.push(`no slot is healthy: the site is down`);
   if (live !== state.live) findings.push(`slot ${live ?? 'none'} is what really serves; the state will record it as live`);
 
-  const stop = slots.filter((slot) => slot !== live && slot !== warm && facts.slots[slot].runningPid !== undefined);
+  // A canary goes on only while its watcher runs and its live slot is still the live one.
+  const canary = state.canary && facts.canaryWatcherAlive && live === state.canary.live ? state.canary.slot : undefined;
+  const endCanary = Boolean((state.canary && !canary) || (facts.canaryFiles && !canary));
+  const stop = slots.filter((slot) => slot !== live && slot !== warm && slot !== canary && facts.slots[slot].runningPid !== undefined);
   const reswitch =
     live !== null &&
     healthy(live) &&
     ((Boolean(state.journal) && !facts.journalHolderAlive) || (facts.switchSlot !== undefined && portSlot !== live));
-  return { live, findings, stop, reswitch };
+  return { live, findings, stop, reswitch, endCanary };
 }
 
 /** The state after reconciliation (pids refreshed, journal cleared). Pure. */
@@ -95,5 +109,6 @@ export function reconciledState(state: State, facts: HostFacts, assessment: Asse
   }
   next.journal = null;
   if (next.bake && (!facts.bakeWatcherAlive || assessment.live !== next.bake.live)) next.bake = null;
+  if (assessment.endCanary) next.canary = null;
   return next;
 }

@@ -60,6 +60,8 @@ export type State = {
   history: HistoryEntry[];
   /** The bake window after a deploy: the previous slot stays warm until endsAt, watched by a detached process. */
   bake?: Bake | null;
+  /** A canary in progress: a share of users on the new slot, judged by a detached watcher (lib/canary/). */
+  canary?: Canary | null;
   /** Builds kept under DEPLOY_ROOT/releases/<commit>, by full commit SHA (absent in states from before releases). */
   releases?: Record<string, Release>;
   /**
@@ -89,6 +91,41 @@ export type Bake = {
   baseline?: Baseline | null;
 };
 
+/** nginx's figures of one slot over one window (lib/judge). */
+export type WindowFigures = { requests: number; errors: number; p50Ms: number | null; p99Ms: number | null };
+
+export type CanaryWindow = {
+  at: string;
+  share: number;
+  outcome: 'pass' | 'fail' | 'inconclusive';
+  candidate: WindowFigures;
+  baseline: WindowFigures;
+  reasons: string[];
+};
+
+export type Canary = {
+  /** The slot that runs the new release for `share` % of users, and the live slot everyone else reaches. */
+  slot: SlotName;
+  live: SlotName;
+  commit: string | null;
+  /** The shares it moves through, and the index of the current one. */
+  steps: number[];
+  step: number;
+  share: number;
+  startedAt: string;
+  stepStartedAt: string;
+  /** The detached `canary-watch` process that judges and steps it; null until it has started. */
+  watcherPid: number | null;
+  /** The judged windows, oldest first (the last CANARY_WINDOWS_KEPT). */
+  windows: CanaryWindow[];
+  /** Who deployed, the revision asked for and the deploy's log id: the history entry at its end names them. */
+  user: string;
+  requested?: string;
+  log?: string;
+  deployStartedAt: string;
+};
+
+export const CANARY_WINDOWS_KEPT = 20;
 export type Baseline = { slot: SlotName; figures: SlotFigures; ms: number };
 
 /** One build of one commit. Only a complete one (installed and built) is ever started. */

@@ -1,5 +1,5 @@
 import type { SlotName } from '../config/config.ts';
-import { otherSlot, type Bake, type HistoryEntry, type Journal, type ReleaseCmdRun, type State } from './state.ts';
+import { CANARY_WINDOWS_KEPT, otherSlot, type Bake, type Canary, type CanaryWindow, type HistoryEntry, type Journal, type ReleaseCmdRun, type State } from './state.ts';
 
 /**
  * Every change a deploy, rollback or restart makes to the state, as a pure function from the state
@@ -69,3 +69,20 @@ export const bakeEnded: Transition = (state) => ({ ...state, bake: null });
 /** The command's outcome; its journal entry goes with it. */
 export const historyAppended = (entry: HistoryEntry): Transition => (state) =>
   ({ ...state, history: [...state.history, entry], journal: null });
+
+/** The canary is recorded before its files are written: a kill from here on leaves a canary the next command ends. */
+export const canaryBegun = (canary: Canary): Transition => (state) => ({ ...state, canary });
+
+export const canaryWatched = (watcherPid: number): Transition => (state) =>
+  state.canary ? { ...state, canary: { ...state.canary, watcherPid } } : state;
+
+/** The deploy that began the canary has handed it over: its journal goes, the canary stays. */
+export const canaryHandedOver: Transition = (state) => ({ ...state, journal: null });
+
+export const canaryJudged = (window: CanaryWindow): Transition => (state) =>
+  state.canary ? { ...state, canary: { ...state.canary, windows: [...state.canary.windows, window].slice(-CANARY_WINDOWS_KEPT) } } : state;
+
+export const canaryStepped = (step: number, share: number, at: string): Transition => (state) =>
+  state.canary ? { ...state, canary: { ...state.canary, step, share, stepStartedAt: at } } : state;
+
+export const canaryEnded: Transition = (state) => ({ ...state, canary: null });

@@ -18,7 +18,7 @@ export type Probe = { ok: boolean; status?: number; error?: string; headers?: ht
 export function probe(
   url: string,
   timeoutMs = 2000,
-  options: { signal?: AbortSignal; socketPath?: string; host?: string } = {},
+  options: { signal?: AbortSignal; socketPath?: string; host?: string; cookie?: string } = {},
 ): Promise<Probe> {
   return new Promise((resolve) => {
     const { signal } = options;
@@ -33,7 +33,7 @@ export function probe(
       resolve(result);
     };
     let answered = false;
-    const request = http.get(url, { agent: false, timeout: timeoutMs, socketPath: options.socketPath, headers: { 'user-agent': 'switchyard-health', ...(options.host ? { host: options.host } : {}) } }, (response) => {
+    const request = http.get(url, { agent: false, timeout: timeoutMs, socketPath: options.socketPath, headers: { 'user-agent': 'switchyard-health', ...(options.host ? { host: options.host } : {}), ...(options.cookie ? { cookie: options.cookie } : {}) } }, (response) => {
       answered = true;
       response.resume();
       const status = response.statusCode ?? 0;

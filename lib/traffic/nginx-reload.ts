@@ -158,12 +158,14 @@ export async function confirmThroughNginx(
   report: SwitchReport,
   deadlineMs = 10_000,
   host?: string,
+  /** A Cookie header: the canary's confirmation asks as a user of one bucket. */
+  cookie?: string,
 ): Promise<string> {
   const started = Date.now();
   let inARow = 0;
   let last = '';
   while (Date.now() - started < deadlineMs) {
-    const result = await probe(url, 2000, { host });
+    const result = await probe(url, 2000, { host, cookie });
     const upstream = String(result.headers?.['x-switchyard-upstream'] ?? '');
     const group = result.headers?.['x-switchyard-group'];
     if (result.ok && !upstream) {

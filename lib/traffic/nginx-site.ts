@@ -3,6 +3,7 @@ import type { Config, SwitchKind } from '../config/config.ts';
 import { upstreamName } from './upstream.ts';
 import { stickyPathLines, streamBindLine } from './long-lived.ts';
 import { LONG_LIVED_SOURCE } from '../slot/connections.ts';
+import { splitClientsLines } from '../canary/share.ts';
 import { LOG_FORMAT } from '../judge/log-line.ts';
 
 /** The nginx site for a configuration: the template of its switch mode with every placeholder filled in. Pure. */
@@ -17,6 +18,8 @@ export type SiteValues = {
   STICKY_PATHS: string;
   STREAM_SOURCE: string;
   STREAM_BIND: string;
+  /** The canary's 100 buckets (live-file site only). */
+  CANARY_BUCKETS?: string;
   TRAFFIC_LOG_PORT: string;
   JUDGE_FORMAT: string;
   /** HEALTH_PATH without its query: the path nginx compares $uri with. */
@@ -40,6 +43,7 @@ export function siteValues(config: Config): SiteValues {
     STICKY_PATHS: stickyPathLines(config.nginx.stickyPaths),
     STREAM_SOURCE: LONG_LIVED_SOURCE,
     STREAM_BIND: streamBindLine(config),
+    CANARY_BUCKETS: splitClientsLines(),
     TRAFFIC_LOG_PORT: String(config.judge.logPort),
     JUDGE_FORMAT: LOG_FORMAT,
     HEALTH_URI: config.healthPath.split('?')[0],

@@ -17,7 +17,7 @@ const facts = (overrides: Partial<HostFacts['slots']> = {}, switchSlot: HostFact
 
 describe('reconciling state with the host', () => {
   it('finds nothing when they agree', () => {
-    expect(assessHost(state(), facts())).toEqual({ live: 'a', findings: [], stop: [], reswitch: false });
+    expect(assessHost(state(), facts())).toEqual({ live: 'a', findings: [], stop: [], reswitch: false, endCanary: false });
   });
 
   it('killed after the reload: nginx points at the new healthy slot, which becomes live; the old one is stopped', () => {

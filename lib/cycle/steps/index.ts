@@ -2,6 +2,7 @@ import type { FlowStepName } from '../step-table.ts';
 import type { StepFunction } from '../types.ts';
 import { bake } from './bake.ts';
 import { build } from './build.ts';
+import { canary } from './canary.ts';
 import { checkout } from './checkout.ts';
 import { drain } from './drain.ts';
 import { fetch } from './fetch.ts';
@@ -21,6 +22,7 @@ export const STEP_FUNCTIONS: Record<FlowStepName, StepFunction> = {
   release,
   start,
   health,
+  canary,
   switch: switchTraffic,
   bake,
   drain,
