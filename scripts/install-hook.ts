@@ -24,10 +24,10 @@ export type HookValues = {
 /** The hook text: the template with its placeholders replaced by shell-quoted values. Pure. */
 export function renderPostReceive(template: string, values: HookValues): string {
   const replacements: Record<string, string> = {
-    '{{DEPLOY_TS}}': shellQuote(values.deployTs),
-    '{{DEPLOY_BRANCH}}': shellQuote(values.branch),
-    '{{NODE_DIR}}': shellQuote(values.nodeDir),
-    '{{ENV_FILE}}': shellQuote(values.envFile ?? ''),
+    '{{DEPLOY_TS}}': shellQuote(values.deployTs, { always: true }),
+    '{{DEPLOY_BRANCH}}': shellQuote(values.branch, { always: true }),
+    '{{NODE_DIR}}': shellQuote(values.nodeDir, { always: true }),
+    '{{ENV_FILE}}': shellQuote(values.envFile ?? '', { always: true }),
   };
   let text = template;
   for (const [placeholder, value] of Object.entries(replacements)) {

@@ -66,6 +66,6 @@ export function sshExitArgv(host: FleetHost, options: SshOptions): string[] {
  */
 export function remoteCommand(prefix: string, words: readonly string[], env: Record<string, string> = {}): string {
   const assignments = Object.entries(env).map(([key, value]) => shellQuote(`${key}=${value}`));
-  return [...(assignments.length ? ['env', ...assignments] : []), prefix.trim(), ...words.map(shellQuote)].filter(Boolean).join(' ');
+  return [...(assignments.length ? ['env', ...assignments] : []), prefix.trim(), ...words.map((word) => shellQuote(word))].filter(Boolean).join(' ');
 }
 

@@ -5,6 +5,7 @@ import { SwitchyardError } from '../errors.ts';
 import { capture, runCommand } from '../host/run.ts';
 import { readProc } from '../host/proc.ts';
 import { shellQuote } from '../host/commands/quote.ts';
+const ALWAYS = { always: true };
 import { systemctlArgv } from '../host/commands/systemctl.ts';
 import { crontabArgv } from '../host/commands/crontab.ts';
 
@@ -98,8 +99,8 @@ export function renderBootUnit(entry: BootEntry): string {
 /** The crontab line: `resume` at boot, up to 6 tries 10 s apart (nginx may still be starting), output appended to a log. Pure. */
 export function renderCronLine(entry: BootEntry): string {
   check(entry);
-  const env = [`PATH=${shellQuote(entry.pathValue)}`, ...(entry.envFile ? [`DEPLOY_ENV_FILE=${shellQuote(entry.envFile)}`] : [])].join(' ');
-  return `@reboot for try in 1 2 3 4 5 6; do ${env} ${shellQuote(entry.deployTs)} resume && break; sleep 10; done >> ${shellQuote(entry.logFile)} 2>&1 ${cronMarker(entry.appName)}`;
+  const env = [`PATH=${shellQuote(entry.pathValue, ALWAYS)}`, ...(entry.envFile ? [`DEPLOY_ENV_FILE=${shellQuote(entry.envFile, ALWAYS)}`] : [])].join(' ');
+  return `@reboot for try in 1 2 3 4 5 6; do ${env} ${shellQuote(entry.deployTs, ALWAYS)} resume && break; sleep 10; done >> ${shellQuote(entry.logFile, ALWAYS)} 2>&1 ${cronMarker(entry.appName)}`;
 }
 
 /** The crontab with our line added (replacing an older one) or removed. Pure. */

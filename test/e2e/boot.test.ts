@@ -50,7 +50,7 @@ describe('the boot entry', () => {
   it('renders an @reboot line whose paths are single words for /bin/sh, with our marker', () => {
     const line = renderCronLine(entry);
     expect(line).toBe(
-      `@reboot for try in 1 2 3 4 5 6; do PATH=/opt/node/bin:/usr/local/bin:/usr/bin:/bin DEPLOY_ENV_FILE='/srv/shop/it'\\''s.env' '/srv/shop/switch yard/deploy.ts' resume && break; sleep 10; done >> '/srv/shop/root/run/resume.log' 2>&1 # switchyard-resume:shop`,
+      `@reboot for try in 1 2 3 4 5 6; do PATH='/opt/node/bin:/usr/local/bin:/usr/bin:/bin' DEPLOY_ENV_FILE='/srv/shop/it'\\''s.env' '/srv/shop/switch yard/deploy.ts' resume && break; sleep 10; done >> '/srv/shop/root/run/resume.log' 2>&1 # switchyard-resume:shop`,
     );
     // /bin/sh reads the quoted words back as the paths.
     expect(execFileSync('/bin/sh', ['-c', `printf '%s\\n' ${shellQuote(entry.envFile!)} ${shellQuote(entry.deployTs)}`], { encoding: 'utf8' })).toBe(`${entry.envFile}\n${entry.deployTs}\n`);

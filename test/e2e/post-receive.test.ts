@@ -215,7 +215,7 @@ describe('push to deploy, end to end', () => {
     const hookFile = path.join(bare, 'hooks', 'post-receive');
     expect(result.stdout.trim().split('\n')).toEqual([expect.stringContaining(`installed ${hookFile}: pushes to main deploy with `)]);
     expect(statSync(hookFile).mode & 0o111).not.toBe(0);
-    expect(readFileSync(hookFile, 'utf8')).toContain(`SWITCHYARD_ENV_FILE=${shellQuote(host.envFile)}\n`);
+    expect(readFileSync(hookFile, 'utf8')).toContain(`SWITCHYARD_ENV_FILE=${shellQuote(host.envFile, { always: true })}\n`);
     const again = await host.run(['install-hook', bare]);
     expect(again.exitCode, again.output).toBe(0);
     expect(again.stdout).toContain(`already up to date: ${hookFile}`);

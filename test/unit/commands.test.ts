@@ -65,8 +65,9 @@ describe('shellQuote', () => {
     expect(shellQuote('/srv/app/deploy.ts')).toBe('/srv/app/deploy.ts');
     expect(shellQuote("/srv/it's $(here)")).toBe(`'/srv/it'\\''s $(here)'`);
     expect(shellQuote('')).toBe("''");
+    expect(shellQuote('/srv/app/deploy.ts', { always: true })).toBe("'/srv/app/deploy.ts'");
     const words = ['plain', "it's", '$(id)', '`id`', 'a b', '"q"', '\\', '*', '-n', 'new\nline', ''];
-    const printed = execFileSync('/bin/sh', ['-c', `printf '%s\\0' ${words.map(shellQuote).join(' ')}`], { encoding: 'utf8' });
+    const printed = execFileSync('/bin/sh', ['-c', `printf '%s\\0' ${words.map((word) => shellQuote(word)).join(' ')}`], { encoding: 'utf8' });
     expect(printed.split('\0').slice(0, -1)).toEqual(words);
   });
 });
