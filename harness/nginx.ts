@@ -57,6 +57,7 @@ export async function startNginx(
       UPSTREAM_FILE: options.upstreamFile ?? '',
       UPSTREAM_NAME: options.upstreamName ?? '',
       LIVE_DIR: dir,
+      ACCESS_LOG: '# the bench baselines keep no access log',
       LISTEN: `127.0.0.1:${port}`,
       HEALTH_PATH: '/health',
       SERVER_NAME: '_',

@@ -71,6 +71,8 @@ export type Config = {
     pidFile: string;
     checkUrl: string;
     liveDir: string;
+    /** NGINX_ACCESS_LOG, or null for off. */
+    accessLog: string | null;
     listen: string;
     serverName: string;
     stickyPaths: string[];
@@ -252,6 +254,11 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     }
   }
 
+  const accessLogGiven = value('NGINX_ACCESS_LOG').trim();
+  const accessLog = accessLogGiven === 'off' ? null : accessLogGiven;
+  const accessLogWrong = accessLog === null ? undefined : nginxPathProblem(accessLog);
+  if (accessLogWrong) problems.push(`NGINX_ACCESS_LOG ${accessLogWrong}, or off; got ${JSON.stringify(accessLogGiven)}`);
+
   if (problems.length > 0) {
     throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
       untouched: 'nothing was changed',
@@ -300,6 +307,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     nginx: {
       upstreamFile,
       liveDir,
+      accessLog,
       testCmd: value('NGINX_TEST_CMD'),
       reloadCmd: value('NGINX_RELOAD_CMD'),
       helper: value('NGINX_HELPER').trim().split(/\s+/).filter(Boolean),

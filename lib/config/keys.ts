@@ -46,6 +46,7 @@ export const CONFIG_KEYS = {
   NGINX_RELOAD_CMD: { default: 'sudo -n systemctl reload nginx', doc: 'command that reloads nginx, run by /bin/sh' },
   NGINX_HELPER: { default: '', doc: 'the root-owned helper that writes the upstream, tests and reloads nginx (templates/nginx/switchyard-nginx-helper, docs/security.md), e.g. `sudo -n /usr/local/sbin/switchyard-nginx-helper`; empty: Switchyard writes NGINX_UPSTREAM_FILE and runs NGINX_TEST_CMD / NGINX_RELOAD_CMD itself' },
   NGINX_PID_FILE: { default: '/run/nginx.pid', doc: "nginx master's pid file: used to wait until workers with the old config have exited" },
+  NGINX_ACCESS_LOG: { default: '/var/log/nginx/access.log', doc: "the site's own access log (the judging log line in its server replaces the http block's access_log there, so the site names one); off: none" },
   NGINX_LIVE_DIR: { default: '<folder of NGINX_UPSTREAM_FILE>', doc: 'SWITCH=nginx-live-file: folder of the live-a/live-b files the site checks; nginx workers must be able to reach it (Switchyard keeps it 0755 under a 0711 DEPLOY_ROOT)' },
   NGINX_LISTEN: { default: '80', doc: 'the `listen` of the nginx site `./deploy.ts nginx-site` prints: a port, or address:port' },
   NGINX_SERVER_NAME: { default: '_', doc: "the `server_name` of the nginx site: `_` (any host) for one app per host; a host name (or several, space-separated) to serve several apps on one nginx and port" },

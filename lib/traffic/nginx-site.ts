@@ -12,6 +12,7 @@ export type SiteValues = {
   UPSTREAM_FILE: string;
   UPSTREAM_NAME: string;
   LIVE_DIR: string;
+  ACCESS_LOG: string;
   LISTEN: string;
   HEALTH_PATH: string;
   SERVER_NAME: string;
@@ -37,6 +38,7 @@ export function siteValues(config: Config): SiteValues {
     UPSTREAM_FILE: config.nginx.upstreamFile,
     UPSTREAM_NAME: upstreamName(config.appName),
     LIVE_DIR: config.nginx.liveDir,
+    ACCESS_LOG: config.nginx.accessLog ? `access_log ${config.nginx.accessLog};` : '# NGINX_ACCESS_LOG=off: no access log for this site',
     LISTEN: config.nginx.listen,
     HEALTH_PATH: config.healthPath,
     SERVER_NAME: config.nginx.serverName,
