@@ -19,6 +19,19 @@ describe('the nginx site for a configuration', () => {
     expect(site).toContain('add_header X-Switchyard-Group $switchyard_upstream always;');
   });
 
+  it("names the site's own access log beside the judging line (which would replace the http block's), or none with NGINX_ACCESS_LOG=off", () => {
+    for (const kind of ['nginx-live-file', 'nginx-reload'] as const) {
+      const site = renderSite(readFileSync(siteTemplate(kind), 'utf8'), siteValues(config({ SWITCH: kind })));
+      expect(site).toContain('    access_log /var/log/nginx/access.log;\n');
+      expect(site).toMatch(/access_log syslog:server=127\.0\.0\.1:3001,tag=switchyard,nohostname switchyard_shop_web_judge if=/);
+      const none = renderSite(readFileSync(siteTemplate(kind), 'utf8'), siteValues(config({ SWITCH: kind, NGINX_ACCESS_LOG: 'off' })));
+      expect(none).not.toMatch(/access_log \/var\/log/);
+      expect(none).toContain('# NGINX_ACCESS_LOG=off: no access log for this site');
+    }
+    expect(() => config({ NGINX_ACCESS_LOG: '/var/log/x.log; include /etc/passwd' })).toThrow(/NGINX_ACCESS_LOG must be an absolute path/);
+    expect(() => config({ NGINX_ACCESS_LOG: 'access.log' })).toThrow(/NGINX_ACCESS_LOG must be an absolute path/);
+  });
+
   it('carries WebSockets, sends long-lived requests to the stream location and sets the session cookie on the sticky paths', () => {
     for (const kind of ['nginx-live-file', 'nginx-reload'] as const) {
       const site = renderSite(readFileSync(siteTemplate(kind), 'utf8'), siteValues(config({ SWITCH: kind, NGINX_SERVER_NAME: 'shop.example.com', NGINX_STICKY_PATHS: '/socket.io/ /live/' })));
