@@ -10,7 +10,6 @@ import { otherGroup, switchTo, type Group } from './switch.ts';
 import { rollbackFromRecord, saveControllerRecord } from './blue-green-rollback.ts';
 import { forgetControllerRecord, readControllerRecord, usableRecord } from './fleet-record.ts';
 
-export { otherGroup, switchEnv, type Group } from './switch.ts';
 
 /**
  * Blue-green: two groups of hosts. `fleet deploy` deploys the idle group (each host its own cycle),

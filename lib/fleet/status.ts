@@ -3,7 +3,7 @@ import type { FleetHost } from './hosts.ts';
 import { checkHosts, type Probe } from './preflight.ts';
 import type { Remote } from './remote.ts';
 import type { FleetOutput } from './output.ts';
-import { otherGroup, type Group } from './blue-green.ts';
+import { otherGroup, type Group } from './switch.ts';
 
 /** `fleet status` and `fleet history`: every host read in parallel (each bounded), merged. */
 

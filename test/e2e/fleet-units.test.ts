@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { announceSecrets } from '../../lib/config/redact.ts';
-import { recordedGroup, switchEnv } from '../../lib/fleet/blue-green.ts';
+import { recordedGroup } from '../../lib/fleet/blue-green.ts';
+import { switchEnv } from '../../lib/fleet/switch.ts';
 import { mergeHistories } from '../../lib/fleet/status.ts';
 import { batchWidth, makeBatches, parseBatchSize } from '../../lib/fleet/batches.ts';
 import { parseFleetConfig } from '../../lib/fleet/config.ts';
