@@ -3,7 +3,7 @@ import path from 'node:path';
 import { duringLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
 import { startFront, type NetnsFleet } from '../harness/netns.ts';
 import { freePort } from '../harness/ports.ts';
-import { fleetCommand, medianText, type TimedLine } from './fleet-support.ts';
+import { batchesBefore, fleetCommand, medianText, type TimedLine } from './fleet-support.ts';
 
 /**
  * The revert after a sick host: a release healthy everywhere but on the last host (its /srv/sick),
@@ -29,12 +29,6 @@ export type RevertOptions = {
 };
 
 export type RevertFigure = { size: number; batch: string; batches: number; seconds: number[]; total: number[] };
-
-/** The batches that had switched when the last host, alone in the last batch, failed. Pure. */
-export function batchesBefore(size: number, batch: string): number {
-  const width = batch.endsWith('%') ? Math.ceil((size * Number(batch.slice(0, -1))) / 100) : Number(batch);
-  return Math.ceil((size - 1) / width);
-}
 
 export async function benchRevert(options: RevertOptions): Promise<{ lines: string[]; figures: RevertFigure[] }> {
   const records: RequestRecord[] = [];

@@ -62,6 +62,12 @@ export function medianText(values: number[]): string {
   return `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`;
 }
 
+/** The batches that had switched when the last host, alone in the last batch, failed. Pure. */
+export function batchesBefore(size: number, batch: string): number {
+  const width = batch.endsWith('%') ? Math.ceil((size * Number(batch.slice(0, -1))) / 100) : Number(batch);
+  return Math.ceil((size - 1) / width);
+}
+
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
