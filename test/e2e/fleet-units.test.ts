@@ -14,9 +14,8 @@ import { createLimit } from '../../lib/fleet/limit.ts';
 import type { Remote } from '../../lib/fleet/remote.ts';
 import type { FleetConfig } from '../../lib/fleet/config.ts';
 import { rollout, type HostResult } from '../../lib/fleet/rollout.ts';
-import { remoteCommand, sshArgv, sshExitArgv } from '../../lib/fleet/ssh.ts';
 
-/** The fleet layer's pure parts: FLEET_HOSTS, FLEET_BATCH, the exact ssh argv, the rollout's order and reverts. */
+/** The fleet layer's pure parts: FLEET_HOSTS, FLEET_BATCH, the rollout's order and reverts. */
 
 describe('FLEET_HOSTS', () => {
   it('takes aliases, user@host and ssh://user@host:port, separated by spaces or commas', () => {
@@ -47,26 +46,6 @@ describe('FLEET_BATCH', () => {
     expect(batchWidth({ count: 9 }, 3)).toBe(3);
     expect(makeBatches(['a', 'b', 'c', 'd', 'e'], { count: 2 })).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
     expect(makeBatches(['a', 'b', 'c'], { percent: 100 })).toEqual([['a', 'b', 'c']]);
-  });
-});
-
-describe('the ssh argv', () => {
-  const options = { controlDir: '/tmp/fleet-x', configFile: '/etc/fleet/ssh_config', connectTimeoutS: 5 };
-  it('is exactly these words: BatchMode, ConnectTimeout, one ControlMaster per host, -F, the port, -- before the destination', () => {
-    expect(sshArgv({ name: 'ssh://root@h:2222', destination: 'root@h', port: 2222 }, 'switchyard/deploy.ts', ['deploy', 'a'.repeat(40), '--json'], options, { SWITCHYARD_FLEET_ID: 'f1' })).toEqual([
-      'ssh', '-F', '/etc/fleet/ssh_config', '-T',
-      '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
-      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/tmp/fleet-x/%C', '-o', 'ControlPersist=60',
-      '-p', '2222', '--', 'root@h', `env SWITCHYARD_FLEET_ID=f1 switchyard/deploy.ts deploy ${'a'.repeat(40)} --json`,
-    ]);
-    expect(sshArgv({ name: 'web1', destination: 'web1' }, 'switchyard/deploy.ts', ['status'], { controlDir: '/c' })).toEqual([
-      'ssh', '-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
-      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/c/%C', '-o', 'ControlPersist=60', '--', 'web1', 'switchyard/deploy.ts status',
-    ]);
-    expect(sshExitArgv({ name: 'web1', destination: 'web1' }, { controlDir: '/c' })).toEqual(['ssh', '-o', 'ControlPath=/c/%C', '-O', 'exit', '--', 'web1']);
-  });
-  it('quotes every word for the remote shell; FLEET_REMOTE is passed as written', () => {
-    expect(remoteCommand('sudo -u app switchyard/deploy.ts', ['deploy', "it's; rm -rf /", '$(x)'])).toBe(`sudo -u app switchyard/deploy.ts deploy 'it'\\''s; rm -rf /' '$(x)'`);
   });
 });
 
