@@ -52,9 +52,12 @@ async function probeHost(remote: Remote, host: FleetHost, ask: ProbeAsk) {
   const lease = take ? { take: { ...take, controllerHost: os.hostname(), controllerPid: process.pid } } : {};
   const request = { op: 'probe' as const, ...lease, ...(replace ? { replace } : {}), ...(revision !== undefined ? { resolve: revision } : {}) };
   const result = await remote.ask(host, request, { timeoutMs });
-  // A host whose Switchyard has no session (another version) answers `fleet probe`: the version line says what to do.
-  if (result.reached && typeof (result.json as Probe | undefined)?.version !== 'string') return remote.query(host, probeWords(undefined), { timeoutMs });
-  return result;
+  if (!result.reached || typeof (result.json as Probe | undefined)?.version === 'string') return result;
+  // A host whose Switchyard has no session (another version) answers `fleet probe`: its version line says what to do.
+  // Of the controller's version, it stays the session that did not answer (it took no lease).
+  const plain = await remote.query(host, probeWords(undefined), { timeoutMs });
+  const version = (plain.json as Probe | undefined)?.version;
+  return typeof version === 'string' && version !== switchyardVersion() ? plain : result;
 }
 
 /**
