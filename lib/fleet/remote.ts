@@ -10,7 +10,10 @@ import { sshArgv, type SshOptions } from '../host/commands/ssh.ts';
 import { openHostSession, type HostSession } from './host-session.ts';
 import type { SessionRequest } from './session-protocol.ts';
 
-/** The controller's ssh: one private control folder per command, one shared connection per host, closed at the end. */
+/**
+ * The controller's ssh: one private control folder per command, one shared connection per host, closed at
+ * the end; over it a rollout's one session per host (host-session.ts), other commands one ssh command each.
+ */
 
 export type RemoteResult = { exitCode: number; stdout: string; tracker: EventTracker; reached: boolean };
 
@@ -64,14 +67,21 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
   const sessions = new Map<string, HostSession>();
   // The lease each host's session keeps: a session opened again after one died is told to keep it too.
   const leases = new Map<string, { id: string; ttlS: number }>();
-  const sessionOf = async (host: FleetHost): Promise<{ session: HostSession; opened: boolean }> => {
+  const sessionOf = async (host: FleetHost): Promise<HostSession> => {
     const open = sessions.get(host.name);
-    if (open && !open.dead()) return { session: open, opened: false };
+    if (open && !open.dead()) return open;
     const session = await openHostSession(argv(host, ['fleet', 'session', '--json']), sshEnv);
     sessions.set(host.name, session);
     const lease = leases.get(host.name);
     if (lease) await session.ask({ op: 'keep', ...lease }, { timeoutMs: 30_000 });
-    return { session, opened: true };
+    return session;
+  };
+  // A session answers one request at a time: a host's requests wait for the one before.
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = <T>(host: FleetHost, work: () => Promise<T>): Promise<T> => {
+    const result = (turns.get(host.name) ?? Promise.resolve()).then(work, work);
+    turns.set(host.name, result.catch(() => undefined));
+    return result;
   };
   return {
     query: (host, words, queryOptions = {}) => throughConnection(host, async () => {
@@ -82,15 +92,15 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
       const exitCode = result.timedOut ? SSH_FAILED : result.exitCode;
       return { exitCode, stdout: result.stdout, tracker, json, reached: exitCode !== SSH_FAILED };
     }),
-    ask: (host, request, askOptions = {}) => throughConnection(host, async () => {
-      const { session } = await sessionOf(host);
+    ask: (host, request, askOptions = {}) => inTurn(host, () => throughConnection(host, async () => {
+      const session = await sessionOf(host);
       const answer = await session.ask(request, askOptions);
       if (request.op === 'probe' && request.take && (answer.json as { taken?: { taken?: boolean } } | undefined)?.taken?.taken) {
         leases.set(host.name, { id: request.take.id, ttlS: request.take.ttlS });
       }
       if (request.op === 'release') leases.delete(host.name);
       return { exitCode: answer.exitCode, stdout: '', tracker: answer.tracker, json: answer.json, reached: answer.exitCode !== SSH_FAILED };
-    }),
+    })),
     async close(hosts) {
       // A session asked for nothing more ends by itself (after a release it already has); one that does not is ended.
       await Promise.all([...sessions.values()].map(async (session) => {

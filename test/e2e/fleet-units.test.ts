@@ -216,14 +216,14 @@ describe('giving the leases back', () => {
       web2: { exitCode: 255, reached: false, tail: [] },
       web3: { exitCode: 1, reached: true, tail: ['error: the lease is held by another fleet command'] },
     };
-    const remote = {
-      query: async (host: { name: string }) => {
-        const answer = answers[host.name];
-        const tracker = trackEvents();
-        for (const line of answer.tail) tracker.take(line);
-        return { exitCode: answer.exitCode, stdout: '', tracker, reached: answer.reached };
-      },
-    } as unknown as Remote;
+    const answer = async (host: { name: string }) => {
+      const { exitCode, reached, tail } = answers[host.name];
+      const tracker = trackEvents();
+      for (const line of tail) tracker.take(line);
+      return { exitCode, stdout: '', tracker, reached };
+    };
+    // The release goes through each host's session (ask); a command without one would use query.
+    const remote = { query: answer, ask: answer } as unknown as Remote;
     await releaseLeases({ config: {} as FleetConfig, remote, out, user: 'ops', env: {} }, hosts, 'L1');
     expect(lines).toEqual([
       'warning: web2 │ its fleet lease L1 could not be given back (the host could not be reached): it expires by itself within 120 s, and the next fleet command waits for it or takes it over from this machine',
