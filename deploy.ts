@@ -34,5 +34,6 @@ if ('error' in selected) {
   // A deploy, rollback or restart is over once it returns (its one line written, the lock released;
   // stdout and stderr are synchronous on Linux): do not wait for a pruned worktree's `git worktree
   // prune`, started in the background, or anything else still open.
-  if (['deploy', 'rollback', 'restart'].includes(name)) process.exit();
+  // A fleet session ran such commands in its own process (scripts/fleet-session.ts): the same holds when it ends.
+  if (['deploy', 'rollback', 'restart'].includes(name) || (name === 'fleet' && args[0] === 'session')) process.exit();
 }

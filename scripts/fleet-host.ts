@@ -7,6 +7,7 @@ import { groupTurnProblem, readLiveGroup, writeLiveGroup } from '../lib/fleet/gr
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { LEASE_ID, LEASE_TTL_S, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 import { runningHolder } from '../lib/record/lock.ts';
+import type { TakeRequest } from '../lib/fleet/session-protocol.ts';
 import { loadState } from '../lib/record/state.ts';
 import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
 
@@ -23,7 +24,7 @@ const HOST_SIDE_OPTIONS = {
   json: { help: 'the controller asks for JSON; every answer is one JSON document' },
 };
 
-function hostSideSpec<P extends CommandSpec['positionals']>(sub: string, positionals?: P) {
+export function hostSideSpec<P extends CommandSpec['positionals']>(sub: string, positionals?: P) {
   return { name: `fleet ${sub}`, summary: "internal: a fleet command's work on one host", internal: true, options: HOST_SIDE_OPTIONS, ...(positionals ? { positionals } : {}) } as const;
 }
 
@@ -43,15 +44,27 @@ function ttlS(flags: HostFlags): number {
 }
 
 function leaseOf(flags: HostFlags, id: string): FleetLease {
-  const now = Date.now();
-  return {
+  return newLease({
     id,
     command: valueOf(flags, 'command') ?? 'deploy',
     holder: valueOf(flags, 'holder') ?? 'unknown',
-    controller: { host: valueOf(flags, 'controller-host') ?? '?', pid: Number(valueOf(flags, 'controller-pid') ?? 0) },
-    takenAt: new Date(now).toISOString(),
-    expiresAt: new Date(now + ttlS(flags) * 1000).toISOString(),
+    controllerHost: valueOf(flags, 'controller-host') ?? '?',
+    controllerPid: Number(valueOf(flags, 'controller-pid') ?? 0),
     ttlS: ttlS(flags),
+  });
+}
+
+/** The lease a controller asks for, from now for its ttl. */
+export function newLease(take: TakeRequest): FleetLease {
+  const now = Date.now();
+  return {
+    id: take.id,
+    command: take.command,
+    holder: take.holder,
+    controller: { host: take.controllerHost, pid: take.controllerPid },
+    takenAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + take.ttlS * 1000).toISOString(),
+    ttlS: take.ttlS,
   };
 }
 
@@ -90,6 +103,30 @@ async function resolveRevision(config: Config, revision: string | undefined): Pr
   }
 }
 
+/** What `fleet probe` prints, the lease taken first (`replace`: over that one) and `resolve` resolved when given. */
+export async function probeAnswer(config: Config, ask: { lease?: FleetLease; replace?: string; resolve?: string; history?: number }) {
+  const taken = ask.lease ? takeLease(config.deployRoot, ask.lease, { replace: ask.replace }) : null;
+  const resolved = ask.resolve === undefined ? null : await resolveRevision(config, ask.resolve || undefined);
+  const state = loadState(config.deployRoot, config.appName, config.ports);
+  const holder = runningHolder(config.deployRoot);
+  return {
+    version: switchyardVersion(),
+    host: os.hostname(),
+    app: config.appName,
+    live: state.live,
+    commit: state.live ? state.slots[state.live].commit : null,
+    previous: state.live ? state.slots[state.live === 'a' ? 'b' : 'a'].commit : null,
+    bake: state.bake ? { endsAt: state.bake.endsAt, previous: state.bake.previous } : null,
+    lock: holder ?? null,
+    lease: readLease(config.deployRoot) ?? null,
+    taken,
+    group: readLiveGroup(config.deployRoot) ?? null,
+    history: readFleetHistory(config.deployRoot, ask.history ?? 20),
+    resolved,
+    releaseCmd: config.releaseCmd.trim() !== '',
+  };
+}
+
 const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 /** The host side's commands, by the word after `fleet`; each prints one JSON document (its warnings and errors stay text). */
@@ -109,28 +146,8 @@ export const HOST_SIDE: Record<string, Command> = {
         return 0;
       }
       const take = idFlag(flags, '--take');
-      let taken: unknown;
-      if (take) taken = takeLease(config.deployRoot, leaseOf(flags, take), { replace: idFlag(flags, '--replace') });
-      const revision = valueOf(flags, 'resolve');
-      const resolved = revision === undefined ? null : await resolveRevision(config, revision || undefined);
-      const state = loadState(config.deployRoot, config.appName, config.ports);
-      const holder = runningHolder(config.deployRoot);
-      out({
-        version: switchyardVersion(),
-        host: os.hostname(),
-        app: config.appName,
-        live: state.live,
-        commit: state.live ? state.slots[state.live].commit : null,
-        previous: state.live ? state.slots[state.live === 'a' ? 'b' : 'a'].commit : null,
-        bake: state.bake ? { endsAt: state.bake.endsAt, previous: state.bake.previous } : null,
-        lock: holder ?? null,
-        lease: readLease(config.deployRoot) ?? null,
-        taken: taken ?? null,
-        group: readLiveGroup(config.deployRoot) ?? null,
-        history: readFleetHistory(config.deployRoot, Number(valueOf(flags, 'history') ?? '20')),
-        resolved,
-        releaseCmd: config.releaseCmd.trim() !== '',
-      });
+      const resolve = valueOf(flags, 'resolve');
+      out(await probeAnswer(config, { lease: take ? leaseOf(flags, take) : undefined, replace: idFlag(flags, '--replace'), resolve, history: Number(valueOf(flags, 'history') ?? '20') }));
       return 0;
     },
   }),

@@ -24,6 +24,7 @@ import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { currentUser } from '../lib/record/lock.ts';
 import { HOST_SIDE } from './fleet-host.ts';
+import { sessionCommand } from './fleet-session.ts';
 
 type FleetSub = keyof typeof FLEET_SPECS;
 
@@ -193,6 +194,7 @@ export const command: Command = {
       return sub ? 0 : 2;
     }
     if (Object.hasOwn(HOST_SIDE, sub)) return HOST_SIDE[sub].run(subIo);
+    if (sub === 'session') return sessionCommand.run(subIo);
     createOutput({ json: hasFlag(rest, '--json') }).error(`unknown fleet command ${JSON.stringify(sub)}; nothing was changed; run ./deploy.ts fleet --help for the list`);
     return 2;
   },

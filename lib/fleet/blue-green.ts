@@ -2,7 +2,7 @@ import os from 'node:os';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import type { FleetHost } from './hosts.ts';
 import { LEASE_TTL_S, type HostCheck, type Take } from './preflight.ts';
-import { interruptedBy, newFleetId, preflightAndLease, releaseLeases } from './rolling.ts';
+import { interruptedBy, newFleetId, preflightAndLease, releaseLeases, runOnHost } from './rolling.ts';
 import type { FleetContext } from './context.ts';
 import { releaseCmdOrder } from './release-cmd.ts';
 import { rollout } from './rollout.ts';
@@ -77,8 +77,7 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
     if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first; the others deploy with --no-release-cmd`);
     const deployed = await rollout(ordered.batches, {
       change: async (host) => {
-        const words = ['deploy', '--json', ...ordered.flags(host), '--', commit!];
-        const result = await ctx.remote.stream(host, words, { env, onEvent: (event) => out.hostEvent(host.name, event) });
+        const result = await runOnHost(ctx, host, ['deploy', ...ordered.flags(host), '--', commit!], env);
         return result.exitCode === 0 ? { ok: true, switched: true } : { ok: false, switched: false, step: result.reached ? (result.tracker.failedStep() ?? 'deploy') : 'ssh', message: result.tracker.errorMessage(), tail: result.tracker.tail(5) };
       },
       revert: async () => ({ ok: true, switched: false }),

@@ -6,7 +6,7 @@ import type { HostResult } from './rollout.ts';
 
 /**
  * FLEET_PAUSE after a batch: the controller only waits while each host's own bake judgement (BAKE_TIME,
- * AUTO_ROLLBACK) watches the release under real traffic, then reads each host over its open connection.
+ * AUTO_ROLLBACK) watches the release under real traffic, then reads each host through its open session.
  * A host that serves another commit than the rollout's rolled itself back: that host fails the rollout.
  */
 
@@ -25,7 +25,7 @@ export async function pauseThenRead(ctx: FleetContext, batch: FleetHost[], commi
   // A rollback to each host's own previous release has no one commit to hold the hosts to: the wait is all.
   if (!commit) return batch.map(() => fine);
   return Promise.all(batch.map(async (host): Promise<HostResult> => {
-    const result = await ctx.remote.query(host, ['fleet', 'probe', '--json'], { timeoutMs: 30_000 });
+    const result = await ctx.remote.ask(host, { op: 'probe' }, { timeoutMs: 30_000 });
     const probe = result.json as Probe | undefined;
     if (!result.reached || typeof probe?.version !== 'string') {
       return { ok: false, switched: true, step: 'pause', message: `could not be read after FLEET_PAUSE: ${result.tracker.tail(2).join(' ') || 'no answer'}` };

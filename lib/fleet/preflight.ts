@@ -43,18 +43,42 @@ function probeWords(take: Take | undefined, replace?: string, revision?: string)
     '--controller-host', os.hostname(), '--controller-pid', String(process.pid), ...(replace ? ['--replace', replace] : [])];
 }
 
+/** The probe: through the host's session (a rollout's, which keeps the lease it takes), or one `fleet probe` command. */
+type ProbeAsk = { take?: Take; replace?: string; revision?: string; timeoutMs: number; session: boolean };
+
+async function probeHost(remote: Remote, host: FleetHost, ask: ProbeAsk) {
+  const { take, replace, revision, timeoutMs } = ask;
+  if (!ask.session) return remote.query(host, probeWords(take, replace, revision), { timeoutMs });
+  const lease = take ? { take: { ...take, controllerHost: os.hostname(), controllerPid: process.pid } } : {};
+  const request = { op: 'probe' as const, ...lease, ...(replace ? { replace } : {}), ...(revision !== undefined ? { resolve: revision } : {}) };
+  const result = await remote.ask(host, request, { timeoutMs });
+  if (!result.reached || typeof (result.json as Probe | undefined)?.version === 'string') return result;
+  // A host whose Switchyard has no session (another version) answers `fleet probe`: its version line says what to do.
+  // Of the controller's version, it stays the session that did not answer (it took no lease).
+  const plain = await remote.query(host, probeWords(undefined), { timeoutMs });
+  const version = (plain.json as Probe | undefined)?.version;
+  return typeof version === 'string' && version !== switchyardVersion() ? plain : result;
+}
+
 /**
  * One host: what is wrong there, in one line an operator can act on, or nothing. `revision`: also
- * resolved there, in the same call, so a rollout pays no round trip of its own for it.
+ * resolved there, in the same call, so a rollout pays no round trip of its own for it. `session`: asked
+ * through the host's session (a rollout), which renews the lease it takes for as long as it lives.
  */
-export async function checkHost(remote: Remote, host: FleetHost, take?: Take, revision?: string): Promise<HostCheck> {
-  const timeoutMs = revision === undefined ? 30_000 : 120_000;
-  let result = await remote.query(host, probeWords(take, undefined, revision), { timeoutMs });
+export async function checkHost(
+  remote: Remote,
+  host: FleetHost,
+  take?: Take,
+  revision?: string,
+  options: { session?: boolean } = {},
+): Promise<HostCheck> {
+  const ask = { take, revision, timeoutMs: revision === undefined ? 30_000 : 120_000, session: options.session ?? false };
+  let result = await probeHost(remote, host, ask);
   let probe = result.json as Probe | undefined;
   // A lease left by a fleet command of this very machine whose process is gone: taken over, after that check.
   const held = probe?.taken && !probe.taken.taken ? probe.taken.holder : undefined;
   if (take && held && controllerGone(held)) {
-    result = await remote.query(host, probeWords(take, held.id, revision), { timeoutMs });
+    result = await probeHost(remote, host, { ...ask, replace: held.id });
     probe = result.json as Probe | undefined;
   }
   if (!result.reached) return { host, problem: `cannot be reached over ssh: ${result.tracker.tail(2).join(' ').trim() || 'no answer'}; check that \`ssh ${host.destination}\` logs in without a prompt (BatchMode)` };

@@ -1,15 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { probeCommand, runCommand } from '../host/run.ts';
-import { isSwitchyardError } from '../errors.ts';
+import { probeCommand } from '../host/run.ts';
 import type { FleetConfig } from './config.ts';
 import { trackEvents, type EventTracker, type HostEvent } from './events.ts';
 import type { FleetHost } from './hosts.ts';
 import { createLimit } from './limit.ts';
-import { sshArgv, sshExitArgv, type SshOptions } from './ssh.ts';
+import { sshArgv, type SshOptions } from '../host/commands/ssh.ts';
+import { openHostSession, type HostSession } from './host-session.ts';
+import type { SessionRequest } from './session-protocol.ts';
 
-/** The controller's ssh: one private control folder per command, one shared connection per host, closed at the end. */
+/**
+ * The controller's ssh: one private control folder per command, one shared connection per host, closed at
+ * the end; over it a rollout's one session per host (host-session.ts), other commands one ssh command each.
+ */
 
 export type RemoteResult = { exitCode: number; stdout: string; tracker: EventTracker; reached: boolean };
 
@@ -20,12 +24,15 @@ export type Remote = {
     words: string[],
     options?: { timeoutMs?: number; env?: Record<string, string> },
   ): Promise<RemoteResult & { json?: unknown }>;
-  /** A deploy or rollback with `--json`: each event as it arrives. */
-  stream(
+  /**
+   * A request to the host's `fleet session` (lib/fleet/session-protocol.ts), opened at the first one: a
+   * rollout's probe, lease, deploys and release over one ssh command and one Node start per host.
+   */
+  ask(
     host: FleetHost,
-    words: string[],
-    options: { env?: Record<string, string>; onEvent?: (event: HostEvent) => void; signal?: AbortSignal },
-  ): Promise<RemoteResult>;
+    request: SessionRequest,
+    options?: { timeoutMs?: number; onEvent?: (event: HostEvent) => void },
+  ): Promise<RemoteResult & { json?: unknown }>;
   close(hosts: FleetHost[]): Promise<void>;
 };
 
@@ -56,7 +63,26 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
         });
   const sshEnv = { ...env };
   const argv = (host: FleetHost, words: string[], extra: Record<string, string> = {}) =>
-    sshArgv(host, config.remote, words, options, extra);
+    sshArgv.run(host, config.remote, words, options, extra);
+  const sessions = new Map<string, HostSession>();
+  // The lease each host's session keeps: a session opened again after one died is told to keep it too.
+  const leases = new Map<string, { id: string; ttlS: number }>();
+  const sessionOf = async (host: FleetHost): Promise<HostSession> => {
+    const open = sessions.get(host.name);
+    if (open && !open.dead()) return open;
+    const session = await openHostSession(argv(host, ['fleet', 'session', '--json']), sshEnv);
+    sessions.set(host.name, session);
+    const lease = leases.get(host.name);
+    if (lease) await session.ask({ op: 'keep', ...lease }, { timeoutMs: 30_000 });
+    return session;
+  };
+  // A session answers one request at a time: a host's requests wait for the one before.
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = <T>(host: FleetHost, work: () => Promise<T>): Promise<T> => {
+    const result = (turns.get(host.name) ?? Promise.resolve()).then(work, work);
+    turns.set(host.name, result.catch(() => undefined));
+    return result;
+  };
   return {
     query: (host, words, queryOptions = {}) => throughConnection(host, async () => {
       const result = await probeCommand(argv(host, words, queryOptions.env), { env: sshEnv, timeoutMs: queryOptions.timeoutMs ?? 30_000 });
@@ -66,28 +92,25 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
       const exitCode = result.timedOut ? SSH_FAILED : result.exitCode;
       return { exitCode, stdout: result.stdout, tracker, json, reached: exitCode !== SSH_FAILED };
     }),
-    stream: (host, words, streamOptions) => throughConnection(host, async () => {
-      const tracker = trackEvents();
-      let exitCode = 0;
-      try {
-        await runCommand(argv(host, words, streamOptions.env), {
-          env: sshEnv,
-          signal: streamOptions.signal,
-          onLine: (line) => {
-            const event = tracker.take(line);
-            if (event) streamOptions.onEvent?.(event);
-          },
-        });
-      } catch (error) {
-        const code = isSwitchyardError(error) ? error.command?.exitCode : undefined;
-        exitCode = typeof code === 'number' && code !== 0 ? code : 1;
-        // A command that could not start, or was stopped, says so in its message: the host's own lines say the rest.
-        if (typeof code !== 'number') tracker.take(isSwitchyardError(error) ? error.message : String(error));
+    ask: (host, request, askOptions = {}) => inTurn(host, () => throughConnection(host, async () => {
+      const session = await sessionOf(host);
+      const answer = await session.ask(request, askOptions);
+      if (request.op === 'probe' && request.take && (answer.json as { taken?: { taken?: boolean } } | undefined)?.taken?.taken) {
+        leases.set(host.name, { id: request.take.id, ttlS: request.take.ttlS });
       }
-      return { exitCode, stdout: '', tracker, reached: exitCode !== SSH_FAILED };
-    }),
+      if (request.op === 'release') leases.delete(host.name);
+      return { exitCode: answer.exitCode, stdout: '', tracker: answer.tracker, json: answer.json, reached: answer.exitCode !== SSH_FAILED };
+    })),
     async close(hosts) {
-      await Promise.all(hosts.map((host) => probeCommand(sshExitArgv(host, options), { env: sshEnv, timeoutMs: 5000 })));
+      // A session asked for nothing more ends by itself (after a release it already has); one that does not is ended.
+      await Promise.all([...sessions.values()].map(async (session) => {
+        session.end();
+        const bound = setTimeout(() => session.kill(), 10_000);
+        await session.exited;
+        clearTimeout(bound);
+      }));
+      sessions.clear();
+      await Promise.all(hosts.map((host) => probeCommand(sshArgv.exit(host, options), { env: sshEnv, timeoutMs: 5000 })));
       rmSync(controlDir, { recursive: true, force: true });
     },
   };

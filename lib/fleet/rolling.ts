@@ -42,8 +42,9 @@ export async function preflightAndLease(
 ): Promise<Map<string, HostCheck>> {
   const [anchor, ...others] = leaseOrder(hosts);
   const resolveOn = (host: FleetHost) => (host === hosts[0] ? resolve : undefined);
-  const first = await checkHost(ctx.remote, anchor, take, resolveOn(anchor));
-  const rest = first.heldBy ? [] : await Promise.all(others.map((host) => checkHost(ctx.remote, host, take, resolveOn(host))));
+  const first = await checkHost(ctx.remote, anchor, take, resolveOn(anchor), { session: true });
+  const check = (host: FleetHost) => checkHost(ctx.remote, host, take, resolveOn(host), { session: true });
+  const rest = first.heldBy ? [] : await Promise.all(others.map(check));
   const checks = [first, ...rest];
   const bad = checks.filter((check) => check.problem);
   if (bad.length === 0) return new Map(checks.map((check) => [check.host.name, check]));
@@ -62,15 +63,18 @@ export function leaseOrder(hosts: readonly FleetHost[]): FleetHost[] {
   return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** `record`: kept in each host's fleet-history.jsonl; its reason redacted here (the host knows none of the controller's secrets), then cut. */
+/**
+ * Each host's session gives its lease back and ends. `record`: kept in each host's fleet-history.jsonl;
+ * its reason redacted here (the host knows none of the controller's secrets), then cut.
+ */
 export async function releaseLeases(
   ctx: FleetContext,
   hosts: FleetHost[],
   id: string,
   record?: { command: string; holder: string; commit: string | null; outcome: string; reason?: string },
 ): Promise<void> {
-  const words = ['fleet', 'lease', 'release', id, ...(record ? ['--outcome', record.outcome, '--command', record.command, '--holder', record.holder, ...(record.commit ? ['--commit', record.commit] : []), ...(record.reason ? ['--reason', redact(record.reason).slice(0, 300)] : [])] : [])];
-  const results = await Promise.all(hosts.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
+  const kept = record ? { record: { ...record, ...(record.reason ? { reason: redact(record.reason).slice(0, 300) } : {}) } } : {};
+  const results = await Promise.all(hosts.map((host) => ctx.remote.ask(host, { op: 'release', id, ...kept }, { timeoutMs: 20_000 })));
   // A lease left on a host blocks the next fleet command there until it expires: say so, where.
   results.forEach((result, index) => {
     if (result.exitCode !== 0) {
@@ -80,16 +84,9 @@ export async function releaseLeases(
   });
 }
 
-/** Renew the lease on every host while the rollout runs: a controller that dies stops renewing, and the lease expires. */
-function keepLeases(ctx: FleetContext, hosts: FleetHost[], id: string): () => Promise<void> {
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(() => Promise.all(hosts.map((host) => ctx.remote.query(host, ['fleet', 'lease', 'renew', id, '--ttl', String(LEASE_TTL_S)], { timeoutMs: 20_000 }))));
-  }, (LEASE_TTL_S * 1000) / 4);
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+/** A deploy or rollback with `--json` (`words`: the command, then its own words) in the host's session, its events as they come. */
+export async function runOnHost(ctx: FleetContext, host: FleetHost, words: string[], env: Record<string, string>): Promise<RemoteResult> {
+  return ctx.remote.ask(host, { op: 'run', argv: [words[0], '--json', ...words.slice(1)], env }, { onEvent: (event) => ctx.out.hostEvent(host.name, event) });
 }
 
 /** Each host's preflight, by host. */
@@ -122,7 +119,6 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
   let commit: string | null = null;
   let outcome = 'failed';
   let reason: string | undefined;
-  const stopRenewing = keepLeases(ctx, hosts, id);
   const drains = config.drainCmd ? drainSteps(ctx) : undefined;
   try {
     // One SHA for every host, resolved once before any host changes (by the first host's preflight, which fetches REPO).
@@ -135,7 +131,7 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
     const ordered = releaseCmdOrder(planBatches(hosts, config.batch, config.canaryHosts), hostChecks(hosts, checks), options.command === 'deploy' ? commit : null);
     const batches = ordered.batches;
     if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first and alone; the others deploy with --no-release-cmd`);
-    const change = async (host: FleetHost, words: string[]) => hostResult(await ctx.remote.stream(host, [words[0], '--json', ...words.slice(1)], { env, onEvent: (event) => out.hostEvent(host.name, event) }));
+    const change = async (host: FleetHost, words: string[]) => hostResult(await runOnHost(ctx, host, words, env));
     const result = await rollout(batches, {
       interrupted: () => interruptedBy(ctx),
       onBatch: (batch, index) => out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`),
@@ -177,7 +173,6 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
     throw error;
   } finally {
     await drains?.readyLeft();
-    await stopRenewing();
     await releaseLeases(ctx, hosts, id, { command: options.command, holder, commit, outcome, reason });
   }
 }

@@ -43,11 +43,11 @@ export function inheritedEnv(): Record<string, string | undefined> {
 }
 
 /**
- * execa, loaded at the first command: `status` and `--version` often run none, and its modules are a
- * tenth of the CLI's start-up (the bundle defers evaluating them until this import).
+ * execa, loaded at the first command (run-piped.ts shares it): `status` and `--version` often run none, and its
+ * modules are a tenth of the CLI's start-up (the bundle defers evaluating them until this import).
  */
 let execaModule: Promise<typeof import('execa')> | undefined;
-const loadExeca = async (): Promise<typeof Execa> => (await (execaModule ??= import('execa'))).execa;
+export const loadExeca = async (): Promise<typeof Execa> => (await (execaModule ??= import('execa'))).execa;
 
 /** execa with what every command here shares: the given environment as it is (no merge), stdin closed, no rejection (we word the failure). */
 function start(

@@ -194,7 +194,9 @@ describe('a fleet of three hosts', () => {
 
   it('the lease: a second fleet deploy exits 75 naming the first, a host-level deploy is refused, a SIGKILLed controller is taken over', async () => {
     const target = commitVersion(`v${++version}`);
-    const first = fleetCommand(['deploy'], { FLEET_BATCH: '1' });
+    // The first batch's check waits for the test: the rollout (one session per host, quick) holds the fleet meanwhile.
+    const go = path.join(dir, 'lease-checked');
+    const first = fleetCommand(['deploy'], { FLEET_BATCH: '1', FLEET_CHECK_CMD: `while [ ! -e '${go}' ]; do sleep 0.05; done` });
     const lease = path.join(fleet.hosts[2].deployRootOutside, 'fleet.lease');
     await waitFor('the fleet lease on the third host', () => existsSync(lease), 120_000);
     const holder = JSON.parse(readFileSync(lease, 'utf8'));
@@ -205,6 +207,7 @@ describe('a fleet of three hosts', () => {
     const local = await fleet.hosts[2].run(['deploy']);
     expect(local.exitCode, local.output).toBe(75);
     expect(local.output).toContain(`this host is part of a running fleet deploy ${holder.id}`);
+    writeFileSync(go, '');
     const done = await first;
     expect(done.exitCode, done.all).toBe(0);
     expect(liveCommits()).toEqual([target, target, target]);

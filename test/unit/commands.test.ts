@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { crontabArgv } from '../../lib/host/commands/crontab.ts';
 import { gitArgv } from '../../lib/host/commands/git.ts';
 import { shellQuote } from '../../lib/host/commands/quote.ts';
+import { remoteCommand, sshArgv } from '../../lib/host/commands/ssh.ts';
 import { sudoArgv } from '../../lib/host/commands/sudo.ts';
 import { systemctlArgv } from '../../lib/host/commands/systemctl.ts';
 
@@ -69,5 +70,25 @@ describe('shellQuote', () => {
     const words = ['plain', "it's", '$(id)', '`id`', 'a b', '"q"', '\\', '*', '-n', 'new\nline', ''];
     const printed = execFileSync('/bin/sh', ['-c', `printf '%s\\0' ${words.map((word) => shellQuote(word)).join(' ')}`], { encoding: 'utf8' });
     expect(printed.split('\0').slice(0, -1)).toEqual(words);
+  });
+});
+
+describe('sshArgv', () => {
+  const options = { controlDir: '/tmp/fleet-x', configFile: '/etc/fleet/ssh_config', connectTimeoutS: 5 };
+  it('is exactly these words: BatchMode, ConnectTimeout, one ControlMaster per host, -F, the port, -- before the destination', () => {
+    expect(sshArgv.run({ destination: 'root@h', port: 2222 }, 'switchyard/deploy.ts', ['deploy', 'a'.repeat(40), '--json'], options, { SWITCHYARD_FLEET_ID: 'f1' })).toEqual([
+      'ssh', '-F', '/etc/fleet/ssh_config', '-T',
+      '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
+      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/tmp/fleet-x/%C', '-o', 'ControlPersist=60',
+      '-p', '2222', '--', 'root@h', `env SWITCHYARD_FLEET_ID=f1 switchyard/deploy.ts deploy ${'a'.repeat(40)} --json`,
+    ]);
+    expect(sshArgv.run({ destination: 'web1' }, 'switchyard/deploy.ts', ['status'], { controlDir: '/c' })).toEqual([
+      'ssh', '-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
+      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/c/%C', '-o', 'ControlPersist=60', '--', 'web1', 'switchyard/deploy.ts status',
+    ]);
+    expect(sshArgv.exit({ destination: 'web1' }, { controlDir: '/c' })).toEqual(['ssh', '-o', 'ControlPath=/c/%C', '-O', 'exit', '--', 'web1']);
+  });
+  it('quotes every word for the remote shell; FLEET_REMOTE is passed as written', () => {
+    expect(remoteCommand('sudo -u app switchyard/deploy.ts', ['deploy', "it's; rm -rf /", '$(x)'])).toBe(`sudo -u app switchyard/deploy.ts deploy 'it'\\''s; rm -rf /' '$(x)'`);
   });
 });
