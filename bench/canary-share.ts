@@ -15,7 +15,7 @@ import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../harness/host.
 import { startUsers, type UserAnswer } from '../harness/users.ts';
 import { renderText, type Section } from './report/table.ts';
 
-const canaryApp = fileURLToPath(new URL('../test/fixtures/apps/canary-app.js', import.meta.url));
+const canaryApp = fileURLToPath(new URL('../test/fixtures/apps/no-handler.js', import.meta.url));
 const useCanaryApp = (dir: string) => copyFileSync(canaryApp, path.join(dir, 'server.js'));
 const CASE_BOUND_MS = 180_000;
 

@@ -2,7 +2,7 @@
  * `npm run bench:canary [-- --out DIR]`: the bake window's judgement of nginx's figures, measured on
  * the harness host (a real nginx, a real git repo, `./deploy.ts deploy` as an operator runs it) with
  * the default judging settings (CANARY_INTERVAL 10s, 1 %, 2 failed windows). A release failing 100 %
- * and one failing 10 % of non-health requests (test/fixtures/apps/error-share.js; /health answers 200)
+ * and one failing 10 % of non-health requests (test/fixtures/apps/no-handler.js with FAIL_SHARE; /health answers 200)
  * under a closed-loop load: the requests failed because of the bad release, the time from the
  * deploy's return to the automatic rollback, and the requests failed after it (the mechanism's own:
  * must be 0). A good release at about 5 and 500 requests a second: no false abort. Writes
@@ -19,7 +19,7 @@ import { waitFor } from '../harness/wait.ts';
 import { describeHost, hostInfo } from './host-info.ts';
 import { measureCanaryShare } from './canary-share.ts';
 
-const ERROR_SHARE_APP = fileURLToPath(new URL('../test/fixtures/apps/error-share.js', import.meta.url));
+const ERROR_SHARE_APP = fileURLToPath(new URL('../test/fixtures/apps/no-handler.js', import.meta.url));
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 const release = (failShare: number) => (dir: string) => {
   copyFileSync(ERROR_SHARE_APP, path.join(dir, 'server.js'));

@@ -13,7 +13,7 @@ import { timed, type FleetRun } from './fleet-support.ts';
  */
 
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
-const FLEET_APP = fileURLToPath(new URL('../test/fixtures/apps/fleet-app.js', import.meta.url));
+const FLEET_APP = fileURLToPath(new URL('../test/fixtures/apps/no-handler.js', import.meta.url));
 const TSC = path.join(PROJECT_DIR, 'node_modules', 'typescript', 'bin', 'tsc');
 const BUILD_FILES = 120;
 const HOSTS = 3;

@@ -26,7 +26,7 @@ import { describeHost, hostInfo } from './host-info.ts';
 
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 const DEPLOY_TS = path.join(PROJECT_DIR, 'deploy.ts');
-const FLEET_APP = fileURLToPath(new URL('../test/fixtures/apps/fleet-app.js', import.meta.url));
+const FLEET_APP = fileURLToPath(new URL('../test/fixtures/apps/no-handler.js', import.meta.url));
 const PARTS = ['scale', 'revert', 'blue-green', 'profiles'] as const;
 const USAGE = `Usage: npm run bench:fleet -- [--out DIR] [--rounds N] [--sizes 1,3,10] [--only ${PARTS.join('|')}]`;
 

@@ -2,10 +2,10 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { nginxBinary, nginxLayout } from './nginx.ts';
+import { waitFor } from './wait.ts';
 
 /**
  * Real hosts on this machine: each an `ip netns` with a veth pair to the root namespace (an address
@@ -157,7 +157,7 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
         } catch {
           return false;
         }
-      });
+      }, { timeoutMs: 30_000 });
       const inHost = (argv: string[]) => ['nsenter', '-t', String(holder.pid), '-m', '-n', '--', ...argv];
       // Switchyard at /srv/switchyard, its .env beside it.
       cpSync(build, path.join(srv, 'switchyard'), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
@@ -220,7 +220,7 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
         state: () => JSON.parse(readFileSync(path.join(srv, 'fleetapp', 'state.json'), 'utf8')),
         async startSshd() {
           startSshd();
-          await waitFor(`sshd of ${ns}`, async () => (await execa('nsenter', ['-t', String(holder.pid), '-n', '--', 'bash', '-c', 'exec 4<>/dev/tcp/127.0.0.1/22'], { reject: false })).exitCode === 0);
+          await waitFor(`sshd of ${ns}`, async () => (await execa('nsenter', ['-t', String(holder.pid), '-n', '--', 'bash', '-c', 'exec 4<>/dev/tcp/127.0.0.1/22'], { reject: false })).exitCode === 0, { timeoutMs: 30_000 });
         },
         async stopSshd() {
           const sshd = entry.sshd;
@@ -236,7 +236,7 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
       'Host *', `  IdentityFile ${clientKey}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${path.join(dir, 'known_hosts')}`, '  StrictHostKeyChecking yes', '  LogLevel ERROR', '',
     ].join('\n'));
     // Every host answers through its nginx before a test starts.
-    for (const host of hosts) await waitFor(`nginx and sshd of ${host.ns}`, async () => (await execa('nsenter', ['-t', String(made[host.index - 1].holder!.pid), '-n', '--', 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/80 && exec 4<>/dev/tcp/127.0.0.1/22'], { reject: false, shell: false })).exitCode === 0);
+    for (const host of hosts) await waitFor(`nginx and sshd of ${host.ns}`, async () => (await execa('nsenter', ['-t', String(made[host.index - 1].holder!.pid), '-n', '--', 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/80 && exec 4<>/dev/tcp/127.0.0.1/22'], { reject: false, shell: false })).exitCode === 0, { timeoutMs: 30_000 });
     return fleet;
   } catch (error) {
     await fleet.cleanUp();
@@ -259,14 +259,6 @@ function startHostNginx(outside: string, site: string, inHost: (argv: string[]) 
   children.push(spawn(argv[0], argv.slice(1), { stdio: 'ignore' }));
 }
 
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 export type FleetFront = { port: number; url(pathname: string): string; stop(): Promise<void> };
 
 /**
@@ -285,7 +277,7 @@ export async function startFront(dir: string, addresses: string[], port: number,
   const { haproxyBinary } = await import('./haproxy.ts');
   const child = spawn(haproxyBinary(), ['-f', config, '-db'], { stdio: 'ignore' });
   const { acceptsConnections } = await import('./ports.ts');
-  await waitFor('the front HAProxy', () => acceptsConnections(port), 10_000);
+  await waitFor('the front HAProxy', () => acceptsConnections(port), { timeoutMs: 10_000 });
   return {
     port,
     url: (pathname) => `http://127.0.0.1:${port}${pathname}`,

@@ -1,12 +1,12 @@
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, DEPLOY_TS, type TestHost } from '../../harness/host.ts';
 import { startLoad } from '../../harness/load.ts';
 import { waitFor } from '../../harness/wait.ts';
+import { fixtureApp } from '../support/fixture-app.ts';
 
 /**
  * What a real app needs around it, end to end with real processes, git and nginx: its environment
@@ -14,7 +14,8 @@ import { waitFor } from '../../harness/wait.ts';
  * (every process of both slots killed) followed by `resume`.
  */
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/apps/runtime-app.js', import.meta.url));
+// The app as a real one with a SIGTERM handler and a long keep-alive: its environment, .env, uploads and log lines.
+const runtimeApp = fixtureApp({ graceful: true, keepAliveMs: 65_000 });
 const LOG_MAX = 1024 * 1024;
 
 /** Every process in the process group of each slot's supervisor (the supervisor's pid is the group id): ours only. */
@@ -63,7 +64,7 @@ describe("the app's environment, files, logs and reboot", () => {
     host = await createTestHost({
       env: { SHARED_PATHS: '.env uploads/', LOG_MAX_SIZE: '1M', LOG_KEEP: '30', START_CMD: 'node server.js', BUILD_CMD: 'env > .build-env && npm run build --if-present' },
     });
-    host.example.commit('v2', (repo) => copyFileSync(FIXTURE, path.join(repo, 'server.js')));
+    host.example.commit('v2', runtimeApp);
   }, 120_000);
   afterAll(async () => host?.cleanUp(), 60_000);
 
@@ -119,7 +120,7 @@ describe("the app's environment, files, logs and reboot", () => {
     writeFileSync(path.join(shared(), '.env'), 'SAUCE=ketchup\n', { mode: 0o600 });
     expect((await direct('POST', '/upload?name=first.txt', 'one')).saved).toBe(true);
     expect((await direct('GET', '/dotenv')).dotenv).toBe('SAUCE=ketchup\n');
-    host.example.commit('v3', (repo) => copyFileSync(FIXTURE, path.join(repo, 'server.js')));
+    host.example.commit('v3', runtimeApp);
     const deployed = await host.run(['deploy']);
     expect(deployed.exitCode, deployed.output).toBe(0);
     expect((await direct('GET', '/')).version).toBe('v3');

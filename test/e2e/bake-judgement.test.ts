@@ -1,9 +1,10 @@
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../../harness/host.ts';
 import { startLoad, summarizeFailures, type RequestRecord } from '../../harness/load.ts';
 import { loadAnswered, waitFor } from '../../harness/wait.ts';
+import { fixtureApp } from '../support/fixture-app.ts';
 
 /**
  * The bake window judges the new slot by nginx's own figures (docs/canary.md): a release whose `/`
@@ -12,11 +13,7 @@ import { loadAnswered, waitFor } from '../../harness/wait.ts';
  * says so; BAKE_CHECK_CMD's non-zero exit fails a window. Real nginx (as root, workers as nobody),
  * real slots, real load through nginx.
  */
-const errorShareApp = new URL('../fixtures/apps/error-share.js', import.meta.url).pathname;
-const release = (failShare: number) => (dir: string) => {
-  copyFileSync(errorShareApp, path.join(dir, 'server.js'));
-  writeFileSync(path.join(dir, 'FAIL_SHARE'), `${failShare}\n`);
-};
+const release = (failShare: number) => fixtureApp({ failShare });
 const MIX = { fast: 0.8, post: 0.2 };
 
 describe("the bake window's judgement of nginx's figures", () => {
@@ -88,20 +85,24 @@ describe("the bake window's judgement of nginx's figures", () => {
     await waitFor('the first judged window', () => /window 1 \(10\.0s\)/.test(bakeLog()), { timeoutMs: 60_000, output: bakeLog });
     const status = await host.run(['status']);
     expect(status.stdout).toMatch(/judgement of slot [ab], window 1 \(at .*\): 0 of \d+ requests 5xx \(0\.0 %\), p50 \d+ ms, p99 \d+ ms: pass/);
-    await waitFor('the window to end', () => host.state().bake === null, { timeoutMs: 90_000, output: bakeLog });
+    // The watcher ends the window in the state before it writes its last line: both are awaited.
+    const judged = /judgement of slot [ab]: [1-9]\d* window\(s\) passed, 0 failed, 0 inconclusive; slot [ab] is no longer kept warm/;
+    await waitFor('the window to end and its judgement', () => host.state().bake === null && judged.test(bakeLog()), { timeoutMs: 90_000, output: bakeLog });
     const records = await load.stop();
     expect(records.filter((record) => record.error !== null), summarizeFailures(records)).toEqual([]);
     expect(automaticRollbacks()).toBe(before);
     expect((await host.get('/')).json.version).toBe('v4-good');
     expect(bakeLog()).toMatch(/window 1 \(10\.0s\): slot [ab] 0 of \d+ requests 5xx \(0\.0 %\).*: pass/);
-    expect(bakeLog()).toMatch(/judgement of slot [ab]: [1-9]\d* window\(s\) passed, 0 failed, 0 inconclusive; slot [ab] is no longer kept warm/);
+    expect(bakeLog()).toMatch(judged);
   }, 180_000);
 
   it('without traffic there is no verdict, and the last line says it is not a pass', async () => {
     host.example.commit('v5-quiet', release(0));
     const deployed = await host.run(['deploy'], { BAKE_TIME: '25s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
-    await waitFor('the window to end', () => host.state().bake === null, { timeoutMs: 90_000, output: bakeLog });
+    // The watcher ends the window in the state before it writes its last line: both are awaited.
+    const verdict = /no verdict on slot [ab]: too few requests/;
+    await waitFor('the window to end and its verdict', () => host.state().bake === null && verdict.test(bakeLog()), { timeoutMs: 90_000, output: bakeLog });
     expect(bakeLog()).toMatch(/window 1 \(5\.0s\): slot [ab] 0 of 0 requests 5xx .*: inconclusive: slot [ab] answered 0 requests, fewer than the 20 needed/);
     expect(bakeLog()).toMatch(/no verdict on slot [ab]: too few requests to judge it in any window \(0 window\(s\) passed, 0 failed, \d+ inconclusive\); that is not a pass/);
   }, 180_000);

@@ -5,6 +5,7 @@ import { createTestHost, type TestHost } from '../../harness/host.ts';
 import { failures, startLoad, summarizeFailures, type RequestRecord } from '../../harness/load.ts';
 import { isGroupAlive, signalProcess } from '../../lib/host/process.ts';
 import { loadAnswered, waitFor } from '../../harness/wait.ts';
+import { fixtureApp } from '../support/fixture-app.ts';
 
 /**
  * The bake window (BAKE_TIME): the previous slot stays warm after a deploy, a rollback inside the
@@ -103,9 +104,7 @@ describe('the bake window', () => {
     const load = startLoad({ port: host.nginx.port, connections: 16, mix: LOAD_MIX, maxDurationMs: 90_000 });
     // Sick when the test says so, once the deploy has returned: not after a time a busy host may not keep.
     const turnSick = path.join(host.dir, 'turn-sick');
-    const sick = host.example.commit('v4-sick', (repo) =>
-      writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace("import { readFileSync } from 'node:fs';", "import { existsSync, readFileSync } from 'node:fs';").replace('performance.now() > 3000', `existsSync(${JSON.stringify(turnSick)})`)),
-    );
+    const sick = host.example.commit('v4-sick', fixtureApp({ sickWhen: turnSick }));
     const deployed = await host.run(['deploy'], { BAKE_TIME: '60s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
     writeFileSync(turnSick, '');

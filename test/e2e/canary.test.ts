@@ -1,9 +1,10 @@
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../../harness/host.ts';
 import { failedAnswers, startUsers, versionsByUser, type UserAnswer } from '../../harness/users.ts';
 import { waitFor } from '../../harness/wait.ts';
+import { fixtureApp } from '../support/fixture-app.ts';
 import { childPids } from '../../lib/host/proc.ts';
 import { isAlive, signalProcess } from '../../lib/host/process.ts';
 
@@ -14,8 +15,8 @@ import { isAlive, signalProcess } from '../../lib/host/process.ts';
  * figures roll a bad release back by themselves; a killed watcher leaves the site serving and the
  * next command ends the canary.
  */
-const canaryApp = new URL('../fixtures/apps/canary-app.js', import.meta.url).pathname;
-const useCanaryApp = (dir: string) => copyFileSync(canaryApp, path.join(dir, 'server.js'));
+// A VERSION with "fail<N>" answers N % of the requests other than /health with a 500; /health always passes.
+const useCanaryApp = fixtureApp({ graceful: true });
 const USERS = 200;
 // Windows that never conclude: the canary holds its share until the test moves it.
 const HELD = { CANARY_MIN_REQUESTS: '999999', CANARY_INCONCLUSIVE: 'hold', CANARY_INTERVAL: '2s' };

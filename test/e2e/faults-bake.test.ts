@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../../harness/load.ts';
-import { waitFor } from '../../harness/wait.ts';
+import { loadAnswered, waitFor } from '../../harness/wait.ts';
 import { isAlive, isGroupAlive, signalProcess } from '../../lib/host/process.ts';
 
 /**
@@ -44,7 +44,8 @@ describe('the bake watcher and SIGTERM', () => {
 
     host.example.commit('v3');
     const next = await host.run(['deploy']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The load goes on after the command: 30 requests begun since it returned have ended.
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(next.exitCode, next.output).toBe(0);
     expect(next.stderr).toMatch(/lost its watcher/);

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createDeployedTestHost, DEPLOY_TS, type TestHost } from '../../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../../harness/load.ts';
-import { waitFor } from '../../harness/wait.ts';
+import { loadAnswered, waitFor } from '../../harness/wait.ts';
 import { isAlive, signalProcess } from '../../lib/host/process.ts';
 import { processesIn } from '../support/process-leaks.ts';
 
@@ -99,7 +99,8 @@ describe('the kill loop', () => {
 
     // The command after the last kill needs no human either.
     const final = await host.run(['deploy']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The load goes on after the command: 30 requests begun since it returned have ended.
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     const report = JSON.parse((await host.run(['status', '--json'])).stdout);
     const summary = `${log.join('\n')}\n${kills} kills in ${rounds} rounds, ${loopMs} ms (a restart alone: ${commandMs} ms): ${JSON.stringify(killed)}; ${records.length} requests`;

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../../harness/load.ts';
-import { waitFor } from '../../harness/wait.ts';
+import { loadAnswered, waitFor } from '../../harness/wait.ts';
 import { freePort } from '../../harness/ports.ts';
 import { procStat } from '../../lib/host/proc.ts';
 import { isAlive, isGroupAlive, stopGroup } from '../../lib/host/process.ts';
@@ -93,7 +93,8 @@ describe('a deploy killed after the new slot started, before its pid file', () =
 
     host.example.commit('after-the-gap');
     const next = await host.run(['deploy']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The load goes on after the command: 30 requests begun since it returned have ended.
+    await loadAnswered(load, Date.now());
     const records = await load.stop();
     expect(next.exitCode, next.output).toBe(0);
     expect(next.stderr).toMatch(new RegExp(`slot b: pid ${orphan} is running but the state does not record it`));

@@ -14,7 +14,7 @@ import { waitFor } from '../../harness/wait.ts';
  * (`fleet session`: probe, lease, deploy, release). Counted on the hosts themselves: FLEET_REMOTE is a
  * wrapper that logs each invocation, and NODE_OPTIONS there makes every Node process log its script.
  */
-const fleetApp = new URL('../fixtures/apps/fleet-app.js', import.meta.url).pathname;
+const fleetApp = new URL('../fixtures/apps/no-handler.js', import.meta.url).pathname;
 
 describe('one session per host per rollout', () => {
   let fleet: NetnsFleet;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyHost, HAPROXY_TEMPLATES, type HaproxyHost } from '../../harness/haproxy.ts';
 import { duringLoad, failures, startLoad, summarizeFailures, type RequestRecord } from '../../harness/load.ts';
 import { loadAnswered, waitFor } from '../../harness/wait.ts';
+import { fixtureApp } from '../support/fixture-app.ts';
 
 /**
  * SWITCH=command with a real HAProxy, switched by the shipped templates/haproxy/switch.sh and
@@ -141,8 +142,11 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     expect(rolledBack.result.stdout).toMatch(/still runs [0-9a-f]{7} \(bake window\): nothing to start/);
     expect(rolledBack.result.stdout).toMatch(/SWITCH_CHECK_CMD passed 3 times in a row/);
     await expectServed(before);
-    await waitFor('the rolled-back slot to be drained and stopped', () => host.state().bake === null, { timeoutMs: 40_000, output: bakeLog });
-    expect(readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8')).toMatch(/drain +\d+ connection\(s\) from the load balancer to slot [ab] closed in/);
+    // The watcher ends the window in the state before it writes its drain line: both are awaited.
+    const drained = /drain +\d+ connection\(s\) from the load balancer to slot [ab] closed in/;
+    const logged = () => readFileSync(path.join(host.deployRoot, 'run', 'bake.log'), 'utf8');
+    await waitFor('the rolled-back slot to be drained and stopped', () => host.state().bake === null && drained.test(logged()), { timeoutMs: 40_000, output: bakeLog });
+    expect(logged()).toMatch(drained);
   }, 120_000);
 
   it('bake window: the watcher rolls back by itself through SWITCH_CMD when the new slot turns sick, with no failed request', async () => {
@@ -152,9 +156,7 @@ describe('SWITCH=command with HAProxy (templates/haproxy)', () => {
     // turned sick by the clock could do it before check.sh's 3 passes through HAProxy were over (which
     // then rightly refuse it), and the watcher must be the one to catch it.
     const turnSick = path.join(host.dir, `turn-sick-v${version + 1}`);
-    host.example.commit(`v${++version}-sick`, (repo) =>
-      writeFileSync(path.join(repo, 'server.js'), readFileSync(noHandlerApp, 'utf8').replace("import { readFileSync } from 'node:fs';", "import { existsSync, readFileSync } from 'node:fs';").replace('performance.now() > 3000', `existsSync(${JSON.stringify(turnSick)})`)),
-    );
+    host.example.commit(`v${++version}-sick`, fixtureApp({ sickWhen: turnSick }));
     const deployed = await host.run(['deploy'], { BAKE_TIME: '60s' });
     expect(deployed.exitCode, deployed.output).toBe(0);
     expect((await host.get('/')).json.version).toBe(`v${version}-sick`);

@@ -1,11 +1,10 @@
 import http from 'node:http';
-import { copyFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_WITHOUT_NPM, createTestHost, type TestHost } from '../../harness/host.ts';
 import { waitFor } from '../../harness/wait.ts';
 import type { SwitchKind } from '../../lib/config/config.ts';
 import { isAlive } from '../../lib/host/process.ts';
+import { fixtureApp } from '../support/fixture-app.ts';
 
 /**
  * Issue 32: the session cookie is anyone's to write, so inside the bake window a forged
@@ -13,8 +12,7 @@ import { isAlive } from '../../lib/host/process.ts';
  * NGINX_STICKY_PATHS only (default /socket.io/), where sessions begin; everywhere else a request goes
  * to the live slot, whatever it carries. Real nginx as root, two real deploys, a real bake window.
  */
-const whereApp = new URL('../fixtures/apps/flaky-health.js', import.meta.url).pathname; // answers any path with its version and slot
-const useWhereApp = (dir: string) => copyFileSync(whereApp, path.join(dir, 'server.js'));
+const useWhereApp = fixtureApp(); // answers any path with its version and slot
 const COOKIE = 'switchyard_exampleapp';
 const POLL = '/socket.io/?EIO=4&transport=polling';
 

@@ -1,13 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExampleRepo } from '../../harness/example-repo.ts';
-import { DEPLOY_TS } from '../../harness/host.ts';
-import { createNetnsFleet, type NetnsFleet } from '../../harness/netns.ts';
 import { releaseCmdOrder } from '../../lib/fleet/release-cmd.ts';
 import type { HostCheck } from '../../lib/fleet/preflight.ts';
+import { startFleetTest, type FleetTest } from '../support/fleet.ts';
 
 describe('releaseCmdOrder: who runs RELEASE_CMD in a fleet', () => {
   const check = (name: string, releaseCmd: boolean, commit: string | null = null) =>
@@ -44,86 +40,63 @@ describe('releaseCmdOrder: who runs RELEASE_CMD in a fleet', () => {
  * with how many hosts' state files named the commit at that moment.
  */
 describe('RELEASE_CMD in a fleet of two hosts', () => {
-  let fleet: NetnsFleet;
-  let dir: string;
-  let example: ReturnType<typeof createExampleRepo>;
-  let envFile: string;
-  const runsLog = () => (path.join(dir, 'runs.log'));
+  let bed: FleetTest;
+  const runsLog = () => path.join(bed.dir, 'runs.log');
   const runs = () => readFileSync(runsLog(), 'utf8').split('\n').filter(Boolean);
-  const liveCommits = () => fleet.hosts.map((host) => {
-    const state = host.state();
-    return state.live ? state.slots[state.live].commit : null;
-  });
   const writeReleaseScript = (failing = false) =>
-    writeFileSync(path.join(dir, 'release.sh'), [
+    writeFileSync(path.join(bed.dir, 'release.sh'), [
       // Each host's name is in its own /srv; the other hosts' state files are visible from here (shared /tmp).
-      `seen=$(grep -l "$SWITCHYARD_COMMIT" ${fleet.dir}/h*/srv/fleetapp/state.json 2>/dev/null | wc -l)`,
+      `seen=$(grep -l "$SWITCHYARD_COMMIT" ${bed.fleet.dir}/h*/srv/fleetapp/state.json 2>/dev/null | wc -l)`,
       failing ? 'echo "ERROR: relation \\"widgets\\" already exists" >&2; exit 7' : `echo "$SWITCHYARD_COMMIT $(cat /srv/name) $seen" >> ${runsLog()}`,
       '',
     ].join('\n'));
-  const fleetRun = async (args: string[]) => {
-    const result = await execa(DEPLOY_TS, ['fleet', ...args], { env: { DEPLOY_ENV_FILE: envFile, NO_COLOR: '1', XDG_RUNTIME_DIR: dir }, reject: false, all: true, timeout: 400_000 });
-    return { exitCode: result.exitCode ?? -1, output: result.all ?? '' };
-  };
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'swy-release-fleet-'));
-    example = createExampleRepo(path.join(dir, 'repo'));
-    fleet = await createNetnsFleet({ count: 2, repo: example.repo, env: { RELEASE_CMD: `sh ${path.join(dir, 'release.sh')}` } });
-    for (const host of fleet.hosts) writeFileSync(path.join(host.srv, 'name'), `h${host.index}\n`);
+    bed = await startFleetTest({ name: 'swy-release-fleet-', count: 2, hostEnv: (folder) => ({ RELEASE_CMD: `sh ${path.join(folder, 'release.sh')}` }) });
+    for (const host of bed.fleet.hosts) writeFileSync(path.join(host.srv, 'name'), `h${host.index}\n`);
     writeFileSync(runsLog(), '');
     writeReleaseScript();
-    envFile = path.join(dir, 'fleet.env');
-    writeFileSync(envFile, [
-      `FLEET_HOSTS="${fleet.hosts.map((host) => host.target).join(', ')}"`,
-      `FLEET_SSH_CONFIG=${fleet.sshConfig}`,
-      'FLEET_REMOTE=/srv/switchyard/deploy.ts',
-      'FLEET_BATCH=100%',
-      '',
-    ].join('\n'));
+    bed.writeController({ FLEET_BATCH: '100%' });
   }, 300_000);
 
-  afterAll(async () => {
-    await fleet?.cleanUp();
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => bed?.cleanUp(), 120_000);
 
   it('runs once, on the first host, before the other host begins; later deploys of new commits likewise', async () => {
-    const v1 = example.head();
-    const first = await fleetRun(['deploy']);
+    const v1 = bed.example.head();
+    const first = await bed.run(['deploy']);
     expect(first.exitCode, first.output).toBe(0);
-    expect(first.output).toContain(`RELEASE_CMD runs once, in ${fleet.hosts[0].target}'s deploy`);
-    expect(liveCommits()).toEqual([v1, v1]);
+    expect(first.output).toContain(`RELEASE_CMD runs once, in ${bed.fleet.hosts[0].target}'s deploy`);
+    expect(bed.liveCommits()).toEqual([v1, v1]);
     // Only the first host's own state named the commit while it ran.
     expect(runs()).toEqual([`${v1} h1 1`]);
-    expect(fleet.hosts[0].state().releaseCmdRuns[v1].fleet).toBeTruthy();
-    expect(fleet.hosts[1].state().releaseCmdRuns?.[v1]).toBeUndefined();
+    expect(bed.fleet.hosts[0].state().releaseCmdRuns[v1].fleet).toBeTruthy();
+    expect(bed.fleet.hosts[1].state().releaseCmdRuns?.[v1]).toBeUndefined();
 
-    const v2 = example.commit('v2');
-    const second = await fleetRun(['deploy']);
+    const v2 = bed.example.commit('v2');
+    const second = await bed.run(['deploy']);
     expect(second.exitCode, second.output).toBe(0);
-    expect(liveCommits()).toEqual([v2, v2]);
+    expect(bed.liveCommits()).toEqual([v2, v2]);
     expect(runs()).toEqual([`${v1} h1 1`, `${v2} h1 1`]);
   }, 600_000);
 
   it('a failing RELEASE_CMD stops the fleet deploy before any host switches', async () => {
-    const before = liveCommits();
-    const v3 = example.commit('v3');
+    const before = bed.liveCommits();
+    const v3 = bed.example.commit('v3');
     writeReleaseScript(true);
     // The dry run says who runs it: the first host's plan runs it, the other's skips it.
-    const dry = await fleetRun(['deploy', '--dry-run']);
+    const dry = await bed.run(['deploy', '--dry-run']);
     expect(dry.exitCode, dry.output).toBe(0);
-    expect(dry.output).toContain(`RELEASE_CMD runs once, in ${fleet.hosts[0].target}'s deploy`);
+    expect(dry.output).toContain(`RELEASE_CMD runs once, in ${bed.fleet.hosts[0].target}'s deploy`);
     expect(dry.output).toMatch(/release .*\/bin\/sh -c "sh [^"]+release\.sh"/);
     expect(dry.output).toContain('skipped (--no-release-cmd');
-    const failed = await fleetRun(['deploy']);
+    const failed = await bed.run(['deploy']);
     expect(failed.exitCode).toBe(1);
-    expect(failed.output).toContain(`failed on ${fleet.hosts[0].target} at its release step`);
+    expect(failed.output).toContain(`failed on ${bed.fleet.hosts[0].target} at its release step`);
     expect(failed.output).toContain('release command failed (exit 7)');
     expect(failed.output).toContain('relation "widgets" already exists');
-    expect(liveCommits()).toEqual(before);
+    expect(bed.liveCommits()).toEqual(before);
     // The second host never began: its state does not name the commit.
-    expect(readFileSync(path.join(fleet.hosts[1].deployRootOutside, 'state.json'), 'utf8')).not.toContain(v3);
+    expect(readFileSync(path.join(bed.fleet.hosts[1].deployRootOutside, 'state.json'), 'utf8')).not.toContain(v3);
     expect(runs()).toHaveLength(2);
   }, 600_000);
 });

@@ -1,8 +1,9 @@
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHost, type TestHost } from '../../harness/host.ts';
 import { failures, startLoad, summarizeFailures } from '../../harness/load.ts';
+import { fixtureApp } from '../support/fixture-app.ts';
 
 /**
  * Issue 23 item 2: `rollback` inside the bake window, at a moment the live (new) slot fails its health
@@ -11,8 +12,8 @@ import { failures, startLoad, summarizeFailures } from '../../harness/load.ts';
  * bad release and drained the good warm slot. The rollback's target is the warm slot the window keeps,
  * whatever one probe says. Real nginx, an app with no SIGTERM handler, load through nginx.
  */
-const flakyApp = new URL('../fixtures/apps/flaky-health.js', import.meta.url).pathname;
-const useFlakyApp = (dir: string) => copyFileSync(flakyApp, path.join(dir, 'server.js'));
+// The app answers /health with 500 while a file named SICK lies beside it.
+const useFlakyApp = fixtureApp();
 
 describe('rollback in the bake window while the live slot fails a health probe', () => {
   let host: TestHost;

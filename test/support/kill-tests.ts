@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployedTestHost, type TestHost } from '../../harness/host.ts';
 import { failures, startLoad, summarizeFailures, upstreamFailures } from '../../harness/load.ts';
+import { loadAnswered } from '../../harness/wait.ts';
 import { resolveConfig } from '../../lib/config/config.ts';
 import { parseState } from '../../lib/record/state.ts';
 import { FLOW_STEPS, type CycleFacts } from '../../lib/cycle/step-table.ts';
@@ -71,7 +72,8 @@ export function describeKills(mode: 'nginx-reload' | 'nginx-live-file', phases: 
       const nextVersion = `v${++version}`;
       host.example.commit(nextVersion);
       const next = await host.run(['deploy']);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The load goes on after the command: 30 requests begun since it returned have ended.
+      await loadAnswered(load, Date.now());
       const records = await load.stop();
       expect(next.exitCode, next.output).toBe(0);
       expect(next.stderr).toMatch(/took over a stale lock left by pid \d+/);
