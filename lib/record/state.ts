@@ -1,11 +1,9 @@
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SlotName } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { currentUserName, describeOwnership } from '../host/file-owner.ts';
-import { writeFileAtomic } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
-import { redact } from '../config/redact.ts';
 import type { SlotFigures } from '../judge/figures.ts';
 
 export const STATE_VERSION = 1;
@@ -242,21 +240,6 @@ export function historyLogPath(deployRoot: string): string {
   return path.join(deployRoot, 'history.log');
 }
 
-/**
- * Write the state atomically. A failure's reason can quote a command or URL holding a secret: it is
- * redacted before it is ever stored. History beyond HISTORY_KEPT entries is appended to history.log
- * (one JSON object a line) first and removed from `state` itself, so later saves do not append it again.
- */
-export function saveState(deployRoot: string, state: State): void {
-  for (const entry of state.history) if (entry.reason) entry.reason = redact(entry.reason);
-  if (state.history.length > HISTORY_KEPT) {
-    const older = state.history.slice(0, state.history.length - HISTORY_KEPT);
-    appendDurably(historyLogPath(deployRoot), older.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
-    state.history.splice(0, older.length);
-  }
-  writeFileAtomic(statePath(deployRoot), serializeState(state));
-}
-
 /** The last `count` history entries: state.json's, preceded by history.log's when more are wanted. */
 export function readHistory(deployRoot: string, state: State, count: number): HistoryEntry[] {
   if (count <= state.history.length) return state.history.slice(-count);
@@ -281,16 +264,6 @@ export function readHistory(deployRoot: string, state: State, count: number): Hi
     return true;
   });
   return all.slice(-count);
-}
-
-function appendDurably(file: string, text: string): void {
-  const fd = openSync(file, 'a', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
