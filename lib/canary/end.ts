@@ -2,7 +2,7 @@ import type { Reporter } from '../cli/reporter.ts';
 import type { Config } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError } from '../errors.ts';
-import { shortCommit, type Canary, type State } from '../record/state.ts';
+import { shortCommit, type Canary, type State } from '../record/state-shape.ts';
 import { openStore, updateState } from '../record/store.ts';
 import { bakeBegun, bakeWatched, canaryEnded, historyAppended, slotStopped, trafficMovedTo } from '../record/transitions.ts';
 import { drainAndStop } from '../cycle/drain.ts';

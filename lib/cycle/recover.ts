@@ -1,4 +1,4 @@
-import type { Config } from '../config/config.ts';
+import { otherSlot, type Config } from '../config/config.ts';
 import type { CycleContext } from './types.ts';
 import { isBakeWatcher } from './bake.ts';
 import { isCanaryWatcher } from '../canary/watcher.ts';
@@ -8,7 +8,7 @@ import { isAlive } from '../host/process.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from '../record/reconcile.ts';
 import { SLOTS } from '../slot/slots.ts';
-import { otherSlot, type CycleCommand, type State } from '../record/state.ts';
+import type { CycleCommand, State } from '../record/state-shape.ts';
 import { StateStore } from '../record/store.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
 import { runningEndpoints } from '../slot/running-endpoints.ts';

@@ -1,4 +1,4 @@
-import type { Config, SlotName } from '../config/config.ts';
+import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError } from '../errors.ts';
@@ -7,7 +7,8 @@ import { describeProbe, describeTargets, probeSlot, refuseTakenEndpoints, slotHe
 import { acquireLock, describeTakeover, releaseLock } from '../record/lock.ts';
 import type { Reporter } from '../cli/reporter.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
-import { loadState, otherSlot, shortCommit } from '../record/state.ts';
+import { loadState } from '../record/state.ts';
+import { shortCommit } from '../record/state-shape.ts';
 import { openStore } from '../record/store.ts';
 import { slotStarted } from '../record/transitions.ts';
 import { createSwitch, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';

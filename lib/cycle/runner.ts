@@ -3,7 +3,7 @@ import type { Config, SlotName } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import { runShell } from '../host/run.ts';
 import type { StateStore } from '../record/store.ts';
-import { shortCommit } from '../record/state.ts';
+import { shortCommit } from '../record/state-shape.ts';
 import { journaled } from '../record/transitions.ts';
 import { describeEndpoints, portValue, slotEndpoints } from '../slot/endpoints.ts';
 import { describeProbe, probeSlot } from '../slot/health.ts';

@@ -1,7 +1,7 @@
 import type { Config, SlotName } from '../config/config.ts';
 import type { Reporter, Step } from '../cli/reporter.ts';
 import type { StateStore } from '../record/store.ts';
-import type { Baseline, CycleCommand } from '../record/state.ts';
+import type { Baseline, CycleCommand } from '../record/state-shape.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
 import type { TrafficSwitch } from '../traffic/index.ts';
 import type { CycleFacts, ReleaseCmdChoice } from './step-table.ts';

@@ -2,7 +2,8 @@ import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { SlotName } from '../config/config.ts';
 import { redact } from '../config/redact.ts';
 import { writeFileAtomic } from '../host/files.ts';
-import { HISTORY_KEPT, historyLogPath, loadState, serializeState, statePath, type State } from './state.ts';
+import { historyLogPath, loadState, statePath } from './state.ts';
+import { HISTORY_KEPT, serializeState, type State } from './state-shape.ts';
 import { applied, type Transition } from './transitions.ts';
 
 /**

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../../harness/host.ts';
-import { HISTORY_KEPT, historyLogPath, initialState, statePath } from '../../lib/record/state.ts';
+import { historyLogPath, statePath } from '../../lib/record/state.ts';
+import { HISTORY_KEPT, initialState } from '../../lib/record/state-shape.ts';
 import { StateStore } from '../../lib/record/store.ts';
 
 /** `history` reads both state.json and history.log, through the real command. */

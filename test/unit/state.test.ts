@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HISTORY_KEPT, historyLogPath, initialState, loadState, parseState, readHistory, readStateFile, serializeState, statePath, type HistoryEntry, type State } from '../../lib/record/state.ts';
+import { historyLogPath, loadState, readHistory, readStateFile, statePath } from '../../lib/record/state.ts';
+import { HISTORY_KEPT, initialState, parseState, serializeState, type HistoryEntry, type State } from '../../lib/record/state-shape.ts';
 import { StateStore, updateState } from '../../lib/record/store.ts';
 
 /** What a command writes: the state as it is, through the store (the only writer). */

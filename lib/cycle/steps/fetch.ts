@@ -3,7 +3,7 @@ import { SwitchyardError } from '../../errors.ts';
 import { cacheDir, fetchRepo, resolveCommit } from '../../release/git.ts';
 import { releaseDir } from '../../release/release-files.ts';
 import { reusesRelease } from '../../release/releases.ts';
-import { shortCommit } from '../../record/state.ts';
+import { shortCommit } from '../../record/state-shape.ts';
 import { SLOTS } from '../../slot/slots.ts';
 import type { StepFunction } from '../types.ts';
 
