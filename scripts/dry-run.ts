@@ -4,7 +4,7 @@ import { findHook, HOOK_NAMES } from '../lib/cycle/hooks.ts';
 import { forecast } from '../lib/cycle/forecast.ts';
 import { planCycle } from '../lib/cycle/plan.ts';
 import type { DeployOptions } from '../lib/cycle/types.ts';
-import { shortCommit, type CycleCommand } from '../lib/record/state.ts';
+import { shortCommit, type CycleCommand } from '../lib/record/state-shape.ts';
 
 /** `--dry-run`: the plan, from what is already on disk; nothing is fetched, locked or written. */
 export async function printPlan(

@@ -1,6 +1,6 @@
 import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
-import { shortCommit } from '../lib/record/state.ts';
+import { shortCommit } from '../lib/record/state-shape.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { printDeployLog, resolveDeployLog } from '../lib/record/deploy-log.ts';
 import { SwitchyardError } from '../lib/errors.ts';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { defineCommand } from '../lib/cli/define-command.ts';
 import { SPECS } from './specs.ts';
-import { shortCommit } from '../lib/record/state.ts';
+import { shortCommit } from '../lib/record/state-shape.ts';
 import { folderSize, releaseDir } from '../lib/release/release-files.ts';
 import { outcomesOf, previousGoodCommit } from '../lib/release/releases.ts';
 import { SLOTS } from '../lib/slot/slots.ts';

@@ -6,7 +6,7 @@ import { interruptionSignal } from '../lib/cli/command.ts';
 import { currentUser } from '../lib/record/lock.ts';
 import { createSlotProcesses } from '../lib/slot/process-manager.ts';
 import { resumeLive } from '../lib/cycle/resume.ts';
-import { shortCommit } from '../lib/record/state.ts';
+import { shortCommit } from '../lib/record/state-shape.ts';
 
 export const command = defineCommand({
   spec: SPECS.resume,

@@ -6,7 +6,7 @@ import { canaryReport, describeCanary } from '../lib/canary/describe.ts';
 import { describeJudgement, readJudgement } from '../lib/cycle/bake-judge.ts';
 import { watcherLines } from '../lib/cycle/retire.ts';
 import type { Config, SlotName } from '../lib/config/config.ts';
-import { shortCommit } from '../lib/record/state.ts';
+import { shortCommit } from '../lib/record/state-shape.ts';
 import { gatherFacts, reconcile } from '../lib/cycle/recover.ts';
 import { formatDuration } from '../lib/config/duration.ts';
 import { acquireLock, currentUser, describeTakeover, releaseLock } from '../lib/record/lock.ts';
@@ -20,9 +20,11 @@ import { describeEndpoints, slotEndpoints } from '../lib/slot/endpoints.ts';
 import { describeProbe, healthTarget, probeTarget } from '../lib/slot/health.ts';
 import { runningPid } from '../lib/slot/app-process.ts';
 import { slotInstances } from '../lib/slot/process-manager.ts';
-import { initialState, loadState, readStateFile, saveState, statePath, type HistoryEntry, type State } from '../lib/record/state.ts';
+import { loadState, readStateFile, statePath } from '../lib/record/state.ts';
+import { initialState, type HistoryEntry, type State } from '../lib/record/state-shape.ts';
 import { createSwitch } from '../lib/traffic/index.ts';
 import { rebuiltReleases, releaseFolders } from '../lib/record/rebuild-releases.ts';
+import { StateStore } from '../lib/record/store.ts';
 import { paths } from '../lib/host/paths.ts';
 
 // --json here means one report object on stdout; warnings stay text on stderr.
@@ -48,7 +50,8 @@ it says so and how the next deploy will reconcile it.
       try {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
         const { state: repaired } = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
-        saveState(config.deployRoot, repaired);
+        // A state rebuilt from a corrupt file is on disk only from here when reconcile found nothing to put right.
+        new StateStore(config.deployRoot, repaired).apply();
         const after = await gatherFacts(config, traffic, createSlotProcesses(config, {}), repaired);
         const down = liveSlotDown(repaired, after);
         if (down) throw new SwitchyardError(`the state was reconciled, but the site is still down: ${downAdvice(down)}`, { exitCode: 1 });

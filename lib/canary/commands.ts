@@ -1,7 +1,8 @@
 import type { CycleContext } from '../cycle/types.ts';
 import { SwitchyardError } from '../errors.ts';
 import { currentUser, releaseLock } from '../record/lock.ts';
-import { loadState, shortCommit, type Canary, type CycleCommand, type State } from '../record/state.ts';
+import { loadState } from '../record/state.ts';
+import { shortCommit, type Canary, type CycleCommand, type State } from '../record/state-shape.ts';
 import { createSlotProcesses } from '../slot/process-manager.ts';
 import { lockAfterWatcher } from '../cycle/watcher-lock.ts';
 import { promoteCanary, rollBackCanary, type CanaryEndContext } from './end.ts';

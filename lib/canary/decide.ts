@@ -1,5 +1,5 @@
 import type { JudgeSettings } from '../config/judge-settings.ts';
-import type { Canary, CanaryWindow } from '../record/state.ts';
+import type { Canary, CanaryWindow } from '../record/state-shape.ts';
 
 /**
  * What a canary does after a judged window (its newest in `canary.windows`). Pure.

@@ -1,6 +1,6 @@
 import { describeFigures } from '../judge/index.ts';
-import type { State } from '../record/state.ts';
-import { shortCommit } from '../record/state.ts';
+import type { State } from '../record/state-shape.ts';
+import { shortCommit } from '../record/state-shape.ts';
 import { canaryLogFile, isCanaryWatcher } from './watcher.ts';
 
 /** What status shows of a canary: its share and step, the last window's figures of both slots, the verdict so far. */

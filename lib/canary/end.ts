@@ -2,8 +2,9 @@ import type { Reporter } from '../cli/reporter.ts';
 import type { Config } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError } from '../errors.ts';
-import { loadState, saveState, shortCommit, type Canary, type State } from '../record/state.ts';
-import { applied, bakeBegun, bakeWatched, canaryEnded, historyAppended, slotStopped, trafficMovedTo } from '../record/transitions.ts';
+import { shortCommit, type Canary, type State } from '../record/state-shape.ts';
+import { openStore, updateState } from '../record/store.ts';
+import { bakeBegun, bakeWatched, canaryEnded, historyAppended, slotStopped, trafficMovedTo } from '../record/transitions.ts';
 import { drainAndStop } from '../cycle/drain.ts';
 import { describeProbe, probeSlot } from '../slot/health.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
@@ -26,8 +27,6 @@ export type CanaryEndContext = {
   /** The caller's environment, for the bake window's watcher the promotion starts. */
   cliEnv: Record<string, string | undefined>;
 };
-
-const reload = (config: Config) => loadState(config.deployRoot, config.appName, config.ports);
 
 function deployEntry(canary: Canary, state: State, outcome: 'success' | 'failed', reason?: string, automatic?: boolean) {
   return historyAppended({
@@ -53,12 +52,11 @@ function deployEntry(canary: Canary, state: State, outcome: 'success' | 'failed'
  */
 export async function rollBackCanary(ctx: CanaryEndContext, reason: string, automatic: boolean): Promise<string> {
   const { config, reporter } = ctx;
-  let state = loadState(config.deployRoot, config.appName, config.ports);
-  const canary = state.canary;
+  const store = openStore(config);
+  const canary = store.state.canary;
   if (!canary) return 'no canary is running; nothing to roll back';
   const started = Date.now();
-  state = applied(state, canaryEnded, deployEntry(canary, state, 'failed', reason, automatic));
-  saveState(config.deployRoot, state);
+  let state = store.apply(canaryEnded, deployEntry(canary, store.state, 'failed', reason, automatic));
   removeCanary(config);
   const back = Date.now() - started;
   const step = reporter.step('drain');
@@ -70,7 +68,9 @@ export async function rollBackCanary(ctx: CanaryEndContext, reason: string, auto
     slot: canary.slot,
     atProxy: drainsAtProxy(config.switchKind),
     hook: async () => undefined,
-    stopped: () => saveState(config.deployRoot, (state = applied(reload(config), slotStopped(canary.slot)))),
+    stopped: () => {
+      state = updateState(config, slotStopped(canary.slot));
+    },
   });
   step.done(detail);
   return `canary of ${shortCommit(canary.commit)} rolled back: every user on slot ${canary.live} (${shortCommit(state.slots[canary.live].commit)}) ${formatDuration(back)} after the decision; slot ${canary.slot} stopped; ${reason}`;
@@ -83,7 +83,8 @@ export async function rollBackCanary(ctx: CanaryEndContext, reason: string, auto
  */
 export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise<string> {
   const { config, reporter } = ctx;
-  let state = loadState(config.deployRoot, config.appName, config.ports);
+  const store = openStore(config);
+  const { state } = store;
   const canary = state.canary;
   if (!canary) return 'no canary is running; nothing to promote';
   const probe = await probeSlot(config, canary.slot);
@@ -100,18 +101,16 @@ export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise
     trafficTarget(config, canary.live, state.slots[canary.live].commit),
     (message) => step.progress(message),
   );
-  state = applied(state, trafficMovedTo(canary.slot), canaryEnded, deployEntry(canary, state, 'success', undefined));
-  saveState(config.deployRoot, state);
+  store.apply(trafficMovedTo(canary.slot), canaryEnded, deployEntry(canary, state, 'success', undefined));
   removeCanary(config);
   step.done(detail);
   const previous = canary.live;
   let after: string;
   if (config.bakeTimeMs > 0) {
     const endsAt = new Date(Date.now() + config.bakeTimeMs).toISOString();
-    state = applied(state, bakeBegun({ previous, live: canary.slot, endsAt, watcherPid: null, autoRollback: config.autoRollback }));
-    saveState(config.deployRoot, state);
+    store.apply(bakeBegun({ previous, live: canary.slot, endsAt, watcherPid: null, autoRollback: config.autoRollback }));
     const pid = startBakeWatcher(config, ctx.cliEnv, canary.log);
-    saveState(config.deployRoot, applied(state, bakeWatched(pid)));
+    store.apply(bakeWatched(pid));
     after = `slot ${previous} stays warm for an instant rollback until ${endsAt} (bake watcher pid ${pid})`;
   } else {
     const drain = reporter.step('drain');
@@ -123,7 +122,7 @@ export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise
       slot: previous,
       atProxy: drainsAtProxy(config.switchKind),
       hook: async () => undefined,
-      stopped: () => saveState(config.deployRoot, applied(reload(config), slotStopped(previous))),
+      stopped: () => updateState(config, slotStopped(previous)),
     });
     drain.done(after);
   }

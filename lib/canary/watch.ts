@@ -4,8 +4,10 @@ import type { Config } from '../config/config.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { describeFigures, judgeWindow, openTrafficLog, runBakeCheck, thresholdsFrom, type TrafficLog, type WindowVerdict } from '../judge/index.ts';
 import { acquireLockWaiting, releaseLock, type Lock } from '../record/lock.ts';
-import { loadState, saveState, type Canary, type CanaryWindow } from '../record/state.ts';
-import { applied, canaryJudged, canaryStepped } from '../record/transitions.ts';
+import { loadState } from '../record/state.ts';
+import type { Canary, CanaryWindow } from '../record/state-shape.ts';
+import { openStore } from '../record/store.ts';
+import { canaryJudged, canaryStepped } from '../record/transitions.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
 import { writeCanaryShare } from '../traffic/canary-files.ts';
 import { nextAction } from './decide.ts';
@@ -87,17 +89,16 @@ export async function watchCanary(ctx: CanaryWatchContext): Promise<string> {
       const lock = await lockWhenFree(ctx);
       if (!lock) return ctx.signal?.aborted ? standDown(canary, ctx.signal.reason) : ENDED;
       try {
-        const state = loadState(config.deployRoot, config.appName, config.ports);
-        if (!state.canary || state.canary.watcherPid !== process.pid) return ENDED;
-        const judged = applied(state, canaryJudged(window));
-        saveState(config.deployRoot, judged);
+        const store = openStore(config);
+        if (!store.state.canary || store.state.canary.watcherPid !== process.pid) return ENDED;
+        const judged = store.apply(canaryJudged(window));
         await ctx.atPhase?.('canary-judged');
         reporter.info(`[${window.at}] ${window.share}% window ${window.outcome}: slot ${canary.slot} ${describeFigures(window.candidate)}; slot ${canary.live} ${describeFigures(window.baseline)}`);
         const action = nextAction(judged.canary!, { ...config.judge, autoRollback: config.autoRollback });
         const end = { config, reporter, processes: ctx.processes, user: ctx.user, cliEnv: ctx.cliEnv };
         if (action.kind === 'step') {
           writeCanaryShare(config, canary.slot, action.share);
-          saveState(config.deployRoot, applied(judged, canaryStepped(action.step, action.share, new Date().toISOString())));
+          store.apply(canaryStepped(action.step, action.share, new Date().toISOString()));
           reporter.info(`  step ${action.step + 1} of ${canary.steps.length}: ${action.share}% of users on slot ${canary.slot} (no reload)`);
         } else if (action.kind === 'hold') {
           reporter.info(`  holding at ${canary.share}%: ${action.why}`);

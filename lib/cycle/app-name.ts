@@ -4,7 +4,7 @@ import { SwitchyardError } from '../errors.ts';
 import { paths } from '../host/paths.ts';
 import { appFiles, runningPid } from '../slot/app-process.ts';
 import { runDir } from '../slot/slots.ts';
-import type { State } from '../record/state.ts';
+import type { State } from '../record/state-shape.ts';
 import { upstreamName } from '../traffic/upstream.ts';
 
 /**

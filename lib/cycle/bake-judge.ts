@@ -6,7 +6,7 @@ import { isSwitchyardError } from '../errors.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
 import type { Reporter } from '../cli/reporter.ts';
-import type { Bake, HistoryEntry } from '../record/state.ts';
+import type { Bake, HistoryEntry } from '../record/state-shape.ts';
 import { describeFigures, judgeWindow, NO_FIGURES, openTrafficLog, runBakeCheck, thresholdsFrom, type TrafficLog, type WindowVerdict } from '../judge/index.ts';
 
 /**

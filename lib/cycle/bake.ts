@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { DEPLOY_TS } from '../project-dir.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config, SlotName } from '../config/config.ts';
+import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { drainAndStop } from './drain.ts';
 import { formatDuration } from '../config/duration.ts';
 import { isSwitchyardError } from '../errors.ts';
@@ -13,8 +13,10 @@ import { paths } from '../host/paths.ts';
 import { commandLine, isAlive } from '../host/process.ts';
 import { createSlotProcesses } from '../slot/process-manager.ts';
 import { spawnDetached } from '../host/run.ts';
-import { loadState, otherSlot, saveState, shortCommit, type Bake, type State } from '../record/state.ts';
-import { applied, bakeBegun, bakeEnded, historyAppended, slotStopped, trafficMovedTo } from '../record/transitions.ts';
+import { loadState } from '../record/state.ts';
+import { shortCommit, type Bake, type State } from '../record/state-shape.ts';
+import { openStore } from '../record/store.ts';
+import { bakeBegun, bakeEnded, historyAppended, slotStopped, trafficMovedTo } from '../record/transitions.ts';
 import { createSwitch, drainsAtProxy, trafficTarget } from '../traffic/index.ts';
 import { portValue, slotEndpoints } from '../slot/endpoints.ts';
 import { waitForLongLived } from './retire.ts';
@@ -145,7 +147,8 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
   if (ctx.signal?.aborted && !lock) return standDown(bake, ctx.signal.reason);
   if (!lock) return 'the window was ended by another command; nothing to do';
   try {
-    const state = loadState(config.deployRoot, config.appName, config.ports);
+    const store = openStore(config);
+    const { state } = store;
     if (!state.bake || state.bake.watcherPid !== process.pid) return 'the window was ended by another command; nothing to do';
     const slot = bake.previous;
     await ctx.atPhase?.('bake-end');
@@ -158,7 +161,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
       slot,
       atProxy: drainsAtProxy(config.switchKind),
       hook: (name) => ctx.hooks?.(name, hookFacts(config, state, slot, { STOP_SLOT: slot })) ?? Promise.resolve(),
-      stopped: () => saveState(config.deployRoot, applied(state, slotStopped(slot), bakeEnded)),
+      stopped: () => store.apply(slotStopped(slot), bakeEnded),
     });
     step.done(detail);
     // Name the slot that was kept and is now stopped: after a rollback, bake.live is where traffic went back to.
@@ -175,7 +178,8 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
   if (!lock) return;
   let state: State;
   try {
-    state = loadState(config.deployRoot, config.appName, config.ports);
+    const store = openStore(config);
+    state = store.state;
     if (!state.bake || state.bake.watcherPid !== process.pid) return;
     const failed = bake.live;
     const back = bake.previous;
@@ -221,8 +225,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
       watcherPid: process.pid,
       autoRollback: false,
     });
-    state = applied(state, trafficMovedTo(back), rolledBack, windowEndingNow);
-    saveState(config.deployRoot, state);
+    state = store.apply(trafficMovedTo(back), rolledBack, windowEndingNow);
     step.done(`automatic rollback to slot ${back}: ${detail}`);
     reporter.warn(`rolled back automatically to slot ${back}: ${reason}`);
   } finally {

@@ -1,4 +1,4 @@
-import type { Baseline } from '../record/state.ts';
+import type { Baseline } from '../record/state-shape.ts';
 import { openTrafficLog, type TrafficLog } from '../judge/index.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { FLOW_STEPS } from './step-table.ts';

@@ -1,11 +1,12 @@
-import type { SlotName } from '../config/config.ts';
+import { otherSlot, type SlotName } from '../config/config.ts';
 import type { Reporter } from '../cli/reporter.ts';
 import { formatDuration } from '../config/duration.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { openDeployLog, type DeployLog } from '../record/deploy-log.ts';
 import { currentUser, describeTakeover, releaseLock } from '../record/lock.ts';
 import { lockAfterWatcher } from './watcher-lock.ts';
-import { loadState, otherSlot, type CycleCommand } from '../record/state.ts';
+import { loadState } from '../record/state.ts';
+import type { CycleCommand } from '../record/state-shape.ts';
 import { StateStore } from '../record/store.ts';
 import { refuseTakenEndpoints } from '../slot/health.ts';
 import { createSlotProcesses } from '../slot/process-manager.ts';

@@ -1,5 +1,5 @@
 import { SwitchyardError, withContext } from '../errors.ts';
-import { shortCommit } from '../record/state.ts';
+import { shortCommit } from '../record/state-shape.ts';
 import { canaryEnded, slotStopped } from '../record/transitions.ts';
 import { removeCanary } from '../traffic/canary-files.ts';
 import { waitForNoConnections } from '../slot/connections.ts';

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import type { Config, SlotName } from '../config/config.ts';
+import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { cacheDir, checkRevision, remoteCommit, resolveCommit } from '../release/git.ts';
 import { releaseDir } from '../release/release-files.ts';
 import { reusesRelease } from '../release/releases.ts';
 import { assessHost, reconciledState } from '../record/reconcile.ts';
-import { loadState, otherSlot, type CycleCommand } from '../record/state.ts';
+import { loadState } from '../record/state.ts';
+import type { CycleCommand } from '../record/state-shape.ts';
 import { createSlotProcesses } from '../slot/process-manager.ts';
 import { createSwitch } from '../traffic/index.ts';
 import { gatherFacts } from './recover.ts';

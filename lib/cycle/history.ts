@@ -1,5 +1,5 @@
 import { currentUser } from '../record/lock.ts';
-import type { HistoryEntry } from '../record/state.ts';
+import type { HistoryEntry } from '../record/state-shape.ts';
 import { historyAppended } from '../record/transitions.ts';
 import type { Run, StepIo } from './types.ts';
 

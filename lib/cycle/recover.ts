@@ -1,4 +1,4 @@
-import type { Config } from '../config/config.ts';
+import { otherSlot, type Config } from '../config/config.ts';
 import type { CycleContext } from './types.ts';
 import { isBakeWatcher } from './bake.ts';
 import { isCanaryWatcher } from '../canary/watcher.ts';
@@ -8,7 +8,8 @@ import { isAlive } from '../host/process.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from '../record/reconcile.ts';
 import { SLOTS } from '../slot/slots.ts';
-import { otherSlot, saveState, type CycleCommand, type State } from '../record/state.ts';
+import type { CycleCommand, State } from '../record/state-shape.ts';
+import { StateStore } from '../record/store.ts';
 import { waitForNoConnections } from '../slot/connections.ts';
 import { runningEndpoints } from '../slot/running-endpoints.ts';
 import { drainsAtProxy, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
@@ -55,8 +56,7 @@ export async function reconcile(
     const outcome = await processes.stop(slot);
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }
-  const next = reconciledState(state, facts, assessment);
-  saveState(ctx.config.deployRoot, next);
+  const next = new StateStore(ctx.config.deployRoot, state).apply((recorded) => reconciledState(recorded, facts, assessment));
   step.done(`slot ${next.live ?? 'none'} is live`);
   return { state: next, recovered: true };
 }

@@ -1,4 +1,4 @@
-import type { Config, SlotName } from '../config/config.ts';
+import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SwitchyardError } from '../errors.ts';
@@ -7,7 +7,9 @@ import { describeProbe, describeTargets, probeSlot, refuseTakenEndpoints, slotHe
 import { acquireLock, describeTakeover, releaseLock } from '../record/lock.ts';
 import type { Reporter } from '../cli/reporter.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
-import { loadState, otherSlot, saveState, shortCommit } from '../record/state.ts';
+import { loadState } from '../record/state.ts';
+import { shortCommit } from '../record/state-shape.ts';
+import { openStore } from '../record/store.ts';
 import { slotStarted } from '../record/transitions.ts';
 import { createSwitch, trafficTarget, type TrafficSwitch } from '../traffic/index.ts';
 
@@ -38,7 +40,8 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
   lockStep.done(`held by pid ${process.pid}`);
   try {
-    const state = loadState(config.deployRoot, config.appName, config.ports);
+    const store = openStore(config);
+    const { state } = store;
     const live = state.live;
     if (!live) return { slot: null, commit: null, started: false };
     if (state.journal) reporter.warn(`a ${state.journal.command} (pid ${state.journal.pid}) stopped during its "${state.journal.phase}" phase; resume brings back slot ${live} as the state records it, the next deploy or \`status --repair\` settles the rest`);
@@ -51,7 +54,7 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
     if (pid === undefined) {
       await refuseTakenEndpoints(config, live);
       pid = await processes.start(live);
-      saveState(config.deployRoot, slotStarted(live, pid, new Date().toISOString())(state));
+      store.apply(slotStarted(live, pid, new Date().toISOString()));
       step.done(`slot ${live} (${shortCommit(commit)}) on ${where} (pid ${pid}): ${config.startCmd}`);
     } else step.done(`slot ${live} (${shortCommit(commit)}) is already running (pid ${pid})`);
 

@@ -3,7 +3,7 @@ import type { Config, SlotName } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import { runShell } from '../host/run.ts';
 import type { StateStore } from '../record/store.ts';
-import { shortCommit } from '../record/state.ts';
+import { shortCommit } from '../record/state-shape.ts';
 import { journaled } from '../record/transitions.ts';
 import { describeEndpoints, portValue, slotEndpoints } from '../slot/endpoints.ts';
 import { describeProbe, probeSlot } from '../slot/health.ts';
@@ -13,8 +13,9 @@ import type { TrafficSwitch } from '../traffic/index.ts';
 import { cleanUpAfterFailure, explainFailure, interruption } from './failure.ts';
 import { FLOW_STEPS } from './step-table.ts';
 import { openBaseline, type BaselineLog } from './baseline.ts';
+import { effectsAfter, NO_EFFECTS, StepFailure } from './step-outcome.ts';
 import { STEP_FUNCTIONS } from './steps/index.ts';
-import type { CycleContext, Run, StepIo, StreamedExtra } from './types.ts';
+import type { CycleContext, Effect, Effects, Run, StepIo, StreamedExtra } from './types.ts';
 
 /**
  * Walks the step table for one run: for each step that applies (decided as the run learns, e.g. the
@@ -28,7 +29,8 @@ export async function runSteps(
   prelude: () => Promise<Partial<Pick<Run, 'commit' | 'buildDir' | 'warm'>>>,
 ): Promise<void> {
   let run = initial;
-  const io = stepIo(deps.ctx, deps.store, deps.traffic, deps.processes, () => run, (change) => (run = { ...run, ...change }));
+  let effects = NO_EFFECTS;
+  const io = stepIo(deps, () => run, () => effects, (happened) => (effects = effectsAfter(effects, happened)));
   const { reporter } = io;
   const phase = journalPhase(() => run, io);
   let baseline: BaselineLog | undefined;
@@ -52,6 +54,7 @@ export async function runSteps(
     await io.hook('end');
     reporter.success(successLine(run, io));
   } catch (error) {
+    if (error instanceof StepFailure) run = { ...run, ...error.learnt };
     await baseline?.close();
     const liveSentence = await cleanUpAfterFailure(run, io, error, () => phase('record'));
     throw explainFailure(run, io, error, liveSentence);
@@ -88,7 +91,12 @@ function journalPhase(current: () => Run, io: StepIo): (name: string) => Promise
 }
 
 /** The StepIo of one run: hooks see the run's facts as they are when the hook runs. */
-function stepIo(ctx: CycleContext, store: StateStore, traffic: TrafficSwitch, processes: SlotProcesses, current: () => Run, learn: StepIo['learn']): StepIo {
+function stepIo(
+  { ctx, store, traffic, processes }: { ctx: CycleContext; store: StateStore; traffic: TrafficSwitch; processes: SlotProcesses },
+  current: () => Run,
+  effects: () => Effects,
+  effect: (happened: Effect) => void,
+): StepIo {
   const { config, reporter } = ctx;
   const io: StepIo = {
     ctx,
@@ -97,7 +105,10 @@ function stepIo(ctx: CycleContext, store: StateStore, traffic: TrafficSwitch, pr
     processes,
     traffic,
     store,
-    effects: { startedNewSlot: false, switched: false },
+    get effects() {
+      return effects();
+    },
+    effect,
     async hook(name, extra = {}) {
       if (!ctx.hooks) return;
       store.flush();
@@ -112,7 +123,6 @@ function stepIo(ctx: CycleContext, store: StateStore, traffic: TrafficSwitch, pr
     facts: () => hookFacts(current(), io),
     slotAnswers: (slot) => slotAnswers(config, processes, slot),
     logTail: () => processes.logTail(current().target, 20).map((line) => `log: ${line}`),
-    learn,
   };
   return io;
 }

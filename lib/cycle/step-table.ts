@@ -4,7 +4,7 @@ import { describeEndpoints, slotEndpoints } from '../slot/endpoints.ts';
 import { describeTargets, slotHealthTargets } from '../slot/health-targets.ts';
 import { paths } from '../host/paths.ts';
 import { describeBuildCache, describeInstallCache } from '../release/cache-plan.ts';
-import type { CycleCommand } from '../record/state.ts';
+import type { CycleCommand } from '../record/state-shape.ts';
 import { canarySteps } from '../canary/share.ts';
 import { checkDeadlineMs, CHECK_PASSES, drainsAtProxy, proxyName } from '../traffic/types.ts';
 

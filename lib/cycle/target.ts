@@ -4,7 +4,7 @@ import { SwitchyardError } from '../errors.ts';
 import { cacheDir, resolveCommit } from '../release/git.ts';
 import { releaseDir, slotTarget } from '../release/release-files.ts';
 import { completeReleases, previousGoodCommit, releasesMatching } from '../release/releases.ts';
-import { shortCommit, type State } from '../record/state.ts';
+import { shortCommit, type State } from '../record/state-shape.ts';
 import { slotDir } from '../slot/slots.ts';
 
 /** Which release a rollback or restart starts, decided from the state before anything changes. */

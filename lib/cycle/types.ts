@@ -1,7 +1,7 @@
 import type { Config, SlotName } from '../config/config.ts';
 import type { Reporter, Step } from '../cli/reporter.ts';
 import type { StateStore } from '../record/store.ts';
-import type { Baseline, CycleCommand } from '../record/state.ts';
+import type { Baseline, CycleCommand } from '../record/state-shape.ts';
 import type { SlotProcesses } from '../slot/process-manager.ts';
 import type { TrafficSwitch } from '../traffic/index.ts';
 import type { CycleFacts, ReleaseCmdChoice } from './step-table.ts';
@@ -40,7 +40,8 @@ export type DeployOptions = {
 /**
  * The record of one run: what the command was asked, and what it has learnt so far. It is the step
  * table's facts (which steps apply) plus what the steps hand each other. A step receives it and
- * returns what it learnt (a RunChange); the runner merges that in before the next step.
+ * returns what it learnt (a RunChange), or throws a StepFailure that carries it (step-outcome.ts);
+ * the runner merges that in before the next step, or before it records the failure.
  */
 export type Run = CycleFacts & {
   /** The slot that was live when the command began (the table's `previous`). */
@@ -67,6 +68,9 @@ export type RunChange = Partial<Pick<Run, 'commit' | 'buildDir' | 'reuse' | 'ins
  */
 export type Effects = { startedNewSlot: boolean; switched: boolean; canaryBegun?: boolean; canaryHandedOver?: boolean };
 
+/** One thing a step did on the host, reported through `io.effect` as it happens (lib/cycle/step-outcome.ts). */
+export type Effect = 'newSlotStarted' | 'switched' | 'switchedBack' | 'canaryBegun' | 'canaryHandedOver';
+
 export type StreamedExtra = { env?: Record<string, string>; timeoutMs?: number };
 
 /** Everything a step may act through; the runner makes one per run. */
@@ -77,7 +81,10 @@ export type StepIo = {
   processes: SlotProcesses;
   traffic: TrafficSwitch;
   store: StateStore;
-  effects: Effects;
+  /** What the run's steps have done on the host so far; only the runner changes it, through `effect`. */
+  readonly effects: Readonly<Effects>;
+  /** Reports an effect the moment it happened: the step may still throw after it, and the clean-up must know. */
+  effect(happened: Effect): void;
   /** Runs a hook with the run's facts (and `extra`); after the switch a failing hook only warns. */
   hook(name: string, extra?: Record<string, string>): Promise<void>;
   /** A configured command with its output streamed under the step; `extra.env` over the app's environment. */
@@ -88,8 +95,6 @@ export type StepIo = {
   slotAnswers(slot: SlotName): Promise<true | string>;
   /** The target slot's last log lines, for an error's details. */
   logTail(): string[];
-  /** What a step has learnt before it fails (the commit fetch resolved): the failure's history entry names it. */
-  learn(change: RunChange): void;
 };
 
 export type StepFunction = (run: Readonly<Run>, io: StepIo) => Promise<RunChange | void>;

@@ -1,7 +1,7 @@
 import type { Reporter } from '../cli/reporter.ts';
 import type { Config } from '../config/config.ts';
 import { acquireLockWaiting, type Lock, type LockHolder } from '../record/lock.ts';
-import type { CycleCommand } from '../record/state.ts';
+import type { CycleCommand } from '../record/state-shape.ts';
 
 /**
  * The deploy lock. The bake window's watcher holds it only while it stops an old slot (a drain of a

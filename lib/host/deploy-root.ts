@@ -80,7 +80,7 @@ export function prepareDeployRoot(config: Config): void {
   for (const dir of [root, ...nginxDirs]) removeDeadTempFiles(dir);
   const entries = readdirSync(root).flatMap((name) => {
     const full = path.join(root, name);
-    // Another command holding the lock may rename its temp file away meanwhile (saveState): gone is fine.
+    // Another command holding the lock may rename its temp file away meanwhile (the state store, lib/record/store.ts): gone is fine.
     const stat = lstatIfThere(full);
     if (!stat) return [];
     // A symlink's own mode means nothing; what it points to is not ours to change.

@@ -1,5 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
-import type { Release } from './state.ts';
+import type { Release } from './state-shape.ts';
 
 const COMMIT_PATTERN = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 

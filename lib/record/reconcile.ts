@@ -1,5 +1,5 @@
-import { SLOTS, type SlotName } from '../config/config.ts';
-import { otherSlot, type State } from './state.ts';
+import { otherSlot, SLOTS, type SlotName } from '../config/config.ts';
+import type { State } from './state-shape.ts';
 
 /** What is really on the host, gathered by the caller. */
 export type HostFacts = {

@@ -1,5 +1,5 @@
-import type { SlotName } from '../config/config.ts';
-import { CANARY_WINDOWS_KEPT, otherSlot, type Bake, type Canary, type CanaryWindow, type HistoryEntry, type Journal, type ReleaseCmdRun, type State } from './state.ts';
+import { otherSlot, type SlotName } from '../config/config.ts';
+import { CANARY_WINDOWS_KEPT, type Bake, type Canary, type CanaryWindow, type HistoryEntry, type Journal, type ReleaseCmdRun, type State } from './state-shape.ts';
 
 /**
  * Every change a deploy, rollback or restart makes to the state, as a pure function from the state

@@ -2,11 +2,11 @@ import { lstatSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, SlotName } from '../config/config.ts';
 import { runCommand } from '../host/run.ts';
-import type { State } from '../record/state.ts';
+import type { State } from '../record/state-shape.ts';
 import type { ColdReason } from './cache-plan.ts';
 import { releaseDir } from './release-files.ts';
 import { completeReleases } from './releases.ts';
-import { shortCommit } from '../record/state.ts';
+import { shortCommit } from '../record/state-shape.ts';
 
 /**
  * The build cache (BUILD_CACHE_PATHS): folders such as `.next/cache` copied from a kept release into

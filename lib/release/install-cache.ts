@@ -1,10 +1,10 @@
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
-import type { Release, State } from '../record/state.ts';
+import type { Release, State } from '../record/state-shape.ts';
 import { releaseDir, reuseDependencies } from './release-files.ts';
 import { completeReleases } from './releases.ts';
-import { shortCommit } from '../record/state.ts';
+import { shortCommit } from '../record/state-shape.ts';
 
 /**
  * The install cache: a new release whose install key (lockfile, INSTALL_CMD, Node) matches a kept

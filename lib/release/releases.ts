@@ -1,5 +1,5 @@
 import { SLOTS } from '../config/config.ts';
-import type { HistoryEntry, Release, State } from '../record/state.ts';
+import type { HistoryEntry, Release, State } from '../record/state-shape.ts';
 
 /**
  * Releases: one build per commit, kept under DEPLOY_ROOT/releases/<commit>. A slot is a port and a

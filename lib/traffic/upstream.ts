@@ -1,6 +1,6 @@
 import { otherSlot, type Config, type SlotName } from '../config/config.ts';
 import { slotEndpoints, slotOfAddress, upstreamAddress, type Endpoint } from '../slot/endpoints.ts';
-import type { State } from '../record/state.ts';
+import type { State } from '../record/state-shape.ts';
 import { streamUpstreamLines } from './long-lived.ts';
 
 /** nginx identifiers allow letters, digits and underscores. */

@@ -8,7 +8,7 @@ import { parseBuildCachePaths } from '../../lib/config/config.ts';
 import { cacheDonorCandidates, carryBuildCache } from '../../lib/release/build-cache.ts';
 import { expectedPackages, missingPackages } from '../../lib/release/install-cache.ts';
 import type { Config } from '../../lib/config/config.ts';
-import type { State } from '../../lib/record/state.ts';
+import type { State } from '../../lib/record/state-shape.ts';
 import { hashTree } from '../support/tree-hash.ts';
 
 const MS_APP = fileURLToPath(new URL('../fixtures/ms-app', import.meta.url));

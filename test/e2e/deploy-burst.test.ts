@@ -20,7 +20,7 @@ describe('the work before the lock, while another deploy writes its state', () =
   it('prepareDeployRoot ignores a temp file that is renamed away while it looks at the folder', async () => {
     const config = resolveConfig({ fileValues: { APP_NAME: 'shop', REPO: '/srv/shop.git', DEPLOY_ROOT: root }, env: {}, envFile: path.join(root, '.env') });
     prepareDeployRoot(config);
-    // A real process writing state the way saveState does (temp file, fsync, rename), as fast as it can.
+    // A real process writing state the way the state store (lib/record/store.ts) does (temp file, fsync, rename), as fast as it can.
     const script = `const fs = require('fs'); const dir = ${JSON.stringify(root)}; let n = 0; fs.writeFileSync(dir + '/started', ''); for (;;) { const temp = dir + '/.state.json.' + process.pid + '.' + n++ + '.tmp'; const fd = fs.openSync(temp, 'wx', 0o600); fs.writeSync(fd, '{}'); fs.fsyncSync(fd); fs.closeSync(fd); fs.renameSync(temp, dir + '/state.json'); }`;
     writer = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
     await waitFor('the state writer to start', () => existsSync(path.join(root, 'started')), { timeoutMs: 30_000 });

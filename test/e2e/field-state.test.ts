@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../../harness/host.ts';
-import { initialState, serializeState } from '../../lib/record/state.ts';
+import { initialState, serializeState } from '../../lib/record/state-shape.ts';
 
 /**
  * A state file another user owns (someone ran a deploy with sudo once): the deploy user cannot READ it.

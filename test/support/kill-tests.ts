@@ -5,7 +5,7 @@ import { createDeployedTestHost, type TestHost } from '../../harness/host.ts';
 import { failures, startLoad, summarizeFailures, upstreamFailures } from '../../harness/load.ts';
 import { loadAnswered } from '../../harness/wait.ts';
 import { resolveConfig } from '../../lib/config/config.ts';
-import { parseState } from '../../lib/record/state.ts';
+import { parseState } from '../../lib/record/state-shape.ts';
 import { FLOW_STEPS, type CycleFacts } from '../../lib/cycle/step-table.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nextAction, type CanaryRules } from '../../lib/canary/decide.ts';
 import { assessHost, reconciledState, type HostFacts } from '../../lib/record/reconcile.ts';
-import { initialState, type Canary, type CanaryWindow } from '../../lib/record/state.ts';
+import { initialState, type Canary, type CanaryWindow } from '../../lib/record/state-shape.ts';
 
 const figures = (requests: number, errors = 0) => ({ requests, errors, p50Ms: 3, p99Ms: 9 });
 const window = (outcome: CanaryWindow['outcome'], reasons: string[] = []): CanaryWindow => ({ at: 'x', share: 5, outcome, candidate: figures(50), baseline: figures(900), reasons });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assessHost, reconciledState, type HostFacts } from '../../lib/record/reconcile.ts';
-import { initialState } from '../../lib/record/state.ts';
+import { initialState } from '../../lib/record/state-shape.ts';
 
 function state() {
   const value = initialState('shop', { a: 3001, b: 3002 });

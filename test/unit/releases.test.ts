@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { previousGoodCommit, releasesMatching, releasesToPrune, rolledBackFrom } from '../../lib/release/releases.ts';
-import { initialState, type HistoryEntry, type State } from '../../lib/record/state.ts';
+import { initialState, type HistoryEntry, type State } from '../../lib/record/state-shape.ts';
 
 const sha = (n: number) => String(n).repeat(40).slice(0, 40);
 const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 10, minute)).toISOString();

@@ -2,7 +2,12 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HISTORY_KEPT, historyLogPath, initialState, loadState, parseState, readHistory, readStateFile, saveState, serializeState, statePath, type HistoryEntry } from '../../lib/record/state.ts';
+import { historyLogPath, loadState, readHistory, readStateFile, statePath } from '../../lib/record/state.ts';
+import { HISTORY_KEPT, initialState, parseState, serializeState, type HistoryEntry, type State } from '../../lib/record/state-shape.ts';
+import { StateStore, updateState } from '../../lib/record/store.ts';
+
+/** What a command writes: the state as it is, through the store (the only writer). */
+const saveState = (root: string, state: State): State => new StateStore(root, state).apply();
 
 describe('state file', () => {
   it('round-trips and is written atomically with private permissions', () => {
@@ -58,22 +63,56 @@ describe('state file', () => {
     const state = initialState('shop', ports);
     // A state grown before the cap (the issue's host had 100k entries): trimmed at its first save.
     state.history = Array.from({ length: 20_000 }, (_, index) => entry(index));
-    saveState(root, state);
-    expect(state.history).toHaveLength(HISTORY_KEPT);
+    const written = saveState(root, state);
+    expect(written.history).toHaveLength(HISTORY_KEPT);
+    expect(state.history, 'the state given is not changed').toHaveLength(20_000);
     expect(loadState(root, 'shop', ports).history.map((item) => item.durationMs)).toEqual(Array.from({ length: HISTORY_KEPT }, (_, index) => 20_000 - HISTORY_KEPT + index));
     const logLines = () => readFileSync(historyLogPath(root), 'utf8').trim().split('\n');
     expect(logLines()).toHaveLength(20_000 - HISTORY_KEPT);
     expect(statSync(historyLogPath(root)).mode & 0o777).toBe(0o600);
     // Saves at every phase do not append again; one more entry moves exactly one.
-    saveState(root, state);
-    state.history.push(entry(20_000));
-    saveState(root, state);
+    saveState(root, written);
+    saveState(root, { ...written, history: [...written.history, entry(20_000)] });
     expect(logLines()).toHaveLength(20_000 - HISTORY_KEPT + 1);
     const all = readHistory(root, loadState(root, 'shop', ports), 1_000_000);
     expect(all.map((item) => item.durationMs)).toEqual(Array.from({ length: 20_001 }, (_, index) => index));
     expect(readHistory(root, loadState(root, 'shop', ports), 3).map((item) => item.durationMs)).toEqual([19_998, 19_999, 20_000]);
     // A crash between the append and the state write (entries in both) and a torn last line: each entry once.
-    writeFileSync(historyLogPath(root), `${JSON.stringify(state.history[0])}\n{"at": "tor`, { flag: 'a' });
+    writeFileSync(historyLogPath(root), `${JSON.stringify(written.history[0])}\n{"at": "tor`, { flag: 'a' });
     expect(readHistory(root, loadState(root, 'shop', ports), 1_000_000)).toHaveLength(20_001);
+  });
+});
+
+describe('state store', () => {
+  const ports = { a: 3001, b: 3002 };
+
+  it('redacts a reason before it is stored and leaves the state it was given as it was', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-state-'));
+    const reason = 'git fetch https://ana:s3cret@example.com/shop.git failed';
+    const entry: HistoryEntry = { at: new Date(0).toISOString(), user: 'ana', command: 'deploy', slot: 'a', commit: null, previousCommit: null, outcome: 'failed', durationMs: 1, reason };
+    const state = { ...initialState('shop', ports), history: [entry] };
+    const written = new StateStore(root, state).apply();
+    expect(written.history[0].reason).not.toContain('s3cret');
+    expect(readFileSync(statePath(root), 'utf8')).not.toContain('s3cret');
+    expect(state.history[0].reason).toBe(reason);
+  });
+
+  it('updateState changes the state on disk now, not a copy read before', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-state-'));
+    const before = initialState('shop', ports);
+    new StateStore(root, before).apply((state) => ({ ...state, live: 'b' }));
+    const after = updateState({ deployRoot: root, appName: 'shop', ports }, (state) => ({ ...state, next_deploy: 'b' }));
+    expect(after).toMatchObject({ live: 'b', next_deploy: 'b' });
+    expect(loadState(root, 'shop', ports)).toEqual(after);
+    expect(before.live).toBe(null);
+  });
+
+  it('is the only writer: nothing in lib/ or scripts/ but lib/record/store.ts writes the state file', () => {
+    const repo = path.resolve(import.meta.dirname, '../..');
+    const writers = ['lib', 'scripts']
+      .flatMap((dir) => readdirSync(path.join(repo, dir), { recursive: true, encoding: 'utf8' }).map((file) => path.join(dir, file)))
+      .filter((file) => file.endsWith('.ts') && file !== path.join('lib', 'record', 'store.ts'))
+      .filter((file) => /\bsaveState\b|\bwriteState\b|writeFileAtomic\(\s*(statePath|paths\.state)\(/.test(readFileSync(path.join(repo, file), 'utf8')));
+    expect(writers).toEqual([]);
   });
 });

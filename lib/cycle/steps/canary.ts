@@ -38,7 +38,7 @@ export const canary: StepFunction = async (run, io) => {
       ...(run.logId ? { log: run.logId } : {}),
     }),
   );
-  io.effects.canaryBegun = true;
+  io.effect('canaryBegun');
   writeCanaryShare(config, run.target, steps[0]);
   await io.ctx.atPhase?.('canary-files-written');
   let confirmed: string;
@@ -51,7 +51,7 @@ export const canary: StepFunction = async (run, io) => {
   }
   const pid = startCanaryWatcher(config, io.ctx.cliEnv ?? {}, run.logId);
   io.store.apply(canaryWatched(pid), canaryHandedOver);
-  io.effects.canaryHandedOver = true;
+  io.effect('canaryHandedOver');
   const plan = steps.map((share) => `${share}%`).join(' → ');
   step.done(`${steps[0]}% of users on slot ${run.target}, the rest on slot ${run.previous} (${confirmed}; no reload)`);
   return {

@@ -1,6 +1,6 @@
 import { cacheDir, checkoutSlot } from '../../release/git.ts';
 import { linkSharedPaths, sharedRoot } from '../../release/shared-paths.ts';
-import { shortCommit } from '../../record/state.ts';
+import { shortCommit } from '../../record/state-shape.ts';
 import { releaseBegun } from '../../record/transitions.ts';
 import type { StepFunction } from '../types.ts';
 

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { SwitchyardError } from '../../errors.ts';
 import { cacheDir, fetchRepo, resolveCommit } from '../../release/git.ts';
 import { releaseDir } from '../../release/release-files.ts';
 import { reusesRelease } from '../../release/releases.ts';
-import { shortCommit } from '../../record/state.ts';
+import { shortCommit } from '../../record/state-shape.ts';
 import { SLOTS } from '../../slot/slots.ts';
+import { StepFailure } from '../step-outcome.ts';
 import type { StepFunction } from '../types.ts';
 
 /** Fetch the repository, resolve the revision to a commit, and learn whether it is a kept release. */
@@ -27,9 +27,10 @@ export const fetch: StepFunction = async (run, io) => {
     if (store.state.slots[slot].commit === commit && (await io.processes.runningPid(slot)) !== undefined) runningIt.push(slot);
   }
   if (kept && runningIt.length > 0) {
-    io.learn({ commit, buildDir });
     step.fail();
-    throw new SwitchyardError(`release ${shortCommit(commit)} runs on slot ${runningIt.join(' and ')}; rebuilding it would change the files under a running app`, {
+    // The failure's history entry names the commit it refused to rebuild.
+    const why = `release ${shortCommit(commit)} runs on slot ${runningIt.join(' and ')}; rebuilding it would change the files under a running app`;
+    throw new StepFailure(why, { commit, buildDir }, {
       untouched: 'nothing was changed',
       next: `deploy it without --rebuild (it is started as kept), or deploy or roll back to another release first`,
     });

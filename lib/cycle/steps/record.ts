@@ -1,7 +1,7 @@
 import { cacheDir, pruneWorktrees } from '../../release/git.ts';
 import { releaseDir, removeRelease } from '../../release/release-files.ts';
 import { previousGoodCommit, releasesToPrune } from '../../release/releases.ts';
-import { shortCommit } from '../../record/state.ts';
+import { shortCommit } from '../../record/state-shape.ts';
 import { releasesForgotten } from '../../record/transitions.ts';
 import { recordOutcome } from '../history.ts';
 import type { StepFunction, StepIo } from '../types.ts';

@@ -1,6 +1,6 @@
 import { formatDuration } from '../../config/duration.ts';
 import { isSwitchyardError, SwitchyardError } from '../../errors.ts';
-import { shortCommit } from '../../record/state.ts';
+import { shortCommit } from '../../record/state-shape.ts';
 import { releaseCmdRecorded } from '../../record/transitions.ts';
 import { releaseCmdSkipped } from '../step-table.ts';
 import type { StepFunction } from '../types.ts';

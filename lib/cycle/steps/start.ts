@@ -24,7 +24,7 @@ export const start: StepFunction = async (run, io) => {
   const step = io.reporter.step('start');
   // The kill tests' point between a supervisor's spawn and its pid file (recovery must find it then too).
   const pid = await processes.start(run.target, undefined, () => io.ctx.atPhase?.('supervisor-spawned'));
-  io.effects.startedNewSlot = true;
+  io.effect('newSlotStarted');
   io.store.apply(slotStarted(run.target, pid, new Date().toISOString()));
   const pool = endpoints.length > 1 ? `${endpoints.length} processes, first ` : '';
   step.done(`slot ${run.target} on ${describeEndpoints(endpoints)} (${pool}pid ${pid}): ${config.startCmd}`);

@@ -17,7 +17,7 @@ export const switchTraffic: StepFunction = async (run, io) => {
   // Sessions that began on the previous slot keep reaching it while it is warm (the site's session cookie).
   if (run.previous) markWarm(io.config, run.previous);
   const detail = await io.traffic.moveTo(live, previous, (message) => step.progress(message));
-  io.effects.switched = true;
+  io.effect('switched');
   const after = await io.slotAnswers(run.target);
   if (after !== true) await moveBack(run, io, live, previous, after);
   io.store.defer(trafficMovedTo(run.target));
@@ -31,6 +31,6 @@ async function moveBack(run: Readonly<Run>, io: StepIo, live: SlotTarget, previo
     throw new SwitchyardError(`slot ${run.target} stopped answering right after the switch (${why}) and no previous slot is running to go back to`, { details });
   }
   await io.traffic.moveTo(previous, live, (message) => io.reporter.info(`  ${message}`));
-  io.effects.switched = false;
+  io.effect('switchedBack');
   throw new SwitchyardError(`slot ${run.target} stopped answering right after the switch (${why}); traffic was moved back to slot ${previous.slot}`, { details });
 }
