@@ -24,6 +24,7 @@ import { initialState, loadState, readStateFile, saveState, statePath, type Hist
 import { createSwitch } from '../lib/traffic/index.ts';
 import { rebuiltReleases, releaseFolders } from '../lib/record/rebuild-releases.ts';
 import { paths } from '../lib/host/paths.ts';
+import { deployerName } from '../lib/host/deployer.ts';
 
 // --json here means one report object on stdout; warnings stay text on stderr.
 export const command = defineCommand({
@@ -47,8 +48,9 @@ it says so and how the next deploy will reconcile it.
       if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
       try {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
-        const { state: repaired } = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
-        saveState(config.deployRoot, repaired);
+        const ctx = { config, reporter, env: {}, deployer: deployerName(io.env), signal: new AbortController().signal };
+        const { state: repaired } = await reconcile(ctx, traffic, state);
+        saveState(config.deployRoot, repaired, reporter.redactor);
         const after = await gatherFacts(config, traffic, createSlotProcesses(config, {}), repaired);
         const down = liveSlotDown(repaired, after);
         if (down) throw new SwitchyardError(`the state was reconciled, but the site is still down: ${downAdvice(down)}`, { exitCode: 1 });

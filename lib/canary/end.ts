@@ -58,7 +58,7 @@ export async function rollBackCanary(ctx: CanaryEndContext, reason: string, auto
   if (!canary) return 'no canary is running; nothing to roll back';
   const started = Date.now();
   state = applied(state, canaryEnded, deployEntry(canary, state, 'failed', reason, automatic));
-  saveState(config.deployRoot, state);
+  saveState(config.deployRoot, state, reporter.redactor);
   removeCanary(config);
   const back = Date.now() - started;
   const step = reporter.step('drain');
@@ -70,7 +70,7 @@ export async function rollBackCanary(ctx: CanaryEndContext, reason: string, auto
     slot: canary.slot,
     atProxy: drainsAtProxy(config.switchKind),
     hook: async () => undefined,
-    stopped: () => saveState(config.deployRoot, (state = applied(reload(config), slotStopped(canary.slot)))),
+    stopped: () => saveState(config.deployRoot, (state = applied(reload(config), slotStopped(canary.slot))), reporter.redactor),
   });
   step.done(detail);
   return `canary of ${shortCommit(canary.commit)} rolled back: every user on slot ${canary.live} (${shortCommit(state.slots[canary.live].commit)}) ${formatDuration(back)} after the decision; slot ${canary.slot} stopped; ${reason}`;
@@ -101,7 +101,7 @@ export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise
     (message) => step.progress(message),
   );
   state = applied(state, trafficMovedTo(canary.slot), canaryEnded, deployEntry(canary, state, 'success', undefined));
-  saveState(config.deployRoot, state);
+  saveState(config.deployRoot, state, reporter.redactor);
   removeCanary(config);
   step.done(detail);
   const previous = canary.live;
@@ -109,9 +109,9 @@ export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise
   if (config.bakeTimeMs > 0) {
     const endsAt = new Date(Date.now() + config.bakeTimeMs).toISOString();
     state = applied(state, bakeBegun({ previous, live: canary.slot, endsAt, watcherPid: null, autoRollback: config.autoRollback }));
-    saveState(config.deployRoot, state);
+    saveState(config.deployRoot, state, reporter.redactor);
     const pid = startBakeWatcher(config, ctx.cliEnv, canary.log);
-    saveState(config.deployRoot, applied(state, bakeWatched(pid)));
+    saveState(config.deployRoot, applied(state, bakeWatched(pid)), reporter.redactor);
     after = `slot ${previous} stays warm for an instant rollback until ${endsAt} (bake watcher pid ${pid})`;
   } else {
     const drain = reporter.step('drain');
@@ -123,7 +123,7 @@ export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise
       slot: previous,
       atProxy: drainsAtProxy(config.switchKind),
       hook: async () => undefined,
-      stopped: () => saveState(config.deployRoot, applied(reload(config), slotStopped(previous))),
+      stopped: () => saveState(config.deployRoot, applied(reload(config), slotStopped(previous)), reporter.redactor),
     });
     drain.done(after);
   }

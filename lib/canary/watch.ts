@@ -90,14 +90,15 @@ export async function watchCanary(ctx: CanaryWatchContext): Promise<string> {
         const state = loadState(config.deployRoot, config.appName, config.ports);
         if (!state.canary || state.canary.watcherPid !== process.pid) return ENDED;
         const judged = applied(state, canaryJudged(window));
-        saveState(config.deployRoot, judged);
+        saveState(config.deployRoot, judged, reporter.redactor);
         await ctx.atPhase?.('canary-judged');
         reporter.info(`[${window.at}] ${window.share}% window ${window.outcome}: slot ${canary.slot} ${describeFigures(window.candidate)}; slot ${canary.live} ${describeFigures(window.baseline)}`);
         const action = nextAction(judged.canary!, { ...config.judge, autoRollback: config.autoRollback });
         const end = { config, reporter, processes: ctx.processes, user: ctx.user, cliEnv: ctx.cliEnv };
         if (action.kind === 'step') {
           writeCanaryShare(config, canary.slot, action.share);
-          saveState(config.deployRoot, applied(judged, canaryStepped(action.step, action.share, new Date().toISOString())));
+          const stepped = applied(judged, canaryStepped(action.step, action.share, new Date().toISOString()));
+          saveState(config.deployRoot, stepped, reporter.redactor);
           reporter.info(`  step ${action.step + 1} of ${canary.steps.length}: ${action.share}% of users on slot ${canary.slot} (no reload)`);
         } else if (action.kind === 'hold') {
           reporter.info(`  holding at ${canary.share}%: ${action.why}`);

@@ -158,7 +158,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
       slot,
       atProxy: drainsAtProxy(config.switchKind),
       hook: (name) => ctx.hooks?.(name, hookFacts(config, state, slot, { STOP_SLOT: slot })) ?? Promise.resolve(),
-      stopped: () => saveState(config.deployRoot, applied(state, slotStopped(slot), bakeEnded)),
+      stopped: () => saveState(config.deployRoot, applied(state, slotStopped(slot), bakeEnded), reporter.redactor),
     });
     step.done(detail);
     // Name the slot that was kept and is now stopped: after a rollback, bake.live is where traffic went back to.
@@ -222,7 +222,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
       autoRollback: false,
     });
     state = applied(state, trafficMovedTo(back), rolledBack, windowEndingNow);
-    saveState(config.deployRoot, state);
+    saveState(config.deployRoot, state, reporter.redactor);
     step.done(`automatic rollback to slot ${back}: ${detail}`);
     reporter.warn(`rolled back automatically to slot ${back}: ${reason}`);
   } finally {

@@ -56,7 +56,7 @@ export async function reconcile(
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }
   const next = reconciledState(state, facts, assessment);
-  saveState(ctx.config.deployRoot, next);
+  saveState(ctx.config.deployRoot, next, ctx.reporter.redactor);
   step.done(`slot ${next.live ?? 'none'} is live`);
   return { state: next, recovered: true };
 }

@@ -51,7 +51,7 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
     if (pid === undefined) {
       await refuseTakenEndpoints(config, live);
       pid = await processes.start(live);
-      saveState(config.deployRoot, slotStarted(live, pid, new Date().toISOString())(state));
+      saveState(config.deployRoot, slotStarted(live, pid, new Date().toISOString())(state), reporter.redactor);
       step.done(`slot ${live} (${shortCommit(commit)}) on ${where} (pid ${pid}): ${config.startCmd}`);
     } else step.done(`slot ${live} (${shortCommit(commit)}) is already running (pid ${pid})`);
 

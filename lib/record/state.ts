@@ -5,7 +5,7 @@ import { SwitchyardError } from '../errors.ts';
 import { currentUserName, describeOwnership } from '../host/file-owner.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
-import { redact } from '../config/redact.ts';
+import type { Redactor } from '../config/redact.ts';
 import type { SlotFigures } from '../judge/figures.ts';
 
 export const STATE_VERSION = 1;
@@ -244,11 +244,11 @@ export function historyLogPath(deployRoot: string): string {
 
 /**
  * Write the state atomically. A failure's reason can quote a command or URL holding a secret: it is
- * redacted before it is ever stored. History beyond HISTORY_KEPT entries is appended to history.log
+ * redacted (with the command's `redactor`) before it is ever stored. History beyond HISTORY_KEPT entries is appended to history.log
  * (one JSON object a line) first and removed from `state` itself, so later saves do not append it again.
  */
-export function saveState(deployRoot: string, state: State): void {
-  for (const entry of state.history) if (entry.reason) entry.reason = redact(entry.reason);
+export function saveState(deployRoot: string, state: State, redactor: Redactor): void {
+  for (const entry of state.history) if (entry.reason) entry.reason = redactor.redact(entry.reason);
   if (state.history.length > HISTORY_KEPT) {
     const older = state.history.slice(0, state.history.length - HISTORY_KEPT);
     appendDurably(historyLogPath(deployRoot), older.map((entry) => `${JSON.stringify(entry)}\n`).join(''));

@@ -1,3 +1,4 @@
+import type { Redactor } from '../config/redact.ts';
 import { saveState, type State } from './state.ts';
 import { applied, type Transition } from './transitions.ts';
 
@@ -13,6 +14,7 @@ export class StateStore {
   constructor(
     private readonly deployRoot: string,
     private current: State,
+    private readonly redactor: Redactor,
   ) {}
 
   get state(): State {
@@ -35,7 +37,7 @@ export class StateStore {
   flush(force = false): void {
     if (!this.pending && !force) return;
     this.pending = false;
-    saveState(this.deployRoot, this.current);
+    saveState(this.deployRoot, this.current, this.redactor);
   }
 
   private change(transitions: Transition[]): void {

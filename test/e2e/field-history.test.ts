@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_TS } from '../../harness/host.ts';
 import { HISTORY_KEPT, historyLogPath, initialState, saveState, statePath } from '../../lib/record/state.ts';
+import { URL_CREDENTIALS_ONLY } from '../../lib/config/redact.ts';
 
 /** `history` reads both state.json and history.log, through the real command. */
 describe('history beyond what state.json keeps', () => {
@@ -24,7 +25,7 @@ describe('history beyond what state.json keeps', () => {
       at: new Date(1_700_000_000_000 + index * 60_000).toISOString(), user: 'ana', command: 'deploy' as const, slot: index % 2 ? 'b' as const : 'a' as const,
       commit: index.toString(16).padStart(40, '0'), previousCommit: null, outcome: 'success' as const, durationMs: index,
     }));
-    saveState(root, state);
+    saveState(root, state, URL_CREDENTIALS_ONLY);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

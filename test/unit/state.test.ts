@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HISTORY_KEPT, historyLogPath, initialState, loadState, parseState, readHistory, readStateFile, saveState, serializeState, statePath, type HistoryEntry } from '../../lib/record/state.ts';
+import { URL_CREDENTIALS_ONLY } from '../../lib/config/redact.ts';
 
 describe('state file', () => {
   it('round-trips and is written atomically with private permissions', () => {
@@ -10,7 +11,7 @@ describe('state file', () => {
     const state = initialState('shop', { a: 3001, b: 3002 });
     state.live = 'b';
     state.next_deploy = 'a';
-    saveState(root, state);
+    saveState(root, state, URL_CREDENTIALS_ONLY);
     expect(loadState(root, 'shop', { a: 3001, b: 3002 })).toEqual(state);
     expect(statSync(statePath(root)).mode & 0o777).toBe(0o600);
     expect(readdirSync(root).filter((name) => name.endsWith('.tmp'))).toEqual([]);
@@ -47,7 +48,7 @@ describe('state file', () => {
     const other = mkdtempSync(path.join(os.tmpdir(), 'switchyard-state-'));
     writeFileSync(statePath(other), '{"version": 1');
     expect(readStateFile(other, ports)).toMatchObject({ kind: 'invalid', problem: expect.stringMatching(/not valid JSON/) });
-    saveState(other, initialState('shop', ports));
+    saveState(other, initialState('shop', ports), URL_CREDENTIALS_ONLY);
     expect(readStateFile(other, ports)).toMatchObject({ kind: 'valid' });
   });
 
@@ -58,16 +59,16 @@ describe('state file', () => {
     const state = initialState('shop', ports);
     // A state grown before the cap (the host had 100k entries): trimmed at its first save.
     state.history = Array.from({ length: 20_000 }, (_, index) => entry(index));
-    saveState(root, state);
+    saveState(root, state, URL_CREDENTIALS_ONLY);
     expect(state.history).toHaveLength(HISTORY_KEPT);
     expect(loadState(root, 'shop', ports).history.map((item) => item.durationMs)).toEqual(Array.from({ length: HISTORY_KEPT }, (_, index) => 20_000 - HISTORY_KEPT + index));
     const logLines = () => readFileSync(historyLogPath(root), 'utf8').trim().split('\n');
     expect(logLines()).toHaveLength(20_000 - HISTORY_KEPT);
     expect(statSync(historyLogPath(root)).mode & 0o777).toBe(0o600);
     // Saves at every phase do not append again; one more entry moves exactly one.
-    saveState(root, state);
+    saveState(root, state, URL_CREDENTIALS_ONLY);
     state.history.push(entry(20_000));
-    saveState(root, state);
+    saveState(root, state, URL_CREDENTIALS_ONLY);
     expect(logLines()).toHaveLength(20_000 - HISTORY_KEPT + 1);
     const all = readHistory(root, loadState(root, 'shop', ports), 1_000_000);
     expect(all.map((item) => item.durationMs)).toEqual(Array.from({ length: 20_001 }, (_, index) => index));
