@@ -192,7 +192,7 @@ async function loadOrRebuild(config: Config, warn: (message: string) => void): P
     const dir = slotDir(config, slot);
     if (!existsSync(`${dir}/.git`)) continue;
     try {
-      state.slots[slot].commit = await readHead(dir);
+      state.slots[slot].commit = await readHead(dir, config.commandEnv);
     } catch {
       // No readable checkout: the slot holds no build.
     }

@@ -98,6 +98,8 @@ export type Config = {
   notices: string[];
   /** Values never to print (credentials in REPO, values of *_TOKEN/*_SECRET/... keys in the env file). */
   secrets: string[];
+  /** The environment the command was started with: what Switchyard's own commands (git, nginx, sudo) run with (lib reads no environment of its own). */
+  commandEnv: Record<string, string | undefined>;
 };
 
 /** Folders that must never be DEPLOY_ROOT itself. */
@@ -331,6 +333,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),
     notices,
     secrets: collectSecrets({ ...env, ...fileValues }, repo),
+    commandEnv: env,
   };
 }
 

@@ -46,7 +46,7 @@ export async function installWithHelper(
   const master = readPidFile(config.nginx.pidFile);
   const oldWorkers = master ? childPids(master) : [];
   try {
-    await runCommand(changed ? helperInstallArgv(helper, layout) : [...helper, 'reload', config.appName], { timeoutMs: 60_000 });
+    await runCommand(changed ? helperInstallArgv(helper, layout) : [...helper, 'reload', config.appName], { timeoutMs: 60_000, env: config.commandEnv });
   } catch (error) {
     throw withContext(error, `NGINX_HELPER could not ${changed ? 'install the new upstream' : 'reload nginx'}`, {
       untouched: 'the helper restores the upstream it replaced when nginx -t or the reload fails',
@@ -54,7 +54,7 @@ export async function installWithHelper(
     });
   }
   const undo = async () => {
-    if (changed) await runCommand([...helper, 'restore', config.appName], { timeoutMs: 60_000 }).catch(() => undefined);
+    if (changed) await runCommand([...helper, 'restore', config.appName], { timeoutMs: 60_000, env: config.commandEnv }).catch(() => undefined);
   };
   if (changed && readOrUndefined(file) !== content) {
     await undo();
