@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { crontabArgv } from '../../lib/host/commands/crontab.ts';
 import { gitArgv } from '../../lib/host/commands/git.ts';
+import { nginxHelperArgv } from '../../lib/host/commands/nginx-helper.ts';
 import { shellQuote } from '../../lib/host/commands/quote.ts';
 import { sudoArgv } from '../../lib/host/commands/sudo.ts';
 import { systemctlArgv } from '../../lib/host/commands/systemctl.ts';
@@ -69,5 +70,26 @@ describe('shellQuote', () => {
     const words = ['plain', "it's", '$(id)', '`id`', 'a b', '"q"', '\\', '*', '-n', 'new\nline', ''];
     const printed = execFileSync('/bin/sh', ['-c', `printf '%s\\0' ${words.map((word) => shellQuote(word)).join(' ')}`], { encoding: 'utf8' });
     expect(printed.split('\0').slice(0, -1)).toEqual(words);
+  });
+});
+
+describe('nginxHelperArgv', () => {
+  const helper = ['sudo', '-n', '/usr/local/sbin/switchyard-nginx-helper'];
+  it('builds every helper command exactly, as the sudoers rule sees it', () => {
+    expect(nginxHelperArgv.installPerSlot(helper, 'shop', '127.0.0.1:3001', '127.0.0.1:3002,127.0.0.1:3003')).toEqual([
+      ...helper, 'install', 'shop', 'per-slot', '127.0.0.1:3001', '127.0.0.1:3002,127.0.0.1:3003',
+    ]);
+    expect(nginxHelperArgv.writePerSlot(['/usr/local/sbin/switchyard-nginx-helper'], 'shop', 'a', 'b')).toEqual([
+      '/usr/local/sbin/switchyard-nginx-helper', 'write', 'shop', 'per-slot', 'a', 'b',
+    ]);
+    expect(nginxHelperArgv.installLive(helper, 'shop', 'b', '127.0.0.1:3002', { slot: 'a', addresses: '127.0.0.1:3001' }, 'f00d')).toEqual([
+      ...helper, 'install', 'shop', 'live', 'b', '127.0.0.1:3002', 'a', '127.0.0.1:3001', 'f00d',
+    ]);
+    expect(nginxHelperArgv.installLive(helper, 'shop', 'a', 'unix:/srv/shop/sockets/a1.sock', undefined)).toEqual([
+      ...helper, 'install', 'shop', 'live', 'a', 'unix:/srv/shop/sockets/a1.sock', '-', '-',
+    ]);
+    expect(nginxHelperArgv.writeLive([], 'shop', 'a', 'x', undefined, 'c0ffee')).toEqual(['write', 'shop', 'live', 'a', 'x', '-', '-', 'c0ffee']);
+    expect(nginxHelperArgv.reload(helper, 'shop')).toEqual([...helper, 'reload', 'shop']);
+    expect(nginxHelperArgv.restore(helper, 'shop')).toEqual([...helper, 'restore', 'shop']);
   });
 });
