@@ -96,8 +96,8 @@ function turnGroup(config: Config, flags: HostFlags, group: 'A' | 'B', id: strin
 async function resolveRevision(config: Config, revision: string | undefined): Promise<{ commit?: string; problem?: string }> {
   try {
     const cache = cacheDir(config.deployRoot);
-    await fetchRepo(config.repo, cache);
-    return { commit: await resolveCommit(cache, revision ?? `refs/heads/${config.branch}`) };
+    await fetchRepo(config.repo, cache, { env: config.commandEnv });
+    return { commit: await resolveCommit(cache, revision ?? `refs/heads/${config.branch}`, config.commandEnv) };
   } catch (error) {
     return { problem: error instanceof SwitchyardError ? error.message : String(error) };
   }

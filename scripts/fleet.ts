@@ -7,7 +7,7 @@ import { asInvoked } from '../lib/cli/program-name.ts';
 import { FLEET_SPECS, SPECS } from './specs.ts';
 import { resolveConfig, suggestKey } from '../lib/config/config.ts';
 import { readSettings } from '../lib/config/settings.ts';
-import { announceSecrets } from '../lib/config/redact.ts';
+import { redactorFor } from '../lib/config/redact.ts';
 import { SwitchyardError } from '../lib/errors.ts';
 import { planBatches } from '../lib/fleet/batches.ts';
 import { releaseCmdOrder } from '../lib/fleet/release-cmd.ts';
@@ -232,7 +232,7 @@ function loadFleetConfig(io: CommandIo, out: FleetOutput): FleetConfig {
   const settings = readSettings(path.join(configDir(io.env), '.env'), io.env);
   const hostConfig = resolveConfig(settings, []);
   // The controller's secret-named keys (FLEET_API_TOKEN ...) and URL passwords, hidden in every line it prints or sends a host, as a host's are.
-  announceSecrets(hostConfig.secrets);
+  out.redactWith(redactorFor(hostConfig));
   for (const key of hostConfig.unknownKeys) {
     const suggestion = suggestKey(key);
     out.warn(`unknown key ${key} in ${hostConfig.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);

@@ -76,7 +76,7 @@ The value flags set the keys of the same name (see .env.example).
           if (!target.link && !existsSync(path.dirname(target.file))) {
             throw new SwitchyardError(`${nginxDir} has neither sites-available + sites-enabled nor conf.d, so it is not nginx's configuration folder`, { next: 'give that folder with --nginx-dir (nginx -V shows --conf-path)' });
           }
-          const rights = await nginxRights(facts.isRoot);
+          const rights = await nginxRights(facts.isRoot, io.env);
           if (!rights) {
             throw new SwitchyardError(`--nginx needs root or a sudo that works without a password (sudo -n true failed for ${facts.user})`, {
               untouched: `the .env, DEPLOY_ROOT and ${site.file} are written; nginx was not touched`,
@@ -84,7 +84,7 @@ The value flags set the keys of the same name (see .env.example).
             });
           }
           const diffCommand = `${envFile === path.join(PROJECT_DIR, '.env') ? '' : `DEPLOY_ENV_FILE=${envFile} `}./deploy.ts nginx-site --diff${nginxDir === '/etc/nginx' ? '' : ` --nginx-dir ${nginxDir}`}`;
-          const done = await installSite(site, target, rights, { force, diffCommand });
+          const done = await installSite(site, target, rights, { force, diffCommand, env: io.env });
           show(done);
           if (target.link && existsSync(path.join(nginxDir, 'sites-enabled', 'default'))) {
             reporter.warn(`${path.join(nginxDir, 'sites-enabled', 'default')} is enabled too; on the same port it takes every request as default_server: remove it (rm ${path.join(nginxDir, 'sites-enabled', 'default')}) and reload nginx, or give the site another --listen`);

@@ -35,7 +35,7 @@ DEPLOY_ROOT/run/resume.log. Both retry while nginx is still starting.
       envFile: io.env.DEPLOY_ENV_FILE ? config.envFile : undefined,
       logFile: path.join(runDir(config), 'resume.log'),
     };
-    const result = await applyBootEntry(entry, remove);
+    const result = await applyBootEntry(entry, remove, { env: io.env });
     const what = result.how === 'systemd' ? 'the boot unit' : 'the @reboot line';
     if (!result.changed) reporter.success(`${what} ${remove ? 'was not there' : 'is already installed'} (${result.where}); nothing changed`);
     else reporter.success(remove ? `removed ${what} from ${result.where}` : `installed ${what} in ${result.where}: at boot, ${entry.user} runs ${entry.deployTs} resume`);

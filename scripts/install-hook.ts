@@ -50,7 +50,7 @@ export function planInstall(existing: string | undefined, rendered: string, forc
 async function bareHooksDir(repo: string, config: Config): Promise<string> {
   const untouched = 'no hook was written';
   // Before git looks at it: `git init --bare` on Switchyard's mirror "reinitializes" it, and pushes there are lost at the next fetch.
-  if (await isOwnMirror(repo, config.deployRoot, config.repo)) {
+  if (await isOwnMirror(repo, config.deployRoot, config.repo, config.commandEnv)) {
     throw new SwitchyardError(`${repo} is Switchyard's own mirror of REPO, not a repository to push to (every deploy overwrites its branches)`, {
       untouched,
       next: `create your bare repository elsewhere (e.g. git init --bare ${path.join(path.dirname(config.deployRoot), `${config.appName}.git`)}), point REPO at it and install the hook there`,
@@ -58,7 +58,7 @@ async function bareHooksDir(repo: string, config: Config): Promise<string> {
   }
   let described: { bare: boolean; gitDir: string; hooksDir: string };
   try {
-    described = await describeRepository(repo);
+    described = await describeRepository(repo, config.commandEnv);
   } catch (error) {
     throw new SwitchyardError(`${repo} is not a git repository`, { untouched, next: `create it with \`git init --bare ${repo}\` or name the right folder`, cause: error });
   }

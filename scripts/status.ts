@@ -26,6 +26,7 @@ import { createSwitch } from '../lib/traffic/index.ts';
 import { rebuiltReleases, releaseFolders } from '../lib/record/rebuild-releases.ts';
 import { StateStore } from '../lib/record/store.ts';
 import { paths } from '../lib/host/paths.ts';
+import { deployerName } from '../lib/host/deployer.ts';
 
 // --json here means one report object on stdout; warnings stay text on stderr.
 export const command = defineCommand({
@@ -49,9 +50,10 @@ it says so and how the next deploy will reconcile it.
       if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
       try {
         const state = await loadOrRebuild(config, (message) => reporter.warn(message));
-        const { state: repaired } = await reconcile({ config, reporter, env: {}, signal: new AbortController().signal }, traffic, state);
+        const ctx = { config, reporter, env: {}, deployer: deployerName(io.env), signal: new AbortController().signal };
+        const { state: repaired } = await reconcile(ctx, traffic, state);
         // A state rebuilt from a corrupt file is on disk only from here when reconcile found nothing to put right.
-        new StateStore(config.deployRoot, repaired).apply();
+        new StateStore(config.deployRoot, repaired, reporter.redactor).apply();
         const after = await gatherFacts(config, traffic, createSlotProcesses(config, {}), repaired);
         const down = liveSlotDown(repaired, after);
         if (down) throw new SwitchyardError(`the state was reconciled, but the site is still down: ${downAdvice(down)}`, { exitCode: 1 });
@@ -193,7 +195,7 @@ async function loadOrRebuild(config: Config, warn: (message: string) => void): P
     const dir = slotDir(config, slot);
     if (!existsSync(`${dir}/.git`)) continue;
     try {
-      state.slots[slot].commit = await readHead(dir);
+      state.slots[slot].commit = await readHead(dir, config.commandEnv);
     } catch {
       // No readable checkout: the slot holds no build.
     }

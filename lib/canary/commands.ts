@@ -1,6 +1,6 @@
 import type { CycleContext } from '../cycle/types.ts';
 import { SwitchyardError } from '../errors.ts';
-import { currentUser, releaseLock } from '../record/lock.ts';
+import { releaseLock } from '../record/lock.ts';
 import { loadState } from '../record/state.ts';
 import { shortCommit, type Canary, type CycleCommand, type State } from '../record/state-shape.ts';
 import { createSlotProcesses } from '../slot/process-manager.ts';
@@ -11,7 +11,7 @@ import { promoteCanary, rollBackCanary, type CanaryEndContext } from './end.ts';
 
 function endContext(ctx: CycleContext): CanaryEndContext {
   const processes = ctx.processes ?? createSlotProcesses(ctx.config, ctx.env);
-  return { config: ctx.config, reporter: ctx.reporter, processes, user: currentUser(ctx.env), cliEnv: ctx.cliEnv ?? {} };
+  return { config: ctx.config, reporter: ctx.reporter, processes, user: ctx.deployer, cliEnv: ctx.cliEnv ?? {} };
 }
 
 export function describeCanaryShort(canary: Canary): string {
@@ -21,7 +21,7 @@ export function describeCanaryShort(canary: Canary): string {
 /** `promote`: takes the lock (waiting for a watcher that holds it a moment), then the switch. */
 export async function promoteRunningCanary(ctx: CycleContext): Promise<string> {
   const { config } = ctx;
-  const lock = await lockAfterWatcher(config, 'promote', currentUser(ctx.env), undefined, ctx.reporter);
+  const lock = await lockAfterWatcher(config, 'promote', ctx.deployer, undefined, ctx.reporter);
   try {
     const state = loadState(config.deployRoot, config.appName, config.ports);
     if (!state.canary) {
@@ -30,7 +30,7 @@ export async function promoteRunningCanary(ctx: CycleContext): Promise<string> {
         next: 'deploy with --canary N% (or CANARY=N%) to start one; ./deploy.ts status shows what runs',
       });
     }
-    return await promoteCanary(endContext(ctx), `promoted by ${currentUser(ctx.env)}`);
+    return await promoteCanary(endContext(ctx), `promoted by ${ctx.deployer}`);
   } finally {
     releaseLock(lock);
   }
@@ -50,7 +50,7 @@ export async function actDuringCanary(
   const canary = state.canary;
   if (!canary) return undefined;
   if (command === 'rollback' && revision === undefined) {
-    return await rollBackCanary(endContext(ctx), `rolled back by ${currentUser(ctx.env)} during the canary`, false);
+    return await rollBackCanary(endContext(ctx), `rolled back by ${ctx.deployer} during the canary`, false);
   }
   throw new SwitchyardError(`${describeCanaryShort(canary)}, so ${command}${revision ? ` ${revision}` : ''} was not started`, {
     untouched: `nothing was changed; the canary goes on, slot ${canary.live} serves the rest`,

@@ -52,7 +52,7 @@ function deployEntry(canary: Canary, state: State, outcome: 'success' | 'failed'
  */
 export async function rollBackCanary(ctx: CanaryEndContext, reason: string, automatic: boolean): Promise<string> {
   const { config, reporter } = ctx;
-  const store = openStore(config);
+  const store = openStore(config, reporter.redactor);
   const canary = store.state.canary;
   if (!canary) return 'no canary is running; nothing to roll back';
   const started = Date.now();
@@ -69,7 +69,7 @@ export async function rollBackCanary(ctx: CanaryEndContext, reason: string, auto
     atProxy: drainsAtProxy(config.switchKind),
     hook: async () => undefined,
     stopped: () => {
-      state = updateState(config, slotStopped(canary.slot));
+      state = updateState(config, reporter.redactor, slotStopped(canary.slot));
     },
   });
   step.done(detail);
@@ -83,7 +83,7 @@ export async function rollBackCanary(ctx: CanaryEndContext, reason: string, auto
  */
 export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise<string> {
   const { config, reporter } = ctx;
-  const store = openStore(config);
+  const store = openStore(config, reporter.redactor);
   const { state } = store;
   const canary = state.canary;
   if (!canary) return 'no canary is running; nothing to promote';
@@ -122,7 +122,7 @@ export async function promoteCanary(ctx: CanaryEndContext, why: string): Promise
       slot: previous,
       atProxy: drainsAtProxy(config.switchKind),
       hook: async () => undefined,
-      stopped: () => updateState(config, slotStopped(previous)),
+      stopped: () => updateState(config, reporter.redactor, slotStopped(previous)),
     });
     drain.done(after);
   }

@@ -89,7 +89,7 @@ export async function watchCanary(ctx: CanaryWatchContext): Promise<string> {
       const lock = await lockWhenFree(ctx);
       if (!lock) return ctx.signal?.aborted ? standDown(canary, ctx.signal.reason) : ENDED;
       try {
-        const store = openStore(config);
+        const store = openStore(config, reporter.redactor);
         if (!store.state.canary || store.state.canary.watcherPid !== process.pid) return ENDED;
         const judged = store.apply(canaryJudged(window));
         await ctx.atPhase?.('canary-judged');

@@ -8,7 +8,7 @@ import type { CycleContext } from '../cycle/types.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { createHookRunner } from '../cycle/hooks.ts';
 import type { Reporter } from './reporter.ts';
-import { settleDeployer } from '../host/deployer.ts';
+import { deployerName } from '../host/deployer.ts';
 import { signalProcess } from '../host/process.ts';
 
 /** What the command frame (define-command.ts) and the commands share: config loading, interruption, the error line, a cycle's context. */
@@ -110,14 +110,14 @@ export function faultInjector(env: Record<string, string | undefined>): ((phase:
  * plus PATH, HOME, LANG, LC_* of the caller: nothing else of the deploying shell), hooks, fault injection.
  */
 export function cycleContext(io: CommandIo, config: Config, reporter: Reporter): CycleContext {
-  // The app's environment (ctx.env) keeps none of SWITCHYARD_USER, SUDO_USER, SSH_USER_AUTH: who deploys is read now.
-  settleDeployer(io.env);
   const signal = interruptionSignal(reporter);
   const env = loadAppEnvironment(config, io.env);
   return {
     config,
     reporter,
     env,
+    // The app's environment (env) keeps none of SWITCHYARD_USER, SUDO_USER, SSH_USER_AUTH: who deploys is read now, once.
+    deployer: deployerName(io.env),
     signal,
     hooks: createHookRunner(config.hooksDir, reporter, env, signal),
     atPhase: faultInjector(io.env),

@@ -1,4 +1,4 @@
-import { announceSecrets, redact, redactValue } from '../config/redact.ts';
+import { redactorFor, type Redactor } from '../config/redact.ts';
 import type { Event } from './events.ts';
 import { asInvoked } from './program-name.ts';
 import { jsonFormatter, textFormatter, type Formatter } from './format.ts';
@@ -30,7 +30,8 @@ export class Reporter {
   private readonly format: Formatter;
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
-  private readonly secrets: string[];
+  /** The config's secrets and URL credentials, hidden in every line; also for writers that print through no reporter (the state file, hooks). */
+  readonly redactor: Redactor;
   private readonly program?: string;
   private tee?: (line: string) => void;
 
@@ -38,22 +39,20 @@ export class Reporter {
     this.format = options.json ? jsonFormatter() : textFormatter(options.color);
     this.out = options.stream ?? process.stdout;
     this.err = options.errorStream ?? process.stderr;
-    this.secrets = options.secrets ?? [];
+    this.redactor = redactorFor({ secrets: options.secrets ?? [] });
     this.tee = options.tee;
     this.program = options.program;
-    // The state file and hook environments are written by code that never sees the config: they redact the same values.
-    announceSecrets(this.secrets);
     // An SSH session that went away makes writes fail asynchronously (EPIPE): the deploy must go on.
     for (const stream of [this.out, this.err]) if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
   }
 
   redact(text: string): string {
-    return redact(text, this.secrets);
+    return this.redactor.redact(text);
   }
 
   /** A whole JSON document on stdout (`status --json`, `history --json`), every string in it redacted. */
   document(value: unknown): void {
-    this.write(this.out, JSON.stringify(redactValue(value, this.secrets), null, 2));
+    this.write(this.out, JSON.stringify(this.redactor.redactValue(value), null, 2));
   }
 
   /** From now on every line also goes to `sink` (redacted, no colour codes), whatever happens to the terminal. */

@@ -6,14 +6,11 @@ import { SwitchyardError } from '../errors.ts';
 import { collectSecrets } from './redact.ts';
 import { parseTls, type TlsConfig } from './tls.ts';
 import { parseJudgeSettings, type JudgeSettings } from './judge-settings.ts';
+import { parseCheckUrl, parseNginxFront, parseNginxPaths } from './nginx-settings.ts';
+import { parseSlotSettings } from './slot-settings.ts';
 
-export type SlotName = 'a' | 'b';
-/** The two slots, in the order everything lists them: the one home of that list. */
-export const SLOTS: readonly SlotName[] = ['a', 'b'];
-
-export function otherSlot(slot: SlotName): SlotName {
-  return slot === 'a' ? 'b' : 'a';
-}
+export { SLOTS, otherSlot, type SlotName } from './slots.ts';
+import type { SlotName } from './slots.ts';
 export type SwitchKind = 'nginx-live-file' | 'nginx-reload' | 'passive' | 'command' | 'none';
 export const SWITCH_KINDS: readonly SwitchKind[] = ['nginx-live-file', 'nginx-reload', 'passive', 'command', 'none'];
 /** Older names still accepted, with a warning: `nginx` was the reload mode when it was the default. */
@@ -24,7 +21,7 @@ export type SlotListen = 'port' | 'socket';
 export type { SharedPath } from './values.ts';
 import type { RawSettings } from './settings.ts';
 export { appNameProblem, checkUrlFor, editDistance, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, suggestKey } from './values.ts';
-import { appNameProblem, checkUrlFor, healthPathProblem, nginxPathProblem, parseBuildCachePaths, parseListen, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
+import { appNameProblem, healthPathProblem, parseBuildCachePaths, parseSharedPaths, parseSize, type SharedPath } from './values.ts';
 
 export type Config = {
   appName: string;
@@ -98,6 +95,8 @@ export type Config = {
   notices: string[];
   /** Values never to print (credentials in REPO, values of *_TOKEN/*_SECRET/... keys in the env file). */
   secrets: string[];
+  /** The environment the command was started with: what Switchyard's own commands (git, nginx, sudo) run with (lib reads no environment of its own). */
+  commandEnv: Record<string, string | undefined>;
 };
 
 /** Folders that must never be DEPLOY_ROOT itself. */
@@ -130,26 +129,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const appName = value('APP_NAME');
   const appNameWrong = appName ? appNameProblem(appName) : undefined;
   if (appNameWrong) problems.push(`APP_NAME ${appNameWrong}; got ${JSON.stringify(appName)}`);
-  const port = (key: 'PORT_A' | 'PORT_B'): number => {
-    const text = value(key);
-    const parsed = /^\d+$/.test(text) ? Number(text) : NaN;
-    if (!(parsed >= 1 && parsed <= 65535)) problems.push(`${key} must be a port number 1-65535; got ${JSON.stringify(text)}`);
-    return parsed;
-  };
-  const ports = { a: port('PORT_A'), b: port('PORT_B') };
-  const instancesText = value('INSTANCES');
-  const instances = /^\d{1,2}$/.test(instancesText) ? Number(instancesText) : NaN;
-  if (!(instances >= 1 && instances <= 64)) problems.push(`INSTANCES must be a whole number from 1 to 64; got ${JSON.stringify(instancesText)}`);
-  const slotListen = value('SLOT_LISTEN');
-  if (!['port', 'socket'].includes(slotListen)) problems.push(`SLOT_LISTEN must be port or socket; got ${JSON.stringify(slotListen)}`);
-  const width = instances >= 1 ? instances : 1;
-  if (slotListen === 'port' && ports.a === ports.b) problems.push(`PORT_A and PORT_B must differ; both are ${ports.a}`);
-  else if (slotListen === 'port' && ports.a + width - 1 >= ports.b && ports.b + width - 1 >= ports.a) {
-    problems.push(`the port ranges of the slots overlap: with INSTANCES=${width}, slot a uses ${ports.a}-${ports.a + width - 1} and slot b ${ports.b}-${ports.b + width - 1}; move PORT_B to ${ports.a + width} or more`);
-  }
-  if (slotListen === 'port') for (const slot of SLOTS) {
-    if (ports[slot] + width - 1 > 65535) problems.push(`with INSTANCES=${width}, slot ${slot}'s ports ${ports[slot]}-${ports[slot] + width - 1} go past 65535; lower PORT_${slot.toUpperCase()}`);
-  }
+  const { ports, instances, slotListen, width } = parseSlotSettings(value, problems);
 
   const duration = (key: 'HEALTH_TIMEOUT' | 'STOP_TIMEOUT' | 'LONG_LIVED_TIMEOUT' | 'RELEASE_TIMEOUT'): number => {
     const text = value(key);
@@ -190,19 +170,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   for (const [key, given] of [['SWITCH_CMD', switchCmd], ['SWITCH_CHECK_CMD', checkCmd]] as const) {
     if (given.trim() && switchKind !== 'command' && (SWITCH_KINDS as string[]).includes(switchKind)) notices.push(`${key} is set but SWITCH=${switchKind}, so it is not used; set SWITCH=command to use it, or remove it`);
   }
-  const listen = value('NGINX_LISTEN');
-  const listenPort = parseListen(listen);
-  if (listenPort === undefined) problems.push(`NGINX_LISTEN must be a port or address:port such as 80, 8080 or 127.0.0.1:8080; got ${JSON.stringify(listen)}`);
-  else if (slotListen === 'port' && switchKind !== 'command' && switchKind !== 'none') {
-    // nginx holds its listen port: a slot started there could never bind, and every deploy to it would fail its health check.
-    for (const slot of SLOTS) {
-      if (listenPort >= ports[slot] && listenPort <= ports[slot] + width - 1) problems.push(`NGINX_LISTEN's port ${listenPort} is also slot ${slot}'s (PORT_${slot.toUpperCase()}${width > 1 ? ` with INSTANCES=${width}` : ''}): nginx listens there itself; give the slots other ports`);
-    }
-  }
-  const serverName = value('NGINX_SERVER_NAME').trim();
-  if (!/^[A-Za-z0-9.*_~^$-]+( [A-Za-z0-9.*_~^$-]+)*$/.test(serverName)) problems.push(`NGINX_SERVER_NAME must be _ or host names separated by spaces, such as shop.example.com; got ${JSON.stringify(serverName)}`);
-  const stickyPaths = value('NGINX_STICKY_PATHS').split(/\s+/).filter(Boolean);
-  for (const sticky of stickyPaths) if (!/^\/[A-Za-z0-9._~\/-]*$/.test(sticky)) problems.push(`NGINX_STICKY_PATHS must hold path prefixes such as /socket.io/ (letters, digits, . _ ~ - /); got ${JSON.stringify(sticky)}`);
+  const { listen, listenPort, serverName, stickyPaths } = parseNginxFront(value, { ports, width, slotListen, switchKind }, problems);
   const processManager = value('PROCESS_MANAGER');
   if (!['builtin', 'systemd'].includes(processManager)) problems.push(`PROCESS_MANAGER must be builtin or systemd; got ${JSON.stringify(processManager)}`);
   // The systemd unit runs one process per slot on a port; sockets and pools are the builtin supervisor's.
@@ -226,9 +194,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
   const repo = value('REPO');
   if (repo.startsWith('-')) problems.push(`REPO must be a git URL or a path, not an option; got ${JSON.stringify(repo)}`);
   const tls = parseTls(value, raw, { appName, serverName, listen }, problems);
-  const checkListen = tls.mode === 'off' ? listen : tls.checkListen;
-  const checkUrl = raw('NGINX_CHECK_URL') || (parseListen(checkListen) ? checkUrlFor(checkListen) : '');
-  if ((checkUrl || listenPort) && !/^http:\/\//.test(checkUrl)) problems.push(`NGINX_CHECK_URL must be an http:// URL (a loopback address of nginx); got ${JSON.stringify(checkUrl)}`);
+  const checkUrl = parseCheckUrl(raw('NGINX_CHECK_URL'), { listen, listenPort }, tls, problems);
 
   const sharedPaths = parseSharedPaths(value('SHARED_PATHS'), problems);
   const buildCachePaths = parseBuildCachePaths(raw('BUILD_CACHE_PATHS') ?? CONFIG_KEYS.BUILD_CACHE_PATHS.default, problems);
@@ -241,23 +207,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     problems.push(`DEPLOY_ROOT must be a folder of its own such as /srv/${appName || 'myapp'}, not the system folder ${path.resolve(baseDir, rootGiven)} (Switchyard makes it private and writes its state, releases, pid files and logs there)`);
   }
   const deployRoot = path.resolve(baseDir, value('DEPLOY_ROOT'));
-  const upstreamGiven = raw('NGINX_UPSTREAM_FILE');
-  const upstreamFile = upstreamGiven ? path.resolve(baseDir, upstreamGiven) : path.join(deployRoot, 'nginx', 'upstream.conf');
-  const liveDirGiven = raw('NGINX_LIVE_DIR');
-  const liveDir = liveDirGiven ? path.resolve(baseDir, liveDirGiven) : path.dirname(upstreamFile);
-  // Only the nginx modes have a site that names these paths.
-  if (['nginx-live-file', 'nginx-reload', 'passive'].includes(switchKind)) {
-    for (const [key, given, resolved, from] of [['NGINX_UPSTREAM_FILE', upstreamGiven || undefined, upstreamFile, 'DEPLOY_ROOT/nginx/upstream.conf'], ['NGINX_LIVE_DIR', liveDirGiven || undefined, liveDir, 'the folder of NGINX_UPSTREAM_FILE']] as const) {
-      // path.resolve() would fold a '..' away: the value as written must not hold one either.
-      const wrong = nginxPathProblem(given?.includes('..') ? given : resolved);
-      if (wrong) problems.push(`${key} ${wrong}; got ${JSON.stringify(given ?? resolved)}${given === undefined ? ` (its default, ${from})` : given !== resolved ? ` (${resolved})` : ''}`);
-    }
-  }
-
-  const accessLogGiven = value('NGINX_ACCESS_LOG').trim();
-  const accessLog = accessLogGiven === 'off' ? null : accessLogGiven;
-  const accessLogWrong = accessLog === null ? undefined : nginxPathProblem(accessLog);
-  if (accessLogWrong) problems.push(`NGINX_ACCESS_LOG ${accessLogWrong}, or off; got ${JSON.stringify(accessLogGiven)}`);
+  const { upstreamFile, liveDir, accessLog } = parseNginxPaths(value, raw, { baseDir, deployRoot, switchKind }, problems);
 
   if (problems.length > 0) {
     throw new SwitchyardError(`invalid configuration in ${envFile} or the environment: ${problems.join('; ')}`, {
@@ -331,6 +281,7 @@ export function resolveConfig(settings: RawSettings, required: readonly ConfigKe
     unknownKeys: Object.keys(fileValues).filter((key) => !(KNOWN_KEYS as string[]).includes(key)),
     notices,
     secrets: collectSecrets({ ...env, ...fileValues }, repo),
+    commandEnv: env,
   };
 }
 

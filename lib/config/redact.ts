@@ -9,14 +9,26 @@ export const REDACTED = '[REDACTED]';
 /** Shorter values would blank out ordinary words. */
 const MIN_SECRET_LENGTH = 4;
 
-/** Secrets announced by the command running now (its config), applied to every redact() call. */
-const announced = new Set<string>();
-const NO_SECRETS: readonly string[] = [];
+/**
+ * What a command hides in everything it writes: its config's secrets in every form (secretForms) and any
+ * URL credentials. Made once per command from its config (redactorFor) and handed to each writer (the
+ * reporter, the state file, hook environments, logs, the fleet controller's output).
+ */
+export type Redactor = {
+  redact(text: string): string;
+  /** A JSON-able value with every string in it redacted (keys too), for JSON writers. */
+  redactValue<T>(value: T): T;
+};
 
-/** Called once a command knows its config, so writers that never see the config (the state file) hide them too. */
-export function announceSecrets(secrets: readonly string[]): void {
-  for (const secret of secrets) for (const form of secretForms(secret)) announced.add(form);
+/** The redactor for `source`'s secrets (a Config, or any list of them); their forms are worked out once, here. */
+export function redactorFor(source: { readonly secrets: readonly string[] }): Redactor {
+  const forms = formsToHide(source.secrets);
+  const redactText = (text: string) => hideForms(redactUrlCredentials(text), forms);
+  return { redact: redactText, redactValue: (value) => mapStrings(value, redactText) };
 }
+
+/** Hides URL credentials only: for writers that run before a config is known. */
+export const URL_CREDENTIALS_ONLY: Redactor = redactorFor({ secrets: [] });
 
 /**
  * `https://user:password@host` or `https://token@host` → `https://[REDACTED]@host`. Pure. A bare
@@ -28,30 +40,33 @@ export function redactUrlCredentials(text: string): string {
   );
 }
 
-/** Text with every known secret and any URL credentials replaced by [REDACTED]. */
-export function redact(text: string, secrets: readonly string[] = NO_SECRETS): string {
-  let result = redactUrlCredentials(text);
-  for (const secret of formsToHide(secrets)) result = result.split(secret).join(REDACTED);
+/** Text with each of `secrets` (in every form) and any URL credentials replaced by [REDACTED]. Pure. */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  return hideForms(redactUrlCredentials(text), formsToHide(secrets));
+}
+
+/** A JSON-able value with every string in it redacted (keys too), for JSON writers. Pure. */
+export function redactValue<T>(value: T, secrets: readonly string[] = []): T {
+  const forms = formsToHide(secrets);
+  return mapStrings(value, (text) => hideForms(redactUrlCredentials(text), forms));
+}
+
+/** The forms of `secrets`, longest first, so a secret that contains another is hidden whole. */
+function formsToHide(secrets: readonly string[]): string[] {
+  return [...new Set(secrets.flatMap(secretForms))].sort((a, b) => b.length - a.length);
+}
+
+function hideForms(text: string, forms: readonly string[]): string {
+  let result = text;
+  for (const form of forms) result = result.split(form).join(REDACTED);
   return result;
 }
 
-/** The forms of `secrets` and the announced ones, longest first (so a secret that contains another is hidden whole); kept per list, as every output line asks again. */
-const formsCache = new WeakMap<readonly string[], { key: string; forms: string[] }>();
-function formsToHide(secrets: readonly string[]): string[] {
-  const key = `${secrets.length}/${announced.size}`;
-  const cached = formsCache.get(secrets);
-  if (cached?.key === key) return cached.forms;
-  const forms = [...new Set([...secrets.flatMap(secretForms), ...announced])].sort((a, b) => b.length - a.length);
-  formsCache.set(secrets, { key, forms });
-  return forms;
-}
-
-/** A JSON-able value with every string in it redacted (keys too), for JSON writers. */
-export function redactValue<T>(value: T, secrets: readonly string[] = []): T {
-  if (typeof value === 'string') return redact(value, secrets) as T;
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets)) as T;
+function mapStrings<T>(value: T, each: (text: string) => string): T {
+  if (typeof value === 'string') return each(value) as T;
+  if (Array.isArray(value)) return value.map((item) => mapStrings(item, each)) as T;
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [redact(key, secrets), redactValue(item, secrets)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [each(key), mapStrings(item, each)])) as T;
   }
   return value;
 }

@@ -147,7 +147,7 @@ async function endWindow(ctx: WatchContext, bake: Bake): Promise<string> {
   if (ctx.signal?.aborted && !lock) return standDown(bake, ctx.signal.reason);
   if (!lock) return 'the window was ended by another command; nothing to do';
   try {
-    const store = openStore(config);
+    const store = openStore(config, reporter.redactor);
     const { state } = store;
     if (!state.bake || state.bake.watcherPid !== process.pid) return 'the window was ended by another command; nothing to do';
     const slot = bake.previous;
@@ -178,7 +178,7 @@ async function rollBackAutomatically(ctx: WatchContext, bake: Bake, reason: stri
   if (!lock) return;
   let state: State;
   try {
-    const store = openStore(config);
+    const store = openStore(config, reporter.redactor);
     state = store.state;
     if (!state.bake || state.bake.watcherPid !== process.pid) return;
     const failed = bake.live;

@@ -3,7 +3,7 @@ import type { Reporter } from '../cli/reporter.ts';
 import { formatDuration } from '../config/duration.ts';
 import { prepareDeployRoot } from '../host/deploy-root.ts';
 import { openDeployLog, type DeployLog } from '../record/deploy-log.ts';
-import { currentUser, describeTakeover, releaseLock } from '../record/lock.ts';
+import { describeTakeover, releaseLock } from '../record/lock.ts';
 import { lockAfterWatcher } from './watcher-lock.ts';
 import { loadState } from '../record/state.ts';
 import type { CycleCommand } from '../record/state-shape.ts';
@@ -57,13 +57,13 @@ async function runCycle(
   const lock = await lockAfterWatcher(
     config,
     command,
-    currentUser(ctx.env),
+    ctx.deployer,
     (ctx.cliEnv ?? ctx.env).SWITCHYARD_FLEET_ID,
     reporter,
     () => (waitedForWatcher = true),
   );
   const lockWaited = Date.now() - lockAsked;
-  const log = startDeployLog(config.deployRoot, reporter, `# switchyard ${command}${revision ? ` ${revision}` : ''} by ${currentUser(ctx.env)} at ${new Date(started).toISOString()} (pid ${process.pid})`);
+  const log = startDeployLog(config.deployRoot, reporter, `# switchyard ${command}${revision ? ` ${revision}` : ''} by ${ctx.deployer} at ${new Date(started).toISOString()} (pid ${process.pid})`);
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
   lockStep.done(`held by pid ${process.pid}${waitedForWatcher ? `, after waiting ${formatDuration(lockWaited)} for the bake window's watcher to release it` : ''}`);
   const traffic = createSwitch(config, { phase: ctx.atPhase });
@@ -80,7 +80,7 @@ async function runCycle(
     const previous = state.live;
     const target: SlotName = previous ? otherSlot(previous) : state.next_deploy;
     const run: Run = { command, target, previous, commit: null, revision, reuse: command !== 'deploy', warm: false, recovers: recovered, rebuild: options.rebuild, cold: options.cold, releaseCmd: options.releaseCmd, canary: command === 'deploy' ? (options.canary ?? config.canaryShare) : 0, started, options, logId: log?.id, buildDir: null };
-    await runSteps(run, { ctx, store: new StateStore(config.deployRoot, state), traffic, processes }, async () => {
+    await runSteps(run, { ctx, store: new StateStore(config.deployRoot, state, reporter.redactor), traffic, processes }, async () => {
       const chosen: Chosen | undefined = command === 'rollback' ? await chooseRollbackRelease(config, state, target, revision) : command === 'restart' ? chooseLiveRelease(config, state) : undefined;
       const commit = chosen?.commit ?? null;
       const warm = mayBeWarm(state, command, target, commit) && (await slotAnswers(config, processes, target)) === true;

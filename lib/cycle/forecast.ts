@@ -54,12 +54,12 @@ async function mirrorCommit(config: Config, revision: string | undefined): Promi
   const problem = checkRevision(wanted);
   if (problem) throw new SwitchyardError(`cannot plan a deploy of ${JSON.stringify(wanted)}: ${problem}`, { untouched: 'nothing was changed' });
   if (/^[0-9a-f]{40}$/.test(wanted)) return { commit: wanted, note: '' };
-  const remote = await remoteCommit(config.repo, wanted).catch(() => undefined);
+  const remote = await remoteCommit(config.repo, wanted, config.commandEnv).catch(() => undefined);
   if (remote) return { commit: remote, note: ' (as REPO has it now)' };
   const cache = cacheDir(config.deployRoot);
   if (!existsSync(`${cache}/HEAD`)) return { commit: null, note: ' (no local mirror yet: the first deploy clones the repository)' };
   try {
-    return { commit: await resolveCommit(cache, wanted), note: ' (as of the last fetch; the real deploy fetches first)' };
+    return { commit: await resolveCommit(cache, wanted, config.commandEnv), note: ' (as of the last fetch; the real deploy fetches first)' };
   } catch {
     return { commit: null, note: ` (${wanted} is not in the local mirror yet; the real deploy fetches first and fails if it does not exist)` };
   }

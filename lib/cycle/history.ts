@@ -1,4 +1,3 @@
-import { currentUser } from '../record/lock.ts';
 import type { HistoryEntry } from '../record/state-shape.ts';
 import { historyAppended } from '../record/transitions.ts';
 import type { Run, StepIo } from './types.ts';
@@ -9,7 +8,7 @@ export function recordOutcome(run: Readonly<Run>, io: StepIo, outcome: HistoryEn
   io.store.apply(
     historyAppended({
       at: new Date(run.started).toISOString(),
-      user: currentUser(io.ctx.env),
+      user: io.ctx.deployer,
       command: run.command,
       slot: run.target,
       commit: run.commit,

@@ -56,7 +56,8 @@ export async function reconcile(
     const outcome = await processes.stop(slot);
     ctx.reporter.info(`  stopped the leftover process of slot ${slot} (${outcome.result})`);
   }
-  const next = new StateStore(ctx.config.deployRoot, state).apply((recorded) => reconciledState(recorded, facts, assessment));
+  const store = new StateStore(ctx.config.deployRoot, state, ctx.reporter.redactor);
+  const next = store.apply((recorded) => reconciledState(recorded, facts, assessment));
   step.done(`slot ${next.live ?? 'none'} is live`);
   return { state: next, recovered: true };
 }

@@ -40,7 +40,7 @@ export async function resumeLive(ctx: ResumeContext): Promise<ResumeOutcome> {
   if (lock.takenOver) reporter.warn(describeTakeover(lock.takenOver));
   lockStep.done(`held by pid ${process.pid}`);
   try {
-    const store = openStore(config);
+    const store = openStore(config, reporter.redactor);
     const { state } = store;
     const live = state.live;
     if (!live) return { slot: null, commit: null, started: false };

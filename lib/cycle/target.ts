@@ -27,7 +27,7 @@ export async function chooseRollbackRelease(config: Config, state: State, target
     const matches = releasesMatching(state, revision).filter((release) => available(release.commit));
     if (matches.length > 1) throw new SwitchyardError(`${JSON.stringify(revision)} names ${matches.length} kept releases (${matches.map((release) => shortCommit(release.commit)).join(', ')})`, { untouched: 'nothing was changed', next: 'give more characters of the commit' });
     commit = matches[0]?.commit ?? (legacy?.startsWith(revision.toLowerCase()) ? legacy : undefined);
-    if (!commit) commit = await resolveCommit(cacheDir(config.deployRoot), revision).catch(() => undefined);
+    if (!commit) commit = await resolveCommit(cacheDir(config.deployRoot), revision, config.commandEnv).catch(() => undefined);
     if (!commit || !available(commit)) {
       // Only releases a rollback could start: one whose folder was removed by hand is not offered.
       const kept = completeReleases(state).filter((release) => available(release.commit)).map((release) => shortCommit(release.commit));

@@ -15,6 +15,8 @@ export type CycleContext = {
   reporter: Reporter;
   /** Environment for the app and the commands it runs (the operator's, without Switchyard's settings). */
   env: Record<string, string | undefined>;
+  /** Who runs the command (lib/host/deployer.ts), decided once by the command frame from the operator's environment. */
+  deployer: string;
   /** Aborted by Ctrl-C, SIGTERM or an SSH hang-up. */
   signal: AbortSignal;
   hooks?: HookRunner;

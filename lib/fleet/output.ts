@@ -1,10 +1,10 @@
-import { redact, redactValue } from '../config/redact.ts';
+import { URL_CREDENTIALS_ONLY, type Redactor } from '../config/redact.ts';
 import type { HostEvent } from './events.ts';
 
 /**
  * The controller's lines: text for a person, or (--json) one JSON event per line, each host's carrying
- * "host". Every line is redacted on its way out with the secrets the command announced (its FLEET_
- * keys, lib/config/redact.ts): nothing here needs to know which strings hold one.
+ * "host". Every line is redacted on its way out with the redactor the command hands in once its config
+ * is loaded (its FLEET_ keys, lib/config/redact.ts): nothing here needs to know which strings hold one.
  */
 
 export type FleetOutput = {
@@ -19,6 +19,10 @@ export type FleetOutput = {
   hostEvent(host: string, event: HostEvent): void;
   /** A whole JSON document (status --json, history --json). */
   document(value: unknown): void;
+  /** From now on every line hides what `redactor` hides (the controller's config, once loaded); before it, URL credentials only. */
+  redactWith(redactor: Redactor): void;
+  /** `text` as this output would print it (for what the controller sends a host). */
+  redact(text: string): string;
 };
 
 /**
@@ -33,6 +37,7 @@ export function createOutput(options: {
 }): FleetOutput {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
+  let redactor = URL_CREDENTIALS_ONLY;
   let gone = false;
   const lost = (error: unknown) => {
     if (gone) return;
@@ -48,8 +53,8 @@ export function createOutput(options: {
       lost(error);
     }
   };
-  const write = (stream: NodeJS.WritableStream, text: string) => put(stream, `${redact(text)}\n`);
-  const event = (fields: Record<string, unknown>) => put(stdout, `${JSON.stringify(redactValue({ at: new Date().toISOString(), ...fields }))}\n`);
+  const write = (stream: NodeJS.WritableStream, text: string) => put(stream, `${redactor.redact(text)}\n`);
+  const event = (fields: Record<string, unknown>) => put(stdout, `${JSON.stringify(redactor.redactValue({ at: new Date().toISOString(), ...fields }))}\n`);
   const prefix = (host?: string) => (host ? `${host} │ ` : '');
   return {
     json: options.json,
@@ -74,6 +79,10 @@ export function createOutput(options: {
         : String(hostEvent.message ?? '');
       write(stdout, `${prefix(host)}${text}`);
     },
-    document: (value) => put(stdout, `${JSON.stringify(redactValue(value), null, 2)}\n`),
+    document: (value) => put(stdout, `${JSON.stringify(redactor.redactValue(value), null, 2)}\n`),
+    redactWith(given) {
+      redactor = given;
+    },
+    redact: (text) => redactor.redact(text),
   };
 }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { redact } from '../config/redact.ts';
 import { runShell } from '../host/run.ts';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { batchWidth, failureBudget, planBatches } from './batches.ts';
@@ -73,7 +72,7 @@ export async function releaseLeases(
   id: string,
   record?: { command: string; holder: string; commit: string | null; outcome: string; reason?: string },
 ): Promise<void> {
-  const kept = record ? { record: { ...record, ...(record.reason ? { reason: redact(record.reason).slice(0, 300) } : {}) } } : {};
+  const kept = record ? { record: { ...record, ...(record.reason ? { reason: ctx.out.redact(record.reason).slice(0, 300) } : {}) } } : {};
   const results = await Promise.all(hosts.map((host) => ctx.remote.ask(host, { op: 'release', id, ...kept }, { timeoutMs: 20_000 })));
   // A lease left on a host blocks the next fleet command there until it expires: say so, where.
   results.forEach((result, index) => {

@@ -5,21 +5,14 @@ import path from 'node:path';
 /**
  * Who runs a deploy, for the history, the lock holder and --json: SWITCHYARD_USER, else SUDO_USER,
  * else the comment of the SSH key the session logged in with (sshd's `ExposeAuthInfo yes` names it
- * in the file SSH_USER_AUTH), else the login. Read once: sshd removes SSH_USER_AUTH when the
- * session ends, and a deploy outlives a dropped connection.
+ * in the file SSH_USER_AUTH), else the login. The command frame asks once and hands the name on
+ * (lib/cli/command.ts cycleContext): sshd removes SSH_USER_AUTH when the session ends, and a deploy
+ * outlives a dropped connection.
  */
 
-let settled: string | undefined;
-
-/** Decide who deploys from the operator's own environment, once per command (before the app's clean environment replaces it). */
-export function settleDeployer(env: Record<string, string | undefined>): string {
-  settled ??= env.SWITCHYARD_USER?.trim() || env.SUDO_USER || sshKeyComment(env) || loginName();
-  return settled;
-}
-
-/** The settled name; without one, worked out from `env`. */
+/** Who deploys, from the operator's own environment (not the app's clean one, which keeps none of these). */
 export function deployerName(env: Record<string, string | undefined>): string {
-  return settled ?? (env.SWITCHYARD_USER?.trim() || env.SUDO_USER || sshKeyComment(env) || loginName());
+  return env.SWITCHYARD_USER?.trim() || env.SUDO_USER || sshKeyComment(env) || loginName();
 }
 
 /** The comment of the authorized key the SSH session used, or undefined (no ExposeAuthInfo, no comment, no match). */

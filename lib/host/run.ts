@@ -16,7 +16,8 @@ import { shellQuote } from './commands/quote.ts';
 
 export type RunOptions = {
   cwd?: string;
-  env?: Record<string, string | undefined>;
+  /** The child's whole environment (nothing is inherited): lib reads no environment of its own, its callers hand one in. */
+  env: Record<string, string | undefined>;
   /** Every output line (stdout and stderr, each split on its own), as it arrives; a returned promise pauses reading (backpressure). */
   onLine?: (line: string) => unknown;
   /** Aborting kills the command's whole process group. */
@@ -37,11 +38,6 @@ export function describeArgv(argv: readonly string[]): string {
   return argv.map((arg) => shellQuote(redactUrlCredentials(arg))).join(' ');
 }
 
-/** The environment a child gets when none is given: this process's own (the one place that reads it for children). */
-export function inheritedEnv(): Record<string, string | undefined> {
-  return { ...process.env };
-}
-
 /**
  * execa, loaded at the first command (run-piped.ts shares it): `status` and `--version` often run none, and its
  * modules are a tenth of the CLI's start-up (the bundle defers evaluating them until this import).
@@ -53,12 +49,12 @@ export const loadExeca = async (): Promise<typeof Execa> => (await (execaModule 
 function start(
   execa: typeof Execa,
   argv: readonly string[],
-  options: { cwd?: string; env?: Record<string, string | undefined>; detached?: boolean; buffer?: boolean; maxBuffer?: number },
+  options: { cwd?: string; env: Record<string, string | undefined>; detached?: boolean; buffer?: boolean; maxBuffer?: number },
 ) {
   const [file, ...args] = argv;
   return execa(file, args, {
     cwd: options.cwd,
-    env: options.env ?? process.env,
+    env: options.env,
     extendEnv: false,
     stdin: 'ignore',
     detached: options.detached ?? false,
@@ -151,7 +147,7 @@ function failureOf(result: {
 }
 
 /** Run to completion, streaming lines with bounded memory; throws a SwitchyardError with the last lines on failure. */
-export async function runCommand(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runCommand(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const tail: string[] = [];
   const execa = await loadExeca();
   let subprocess: Spawned;
@@ -182,14 +178,14 @@ export async function runCommand(argv: readonly string[], options: RunOptions = 
 }
 
 /** A command string the operator configured, run as written by /bin/sh (never combined with other input). */
-export function runShell(command: string, options: RunOptions = {}): Promise<RunResult> {
+export function runShell(command: string, options: RunOptions): Promise<RunResult> {
   return runCommand(['/bin/sh', '-c', command], options);
 }
 
 /** Run and return trimmed stdout; throws with stderr on failure. */
 export async function capture(
   argv: readonly string[],
-  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+  options: { cwd?: string; env: Record<string, string | undefined> },
 ): Promise<string> {
   const execa = await loadExeca();
   let result;
@@ -210,7 +206,7 @@ export async function capture(
 /** Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then. */
 export async function probeCommand(
   argv: readonly string[],
-  options: { env?: Record<string, string | undefined>; timeoutMs: number; cwd?: string },
+  options: { env: Record<string, string | undefined>; timeoutMs: number; cwd?: string },
 ): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean; error?: string }> {
   try {
     const subprocess = start(await loadExeca(), argv, {

@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { SlotName } from '../config/config.ts';
-import { redact } from '../config/redact.ts';
+import type { Redactor } from '../config/redact.ts';
 import { writeFileAtomic } from '../host/files.ts';
 import { historyLogPath, loadState, statePath } from './state.ts';
 import { HISTORY_KEPT, serializeState, type State } from './state-shape.ts';
@@ -18,6 +18,7 @@ export class StateStore {
   constructor(
     private readonly deployRoot: string,
     private current: State,
+    private readonly redactor: Redactor,
   ) {}
 
   get state(): State {
@@ -40,7 +41,7 @@ export class StateStore {
   flush(force = false): void {
     if (!this.pending && !force) return;
     this.pending = false;
-    this.current = writeState(this.deployRoot, this.current);
+    this.current = writeState(this.deployRoot, this.current, this.redactor);
   }
 
   private change(transitions: Transition[]): void {
@@ -52,23 +53,23 @@ export class StateStore {
 export type StateHome = { deployRoot: string; appName: string; ports: Record<SlotName, number> };
 
 /** A store over the state as it is on disk now: for a command that changes it outside a run (a watcher, promote, resume). */
-export function openStore(home: StateHome): StateStore {
-  return new StateStore(home.deployRoot, loadState(home.deployRoot, home.appName, home.ports));
+export function openStore(home: StateHome, redactor: Redactor): StateStore {
+  return new StateStore(home.deployRoot, loadState(home.deployRoot, home.appName, home.ports), redactor);
 }
 
 /** The state on disk now, changed by `transitions` and written at once; returns what was written. */
-export function updateState(home: StateHome, ...transitions: Transition[]): State {
-  return openStore(home).apply(...transitions);
+export function updateState(home: StateHome, redactor: Redactor, ...transitions: Transition[]): State {
+  return openStore(home, redactor).apply(...transitions);
 }
 
 /**
  * Write the state atomically and return what was written; `state` itself is left as it was. A
- * failure's reason can quote a command or URL holding a secret: it is redacted before it is ever
- * stored. History beyond HISTORY_KEPT entries is appended to history.log (one JSON object a line)
+ * failure's reason can quote a command or URL holding a secret: it is redacted (with the command's redactor) before it is
+ * ever stored. History beyond HISTORY_KEPT entries is appended to history.log (one JSON object a line)
  * first and left out of what is returned, so the next write from it does not append it again.
  */
-function writeState(deployRoot: string, state: State): State {
-  const history = state.history.map((entry) => (entry.reason ? { ...entry, reason: redact(entry.reason) } : entry));
+function writeState(deployRoot: string, state: State, redactor: Redactor): State {
+  const history = state.history.map((entry) => (entry.reason ? { ...entry, reason: redactor.redact(entry.reason) } : entry));
   const older = history.slice(0, Math.max(0, history.length - HISTORY_KEPT));
   if (older.length > 0) appendDurably(historyLogPath(deployRoot), older.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
   const written = { ...state, history: history.slice(older.length) };

@@ -85,7 +85,7 @@ export async function carryBuildCache(
         copied.push(relative);
         rmSync(target, { recursive: true, force: true });
         mkdirSync(path.dirname(target), { recursive: true });
-        await runCommand(['cp', '-a', '--reflink=auto', '--', path.join(fromDir, relative), target], { signal });
+        await runCommand(['cp', '-a', '--reflink=auto', '--', path.join(fromDir, relative), target], { signal, env: config.commandEnv });
       }
       return { from: donor, copied };
     } catch (error) {

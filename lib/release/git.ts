@@ -5,11 +5,13 @@ import { SwitchyardError } from '../errors.ts';
 import { ensurePrivateDir } from '../host/files.ts';
 import { paths } from '../host/paths.ts';
 import { redactUrlCredentials } from '../config/redact.ts';
-import { capture, inheritedEnv, probeCommand, runCommand, type RunOptions } from '../host/run.ts';
+import { capture, probeCommand, runCommand, type RunOptions } from '../host/run.ts';
 import { repoAccess, withAccess } from './git-credentials.ts';
 import { gitArgv } from '../host/commands/git.ts';
 
-/** Runs git's argv (lib/host/commands/git.ts), always with cleanGitEnv(). */
+/** Runs git's argv (lib/host/commands/git.ts), always with cleanGitEnv() of the environment its caller hands in. */
+
+type Env = Record<string, string | undefined>;
 
 /**
  * Variables that make git act on another repository than the one named by `-C` (set in git hooks, or
@@ -35,16 +37,16 @@ export function cleanGitEnv(env: Record<string, string | undefined>): Record<str
 }
 
 /** Our own git commands also never wait for a password typed at a terminal (a push hook has none): they fail instead. */
-function gitEnv(env: Record<string, string | undefined> = inheritedEnv()): Record<string, string | undefined> {
+function gitEnv(env: Env): Env {
   return { ...cleanGitEnv(env), GIT_TERMINAL_PROMPT: '0' };
 }
 
-function gitOptions(options: RunOptions = {}, extraEnv: Record<string, string> = {}): RunOptions {
+function gitOptions(options: RunOptions, extraEnv: Record<string, string> = {}): RunOptions {
   return { ...options, env: { ...gitEnv(options.env), ...extraEnv } };
 }
 
-function gitCapture(argv: readonly string[]): Promise<string> {
-  return capture(argv, { env: gitEnv() });
+function gitCapture(argv: readonly string[], env: Env): Promise<string> {
+  return capture(argv, { env: gitEnv(env) });
 }
 
 /** A revision an operator typed: refuse what cannot be a revision before git sees it. */
@@ -66,7 +68,7 @@ export function legacyMirrorDir(deployRoot: string): string {
 }
 
 /** Make the local mirror exist and fetch REPO's branches and tags into it, from REPO as configured now. */
-export async function fetchRepo(repo: string, cache: string, options: RunOptions = {}): Promise<void> {
+export async function fetchRepo(repo: string, cache: string, options: RunOptions): Promise<void> {
   if (samePath(repo, cache)) {
     throw new SwitchyardError(`REPO ${repo} is Switchyard's own mirror of the repository`, {
       untouched: 'no slot was touched',
@@ -102,7 +104,7 @@ let maintenance: Promise<void> | undefined;
  */
 async function adoptLegacyMirror(deployRoot: string, repo: string, cache: string, options: RunOptions): Promise<void> {
   const legacy = legacyMirrorDir(deployRoot);
-  if (!(await isLegacyMirror(deployRoot, repo))) return;
+  if (!(await isLegacyMirror(deployRoot, repo, options.env))) return;
   if (existsSync(path.join(cache, 'HEAD'))) {
     rmSync(legacy, { recursive: true, force: true });
     return;
@@ -117,7 +119,7 @@ async function adoptLegacyMirror(deployRoot: string, repo: string, cache: string
 }
 
 /** Whether DEPLOY_ROOT/repo.git is the mirror an older Switchyard made (and not the operator's own repository). */
-export async function isLegacyMirror(deployRoot: string, repo: string): Promise<boolean> {
+export async function isLegacyMirror(deployRoot: string, repo: string, env: Env): Promise<boolean> {
   const legacy = legacyMirrorDir(deployRoot);
   if (!existsSync(path.join(legacy, 'HEAD')) || samePath(repo, legacy)) return false;
   const slotGitFiles = SLOTS.map((slot) => path.join(paths.slot(deployRoot, slot), '.git'));
@@ -129,30 +131,30 @@ export async function isLegacyMirror(deployRoot: string, repo: string): Promise<
   } catch {
     // No worktrees: look at its origin below.
   }
-  const origin = await gitCapture(gitArgv.originUrl(legacy)).catch(() => '');
+  const origin = await gitCapture(gitArgv.originUrl(legacy), env).catch(() => '');
   return origin !== '' && redactUrlCredentials(origin) === redactUrlCredentials(repo);
 }
 
 /** Whether `dir` is (or is inside) Switchyard's own mirror, or the older mirror the next deploy adopts. */
-export async function isOwnMirror(dir: string, deployRoot: string, repo: string): Promise<boolean> {
+export async function isOwnMirror(dir: string, deployRoot: string, repo: string, env: Env): Promise<boolean> {
   const resolved = realOrResolved(dir);
   const own = realOrResolved(paths.mirror(deployRoot));
   if (resolved === own || resolved.startsWith(`${own}${path.sep}`)) return true;
-  return samePath(dir, legacyMirrorDir(deployRoot)) && (await isLegacyMirror(deployRoot, repo));
+  return samePath(dir, legacyMirrorDir(deployRoot)) && (await isLegacyMirror(deployRoot, repo, env));
 }
 
 /** Full SHA of a commit, tag or branch; a clear error when it does not exist or names more than one commit. */
-export async function resolveCommit(cache: string, revision: string): Promise<string> {
+export async function resolveCommit(cache: string, revision: string, env: Env): Promise<string> {
   const problem = checkRevision(revision);
   if (problem) throw new SwitchyardError(`cannot deploy ${JSON.stringify(revision)}: ${problem}`, { untouched: 'no slot was touched' });
-  await refuseBranchAndTag(cache, revision);
+  await refuseBranchAndTag(cache, revision, env);
   try {
-    const sha = await gitCapture(gitArgv.resolve(cache, revision));
+    const sha = await gitCapture(gitArgv.resolve(cache, revision), env);
     if (/^[0-9a-f]{40,64}$/.test(sha)) return sha;
   } catch {
     // Falls through: an ambiguous abbreviation, or a name that does not exist.
   }
-  await refuseAmbiguousAbbreviation(cache, revision);
+  await refuseAmbiguousAbbreviation(cache, revision, env);
   throw new SwitchyardError(`commit ${JSON.stringify(revision)} does not exist in the repository`, {
     untouched: 'no slot was touched',
     next: 'check the commit, tag or branch name (it was looked up after a fetch)',
@@ -167,13 +169,13 @@ export async function resolveCommit(cache: string, revision: string): Promise<st
 export async function remoteCommit(
   repo: string,
   revision: string,
-  options: { env?: Record<string, string | undefined> } = {},
+  env: Env,
 ): Promise<string | undefined> {
   if (/^[0-9a-f]{4,64}$/.test(revision)) return undefined;
   const refs = revision.startsWith('refs/') ? [revision] : [`refs/heads/${revision}`, `refs/tags/${revision}`];
   const access = repoAccess(repo);
   const argv = withAccess(gitArgv.lsRemote(access.url, refs.flatMap((ref) => (ref.startsWith('refs/tags/') ? [ref, `${ref}^{}`] : [ref]))), access);
-  const result = await probeCommand(argv, { env: { ...gitEnv(options.env), ...access.env }, timeoutMs: 20_000 });
+  const result = await probeCommand(argv, { env: { ...gitEnv(env), ...access.env }, timeoutMs: 20_000 });
   if (result.exitCode !== 0) return undefined;
   const found = new Map(result.stdout.split('\n').filter(Boolean).map((line) => { const [sha, ref] = line.split('\t'); return [ref, sha] as const; }));
   for (const ref of refs) {
@@ -184,9 +186,9 @@ export async function remoteCommit(
 }
 
 /** git would pick the tag and only warn; a deploy must not guess which one was meant. */
-async function refuseBranchAndTag(cache: string, revision: string): Promise<void> {
+async function refuseBranchAndTag(cache: string, revision: string, env: Env): Promise<void> {
   if (revision.startsWith('refs/') || /^[0-9a-f]{40,64}$/.test(revision)) return;
-  const lines = (await gitCapture(gitArgv.sameNamedRefs(cache, revision)).catch(() => '')).split('\n').filter(Boolean);
+  const lines = (await gitCapture(gitArgv.sameNamedRefs(cache, revision), env).catch(() => '')).split('\n').filter(Boolean);
   const found = new Map<string, string>();
   for (const line of lines) {
     const [ref, object, peeled] = line.split(' ');
@@ -202,11 +204,11 @@ async function refuseBranchAndTag(cache: string, revision: string): Promise<void
   }
 }
 
-async function refuseAmbiguousAbbreviation(cache: string, revision: string): Promise<void> {
+async function refuseAmbiguousAbbreviation(cache: string, revision: string, env: Env): Promise<void> {
   if (!/^[0-9a-f]{4,39}$/.test(revision)) return;
-  const candidates = (await gitCapture(gitArgv.disambiguate(cache, revision)).catch(() => '')).split('\n').filter(Boolean).slice(0, 20);
+  const candidates = (await gitCapture(gitArgv.disambiguate(cache, revision), env).catch(() => '')).split('\n').filter(Boolean).slice(0, 20);
   const commits: string[] = [];
-  for (const sha of candidates) if ((await gitCapture(gitArgv.objectType(cache, sha)).catch(() => '')) === 'commit') commits.push(sha);
+  for (const sha of candidates) if ((await gitCapture(gitArgv.objectType(cache, sha), env).catch(() => '')) === 'commit') commits.push(sha);
   if (commits.length > 1) {
     throw new SwitchyardError(`commit ${JSON.stringify(revision)} is ambiguous: ${commits.length} commits start with it (${commits.map((sha) => sha.slice(0, 12)).join(', ')})`, {
       untouched: 'no slot was touched',
@@ -216,7 +218,7 @@ async function refuseAmbiguousAbbreviation(cache: string, revision: string): Pro
 }
 
 /** Put exactly `sha` in the slot folder: a detached worktree of the mirror, cleaned of every untracked file. */
-export async function checkoutSlot(cache: string, slotDir: string, sha: string, options: RunOptions = {}): Promise<void> {
+export async function checkoutSlot(cache: string, slotDir: string, sha: string, options: RunOptions): Promise<void> {
   try {
     await checkoutInto(cache, slotDir, sha, options);
   } finally {
@@ -245,18 +247,18 @@ async function checkoutInto(cache: string, slotDir: string, sha: string, options
 }
 
 /** Forget the worktrees whose folders are gone (pruned releases). */
-export async function pruneWorktrees(cache: string): Promise<void> {
-  await runCommand(gitArgv.pruneWorktrees(cache), gitOptions());
+export async function pruneWorktrees(cache: string, env: Env): Promise<void> {
+  await runCommand(gitArgv.pruneWorktrees(cache), gitOptions({ env }));
 }
 
 /** The commit checked out in a slot folder (for rebuilding a lost state file). */
-export function readHead(slotDir: string): Promise<string> {
-  return gitCapture(gitArgv.headOf(slotDir));
+export function readHead(slotDir: string, env: Env): Promise<string> {
+  return gitCapture(gitArgv.headOf(slotDir), env);
 }
 
 /** What git says about a folder an operator named: bare or not, its git dir, its hooks folder. */
-export async function describeRepository(dir: string): Promise<{ bare: boolean; gitDir: string; hooksDir: string }> {
-  const [bare, gitDir, hooks] = (await gitCapture(gitArgv.describeRepository(dir))).split('\n');
+export async function describeRepository(dir: string, env: Env): Promise<{ bare: boolean; gitDir: string; hooksDir: string }> {
+  const [bare, gitDir, hooks] = (await gitCapture(gitArgv.describeRepository(dir), env)).split('\n');
   return { bare: bare === 'true', gitDir, hooksDir: path.resolve(dir, hooks) };
 }
 

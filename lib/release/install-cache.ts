@@ -73,7 +73,7 @@ export async function reuseInstall(
   const expected = expectedPackages(fromDir, dir);
   let copied: boolean;
   try {
-    copied = await reuseDependencies(fromDir, dir, signal);
+    copied = await reuseDependencies(fromDir, dir, config.commandEnv, signal);
   } catch (error) {
     rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
     if (signal?.aborted) throw error;

@@ -72,12 +72,17 @@ export function installKey(dir: string, installCmd: string): string | undefined 
  * links, since a build step that rewrites a file under node_modules in place (`prisma generate`)
  * would then change the kept release's copy, which is often the live one.
  */
-export async function reuseDependencies(fromDir: string, toDir: string, signal?: AbortSignal): Promise<boolean> {
+export async function reuseDependencies(
+  fromDir: string,
+  toDir: string,
+  env: Record<string, string | undefined>,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const source = path.join(fromDir, 'node_modules');
   const target = path.join(toDir, 'node_modules');
   rmSync(target, { recursive: true, force: true });
   if (!existsSync(source)) return false;
-  await runCommand(['cp', '-a', '--reflink=auto', '--', source, target], { signal });
+  await runCommand(['cp', '-a', '--reflink=auto', '--', source, target], { signal, env });
   return true;
 }
 

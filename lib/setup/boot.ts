@@ -122,14 +122,15 @@ export type BootResult = { how: 'systemd' | 'crontab'; changed: boolean; where: 
 export async function applyBootEntry(
   entry: BootEntry,
   remove: boolean,
-  options: { systemd?: boolean; uid?: number; searchPath?: string } = {},
+  options: { env: Record<string, string | undefined>; systemd?: boolean; uid?: number; searchPath?: string },
 ): Promise<BootResult> {
   const systemd = options.systemd ?? systemdIsInit();
   const uid = options.uid ?? process.getuid?.() ?? -1;
-  return systemd ? applyUnit(entry, remove, uid) : applyCrontab(entry, remove, uid, options.searchPath ?? `${entry.pathValue}:/usr/bin:/bin`);
+  const searchPath = options.searchPath ?? `${entry.pathValue}:/usr/bin:/bin`;
+  return systemd ? applyUnit(entry, remove, uid, options.env) : applyCrontab(entry, remove, uid, searchPath, options.env);
 }
 
-async function applyUnit(entry: BootEntry, remove: boolean, uid: number): Promise<BootResult> {
+async function applyUnit(entry: BootEntry, remove: boolean, uid: number, env: Record<string, string | undefined>): Promise<BootResult> {
   const file = bootUnitPath(entry.appName);
   const unit = bootUnitName(entry.appName);
   if (uid !== 0) {
@@ -142,20 +143,26 @@ async function applyUnit(entry: BootEntry, remove: boolean, uid: number): Promis
   const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   if (remove) {
     if (current === undefined) return { how: 'systemd', changed: false, where: file };
-    await runCommand(systemctlArgv.disableAsRoot(unit));
+    await runCommand(systemctlArgv.disableAsRoot(unit), { env });
     rmSync(file, { force: true });
-    await runCommand(systemctlArgv.daemonReloadAsRoot());
+    await runCommand(systemctlArgv.daemonReloadAsRoot(), { env });
     return { how: 'systemd', changed: true, where: file };
   }
   const text = renderBootUnit(entry);
   if (current === text) return { how: 'systemd', changed: false, where: file };
   writeFileSync(file, text, { mode: 0o644 });
-  await runCommand(systemctlArgv.daemonReloadAsRoot());
-  await runCommand(systemctlArgv.enableAsRoot(unit));
+  await runCommand(systemctlArgv.daemonReloadAsRoot(), { env });
+  await runCommand(systemctlArgv.enableAsRoot(unit), { env });
   return { how: 'systemd', changed: true, where: file };
 }
 
-async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, searchPath: string): Promise<BootResult> {
+async function applyCrontab(
+  entry: BootEntry,
+  remove: boolean,
+  uid: number,
+  searchPath: string,
+  env: Record<string, string | undefined>,
+): Promise<BootResult> {
   // As root (sudo), the entry belongs in the deploy user's crontab, not root's.
   const otherUser = uid === 0 && entry.user !== 'root' ? entry.user : undefined;
   const where = `the crontab of ${entry.user}`;
@@ -167,7 +174,7 @@ async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, sear
   }
   let current: string;
   try {
-    current = await capture(crontabArgv.list(otherUser));
+    current = await capture(crontabArgv.list(otherUser), { env });
   } catch (error) {
     if (!/no crontab for/i.test((error as SwitchyardError).details?.join('\n') ?? '')) throw error;
     current = '';
@@ -178,7 +185,7 @@ async function applyCrontab(entry: BootEntry, remove: boolean, uid: number, sear
   try {
     const file = path.join(dir, 'crontab');
     writeFileSync(file, next, { mode: 0o600 });
-    await runCommand(crontabArgv.install(file, otherUser));
+    await runCommand(crontabArgv.install(file, otherUser), { env });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

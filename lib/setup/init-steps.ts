@@ -100,9 +100,9 @@ export function ensureSiteFile(config: Config): { done: Done; file: string; cont
 }
 
 /** How init may write under the nginx folder: itself (root), through `sudo -n`, or not at all. */
-export async function nginxRights(isRoot: boolean): Promise<'root' | 'sudo' | undefined> {
+export async function nginxRights(isRoot: boolean, env: Record<string, string | undefined>): Promise<'root' | 'sudo' | undefined> {
   if (isRoot) return 'root';
-  const sudo = await probeCommand(sudoArgv.check(), { timeoutMs: 5000 });
+  const sudo = await probeCommand(sudoArgv.check(), { timeoutMs: 5000, env });
   return sudo.exitCode === 0 ? 'sudo' : undefined;
 }
 
@@ -111,7 +111,8 @@ export async function nginxRights(isRoot: boolean): Promise<'root' | 'sudo' | un
  * there. A file edited since Switchyard wrote it (certbot's HTTPS lines) is kept byte for byte
  * unless `force`, and then kept beside as .previous.
  */
-export async function installSite(site: { file: string; content: string }, target: { file: string; link?: string }, rights: 'root' | 'sudo', options: { force: boolean; diffCommand: string }): Promise<Done[]> {
+export async function installSite(site: { file: string; content: string }, target: { file: string; link?: string }, rights: 'root' | 'sudo', options: { force: boolean; diffCommand: string; env: Record<string, string | undefined> }): Promise<Done[]> {
+  const env = options.env;
   const done: Done[] = [];
   const sudo = rights === 'sudo' ? sudoArgv.prefix() : [];
   const installed = readOrUndefined(target.file);
@@ -126,18 +127,18 @@ export async function installSite(site: { file: string; content: string }, targe
   }
   if (action === 'unchanged') done.push({ item: 'site installed', status: 'unchanged', detail: target.file });
   else {
-    if (action === 'replace') await runCommand([...sudo, 'cp', '-p', '--', target.file, previous]);
+    if (action === 'replace') await runCommand([...sudo, 'cp', '-p', '--', target.file, previous], { env });
     // A new name, then a rename: nginx (or a crash) never finds half a site.
     const next = `${target.file}.switchyard-new`;
-    await runCommand([...sudo, 'install', '-m', '644', site.file, next]);
-    await runCommand([...sudo, 'mv', '-f', '--', next, target.file]);
+    await runCommand([...sudo, 'install', '-m', '644', site.file, next], { env });
+    await runCommand([...sudo, 'mv', '-f', '--', next, target.file], { env });
     const status = action === 'create' ? 'created' : action === 'update' ? 'updated' : 'replaced';
     done.push({ item: 'site installed', status, detail: action === 'replace' ? `${target.file} (the previous one kept as ${previous})` : target.file });
   }
   if (target.link) {
     if (isLinkTo(target.link, target.file)) done.push({ item: 'site enabled', status: 'unchanged', detail: target.link });
     else {
-      await runCommand([...sudo, 'ln', '-sfn', target.file, target.link]);
+      await runCommand([...sudo, 'ln', '-sfn', target.file, target.link], { env });
       done.push({ item: 'site enabled', status: 'created', detail: `${target.link} → ${target.file}` });
     }
   }

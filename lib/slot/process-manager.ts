@@ -126,7 +126,10 @@ type Runner = { run: (argv: string[]) => Promise<unknown>; capture: (argv: strin
 export function systemdProcesses(
   config: Config,
   env: Record<string, string | undefined>,
-  runner: Runner = { run: (argv) => runCommand(argv, { timeoutMs: config.stopTimeoutMs + 30_000 }), capture },
+  runner: Runner = {
+    run: (argv) => runCommand(argv, { timeoutMs: config.stopTimeoutMs + 30_000, env: config.commandEnv }),
+    capture: (argv) => capture(argv, { env: config.commandEnv }),
+  },
 ): SlotProcesses {
   const unit = (slot: SlotName) => unitName(config.appName, slot);
   const scope = { scope: config.systemdScope };

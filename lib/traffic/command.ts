@@ -3,7 +3,7 @@ import type { Config, SlotName } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import { describeEndpoints, slotEndpoints } from '../slot/endpoints.ts';
 import { SwitchyardError } from '../errors.ts';
-import { inheritedEnv, runShell } from '../host/run.ts';
+import { runShell } from '../host/run.ts';
 import { CHECK_PASSES, CHECK_PAUSE_MS, checkDeadlineMs, type SlotTarget, type SwitchReport, type TrafficSwitch } from './types.ts';
 export { CHECK_PASSES, checkDeadlineMs };
 
@@ -47,7 +47,7 @@ export function switchCommandEnv(config: Config, live: SlotName, previous: SlotN
 
 /** The deploying process's environment without stale SWITCHYARD_* values, plus the facts. */
 function commandEnv(config: Config, live: SlotName, previous: SlotName | null): Record<string, string | undefined> {
-  const base = Object.fromEntries(Object.entries(inheritedEnv()).filter(([key]) => !key.startsWith('SWITCHYARD_')));
+  const base = Object.fromEntries(Object.entries(config.commandEnv).filter(([key]) => !key.startsWith('SWITCHYARD_')));
   return { ...base, ...switchCommandEnv(config, live, previous) };
 }
 

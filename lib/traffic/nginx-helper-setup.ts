@@ -13,8 +13,7 @@ export const HELPER_PATH = '/usr/local/sbin/switchyard-nginx-helper';
  */
 export function helperSetupCommand(config: Config): string {
   const layout = { kind: 'per-slot' as const, appName: config.appName, host: config.host, slots: { a: slotEndpoints(config, 'a'), b: slotEndpoints(config, 'b') } };
-  const argv = helperInstallArgv([HELPER_PATH], layout);
-  argv[1] = 'write';
+  const argv = helperInstallArgv([HELPER_PATH], layout, 'write');
   return [
     `sudo install -m 755 -o root -g root ${templateFile('nginx', 'switchyard-nginx-helper')} ${HELPER_PATH}`,
     `sudo install -d -m 755 -o root -g root ${path.dirname(config.nginx.upstreamFile)}`,

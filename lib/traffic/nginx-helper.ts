@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import { SwitchyardError, withContext } from '../errors.ts';
 import { readPidFile } from '../host/process.ts';
 import { runCommand } from '../host/run.ts';
+import { nginxHelperArgv } from '../host/commands/nginx-helper.ts';
 import { upstreamAddress } from '../slot/endpoints.ts';
 import { childPids } from '../host/proc.ts';
 import { waitForOldWorkers, type PhaseHooks } from './nginx-workers.ts';
@@ -15,13 +16,18 @@ import type { UpstreamLayout } from './upstream.ts';
  * it renders the upstream itself, runs nginx -t and reloads. docs/security.md.
  */
 
-/** The helper's `install` argv for a layout. Pure. */
-export function helperInstallArgv(helper: readonly string[], layout: UpstreamLayout): string[] {
+/** The helper's argv that puts `layout` in place: `install` (write, test, reload), or `write` (no reload). Pure. */
+export function helperInstallArgv(helper: readonly string[], layout: UpstreamLayout, verb: 'install' | 'write' = 'install'): string[] {
   const addresses = (endpoints: Parameters<typeof upstreamAddress>[1][]) => endpoints.map((endpoint) => upstreamAddress(layout.host, endpoint)).join(',');
-  if (layout.kind === 'per-slot') return [...helper, 'install', layout.appName, 'per-slot', addresses(layout.slots.a), addresses(layout.slots.b)];
+  if (layout.kind === 'per-slot') {
+    const build = verb === 'install' ? nginxHelperArgv.installPerSlot : nginxHelperArgv.writePerSlot;
+    return build(helper, layout.appName, addresses(layout.slots.a), addresses(layout.slots.b));
+  }
   if (layout.kind === 'live') {
-    const standby = layout.standby && layout.standby.slot !== layout.live.slot ? [layout.standby.slot, addresses(layout.standby.endpoints)] : ['-', '-'];
-    return [...helper, 'install', layout.appName, 'live', layout.live.slot, addresses(layout.live.endpoints), ...standby, ...(layout.live.commit ? [layout.live.commit] : [])];
+    const { standby: other } = layout;
+    const standby = other && other.slot !== layout.live.slot ? { slot: other.slot, addresses: addresses(other.endpoints) } : undefined;
+    const build = verb === 'install' ? nginxHelperArgv.installLive : nginxHelperArgv.writeLive;
+    return build(helper, layout.appName, layout.live.slot, addresses(layout.live.endpoints), standby, layout.live.commit ?? undefined);
   }
   throw new SwitchyardError('NGINX_HELPER renders the nginx-live-file and nginx-reload upstreams only', { next: 'unset NGINX_HELPER for SWITCH=passive' });
 }
@@ -46,7 +52,8 @@ export async function installWithHelper(
   const master = readPidFile(config.nginx.pidFile);
   const oldWorkers = master ? childPids(master) : [];
   try {
-    await runCommand(changed ? helperInstallArgv(helper, layout) : [...helper, 'reload', config.appName], { timeoutMs: 60_000 });
+    const argv = changed ? helperInstallArgv(helper, layout) : nginxHelperArgv.reload(helper, config.appName);
+    await runCommand(argv, { timeoutMs: 60_000, env: config.commandEnv });
   } catch (error) {
     throw withContext(error, `NGINX_HELPER could not ${changed ? 'install the new upstream' : 'reload nginx'}`, {
       untouched: 'the helper restores the upstream it replaced when nginx -t or the reload fails',
@@ -54,7 +61,8 @@ export async function installWithHelper(
     });
   }
   const undo = async () => {
-    if (changed) await runCommand([...helper, 'restore', config.appName], { timeoutMs: 60_000 }).catch(() => undefined);
+    const restore = nginxHelperArgv.restore(helper, config.appName);
+    if (changed) await runCommand(restore, { timeoutMs: 60_000, env: config.commandEnv }).catch(() => undefined);
   };
   if (changed && readOrUndefined(file) !== content) {
     await undo();

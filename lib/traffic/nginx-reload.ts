@@ -19,7 +19,8 @@ import { installWithHelper } from './nginx-helper.ts';
 
 /** NGINX_TEST_CMD and NGINX_RELOAD_CMD that hang (a sudo asking for a password, a stuck nginx) are ended, their whole process group, after this. */
 export const NGINX_CMD_TIMEOUT_MS = 60_000;
-const nginxCommand = (command: string) => runShell(command, { timeoutMs: NGINX_CMD_TIMEOUT_MS });
+const nginxCommand = (command: string, env: Record<string, string | undefined>) =>
+  runShell(command, { timeoutMs: NGINX_CMD_TIMEOUT_MS, env });
 
 /**
  * Put `content` in the upstream file nginx includes: `NGINX_TEST_CMD` always runs (a broken nginx
@@ -48,7 +49,7 @@ export async function installUpstream(
     await hooks.phase?.('upstream-written');
   }
   try {
-    await nginxCommand(config.nginx.testCmd);
+    await nginxCommand(config.nginx.testCmd, config.commandEnv);
   } catch (error) {
     if (changed) restore();
     throw withContext(error, `nginx rejected ${changed ? 'the new upstream' : 'its configuration'} (${config.nginx.testCmd})`, {
@@ -61,7 +62,7 @@ export async function installUpstream(
   const master = readPidFile(config.nginx.pidFile);
   const oldWorkers = master ? childPids(master) : [];
   try {
-    await nginxCommand(config.nginx.reloadCmd);
+    await nginxCommand(config.nginx.reloadCmd, config.commandEnv);
   } catch (error) {
     restore();
     throw withContext(error, `nginx reload failed (${config.nginx.reloadCmd})`, {
@@ -75,7 +76,7 @@ export async function installUpstream(
     // and wait for the workers that run the config being undone, so what serves next is the old one.
     restore();
     const undoneWorkers = master ? childPids(master) : [];
-    const reloaded = await nginxCommand(config.nginx.reloadCmd).then(() => true, () => false);
+    const reloaded = await nginxCommand(config.nginx.reloadCmd, config.commandEnv).then(() => true, () => false);
     if (reloaded) {
       await waitForOldWorkers(
         master,

@@ -69,7 +69,8 @@ describe('the boot entry', () => {
 
   it('without systemd and without crontab, says how to install cron and installs nothing', async () => {
     // A search path with no crontab in it: the host's own cron does not matter.
-    const error = await applyBootEntry(entry, false, { systemd: false, uid: 1000, searchPath: dir }).catch((caught) => caught);
+    const options = { env: process.env, systemd: false, uid: 1000, searchPath: dir };
+    const error = await applyBootEntry(entry, false, options).catch((caught) => caught);
     expect(error.line).toMatch(/^systemd is not PID 1 here and crontab is not installed, so no boot entry can be made; nothing was installed; install Debian's cron package \(sudo apt-get install -y cron/);
   });
 
@@ -81,19 +82,19 @@ describe('the boot entry', () => {
     const crontab = () => spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
     const before = crontab();
     try {
-      expect(await applyBootEntry(mine, false, { systemd: false })).toEqual({ how: 'crontab', changed: true, where: `the crontab of ${user}` });
-      expect(await applyBootEntry(mine, false, { systemd: false })).toMatchObject({ changed: false });
+      expect(await applyBootEntry(mine, false, { env: process.env, systemd: false })).toEqual({ how: 'crontab', changed: true, where: `the crontab of ${user}` });
+      expect(await applyBootEntry(mine, false, { env: process.env, systemd: false })).toMatchObject({ changed: false });
       expect(crontab().split('\n').filter((line) => line.endsWith(cronMarker(mine.appName)))).toEqual([renderCronLine(mine)]);
-      expect(await applyBootEntry(mine, true, { systemd: false })).toMatchObject({ changed: true });
-      expect(await applyBootEntry(mine, true, { systemd: false })).toMatchObject({ changed: false });
+      expect(await applyBootEntry(mine, true, { env: process.env, systemd: false })).toMatchObject({ changed: true });
+      expect(await applyBootEntry(mine, true, { env: process.env, systemd: false })).toMatchObject({ changed: false });
       expect(crontab()).toBe(before);
     } finally {
-      await applyBootEntry(mine, true, { systemd: false });
+      await applyBootEntry(mine, true, { env: process.env, systemd: false });
     }
   });
 
   it('with systemd, a non-root user is told that root installs it once (not through the deploy user\'s sudo rules); nothing is written', async () => {
-    const error = await applyBootEntry(entry, false, { systemd: true, uid: 1000 }).catch((caught) => caught);
+    const error = await applyBootEntry(entry, false, { env: process.env, systemd: true, uid: 1000 }).catch((caught) => caught);
     expect(error.line).toBe(`a boot unit goes in /etc/systemd/system, which needs root; nothing was installed; as root, once (or from an account with full sudo): sudo DEPLOY_ENV_FILE='/srv/shop/it'\\''s.env' /srv/shop/switch yard/deploy.ts install-boot (the unit runs resume as DEPLOY_ROOT's owner, deploy)`);
   });
 });

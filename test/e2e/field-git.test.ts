@@ -39,21 +39,21 @@ describe('resolveCommit with ambiguous names (real git)', () => {
     git('tag', 'same', 'main~5');
     git('branch', 'same', 'main~5');
     mirror = path.join(dir, 'root', '.switchyard', 'mirror.git');
-    await fetchRepo(repo, mirror);
+    await fetchRepo(repo, mirror, { env: process.env });
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a tag and a branch of the same name on different commits: names both and says how to choose', async () => {
     const branch = git('rev-parse', 'refs/heads/release');
     const tag = git('rev-parse', 'refs/tags/release');
-    await expect(resolveCommit(mirror, 'release')).rejects.toMatchObject({
+    await expect(resolveCommit(mirror, 'release', process.env)).rejects.toMatchObject({
       message: `"release" is ambiguous: it is both a branch (at ${branch.slice(0, 7)}) and a tag (at ${tag.slice(0, 7)})`,
       next: 'deploy refs/heads/release or refs/tags/release to say which',
     });
-    expect(await resolveCommit(mirror, 'refs/heads/release')).toBe(branch);
-    expect(await resolveCommit(mirror, 'refs/tags/release')).toBe(tag);
+    expect(await resolveCommit(mirror, 'refs/heads/release', process.env)).toBe(branch);
+    expect(await resolveCommit(mirror, 'refs/tags/release', process.env)).toBe(tag);
     // Both on the same commit: nothing to choose between.
-    expect(await resolveCommit(mirror, 'same')).toBe(git('rev-parse', 'main~5'));
+    expect(await resolveCommit(mirror, 'same', process.env)).toBe(git('rev-parse', 'main~5'));
   });
 
   it('an abbreviated SHA shared by two commits: says so and lists them, instead of "does not exist"', async () => {
@@ -61,13 +61,13 @@ describe('resolveCommit with ambiguous names (real git)', () => {
     const byPrefix = new Map<string, string[]>();
     for (const sha of commits) byPrefix.set(sha.slice(0, 4), [...(byPrefix.get(sha.slice(0, 4)) ?? []), sha]);
     const [prefix, shared] = [...byPrefix].find(([, list]) => list.length >= 2)!;
-    await expect(resolveCommit(mirror, prefix)).rejects.toMatchObject({
+    await expect(resolveCommit(mirror, prefix, process.env)).rejects.toMatchObject({
       message: expect.stringMatching(new RegExp(`^commit "${prefix}" is ambiguous: ${shared.length} commits start with it \\(.*\\)$`)),
       next: 'give more characters of the SHA',
     });
-    const message = await resolveCommit(mirror, prefix).catch((error: Error) => error.message);
+    const message = await resolveCommit(mirror, prefix, process.env).catch((error: Error) => error.message);
     for (const sha of shared) expect(message).toContain(sha.slice(0, 12));
-    expect(await resolveCommit(mirror, shared[0].slice(0, 12))).toBe(shared[0]);
-    await expect(resolveCommit(mirror, 'ffff0000ffff')).rejects.toThrow(/commit "ffff0000ffff" does not exist in the repository/);
+    expect(await resolveCommit(mirror, shared[0].slice(0, 12), process.env)).toBe(shared[0]);
+    await expect(resolveCommit(mirror, 'ffff0000ffff', process.env)).rejects.toThrow(/commit "ffff0000ffff" does not exist in the repository/);
   });
 });

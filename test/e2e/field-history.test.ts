@@ -7,6 +7,7 @@ import { DEPLOY_TS } from '../../harness/host.ts';
 import { historyLogPath, statePath } from '../../lib/record/state.ts';
 import { HISTORY_KEPT, initialState } from '../../lib/record/state-shape.ts';
 import { StateStore } from '../../lib/record/store.ts';
+import { URL_CREDENTIALS_ONLY } from '../../lib/config/redact.ts';
 
 /** `history` reads both state.json and history.log, through the real command. */
 describe('history beyond what state.json keeps', () => {
@@ -26,7 +27,7 @@ describe('history beyond what state.json keeps', () => {
       at: new Date(1_700_000_000_000 + index * 60_000).toISOString(), user: 'ana', command: 'deploy' as const, slot: index % 2 ? 'b' as const : 'a' as const,
       commit: index.toString(16).padStart(40, '0'), previousCommit: null, outcome: 'success' as const, durationMs: index,
     }));
-    new StateStore(root, state).apply();
+    new StateStore(root, state, URL_CREDENTIALS_ONLY).apply();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { announceSecrets } from '../../lib/config/redact.ts';
+import { redactorFor } from '../../lib/config/redact.ts';
 import { recordedGroup } from '../../lib/fleet/blue-green.ts';
 import { switchEnv } from '../../lib/fleet/switch.ts';
 import { mergeHistories } from '../../lib/fleet/status.ts';
@@ -165,9 +165,9 @@ describe("the controller's output", () => {
     return { lines, out: createOutput({ json, stdout: stream(lines.out), stderr: stream(lines.err) }) };
   };
 
-  it('hides the secrets the command announced and any URL password in every kind of line, text and --json; a check line is an output event', () => {
-    announceSecrets(['tok-fleet-units-1234']);
+  it('hides the secrets of the redactor it is handed and any URL password in every kind of line, text and --json; a check line is an output event', () => {
     const say = (out: FleetOutput) => {
+      out.redactWith(redactorFor({ secrets: ['tok-fleet-units-1234'] }));
       out.info('info tok-fleet-units-1234', 'web1');
       out.warn('warn tok-fleet-units-1234');
       out.output('check', 'GET https://monitor:pw-units-99@front/health tok-fleet-units-1234');

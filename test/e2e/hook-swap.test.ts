@@ -29,7 +29,7 @@ describe('a hook runs what was checked', () => {
       writeScript(path.join(dir, 'swapped'), 'echo swapped-in');
       renameSync(path.join(dir, 'swapped'), hook);
       const lines: string[] = [];
-      await runCommand([opened.path], { onLine: (line) => lines.push(line) });
+      await runCommand([opened.path], { onLine: (line) => lines.push(line), env: process.env });
       expect(lines).toEqual(['checked']);
     } finally {
       opened.close();

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { crontabArgv } from '../../lib/host/commands/crontab.ts';
 import { gitArgv } from '../../lib/host/commands/git.ts';
+import { nginxHelperArgv } from '../../lib/host/commands/nginx-helper.ts';
 import { shellQuote } from '../../lib/host/commands/quote.ts';
 import { remoteCommand, sshArgv } from '../../lib/host/commands/ssh.ts';
 import { sudoArgv } from '../../lib/host/commands/sudo.ts';
@@ -90,5 +91,26 @@ describe('sshArgv', () => {
   });
   it('quotes every word for the remote shell; FLEET_REMOTE is passed as written', () => {
     expect(remoteCommand('sudo -u app switchyard/deploy.ts', ['deploy', "it's; rm -rf /", '$(x)'])).toBe(`sudo -u app switchyard/deploy.ts deploy 'it'\\''s; rm -rf /' '$(x)'`);
+  });
+});
+
+describe('nginxHelperArgv', () => {
+  const helper = ['sudo', '-n', '/usr/local/sbin/switchyard-nginx-helper'];
+  it('builds every helper command exactly, as the sudoers rule sees it', () => {
+    expect(nginxHelperArgv.installPerSlot(helper, 'shop', '127.0.0.1:3001', '127.0.0.1:3002,127.0.0.1:3003')).toEqual([
+      ...helper, 'install', 'shop', 'per-slot', '127.0.0.1:3001', '127.0.0.1:3002,127.0.0.1:3003',
+    ]);
+    expect(nginxHelperArgv.writePerSlot(['/usr/local/sbin/switchyard-nginx-helper'], 'shop', 'a', 'b')).toEqual([
+      '/usr/local/sbin/switchyard-nginx-helper', 'write', 'shop', 'per-slot', 'a', 'b',
+    ]);
+    expect(nginxHelperArgv.installLive(helper, 'shop', 'b', '127.0.0.1:3002', { slot: 'a', addresses: '127.0.0.1:3001' }, 'f00d')).toEqual([
+      ...helper, 'install', 'shop', 'live', 'b', '127.0.0.1:3002', 'a', '127.0.0.1:3001', 'f00d',
+    ]);
+    expect(nginxHelperArgv.installLive(helper, 'shop', 'a', 'unix:/srv/shop/sockets/a1.sock', undefined)).toEqual([
+      ...helper, 'install', 'shop', 'live', 'a', 'unix:/srv/shop/sockets/a1.sock', '-', '-',
+    ]);
+    expect(nginxHelperArgv.writeLive([], 'shop', 'a', 'x', undefined, 'c0ffee')).toEqual(['write', 'shop', 'live', 'a', 'x', '-', '-', 'c0ffee']);
+    expect(nginxHelperArgv.reload(helper, 'shop')).toEqual([...helper, 'reload', 'shop']);
+    expect(nginxHelperArgv.restore(helper, 'shop')).toEqual([...helper, 'restore', 'shop']);
   });
 });

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { redact, redactValue, secretForms, urlPasswords, urlSecrets } from '../../lib/config/redact.ts';
+import { redact, redactorFor, redactValue, secretForms, URL_CREDENTIALS_ONLY, urlPasswords, urlSecrets } from '../../lib/config/redact.ts';
 
 /** What secrets look like in output: a whole multi-line value, one line of it, JSON-escaped, URL-encoded. */
 const PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -49,5 +49,22 @@ describe('redact', () => {
     expect(redact('password p@ss-w0rd rejected', secrets)).toBe('password [REDACTED] rejected');
     expect(redact('raw p%40ss-w0rd', secrets)).toBe('raw [REDACTED]');
     expect(redact('{"password":"p@ss-w0rd"}', secrets)).toBe('{"password":"[REDACTED]"}');
+  });
+});
+
+describe('redactorFor', () => {
+  it("hides its own config's secrets and nobody else's: a redactor made for one command leaves no trace in another", () => {
+    const first = redactorFor({ secrets: ['tok-first-1234'] });
+    const second = redactorFor({ secrets: ['tok-second-5678'] });
+    expect(first.redact('a tok-first-1234 b tok-second-5678')).toBe('a [REDACTED] b tok-second-5678');
+    expect(second.redact('a tok-first-1234 b tok-second-5678')).toBe('a tok-first-1234 b [REDACTED]');
+    expect(redact('tok-first-1234 https://u:pw-x@h/')).toBe('tok-first-1234 https://[REDACTED]@h/');
+    expect(URL_CREDENTIALS_ONLY.redact('tok-second-5678 https://token@h/')).toBe('tok-second-5678 https://[REDACTED]@h/');
+  });
+
+  it('hides the longer of two overlapping secrets whole, in text and in every string (keys too) of a JSON value', () => {
+    const redactor = redactorFor({ secrets: ['abcd', 'abcdefgh'] });
+    expect(redactor.redact('x abcdefgh y abcd')).toBe('x [REDACTED] y [REDACTED]');
+    expect(redactor.redactValue({ abcdefgh: ['abcd', 3, null, { k: 'p abcdefgh' }] })).toEqual({ '[REDACTED]': ['[REDACTED]', 3, null, { k: 'p [REDACTED]' }] });
   });
 });

@@ -81,7 +81,7 @@ describe('the install cache', () => {
       expect(installKey(from, 'npm ci')).toBe(installKey(to, 'npm ci'));
       expect(installKey(from, 'npm ci')).not.toBe(installKey(from, 'npm install'));
       expect(installKey(dir, 'npm ci')).toBeUndefined();
-      expect(await reuseDependencies(from, to)).toBe(true);
+      expect(await reuseDependencies(from, to, process.env)).toBe(true);
       const [copied, kept] = [path.join(to, 'node_modules', 'dep', 'index.js'), path.join(from, 'node_modules', 'dep', 'index.js')];
       expect(readFileSync(copied, 'utf8')).toBe('module.exports = 1;\n');
       expect(statSync(copied).ino).not.toBe(statSync(kept).ino);

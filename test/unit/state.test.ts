@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { historyLogPath, loadState, readHistory, readStateFile, statePath } from '../../lib/record/state.ts';
 import { HISTORY_KEPT, initialState, parseState, serializeState, type HistoryEntry, type State } from '../../lib/record/state-shape.ts';
 import { StateStore, updateState } from '../../lib/record/store.ts';
+import { URL_CREDENTIALS_ONLY } from '../../lib/config/redact.ts';
 
 /** What a command writes: the state as it is, through the store (the only writer). */
-const saveState = (root: string, state: State): State => new StateStore(root, state).apply();
+const saveState = (root: string, state: State): State => new StateStore(root, state, URL_CREDENTIALS_ONLY).apply();
 
 describe('state file', () => {
   it('round-trips and is written atomically with private permissions', () => {
@@ -91,7 +92,7 @@ describe('state store', () => {
     const reason = 'git fetch https://ana:s3cret@example.com/shop.git failed';
     const entry: HistoryEntry = { at: new Date(0).toISOString(), user: 'ana', command: 'deploy', slot: 'a', commit: null, previousCommit: null, outcome: 'failed', durationMs: 1, reason };
     const state = { ...initialState('shop', ports), history: [entry] };
-    const written = new StateStore(root, state).apply();
+    const written = new StateStore(root, state, URL_CREDENTIALS_ONLY).apply();
     expect(written.history[0].reason).not.toContain('s3cret');
     expect(readFileSync(statePath(root), 'utf8')).not.toContain('s3cret');
     expect(state.history[0].reason).toBe(reason);
@@ -100,8 +101,8 @@ describe('state store', () => {
   it('updateState changes the state on disk now, not a copy read before', () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'switchyard-state-'));
     const before = initialState('shop', ports);
-    new StateStore(root, before).apply((state) => ({ ...state, live: 'b' }));
-    const after = updateState({ deployRoot: root, appName: 'shop', ports }, (state) => ({ ...state, next_deploy: 'b' }));
+    new StateStore(root, before, URL_CREDENTIALS_ONLY).apply((state) => ({ ...state, live: 'b' }));
+    const after = updateState({ deployRoot: root, appName: 'shop', ports }, URL_CREDENTIALS_ONLY, (state) => ({ ...state, next_deploy: 'b' }));
     expect(after).toMatchObject({ live: 'b', next_deploy: 'b' });
     expect(loadState(root, 'shop', ports)).toEqual(after);
     expect(before.live).toBe(null);

@@ -95,16 +95,13 @@ describe('SWITCH=command: running the commands', () => {
 
   it('a failing SWITCH_CMD runs it again with the previous slot, then fails with its last lines', async () => {
     rmSync(log, { force: true });
-    process.env.FAIL_FOR = 'b';
-    try {
-      const traffic = commandSwitch(resolve({ SWITCH: 'command', SWITCH_CMD: `${script} switch` }));
-      const error = await traffic.moveTo(b, a, () => undefined).catch((caught) => caught);
-      expect(error.line).toMatch(/^SWITCH_CMD failed to send traffic to slot b \(port 4002\): .* failed with exit code 3: backend busy for b; traffic was sent back to slot a/);
-      expect(calls()).toEqual(['switch b 4002 prev=a', 'switch a 4001 prev=b']);
-      expect(traffic.currentSlot()).toBeUndefined();
-    } finally {
-      delete process.env.FAIL_FOR;
-    }
+    // The environment the command was started with reaches SWITCH_CMD (Config.commandEnv).
+    const config = resolveConfig({ fileValues: { ...base, SWITCH: 'command', SWITCH_CMD: `${script} switch` }, env: { ...process.env, FAIL_FOR: 'b' }, envFile: '/etc/switchyard/shop.env' });
+    const traffic = commandSwitch(config);
+    const error = await traffic.moveTo(b, a, () => undefined).catch((caught) => caught);
+    expect(error.line).toMatch(/^SWITCH_CMD failed to send traffic to slot b \(port 4002\): .* failed with exit code 3: backend busy for b; traffic was sent back to slot a/);
+    expect(calls()).toEqual(['switch b 4002 prev=a', 'switch a 4001 prev=b']);
+    expect(traffic.currentSlot()).toBeUndefined();
   });
 
   it('SWITCH_CHECK_CMD must pass 3 times in a row; a check that never passes restores the previous slot', async () => {

@@ -1,7 +1,6 @@
 import { SwitchyardError } from '../../errors.ts';
 import { canarySteps } from '../../canary/share.ts';
 import { canaryLogFile, startCanaryWatcher } from '../../canary/watcher.ts';
-import { currentUser } from '../../record/lock.ts';
 import { canaryBegun, canaryEnded, canaryHandedOver, canaryWatched } from '../../record/transitions.ts';
 import { canaryUnreachable, confirmCanary, removeCanary, writeCanaryShare } from '../../traffic/canary-files.ts';
 import type { StepFunction } from '../types.ts';
@@ -32,7 +31,7 @@ export const canary: StepFunction = async (run, io) => {
       stepStartedAt: now,
       watcherPid: null,
       windows: [],
-      user: currentUser(io.ctx.env),
+      user: io.ctx.deployer,
       deployStartedAt: new Date(run.started).toISOString(),
       ...(run.revision !== undefined ? { requested: run.revision } : {}),
       ...(run.logId ? { log: run.logId } : {}),

@@ -11,7 +11,7 @@ export const checkout: StepFunction = async (run, io) => {
   // Recorded as incomplete first: a deploy killed from here on leaves a release no command will start.
   io.store.apply(releaseBegun(commit, new Date().toISOString()));
   const step = io.reporter.step('checkout');
-  await checkoutSlot(cacheDir(io.config.deployRoot), dir, commit, { signal: io.ctx.signal });
+  await checkoutSlot(cacheDir(io.config.deployRoot), dir, commit, { signal: io.ctx.signal, env: io.config.commandEnv });
   const shared = linkSharedPaths(io.config, dir);
   step.done(`${shortCommit(commit)} in ${dir}${shared.length ? `; linked ${shared.length} shared path(s) from ${sharedRoot(io.config)}` : ''}`);
 };

@@ -12,8 +12,8 @@ export const fetch: StepFunction = async (run, io) => {
   const { config, store } = io;
   const cache = cacheDir(config.deployRoot);
   const step = io.reporter.step('fetch');
-  await fetchRepo(config.repo, cache, { signal: io.ctx.signal });
-  const commit = await resolveCommit(cache, run.revision ?? `refs/heads/${config.branch}`);
+  await fetchRepo(config.repo, cache, { signal: io.ctx.signal, env: config.commandEnv });
+  const commit = await resolveCommit(cache, run.revision ?? `refs/heads/${config.branch}`, config.commandEnv);
   const buildDir = releaseDir(config, commit);
   const kept = store.state.releases?.[commit];
   const reuse = reusesRelease(store.state, commit, existsSync(buildDir), run.options.rebuild ?? false);

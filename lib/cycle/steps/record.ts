@@ -25,7 +25,7 @@ function pruneReleases(io: StepIo): void {
   store.apply(releasesForgotten(doomed));
   try {
     for (const commit of doomed) removeRelease(config, commit);
-    void pruneWorktrees(cacheDir(config.deployRoot)).catch(() => undefined);
+    void pruneWorktrees(cacheDir(config.deployRoot), config.commandEnv).catch(() => undefined);
     io.reporter.info(`  pruned ${doomed.length} old release(s): ${doomed.map((commit) => shortCommit(commit)).join(', ')} (KEEP_RELEASES=${config.keepReleases})`);
   } catch (error) {
     io.reporter.warn(`could not remove an old release folder (${(error as Error).message}); the deploy stands; remove it by hand from ${releaseDir(config, '')}`);
