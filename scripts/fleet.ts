@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { abortOnSignals, configDir, hasFlag, type CommandIo } from '../lib/cli/command.ts';
 import { defineCommand, type Command } from '../lib/cli/define-command.ts';
-import { parseEvents } from '../lib/cli/events.ts';
 import { synopsis } from '../lib/cli/options.ts';
 import { asInvoked } from '../lib/cli/program-name.ts';
 import { FLEET_SPECS, SPECS } from './specs.ts';
@@ -9,16 +8,13 @@ import { resolveConfig, suggestKey } from '../lib/config/config.ts';
 import { readSettings } from '../lib/config/settings.ts';
 import { redactorFor } from '../lib/config/redact.ts';
 import { SwitchyardError } from '../lib/errors.ts';
-import { planBatches } from '../lib/fleet/batches.ts';
-import { releaseCmdOrder } from '../lib/fleet/release-cmd.ts';
 import { parseFleetConfig, type FleetConfig } from '../lib/fleet/config.ts';
 import { createOutput, type FleetOutput } from '../lib/fleet/output.ts';
-import { checkHosts, LEASE_TTL_S, resolvedCommit } from '../lib/fleet/preflight.ts';
-import { blueGreenChange, recordedGroup } from '../lib/fleet/blue-green.ts';
-import { otherGroup } from '../lib/fleet/switch.ts';
-import type { FleetHost } from '../lib/fleet/hosts.ts';
+import { checkHosts, LEASE_TTL_S } from '../lib/fleet/preflight.ts';
+import { blueGreenChange } from '../lib/fleet/blue-green.ts';
 import { createRemote } from '../lib/fleet/remote.ts';
-import { rollingChange, shapeLine } from '../lib/fleet/rolling.ts';
+import { fleetDryRun } from '../lib/fleet/dry-run.ts';
+import { rollingChange } from '../lib/fleet/rolling.ts';
 import type { FleetContext } from '../lib/fleet/context.ts';
 import { mergeHistories, printFleetStatus, readFleetStatus } from '../lib/fleet/status.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
@@ -126,7 +122,7 @@ const change = (sub: 'deploy' | 'rollback') =>
     output: controllerOutput,
     async run({ io, flags, args, reporter: out }) {
       return withFleet(io, out, async (ctx) => {
-        if ('dry-run' in flags && flags['dry-run']) return await dryRun(ctx, args.COMMIT);
+        if ('dry-run' in flags && flags['dry-run']) return await fleetDryRun(ctx, args.COMMIT);
         ctx.signal = AbortSignal.any([stopOnSignal(out), out.sessionGone]);
         if (ctx.config.strategy === 'blue-green') return await blueGreenChange(ctx, { command: sub, revision: args.COMMIT });
         return await rollingChange(ctx, { command: sub, revision: args.COMMIT });
@@ -238,58 +234,6 @@ function loadFleetConfig(io: CommandIo, out: FleetOutput): FleetConfig {
     out.warn(`unknown key ${key} in ${hostConfig.envFile}${suggestion ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`);
   }
   return parseFleetConfig((key) => settings.env[key] ?? settings.fileValues[key], settings.envFile);
-}
-
-async function dryRun(ctx: FleetContext, revision: string | undefined): Promise<number> {
-  const { config, out } = ctx;
-  // As the real preflight: the first host fetches REPO and resolves the revision once, so a name that does not exist fails here.
-  const checks = await checkHosts(ctx.remote, config.hosts, undefined, revision ?? '');
-  const commit = checks[0].problem ? undefined : resolvedCommit(checks[0], config.hosts[0], revision);
-  let failedPlans = 0;
-  const order = (batches: FleetHost[][]) => {
-    const ordered = releaseCmdOrder(batches, new Map(checks.map((check) => [check.host, check])), commit ?? null);
-    if (ordered.runsOn) out.info(`RELEASE_CMD runs once, in ${ordered.runsOn.name}'s deploy, which goes first and alone; the others deploy with --no-release-cmd`);
-    return ordered;
-  };
-  let flags: (host: FleetHost) => string[] = () => [];
-  const plan = async (host: FleetHost) => {
-    const check = checks.find((each) => each.host.name === host.name)!;
-    if (check.problem) return out.warn(check.problem, host.name);
-    out.info(`live ${check.probe?.live ?? 'none'} ${check.probe?.commit?.slice(0, 7) ?? ''}; its plan:`, host.name);
-    const target = commit ?? revision;
-    const result = await ctx.remote.query(host, ['deploy', '--dry-run', '--json', ...flags(host), ...(target ? ['--', target] : [])], { timeoutMs: 60_000 });
-    for (const event of parseEvents(result.stdout)) out.hostEvent(host.name, event);
-    if (result.exitCode !== 0) {
-      failedPlans++;
-      out.warn(`its dry run failed (exit ${result.exitCode}): ${result.tracker.tail(2).join(' ') || 'see above'}`, host.name);
-    }
-  };
-  const what = `fleet deploy ${revision ?? 'DEPLOY_BRANCH'} (dry run, nothing changes): ${config.hosts.length} host(s), ${config.strategy}`;
-  if (config.strategy === 'blue-green') {
-    // As blueGreenChange: the idle group deploys (the first deploy goes to A), then the switch; the live group stays warm.
-    const recorded = recordedGroup(checks);
-    if (recorded.problem) out.warn(`${recorded.problem}; a real deploy would stop there`);
-    const to = recorded.group ? otherGroup(recorded.group) : 'A';
-    const names = (hosts: FleetHost[]) => hosts.map((host) => host.name).join(', ');
-    out.info(`${what}; live group ${recorded.group ?? 'none'}`);
-    out.info(`group ${to} deploys, all at once: ${names(config.groups[to])}`);
-    const ordered = order([config.groups[to]]);
-    flags = ordered.flags;
-    for (const host of ordered.batches.flat()) await plan(host);
-    out.info(`then FLEET_SWITCH_CMD moves traffic to group ${to}${config.switchCheckCmd ? ', confirmed by FLEET_SWITCH_CHECK_CMD' : ''}; group ${otherGroup(to)} (${names(config.groups[otherGroup(to)])}) stays warm on its release`);
-  } else {
-    out.info(`${what}, ${shapeLine(config)}, on failure ${config.onFailure}${config.checkCmd ? `, FLEET_CHECK_CMD after each batch: ${config.checkCmd}` : ''}`);
-    const ordered = order(planBatches(config.hosts, config.batch, config.canaryHosts));
-    const batches = ordered.batches;
-    flags = ordered.flags;
-    for (const [index, batch] of batches.entries()) {
-      out.info(`batch ${index + 1} of ${batches.length}: ${batch.map((host) => host.name).join(', ')}`);
-      for (const host of batch) await plan(host);
-    }
-  }
-  const bad = checks.filter((check) => check.problem);
-  if (bad.length) out.warn(`a real deploy would stop at the preflight: ${bad.length} host(s) to fix first`);
-  return bad.length || failedPlans ? 1 : 0;
 }
 
 async function doctor(ctx: FleetContext): Promise<number> {
