@@ -132,6 +132,6 @@ export async function prepareTlsSite(work: string, name: string, appName = 'exam
 
 /** `certbot certonly --webroot` as docs/https.md runs it, with the hook as its --deploy-hook. */
 export function certonlyArgs(site: TlsSite, name: string, certName = 'exampleapp'): string[] {
-  return ['certonly', '--webroot', '-w', site.webroot, '-d', name, '--cert-name', certName, '--agree-tos',
+  return ['certonly', '--webroot', '-w', site.webroot, '-d', name, '--cert-name', certName, '--reuse-key', '--agree-tos',
     '--register-unsafely-without-email', '--deploy-hook', `${TLS_HOOK} ${site.certFile}`];
 }

@@ -83,6 +83,6 @@ export function certbotCommand(appName: string, serverName: string, tls: TlsConf
     `install -m 755 -o root ${hookSource} /usr/local/sbin/`,
     `install -d -m 750 -o root -g www-data ${folder}`,
     `install -d -m 755 ${tls.webroot}`,
-    `certbot certonly --webroot -w ${tls.webroot} ${certificateNames(serverName).map((name) => `-d ${name}`).join(' ')} --cert-name ${appName} --deploy-hook '/usr/local/sbin/switchyard-tls-hook ${tls.cert}'`,
+    `certbot certonly --webroot -w ${tls.webroot} ${certificateNames(serverName).map((name) => `-d ${name}`).join(' ')} --cert-name ${appName} --reuse-key --deploy-hook '/usr/local/sbin/switchyard-tls-hook ${tls.cert}'`,
   ].join(' && ');
 }

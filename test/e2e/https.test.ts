@@ -93,7 +93,7 @@ describe('HTTPS with NGINX_TLS=acme: certbot, pebble and a real nginx', () => {
     expect(rollback.records.filter((record) => record.startedAt > rollback.returnedAt).every((record) => record.version === 'v1')).toBe(true);
   }, 240_000);
 
-  it('renews under load with 0 failed requests and no reload: the next handshake serves the new certificate', async () => {
+  it('renews under load with 0 failed requests and no reload: the next handshake serves the new certificate, with the same key', async () => {
     const before = await served();
     const master = readPidFile(host.nginx.pidFile) as number;
     const workers = childPids(master).sort();
@@ -107,6 +107,8 @@ describe('HTTPS with NGINX_TLS=acme: certbot, pebble and a real nginx', () => {
     expect(renewal.records.filter((record) => record.startedAt > renewal.returnedAt).length).toBeGreaterThan(0);
     const after = await served();
     expect(after.serial).not.toBe(before.serial);
+    // --reuse-key: only the certificate changed, so no handshake could pair one file's certificate with another's key.
+    expect(after.publicKey).toBe(before.publicKey);
     expect(childPids(master).sort()).toEqual(workers);
   }, 240_000);
 

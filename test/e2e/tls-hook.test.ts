@@ -40,6 +40,25 @@ describe('switchyard-tls-hook', () => {
     expect(readdirSync(folder)).toEqual(['shop.pem']);
   });
 
+  it('says nothing more when the key is kept (--reuse-key); warns, and still installs, when the key changed', async () => {
+    const file = path.join(folder, 'renewed.pem');
+    const first = await hook([file]);
+    const kept = await hook([file]);
+    expect([first.exitCode, kept.exitCode], kept.all).toEqual([0, 0]);
+    expect(`${first.stderr}${kept.stderr}`).toBe('');
+    const lineageKey = path.join(lineage, 'privkey.pem');
+    const oldKey = readFileSync(lineageKey, 'utf8');
+    writeFileSync(lineageKey, '-----BEGIN PRIVATE KEY-----\nanother key\n-----END PRIVATE KEY-----\n');
+    try {
+      const changed = await hook([file]);
+      expect(changed.exitCode, changed.all).toBe(0);
+      expect(changed.stderr).toMatch(/warning: the private key changed.*--reuse-key \(reuse_key = True in .*\/renewal\/shop\.conf\)/);
+      expect(readFileSync(file, 'utf8')).toContain('another key');
+    } finally {
+      writeFileSync(lineageKey, oldKey);
+    }
+  });
+
   it('refuses, writing nothing: no lineage, a relative or odd path, a folder that is missing or not root\'s', async () => {
     const other = path.join(dir, 'theirs');
     mkdirSync(other);

@@ -1,9 +1,12 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../lib/config/config.ts';
 import { certbotCommand } from '../../lib/config/tls.ts';
 import { operatorSteps } from '../../lib/setup/init.ts';
 import { renderSiteFile } from '../../lib/setup/init-steps.ts';
-import { certificateCovers, loopbackOf } from '../../lib/setup/doctor/tls.ts';
+import { certificateCovers, checkRenewal, loopbackOf } from '../../lib/setup/doctor/tls.ts';
 import { renderTlsSite, splitServer } from '../../lib/traffic/nginx-tls.ts';
 
 /** NGINX_TLS's keys and the HTTPS site rendered from the template's one server body (pure); test/e2e/https.test.ts runs it for real. */
@@ -39,12 +42,32 @@ describe('NGINX_TLS configuration', () => {
 });
 
 describe("init's HTTPS step", () => {
+  it('doctor passes a renewal that runs the hook on NGINX_TLS_CERT and keeps the key; it fails one that would change the key', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'renewal-'));
+    try {
+      mkdirSync(path.join(dir, 'renewal'));
+      mkdirSync(path.join(dir, 'cron'));
+      writeFileSync(path.join(dir, 'cron', 'certbot'), '0 */12 * * * root certbot -q renew\n');
+      const ctx = { config: resolve({ ...acme, CERTBOT_DIR: dir }), env: {}, nodeEngines: '>=20' };
+      const roots = { systemd: path.join(dir, 'systemd'), cron: path.join(dir, 'cron') };
+      const params = "[renewalparams]\nauthenticator = webroot\nrenew_hook = /usr/local/sbin/switchyard-tls-hook /etc/nginx/switchyard-tls/shop.pem\n";
+      writeFileSync(path.join(dir, 'renewal', 'shop.conf'), `${params}reuse_key = True\n`);
+      expect(checkRenewal(ctx, roots)).toMatchObject({ ok: true });
+      writeFileSync(path.join(dir, 'renewal', 'shop.conf'), params);
+      const result = checkRenewal(ctx, roots);
+      expect(result.ok).toBe(false);
+      expect(JSON.stringify(result)).toMatch(/lacks reuse_key = True.*reuse_key = True under \[renewalparams\]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the hook, its folder, the webroot and certbot certonly --webroot with the hook for NGINX_TLS_CERT, after nginx serves the site', () => {
     const config = resolve(acme);
     const command = certbotCommand('shop', config.nginx.serverName, config.nginx.tls, '/opt/switchyard/templates/nginx/switchyard-tls-hook');
     expect(command).toBe('install -m 755 -o root /opt/switchyard/templates/nginx/switchyard-tls-hook /usr/local/sbin/ && install -d -m 750 -o root -g www-data /etc/nginx/switchyard-tls'
       + ' && install -d -m 755 /var/www/switchyard-acme && certbot certonly --webroot -w /var/www/switchyard-acme -d shop.example.com -d www.shop.example.com'
-      + " --cert-name shop --deploy-hook '/usr/local/sbin/switchyard-tls-hook /etc/nginx/switchyard-tls/shop.pem'");
+      + " --cert-name shop --reuse-key --deploy-hook '/usr/local/sbin/switchyard-tls-hook /etc/nginx/switchyard-tls/shop.pem'");
     const steps = operatorSteps({ user: 'deploy', envFile: '/e/.env', siteFile: '/s', nginxInstalled: true, testCmd: 'nginx -t', reloadCmd: 'nginx -s reload', certbot: command });
     expect(steps.findIndex((step) => step.startsWith('HTTPS: once nginx serves the site'))).toBe(steps.findIndex((step) => step.startsWith('check everything')) - 1);
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -11,7 +12,8 @@ import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
 /** Renew by then at the latest: certbot renews 30 days ahead, so a certificate this close to its end was not renewed. */
 const EXPIRY_MARGIN_DAYS = 14;
 
-export type ServedCertificate = { names: string[]; validTo: Date; serial: string };
+/** publicKey: the SHA-256 of the key's public half, to tell a renewal that kept the key from one that changed it. */
+export type ServedCertificate = { names: string[]; validTo: Date; serial: string; publicKey: string };
 
 /** The certificate nginx serves for `servername` on loopback at `port` (unverified: doctor judges it itself). */
 export function servedCertificate(host: string, port: number, servername: string, timeoutMs = 5000): Promise<ServedCertificate> {
@@ -21,7 +23,7 @@ export function servedCertificate(host: string, port: number, servername: string
       socket.end();
       if (!cert || !cert.valid_to) return reject(new Error('no certificate was presented'));
       const names = (cert.subjectaltname ?? '').split(/,\s*/).filter((entry) => entry.startsWith('DNS:')).map((entry) => entry.slice(4));
-      resolve({ names, validTo: new Date(cert.valid_to), serial: cert.serialNumber });
+      resolve({ names, validTo: new Date(cert.valid_to), serial: cert.serialNumber, publicKey: createHash('sha256').update(cert.pubkey ?? '').digest('hex') });
     });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake within ${timeoutMs / 1000}s`)));
     socket.on('error', reject);
@@ -68,10 +70,14 @@ export function checkRenewal(ctx: CheckContext, roots: { systemd: string; cron: 
   const { tls: settings } = ctx.config.nginx;
   const renewal = path.join(settings.certbotDir, 'renewal', `${ctx.config.appName}.conf`);
   if (!existsSync(renewal)) return fail(`${renewal} does not exist: certbot has no certificate named ${ctx.config.appName}`, 'issue it with --cert-name set to APP_NAME (docs/https.md); or set CERTBOT_DIR to certbot\'s --config-dir');
-  const hook = /^\s*renew_hook\s*=\s*(.*)$/m.exec(readFileSync(renewal, 'utf8'))?.[1]?.trim();
+  const conf = readFileSync(renewal, 'utf8');
+  const hook = /^\s*renew_hook\s*=\s*(.*)$/m.exec(conf)?.[1]?.trim();
   const fix = `run certbot certonly again with --cert-name ${ctx.config.appName} --deploy-hook '/usr/local/sbin/switchyard-tls-hook ${settings.cert}' (certbot saves the hook in that file)`;
   if (!hook || !/switchyard-tls-hook/.test(hook)) return fail(`${renewal} names ${hook ? `the deploy-hook \`${hook}\`` : 'no deploy-hook'}: a renewed certificate would not reach nginx`, fix);
   if (!hook.split(/\s+/).includes(settings.cert)) return fail(`${renewal}'s deploy-hook \`${hook}\` does not write NGINX_TLS_CERT (${settings.cert})`, fix);
+  if (!/^\s*reuse_key\s*=\s*True\s*$/m.test(conf)) {
+    return fail(`${renewal} lacks reuse_key = True: a renewal with a new key can fail the TLS handshakes at the instant of the swap (nginx reads the certificate, then the key)`, 'add reuse_key = True under [renewalparams] in that file, or issue again with certonly --reuse-key (docs/https.md)');
+  }
   const timer = ['certbot.timer', 'snap.certbot.renew.timer'].find((name) => existsSync(path.join(roots.systemd, 'timers.target.wants', name)));
   const cron = existsSync(path.join(roots.cron, 'certbot')) ? path.join(roots.cron, 'certbot') : undefined;
   if (!timer && !cron) return fail('neither certbot.timer is enabled nor /etc/cron.d/certbot present: nothing runs certbot renew', 'systemctl enable --now certbot.timer (Debian\'s certbot package ships it), or a cron line: 0 */12 * * * root certbot -q renew');
