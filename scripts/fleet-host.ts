@@ -93,7 +93,7 @@ function turnGroup(config: Config, flags: HostFlags, group: 'A' | 'B', id: strin
 }
 
 /** A fetch of REPO, then the revision (DEPLOY_BRANCH's head without one) as a full SHA, or the line saying why not. */
-async function resolveRevision(config: Config, revision: string | undefined): Promise<{ commit?: string; problem?: string }> {
+export async function resolveRevision(config: Config, revision: string | undefined): Promise<{ commit?: string; problem?: string }> {
   try {
     const cache = cacheDir(config.deployRoot);
     await fetchRepo(config.repo, cache, { env: config.commandEnv });

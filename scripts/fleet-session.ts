@@ -7,11 +7,13 @@ import { endLine, parseRequest, type SessionEnd, type SessionRequest } from '../
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { releaseLease, renewLease } from '../lib/record/fleet-lease.ts';
 import { COMMANDS } from './commands.ts';
-import { hostSideSpec, newLease, probeAnswer } from './fleet-host.ts';
+import { hostSideSpec, newLease, probeAnswer, resolveRevision } from './fleet-host.ts';
+import { writeLiveGroup } from '../lib/fleet/group.ts';
 
 /**
  * A rollout's one conversation with this host (`fleet session`, started once per host over one ssh
- * command): probe and lease, the deploy or rollback run in this very process, the release. Requests
+ * command): probe and lease, the deploy or rollback run in this very process, blue-green's resolve and
+ * live group, the release. Requests
  * and answers: lib/fleet/session-protocol.ts. The lease is renewed here while stdin stays open; when it
  * closes (the controller or its connection gone) renewing stops, and the session ends once the command
  * running has finished: a host's cycle is never cut halfway, and the lease expires by itself.
@@ -80,6 +82,15 @@ export const sessionCommand = defineCommand({
         }
         case 'run':
           return runHostCommand(io, request);
+        case 'resolve': {
+          const resolved = await resolveRevision(needConfig(), request.revision || undefined);
+          return { session: 'done', exitCode: resolved.problem ? 1 : 0, answer: resolved };
+        }
+        case 'group': {
+          const { group, id: fleetId, commit } = request;
+          writeLiveGroup(needConfig().deployRoot, { group, commit, fleetId, at: new Date().toISOString() });
+          return { session: 'done', exitCode: 0, answer: { group } };
+        }
         case 'keep': {
           const renewed = renewLease(needConfig().deployRoot, request.id, request.ttlS);
           if (renewed) keep(request.id, request.ttlS);

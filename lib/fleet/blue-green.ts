@@ -65,10 +65,14 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
       return 0;
     }
     const to: Group = live ? otherGroup(live) : 'A';
-    const resolved = await ctx.remote.query(groups[to][0], ['fleet', 'resolve', ...(options.revision ? ['--', options.revision] : [])], { timeoutMs: 120_000 });
-    const resolvedCommit = (resolved.json as { commit?: unknown } | undefined)?.commit;
-    commit = resolved.exitCode === 0 && typeof resolvedCommit === 'string' ? resolvedCommit : null;
-    if (!commit) throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${groups[to][0].name}: ${resolved.tracker.tail(3).join(' ')}`, { untouched: 'nothing was changed on any host' });
+    // In the session the probe opened: no ssh command or Node start of its own.
+    const resolved = await ctx.remote.ask(groups[to][0], { op: 'resolve', ...(options.revision ? { revision: options.revision } : {}) }, { timeoutMs: 120_000 });
+    const answer = resolved.json as { commit?: unknown; problem?: unknown } | undefined;
+    commit = resolved.exitCode === 0 && typeof answer?.commit === 'string' ? answer.commit : null;
+    if (!commit) {
+      const why = typeof answer?.problem === 'string' ? answer.problem : resolved.tracker.tail(3).join(' ');
+      throw new SwitchyardError(`could not resolve ${JSON.stringify(options.revision ?? 'DEPLOY_BRANCH')} on ${groups[to][0].name}: ${why}`, { untouched: 'nothing was changed on any host' });
+    }
     out.info(`fleet deploy ${id}: ${short(commit)} to the idle group ${to} (${groups[to].map((host) => host.name).join(', ')}), ${live ? `then the switch from group ${live}` : 'then the first switch'}`);
     // The idle group changes now: this controller's record no longer knows it warm on the previous release.
     forgetControllerRecord(config.recordFile);
@@ -108,7 +112,8 @@ export async function blueGreenChange(ctx: FleetContext, options: { command: 'de
   }
 }
 
+/** Each host records the live group in the session its probe opened, before the lease goes back. */
 async function recordGroup(ctx: FleetContext, hosts: FleetHost[], group: Group, commit: string | null, id: string): Promise<void> {
-  const results = await Promise.all(hosts.map((host) => ctx.remote.query(host, ['fleet', 'group', '--group', group, '--id', id, ...(commit ? ['--commit', commit] : [])], { timeoutMs: 20_000 })));
+  const results = await Promise.all(hosts.map((host) => ctx.remote.ask(host, { op: 'group', group, id, commit }, { timeoutMs: 20_000 })));
   results.forEach((result, index) => result.exitCode !== 0 && ctx.out.warn(`could not record the live group ${group} there: ${result.tracker.tail(2).join(' ')}`, hosts[index].name));
 }

@@ -15,6 +15,10 @@ export type SessionRequest =
   | { op: 'probe'; take?: TakeRequest; replace?: string; resolve?: string }
   /** A host command run in the session's own process: `deploy` or `rollback` with its words, and the env the command gets. */
   | { op: 'run'; argv: string[]; env: Record<string, string> }
+  /** `fleet resolve`: a fetch of REPO, then the revision (empty or none: DEPLOY_BRANCH) as a full SHA; blue-green asks the idle group's first host. */
+  | { op: 'resolve'; revision?: string }
+  /** `fleet group`: this host records its blue-green group `group` as live (after the switch, before the release). */
+  | { op: 'group'; group: 'A' | 'B'; id: string; commit: string | null }
   /** A session opened again (the first one died): renew the rollout's lease and keep renewing it. */
   | { op: 'keep'; id: string; ttlS: number }
   /** `fleet lease release`: the lease given back, the record kept in fleet history; then the session ends. */
@@ -47,12 +51,16 @@ export function parseRequest(line: string): SessionRequest | { error: string } {
       return probeRequest(value);
     case 'run':
       return runRequest(value);
+    case 'resolve':
+      return value.revision === undefined ? { op: 'resolve' } : isText(value.revision) ? { op: 'resolve', revision: value.revision } : { error: 'resolve: "revision" must be a revision' };
+    case 'group':
+      return groupRequest(value);
     case 'keep':
       return isId(value.id) && isSeconds(value.ttlS) ? { op: 'keep', id: value.id, ttlS: value.ttlS } : { error: 'keep needs "id" (a fleet id) and "ttlS" (seconds)' };
     case 'release':
       return releaseRequest(value);
     default:
-      return { error: `unknown op ${JSON.stringify(value.op)} (probe, run, keep or release)` };
+      return { error: `unknown op ${JSON.stringify(value.op)} (probe, run, resolve, group, keep or release)` };
   }
 }
 
@@ -76,6 +84,14 @@ function runRequest(value: Fields): SessionRequest | { error: string } {
   if (!(SESSION_COMMANDS as readonly string[]).includes(argv[0])) return { error: `run: ${JSON.stringify(argv[0])} is not a command a session runs (${SESSION_COMMANDS.join(' or ')})` };
   if (!isObject(env) || !Object.entries(env).every(([key, text]) => ENV_NAME.test(key) && isText(text))) return { error: 'run: "env" must map variable names to strings' };
   return { op: 'run', argv: argv as string[], env: env as Record<string, string> };
+}
+
+function groupRequest(value: Fields): SessionRequest | { error: string } {
+  const { group, id, commit } = value;
+  if ((group !== 'A' && group !== 'B') || !isId(id) || !(commit === null || isText(commit, 64))) {
+    return { error: 'group needs "group" (A or B), "id" (a fleet id) and "commit" (a SHA or null)' };
+  }
+  return { op: 'group', group, id, commit: commit as string | null };
 }
 
 function releaseRequest(value: Fields): SessionRequest | { error: string } {

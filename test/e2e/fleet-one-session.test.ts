@@ -130,6 +130,42 @@ describe('one session per host per rollout', () => {
     expect(recovered.exitCode, recovered.all).toBe(0);
     expect(liveCommits()).toEqual([target, target, target]);
   }, 600_000);
+
+  it('blue-green: a deploy (resolve and live group included) is one session per host; a rollback, from the record or reading the hosts, one ssh command per host', async () => {
+    const [a, ...b] = fleet.hosts;
+    const switched = path.join(dir, 'switched.log');
+    const blueGreen = {
+      FLEET_STRATEGY: 'blue-green',
+      FLEET_GROUP_A: a.target,
+      FLEET_GROUP_B: b.map((host) => host.target).join(' '),
+      FLEET_SWITCH_CMD: `echo "$SWITCHYARD_GROUP" >> '${switched}'`,
+    };
+    const liveGroups = () => fleet.hosts.map((host) => JSON.parse(readFileSync(path.join(host.deployRootOutside, 'fleet-group.json'), 'utf8')).group);
+    for (const to of ['A', 'B'] as const) {
+      commitVersion();
+      clearCounts();
+      const deployed = await fleetCommand(['deploy'], blueGreen);
+      expect(deployed.exitCode, deployed.all).toBe(0);
+      expect(liveGroups()).toEqual(['A', 'B', 'B'].map(() => to));
+      for (const host of fleet.hosts) {
+        expect(invocations(host), `${host.target} (deploy to ${to})`).toEqual(['fleet session --json']);
+        expect(switchyardStarts(host), `${host.target} (deploy to ${to})`).toHaveLength(1);
+        expect(existsSync(path.join(host.deployRootOutside, 'fleet.lease')), host.target).toBe(false);
+      }
+    }
+    for (const reading of ['record', 'hosts'] as const) {
+      if (reading === 'hosts') rmSync(path.join(dir, '.switchyard-fleet.json'));
+      clearCounts();
+      const rolledBack = await fleetCommand(['rollback'], blueGreen);
+      expect(rolledBack.exitCode, rolledBack.all).toBe(0);
+      for (const host of fleet.hosts) {
+        expect(invocations(host), `${host.target} (rollback from the ${reading})`).toHaveLength(1);
+        expect(switchyardStarts(host), `${host.target} (rollback from the ${reading})`).toHaveLength(1);
+      }
+    }
+    expect(readLines(switched)).toEqual(['A', 'B', 'A', 'B']);
+    expect(liveGroups()).toEqual(['B', 'B', 'B']);
+  }, 600_000);
 });
 
 function readLines(file: string): string[] {

@@ -11,6 +11,9 @@ describe('parseRequest', () => {
     expect(parseRequest(JSON.stringify({ op: 'run', argv: ['deploy', '--json', '--', 'a'.repeat(40)], env: { SWITCHYARD_FLEET_ID: take.id } })))
       .toEqual({ op: 'run', argv: ['deploy', '--json', '--', 'a'.repeat(40)], env: { SWITCHYARD_FLEET_ID: take.id } });
     expect(parseRequest('{"op":"run","argv":["rollback","--json"]}')).toEqual({ op: 'run', argv: ['rollback', '--json'], env: {} });
+    expect(parseRequest('{"op":"resolve"}')).toEqual({ op: 'resolve' });
+    expect(parseRequest('{"op":"resolve","revision":"v1.2"}')).toEqual({ op: 'resolve', revision: 'v1.2' });
+    expect(parseRequest(`{"op":"group","group":"B","id":"${take.id}","commit":null}`)).toEqual({ op: 'group', group: 'B', id: take.id, commit: null });
     expect(parseRequest(`{"op":"keep","id":"${take.id}","ttlS":120}`)).toEqual({ op: 'keep', id: take.id, ttlS: 120 });
     const record = { outcome: 'success', command: 'deploy', holder: 'me@ctl', commit: null, reason: 'why' };
     expect(parseRequest(JSON.stringify({ op: 'release', id: take.id, record }))).toEqual({ op: 'release', id: take.id, record });
@@ -19,7 +22,10 @@ describe('parseRequest', () => {
   it('refuses what is not one, saying why', () => {
     expect(parseRequest('deploy now')).toEqual({ error: 'not a JSON request: "deploy now"' });
     expect(parseRequest('[1]')).toEqual({ error: 'a request is a JSON object with "op"' });
-    expect(parseRequest('{"op":"reboot"}')).toEqual({ error: 'unknown op "reboot" (probe, run, keep or release)' });
+    expect(parseRequest('{"op":"reboot"}')).toEqual({ error: 'unknown op "reboot" (probe, run, resolve, group, keep or release)' });
+    expect(parseRequest('{"op":"resolve","revision":7}')).toEqual({ error: 'resolve: "revision" must be a revision' });
+    expect(parseRequest(`{"op":"group","group":"C","id":"${take.id}","commit":null}`)).toMatchObject({ error: expect.stringContaining('group needs') });
+    expect(parseRequest('{"op":"group","group":"A","id":"../x","commit":null}')).toMatchObject({ error: expect.stringContaining('group needs') });
     expect(parseRequest('{"op":"run","argv":["exec","--","sh"]}')).toEqual({ error: 'run: "exec" is not a command a session runs (deploy or rollback)' });
     expect(parseRequest('{"op":"run","argv":[]}')).toEqual({ error: 'run needs "argv": the command and its words' });
     expect(parseRequest('{"op":"run","argv":["deploy"],"env":{"a b":"x"}}')).toEqual({ error: 'run: "env" must map variable names to strings' });
