@@ -33,6 +33,12 @@ export type Remote = {
     request: SessionRequest,
     options?: { timeoutMs?: number; onEvent?: (event: HostEvent) => void },
   ): Promise<RemoteResult & { json?: unknown }>;
+  /**
+   * The shared connections to `hosts` opened now (those not open yet), running nothing there: a command that
+   * needs the hosts right after some local work (blue-green's switch) pays no handshake then. Never fails: a
+   * host not reached here is tried again, and reported, by its first command.
+   */
+  connect(hosts: FleetHost[]): Promise<void>;
   close(hosts: FleetHost[]): Promise<void>;
 };
 
@@ -92,6 +98,13 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
       const exitCode = result.timedOut ? SSH_FAILED : result.exitCode;
       return { exitCode, stdout: result.stdout, tracker, json, reached: exitCode !== SSH_FAILED };
     }),
+    async connect(hosts) {
+      await Promise.all(hosts.filter((host) => !connected.has(host.name)).map((host) => throughConnection(host, async () => {
+        const timeoutMs = ((options.connectTimeoutS ?? 10) + 5) * 1000;
+        const result = await probeCommand(sshArgv.connect(host, options), { env: sshEnv, timeoutMs });
+        return { reached: result.exitCode === 0 };
+      })));
+    },
     ask: (host, request, askOptions = {}) => inTurn(host, () => throughConnection(host, async () => {
       const session = await sessionOf(host);
       const answer = await session.ask(request, askOptions);

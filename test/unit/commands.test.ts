@@ -87,6 +87,11 @@ describe('sshArgv', () => {
       'ssh', '-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
       '-o', 'ControlMaster=auto', '-o', 'ControlPath=/c/%C', '-o', 'ControlPersist=60', '--', 'web1', 'switchyard/deploy.ts status',
     ]);
+    expect(sshArgv.connect({ destination: 'root@h', port: 2222 }, options)).toEqual([
+      'ssh', '-F', '/etc/fleet/ssh_config', '-N',
+      '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
+      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/tmp/fleet-x/%C', '-o', 'ControlPersist=60', '-p', '2222', '--', 'root@h',
+    ]);
     expect(sshArgv.exit({ destination: 'web1' }, { controlDir: '/c' })).toEqual(['ssh', '-o', 'ControlPath=/c/%C', '-O', 'exit', '--', 'web1']);
   });
   it('quotes every word for the remote shell; FLEET_REMOTE is passed as written', () => {

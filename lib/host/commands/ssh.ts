@@ -30,6 +30,17 @@ export function remoteCommand(prefix: string, words: readonly string[], env: Rec
   return [...(assignments.length ? ['env', ...assignments] : []), prefix.trim(), ...words.map((word) => shellQuote(word))].filter(Boolean).join(' ');
 }
 
+/** The options every connection-making ssh gets (see sshArgv.run). */
+const connectionOptions = (options: SshOptions): string[] => [
+  '-o', 'BatchMode=yes',
+  '-o', `ConnectTimeout=${options.connectTimeoutS ?? 10}`,
+  '-o', 'ServerAliveInterval=5',
+  '-o', 'ServerAliveCountMax=3',
+  '-o', 'ControlMaster=auto',
+  '-o', `ControlPath=${options.controlDir}/%C`,
+  '-o', `ControlPersist=${options.persistS ?? 60}`,
+];
+
 export const sshArgv = {
   /**
    * `ssh` running `remote` (words, quoted here for the remote shell) after `prefix` (FLEET_REMOTE,
@@ -41,17 +52,25 @@ export const sshArgv = {
     'ssh',
     ...configFlag(options),
     '-T',
-    '-o', 'BatchMode=yes',
-    '-o', `ConnectTimeout=${options.connectTimeoutS ?? 10}`,
-    '-o', 'ServerAliveInterval=5',
-    '-o', 'ServerAliveCountMax=3',
-    '-o', 'ControlMaster=auto',
-    '-o', `ControlPath=${options.controlDir}/%C`,
-    '-o', `ControlPersist=${options.persistS ?? 60}`,
+    ...connectionOptions(options),
     ...portFlag(target),
     '--',
     target.destination,
     remoteCommand(prefix, remote, env),
+  ],
+  /**
+   * `ssh -N`: the host's shared connection opened ahead of its first command, running nothing there (a
+   * forced command in authorized_keys included). With ControlPersist the master goes to the background
+   * once authenticated and this ssh exits.
+   */
+  connect: (target: SshTarget, options: SshOptions): string[] => [
+    'ssh',
+    ...configFlag(options),
+    '-N',
+    ...connectionOptions(options),
+    ...portFlag(target),
+    '--',
+    target.destination,
   ],
   /** `ssh -O exit`: close a host's shared connection at the end of a command. */
   exit: (target: SshTarget, options: SshOptions): string[] => [
