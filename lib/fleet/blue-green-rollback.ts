@@ -29,9 +29,12 @@ export async function rollbackFromRecord(ctx: FleetContext, record: ControllerRe
   const id = newFleetId();
   const holder = `${ctx.user}@${os.hostname()}`;
   out.info(`fleet rollback ${id}: switch from group ${from} to group ${to} (${short(record.idleCommit)}), as this controller's record of fleet ${record.fleetId} says; then the hosts confirm it`);
-  // The hosts' connections open while the front switches: their confirmations then cost no handshake.
-  const connecting = ctx.remote.connect(hosts);
-  await switchTo(ctx, to, from, groups, record.idleCommit, 1).finally(() => connecting);
+  // The hosts' connections open while the switch is checked (not before: traffic moves first): their
+  // confirmations then cost no handshake.
+  let connecting: Promise<void> | undefined;
+  await switchTo(ctx, to, from, groups, record.idleCommit, 1, () => {
+    connecting = ctx.remote.connect(hosts);
+  }).finally(() => connecting);
   const turn = { id, holder, to, record };
   const answers = await Promise.all(hosts.map((host) => confirm(ctx, host, groups[to].includes(host) ? record.idleCommit : null, turn)));
   const refused = answers.filter((answer) => answer.problem || answer.heldBy);

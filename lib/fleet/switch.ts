@@ -23,7 +23,7 @@ export const CHECK_CANNOT_SERVE = 3;
 /**
  * FLEET_SWITCH_CMD to `to`, then FLEET_SWITCH_CHECK_CMD `passes` times in a row (bounded); on failure the switch
  * back to `from`. A deploy asks 3 (a group that just took its first traffic); a rollback 1 (the group served
- * this traffic before and stayed warm).
+ * this traffic before and stayed warm). `onSwitched`: called once FLEET_SWITCH_CMD has moved traffic, before the check.
  */
 export async function switchTo(
   ctx: FleetContext,
@@ -32,11 +32,13 @@ export async function switchTo(
   groups: Record<Group, FleetHost[]>,
   commit: string | null,
   needed = 3,
+  onSwitched?: () => void,
 ): Promise<void> {
   const { config } = ctx;
   const run = (command: string, group: Group) => runSwitchCommand(ctx, command, group, groups, commit);
   try {
     await run(config.switchCmd, to);
+    onSwitched?.();
     if (config.switchCheckCmd) {
       let passes = 0;
       const deadline = Date.now() + 30_000;
