@@ -14,15 +14,5 @@ case "${SWITCHYARD_GROUP:-}" in
   B) live=$HAPROXY_SERVERS_B; idle=$HAPROXY_SERVERS_A ;;
   *) echo "check.sh: SWITCHYARD_GROUP must be A or B" >&2; exit 2 ;;
 esac
-states=$(node "$tool" admin-state "$socket" "$backend" $live $idle)
-for server in $live; do
-  echo "$states" | grep -qx "$server ready" || { echo "check.sh: $backend/$server is not ready" >&2; exit 1; }
-done
-for server in $idle; do
-  echo "$states" | grep -qx "$server maint" || { echo "check.sh: $backend/$server is not in maint: it may still get requests" >&2; exit 1; }
-done
-served=$(node "$tool" served-by "$url")
-case " $live " in
-  *" $served "*) echo "haproxy $backend: $url answered by $served, of group $SWITCHYARD_GROUP" ;;
-  *) echo "check.sh: $url was answered by $served, not by group $SWITCHYARD_GROUP ($live)" >&2; exit 1 ;;
-esac
+# One Node start for the states and the request (haproxy-tool.mjs group-check): its exit code is the check's.
+exec node "$tool" group-check "$socket" "$backend" "$url" "$live" "$idle"

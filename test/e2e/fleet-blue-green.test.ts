@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duringLoad, failures, summarizeFailures } from '../../harness/load.ts';
 import { snapshotTree } from '../support/field-support.ts';
@@ -19,8 +20,9 @@ describe('a blue-green fleet', () => {
   const served = () => bed.served(async (response) => `${response.headers.get('x-switchyard-server')} ${(await response.json()).version}`, 20);
   const historyLength = (index: number) => bed.fleet.hosts[index].state().history.length;
 
+  const socket = (dir: string) => path.join(dir, 'front.sock');
+
   beforeAll(async () => {
-    const socket = (dir: string) => path.join(dir, 'front.sock');
     // The shipped front, with only what a test machine cannot share changed: the socket, the port, the hosts.
     bed = await startFleetTest({
       name: 'swy-bluegreen-', count: 2, front: ({ fleet, port, dir }) => {
@@ -136,4 +138,19 @@ describe('a blue-green fleet', () => {
     const after = await bed.run(['status', '--json']);
     expect(JSON.parse(after.stdout).hosts.map((host: any) => host.group)).toEqual(['A', 'A']);
   }, 900_000);
+
+  it('check.sh as shipped: passes for the live group; not ready or not in maint is exit 1, a front that refuses is exit 3', async () => {
+    const check = (group: string, url = bed.front.url('/health')) => execa(path.join(TEMPLATES, 'check.sh'), [], {
+      env: { SWITCHYARD_GROUP: group, HAPROXY_SOCKET: socket(bed.dir), HAPROXY_BACKEND: 'fleet', HAPROXY_SERVERS_A: 'a1', HAPROXY_SERVERS_B: 'b1', HAPROXY_CHECK_URL: url },
+      reject: false,
+    });
+    const live = await check('A');
+    expect(live.exitCode, live.stderr).toBe(0);
+    expect(live.stdout).toMatch(/answered by a1, of the live group \(a1\)/);
+    const idle = await check('B');
+    expect([idle.exitCode, idle.stderr]).toEqual([1, 'haproxy-tool: fleet/b1 is not ready']);
+    const refused = await check('A', 'http://127.0.0.1:1/health');
+    expect(refused.exitCode, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/ECONNREFUSED/);
+  }, 60_000);
 });
