@@ -32,6 +32,8 @@ export function newFleetId(): string {
  * The lease of the host first in name order (leaseOrder) is taken alone, before the others: of two
  * controllers started together exactly one gets it, and the other stops there having taken nothing,
  * so one of them always goes on (taking them all at once, each could get some and both give up).
+ * Meanwhile the other hosts' sessions start (their ssh handshake and Node start) with a probe that takes
+ * nothing, so their leases then cost one round trip each, not a second host start after the first.
  */
 export async function preflightAndLease(
   ctx: FleetContext,
@@ -41,9 +43,11 @@ export async function preflightAndLease(
 ): Promise<Map<string, HostCheck>> {
   const [anchor, ...others] = leaseOrder(hosts);
   const resolveOn = (host: FleetHost) => (host === hosts[0] ? resolve : undefined);
+  const starting = Promise.all(others.map((host) => ctx.remote.ask(host, { op: 'probe' }, { timeoutMs: 60_000 })));
   const first = await checkHost(ctx.remote, anchor, take, resolveOn(anchor), { session: true });
   const check = (host: FleetHost) => checkHost(ctx.remote, host, take, resolveOn(host), { session: true });
   const rest = first.heldBy ? [] : await Promise.all(others.map(check));
+  await starting;
   const checks = [first, ...rest];
   const bad = checks.filter((check) => check.problem);
   if (bad.length === 0) return new Map(checks.map((check) => [check.host.name, check]));
