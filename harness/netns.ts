@@ -161,9 +161,10 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
       const inHost = (argv: string[]) => ['nsenter', '-t', String(holder.pid), '-m', '-n', '--', ...argv];
       // Switchyard at /srv/switchyard, its .env beside it.
       cpSync(build, path.join(srv, 'switchyard'), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-      // A copy keeps no folder's mtime (lib/ is as new as the copy): the stamp is made newer again, or every command runs the TypeScript through tsx.
-      const now = new Date();
-      utimesSync(path.join(srv, 'switchyard', 'dist', '.stamp'), now, now);
+      // A copy keeps no folder's mtime (lib/ is as new as the copy): the stamp is made newer again, or every command runs the TypeScript
+      // through tsx. A second ahead: a Date has milliseconds, a folder's mtime nanoseconds, so "now" can be older than the last folder made.
+      const later = new Date(Date.now() + 1000);
+      utimesSync(path.join(srv, 'switchyard', 'dist', '.stamp'), later, later);
       const layout = nginxLayout('/srv/nginx');
       const hostEnv: Record<string, string> = {
         APP_NAME: 'fleetapp',
