@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { duringLoad, summarizeFailures, type RequestRecord } from '../harness/load.ts';
-import { startFront, type NetnsFleet } from '../harness/netns.ts';
+import { startFront, type NetnsFleet, type NetnsHost } from '../harness/netns.ts';
 import { freePort } from '../harness/ports.ts';
 import { batchesBefore, fleetCommand, medianText, type TimedLine } from './fleet-support.ts';
 
@@ -10,12 +10,15 @@ import { batchesBefore, fleetCommand, medianText, type TimedLine } from './fleet
  * rolled out in batches; the batches before it switched, then put back at once. Timed from the sick
  * host's failure event (its first failed step or error, as `fleet deploy --json` passes it on) to the
  * command's end: the revert phase, not the sick host's own HEALTH_TIMEOUT (shortened on it here).
+ * Each shape twice: the hosts on the default bake window (BAKE_TIME 5m: a switched host's previous slot
+ * stays warm, so its revert is a switch), and with BAKE_TIME=0 as the test hosts have it (the previous
+ * slot was stopped, so a revert starts it again).
  */
 
 const LOAD = { connections: 4, slowMs: [100, 500] as [number, number], maxDurationMs: 300_000, leadMs: 300, tailMs: 300 };
 const SICK_HEALTH_TIMEOUT = '3s';
 
-export type RevertShape = { size: number; batch: string };
+export type RevertShape = { size: number; batch: string; bake: 'default' | '0' };
 
 export type RevertOptions = {
   fleet: NetnsFleet;
@@ -28,22 +31,27 @@ export type RevertOptions = {
   envFor: (size: number) => string;
 };
 
-export type RevertFigure = { size: number; batch: string; batches: number; seconds: number[]; total: number[] };
+export type RevertFigure = { size: number; batch: string; bake: RevertShape['bake']; batches: number; seconds: number[]; total: number[] };
 
 export async function benchRevert(options: RevertOptions): Promise<{ lines: string[]; figures: RevertFigure[] }> {
   const records: RequestRecord[] = [];
   const figures: RevertFigure[] = [];
-  for (const { size, batch } of options.shapes) {
+  for (const { size, batch, bake } of options.shapes) {
     const hosts = options.fleet.hosts.slice(0, size);
     const sick = hosts[size - 1];
-    const envPath = path.join(sick.srv, 'switchyard', '.env');
-    const envText = readFileSync(envPath, 'utf8');
-    writeFileSync(envPath, envText.replace(/^HEALTH_TIMEOUT=.*$/m, `HEALTH_TIMEOUT=${JSON.stringify(SICK_HEALTH_TIMEOUT)}`));
+    const envPath = (host: NetnsHost) => path.join(host.srv, 'switchyard', '.env');
+    const envTexts = new Map(hosts.map((host) => [host, readFileSync(envPath(host), 'utf8')]));
+    for (const host of hosts) {
+      let text = envTexts.get(host)!;
+      if (bake === 'default') text = text.replace(/^BAKE_TIME=.*\n/m, '');
+      if (host === sick) text = text.replace(/^HEALTH_TIMEOUT=.*$/m, `HEALTH_TIMEOUT=${JSON.stringify(SICK_HEALTH_TIMEOUT)}`);
+      writeFileSync(envPath(host), text);
+    }
     writeFileSync(path.join(sick.srv, 'sick'), '');
     const frontDir = path.join(options.dir, `front-revert-${size}`);
     mkdirSync(frontDir, { recursive: true });
     const front = await startFront(frontDir, hosts.map((host) => host.address), await freePort());
-    const figure: RevertFigure = { size, batch, batches: batchesBefore(size, batch), seconds: [], total: [] };
+    const figure: RevertFigure = { size, batch, bake, batches: batchesBefore(size, batch), seconds: [], total: [] };
     try {
       for (let round = 0; round < options.rounds; round++) {
         let failedAt: number | undefined;
@@ -67,12 +75,12 @@ export async function benchRevert(options: RevertOptions): Promise<{ lines: stri
         if (failedAt === undefined) throw new Error(`fleet deploy --json passed on no failure event of ${sick.target}:\n${outcome.output.slice(-3000)}`);
         figure.seconds.push((ended - failedAt) / 1000);
         figure.total.push((ended - started) / 1000);
-        process.stdout.write(`  N=${size}, FLEET_BATCH=${batch}, sick on the last host: revert phase ${((ended - failedAt) / 1000).toFixed(2)} s of ${((ended - started) / 1000).toFixed(2)} s\n`);
+        process.stdout.write(`  N=${size}, FLEET_BATCH=${batch}, BAKE_TIME ${bake}, sick on the last host: revert phase ${((ended - failedAt) / 1000).toFixed(2)} s of ${((ended - started) / 1000).toFixed(2)} s\n`);
       }
     } finally {
       await front.stop();
       rmSync(path.join(sick.srv, 'sick'), { force: true });
-      writeFileSync(envPath, envText);
+      for (const [host, text] of envTexts) writeFileSync(envPath(host), text);
     }
     figures.push(figure);
   }
@@ -81,9 +89,9 @@ export async function benchRevert(options: RevertOptions): Promise<{ lines: stri
     '',
     `A release sick on the last host only (its health check fails; HEALTH_TIMEOUT=${SICK_HEALTH_TIMEOUT} there), the hosts before it in batches that switched; then every switched host put back at once. The revert phase: from the sick host's failure event to the command's end (the reverts, the lease release and the history). Target: ≤ 1 s per batch.`,
     '',
-    '| hosts | FLEET_BATCH | batches switched, then reverted | revert phase, s | per batch, s | whole command, s |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...figures.map((figure) => `| ${figure.size} | ${figure.batch} | ${figure.batches} | ${medianText(figure.seconds)} | ${medianText(figure.seconds.map((value) => value / figure.batches))} | ${medianText(figure.total)} |`),
+    '| hosts | FLEET_BATCH | BAKE_TIME on the hosts | batches switched, then reverted | revert phase, s | per batch, s | whole command, s |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...figures.map((figure) => `| ${figure.size} | ${figure.batch} | ${figure.bake === 'default' ? '5m (default: revert is a switch)' : '0 (revert restarts the old slot)'} | ${figure.batches} | ${medianText(figure.seconds)} | ${medianText(figure.seconds.map((value) => value / figure.batches))} | ${medianText(figure.total)} |`),
     '',
   ];
   return { lines, figures };

@@ -63,7 +63,8 @@ try {
   const sections: string[] = [];
   if (runs('scale')) sections.push(...(await benchScale({ fleet, dir, sizes, rounds, next, fleetRun })).lines);
   if (runs('revert')) {
-    const shapes = [{ size: 3, batch: '1' }, ...(count >= 10 ? [{ size: 10, batch: '3' }] : [])];
+    const revertSizes = [{ size: 3, batch: '1' }, ...(count >= 10 ? [{ size: 10, batch: '3' }] : [])];
+    const shapes = (['default', '0'] as const).flatMap((bake) => revertSizes.map((shape) => ({ ...shape, bake })));
     const nextSick = () => commit((repo) => copyFileSync(FLEET_APP, path.join(repo, 'server.js')), '-sick');
     sections.push(...(await benchRevert({ fleet, dir, deployTs: DEPLOY_TS, shapes, rounds, nextSick, envFor })).lines);
   }
