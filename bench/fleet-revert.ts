@@ -41,18 +41,20 @@ export async function benchRevert(options: RevertOptions): Promise<{ lines: stri
     const sick = hosts[size - 1];
     const envPath = (host: NetnsHost) => path.join(host.srv, 'switchyard', '.env');
     const envTexts = new Map(hosts.map((host) => [host, readFileSync(envPath(host), 'utf8')]));
-    for (const host of hosts) {
-      let text = envTexts.get(host)!;
-      if (bake === 'default') text = text.replace(/^BAKE_TIME=.*\n/m, '');
-      if (host === sick) text = text.replace(/^HEALTH_TIMEOUT=.*$/m, `HEALTH_TIMEOUT=${JSON.stringify(SICK_HEALTH_TIMEOUT)}`);
-      writeFileSync(envPath(host), text);
-    }
-    writeFileSync(path.join(sick.srv, 'sick'), '');
-    const frontDir = path.join(options.dir, `front-revert-${size}`);
-    mkdirSync(frontDir, { recursive: true });
-    const front = await startFront(frontDir, hosts.map((host) => host.address), await freePort());
     const figure: RevertFigure = { size, batch, bake, batches: batchesBefore(size, batch), seconds: [], total: [] };
+    let front: Awaited<ReturnType<typeof startFront>> | undefined;
     try {
+      for (const host of hosts) {
+        let text = envTexts.get(host)!;
+        if (bake === 'default') text = text.replace(/^BAKE_TIME=.*\n/m, '');
+        if (host === sick) text = text.replace(/^HEALTH_TIMEOUT=.*$/m, `HEALTH_TIMEOUT=${JSON.stringify(SICK_HEALTH_TIMEOUT)}`);
+        writeFileSync(envPath(host), text);
+      }
+      writeFileSync(path.join(sick.srv, 'sick'), '');
+      const frontDir = path.join(options.dir, `front-revert-${size}`);
+      mkdirSync(frontDir, { recursive: true });
+      front = await startFront(frontDir, hosts.map((host) => host.address), await freePort());
+      const port = front.port;
       for (let round = 0; round < options.rounds; round++) {
         let failedAt: number | undefined;
         const onLine = ({ at, line }: TimedLine) => {
@@ -62,7 +64,7 @@ export async function benchRevert(options: RevertOptions): Promise<{ lines: stri
         };
         const run = fleetCommand(options.deployTs, options.envFor(size), onLine);
         const sha = options.nextSick();
-        const { result, records: these } = await duringLoad({ port: front.port, ...LOAD }, async () => {
+        const { result, records: these } = await duringLoad({ port, ...LOAD }, async () => {
           const started = performance.now();
           const outcome = await run(['deploy', '--json', sha], { FLEET_BATCH: batch, FLEET_CANARY_HOSTS: '0' })();
           return { outcome, started, ended: performance.now() };
@@ -78,7 +80,7 @@ export async function benchRevert(options: RevertOptions): Promise<{ lines: stri
         process.stdout.write(`  N=${size}, FLEET_BATCH=${batch}, BAKE_TIME ${bake}, sick on the last host: revert phase ${((ended - failedAt) / 1000).toFixed(2)} s of ${((ended - started) / 1000).toFixed(2)} s\n`);
       }
     } finally {
-      await front.stop();
+      await front?.stop();
       rmSync(path.join(sick.srv, 'sick'), { force: true });
       for (const [host, text] of envTexts) writeFileSync(envPath(host), text);
     }

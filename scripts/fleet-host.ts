@@ -13,7 +13,8 @@ import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
 
 /**
  * The host's side of a fleet command, run by the controller over ssh (`fleet probe`, `fleet lease`,
- * `fleet resolve`, `fleet group`): one JSON document on stdout each, nothing an operator needs to type.
+ * `fleet group`; a rollout's `fleet session` resolves a revision itself): one JSON document on stdout
+ * each, nothing an operator needs to type.
  */
 
 const HOST_SIDE_VALUES = ['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve', 'expect-group', 'expect-id', 'expect-commit'] as const;
@@ -167,18 +168,6 @@ export const HOST_SIDE: Record<string, Command> = {
           : undefined;
         out({ released: releaseLease(config.deployRoot, id, record) });
       } else throw new SwitchyardError(`fleet lease: unknown action ${JSON.stringify(action)} (renew or release)`, { exitCode: 2 });
-      return 0;
-    },
-  }),
-  resolve: defineCommand({
-    spec: hostSideSpec('resolve', [{ name: 'REVISION' }] as const),
-    config: true,
-    json: 'document',
-    help: "Fetches REPO and prints REVISION (default: DEPLOY_BRANCH's head) as a full SHA.",
-    async run({ args, config }) {
-      const resolved = await resolveRevision(config, args.REVISION);
-      if (resolved.problem) throw new SwitchyardError(resolved.problem);
-      out(resolved);
       return 0;
     },
   }),

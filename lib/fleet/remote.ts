@@ -101,7 +101,7 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
     async connect(hosts) {
       await Promise.all(hosts.filter((host) => !connected.has(host.name)).map((host) => throughConnection(host, async () => {
         const timeoutMs = ((options.connectTimeoutS ?? 10) + 5) * 1000;
-        const result = await probeCommand(sshArgv.connect(host, options), { env: sshEnv, timeoutMs });
+        const result = await probeCommand(sshArgv.connect(host, options), { env: sshEnv, timeoutMs, output: 'ignore' });
         return { reached: result.exitCode === 0 };
       })));
     },

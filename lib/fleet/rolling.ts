@@ -43,8 +43,10 @@ export async function preflightAndLease(
 ): Promise<Map<string, HostCheck>> {
   const [anchor, ...others] = leaseOrder(hosts);
   const resolveOn = (host: FleetHost) => (host === hosts[0] ? resolve : undefined);
-  const starting = Promise.all(others.map((host) => ctx.remote.ask(host, { op: 'probe' }, { timeoutMs: 60_000 })));
-  const first = await checkHost(ctx.remote, anchor, take, resolveOn(anchor), { session: true });
+  // The anchor's check is asked first, so a FLEET_PARALLEL smaller than the fleet never queues it behind the others' starts.
+  const anchored = checkHost(ctx.remote, anchor, take, resolveOn(anchor), { session: true });
+  const starting = Promise.allSettled(others.map((host) => ctx.remote.ask(host, { op: 'probe' }, { timeoutMs: 60_000 })));
+  const first = await anchored;
   const check = (host: FleetHost) => checkHost(ctx.remote, host, take, resolveOn(host), { session: true });
   const rest = first.heldBy ? [] : await Promise.all(others.map(check));
   await starting;

@@ -15,7 +15,7 @@ export type SessionRequest =
   | { op: 'probe'; take?: TakeRequest; replace?: string; resolve?: string }
   /** A host command run in the session's own process: `deploy` or `rollback` with its words, and the env the command gets. */
   | { op: 'run'; argv: string[]; env: Record<string, string> }
-  /** `fleet resolve`: a fetch of REPO, then the revision (empty or none: DEPLOY_BRANCH) as a full SHA; blue-green asks the idle group's first host. */
+  /** A fetch of REPO, then the revision (empty or none: DEPLOY_BRANCH) as a full SHA; blue-green asks the idle group's first host. */
   | { op: 'resolve'; revision?: string }
   /** `fleet group`: this host records its blue-green group `group` as live (after the switch, before the release). */
   | { op: 'group'; group: 'A' | 'B'; id: string; commit: string | null }

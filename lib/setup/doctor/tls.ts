@@ -75,7 +75,7 @@ export function checkRenewal(ctx: CheckContext, roots: { systemd: string; cron: 
   const fix = `run certbot certonly again with --cert-name ${ctx.config.appName} --deploy-hook '/usr/local/sbin/switchyard-tls-hook ${settings.cert}' (certbot saves the hook in that file)`;
   if (!hook || !/switchyard-tls-hook/.test(hook)) return fail(`${renewal} names ${hook ? `the deploy-hook \`${hook}\`` : 'no deploy-hook'}: a renewed certificate would not reach nginx`, fix);
   if (!hook.split(/\s+/).includes(settings.cert)) return fail(`${renewal}'s deploy-hook \`${hook}\` does not write NGINX_TLS_CERT (${settings.cert})`, fix);
-  if (!/^\s*reuse_key\s*=\s*True\s*$/m.test(conf)) {
+  if (!/^\s*reuse_key\s*=\s*true\s*$/im.test(conf)) {
     return fail(`${renewal} lacks reuse_key = True: a renewal with a new key can fail the TLS handshakes at the instant of the swap (nginx reads the certificate, then the key)`, 'add reuse_key = True under [renewalparams] in that file, or issue again with certonly --reuse-key (docs/https.md)');
   }
   const timer = ['certbot.timer', 'snap.certbot.renew.timer'].find((name) => existsSync(path.join(roots.systemd, 'timers.target.wants', name)));
