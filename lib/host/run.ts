@@ -178,9 +178,16 @@ export async function runCommand(argv: readonly string[], options: RunOptions): 
   }
 }
 
-/** A command string the operator configured, run as written by /bin/sh (never combined with other input). */
+/** The argv that runs a command string the operator configured, as written, by /bin/sh (never combined with other input). */
+const shellArgv = (command: string) => ['/bin/sh', '-c', command];
+
 export function runShell(command: string, options: RunOptions): Promise<RunResult> {
-  return runCommand(['/bin/sh', '-c', command], options);
+  return runCommand(shellArgv(command), options);
+}
+
+/** A configured command run as a check (doctor): probeCommand's bounds, /bin/sh as runShell. */
+export function probeShell(command: string, options: Parameters<typeof probeCommand>[1]): ReturnType<typeof probeCommand> {
+  return probeCommand(shellArgv(command), options);
 }
 
 /** Run and return trimmed stdout; throws with stderr on failure. */

@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, SlotName } from '../config/config.ts';
+import { fileArgv } from '../host/commands/file.ts';
 import { runCommand } from '../host/run.ts';
 import type { State } from '../record/state-shape.ts';
 import type { ColdReason } from './cache-plan.ts';
@@ -85,7 +86,7 @@ export async function carryBuildCache(
         copied.push(relative);
         rmSync(target, { recursive: true, force: true });
         mkdirSync(path.dirname(target), { recursive: true });
-        await runCommand(['cp', '-a', '--reflink=auto', '--', path.join(fromDir, relative), target], { signal, env: config.commandEnv });
+        await runCommand(fileArgv.copyTree(path.join(fromDir, relative), target), { signal, env: config.commandEnv });
       }
       return { from: donor, copied };
     } catch (error) {

@@ -3,6 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import path from 'node:path';
 import type { Config, SlotName } from '../config/config.ts';
 import { paths } from '../host/paths.ts';
+import { fileArgv } from '../host/commands/file.ts';
 import { runCommand } from '../host/run.ts';
 
 /** The files of releases and slots: release folders, the slot symlinks, the install cache. */
@@ -82,7 +83,7 @@ export async function reuseDependencies(
   const target = path.join(toDir, 'node_modules');
   rmSync(target, { recursive: true, force: true });
   if (!existsSync(source)) return false;
-  await runCommand(['cp', '-a', '--reflink=auto', '--', source, target], { signal, env });
+  await runCommand(fileArgv.copyTree(source, target), { signal, env });
   return true;
 }
 

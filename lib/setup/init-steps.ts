@@ -14,6 +14,7 @@ import { liveFile } from '../traffic/nginx-live-file.ts';
 import { upstreamFor } from '../traffic/upstream.ts';
 import { readPidFile } from '../host/process.ts';
 import { childPids } from '../host/proc.ts';
+import { fileArgv } from '../host/commands/file.ts';
 import { waitForOldWorkers } from '../traffic/nginx-workers.ts';
 import { describeSiteEdits, planSiteInstall, siteOrigin, stampedSite } from './site-file.ts';
 
@@ -127,18 +128,18 @@ export async function installSite(site: { file: string; content: string }, targe
   }
   if (action === 'unchanged') done.push({ item: 'site installed', status: 'unchanged', detail: target.file });
   else {
-    if (action === 'replace') await runCommand([...sudo, 'cp', '-p', '--', target.file, previous], { env });
+    if (action === 'replace') await runCommand([...sudo, ...fileArgv.copyKeep(target.file, previous)], { env });
     // A new name, then a rename: nginx (or a crash) never finds half a site.
     const next = `${target.file}.switchyard-new`;
-    await runCommand([...sudo, 'install', '-m', '644', site.file, next], { env });
-    await runCommand([...sudo, 'mv', '-f', '--', next, target.file], { env });
+    await runCommand([...sudo, ...fileArgv.install('644', site.file, next)], { env });
+    await runCommand([...sudo, ...fileArgv.move(next, target.file)], { env });
     const status = action === 'create' ? 'created' : action === 'update' ? 'updated' : 'replaced';
     done.push({ item: 'site installed', status, detail: action === 'replace' ? `${target.file} (the previous one kept as ${previous})` : target.file });
   }
   if (target.link) {
     if (isLinkTo(target.link, target.file)) done.push({ item: 'site enabled', status: 'unchanged', detail: target.link });
     else {
-      await runCommand([...sudo, 'ln', '-sfn', target.file, target.link], { env });
+      await runCommand([...sudo, ...fileArgv.symlink(target.file, target.link)], { env });
       done.push({ item: 'site enabled', status: 'created', detail: `${target.link} → ${target.file}` });
     }
   }

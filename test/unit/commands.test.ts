@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { fileArgv } from '../../lib/host/commands/file.ts';
 import { crontabArgv } from '../../lib/host/commands/crontab.ts';
 import { gitArgv } from '../../lib/host/commands/git.ts';
 import { nginxHelperArgv } from '../../lib/host/commands/nginx-helper.ts';
@@ -48,6 +49,16 @@ describe('systemctlArgv', () => {
     expect(systemctlArgv.enableAsRoot('switchyard-shop.service')).toEqual(['systemctl', 'enable', 'switchyard-shop.service']);
     expect(systemctlArgv.disableAsRoot('switchyard-shop.service')).toEqual(['systemctl', 'disable', 'switchyard-shop.service']);
     expect(systemctlArgv.daemonReloadAsRoot()).toEqual(['systemctl', 'daemon-reload']);
+  });
+});
+
+describe('fileArgv', () => {
+  it('is exactly these words, -- before the paths', () => {
+    expect(fileArgv.copyTree('/r/a/node_modules', '/r/b/node_modules')).toEqual(['cp', '-a', '--reflink=auto', '--', '/r/a/node_modules', '/r/b/node_modules']);
+    expect(fileArgv.copyKeep('/etc/nginx/sites-available/app', '/etc/nginx/sites-available/app.previous')).toEqual(['cp', '-p', '--', '/etc/nginx/sites-available/app', '/etc/nginx/sites-available/app.previous']);
+    expect(fileArgv.install('644', '/tmp/site', '/etc/nginx/sites-available/app.new')).toEqual(['install', '-m', '644', '--', '/tmp/site', '/etc/nginx/sites-available/app.new']);
+    expect(fileArgv.move('/e/app.new', '/e/app')).toEqual(['mv', '-f', '--', '/e/app.new', '/e/app']);
+    expect(fileArgv.symlink('/e/sites-available/app', '/e/sites-enabled/app')).toEqual(['ln', '-sfn', '--', '/e/sites-available/app', '/e/sites-enabled/app']);
   });
 });
 

@@ -3,7 +3,7 @@ import { sudoArgv } from '../../host/commands/sudo.ts';
 import { existsSync } from 'node:fs';
 import { probe } from '../../slot/health.ts';
 import { sudoersLine } from '../init.ts';
-import { probeCommand } from '../../host/run.ts';
+import { probeCommand, probeShell } from '../../host/run.ts';
 import { loadState } from '../../record/state.ts';
 import { liveFile } from '../../traffic/nginx-live-file.ts';
 import { dirsOnTheWay, firstBlockedDir } from '../../traffic/nginx-access.ts';
@@ -42,7 +42,7 @@ export async function checkNginxConfig(ctx: CheckContext): Promise<CheckResult> 
   const { nginx, switchKind } = ctx.config;
   const command = dumpCommand(nginx.testCmd);
   if (!command) return fail(`cannot read nginx's configuration: NGINX_TEST_CMD (${nginx.testCmd}) has no -t to turn into -T`, 'set NGINX_TEST_CMD to `sudo -n nginx -t` (or your nginx with -t)');
-  const result = await probeCommand(['/bin/sh', '-c', command], { env: ctx.env, timeoutMs: 15_000 });
+  const result = await probeShell(command, { env: ctx.env, timeoutMs: 15_000 });
   if (result.timedOut) return fail(`\`${command}\` did not finish within 15s`, 'check nginx by hand: sudo nginx -t');
   if (result.exitCode !== 0) {
     const last = result.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${result.exitCode}`;

@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { probeCommand } from '../../host/run.ts';
+import { probeShell } from '../../host/run.ts';
 import { loadState } from '../../record/state.ts';
 import { switchCommandEnv } from '../../traffic/command.ts';
 import { fail, pass, type CheckContext, type CheckResult } from './types.ts';
@@ -50,7 +50,8 @@ export async function checkSwitchCommand(ctx: CheckContext): Promise<CheckResult
   const state = loadState(config.deployRoot, config.appName, config.ports);
   if (!state.live) return pass('SWITCH_CMD and SWITCH_CHECK_CMD can run; nothing is live yet to check');
   // Read-only: the check for the slot that is live now, with the facts a deploy would give it.
-  const result = await probeCommand(['/bin/sh', '-c', config.command.checkCmd], { env: { ...ctx.env, ...switchCommandEnv(config, state.live, null) }, timeoutMs: 10_000 });
+  const env = { ...ctx.env, ...switchCommandEnv(config, state.live, null) };
+  const result = await probeShell(config.command.checkCmd, { env, timeoutMs: 10_000 });
   if (result.exitCode === 0) return pass(`SWITCH_CHECK_CMD confirms traffic reaches live slot ${state.live} (port ${config.ports[state.live]})`);
   const last = `${result.stderr}\n${result.stdout}`.trim().split('\n').filter(Boolean).slice(-2).join(' | ') || result.error || `exit code ${result.exitCode}`;
   return fail(`SWITCH_CHECK_CMD fails for live slot ${state.live} (port ${config.ports[state.live]}): ${result.timedOut ? 'did not finish within 10s' : last}`, `send traffic back to the live slot with SWITCHYARD_SLOT=${state.live} SWITCHYARD_PORT=${config.ports[state.live]} SWITCHYARD_PORTS=${config.ports[state.live]} SWITCHYARD_APP_NAME=${config.appName} ${config.command.switchCmd}; if the check still fails, fix the load balancer or the check`);
