@@ -8,10 +8,32 @@ import net from 'node:net';
  * its deploy could meanwhile be the local end of some connection, and the app's bind fails with
  * EADDRINUSE (seen with INSTANCES=2 under load). Real hosts use 3001/3002, outside it too.
  */
-const [firstTestPort, lastTestPort] = ((): [number, number] => {
+/** How many workers' slices the range is cut into: at least vitest.config.ts's maxWorkers. */
+const PORT_SLICES = 4;
+
+/** The range for every test process: below the ephemeral ports when there is room, else above them. */
+export const wholeTestPortRange = ((): [number, number] => {
   const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
   return low - 1 - 20_000 >= 2_000 ? [20_000, low - 1] : [high + 1, 65_535];
 })();
+
+const [firstTestPort, lastTestPort] = ((): [number, number] => {
+  // Vitest runs files in several workers at once, each handing out ports of its own: a port one worker
+  // chose, not bound yet, could be chosen by another (a slot's port is bound only at its deploy). Each
+  // worker (VITEST_POOL_ID, 1 to maxWorkers) gets its own slice of the range, so none can.
+  return portSlice(wholeTestPortRange, Number(process.env.VITEST_POOL_ID));
+})();
+
+/** Worker `pool`'s slice of `range` (the whole range outside vitest). Pure. */
+export function portSlice([first, last]: [number, number], pool: number, slices = PORT_SLICES): [number, number] {
+  if (!Number.isInteger(pool) || pool < 1) return [first, last];
+  const width = Math.floor((last - first + 1) / slices);
+  const start = first + ((pool - 1) % slices) * width;
+  return [start, start + width - 1];
+}
+
+/** The ports this process hands out: its worker's slice of the range outside the ephemeral ports. */
+export const testPortRange = (): [number, number] => [firstTestPort, lastTestPort];
 
 /** Ports this process has handed out: never twice, even before a test binds them. */
 const handedOut = new Set<number>();
