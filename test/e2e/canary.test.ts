@@ -7,6 +7,7 @@ import { waitFor } from '../../harness/wait.ts';
 import { fixtureApp } from '../support/fixture-app.ts';
 import { childPids } from '../../lib/host/proc.ts';
 import { isAlive, signalProcess } from '../../lib/host/process.ts';
+import { runningHolder } from '../../lib/record/lock.ts';
 
 /**
  * The percentage canary on a real nginx (as root: workers as nobody), real slots, real users: each
@@ -127,6 +128,8 @@ describe('the percentage canary', () => {
       const deployed = await host.run(['deploy', '--canary', '10%']);
       expect(deployed.exitCode, deployed.output).toBe(0);
       await waitFor('the good release promoted', () => host.state().canary === null, { timeoutMs: 60_000, output: canaryLog });
+      // The watcher records the end of the canary, then gives the deploy lock back: the next deploy waits for that.
+      await waitFor('the watcher to give the deploy lock back', () => runningHolder(host.deployRoot) === undefined, { timeoutMs: 30_000, output: canaryLog });
       expect(host.state().history.at(-1), canaryLog()).toMatchObject({ command: 'deploy', outcome: 'success', commit: good });
       expect(canaryLog()).toMatch(/step 2 of 2: 50% of users on slot [ab] \(no reload\)/);
       expect(workers(), 'nginx worker pids').toEqual(before);
@@ -139,6 +142,7 @@ describe('the percentage canary', () => {
       expect(bad.exitCode, bad.output).toBe(0);
       const since = Date.now();
       await waitFor('the bad release rolled back', () => host.state().canary === null, { timeoutMs: 60_000, output: canaryLog });
+      await waitFor('the watcher to give the deploy lock back', () => runningHolder(host.deployRoot) === undefined, { timeoutMs: 30_000, output: canaryLog });
       const last = host.state().history.at(-1);
       expect(last, canaryLog()).toMatchObject({ command: 'deploy', outcome: 'failed', automatic: true, reason: expect.stringMatching(/rolled back automatically: 2 windows in a row failed at 5% of users: slot [ab]: \d+ of \d+ requests 5xx/) });
       expect(host.state()).toMatchObject({ live, canary: null });
