@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
+/** How many workers' slices the range is cut into: at least vitest.config.ts's maxWorkers. */
+const PORT_SLICES = 4;
+
 /**
  * Where test ports come from: outside the kernel's ephemeral range. A port `listen(0)` hands out is
  * from that range, and so is the local port of every outgoing connection (the load generators, nginx
@@ -8,20 +11,9 @@ import net from 'node:net';
  * its deploy could meanwhile be the local end of some connection, and the app's bind fails with
  * EADDRINUSE (seen with INSTANCES=2 under load). Real hosts use 3001/3002, outside it too.
  */
-/** How many workers' slices the range is cut into: at least vitest.config.ts's maxWorkers. */
-const PORT_SLICES = 4;
-
-/** The range for every test process: below the ephemeral ports when there is room, else above them. */
 export const wholeTestPortRange = ((): [number, number] => {
   const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
   return low - 1 - 20_000 >= 2_000 ? [20_000, low - 1] : [high + 1, 65_535];
-})();
-
-const [firstTestPort, lastTestPort] = ((): [number, number] => {
-  // Vitest runs files in several workers at once, each handing out ports of its own: a port one worker
-  // chose, not bound yet, could be chosen by another (a slot's port is bound only at its deploy). Each
-  // worker (VITEST_POOL_ID, 1 to maxWorkers) gets its own slice of the range, so none can.
-  return portSlice(wholeTestPortRange, Number(process.env.VITEST_POOL_ID));
 })();
 
 /** Worker `pool`'s slice of `range` (the whole range outside vitest). Pure. */
@@ -31,6 +23,11 @@ export function portSlice([first, last]: [number, number], pool: number, slices 
   const start = first + ((pool - 1) % slices) * width;
   return [start, start + width - 1];
 }
+
+// Vitest runs files in several workers at once, each handing out ports of its own: a port one worker
+// chose, not bound yet, could be chosen by another (a slot's port is bound only at its deploy). Each
+// worker (VITEST_POOL_ID, 1 to maxWorkers) gets its own slice of the range, so none can.
+const [firstTestPort, lastTestPort] = portSlice(wholeTestPortRange, Number(process.env.VITEST_POOL_ID));
 
 /** The ports this process hands out: its worker's slice of the range outside the ephemeral ports. */
 export const testPortRange = (): [number, number] => [firstTestPort, lastTestPort];

@@ -3,20 +3,20 @@ import { defineCommand } from '../lib/cli/define-command.ts';
 import type { CommandIo } from '../lib/cli/command.ts';
 import type { Config } from '../lib/config/config.ts';
 import { SwitchyardError } from '../lib/errors.ts';
+import { writeLiveGroup } from '../lib/fleet/group.ts';
 import { endLine, parseRequest, type SessionEnd, type SessionRequest } from '../lib/fleet/session-protocol.ts';
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { releaseLease, renewLease } from '../lib/record/fleet-lease.ts';
 import { COMMANDS } from './commands.ts';
 import { hostSideSpec, newLease, probeAnswer, resolveRevision } from './fleet-host.ts';
-import { writeLiveGroup } from '../lib/fleet/group.ts';
 
 /**
  * A rollout's one conversation with this host (`fleet session`, started once per host over one ssh
  * command): probe and lease, the deploy or rollback run in this very process, blue-green's resolve and
- * live group, the release. Requests
- * and answers: lib/fleet/session-protocol.ts. The lease is renewed here while stdin stays open; when it
- * closes (the controller or its connection gone) renewing stops, and the session ends once the command
- * running has finished: a host's cycle is never cut halfway, and the lease expires by itself.
+ * live group, the release. Requests and answers: lib/fleet/session-protocol.ts. The lease is renewed
+ * here while stdin stays open; when it closes (the controller or its connection gone) renewing stops,
+ * and the session ends once the command running has finished: a host's cycle is never cut halfway, and
+ * the lease expires by itself.
  */
 
 /** The signals and process events a command's frame may listen to: what it added is taken away after it. */
