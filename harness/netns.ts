@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { waitFor } from './wait.ts';
  * Real hosts on this machine: each an `ip netns` with a veth pair to the root namespace (an address
  * of a test subnet that exists only there), its own /srv (a mount namespace with a bind mount), its
  * own sshd (root, key only, a host key the client's known_hosts holds), nginx started as root (its
- * workers run as nobody) and a copy of Switchyard in /srv/switchyard with the host's own .env. The
+ * workers run as nobody) and Switchyard in /srv/switchyard as the package installs it, with the host's own .env. The
  * ports are the host's own (3001, 3002, 80): each namespace has its own. Needs root.
  */
 
@@ -61,21 +61,35 @@ function freeSubnet(): number {
   throw new Error('no free 10.231.X.0/24 test subnet');
 }
 
-/** Switchyard as a host has it: the sources (node_modules linked), with the bundle built once and copied with its times. */
-function switchyardCopy(dir: string): string {
+/**
+ * Switchyard built once from this checkout (the sources copied, node_modules linked, the bundle made),
+ * for each host to get what the package ships (below).
+ */
+function switchyardBuild(dir: string): string {
   const source = path.join(dir, 'switchyard-build');
   mkdirSync(source);
-  for (const entry of ['deploy.ts', 'lib', 'scripts', 'templates', 'tools', 'package.json', 'package-lock.json', 'tsconfig.json', '.env.example']) {
+  for (const entry of ['deploy.ts', 'lib', 'scripts', 'templates', 'graceful', 'tools', 'package.json', 'package-lock.json', 'tsconfig.json', '.env.example']) {
     if (existsSync(path.join(PROJECT, entry))) {
       cpSync(path.join(PROJECT, entry), path.join(source, entry), { recursive: true, preserveTimestamps: true });
     }
   }
   symlinkSync(path.join(PROJECT, 'node_modules'), path.join(source, 'node_modules'));
   execFileSync(process.execPath, [path.join(source, 'tools', 'bundle.mjs')], { cwd: source, stdio: 'pipe' });
-  // Every command on a host must run the bundle, as after npm ci: the TypeScript through tsx costs seconds a start.
-  const newer = execFileSync('find', ['deploy.ts', 'lib', 'scripts', 'tools', 'package.json', 'tsconfig.json', '-newer', 'dist/.stamp', '-print', '-quit'], { cwd: source, encoding: 'utf8' }).trim();
-  if (newer) throw new Error(`the test copy of Switchyard has ${newer} newer than its bundle`);
   return source;
+}
+
+/**
+ * Switchyard as a host has it after `npm install -g switchyard`: what package.json's `files` ships (the
+ * bundle, no sources, so every command runs the bundle), package.json, and the dependencies.
+ */
+function installSwitchyard(build: string, target: string): void {
+  const shipped: string[] = JSON.parse(readFileSync(path.join(build, 'package.json'), 'utf8')).files;
+  mkdirSync(target);
+  for (const entry of [...shipped, 'package.json']) {
+    const from = path.join(build, entry);
+    if (existsSync(from)) cpSync(from, path.join(target, entry), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  }
+  symlinkSync(path.join(PROJECT, 'node_modules'), path.join(target, 'node_modules'));
 }
 
 export type FleetHostOptions = {
@@ -118,7 +132,7 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
   try {
     const clientKey = path.join(dir, 'client_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'fleet-test', '-f', clientKey]);
-    const build = switchyardCopy(dir);
+    const build = switchyardBuild(dir);
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     mkdirSync('/srv', { recursive: true });
     const knownHosts: string[] = [];
@@ -159,12 +173,8 @@ export async function createNetnsFleet(options: FleetHostOptions): Promise<Netns
         }
       }, { timeoutMs: 30_000 });
       const inHost = (argv: string[]) => ['nsenter', '-t', String(holder.pid), '-m', '-n', '--', ...argv];
-      // Switchyard at /srv/switchyard, its .env beside it.
-      cpSync(build, path.join(srv, 'switchyard'), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-      // A copy keeps no folder's mtime (lib/ is as new as the copy): the stamp is made newer again, or every command runs the TypeScript
-      // through tsx. A second ahead: a Date has milliseconds, a folder's mtime nanoseconds, so "now" can be older than the last folder made.
-      const later = new Date(Date.now() + 1000);
-      utimesSync(path.join(srv, 'switchyard', 'dist', '.stamp'), later, later);
+      // Switchyard at /srv/switchyard, its .env beside it (a folder outside node_modules keeps its config there).
+      installSwitchyard(build, path.join(srv, 'switchyard'));
       const layout = nginxLayout('/srv/nginx');
       const hostEnv: Record<string, string> = {
         APP_NAME: 'fleetapp',

@@ -7,17 +7,18 @@ import { groupTurnProblem, readLiveGroup, writeLiveGroup } from '../lib/fleet/gr
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { LEASE_ID, LEASE_TTL_S, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 import { runningHolder } from '../lib/record/lock.ts';
-import type { TakeRequest } from '../lib/fleet/session-protocol.ts';
+import type { SessionRequest, TakeRequest } from '../lib/fleet/session-protocol.ts';
 import { loadState } from '../lib/record/state.ts';
 import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
 
 /**
- * The host's side of a fleet command, run by the controller over ssh (`fleet probe`, `fleet lease`,
- * `fleet group`; a rollout's `fleet session` resolves a revision itself): one JSON document on stdout
+ * The host's side of a fleet command, run by the controller over ssh (`fleet probe`, `fleet lease`; a
+ * rollout's `fleet session` answers the same questions, and resolves, records the live group and confirms a
+ * blue-green turn itself): one JSON document on stdout
  * each, nothing an operator needs to type.
  */
 
-const HOST_SIDE_VALUES = ['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'id', 'group', 'history', 'resolve', 'expect-group', 'expect-id', 'expect-commit'] as const;
+const HOST_SIDE_VALUES = ['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'history', 'resolve'] as const;
 
 /** The host side's own option table: words the controller passes, never typed by an operator. */
 const HOST_SIDE_OPTIONS = {
@@ -32,8 +33,8 @@ export function hostSideSpec<P extends CommandSpec['positionals']>(sub: string, 
 type HostFlags = Flags<ReturnType<typeof hostSideSpec>>;
 const valueOf = (flags: HostFlags, name: (typeof HOST_SIDE_VALUES)[number]) => flags[name];
 
-function idFlag(flags: HostFlags, name: '--take' | '--replace' | '--id' | '--expect-id'): string | undefined {
-  const value = valueOf(flags, name.slice(2) as 'take' | 'replace' | 'id' | 'expect-id');
+function idFlag(flags: HostFlags, name: '--take' | '--replace'): string | undefined {
+  const value = valueOf(flags, name.slice(2) as 'take' | 'replace');
   if (value !== undefined && !LEASE_ID.test(value)) throw new SwitchyardError(`${name} must be a fleet id; got ${JSON.stringify(value)}`, { exitCode: 2 });
   return value;
 }
@@ -70,26 +71,23 @@ export function newLease(take: TakeRequest): FleetLease {
 }
 
 /**
- * Blue-green rollback's one call per host, after the front moved (`--take`): the lease taken, then, if
- * the host shows what the controller's record expects (--expect-*), the live group written and the lease
- * given back with the outcome in fleet history. Otherwise nothing written, the lease kept: the controller
+ * Blue-green rollback's confirmation on this host, after the front moved (a session's `turn`): the lease
+ * taken, then, if the host shows what the controller's record expects, the live group written and the lease
+ * given back with a success in fleet history. Otherwise nothing written, the lease kept: the controller
  * switches back and gives it back.
  */
-function turnGroup(config: Config, flags: HostFlags, group: 'A' | 'B', id: string) {
-  const taken = takeLease(config.deployRoot, leaseOf(flags, id));
+export function turnGroup(config: Config, request: Extract<SessionRequest, { op: 'turn' }>) {
+  const { take, group, commit, expect } = request;
+  const taken = takeLease(config.deployRoot, newLease(take));
   if (!taken.taken) return { taken };
-  const expectGroup = valueOf(flags, 'expect-group');
   const state = loadState(config.deployRoot, config.appName, config.ports);
   const live = state.live ? state.slots[state.live].commit : null;
-  const deploying = runningHolder(config.deployRoot)?.command;
-  const expected = { group: expectGroup === 'B' ? 'B' as const : 'A' as const, fleetId: idFlag(flags, '--expect-id') ?? '?', commit: valueOf(flags, 'expect-commit') };
-  const problem = expectGroup ? groupTurnProblem(expected, { recorded: readLiveGroup(config.deployRoot), live, deploying }) : undefined;
-  if (problem) return { taken, problem, recorded: readLiveGroup(config.deployRoot) ?? null };
-  const commit = valueOf(flags, 'commit') ?? null;
+  const recorded = readLiveGroup(config.deployRoot);
+  const problem = groupTurnProblem(expect, { recorded, live, deploying: runningHolder(config.deployRoot)?.command });
+  if (problem) return { taken, problem, recorded: recorded ?? null };
   const at = new Date().toISOString();
-  writeLiveGroup(config.deployRoot, { group, commit, fleetId: id, at });
-  const holder = valueOf(flags, 'holder') ?? '?';
-  releaseLease(config.deployRoot, id, { id, command: valueOf(flags, 'command') ?? '?', holder, commit, outcome: valueOf(flags, 'outcome') ?? 'success', at });
+  writeLiveGroup(config.deployRoot, { group, commit, fleetId: take.id, at });
+  releaseLease(config.deployRoot, take.id, { id: take.id, command: take.command, holder: take.holder, commit, outcome: 'success', at });
   return { taken, group, live };
 }
 
@@ -168,24 +166,6 @@ export const HOST_SIDE: Record<string, Command> = {
           : undefined;
         out({ released: releaseLease(config.deployRoot, id, record) });
       } else throw new SwitchyardError(`fleet lease: unknown action ${JSON.stringify(action)} (renew or release)`, { exitCode: 2 });
-      return 0;
-    },
-  }),
-  group: defineCommand({
-    spec: hostSideSpec('group'),
-    config: true,
-    json: 'document',
-    help: "Records this host's blue-green group as live.",
-    async run({ flags, config }) {
-      const group = valueOf(flags, 'group');
-      if (group !== 'A' && group !== 'B') throw new SwitchyardError('fleet group needs --group A or B', { exitCode: 2 });
-      const take = idFlag(flags, '--take');
-      if (!take) {
-        writeLiveGroup(config.deployRoot, { group, commit: valueOf(flags, 'commit') ?? null, fleetId: idFlag(flags, '--id') ?? '?', at: new Date().toISOString() });
-        out({ group });
-        return 0;
-      }
-      out(turnGroup(config, flags, group, take));
       return 0;
     },
   }),

@@ -8,12 +8,12 @@ import { endLine, parseRequest, type SessionEnd, type SessionRequest } from '../
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { releaseLease, renewLease } from '../lib/record/fleet-lease.ts';
 import { COMMANDS } from './commands.ts';
-import { hostSideSpec, newLease, probeAnswer, resolveRevision } from './fleet-host.ts';
+import { hostSideSpec, newLease, probeAnswer, resolveRevision, turnGroup } from './fleet-host.ts';
 
 /**
  * A rollout's one conversation with this host (`fleet session`, started once per host over one ssh
- * command): probe and lease, the deploy or rollback run in this very process, blue-green's resolve and
- * live group, the release. Requests and answers: lib/fleet/session-protocol.ts. The lease is renewed
+ * command): probe and lease, the deploy or rollback run in this very process, blue-green's resolve, live
+ * group and turn, the release. Requests and answers: lib/fleet/session-protocol.ts. The lease is renewed
  * here while stdin stays open; when it closes (the controller or its connection gone) renewing stops,
  * and the session ends once the command running has finished: a host's cycle is never cut halfway, and
  * the lease expires by itself.
@@ -90,6 +90,11 @@ export const sessionCommand = defineCommand({
           const { group, id: fleetId, commit } = request;
           writeLiveGroup(needConfig().deployRoot, { group, commit, fleetId, at: new Date().toISOString() });
           return { session: 'done', exitCode: 0, answer: { group } };
+        }
+        case 'turn': {
+          const turned = turnGroup(needConfig(), request);
+          if (turned.taken.taken && turned.problem) keep(request.take.id, request.take.ttlS);
+          return { session: 'done', exitCode: 0, answer: turned };
         }
         case 'keep': {
           const renewed = renewLease(needConfig().deployRoot, request.id, request.ttlS);

@@ -9,7 +9,7 @@ import { otherGroup, runSwitchCommand, switchTo, type Group } from './switch.ts'
 
 /**
  * Blue-green `fleet rollback` from the controller's record: the front moves first (FLEET_SWITCH_CMD, one
- * FLEET_SWITCH_CHECK_CMD pass), then one call per host takes the lease, checks what the record promised
+ * FLEET_SWITCH_CHECK_CMD pass, during which the hosts' sessions start), then one request per host takes the lease, checks what the record promised
  * (the group and fleet command the host recorded last, no deploy running, the warm group on the kept
  * commit), records the new live group and gives the lease back. A host that disagrees, or a lease held by
  * another fleet command, runs the switch back at once: traffic spends one host round trip on a group the
@@ -29,12 +29,11 @@ export async function rollbackFromRecord(ctx: FleetContext, record: ControllerRe
   const id = newFleetId();
   const holder = `${ctx.user}@${os.hostname()}`;
   out.info(`fleet rollback ${id}: switch from group ${from} to group ${to} (${short(record.idleCommit)}), as this controller's record of fleet ${record.fleetId} says; then the hosts confirm it`);
-  // The hosts' connections open while the switch is checked (not before: traffic moves first): their
-  // confirmations then cost no handshake.
-  let connecting: Promise<void> | undefined;
+  // The hosts' sessions start (handshake, Node start) while the switch is checked, not before: traffic moves
+  // first. Their confirmations then cost one round trip each.
   await switchTo(ctx, to, from, groups, record.idleCommit, 1, () => {
-    connecting = ctx.remote.connect(hosts);
-  }).finally(() => connecting);
+    for (const host of hosts) void ctx.remote.ask(host, { op: 'probe' }, { timeoutMs: 30_000 }).catch(() => undefined);
+  });
   const turn = { id, holder, to, record };
   const answers = await Promise.all(hosts.map((host) => confirm(ctx, host, groups[to].includes(host) ? record.idleCommit : null, turn)));
   const refused = answers.filter((answer) => answer.problem || answer.heldBy);
@@ -58,8 +57,8 @@ export async function rollbackFromRecord(ctx: FleetContext, record: ControllerRe
   const confirmed = answers.filter((answer) => answer.taken && !answer.problem && !answer.heldBy).map((answer) => answer.host);
   // Hosts that recorded the new group take back the record they had (the fleet command that made `from` live).
   if (back === from) {
-    const words = ['fleet', 'group', '--group', from, '--id', record.fleetId, ...(record.commit ? ['--commit', record.commit] : [])];
-    await Promise.all(confirmed.map((host) => ctx.remote.query(host, words, { timeoutMs: 20_000 })));
+    const group = { op: 'group' as const, group: from, id: record.fleetId, commit: record.commit };
+    await Promise.all(confirmed.map((host) => ctx.remote.ask(host, group, { timeoutMs: 20_000 })));
   }
   const held = refused.some((answer) => answer.heldBy);
   const reason = `fleet rollback: the hosts did not confirm this controller's record, so ${alreadyLive ? `nothing moved` : `the switch to group ${to} was undone`}: ${why}`;
@@ -79,11 +78,9 @@ async function confirm(
   turn: { id: string; holder: string; to: Group; record: ControllerRecord },
 ): Promise<Answer> {
   const { id, holder, to, record } = turn;
-  const words = ['fleet', 'group', '--group', to, '--id', id, ...(record.idleCommit ? ['--commit', record.idleCommit] : []),
-    '--take', id, '--command', 'rollback', '--holder', holder, '--ttl', String(LEASE_TTL_S), '--outcome', 'success',
-    '--controller-host', os.hostname(), '--controller-pid', String(process.pid),
-    '--expect-group', record.group, '--expect-id', record.fleetId, ...(warmCommit ? ['--expect-commit', warmCommit] : [])];
-  const result = await ctx.remote.query(host, words, { timeoutMs: 20_000 });
+  const take = { id, command: 'rollback', holder, ttlS: LEASE_TTL_S, controllerHost: os.hostname(), controllerPid: process.pid };
+  const expect = { group: record.group, fleetId: record.fleetId, ...(warmCommit ? { commit: warmCommit } : {}) };
+  const result = await ctx.remote.ask(host, { op: 'turn', take, group: to, commit: record.idleCommit, expect }, { timeoutMs: 20_000 });
   type TurnAnswer = {
     taken?: { taken?: boolean; holder?: { id?: string; holder?: string } };
     problem?: string;

@@ -2,22 +2,24 @@ import { parseEvents } from '../cli/events.ts';
 import { planBatches } from './batches.ts';
 import { recordedGroup } from './blue-green.ts';
 import type { FleetContext } from './context.ts';
-import type { FleetHost } from './hosts.ts';
+import { leaseOrder, type FleetHost } from './hosts.ts';
 import { checkHosts, resolvedCommit } from './preflight.ts';
 import { releaseCmdOrder } from './release-cmd.ts';
 import { shapeLine } from './rolling.ts';
 import { otherGroup } from './switch.ts';
 
 /**
- * `fleet deploy --dry-run`: the preflight's read of every host (the first resolves the revision, as a
- * real deploy does), then each host's own `deploy --dry-run` in the order a real rollout would take
+ * `fleet deploy --dry-run`: the preflight's read of every host (the first in name order resolves the
+ * revision, as a real deploy does), then each host's own `deploy --dry-run` in the order a real rollout would take
  * them. Nothing changes anywhere; exit 1 when a real deploy would stop.
  */
 export async function fleetDryRun(ctx: FleetContext, revision: string | undefined): Promise<number> {
   const { config, out } = ctx;
-  // As the real preflight: the first host fetches REPO and resolves the revision once, so a name that does not exist fails here.
+  // As the real preflight: the host first in name order fetches REPO and resolves the revision once, so a name that does not exist fails here.
   const checks = await checkHosts(ctx.remote, config.hosts, undefined, revision ?? '');
-  const commit = checks[0].problem ? undefined : resolvedCommit(checks[0], config.hosts[0], revision);
+  const [anchor] = leaseOrder(config.hosts);
+  const resolver = checks.find((check) => check.host === anchor)!;
+  const commit = resolver.problem ? undefined : resolvedCommit(resolver, anchor, revision);
   let failedPlans = 0;
   const order = (batches: FleetHost[][]) => {
     const ordered = releaseCmdOrder(batches, new Map(checks.map((check) => [check.host, check])), commit ?? null);

@@ -39,3 +39,11 @@ function parseHost(entry: string): FleetHost | string {
   if (!DESTINATION.test(entry)) return `${JSON.stringify(entry)} is not an ssh destination (alias, host, user@host or ssh://user@host:port)`;
   return { name: entry, destination: entry.replace(/\[|\]/g, '') };
 }
+
+/**
+ * The hosts in the order every controller takes their leases: by name as FLEET_HOSTS writes it (controllers
+ * must name a host alike). The first, the anchor, is also the one that resolves a rollout's revision. Pure.
+ */
+export function leaseOrder(hosts: readonly FleetHost[]): FleetHost[] {
+  return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -4,7 +4,7 @@ import { SwitchyardError } from '../errors.ts';
 import { isAlive } from '../host/process.ts';
 import { describeLease, type FleetLease, type FleetRecord } from '../record/fleet-lease.ts';
 import type { LiveGroup } from './group.ts';
-import type { FleetHost } from './hosts.ts';
+import { leaseOrder, type FleetHost } from './hosts.ts';
 import type { Remote } from './remote.ts';
 import { switchyardVersion } from '../project-dir.ts';
 
@@ -23,7 +23,7 @@ export type Probe = {
   taken?: { taken: boolean; holder?: FleetLease } | null;
   group?: LiveGroup | null;
   history?: FleetRecord[];
-  /** Asked with --resolve (the first host only): the revision as a full SHA, after a fetch of REPO, or why not. */
+  /** Asked with --resolve (one host only): the revision as a full SHA, after a fetch of REPO, or why not. */
   resolved?: { commit?: string; problem?: string } | null;
   /** RELEASE_CMD is set there: a fleet deploy runs it on one host only (release-cmd.ts). */
   releaseCmd?: boolean;
@@ -92,9 +92,10 @@ export async function checkHost(
   return { host, probe };
 }
 
-/** `resolve`: the revision the first host resolves ('' for DEPLOY_BRANCH), undefined for none. */
+/** `resolve`: the revision the host first in name order (leaseOrder) resolves ('' for DEPLOY_BRANCH), undefined for none. */
 export async function checkHosts(remote: Remote, hosts: FleetHost[], take?: Take, resolve?: string): Promise<HostCheck[]> {
-  return Promise.all(hosts.map((host, index) => checkHost(remote, host, take, index === 0 ? resolve : undefined)));
+  const [anchor] = leaseOrder(hosts);
+  return Promise.all(hosts.map((host) => checkHost(remote, host, take, host === anchor ? resolve : undefined)));
 }
 
 /** The full SHA the host's preflight resolved `revision` to (DEPLOY_BRANCH without one), or the one line saying why not. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { probeCommand } from '../host/run.ts';
@@ -11,8 +11,10 @@ import { openHostSession, type HostSession } from './host-session.ts';
 import type { SessionRequest } from './session-protocol.ts';
 
 /**
- * The controller's ssh: one private control folder per command, one shared connection per host, closed at
- * the end; over it a rollout's one session per host (host-session.ts), other commands one ssh command each.
+ * The controller's ssh: one private control folder per command, one shared connection per host. A host's
+ * session (host-session.ts: a rollout's, a blue-green rollback's) is that connection's master itself, so
+ * the connection lasts exactly as long as the session; other commands (status, a dry run) share a
+ * connection kept in the background, closed at the end.
  */
 
 export type RemoteResult = { exitCode: number; stdout: string; tracker: EventTracker; reached: boolean };
@@ -33,12 +35,6 @@ export type Remote = {
     request: SessionRequest,
     options?: { timeoutMs?: number; onEvent?: (event: HostEvent) => void },
   ): Promise<RemoteResult & { json?: unknown }>;
-  /**
-   * The shared connections to `hosts` opened now (those not open yet), running nothing there: a command that
-   * needs the hosts right after some local work (blue-green's switch) pays no handshake then. Never fails: a
-   * host not reached here is tried again, and reported, by its first command.
-   */
-  connect(hosts: FleetHost[]): Promise<void>;
   close(hosts: FleetHost[]): Promise<void>;
 };
 
@@ -53,9 +49,12 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
   // most 107 bytes, and ssh binds `<folder>/swy-ssh-XXXXXX/<40 hex of %C>.<16 random>` first: 73 of them are ours.
   const runtimeDir = env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.length <= MAX_CONTROL_PARENT ? env.XDG_RUNTIME_DIR : os.tmpdir();
   const controlDir = mkdtempSync(path.join(runtimeDir, 'swy-ssh-'));
-  // A host's connection lasts the whole command (close() ends it), so a host waiting for its batch never pays a
-  // second handshake (a batch waits minutes, not 10); the bound ends a connection a killed controller left.
+  // A query's connection lasts the whole command (close() ends it), so a host's next query pays no second
+  // handshake; the bound ends a connection a killed controller left. A session is its connection's master
+  // (ControlPersist=no): a host waiting minutes for its batch keeps it open, and its end closes it, with no
+  // `ssh -O exit` to run (and pay a process start for) at the end.
   const options: SshOptions = { configFile: config.sshConfig, controlDir, connectTimeoutS: 10, persistS: 600 };
+  const sessionOptions: SshOptions = { ...options, persistS: 'no' };
   // FLEET_PARALLEL: a host's first command opens its connection; at most that many open at once (a bastion's MaxStartups).
   const connected = new Set<string>();
   const opening = createLimit(config.parallel);
@@ -68,15 +67,15 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
           return result;
         });
   const sshEnv = { ...env };
-  const argv = (host: FleetHost, words: string[], extra: Record<string, string> = {}) =>
-    sshArgv.run(host, config.remote, words, options, extra);
+  const argv = (host: FleetHost, words: string[], extra: Record<string, string> = {}, through = options) =>
+    sshArgv.run(host, config.remote, words, through, extra);
   const sessions = new Map<string, HostSession>();
   // The lease each host's session keeps: a session opened again after one died is told to keep it too.
   const leases = new Map<string, { id: string; ttlS: number }>();
   const sessionOf = async (host: FleetHost): Promise<HostSession> => {
     const open = sessions.get(host.name);
     if (open && !open.dead()) return open;
-    const session = await openHostSession(argv(host, ['fleet', 'session', '--json']), sshEnv);
+    const session = await openHostSession(argv(host, ['fleet', 'session', '--json'], {}, sessionOptions), sshEnv);
     sessions.set(host.name, session);
     const lease = leases.get(host.name);
     if (lease) await session.ask({ op: 'keep', ...lease }, { timeoutMs: 30_000 });
@@ -98,13 +97,6 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
       const exitCode = result.timedOut ? SSH_FAILED : result.exitCode;
       return { exitCode, stdout: result.stdout, tracker, json, reached: exitCode !== SSH_FAILED };
     }),
-    async connect(hosts) {
-      await Promise.all(hosts.filter((host) => !connected.has(host.name)).map((host) => throughConnection(host, async () => {
-        const timeoutMs = ((options.connectTimeoutS ?? 10) + 5) * 1000;
-        const result = await probeCommand(sshArgv.connect(host, options), { env: sshEnv, timeoutMs, output: 'ignore' });
-        return { reached: result.exitCode === 0 };
-      })));
-    },
     ask: (host, request, askOptions = {}) => inTurn(host, () => throughConnection(host, async () => {
       const session = await sessionOf(host);
       const answer = await session.ask(request, askOptions);
@@ -123,7 +115,10 @@ export function createRemote(config: FleetConfig, env: Record<string, string | u
         clearTimeout(bound);
       }));
       sessions.clear();
-      await Promise.all(hosts.map((host) => probeCommand(sshArgv.exit(host, options), { env: sshEnv, timeoutMs: 5000 })));
+      // A master removes its socket when it ends: none left, none to close (a rollout's sessions were all masters).
+      if (readdirSync(controlDir).length > 0) {
+        await Promise.all(hosts.map((host) => probeCommand(sshArgv.exit(host, options), { env: sshEnv, timeoutMs: 5000 })));
+      }
       rmSync(controlDir, { recursive: true, force: true });
     },
   };

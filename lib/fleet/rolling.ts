@@ -5,7 +5,7 @@ import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { batchWidth, failureBudget, planBatches } from './batches.ts';
 import type { FleetConfig } from './config.ts';
 import type { FleetContext } from './context.ts';
-import type { FleetHost } from './hosts.ts';
+import { leaseOrder, type FleetHost } from './hosts.ts';
 import { checkHost, LEASE_TTL_S, resolvedCommit, type HostCheck, type Take } from './preflight.ts';
 import type { RemoteResult } from './remote.ts';
 import { releaseCmdOrder } from './release-cmd.ts';
@@ -28,8 +28,9 @@ export function newFleetId(): string {
 
 /**
  * Preflight with the lease taken on every host; on any problem every lease taken is given back and
- * nothing changed. `resolve`: the revision the first host resolves in the same call ('' for DEPLOY_BRANCH).
- * The lease of the host first in name order (leaseOrder) is taken alone, before the others: of two
+ * nothing changed. `resolve`: the revision the anchor (below) resolves in the same call ('' for
+ * DEPLOY_BRANCH): its fetch runs while the other hosts' sessions are still starting.
+ * The lease of the host first in name order (leaseOrder, the anchor) is taken alone, before the others: of two
  * controllers started together exactly one gets it, and the other stops there having taken nothing,
  * so one of them always goes on (taking them all at once, each could get some and both give up).
  * Meanwhile the other hosts' sessions start (their ssh handshake and Node start) with a probe that takes
@@ -42,12 +43,11 @@ export async function preflightAndLease(
   resolve?: string,
 ): Promise<Map<string, HostCheck>> {
   const [anchor, ...others] = leaseOrder(hosts);
-  const resolveOn = (host: FleetHost) => (host === hosts[0] ? resolve : undefined);
   // The anchor's check is asked first, so a FLEET_PARALLEL smaller than the fleet never queues it behind the others' starts.
-  const anchored = checkHost(ctx.remote, anchor, take, resolveOn(anchor), { session: true });
+  const anchored = checkHost(ctx.remote, anchor, take, resolve, { session: true });
   const starting = Promise.allSettled(others.map((host) => ctx.remote.ask(host, { op: 'probe' }, { timeoutMs: 60_000 })));
   const first = await anchored;
-  const check = (host: FleetHost) => checkHost(ctx.remote, host, take, resolveOn(host), { session: true });
+  const check = (host: FleetHost) => checkHost(ctx.remote, host, take, undefined, { session: true });
   const rest = first.heldBy ? [] : await Promise.all(others.map(check));
   await starting;
   const checks = [first, ...rest];
@@ -61,11 +61,6 @@ export async function preflightAndLease(
     next: held ? 'wait for it to finish (its lease expires if its controller died), then run this again' : 'fix what each line above names, then run this again',
     exitCode: held ? 75 : 1,
   });
-}
-
-/** The hosts in the order every controller takes their leases: by name as FLEET_HOSTS writes it (controllers must name a host alike). Pure. */
-export function leaseOrder(hosts: readonly FleetHost[]): FleetHost[] {
-  return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
@@ -126,9 +121,10 @@ export async function rollingChange(ctx: FleetContext, options: ChangeOptions): 
   let reason: string | undefined;
   const drains = config.drainCmd ? drainSteps(ctx) : undefined;
   try {
-    // One SHA for every host, resolved once before any host changes (by the first host's preflight, which fetches REPO).
+    // One SHA for every host, resolved once before any host changes (by the anchor's preflight, which fetches REPO).
     if (resolving) {
-      commit = resolvedCommit(checks.get(hosts[0].name), hosts[0], options.revision);
+      const [anchor] = leaseOrder(hosts);
+      commit = resolvedCommit(checks.get(anchor.name), anchor, options.revision);
       out.info(`${options.revision ?? 'DEPLOY_BRANCH'} → ${commit}`);
     }
     const env = { SWITCHYARD_FLEET_ID: id };

@@ -1,4 +1,5 @@
 import { LEASE_ID } from '../record/fleet-lease.ts';
+import type { GroupExpectation } from './group.ts';
 
 /**
  * What a rollout's controller and a host's `fleet session` say to each other: one JSON request a line
@@ -19,6 +20,12 @@ export type SessionRequest =
   | { op: 'resolve'; revision?: string }
   /** `fleet group`: this host records its blue-green group `group` as live (after the switch, before the release). */
   | { op: 'group'; group: 'A' | 'B'; id: string; commit: string | null }
+  /**
+   * Blue-green rollback's confirmation once the front has moved: the lease `take` taken; if this host shows
+   * what the controller's record expects, `group` recorded as live and the lease given back (fleet history:
+   * success); otherwise nothing written and the lease kept, for the controller to give back.
+   */
+  | { op: 'turn'; take: TakeRequest; group: 'A' | 'B'; commit: string | null; expect: GroupExpectation }
   /** A session opened again (the first one died): renew the rollout's lease and keep renewing it. */
   | { op: 'keep'; id: string; ttlS: number }
   /** `fleet lease release`: the lease given back, the record kept in fleet history; then the session ends. */
@@ -55,27 +62,49 @@ export function parseRequest(line: string): SessionRequest | { error: string } {
       return value.revision === undefined ? { op: 'resolve' } : isText(value.revision) ? { op: 'resolve', revision: value.revision } : { error: 'resolve: "revision" must be a revision' };
     case 'group':
       return groupRequest(value);
+    case 'turn':
+      return turnRequest(value);
     case 'keep':
       return isId(value.id) && isSeconds(value.ttlS) ? { op: 'keep', id: value.id, ttlS: value.ttlS } : { error: 'keep needs "id" (a fleet id) and "ttlS" (seconds)' };
     case 'release':
       return releaseRequest(value);
     default:
-      return { error: `unknown op ${JSON.stringify(value.op)} (probe, run, resolve, group, keep or release)` };
+      return { error: `unknown op ${JSON.stringify(value.op)} (probe, run, resolve, group, turn, keep or release)` };
   }
 }
+
+/** A lease asked for, or undefined when `take` is not one. */
+function takeOf(take: unknown): TakeRequest | undefined {
+  if (!isObject(take) || !isId(take.id) || !isText(take.command, 40) || !isText(take.holder, 200) || !isSeconds(take.ttlS)
+    || !isText(take.controllerHost, 255) || !Number.isInteger(take.controllerPid)) return undefined;
+  const { id, command, holder, ttlS, controllerHost } = take;
+  return { id, command, holder, ttlS, controllerHost, controllerPid: take.controllerPid as number };
+}
+
+const TAKE_FIELDS = '"take" needs id, command, holder, ttlS, controllerHost and controllerPid';
+const isGroup = (value: unknown): value is 'A' | 'B' => value === 'A' || value === 'B';
+const isCommit = (value: unknown): value is string | null => value === null || isText(value, 64);
 
 function probeRequest(value: Fields): SessionRequest | { error: string } {
   const { take, replace, resolve } = value;
   if (replace !== undefined && !isId(replace)) return { error: 'probe: "replace" must be a fleet id' };
   if (resolve !== undefined && !isText(resolve)) return { error: 'probe: "resolve" must be a revision' };
   if (take === undefined) return { op: 'probe', ...(resolve !== undefined ? { resolve } : {}) };
-  if (!isObject(take) || !isId(take.id) || !isText(take.command, 40) || !isText(take.holder, 200) || !isSeconds(take.ttlS)
-    || !isText(take.controllerHost, 255) || !Number.isInteger(take.controllerPid)) {
-    return { error: 'probe: "take" needs id, command, holder, ttlS, controllerHost and controllerPid' };
-  }
-  const { id, command, holder, ttlS, controllerHost } = take;
-  const lease: TakeRequest = { id, command, holder, ttlS, controllerHost, controllerPid: take.controllerPid as number };
+  const lease = takeOf(take);
+  if (!lease) return { error: `probe: ${TAKE_FIELDS}` };
   return { op: 'probe', take: lease, ...(replace !== undefined ? { replace } : {}), ...(resolve !== undefined ? { resolve } : {}) };
+}
+
+function turnRequest(value: Fields): SessionRequest | { error: string } {
+  const { group, commit, expect } = value;
+  const take = takeOf(value.take);
+  if (!take) return { error: `turn: ${TAKE_FIELDS}` };
+  if (!isGroup(group) || !isCommit(commit) || !isObject(expect) || !isGroup(expect.group) || !isId(expect.fleetId)
+    || !(expect.commit === undefined || isText(expect.commit, 64))) {
+    return { error: 'turn needs "group" (A or B), "commit" (a SHA or null) and "expect" (group, fleetId, and the warm commit or none)' };
+  }
+  const warm = expect.commit !== undefined ? { commit: expect.commit as string } : {};
+  return { op: 'turn', take, group, commit, expect: { group: expect.group, fleetId: expect.fleetId, ...warm } };
 }
 
 function runRequest(value: Fields): SessionRequest | { error: string } {
@@ -88,10 +117,10 @@ function runRequest(value: Fields): SessionRequest | { error: string } {
 
 function groupRequest(value: Fields): SessionRequest | { error: string } {
   const { group, id, commit } = value;
-  if ((group !== 'A' && group !== 'B') || !isId(id) || !(commit === null || isText(commit, 64))) {
+  if (!isGroup(group) || !isId(id) || !isCommit(commit)) {
     return { error: 'group needs "group" (A or B), "id" (a fleet id) and "commit" (a SHA or null)' };
   }
-  return { op: 'group', group, id, commit: commit as string | null };
+  return { op: 'group', group, id, commit };
 }
 
 function releaseRequest(value: Fields): SessionRequest | { error: string } {

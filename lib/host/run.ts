@@ -49,7 +49,7 @@ export const loadExeca = async (): Promise<typeof Execa> => (await (execaModule 
 function start(
   execa: typeof Execa,
   argv: readonly string[],
-  options: { cwd?: string; env: Record<string, string | undefined>; detached?: boolean; buffer?: boolean; maxBuffer?: number; output?: 'ignore' },
+  options: { cwd?: string; env: Record<string, string | undefined>; detached?: boolean; buffer?: boolean; maxBuffer?: number },
 ) {
   const [file, ...args] = argv;
   return execa(file, args, {
@@ -57,7 +57,6 @@ function start(
     env: options.env,
     extendEnv: false,
     stdin: 'ignore',
-    ...(options.output === 'ignore' ? { stdout: 'ignore' as const, stderr: 'ignore' as const } : {}),
     detached: options.detached ?? false,
     buffer: options.buffer ?? false,
     ...(options.maxBuffer ? { maxBuffer: options.maxBuffer } : {}),
@@ -213,19 +212,18 @@ export async function capture(
 
 /**
  * Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then.
- * `output: 'ignore'`: its stdio is /dev/null, so it is over at its exit even when a process it left in the
- * background (ssh's ControlPersist master) still holds what it was given.
  */
 export async function probeCommand(
   argv: readonly string[],
-  options: { env: Record<string, string | undefined>; timeoutMs: number; cwd?: string; output?: 'ignore' },
+  options: { env: Record<string, string | undefined>; timeoutMs: number; cwd?: string },
 ): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean; error?: string }> {
   try {
     const subprocess = start(await loadExeca(), argv, {
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      ...(options.output === 'ignore' ? { output: 'ignore' as const } : { buffer: true, maxBuffer: 20_000_000 }),
+      buffer: true,
+      maxBuffer: 20_000_000,
     });
     const bound = boundGroup(subprocess, { timeoutMs: options.timeoutMs, first: 'SIGKILL' });
     let result;

@@ -55,8 +55,11 @@ describe('a blue-green fleet', () => {
     expect(await served()).toEqual(['a1 v1']);
 
     const v2 = bed.commitVersion('v2');
-    // --dry-run: the idle group's hosts and their plans, then the switch; no batches, nothing changed.
-    const idleFiles = () => (existsSync(bed.fleet.hosts[1].deployRootOutside) ? snapshotTree(bed.fleet.hosts[1].deployRootOutside) : null);
+    // --dry-run: the idle group's hosts and their plans, then the switch; no batches, nothing changed (but the
+    // mirror of REPO on the host first in name order, which resolves the revision as a real deploy's preflight).
+    const withoutMirror = (files: Record<string, string>) =>
+      Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith('.switchyard')));
+    const idleFiles = () => (existsSync(bed.fleet.hosts[1].deployRootOutside) ? withoutMirror(snapshotTree(bed.fleet.hosts[1].deployRootOutside)) : null);
     const stateBefore = idleFiles();
     const dry = await bed.run(['deploy', '--dry-run']);
     expect(dry.exitCode, dry.output).toBe(0);

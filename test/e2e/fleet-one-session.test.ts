@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,21 @@ describe('one session per host per rollout', () => {
   // Switchyard's own Node starts (its bundle or deploy.ts), not the app's `node server.js` or `node build.js`.
   const switchyardStarts = (host: NetnsHost) => readLines(path.join(host.srv, 'node-starts.log')).filter((script) => script.startsWith('/srv/switchyard/'));
   const clearCounts = () => fleet.hosts.forEach((host) => ['remote.log', 'node-starts.log'].forEach((file) => rmSync(path.join(host.srv, file), { force: true })));
+  /**
+   * ssh processes of the controller (their control folder is in `dir`, its XDG_RUNTIME_DIR) still running, and
+   * sockets left in those folders (an empty folder is what a SIGKILLed controller leaves: nothing runs there).
+   */
+  const connectionsLeft = () => {
+    const processes = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/swy-ssh-`);
+      } catch {
+        return false;
+      }
+    });
+    const sockets = readdirSync(dir).filter((entry) => entry.startsWith('swy-ssh-')).flatMap((folder) => readdirSync(path.join(dir, folder)).map((entry) => `${folder}/${entry}`));
+    return [...processes.map((pid) => `ssh pid ${pid}`), ...sockets];
+  };
   /** The `fleet session` processes running on a host (its network namespace). */
   const sessionsOn = (host: NetnsHost) => spawnSync('ip', ['netns', 'pids', host.ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).filter((pid) => {
     try {
@@ -86,7 +101,12 @@ describe('one session per host per rollout', () => {
         expect(existsSync(path.join(host.deployRootOutside, 'fleet.lease')), host.target).toBe(false);
         expect(sessionsOn(host), host.target).toEqual([]);
       }
+      expect(connectionsLeft(), `after the ${shape} deploy`).toEqual([]);
     }
+    // `fleet status` shares a connection per host kept in the background: closed at its end all the same.
+    const status = await fleetCommand(['status']);
+    expect(status.exitCode, status.all).toBe(0);
+    expect(connectionsLeft(), 'after fleet status').toEqual([]);
     const history = JSON.parse((await fleetCommand(['history', '--json'])).stdout);
     expect(Object.values(history.at(-1).outcomes)).toEqual(['success', 'success', 'success']);
   }, 600_000);
@@ -131,7 +151,7 @@ describe('one session per host per rollout', () => {
     expect(liveCommits()).toEqual([target, target, target]);
   }, 600_000);
 
-  it('blue-green: a deploy (resolve and live group included) is one session per host; a rollback, from the record or reading the hosts, one ssh command per host', async () => {
+  it('blue-green: a deploy (resolve and live group included) is one session per host; a rollback, from the record or reading the hosts, too', async () => {
     const [a, ...b] = fleet.hosts;
     const switched = path.join(dir, 'switched.log');
     const blueGreen = {
@@ -152,6 +172,8 @@ describe('one session per host per rollout', () => {
         expect(switchyardStarts(host), `${host.target} (deploy to ${to})`).toHaveLength(1);
         expect(existsSync(path.join(host.deployRootOutside, 'fleet.lease')), host.target).toBe(false);
       }
+      // Each session was its host's connection: when the command ends, none is left open.
+      expect(connectionsLeft(), `after the deploy to ${to}`).toEqual([]);
     }
     for (const reading of ['record', 'hosts'] as const) {
       if (reading === 'hosts') rmSync(path.join(dir, '.switchyard-fleet.json'));
@@ -159,9 +181,10 @@ describe('one session per host per rollout', () => {
       const rolledBack = await fleetCommand(['rollback'], blueGreen);
       expect(rolledBack.exitCode, rolledBack.all).toBe(0);
       for (const host of fleet.hosts) {
-        expect(invocations(host), `${host.target} (rollback from the ${reading})`).toHaveLength(1);
+        expect(invocations(host), `${host.target} (rollback from the ${reading})`).toEqual(['fleet session --json']);
         expect(switchyardStarts(host), `${host.target} (rollback from the ${reading})`).toHaveLength(1);
       }
+      expect(connectionsLeft(), `after the rollback from the ${reading}`).toEqual([]);
     }
     expect(readLines(switched)).toEqual(['A', 'B', 'A', 'B']);
     expect(liveGroups()).toEqual(['B', 'B', 'B']);

@@ -98,10 +98,10 @@ describe('sshArgv', () => {
       'ssh', '-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
       '-o', 'ControlMaster=auto', '-o', 'ControlPath=/c/%C', '-o', 'ControlPersist=60', '--', 'web1', 'switchyard/deploy.ts status',
     ]);
-    expect(sshArgv.connect({ destination: 'root@h', port: 2222 }, options)).toEqual([
-      'ssh', '-F', '/etc/fleet/ssh_config', '-N',
-      '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
-      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/tmp/fleet-x/%C', '-o', 'ControlPersist=60', '-p', '2222', '--', 'root@h',
+    // A session's ssh is its connection's master, in the foreground: the connection ends with it.
+    expect(sshArgv.run({ destination: 'web1' }, 'switchyard/deploy.ts', ['fleet', 'session', '--json'], { controlDir: '/c', persistS: 'no' })).toEqual([
+      'ssh', '-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
+      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/c/%C', '-o', 'ControlPersist=no', '--', 'web1', 'switchyard/deploy.ts fleet session --json',
     ]);
     expect(sshArgv.exit({ destination: 'web1' }, { controlDir: '/c' })).toEqual(['ssh', '-o', 'ControlPath=/c/%C', '-O', 'exit', '--', 'web1']);
   });

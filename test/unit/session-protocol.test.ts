@@ -14,6 +14,10 @@ describe('parseRequest', () => {
     expect(parseRequest('{"op":"resolve"}')).toEqual({ op: 'resolve' });
     expect(parseRequest('{"op":"resolve","revision":"v1.2"}')).toEqual({ op: 'resolve', revision: 'v1.2' });
     expect(parseRequest(`{"op":"group","group":"B","id":"${take.id}","commit":null}`)).toEqual({ op: 'group', group: 'B', id: take.id, commit: null });
+    const turn = { op: 'turn', take, group: 'A', commit: 'c'.repeat(40), expect: { group: 'B', fleetId: '20261206T040000-def456', commit: 'c'.repeat(40) } };
+    expect(parseRequest(JSON.stringify(turn))).toEqual(turn);
+    const cold = { ...turn, commit: null, expect: { group: 'B', fleetId: '20261206T040000-def456' } };
+    expect(parseRequest(JSON.stringify(cold))).toEqual(cold);
     expect(parseRequest(`{"op":"keep","id":"${take.id}","ttlS":120}`)).toEqual({ op: 'keep', id: take.id, ttlS: 120 });
     const record = { outcome: 'success', command: 'deploy', holder: 'me@ctl', commit: null, reason: 'why' };
     expect(parseRequest(JSON.stringify({ op: 'release', id: take.id, record }))).toEqual({ op: 'release', id: take.id, record });
@@ -22,7 +26,7 @@ describe('parseRequest', () => {
   it('refuses what is not one, saying why', () => {
     expect(parseRequest('deploy now')).toEqual({ error: 'not a JSON request: "deploy now"' });
     expect(parseRequest('[1]')).toEqual({ error: 'a request is a JSON object with "op"' });
-    expect(parseRequest('{"op":"reboot"}')).toEqual({ error: 'unknown op "reboot" (probe, run, resolve, group, keep or release)' });
+    expect(parseRequest('{"op":"reboot"}')).toEqual({ error: 'unknown op "reboot" (probe, run, resolve, group, turn, keep or release)' });
     expect(parseRequest('{"op":"resolve","revision":7}')).toEqual({ error: 'resolve: "revision" must be a revision' });
     expect(parseRequest(`{"op":"group","group":"C","id":"${take.id}","commit":null}`)).toMatchObject({ error: expect.stringContaining('group needs') });
     expect(parseRequest('{"op":"group","group":"A","id":"../x","commit":null}')).toMatchObject({ error: expect.stringContaining('group needs') });
@@ -31,6 +35,10 @@ describe('parseRequest', () => {
     expect(parseRequest('{"op":"run","argv":["deploy"],"env":{"a b":"x"}}')).toEqual({ error: 'run: "env" must map variable names to strings' });
     expect(parseRequest(JSON.stringify({ op: 'probe', take: { ...take, id: '../x' } }))).toMatchObject({ error: expect.stringContaining('"take" needs') });
     expect(parseRequest('{"op":"probe","replace":"-x"}')).toEqual({ error: 'probe: "replace" must be a fleet id' });
+    const turn = { op: 'turn', take, group: 'A', commit: null, expect: { group: 'B', fleetId: '20261206T040000-def456' } };
+    expect(parseRequest(JSON.stringify({ ...turn, take: { ...take, ttlS: 0 } }))).toEqual({ error: 'turn: "take" needs id, command, holder, ttlS, controllerHost and controllerPid' });
+    expect(parseRequest(JSON.stringify({ ...turn, group: 'C' }))).toMatchObject({ error: expect.stringContaining('turn needs') });
+    expect(parseRequest(JSON.stringify({ ...turn, expect: { group: 'B', fleetId: '../x' } }))).toMatchObject({ error: expect.stringContaining('turn needs') });
     expect(parseRequest('{"op":"keep","id":"f1","ttlS":0}')).toMatchObject({ error: expect.stringContaining('keep needs') });
     expect(parseRequest('{"op":"release","id":"f1","record":{"outcome":"success"}}')).toMatchObject({ error: expect.stringContaining('"record" needs') });
   });

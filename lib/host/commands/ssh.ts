@@ -14,8 +14,11 @@ export type SshOptions = {
   /** A private (0700) folder of the controller for the multiplexed connections' sockets. */
   controlDir: string;
   connectTimeoutS?: number;
-  /** How long the shared connection stays open after its last command. */
-  persistS?: number;
+  /**
+   * How long the shared connection stays open after its last command, in the background; `'no'`: the
+   * command that opens it is the master itself, and the connection ends with that command.
+   */
+  persistS?: number | 'no';
 };
 
 const configFlag = (options: SshOptions) => (options.configFile ? ['-F', options.configFile] : []);
@@ -57,20 +60,6 @@ export const sshArgv = {
     '--',
     target.destination,
     remoteCommand(prefix, remote, env),
-  ],
-  /**
-   * `ssh -N`: the host's shared connection opened ahead of its first command, running nothing there (a
-   * forced command in authorized_keys included). With ControlPersist the master goes to the background
-   * once authenticated and this ssh exits.
-   */
-  connect: (target: SshTarget, options: SshOptions): string[] => [
-    'ssh',
-    ...configFlag(options),
-    '-N',
-    ...connectionOptions(options),
-    ...portFlag(target),
-    '--',
-    target.destination,
   ],
   /** `ssh -O exit`: close a host's shared connection at the end of a command. */
   exit: (target: SshTarget, options: SshOptions): string[] => [
