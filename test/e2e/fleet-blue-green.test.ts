@@ -59,7 +59,8 @@ describe('a blue-green fleet', () => {
     // mirror of REPO on the host first in name order, which resolves the revision as a real deploy's preflight).
     const withoutMirror = (files: Record<string, string>) =>
       Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith('.switchyard')));
-    const idleFiles = () => (existsSync(bed.fleet.hosts[1].deployRootOutside) ? withoutMirror(snapshotTree(bed.fleet.hosts[1].deployRootOutside)) : null);
+    const idleRoot = bed.fleet.hosts[1].deployRootOutside;
+    const idleFiles = () => (existsSync(idleRoot) ? withoutMirror(snapshotTree(idleRoot)) : null);
     const stateBefore = idleFiles();
     const dry = await bed.run(['deploy', '--dry-run']);
     expect(dry.exitCode, dry.output).toBe(0);
