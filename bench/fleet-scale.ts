@@ -31,13 +31,15 @@ export type ScaleOptions = {
 export type ScaleFigures = {
   rows: { size: number; fleet: number; plain: number }[];
   noop: { size: number; seconds: number; cpu: number }[];
+  /** N parallel `ssh host deploy.ts --version`: one ssh command and one Node start per host, no work. */
+  floor: { size: number; seconds: number }[];
 };
 
-/** The same deploy on each host at once over plain ssh, as an operator's loop with `&` would. */
-function plainParallel(fleet: NetnsFleet, hosts: NetnsHost[], sha: string) {
+/** The same Switchyard command on each host at once over plain ssh, as an operator's loop with `&` would. */
+function plainParallel(fleet: NetnsFleet, hosts: NetnsHost[], words: string[]) {
   return async () => {
     const results = await Promise.all(hosts.map((host) => execa('ssh', [
-      '-F', fleet.sshConfig, '-T', '-o', 'BatchMode=yes', '--', `root@${host.address}`, '/srv/switchyard/deploy.ts', 'deploy', sha,
+      '-F', fleet.sshConfig, '-T', '-o', 'BatchMode=yes', '--', `root@${host.address}`, '/srv/switchyard/deploy.ts', ...words,
     ], { reject: false, all: true, timeout: 300_000 })));
     const bad = results.find((result) => result.exitCode !== 0);
     return { exitCode: bad?.exitCode ?? 0, output: bad?.all ?? '' };
@@ -47,7 +49,7 @@ function plainParallel(fleet: NetnsFleet, hosts: NetnsHost[], sha: string) {
 export async function benchScale(options: ScaleOptions): Promise<{ lines: string[]; figures: ScaleFigures }> {
   const { fleet, sizes, rounds } = options;
   const records: RequestRecord[] = [];
-  const figures: ScaleFigures = { rows: [], noop: [] };
+  const figures: ScaleFigures = { rows: [], noop: [], floor: [] };
   const cpuRows: string[] = [];
   for (const size of sizes) {
     const hosts = fleet.hosts.slice(0, size);
@@ -73,7 +75,7 @@ export async function benchScale(options: ScaleOptions): Promise<{ lines: string
       const plainArm = async () => {
         const sha = options.next();
         const cpu = endedChildrenCpuSeconds();
-        plainSeconds.push(await under(() => timed(`  N=${size}: plain ssh deploy on each host at once`, plainParallel(fleet, hosts, sha))));
+        plainSeconds.push(await under(() => timed(`  N=${size}: plain ssh deploy on each host at once`, plainParallel(fleet, hosts, ['deploy', sha]))));
         plainCpu.push(endedChildrenCpuSeconds() - cpu);
       };
       // In turn, the first of each round alternating: a drift of the shared machine's load falls on both.
@@ -101,6 +103,18 @@ export async function benchScale(options: ScaleOptions): Promise<{ lines: string
     figures.noop.push({ size, seconds: median(seconds), cpu: median(cpu) });
     noopRows.push(`| ${size} | ${medianText(seconds)} | ${medianText(cpu)} |`);
   }
+  // The floor under a no-op: what one ssh command and one Node start of Switchyard per host cost, at once, doing nothing.
+  const floorRows: string[] = [];
+  for (const size of [...new Set([1, Math.max(...sizes)])]) {
+    const seconds: number[] = [];
+    const hosts = fleet.hosts.slice(0, size);
+    for (let round = 0; round < rounds; round++) {
+      seconds.push(await timed(`  N=${size}: ssh and \`deploy.ts --version\` on each host at once`, plainParallel(fleet, hosts, ['--version'])));
+    }
+    const noop = figures.noop.find((row) => row.size === size)!;
+    figures.floor.push({ size, seconds: median(seconds) });
+    floorRows.push(`| ${size} | ${medianText(seconds)} | ${noop.seconds.toFixed(2)} | ${(noop.seconds - median(seconds)).toFixed(2)} |`);
+  }
   const [one, many] = [figures.noop[0], figures.noop[figures.noop.length - 1]];
   const perHost = many.size > one.size ? (many.seconds - one.seconds) / (many.size - one.size) : undefined;
   const perHostCpu = many.size > one.size ? (many.cpu - one.cpu) / (many.size - one.size) : undefined;
@@ -126,6 +140,12 @@ export async function benchScale(options: ScaleOptions): Promise<{ lines: string
     ...noopRows,
     '',
     ...(perHost !== undefined ? [`Per host (no-op ${many.size} − no-op ${one.size}) ÷ ${many.size - one.size}: ${(perHost * 1000).toFixed(0)} ms and ${(perHostCpu! * 1000).toFixed(0)} ms of controller CPU.`, ''] : []),
+    `The floor under it (${rounds} rounds, median (range)): \`ssh root@host /srv/switchyard/deploy.ts --version\` on every host at once, the same ssh config: one ssh handshake and one Node start of Switchyard per host, and nothing else. What the no-op adds is its work: the lease taken and given back on every host, the revision resolved (a fetch) on one, the history written.`,
+    '',
+    '| hosts | floor, s | no-op fleet deploy, s | no-op − floor, s |',
+    '| --- | --- | --- | --- |',
+    ...floorRows,
+    '',
   ];
   if (failures(records).length) lines.push(`FAILED REQUESTS under load: ${summarizeFailures(records)}`, '');
   return { lines, figures };

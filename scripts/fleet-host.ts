@@ -7,7 +7,7 @@ import { groupTurnProblem, readLiveGroup, writeLiveGroup } from '../lib/fleet/gr
 import { switchyardVersion } from '../lib/project-dir.ts';
 import { LEASE_ID, LEASE_TTL_S, readFleetHistory, readLease, releaseLease, renewLease, takeLease, type FleetLease } from '../lib/record/fleet-lease.ts';
 import { runningHolder } from '../lib/record/lock.ts';
-import type { SessionRequest, TakeRequest } from '../lib/fleet/session-protocol.ts';
+import { SESSION_PROTOCOL, type SessionRequest, type TakeRequest } from '../lib/fleet/session-protocol.ts';
 import { loadState } from '../lib/record/state.ts';
 import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
 
@@ -110,6 +110,7 @@ export async function probeAnswer(config: Config, ask: { lease?: FleetLease; rep
   const holder = runningHolder(config.deployRoot);
   return {
     version: switchyardVersion(),
+    protocol: SESSION_PROTOCOL,
     host: os.hostname(),
     app: config.appName,
     live: state.live,

@@ -28,7 +28,7 @@ type FleetSub = keyof typeof FLEET_SPECS;
 const HELPS: Record<FleetSub, string> = {
   deploy: `Deploys COMMIT (default: the newest of each host's DEPLOY_BRANCH) to every host of FLEET_HOSTS, each
 with its own zero-downtime cycle, over the system's ssh. COMMIT is resolved once to a full SHA (on the
-first host, after a fetch); every host deploys that SHA. First a preflight: every host is reached
+host first in name order, after a fetch); every host deploys that SHA. First a preflight: every host is reached
 (bounded), runs the controller's Switchyard version, loads its config, runs no deploy, and takes the
 fleet lease, which the host's own deploy, rollback and restart refuse while it is held. Any problem:
 nothing changes on any host, one line per bad host.
@@ -52,7 +52,7 @@ Ctrl-C exits at once; the hosts then finish on their own and the lease expires. 
 (SIGHUP, or the output closed under it) stops the rollout as a first Ctrl-C does; fleet history says so.
 
 --dry-run prints the batches (blue-green: the idle group, then the switch) and each host's plan for
-the SHA COMMIT resolves to on the first host (after a fetch there, as the real preflight does), and
+the SHA COMMIT resolves to on the host first in name order (after a fetch there, as the real preflight does), and
 changes nothing else (no lease). A COMMIT that does not resolve is an error (exit 1).
 --json prints one JSON event per line, each host's carrying "host"; FLEET_CHECK_CMD's lines are
 output events of the step "check".

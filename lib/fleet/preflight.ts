@@ -7,11 +7,14 @@ import type { LiveGroup } from './group.ts';
 import { leaseOrder, type FleetHost } from './hosts.ts';
 import type { Remote } from './remote.ts';
 import { switchyardVersion } from '../project-dir.ts';
+import { SESSION_PROTOCOL } from './session-protocol.ts';
 
 /** Before anything changes: every host reached (bounded), on the controller's version, its config loading, no deploy running, the lease taken. */
 
 export type Probe = {
   version: string;
+  /** The fleet session protocol the host speaks (lib/fleet/session-protocol.ts); none before it was numbered. */
+  protocol?: number;
   problem?: string;
   app?: string;
   live?: 'a' | 'b' | null;
@@ -85,11 +88,20 @@ export async function checkHost(
   if (!probe || typeof probe.version !== 'string') {
     return { host, problem: `did not answer as Switchyard does (exit ${result.exitCode}): ${result.tracker.tail(2).join(' ').trim() || 'no output'}; check FLEET_REMOTE (the Switchyard command on the host)` };
   }
-  if (probe.version !== switchyardVersion()) return { host, probe, problem: `runs Switchyard ${probe.version}, the controller ${switchyardVersion()}; install the same version on every host and the controller` };
+  const another = buildProblem(probe, switchyardVersion());
+  if (another) return { host, probe, problem: another };
   if (probe.problem) return { host, probe, problem: `its configuration does not load: ${probe.problem}` };
   if (probe.taken && !probe.taken.taken) return { host, probe, heldBy: probe.taken.holder, problem: `is held by a running ${describeLease(probe.taken.holder!)}` };
   if (probe.lock) return { host, probe, problem: `a ${probe.lock.command} is running there (pid ${probe.lock.pid}, user ${probe.lock.user}, started ${probe.lock.startedAt}); wait for it to finish` };
   return { host, probe };
+}
+
+/** Why a host's Switchyard cannot take part in this controller's fleet command: another version, or another build of it. Pure. */
+export function buildProblem(probe: Pick<Probe, 'version' | 'protocol'>, controllerVersion: string): string | undefined {
+  if (probe.version !== controllerVersion) return `runs Switchyard ${probe.version}, the controller ${controllerVersion}; install the same version on every host and the controller`;
+  const protocol = probe.protocol ?? 1;
+  if (protocol === SESSION_PROTOCOL) return undefined;
+  return `runs another build of Switchyard ${probe.version} (fleet session protocol ${protocol}, the controller's ${SESSION_PROTOCOL}); install the same build on every host and the controller`;
 }
 
 /** `resolve`: the revision the host first in name order (leaseOrder) resolves ('' for DEPLOY_BRANCH), undefined for none. */

@@ -8,6 +8,13 @@ import type { GroupExpectation } from './group.ts';
  * a deploy's or rollback's `--json` events come before it, as they would from the command alone. Pure.
  */
 
+/**
+ * The number of this protocol, in every probe's answer: two builds of one version may still speak it
+ * differently (a host installed from a branch), and the preflight refuses a host that does not speak the
+ * controller's. 1: before it was numbered (no `turn`); 2: `turn`.
+ */
+export const SESSION_PROTOCOL = 2;
+
 /** The lease a probe takes: the same words `fleet probe --take` gets. */
 export type TakeRequest = { id: string; command: string; holder: string; ttlS: number; controllerHost: string; controllerPid: number };
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { endLine, parseEnd, parseRequest } from '../../lib/fleet/session-protocol.ts';
+import { buildProblem } from '../../lib/fleet/preflight.ts';
+import { endLine, parseEnd, parseRequest, SESSION_PROTOCOL } from '../../lib/fleet/session-protocol.ts';
 
 // The fleet session's wire: a request the controller writes, the line that ends each answer.
 
@@ -53,5 +54,16 @@ describe('parseEnd', () => {
     expect(parseEnd('{"session":"done"}')).toBeUndefined();
     expect(parseEnd('{"session": broken')).toBeUndefined();
     expect(parseEnd('warning: something')).toBeUndefined();
+  });
+});
+
+describe('buildProblem', () => {
+  it("passes a host of the controller's version that speaks its protocol; names another version, or another build of it", () => {
+    expect(buildProblem({ version: '0.1.0', protocol: SESSION_PROTOCOL }, '0.1.0')).toBeUndefined();
+    expect(buildProblem({ version: '0.0.9', protocol: SESSION_PROTOCOL }, '0.1.0'))
+      .toBe('runs Switchyard 0.0.9, the controller 0.1.0; install the same version on every host and the controller');
+    // A build from before the protocol was numbered answers no number: it has no `turn`.
+    expect(buildProblem({ version: '0.1.0' }, '0.1.0'))
+      .toBe(`runs another build of Switchyard 0.1.0 (fleet session protocol 1, the controller's ${SESSION_PROTOCOL}); install the same build on every host and the controller`);
   });
 });
