@@ -9,7 +9,7 @@ import { LEASE_ID, LEASE_TTL_S, readFleetHistory, readLease, releaseLease, renew
 import { runningHolder } from '../lib/record/lock.ts';
 import { SESSION_PROTOCOL, type SessionRequest, type TakeRequest } from '../lib/fleet/session-protocol.ts';
 import { loadState } from '../lib/record/state.ts';
-import { cacheDir, fetchRepo, resolveCommit } from '../lib/release/git.ts';
+import { cacheDir, fetchRepo, knownCommit, resolveCommit } from '../lib/release/git.ts';
 
 /**
  * The host's side of a fleet command, run by the controller over ssh (`fleet probe`, `fleet lease`; a
@@ -91,10 +91,15 @@ export function turnGroup(config: Config, request: Extract<SessionRequest, { op:
   return { taken, group, live };
 }
 
-/** A fetch of REPO, then the revision (DEPLOY_BRANCH's head without one) as a full SHA, or the line saying why not. */
+/**
+ * A fetch of REPO, then the revision (DEPLOY_BRANCH's head without one) as a full SHA, or the line saying
+ * why not. A full SHA the mirror already has needs no fetch (a redeploy, a rollback to a release).
+ */
 export async function resolveRevision(config: Config, revision: string | undefined): Promise<{ commit?: string; problem?: string }> {
   try {
     const cache = cacheDir(config.deployRoot);
+    const known = revision === undefined ? undefined : await knownCommit(cache, revision, config.commandEnv);
+    if (known) return { commit: known };
     await fetchRepo(config.repo, cache, { env: config.commandEnv });
     return { commit: await resolveCommit(cache, revision ?? `refs/heads/${config.branch}`, config.commandEnv) };
   } catch (error) {

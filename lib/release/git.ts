@@ -162,6 +162,17 @@ export async function resolveCommit(cache: string, revision: string, env: Env): 
 }
 
 /**
+ * A full SHA whose commit the mirror already has: that commit, known without a fetch (a full SHA names
+ * one commit for good, whatever REPO's branches did since). Undefined for anything else, or a commit the
+ * mirror does not have (yet): then a fetch is needed.
+ */
+export async function knownCommit(cache: string, revision: string, env: Env): Promise<string | undefined> {
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(revision) || !existsSync(path.join(cache, 'HEAD'))) return undefined;
+  const sha = await gitCapture(gitArgv.resolve(cache, revision), env).catch(() => '');
+  return sha === revision ? sha : undefined;
+}
+
+/**
  * The commit a fetch of REPO would resolve `revision` to, asked of REPO itself without fetching (the
  * dry run): a branch or tag (a tag peeled to its commit); undefined when REPO has no such name, or
  * for a SHA or an abbreviation, which only objects can resolve.

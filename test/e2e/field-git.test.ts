@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchRepo, resolveCommit } from '../../lib/release/git.ts';
+import { fetchRepo, knownCommit, resolveCommit } from '../../lib/release/git.ts';
 import { gitArgv } from '../../lib/host/commands/git.ts';
 
 const IDENTITY = { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.invalid', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.invalid' };
@@ -69,5 +69,35 @@ describe('resolveCommit with ambiguous names (real git)', () => {
     for (const sha of shared) expect(message).toContain(sha.slice(0, 12));
     expect(await resolveCommit(mirror, shared[0].slice(0, 12), process.env)).toBe(shared[0]);
     await expect(resolveCommit(mirror, 'ffff0000ffff', process.env)).rejects.toThrow(/commit "ffff0000ffff" does not exist in the repository/);
+  });
+});
+
+/** A full SHA the mirror already has is resolved without a fetch (the fleet's resolve of a redeploy); anything else is not. */
+describe('knownCommit (real git)', () => {
+  let dir: string;
+  let repo: string;
+  let mirror: string;
+  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: { ...process.env, ...IDENTITY } }).trim();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-known-'));
+    repo = path.join(dir, 'repo');
+    execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
+    git('commit', '--quiet', '--allow-empty', '-m', 'one');
+    git('tag', '-a', '-m', 'annotated', 'v1');
+    mirror = path.join(dir, 'root', '.switchyard', 'mirror.git');
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('knows a full SHA once fetched; never a name, an abbreviation, a tag object, or a commit not fetched yet', async () => {
+    const first = git('rev-parse', 'main');
+    expect(await knownCommit(mirror, first, process.env)).toBeUndefined();
+    await fetchRepo(repo, mirror, { env: process.env });
+    expect(await knownCommit(mirror, first, process.env)).toBe(first);
+    for (const name of ['main', 'v1', first.slice(0, 12), git('rev-parse', 'refs/tags/v1')]) {
+      expect(await knownCommit(mirror, name, process.env), name).toBeUndefined();
+    }
+    git('commit', '--quiet', '--allow-empty', '-m', 'two');
+    expect(await knownCommit(mirror, git('rev-parse', 'main'), process.env)).toBeUndefined();
   });
 });
