@@ -107,10 +107,12 @@ export async function resolveRevision(config: Config, revision: string | undefin
   }
 }
 
-/** What `fleet probe` prints, the lease taken first (`replace`: over that one) and `resolve` resolved when given. */
+/** What `fleet probe` prints, the lease taken first (`replace`: over that one) and `resolve` resolved when given (and the lease, if asked for, taken). */
 export async function probeAnswer(config: Config, ask: { lease?: FleetLease; replace?: string; resolve?: string; history?: number }) {
   const taken = ask.lease ? takeLease(config.deployRoot, ask.lease, { replace: ask.replace }) : null;
-  const resolved = ask.resolve === undefined ? null : await resolveRevision(config, ask.resolve || undefined);
+  // Asked with a lease, the fetch runs only under it: a controller refused here must not fetch into the
+  // mirror beside the one that holds the host (two fetches into one mirror fail each other's ref locks).
+  const resolved = ask.resolve === undefined || (taken && !taken.taken) ? null : await resolveRevision(config, ask.resolve || undefined);
   const state = loadState(config.deployRoot, config.appName, config.ports);
   const holder = runningHolder(config.deployRoot);
   return {

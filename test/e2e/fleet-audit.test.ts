@@ -95,6 +95,18 @@ describe('a fleet under audit', () => {
     }
   }, 800_000);
 
+  it('a probe refused the lease resolves nothing: no fetch into the mirror beside the holder\'s', async () => {
+    const host = bed.fleet.hosts[0];
+    const probe = async (id: string) => JSON.parse((await host.run(['fleet', 'probe', '--json', '--take', id, '--holder', 'audit', '--resolve='])).stdout);
+    const holder = await probe('20261206T120000-aaaaaa');
+    expect(holder.taken).toEqual({ taken: true });
+    expect(holder.resolved.commit).toMatch(/^[0-9a-f]{40}$/);
+    const refused = await probe('20261206T120001-bbbbbb');
+    expect(refused.taken).toMatchObject({ taken: false, holder: { id: '20261206T120000-aaaaaa' } });
+    expect(refused.resolved).toBeNull();
+    expect((await host.run(['fleet', 'lease', 'release', '20261206T120000-aaaaaa'])).exitCode).toBe(0);
+  }, 120_000);
+
   it("a lease written by a clock far ahead holds a host only for the lease's lifetime from when it is read", async () => {
     const lease = path.join(bed.fleet.hosts[1].deployRootOutside, 'fleet.lease');
     const now = Date.now();
