@@ -13,9 +13,8 @@ import { cacheDir, fetchRepo, knownCommit, resolveCommit } from '../lib/release/
 
 /**
  * The host's side of a fleet command, run by the controller over ssh (`fleet probe`, `fleet lease`; a
- * rollout's `fleet session` answers the same questions, and resolves, records the live group and confirms a
- * blue-green turn itself): one JSON document on stdout
- * each, nothing an operator needs to type.
+ * rollout's `fleet session` answers the same questions, and resolves, records the live group and confirms
+ * a blue-green turn itself): one JSON document on stdout each, nothing an operator needs to type.
  */
 
 const HOST_SIDE_VALUES = ['take', 'holder', 'command', 'ttl', 'replace', 'controller-pid', 'controller-host', 'outcome', 'commit', 'reason', 'history', 'resolve'] as const;

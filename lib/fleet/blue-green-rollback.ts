@@ -9,9 +9,10 @@ import { otherGroup, runSwitchCommand, switchTo, type Group } from './switch.ts'
 
 /**
  * Blue-green `fleet rollback` from the controller's record: the front moves first (FLEET_SWITCH_CMD, one
- * FLEET_SWITCH_CHECK_CMD pass, during which the hosts' sessions start), then one request per host takes the lease, checks what the record promised
- * (the group and fleet command the host recorded last, no deploy running, the warm group on the kept
- * commit), records the new live group and gives the lease back. A host that disagrees, or a lease held by
+ * FLEET_SWITCH_CHECK_CMD pass, during which the hosts' sessions start), then one request per host (`turn`)
+ * takes the lease, checks what the record promised (the group and fleet command the host recorded last,
+ * no deploy running, the warm group on the kept commit), records the new live group and gives the lease
+ * back. A host that disagrees, or a lease held by
  * another fleet command, runs the switch back at once: traffic spends one host round trip on a group the
  * hosts had not confirmed, a group that was warm and serving.
  */
