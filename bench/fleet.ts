@@ -23,6 +23,7 @@ import { benchRevert } from './fleet-revert.ts';
 import { benchScale, writeSizedEnv } from './fleet-scale.ts';
 import { fleetCommand, loadAverage, timed } from './fleet-support.ts';
 import { describeHost, hostInfo } from './host-info.ts';
+import { startPath } from './startup.ts';
 
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 const DEPLOY_TS = path.join(PROJECT_DIR, 'deploy.ts');
@@ -73,6 +74,11 @@ try {
     sections.push(...await benchBlueGreenRollback({ fleet, dir, envFile: envFor(3), next, timed, fleetRun: fleetRun(3), rounds }));
   }
   if (runs('profiles')) sections.push(...await benchProfiles({ fleet, commit, fleetRun: fleetRun(3) }));
+  // A source edited during the run makes deploy.ts's preamble run the TypeScript through tsx (seconds of
+  // CPU a command): the figures would be the controller's under tsx, not its bundle's. Not written then.
+  if (startPath(DEPLOY_TS, process.env) !== 'bundle') {
+    throw new Error('a source changed during the run, so the controller ran (partly) through tsx, not its bundle: nothing written; run the bench again without editing lib/, scripts/ or deploy.ts meanwhile');
+  }
   const minutes = (performance.now() - started) / 60_000;
   const report = [
     `# Fleet: namespaced hosts over ssh (${new Date().toISOString().slice(0, 10)}, Switchyard ${hostInfo().commit})`,
