@@ -12,9 +12,9 @@ import { otherGroup, runSwitchCommand, switchTo, type Group } from './switch.ts'
  * FLEET_SWITCH_CHECK_CMD pass, during which the hosts' sessions start), then one request per host (`turn`)
  * takes the lease, checks what the record promised (the group and fleet command the host recorded last,
  * no deploy running, the warm group on the kept commit), records the new live group and gives the lease
- * back. A host that disagrees, or a lease held by
- * another fleet command, runs the switch back at once: traffic spends one host round trip on a group the
- * hosts had not confirmed, a group that was warm and serving.
+ * back. A host that disagrees, or a lease held by another fleet command, runs the switch back at once:
+ * traffic spends one host round trip on a group the hosts had not confirmed, a group that was warm and
+ * serving.
  */
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'nothing');

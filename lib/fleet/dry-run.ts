@@ -10,12 +10,13 @@ import { otherGroup } from './switch.ts';
 
 /**
  * `fleet deploy --dry-run`: the preflight's read of every host (the first in name order resolves the
- * revision, as a real deploy does), then each host's own `deploy --dry-run` in the order a real rollout would take
- * them. Nothing changes anywhere; exit 1 when a real deploy would stop.
+ * revision, as a real deploy does), then each host's own `deploy --dry-run` in the order a real rollout
+ * would take them. Nothing changes anywhere; exit 1 when a real deploy would stop.
  */
 export async function fleetDryRun(ctx: FleetContext, revision: string | undefined): Promise<number> {
   const { config, out } = ctx;
-  // As the real preflight: the host first in name order fetches REPO and resolves the revision once, so a name that does not exist fails here.
+  // As the real preflight: the host first in name order fetches REPO and resolves the revision once, so a name
+  // that does not exist fails here.
   const checks = await checkHosts(ctx.remote, config.hosts, undefined, revision ?? '');
   const [anchor] = leaseOrder(config.hosts);
   const resolver = checks.find((check) => check.host === anchor)!;

@@ -210,9 +210,7 @@ export async function capture(
   return stdout.trim();
 }
 
-/**
- * Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then.
- */
+/** Run a check (doctor, init): never throws, never waits past `timeoutMs`, the whole process group killed then. */
 export async function probeCommand(
   argv: readonly string[],
   options: { env: Record<string, string | undefined>; timeoutMs: number; cwd?: string },

@@ -13,6 +13,9 @@ import { gitArgv } from '../host/commands/git.ts';
 
 type Env = Record<string, string | undefined>;
 
+/** A full commit SHA, SHA-1 or SHA-256: it names one commit for good, so it is never a branch or tag to look up. */
+const FULL_SHA = /^[0-9a-f]{40,64}$/;
+
 /**
  * Variables that make git act on another repository than the one named by `-C` (set in git hooks, or
  * by a shell inside another repository): `git rev-parse --local-env-vars`, plus the namespace,
@@ -150,7 +153,7 @@ export async function resolveCommit(cache: string, revision: string, env: Env): 
   await refuseBranchAndTag(cache, revision, env);
   try {
     const sha = await gitCapture(gitArgv.resolve(cache, revision), env);
-    if (/^[0-9a-f]{40,64}$/.test(sha)) return sha;
+    if (FULL_SHA.test(sha)) return sha;
   } catch {
     // Falls through: an ambiguous abbreviation, or a name that does not exist.
   }
@@ -167,7 +170,7 @@ export async function resolveCommit(cache: string, revision: string, env: Env): 
  * mirror does not have (yet): then a fetch is needed.
  */
 export async function knownCommit(cache: string, revision: string, env: Env): Promise<string | undefined> {
-  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(revision) || !existsSync(path.join(cache, 'HEAD'))) return undefined;
+  if (!FULL_SHA.test(revision) || !existsSync(path.join(cache, 'HEAD'))) return undefined;
   const sha = await gitCapture(gitArgv.resolve(cache, revision), env).catch(() => '');
   return sha === revision ? sha : undefined;
 }
@@ -198,7 +201,7 @@ export async function remoteCommit(
 
 /** git would pick the tag and only warn; a deploy must not guess which one was meant. */
 async function refuseBranchAndTag(cache: string, revision: string, env: Env): Promise<void> {
-  if (revision.startsWith('refs/') || /^[0-9a-f]{40,64}$/.test(revision)) return;
+  if (revision.startsWith('refs/') || FULL_SHA.test(revision)) return;
   const lines = (await gitCapture(gitArgv.sameNamedRefs(cache, revision), env).catch(() => '')).split('\n').filter(Boolean);
   const found = new Map<string, string>();
   for (const line of lines) {

@@ -18,17 +18,24 @@ describe('gitArgv (exact)', () => {
   });
 });
 
+/** A repository of its own in a temp folder, `git` run in it, and where a deploy root's mirror of it goes. */
+function scratchRepo(prefix: string) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const repo = path.join(dir, 'repo');
+  execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
+  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: { ...process.env, ...IDENTITY } }).trim();
+  return { dir, repo, mirror: path.join(dir, 'root', '.switchyard', 'mirror.git'), git };
+}
+
 /** Names that mean more than one commit: say what is ambiguous instead of guessing or saying "does not exist". */
 describe('resolveCommit with ambiguous names (real git)', () => {
   let dir: string;
   let repo: string;
   let mirror: string;
-  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: { ...process.env, ...IDENTITY } }).trim();
+  let git: (...args: string[]) => string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-ambiguous-'));
-    repo = path.join(dir, 'repo');
-    execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
+    ({ dir, repo, mirror, git } = scratchRepo('switchyard-ambiguous-'));
     // 1500 commits in one fast-import: two of them surely share their first 4 hex digits.
     const stream = Array.from({ length: 1500 }, (_, index) =>
       [`commit refs/heads/main`, `committer test <test@example.invalid> ${1_700_000_000 + index} +0000`, `data <<EOM`, `commit ${index}`, `EOM`, ''].join('\n'),
@@ -38,7 +45,6 @@ describe('resolveCommit with ambiguous names (real git)', () => {
     git('branch', 'release', 'main~20');
     git('tag', 'same', 'main~5');
     git('branch', 'same', 'main~5');
-    mirror = path.join(dir, 'root', '.switchyard', 'mirror.git');
     await fetchRepo(repo, mirror, { env: process.env });
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,15 +83,12 @@ describe('knownCommit (real git)', () => {
   let dir: string;
   let repo: string;
   let mirror: string;
-  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: { ...process.env, ...IDENTITY } }).trim();
+  let git: (...args: string[]) => string;
 
-  beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-known-'));
-    repo = path.join(dir, 'repo');
-    execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
+  beforeAll(() => {
+    ({ dir, repo, mirror, git } = scratchRepo('switchyard-known-'));
     git('commit', '--quiet', '--allow-empty', '-m', 'one');
     git('tag', '-a', '-m', 'annotated', 'v1');
-    mirror = path.join(dir, 'root', '.switchyard', 'mirror.git');
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

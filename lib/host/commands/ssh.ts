@@ -33,17 +33,6 @@ export function remoteCommand(prefix: string, words: readonly string[], env: Rec
   return [...(assignments.length ? ['env', ...assignments] : []), prefix.trim(), ...words.map((word) => shellQuote(word))].filter(Boolean).join(' ');
 }
 
-/** The options every connection-making ssh gets (see sshArgv.run). */
-const connectionOptions = (options: SshOptions): string[] => [
-  '-o', 'BatchMode=yes',
-  '-o', `ConnectTimeout=${options.connectTimeoutS ?? 10}`,
-  '-o', 'ServerAliveInterval=5',
-  '-o', 'ServerAliveCountMax=3',
-  '-o', 'ControlMaster=auto',
-  '-o', `ControlPath=${options.controlDir}/%C`,
-  '-o', `ControlPersist=${options.persistS ?? 60}`,
-];
-
 export const sshArgv = {
   /**
    * `ssh` running `remote` (words, quoted here for the remote shell) after `prefix` (FLEET_REMOTE,
@@ -55,7 +44,13 @@ export const sshArgv = {
     'ssh',
     ...configFlag(options),
     '-T',
-    ...connectionOptions(options),
+    '-o', 'BatchMode=yes',
+    '-o', `ConnectTimeout=${options.connectTimeoutS ?? 10}`,
+    '-o', 'ServerAliveInterval=5',
+    '-o', 'ServerAliveCountMax=3',
+    '-o', 'ControlMaster=auto',
+    '-o', `ControlPath=${options.controlDir}/%C`,
+    '-o', `ControlPersist=${options.persistS ?? 60}`,
     ...portFlag(target),
     '--',
     target.destination,
