@@ -12,6 +12,7 @@ import type { SlotProcesses } from '../slot/process-manager.ts';
 import { writeCanaryShare } from '../traffic/canary-files.ts';
 import { nextAction } from './decide.ts';
 import { promoteCanary, rollBackCanary } from './end.ts';
+import { untilRecorded } from '../cycle/watcher-start.ts';
 
 /**
  * The canary's watcher: every CANARY_INTERVAL it takes nginx's figures of both slots for that window
@@ -72,6 +73,10 @@ async function judge(ctx: CanaryWatchContext, canary: Canary, log: TrafficLog): 
 /** The watcher's loop: returns its last line when the canary is over (ended here, or by another command). */
 export async function watchCanary(ctx: CanaryWatchContext): Promise<string> {
   const { config, reporter } = ctx;
+  await untilRecorded(() => loadState(config.deployRoot, config.appName, config.ports).canary?.watcherPid, {
+    signal: ctx.signal,
+    onWait: () => reporter.info(`the canary names no watcher yet: waiting for the command that started pid ${process.pid} to record it`),
+  });
   const first = currentCanary(config);
   if (!first) return ENDED;
   const log = await openTrafficLog(config);

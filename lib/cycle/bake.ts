@@ -22,6 +22,7 @@ import { portValue, slotEndpoints } from '../slot/endpoints.ts';
 import { waitForLongLived } from './retire.ts';
 import { markWarm } from '../traffic/warm.ts';
 import { startBakeJudge, type BakeJudge, type Judgement } from './bake-judge.ts';
+import { untilRecorded } from './watcher-start.ts';
 
 /**
  * The bake window: after a deploy the previous slot keeps running without traffic, so a rollback is
@@ -67,6 +68,10 @@ export type WatchContext = {
 
 /** The watcher's loop: returns when its window is over (ended here, or by another command). */
 export async function watchBake(ctx: WatchContext): Promise<string> {
+  await untilRecorded(() => loadState(ctx.config.deployRoot, ctx.config.appName, ctx.config.ports).bake?.watcherPid, {
+    signal: ctx.signal,
+    onWait: () => ctx.reporter.info(`the window names no watcher yet: waiting for the command that started pid ${process.pid} to record it`),
+  });
   const opening = currentBake(ctx.config);
   // A deploy's window with auto rollback is judged on nginx's figures too; a rollback's ends at once.
   const judging = opening?.autoRollback && Date.now() < Date.parse(opening.endsAt);

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeployedTestHost, type TestHost } from '../../harness/host.ts';
+import { createDeployedTestHost, DEPLOY_TS, type TestHost } from '../../harness/host.ts';
+import { writeFileAtomic } from '../../lib/host/files.ts';
+import { spawnDetached } from '../../lib/host/run.ts';
 import { failures, startLoad, summarizeFailures } from '../../harness/load.ts';
 import { loadAnswered, waitFor } from '../../harness/wait.ts';
 import { isAlive, isGroupAlive, signalProcess } from '../../lib/host/process.ts';
@@ -52,6 +54,34 @@ describe('the bake watcher and SIGTERM', () => {
     expect(isGroupAlive(warmPid)).toBe(false);
     expect(failures(records), summarizeFailures(records)).toEqual([]);
     expect((await host.get('/')).json.version).toBe('v3');
+    expect(JSON.parse((await host.run(['status', '--json'])).stdout).disagreements).toEqual([]);
+  }, 120_000);
+
+  it('a watcher that reads the state before its spawner recorded its pid waits for the record, then ends the window', async () => {
+    host.example.commit('v4');
+    const deployed = await host.run(['deploy'], { BAKE_TIME: '5m' });
+    expect(deployed.exitCode, deployed.output).toBe(0);
+    const state = host.state();
+    const { bake } = state;
+    const warmPid = state.slots[bake.previous].pid;
+    await waitFor('the watcher to log its start', () => bakeLog().includes(`bake-watch pid ${bake.watcherPid} `), { timeoutMs: 30_000, output: bakeLog });
+    signalProcess(bake.watcherPid, 'SIGTERM');
+    await waitFor('the watcher to exit after SIGTERM', () => !isAlive(bake.watcherPid), { timeoutMs: 10_000, output: bakeLog });
+
+    // What a busy host can make of steps/bake.ts: the window is recorded, the watcher spawned and reading, its pid not yet written.
+    const stateFile = path.join(host.deployRoot, 'state.json');
+    const unrecorded = { ...bake, endsAt: new Date().toISOString(), watcherPid: null };
+    writeFileAtomic(stateFile, JSON.stringify({ ...state, bake: unrecorded }, null, 2));
+    const log = openSync(path.join(host.deployRoot, 'run', 'bake.log'), 'a');
+    const watcher = spawnDetached([DEPLOY_TS, 'bake-watch', '--no-color'], { cwd: host.deployRoot, env: { ...process.env, DEPLOY_ENV_FILE: host.envFile, NO_COLOR: '1' }, logFd: log });
+    closeSync(log);
+    await waitFor('the watcher to wait for its record', () => bakeLog().includes(`the window names no watcher yet: waiting for the command that started pid ${watcher} to record it`), { timeoutMs: 30_000, output: bakeLog });
+    writeFileAtomic(stateFile, JSON.stringify({ ...host.state(), bake: { ...host.state().bake, watcherPid: watcher } }, null, 2));
+
+    await waitFor('the watcher to end the window and exit', () => !isAlive(watcher), { timeoutMs: 60_000, output: bakeLog });
+    expect(bakeLog()).toContain(`slot ${bake.previous} is no longer kept warm (slot ${bake.live} is live)`);
+    expect(host.state().bake ?? null).toBeNull();
+    expect(isGroupAlive(warmPid)).toBe(false);
     expect(JSON.parse((await host.run(['status', '--json'])).stdout).disagreements).toEqual([]);
   }, 120_000);
 });
