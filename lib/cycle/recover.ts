@@ -3,7 +3,7 @@ import type { CycleContext } from './types.ts';
 import { isBakeWatcher } from './bake.ts';
 import { isCanaryWatcher } from '../canary/watcher.ts';
 import { canaryOnDisk, removeCanary } from '../traffic/canary-files.ts';
-import { probeSlot } from '../slot/health.ts';
+import { confirmedHealthy, probeSlot } from '../slot/health.ts';
 import { isAlive } from '../host/process.ts';
 import { createSlotProcesses, type SlotProcesses } from '../slot/process-manager.ts';
 import { assessHost, reconciledState, type HostFacts } from '../record/reconcile.ts';
@@ -69,7 +69,7 @@ export async function gatherFacts(config: Config, traffic: TrafficSwitch, proces
   await Promise.all(
     SLOTS.map(async (slot) => {
       const runningPid = await processes.runningPid(slot);
-      const healthy = runningPid !== undefined && (await probeSlot(config, slot)).ok;
+      const healthy = runningPid !== undefined && (await confirmedHealthy(() => probeSlot(config, slot)));
       slots[slot] = { runningPid, healthy };
     }),
   );

@@ -99,6 +99,17 @@ export async function probeSlot(config: Config, slot: SlotName, timeoutMs = 2000
   return targets.length === 1 ? results[0] : { ...results[failed], error: `${targets[failed].label}: ${describeProbe(results[failed])}`, status: undefined };
 }
 
+/**
+ * Whether a running slot is healthy, as recovery and status decide it: unhealthy only after two failed
+ * probes in a row. One slow answer on a busy host is not a slot that is down, and "not healthy" makes
+ * recovery look elsewhere for the live slot, which during a bake window is the previous release.
+ */
+export async function confirmedHealthy(probeOnce: () => Promise<Probe>, gapMs = 250): Promise<boolean> {
+  if ((await probeOnce()).ok) return true;
+  await sleep(gapMs);
+  return (await probeOnce()).ok;
+}
+
 /** Wait for every instance of a slot (all at once); the first that failed, with its target, or healthy. */
 export async function waitUntilAllHealthy(
   targets: HealthTarget[],
