@@ -39,14 +39,17 @@ so after a dropped SSH connection you see how it ended.
     if (!existsSync(logFile)) throw new SwitchyardError(`slot ${slot} has no log yet (${logFile})`, { next: 'it is written once the slot has been started' });
     // An app's log holds whatever it printed, its environment's secrets included: every line is redacted.
     const print = (line: string) => process.stdout.write(`${reporter.redact(line)}\n`);
-    for (const line of readLogTail(logFile, Number(flags.count ?? '50'))) print(line);
-    if (!flags.follow) return 0;
+    const count = Number(flags.count ?? '50');
+    if (!flags.follow) {
+      for (const line of readLogTail(logFile, count)) print(line);
+      return 0;
+    }
     // Across the supervisor's rotations; only whole lines reach the redaction (a secret split across two reads would slip through).
     // Ends when its reader is gone (a closed SSH session without a TTY sends no signal).
     const gone = new AbortController();
     const stopWatching = watchCallerGone(() => gone.abort());
     try {
-      await followLog(logFile, print, { signal: gone.signal });
+      await followLog(logFile, print, { signal: gone.signal, tail: count });
     } finally {
       stopWatching();
     }

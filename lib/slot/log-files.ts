@@ -23,32 +23,42 @@ function fileTail(file: string, count: number, maxBytes: number): string[] {
     return [];
   }
   try {
-    const size = fstatSync(fd).size;
-    let start = size;
-    const blocks: Buffer[] = [];
-    let newlines = 0;
-    while (start > 0 && size - start < maxBytes && newlines <= count) {
-      const length = Math.min(64 * 1024, start);
-      start -= length;
-      const block = Buffer.alloc(length);
-      readSync(fd, block, 0, length, start);
-      blocks.unshift(block);
-      // Ends of non-empty lines only: empty lines are not shown, so they must not count.
-      for (let index = 1; index < block.length; index++) if (block[index] === 10 && block[index - 1] !== 10) newlines++;
-    }
-    const text = Buffer.concat(blocks);
-    const lines = text.toString('utf8').split('\n');
-    if (start > 0) lines.shift(); // a partial first line
-    return lines.filter((line) => line.length > 0).slice(-count);
+    return linesBefore(fd, fstatSync(fd).size, count, maxBytes);
   } finally {
     closeSync(fd);
   }
 }
 
+/** The last `count` non-empty lines of an open file that end before byte `end`. */
+function linesBefore(fd: number, end: number, count: number, maxBytes: number): string[] {
+  let start = end;
+  const blocks: Buffer[] = [];
+  let newlines = 0;
+  while (start > 0 && end - start < maxBytes && newlines <= count) {
+    const length = Math.min(64 * 1024, start);
+    start -= length;
+    const block = Buffer.alloc(length);
+    readSync(fd, block, 0, length, start);
+    blocks.unshift(block);
+    // Ends of non-empty lines only: empty lines are not shown, so they must not count.
+    for (let index = 1; index < block.length; index++) if (block[index] === 10 && block[index - 1] !== 10) newlines++;
+  }
+  const lines = Buffer.concat(blocks).toString('utf8').split('\n');
+  if (start > 0) lines.shift(); // a partial first line
+  return lines.filter((line) => line.length > 0).slice(-count);
+}
+
+const TAIL_MAX_BYTES = 8 * 1024 * 1024;
+
 /** The last `count` lines across the rotated files, oldest first; empty lines dropped. */
-export function readLogTail(logFile: string, count = 20, maxBytes = 8 * 1024 * 1024): string[] {
-  const result: string[] = [];
-  for (const file of logSeries(logFile)) {
+export function readLogTail(logFile: string, count = 20, maxBytes = TAIL_MAX_BYTES): string[] {
+  return olderThan(logSeries(logFile), [], count, maxBytes);
+}
+
+/** `newest` (lines already found) with lines of `files` (newest first) before it, up to `count` in all. */
+function olderThan(files: string[], newest: string[], count: number, maxBytes: number): string[] {
+  const result = [...newest];
+  for (const file of files) {
     if (result.length >= count) break;
     result.unshift(...fileTail(file, count - result.length, maxBytes));
   }
@@ -88,20 +98,28 @@ function inode(file: string): number | undefined {
 }
 
 /**
- * Print every line appended to the log from now on, across rotations: the open file is read to its
- * end, then every file rotated after it, oldest first, then the new `<log>`, so several rotations
- * between two polls lose nothing. Runs until `signal` aborts. Only whole lines are passed on (a secret
- * split across two writes must reach the redaction whole); a line longer than 64 KiB is passed on in pieces.
+ * Print the last `tail` lines, then every line appended to the log from then on, across rotations: the
+ * open file is read to its end, then every file rotated after it, oldest first, then the new `<log>`,
+ * so several rotations between two polls lose nothing. The tail ends where following begins, in the
+ * one open file, so a busy app's lines written meanwhile are neither lost nor printed twice. Runs
+ * until `signal` aborts. Only whole lines are passed on (a secret split across two writes must reach
+ * the redaction whole); a line longer than 64 KiB is passed on in pieces.
  */
 export async function followLog(
   logFile: string,
   onLine: (line: string) => void,
-  options: { pollMs?: number; signal?: AbortSignal } = {},
+  options: { pollMs?: number; signal?: AbortSignal; tail?: number } = {},
 ): Promise<void> {
   let fd = openSync(logFile, 'r');
   // Start at the beginning of an unfinished last line, not in its middle: a line is only ever printed
   // (and redacted) whole.
   let offset = startOfLastLine(fd, fstatSync(fd).size);
+  const tail = options.tail ?? 0;
+  if (tail > 0) {
+    const newest = linesBefore(fd, offset, tail, TAIL_MAX_BYTES);
+    // The rotated files by name: a rotation in this instant can only repeat a line of the tail, never lose one.
+    for (const line of olderThan(logSeries(logFile).slice(1), newest, tail, TAIL_MAX_BYTES)) onLine(line);
+  }
   let partial = '';
   const decoder = new StringDecoder('utf8');
   const drain = () => {

@@ -55,4 +55,21 @@ describe('log files across rotations', () => {
     expect(seen).not.toContain('before');
     expect(seen).toEqual(Array.from({ length: n }, (_, index) => `line ${index + 1}`));
   });
+
+  it('followLog with a tail: the tail ends where following begins, so lines written meanwhile come once, and an unfinished line comes whole', async () => {
+    const log = path.join(dir, 'tail-follow.log');
+    writeFileSync(`${log}.1`, 'one\ntwo\n');
+    writeFileSync(log, 'three\nfour\nfi');
+    const seen: string[] = [];
+    const controller = new AbortController();
+    const following = followLog(log, (line) => seen.push(line), { pollMs: 50, signal: controller.signal, tail: 3 });
+    // Written right after the start, before the follower's first look: as a busy app does while `logs -f` starts.
+    appendFileSync(log, 've\nsix\n');
+    rotate(log, 5);
+    appendFileSync(log, 'seven\n');
+    await waitFor('the follower to pass on the last line', () => seen.includes('seven'), { timeoutMs: 10_000, output: () => seen.join(',') });
+    controller.abort();
+    await following;
+    expect(seen).toEqual(['two', 'three', 'four', 'five', 'six', 'seven']);
+  });
 });
