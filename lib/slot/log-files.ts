@@ -52,11 +52,11 @@ const TAIL_MAX_BYTES = 8 * 1024 * 1024;
 
 /** The last `count` lines across the rotated files, oldest first; empty lines dropped. */
 export function readLogTail(logFile: string, count = 20, maxBytes = TAIL_MAX_BYTES): string[] {
-  return olderThan(logSeries(logFile), [], count, maxBytes);
+  return withOlderLines([], logSeries(logFile), count, maxBytes);
 }
 
-/** `newest` (lines already found) with lines of `files` (newest first) before it, up to `count` in all. */
-function olderThan(files: string[], newest: string[], count: number, maxBytes: number): string[] {
+/** `newest` (lines already found) with the lines of `files` (newest first) before them, up to `count` in all. */
+function withOlderLines(newest: string[], files: string[], count: number, maxBytes: number): string[] {
   const result = [...newest];
   for (const file of files) {
     if (result.length >= count) break;
@@ -118,7 +118,7 @@ export async function followLog(
   if (tail > 0) {
     const newest = linesBefore(fd, offset, tail, TAIL_MAX_BYTES);
     // The rotated files by name: a rotation in this instant can only repeat a line of the tail, never lose one.
-    for (const line of olderThan(logSeries(logFile).slice(1), newest, tail, TAIL_MAX_BYTES)) onLine(line);
+    for (const line of withOlderLines(newest, logSeries(logFile).slice(1), tail, TAIL_MAX_BYTES)) onLine(line);
   }
   let partial = '';
   const decoder = new StringDecoder('utf8');
