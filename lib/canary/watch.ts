@@ -73,10 +73,7 @@ async function judge(ctx: CanaryWatchContext, canary: Canary, log: TrafficLog): 
 /** The watcher's loop: returns its last line when the canary is over (ended here, or by another command). */
 export async function watchCanary(ctx: CanaryWatchContext): Promise<string> {
   const { config, reporter } = ctx;
-  await untilRecorded(() => loadState(config.deployRoot, config.appName, config.ports).canary?.watcherPid, {
-    signal: ctx.signal,
-    onWait: () => reporter.info(`the canary names no watcher yet: waiting for the command that started pid ${process.pid} to record it`),
-  });
+  await untilRecorded('canary', () => loadState(config.deployRoot, config.appName, config.ports).canary?.watcherPid, { say: (line) => reporter.info(line), signal: ctx.signal });
   const first = currentCanary(config);
   if (!first) return ENDED;
   const log = await openTrafficLog(config);

@@ -68,14 +68,12 @@ export type WatchContext = {
 
 /** The watcher's loop: returns when its window is over (ended here, or by another command). */
 export async function watchBake(ctx: WatchContext): Promise<string> {
-  await untilRecorded(() => loadState(ctx.config.deployRoot, ctx.config.appName, ctx.config.ports).bake?.watcherPid, {
-    signal: ctx.signal,
-    onWait: () => ctx.reporter.info(`the window names no watcher yet: waiting for the command that started pid ${process.pid} to record it`),
-  });
-  const opening = currentBake(ctx.config);
+  const { config, reporter } = ctx;
+  await untilRecorded('window', () => loadState(config.deployRoot, config.appName, config.ports).bake?.watcherPid, { say: (line) => reporter.info(line), signal: ctx.signal });
+  const opening = currentBake(config);
   // A deploy's window with auto rollback is judged on nginx's figures too; a rollback's ends at once.
   const judging = opening?.autoRollback && Date.now() < Date.parse(opening.endsAt);
-  const judge = judging ? await startBakeJudge(ctx.config, opening, ctx.reporter, ctx.appEnv, ctx.signal) : undefined;
+  const judge = judging ? await startBakeJudge(config, opening, reporter, ctx.appEnv, ctx.signal) : undefined;
   try {
     return await watchLoop(ctx, judge);
   } finally {

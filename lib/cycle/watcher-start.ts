@@ -7,19 +7,20 @@ const LOOK_EVERY_MS = 50;
 /**
  * A watcher is spawned before its pid is in the state: the command that spawns it records the pid it
  * got back. On a busy host the watcher can read the state first, see a window that names no watcher
- * and take it for another's, leaving the warm slot (or the canary) to nobody. So it waits while the
- * window names no watcher yet: `watcherPid` reads the record (null: not recorded yet; undefined: no
- * window at all). `onWait` is told once, so the log says why a start took a moment.
+ * and take it for another's, leaving the warm slot (or the canary) to nobody. So it waits while
+ * `what` (the window, the canary) names no watcher yet: `watcherPid` reads the record (null: not
+ * recorded yet; undefined: no window at all). `say` gets one line for the log when it has to wait.
  */
 export async function untilRecorded(
+  what: string,
   watcherPid: () => number | null | undefined,
-  options: { signal?: AbortSignal; onWait?: () => void } = {},
+  options: { say: (line: string) => void; signal?: AbortSignal },
 ): Promise<void> {
+  if (watcherPid() !== null) return;
+  options.say(`the ${what} names no watcher yet: waiting for the command that started pid ${process.pid} to record it`);
   const deadline = Date.now() + RECORD_WAIT_MS;
-  let told = false;
-  while (watcherPid() === null && Date.now() < deadline && !options.signal?.aborted) {
-    if (!told) options.onWait?.();
-    told = true;
+  while (Date.now() < deadline && !options.signal?.aborted) {
     await sleep(LOOK_EVERY_MS, undefined, { signal: options.signal }).catch(() => undefined);
+    if (watcherPid() !== null) return;
   }
 }

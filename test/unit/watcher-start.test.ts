@@ -4,32 +4,33 @@ import { untilRecorded } from '../../lib/cycle/watcher-start.ts';
 /** A watcher started before its pid is recorded waits for the record (lib/cycle/watcher-start.ts). */
 describe('untilRecorded', () => {
   it('returns at once when the window names a watcher, or when there is no window', async () => {
-    let told = 0;
-    await untilRecorded(() => 123, { onWait: () => told++ });
-    await untilRecorded(() => undefined, { onWait: () => told++ });
-    expect(told).toBe(0);
+    const said: string[] = [];
+    await untilRecorded('window', () => 123, { say: (line) => said.push(line) });
+    await untilRecorded('window', () => undefined, { say: (line) => said.push(line) });
+    expect(said).toEqual([]);
   });
 
   it('waits while the window names no watcher, says so once, and goes on once a pid is recorded', async () => {
     let recorded: number | null = null;
     let looks = 0;
-    let told = 0;
+    const said: string[] = [];
     await untilRecorded(
+      'window',
       () => {
         looks++;
         if (looks === 4) recorded = 456;
         return recorded;
       },
-      { onWait: () => told++ },
+      { say: (line) => said.push(line) },
     );
     expect(recorded).toBe(456);
     expect(looks).toBe(4);
-    expect(told).toBe(1);
+    expect(said).toEqual([`the window names no watcher yet: waiting for the command that started pid ${process.pid} to record it`]);
   });
 
   it('stops waiting when its signal aborts', async () => {
     const controller = new AbortController();
-    const waiting = untilRecorded(() => null, { signal: controller.signal, onWait: () => controller.abort('SIGTERM') });
+    const waiting = untilRecorded('canary', () => null, { signal: controller.signal, say: () => controller.abort('SIGTERM') });
     await expect(waiting).resolves.toBeUndefined();
   });
 });
